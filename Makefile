@@ -1,0 +1,40 @@
+# synthgen: `make demo` runs the default pipeline on bundled Adult; `make test` runs the tests.
+VENV   ?= .venv
+PYTHON ?= python3
+STAMP  := $(VENV)/.installed
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+export DVC_NO_ANALYTICS := 1
+export PYTHONWARNINGS := ignore::FutureWarning
+
+.PHONY: setup demo test test-slow bench ui params clean
+
+# One install for demo, tests and benchmarks; the constraint keeps torch on the CPU wheel 2.13.0.
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q -c constraints.txt -e ".[dev,crosscheck]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	dvc repro
+	synthgen summary --params params.yaml
+
+test: setup
+	pytest -q
+
+test-slow: setup
+	pytest -q -m slow
+
+bench: setup
+	python benchmarks/run_all.py
+
+ui: setup
+	synthgen ui --params params.yaml
+
+# params.yaml is what DVC reads; it is composed from conf/ (dvc exp run does this itself).
+params: setup
+	synthgen compose > params.yaml
+
+clean:
+	rm -rf outputs mlruns .dvc/cache .dvc/tmp dvc.lock

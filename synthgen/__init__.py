@@ -1,0 +1,1 @@
+"""synthgen: synthetic data generators with tracked, reproducible pipelines."""

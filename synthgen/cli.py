@@ -1,0 +1,121 @@
+"""`synthgen <stage> [key=value ...]`: run a pipeline stage with Hydra overrides."""
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import warnings
+
+from synthgen.errors import SynthgenError
+
+USAGE = """usage: synthgen <stage> [key=value ...] [--params params.yaml]
+
+stages:
+  prepare    read and validate data.path, infer the schema, split a holdout
+  encode     fit the encoder (state as JSON)
+  train      train the generator (model=transformer ...), checkpoints, MLflow run
+  generate   write Parquet shards + manifest to <paths.out_dir>/synthetic
+  evaluate   write metrics.json, plots and report.html; fails when the privacy gate fails
+  run        all of the above, in order
+  summary    print where the outputs are and the headline figures
+  compose    print the composed config (what params.yaml holds)
+  ui         serve the MLflow dashboard on 127.0.0.1 (port=5000)
+
+examples:
+  synthgen run data=file data.path=my.parquet data.target=label
+  synthgen train model=transformer trainer.max_epochs=3
+  synthgen train ckpt_path=last          # resume
+  synthgen generate generate.n_rows=100000 generate.condition.sex=Female
+
+--params FILE reads an already composed config (DVC's params.yaml) instead of conf/.
+"""
+
+PIPELINE = ("prepare", "encode", "train", "generate", "evaluate")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        return 0
+    stage, rest = argv[0], argv[1:]
+    params_file = None
+    if "--params" in rest:
+        i = rest.index("--params")
+        if i + 1 >= len(rest):
+            return _fail("--params needs a file, e.g. --params params.yaml")
+        params_file = rest[i + 1]
+        rest = rest[:i] + rest[i + 2:]
+    _quiet_logs()
+    try:
+        return _dispatch(stage, rest, params_file)
+    except SynthgenError as e:
+        return _fail(str(e))
+
+
+def _dispatch(stage: str, overrides: list[str], params_file) -> int:
+    from synthgen.config import composed_yaml, load_config
+
+    if stage == "compose":
+        print(composed_yaml(overrides), end="")
+        return 0
+    if stage == "ui":
+        port = next((o.split("=", 1)[1] for o in overrides if o.startswith("port=")), "5000")
+        cfg = load_config([o for o in overrides if not o.startswith("port=")], params_file)
+        return _serve_ui(cfg, int(port))
+    if stage not in PIPELINE + ("run", "summary"):
+        raise SynthgenError(f"unknown stage '{stage}'; use one of: {', '.join(PIPELINE + ('run', 'summary', 'compose', 'ui'))}")
+    cfg = load_config(overrides, params_file)
+    from synthgen import pipeline
+    from synthgen.summary import print_summary
+
+    if stage == "summary":
+        print_summary(cfg)
+    elif stage == "run":
+        if "ddp" in str(cfg.trainer.strategy):
+            # Lightning re-launches the current command once per extra rank, so each stage gets
+            # its own process and only the DDP stages start workers.
+            for s in PIPELINE:
+                _run_stage_subprocess(s, overrides, params_file)
+        else:
+            for s in PIPELINE:
+                pipeline.STAGES[s](cfg)
+        print_summary(cfg)
+    else:
+        pipeline.STAGES[stage](cfg)
+    return 0
+
+
+def _run_stage_subprocess(stage: str, overrides, params_file) -> None:
+    cmd = [sys.executable, "-m", "synthgen.cli", stage, *overrides] + (["--params", params_file] if params_file else [])
+    if subprocess.run(cmd).returncode != 0:
+        raise SynthgenError(f"stage '{stage}' failed (see its message above)")
+
+
+def _serve_ui(cfg, port: int) -> int:
+    from synthgen.paths import RunPaths
+    from synthgen.tracking import ui_command, ui_env
+
+    paths = RunPaths.from_config(cfg)
+    cmd = ui_command(paths, port)
+    print(f"MLflow dashboard: http://127.0.0.1:{port}  (store {paths.tracking_uri}); Ctrl-C stops it")
+    os.execvpe(cmd[0], cmd, ui_env())  # replaces this process; Ctrl-C reaches MLflow directly
+    return 0
+
+
+def _quiet_logs() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    for name in ("alembic", "mlflow", "lightning", "pytorch_lightning", "lightning_fabric", "urllib3"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", category=UserWarning, module="pytorch_lightning")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+
+
+def _fail(message: str) -> int:
+    print(f"synthgen: error: {message}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

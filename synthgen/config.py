@@ -1,0 +1,116 @@
+"""Compose the Hydra config for a stage, and check overrides so mistakes give one-line errors."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from synthgen.errors import SynthgenError
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+# Config nodes whose keys are column names chosen by the user: `a.b.c=v` adds a key there.
+OPEN_NODES = ("data.columns.", "generate.condition.")
+
+
+def load_config(overrides: list[str] | tuple = (), params_file: str | Path | None = None) -> DictConfig:
+    """The resolved config: composed from conf/ (or read from a composed params.yaml) plus overrides."""
+    overrides = [_open_node_override(o) for o in overrides]
+    if params_file is not None:
+        cfg = _from_params_file(Path(params_file), overrides)
+    else:
+        cfg = _compose(overrides)
+    try:
+        OmegaConf.resolve(cfg)
+    except Exception as e:  # an interpolation to a missing key, e.g. from a bad override
+        raise SynthgenError(f"config does not resolve: {_first_line(e)}") from None
+    _check_types(cfg, overrides)
+    return cfg
+
+
+def _compose(overrides: list[str]) -> DictConfig:
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+            return compose(config_name="config", overrides=list(overrides))
+    except (HydraException, OmegaConfBaseException, ValueError) as e:
+        first = _first_line(e)
+        if first.startswith("Could not override"):
+            key = first.split("'")[1] if "'" in first else first
+            raise SynthgenError(f"unknown config key '{key}'; `synthgen compose` lists every key") from None
+        raise SynthgenError(f"bad override: {first}") from None
+
+
+def _from_params_file(path: Path, overrides: list[str]) -> DictConfig:
+    if not path.exists():
+        raise SynthgenError(f"params file not found: {path}")
+    cfg = OmegaConf.load(path)
+    OmegaConf.set_struct(cfg, True)
+    for o in overrides:
+        key, _, value = o.lstrip("+").partition("=")
+        try:
+            if o.startswith("+"):
+                with _open(cfg):
+                    OmegaConf.update(cfg, key, _yaml_value(value), force_add=True)
+            else:
+                OmegaConf.update(cfg, key, _yaml_value(value))
+        except Exception as e:
+            raise SynthgenError(f"bad override '{o}': {_first_line(e)}") from None
+    return cfg
+
+
+class _open:
+    def __init__(self, cfg):
+        self.cfg = cfg
+
+    def __enter__(self):
+        OmegaConf.set_struct(self.cfg, False)
+
+    def __exit__(self, *exc):
+        OmegaConf.set_struct(self.cfg, True)
+
+
+def _yaml_value(text: str):
+    import yaml
+
+    try:
+        return yaml.safe_load(text) if text != "" else ""
+    except yaml.YAMLError:
+        return text
+
+
+def _open_node_override(o: str) -> str:
+    """`data.columns.zip.kind=x` -> `+data.columns.zip.kind=x` (these nodes start empty)."""
+    if not o.startswith(("+", "~")) and o.startswith(OPEN_NODES):
+        return "+" + o
+    return o
+
+
+def _check_types(cfg: DictConfig, overrides: list[str]) -> None:
+    """A value overriding a number or a boolean must be one: `trainer.max_epochs=abc` is refused."""
+    defaults = _compose([o for o in overrides if "=" in o and "." not in o.split("=")[0].lstrip("+~")])
+    for o in overrides:
+        key = o.lstrip("+~").partition("=")[0]
+        if "." not in key:
+            continue
+        default = OmegaConf.select(defaults, key, default=None)
+        value = OmegaConf.select(cfg, key, default=None)
+        if isinstance(default, bool) and not isinstance(value, bool):
+            raise SynthgenError(f"{key}={value!r}: expected true or false")
+        if isinstance(default, int) and not isinstance(default, bool) and not (
+                isinstance(value, int) and not isinstance(value, bool)):
+            raise SynthgenError(f"{key}={value!r}: expected an integer")
+        if isinstance(default, float) and not (isinstance(value, (int, float)) and not isinstance(value, bool)):
+            raise SynthgenError(f"{key}={value!r}: expected a number")
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def composed_yaml(overrides: list[str] | tuple = ()) -> str:
+    """The resolved config as YAML, the form DVC writes to params.yaml."""
+    return OmegaConf.to_yaml(load_config(overrides))

@@ -1,0 +1,62 @@
+"""LightningDataModules: encoded training rows, and chunk indices for generation."""
+from __future__ import annotations
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset, TensorDataset
+
+
+class TokenDataModule(pl.LightningDataModule):
+    """int64 tokens [N, C] split into train/validation by a seeded permutation."""
+
+    def __init__(self, tokens: np.ndarray, batch_size: int, val_share: float, seed: int):
+        super().__init__()
+        perm = np.random.default_rng(seed).permutation(len(tokens))
+        n_val = int(round(len(tokens) * val_share)) if len(tokens) >= 10 else 0
+        t = torch.from_numpy(np.ascontiguousarray(tokens, dtype=np.int64))
+        self.train_set = TensorDataset(t[perm[n_val:]])
+        self.val_set = TensorDataset(t[perm[:n_val]] if n_val else t[perm[:1]])
+        self.batch_size, self.seed = batch_size, seed
+
+    def train_dataloader(self):
+        g = torch.Generator().manual_seed(self.seed)
+        bs = min(self.batch_size, len(self.train_set))
+        return DataLoader(self.train_set, batch_size=bs, shuffle=True, generator=g, drop_last=len(self.train_set) > bs)
+
+    def val_dataloader(self):
+        return DataLoader(self.val_set, batch_size=4096)
+
+
+def plan_chunks(n_rows: int, chunk_rows: int) -> list[tuple[int, int, int]]:
+    """(chunk index, first row, row count) for every output shard."""
+    return [(i, start, min(chunk_rows, n_rows - start)) for i, start in enumerate(range(0, n_rows, chunk_rows))]
+
+
+class _Chunks(Dataset):
+    def __init__(self, chunks, cond_for_chunk, seed: int):
+        self.chunks, self.cond_for_chunk, self.seed = chunks, cond_for_chunk, seed
+
+    def __len__(self):
+        return len(self.chunks)
+
+    def __getitem__(self, i):
+        chunk, start, n = self.chunks[i]
+        return {"chunk": chunk, "start": start, "seed": self.seed, "cond": self.cond_for_chunk(chunk, start, n)}
+
+
+class ChunkDataModule(pl.LightningDataModule):
+    """Chunk indices for `trainer.predict`, dealt round-robin to ranks (rank r gets r, r+W, ...).
+
+    Lightning's distributed sampler would pad uneven splits with repeated chunks; dealing the
+    chunks ourselves (with `use_distributed_sampler=False`) writes each chunk exactly once.
+    `cond_for_chunk(chunk, start, n)` -> int64 [n, C] with -1 for free columns.
+    """
+
+    def __init__(self, chunks, cond_for_chunk, seed: int):
+        super().__init__()
+        self.chunks, self.cond_for_chunk, self.seed = chunks, cond_for_chunk, seed
+
+    def predict_dataloader(self):
+        rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
+        return DataLoader(_Chunks(self.chunks[rank::world], self.cond_for_chunk, self.seed), batch_size=1)

@@ -1,0 +1,39 @@
+"""What every tabular generator shares: the layout, the predict step and checkpoint export.
+
+A family implements `sample(cond, generator)`: cond is int64 [n, n_columns] with -1 where the
+column is free and a token where it is fixed; it returns int64 tokens [n, n_columns].
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+
+from synthgen.encoders.layout import TokenLayout
+
+
+def chunk_generator(seed: int, chunk: int, device="cpu") -> torch.Generator:
+    """The random stream of one output chunk: fixed by (seed, chunk), whatever process runs it."""
+    state = int(np.random.SeedSequence([int(seed), int(chunk)]).generate_state(1, dtype=np.uint64)[0] >> 1)
+    return torch.Generator(device=device).manual_seed(state)
+
+
+class TabularGenerator(pl.LightningModule):
+    def __init__(self, layout: dict, batch_size: int, lr: float):
+        super().__init__()
+        self.layout = TokenLayout(tuple(layout["columns"]), tuple(layout["cardinalities"]))
+        self.batch_size, self.lr = batch_size, lr
+
+    @property
+    def n_columns(self) -> int:
+        return len(self.layout.cardinalities)
+
+    def sample(self, cond: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        raise NotImplementedError
+
+    def predict_step(self, batch: dict, batch_idx: int = 0) -> dict:
+        # batch: one chunk; "cond" [1, n, C] from the generation dataset (batch size 1).
+        chunk = int(batch["chunk"][0])
+        g = chunk_generator(int(batch["seed"][0]), chunk, self.device)
+        tokens = self.sample(batch["cond"][0].to(self.device), g)
+        return {"chunk": chunk, "tokens": tokens.cpu()}

@@ -1,0 +1,38 @@
+"""What a person needs after a run: where the data is, the headline figures, how to see the runs."""
+from __future__ import annotations
+
+import json
+
+from omegaconf import DictConfig
+
+from synthgen.paths import RunPaths
+
+HEADLINE = [("fidelity.shape", "column shapes (1 = identical)"),
+            ("fidelity.pair_trends", "pair trends (1 = identical)"),
+            ("fidelity.detection_auc", "detection AUC (0.5 = indistinguishable)"),
+            ("utility.roc_auc_ratio", "TSTR ROC AUC / real"),
+            ("utility.r2_ratio", "TSTR R2 / real"),
+            ("privacy.dcr_share", "DCR share (0.5 ideal)"),
+            ("privacy.exact_copies_synthetic_share", "exact copies of train rows"),
+            ("validity.total", "invalid values"),
+            ("gate.passed", "privacy gate passed (1 = yes)")]
+
+
+def summary_lines(cfg: DictConfig) -> list[str]:
+    paths = RunPaths.from_config(cfg)
+    lines = [f"synthetic Parquet: {paths.synthetic}/  (read with pandas.read_parquet on the folder)"]
+    metrics_file = paths.evaluation / "metrics.json"
+    if metrics_file.exists():
+        m = json.loads(metrics_file.read_text())
+        lines.append(f"evaluation: {metrics_file}  report: {paths.evaluation / 'report.html'}")
+        for key, label in HEADLINE:
+            if key in m:
+                lines.append(f"  {label:45s} {m[key]:.4f}")
+    else:
+        lines.append("evaluation: not run yet (synthgen evaluate)")
+    lines.append(f"MLflow dashboard: synthgen ui   (or: make ui), then open http://127.0.0.1:5000")
+    return lines
+
+
+def print_summary(cfg: DictConfig) -> None:
+    print("\n".join(summary_lines(cfg)))

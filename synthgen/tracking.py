@@ -1,0 +1,131 @@
+"""MLflow helpers: one SQLite store per project; train, generate and evaluate runs of one pipeline
+run are grouped as children of the train run (tag `synthgen.pipeline_run` = train run id)."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from synthgen.paths import RunPaths
+
+PIPELINE_TAG = "synthgen.pipeline_run"
+STAGE_TAG = "synthgen.stage"
+
+
+def _quiet():
+    # MLflow's alembic migrations print INFO lines on every new store; keep the console readable.
+    import logging
+
+    for name in ("alembic", "mlflow.store.db.utils", "mlflow.tracking.fluent"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def tracking_uri(cfg: DictConfig, paths: RunPaths) -> str:
+    return cfg.logger.tracking_uri or paths.tracking_uri
+
+
+def client(cfg: DictConfig, paths: RunPaths):
+    _quiet()
+    from mlflow.tracking import MlflowClient
+
+    paths.mlflow_dir.mkdir(parents=True, exist_ok=True)
+    return MlflowClient(tracking_uri=tracking_uri(cfg, paths))
+
+
+def experiment_id(c, cfg: DictConfig, paths: RunPaths) -> str:
+    exp = c.get_experiment_by_name(cfg.logger.experiment_name)
+    if exp is not None:
+        return exp.experiment_id
+    return c.create_experiment(cfg.logger.experiment_name, artifact_location=paths.artifact_root.as_uri())
+
+
+def flat_params(cfg: DictConfig) -> dict[str, str]:
+    """The whole resolved config as dotted keys (MLflow params are flat strings)."""
+    out = {}
+
+    def walk(node, prefix):
+        if isinstance(node, dict):
+            if not node and prefix:
+                out[prefix[:-1]] = "{}"
+            for k, v in node.items():
+                walk(v, f"{prefix}{k}.")
+        else:
+            out[prefix[:-1]] = str(node)[:6000]
+
+    walk(OmegaConf.to_container(cfg, resolve=True), "")
+    return out
+
+
+def lightning_logger(cfg: DictConfig, paths: RunPaths):
+    """Lightning's MLflow logger on our SQLite store; the train run becomes the pipeline's parent."""
+    _quiet()
+    from pytorch_lightning.loggers import MLFlowLogger
+
+    paths.mlflow_dir.mkdir(parents=True, exist_ok=True)
+    experiment_id(client(cfg, paths), cfg, paths)  # create it with our artifact root
+    return MLFlowLogger(experiment_name=cfg.logger.experiment_name, tracking_uri=tracking_uri(cfg, paths),
+                        run_name=f"train-{cfg.data.name}-{_family(cfg)}", tags={STAGE_TAG: "train"},
+                        log_model=False)
+
+
+def _family(cfg: DictConfig) -> str:
+    return cfg.model._target_.rsplit(".", 1)[-1]
+
+
+def start_child_run(cfg: DictConfig, paths: RunPaths, stage: str) -> tuple:
+    """A run for generate/evaluate, nested under the train run that made the model (if known)."""
+    c = client(cfg, paths)
+    tags = {STAGE_TAG: stage}
+    parent = read_run_info(paths)
+    if parent:
+        tags.update({"mlflow.parentRunId": parent, PIPELINE_TAG: parent})
+    run = c.create_run(experiment_id(c, cfg, paths), run_name=f"{stage}-{cfg.data.name}-{_family(cfg)}", tags=tags)
+    log_params(c, run.info.run_id, cfg)
+    return c, run.info.run_id
+
+
+def log_params(c, run_id: str, cfg: DictConfig) -> None:
+    from mlflow.entities import Param
+
+    items = [Param(k, v) for k, v in flat_params(cfg).items()]
+    for i in range(0, len(items), 100):  # MLflow takes at most 100 params per batch
+        c.log_batch(run_id, params=items[i:i + 100])
+
+
+def log_metrics(c, run_id: str, metrics: dict, step: int = 0) -> None:
+    import time
+
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    items = [Metric(k.replace("/", "_"), float(v), now, step) for k, v in metrics.items()
+             if isinstance(v, (int, float)) and v == v]
+    for i in range(0, len(items), 500):
+        c.log_batch(run_id, metrics=items[i:i + 500])
+
+
+def write_run_info(paths: RunPaths, run_id: str) -> None:
+    from synthgen.io import write_json
+
+    write_json(paths.run_info, {"run_id": run_id})
+
+
+def read_run_info(paths: RunPaths) -> str | None:
+    p = Path(paths.run_info)
+    return json.loads(p.read_text())["run_id"] if p.exists() else None
+
+
+def ui_command(paths: RunPaths, port: int = 5000) -> list[str]:
+    import shutil
+    import sys
+
+    local = Path(sys.executable).with_name("mlflow")  # the one installed beside this Python
+    exe = str(local) if local.exists() else (shutil.which("mlflow") or "mlflow")
+    return [exe, "ui", "--backend-store-uri", paths.tracking_uri, "--host", "127.0.0.1",
+            "--port", str(port), "--workers", "1"]
+
+
+def ui_env() -> dict:
+    return {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}

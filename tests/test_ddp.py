@@ -1,0 +1,39 @@
+"""Real two-process DDP (gloo on CPU), launched as subprocesses: Lightning re-executes the command
+line once per extra rank, which must not happen inside pytest itself (see shared STACK.md)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pyarrow.parquet as pq
+import torch
+
+from tests.conftest import subprocess_env, tiny_overrides
+
+
+def synthgen(*args):
+    proc = subprocess.run([sys.executable, "-m", "synthgen.cli", *args], capture_output=True, text=True,
+                          env=subprocess_env(), timeout=400)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+def test_ddp_trains_and_generates_like_one_process(tmp_path):
+    ov = tiny_overrides(tmp_path, "generate.n_rows=700", "generate.chunk_rows=100")  # 7 chunks: uneven split
+    synthgen("prepare", *ov)
+    synthgen("encode", *ov)
+    synthgen("train", *ov, "trainer=ddp", "trainer.devices=2", "trainer.max_epochs=2")
+    out = tmp_path / "out"
+    # Same artifacts as a one-process run: an exported generator, checkpoints and the MLflow link.
+    assert (out / "model" / "model.ckpt").exists() and (out / "model" / "checkpoints" / "last.ckpt").exists()
+    assert (out / "model" / "mlflow_run.json").exists()
+    state = torch.load(out / "model" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert state["epoch"] == 1
+
+    synthgen("generate", *ov, "trainer=ddp", "trainer.devices=2")
+    ddp = {p.name: p.read_bytes() for p in (out / "synthetic").glob("part-*.parquet")}
+    assert len(ddp) == 7
+    synthgen("generate", *ov)  # one process
+    single = {p.name: p.read_bytes() for p in (out / "synthetic").glob("part-*.parquet")}
+    assert ddp == single
+    assert pq.read_table(out / "synthetic").num_rows == 700
