@@ -1,6 +1,7 @@
 """Compose the Hydra config for a stage, and check overrides so mistakes give one-line errors."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -82,10 +83,17 @@ def _yaml_value(text: str):
 
 
 def _open_node_override(o: str) -> str:
-    """`data.columns.zip.kind=x` -> `+data.columns.zip.kind=x` (these nodes start empty)."""
-    if not o.startswith(("+", "~")) and o.startswith(OPEN_NODES):
-        return "+" + o
-    return o
+    """`data.columns.zip.kind=x` -> `+data.columns.zip.kind=x` (these nodes start empty).
+
+    Values there are data values such as `>50K`, which Hydra's grammar would refuse unquoted
+    (the shell has already removed the user's quotes), so they are quoted for Hydra.
+    """
+    if o.startswith(("+", "~")) or not o.startswith(OPEN_NODES):
+        return o
+    key, _, value = o.partition("=")
+    if value and value[0] not in "'\"[{" and re.search(r"[^\w.\- ]", value):
+        value = "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return f"+{key}={value}"
 
 
 def _check_types(cfg: DictConfig, overrides: list[str]) -> None:

@@ -10,23 +10,38 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from synthgen.errors import SynthgenError
 
-_UNSUPPORTED = (pa.types.is_list, pa.types.is_large_list, pa.types.is_struct, pa.types.is_map,
-                pa.types.is_binary, pa.types.is_large_binary, pa.types.is_fixed_size_binary)
+
+def _supported(t: pa.DataType) -> bool:
+    """Types the schema and encoder model: numbers, strings, booleans, timestamps and dates."""
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    return (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+            or pa.types.is_boolean(t) or pa.types.is_timestamp(t) or pa.types.is_date(t)
+            or pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
+            or pa.types.is_null(t))  # an all-null column gets its own message below
 
 
 def read_table(path: str | Path, max_rows: int | None = None) -> pa.Table:
-    """Read a Parquet or CSV file into Arrow and validate it for training."""
+    """Read a Parquet or CSV file into Arrow and validate it for training.
+
+    Float NaN is read as null (pandas writes missing numbers either way), and string views as
+    large strings; every other type is kept as it is in the file.
+    """
     path = Path(path)
+    if max_rows is not None and (isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 2):
+        raise SynthgenError(f"data.max_rows={max_rows!r} must be a whole number of at least 2 (or null for all rows)")
     if not path.exists():
         raise SynthgenError(f"input file not found: {path}; set data.path to an existing .parquet or .csv file")
     suffix = path.suffix.lower()
     try:
         if suffix in (".parquet", ".pq"):
+            _check_names(pq.read_schema(path).names, str(path))  # the reader fails obscurely on duplicates
             table = pq.read_table(path)
         elif suffix in (".csv", ".tsv", ".txt"):
             delim = "\t" if suffix == ".tsv" else ","
@@ -37,30 +52,94 @@ def read_table(path: str | Path, max_rows: int | None = None) -> pa.Table:
             raise SynthgenError(f"{path}: unsupported file type '{suffix}'; use .parquet or .csv")
     except SynthgenError:
         raise
-    except (pa.ArrowInvalid, OSError) as e:
+    except (pa.ArrowException, OSError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise SynthgenError(f"{path}: cannot read it ({first}); check that the file is a complete, "
                             f"rectangular {suffix.lstrip('.')} file") from None
     if max_rows is not None and len(table) > max_rows:
         table = table.slice(0, max_rows)
     validate_table(table, str(path))
-    return table
+    return normalise_table(table)
+
+
+def table_from_pandas(df, source: str = "DataFrame") -> pa.Table:
+    """A pandas DataFrame -> validated Arrow table (the index is dropped: reset_index() to keep it).
+
+    Object columns that mix types (e.g. numbers and strings) cannot become one Arrow column;
+    the error names the column and the types found in it.
+    """
+    import pandas as pd
+
+    if not isinstance(df, pd.DataFrame):
+        raise SynthgenError(f"{source}: expected a pandas DataFrame, got {type(df).__name__}")
+    names = [str(c) for c in df.columns]
+    _check_names(names, source)
+    try:
+        table = pa.Table.from_pandas(df.set_axis(names, axis=1), preserve_index=False)
+    except (pa.ArrowException, ValueError, TypeError) as e:
+        raise _pandas_column_error(df, names, source, e) from None
+    validate_table(table, source)
+    return normalise_table(table)
+
+
+def _pandas_column_error(df, names: list[str], source: str, err: Exception) -> SynthgenError:
+    """Find the column Arrow could not convert and say which types it mixes (error path only)."""
+    for i, name in enumerate(names):
+        col = df.iloc[:, i]
+        try:
+            pa.array(col, from_pandas=True)
+        except (pa.ArrowException, ValueError, TypeError):
+            sample = col.dropna().iloc[:100_000]
+            types = sorted({type(v).__name__ for v in sample})
+            return SynthgenError(f"{source}: column '{name}' mixes types ({', '.join(types)}); convert it to one "
+                                 f"type, e.g. df['{name}'].astype(str) or pd.to_numeric(df['{name}'], errors='coerce')")
+    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return SynthgenError(f"{source}: cannot convert the DataFrame to Arrow ({first}); convert its columns to "
+                         f"numbers, strings, booleans or datetimes")
 
 
 def validate_table(table: pa.Table, source: str) -> None:
+    """One-line SynthgenError naming `source` and the column for anything synthgen cannot learn from."""
     names = table.column_names
-    dup = sorted({n for n in names if names.count(n) > 1})
-    if dup:
-        raise SynthgenError(f"{source}: duplicate column names {dup}; rename them so each is unique")
+    _check_names(names, source)
+    if not names:
+        raise SynthgenError(f"{source}: the table has no columns")
     if len(table) < 2:
         raise SynthgenError(f"{source}: the table has {len(table)} row(s); at least 2 are needed to learn from")
     for name in names:
         col = table.column(name)
-        if any(f(col.type) for f in _UNSUPPORTED):
+        if not _supported(col.type):
             raise SynthgenError(f"{source}: column '{name}' has unsupported type {col.type}; "
-                                f"flatten it or drop it before synthesis")
-        if col.null_count == len(col):
+                                f"flatten or convert it (numbers, strings, booleans, timestamps) or drop it")
+        if col.null_count == len(col) or _all_nan(col):
             raise SynthgenError(f"{source}: column '{name}' is entirely null; drop it before synthesis")
+        if pa.types.is_floating(col.type) and pc.any(pc.is_inf(col)).as_py():
+            raise SynthgenError(f"{source}: column '{name}' holds infinite values; "
+                                f"replace them with nulls or finite numbers")
+
+
+def _check_names(names: list[str], source: str) -> None:
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise SynthgenError(f"{source}: duplicate column names {dup}; rename them so each is unique")
+
+
+def _all_nan(col: pa.ChunkedArray) -> bool:
+    if not pa.types.is_floating(col.type):
+        return False
+    return not pc.any(pc.invert(pc.is_nan(col.drop_null()))).as_py()
+
+
+def normalise_table(table: pa.Table) -> pa.Table:
+    """What the readers hand on: float NaN -> null (one meaning for "missing") and string views ->
+    large strings (Arrow cannot yet take/filter string views, which splitting a table needs)."""
+    for i, name in enumerate(table.column_names):
+        col, field = table.column(i), table.field(i)
+        if pa.types.is_floating(col.type) and pc.any(pc.is_nan(col)).as_py():
+            table = table.set_column(i, field, pc.if_else(pc.is_nan(col), pa.scalar(None, col.type), col))
+        elif pa.types.is_string_view(col.type):
+            table = table.set_column(i, field.with_type(pa.large_string()), col.cast(pa.large_string()))
+    return table
 
 
 def write_parquet_atomic(table: pa.Table, path: Path) -> None:

@@ -30,7 +30,10 @@ def client(cfg: DictConfig, paths: RunPaths):
     _quiet()
     from mlflow.tracking import MlflowClient
 
+    import mlflow
+
     paths.mlflow_dir.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(tracking_uri(cfg, paths))  # so no call can fall back to ./mlflow.db
     return MlflowClient(tracking_uri=tracking_uri(cfg, paths))
 
 

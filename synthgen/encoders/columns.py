@@ -1,15 +1,23 @@
 """Per-column token codecs, vectorised with numpy/Arrow (no per-row Python).
 
 NumericCodec: continuous, integer and datetime columns. Frequent exact values ("spikes", e.g. the
-zeros of capital_gain) and the values of low-cardinality integers get a token each and decode
+zeros of capital_gain) and the values of low-cardinality columns get a token each and decode
 exactly; the rest falls into quantile bins and decodes to a uniform draw inside the bin, which
 follows the real marginal to within one bin. This is the token form of mode-specific
 normalisation: the bin is the mode, the draw the position in it.
 
+Values are handled in "units": int64 grid steps for integers, datetimes (steps of the column's
+resolution, in local wall-clock time) and continuous columns with a decimal precision
+(value * 10**decimals); float64 for continuous columns without one. Bin edges are real values;
+bin b covers [edges[b], edges[b+1]) and the last bin also its upper edge. On a grid the draw is
+uniform over the bin's steps that are not exact-value tokens, so every decoded value encodes
+back to the token it came from, and lies inside the real [min, max].
+
 CategoryCodec: categorical and boolean columns. The most frequent levels (at most
 `max_categories`, each seen at least `rare_min_count` times) get a token each; the remaining
 levels share one "rare" token that decodes by drawing a rare level with its real frequency,
-so a 50,000-level column costs one token and a frequency table.
+so a 50,000-level column costs one token. The levels and their frequencies live in the schema
+(saved once); the codec state is two numbers.
 
 Each codec reserves token 0 for null when the real column had nulls.
 """
@@ -20,144 +28,323 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from synthgen.errors import SynthgenError
-from synthgen.schema import ColumnSchema
+from synthgen.schema import (ColumnSchema, is_string_type, is_temporal_type, plain_values, temporal_ints,
+                             temporal_unit, unit_ratio)
+
+_GRID_LIMIT = 2 ** 53  # a continuous grid needs |value| * 10**decimals below this (exact in float64)
+
+
+def _chunked(arr) -> pa.ChunkedArray:
+    return pa.chunked_array([arr]) if isinstance(arr, pa.Array) else arr
 
 
 class NumericCodec:
-    def __init__(self, col: ColumnSchema, has_null: bool, points: np.ndarray, edges: np.ndarray):
-        self.col, self.has_null = col, has_null
-        self.points = np.asarray(points, dtype=np.float64)  # exact values, sorted
-        self.edges = np.asarray(edges, dtype=np.float64)  # bin edges, sorted, len = n_bins + 1 (or 0)
+    def __init__(self, col: ColumnSchema, typ: pa.DataType, has_null: bool, points, edges, scale: int | None):
+        self.col, self.typ, self.has_null = col, typ, bool(has_null)
+        self.scale = scale  # None: float units (no grid); else int units = value * scale (1 for ints/datetimes)
+        dtype = np.float64 if scale is None else np.int64
+        self.points = np.asarray(points, dtype=dtype)  # exact values (units), sorted
+        self.edges = np.asarray(edges, dtype=dtype)  # bin edges (units), sorted; empty when no bins
         self.n_bins = max(len(self.edges) - 1, 0)
-        self.cardinality = int(has_null) + len(self.points) + self.n_bins
+        self.cardinality = int(self.has_null) + len(self.points) + self.n_bins
+        self._lut, self._lut_lo = None, 0  # encode's lookup table, built on first use
+        self._prepare_draws()
+
+    @property
+    def grid(self) -> bool:
+        return self.scale is not None
 
     # ---- fitting and state -------------------------------------------------------------------
     @classmethod
     def fit(cls, col: ColumnSchema, arr: pa.ChunkedArray, n_bins: int) -> "NumericCodec":
-        v = to_float(col, arr)
-        valid = v[~np.isnan(v)]
+        scale = _scale_of(col)
+        u, null = _units(col, scale, arr)
+        valid = u[~null]
         uniq, counts = np.unique(valid, return_counts=True)
         if len(uniq) <= n_bins:
-            return cls(col, bool(np.isnan(v).any()), uniq, np.empty(0))
+            return cls(col, arr.type, null.any(), uniq, np.empty(0), scale)
         spike = counts >= len(valid) / n_bins  # a value worth a whole bin or more
         points = uniq[spike]
-        rest = valid[~np.isin(valid, points)]
-        edges = np.unique(np.quantile(rest, np.linspace(0, 1, n_bins - len(points) + 1)))
-        if len(edges) < 2:
-            edges = np.empty(0)
-        return cls(col, bool(np.isnan(v).any()), points, edges)
+        rest, rest_n = uniq[~spike], counts[~spike]
+        nb = max(n_bins - len(points), 1)
+        # Quantile edges that are real values (inverted CDF): the value at each rank total*j/nb.
+        cum = np.cumsum(rest_n)
+        ranks = cum[-1] * np.arange(1, nb) / nb
+        inner = rest[np.minimum(np.searchsorted(cum, ranks, side="right"), len(rest) - 1)]
+        edges = np.unique(np.concatenate([rest[:1], inner, rest[-1:]]))
+        if len(edges) < 2:  # the rest is one value: an exact token too
+            return cls(col, arr.type, null.any(), np.union1d(points, rest), np.empty(0), scale)
+        return cls(col, arr.type, null.any(), points, edges, scale)
 
     def state(self) -> dict:
-        return {"has_null": self.has_null, "points": self.points.tolist(), "edges": self.edges.tolist()}
+        return {"has_null": self.has_null, "scale": self.scale, "points": self.points.tolist(),
+                "edges": self.edges.tolist()}
 
     @classmethod
-    def from_state(cls, col: ColumnSchema, s: dict) -> "NumericCodec":
-        return cls(col, s["has_null"], np.array(s["points"]), np.array(s["edges"]))
+    def from_state(cls, col: ColumnSchema, typ: pa.DataType, s: dict) -> "NumericCodec":
+        return cls(col, typ, s["has_null"], s["points"], s["edges"], s["scale"])
+
+    def _prepare_draws(self):
+        """Per-bin constants for decoding (see decode)."""
+        if not self.n_bins:
+            return
+        lo, hi = self.edges[:-1], self.edges[1:]
+        if self.grid:
+            hi_incl = hi - 1
+            hi_incl[-1] = hi[-1]  # the last bin includes its upper edge
+            below = np.searchsorted(self.points, lo, side="left")
+            upto = np.searchsorted(self.points, hi_incl, side="right")
+            self._m = hi_incl - lo + 1 - (upto - below)  # grid steps in the bin that are not points (>= 1)
+            self._y0 = lo - below  # the bin's first step, counted among non-point steps
+            self._q = self.points - np.arange(len(self.points))  # maps non-point rank -> value
+        else:
+            self._lo, self._width = lo, hi - lo
+            self._cap = np.nextafter(hi, -np.inf)  # stay below the upper edge ...
+            self._cap[-1] = hi[-1]  # ... except in the last bin
 
     # ---- encode / decode ---------------------------------------------------------------------
+    def units(self, arr) -> tuple[np.ndarray, np.ndarray]:
+        return _units(self.col, self.scale, arr)
+
     def encode(self, arr: pa.ChunkedArray) -> np.ndarray:
-        v = to_float(self.col, arr)
-        null = np.isnan(v)
+        u, null = self.units(arr)
         if null.any() and not self.has_null:
             raise SynthgenError(f"column '{self.col.name}' has nulls, but the encoder was fitted without any")
-        tok = np.zeros(len(v), dtype=np.int64)
+        return self._encode_units(u, null)
+
+    def _encode_units(self, u: np.ndarray, null: np.ndarray) -> np.ndarray:
+        lut = self._lookup_table()
+        if lut is not None and len(u):
+            k = np.where(null, 0, u - self._lut_lo)
+            if k.min() >= 0 and k.max() < len(lut):
+                tok = lut[k]  # one gather instead of binary searches
+                tok[null] = 0
+                return tok
+        return self._encode_search(u, null)
+
+    def _lookup_table(self) -> np.ndarray | None:
+        """token of every grid value in [lo, hi] (int32), for grids narrow enough (<= 2**20 steps)."""
+        if self._lut is None and self.grid and len(self.points) + len(self.edges):
+            lo = int(min(self.points[:1].tolist() + self.edges[:1].tolist()))
+            hi = int(max(self.points[-1:].tolist() + self.edges[-1:].tolist()))
+            if hi - lo < 2 ** 20:
+                values = np.arange(lo, hi + 1, dtype=np.int64)
+                self._lut_lo = lo
+                self._lut = self._encode_search(values, np.zeros(len(values), dtype=bool)).astype(np.int32)
+            else:
+                self._lut = False
+        return self._lut if self._lut is not False else None
+
+    def _encode_search(self, u: np.ndarray, null: np.ndarray) -> np.ndarray:
         base = int(self.has_null)
-        is_point = np.zeros(len(v), dtype=bool)
-        if len(self.points):
-            i = np.clip(np.searchsorted(self.points, v), 0, len(self.points) - 1)
-            is_point = (self.points[i] == v) & ~null
+        n_pts = len(self.points)
+        tok = np.zeros(len(u), dtype=np.int64)
+        is_point = np.zeros(len(u), dtype=bool)
+        if n_pts:
+            i = np.minimum(np.searchsorted(self.points, u), n_pts - 1)
+            is_point = (self.points[i] == u) & ~null
+            if not self.n_bins:
+                # Only exact values known: unseen values go to the nearest one (ties: the lower).
+                left = np.maximum(i - 1, 0)
+                closer_left = np.abs(u - self.points[left]) <= np.abs(self.points[i] - u)
+                i = np.where(closer_left & (self.points[i] != u), left, i)
+                is_point = ~null
             tok[is_point] = base + i[is_point]
         if self.n_bins:
-            b = np.clip(np.searchsorted(self.edges, v, side="right") - 1, 0, self.n_bins - 1)
+            b = np.clip(np.searchsorted(self.edges, u, side="right") - 1, 0, self.n_bins - 1)
             in_bin = ~is_point & ~null
-            tok[in_bin] = base + len(self.points) + b[in_bin]
-        elif (~is_point & ~null).any():
-            # Only exact values known: map unseen values to the nearest one.
-            i = np.abs(v[:, None] - self.points[None, :]).argmin(1) if len(v) < 100_000 else None
-            if i is None:
-                raise SynthgenError(f"column '{self.col.name}' has values the encoder never saw")
-            sel = ~is_point & ~null
-            tok[sel] = base + i[sel]
+            tok[in_bin] = base + n_pts + b[in_bin]
         return tok
 
     def token_of(self, value) -> int:
-        return int(self.encode(pa.chunked_array([pa.array([value])]))[0])
+        name = self.col.name
+        if value is None:
+            if not self.has_null:
+                raise SynthgenError(f"column '{name}' is never null in the real data; cannot condition on null")
+            return 0
+        try:
+            a = pa.array([value])
+            if is_string_type(a.type):
+                a = a.cast(pa.timestamp("us") if self.col.kind == "datetime" else pa.float64())
+            u, null = self.units(a)
+        except (pa.ArrowException, SynthgenError, TypeError, ValueError):
+            raise SynthgenError(f"cannot condition on {name}={value!r}: expected a {self.col.kind} value "
+                                f"like {self._describe(self.col.min)}") from None
+        lo = min(self.points[:1].tolist() + self.edges[:1].tolist())
+        hi = max(self.points[-1:].tolist() + self.edges[-1:].tolist())
+        if not lo <= u[0] <= hi:
+            raise SynthgenError(f"cannot condition on {name}={value!r}: the real values lie between "
+                                f"{self._describe(self.col.min)} and {self._describe(self.col.max)}")
+        return int(self._encode_units(u, null)[0])
+
+    def _describe(self, v) -> str:
+        if self.col.kind != "datetime" or v is None:
+            return str(v)
+        return str(np.datetime64(int(v), self.col.resolution))
 
     def decode(self, tok: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """tokens [n] -> (float64 values [n], null mask [n])."""
+        """tokens [n] -> (values in units [n], null mask [n]); draws rng only for binned tokens."""
         base = int(self.has_null)
+        n_pts = len(self.points)
         null = tok < base if self.has_null else np.zeros(len(tok), dtype=bool)
         k = tok - base
-        out = np.zeros(len(tok), dtype=np.float64)
-        is_point = (k >= 0) & (k < len(self.points))
-        out[is_point] = self.points[k[is_point]]
-        if self.n_bins:
-            sel = k >= len(self.points)
-            b = np.clip(k[sel] - len(self.points), 0, self.n_bins - 1)
-            lo, hi = self.edges[b], self.edges[b + 1]
-            out[sel] = lo + rng.random(len(b)) * (hi - lo)
-        c = self.col
-        if c.kind == "continuous":
-            out = np.round(out, c.decimals or 0) if c.decimals is not None else out
+        if not self.n_bins:
+            return self.points[np.clip(k, 0, n_pts - 1)], null
+        out = self.points[np.clip(k, 0, n_pts - 1)] if n_pts else np.zeros(len(tok), dtype=self.points.dtype)
+        sel = np.flatnonzero(k >= n_pts)
+        b = np.minimum(k[sel] - n_pts, self.n_bins - 1)
+        r = rng.random(len(sel))
+        if self.grid:
+            m = self._m[b]
+            y = self._y0[b] + np.minimum((r * m).astype(np.int64), m - 1)  # rank among non-point steps
+            out[sel] = y + np.searchsorted(self._q, y, side="right") if n_pts else y
         else:
-            out = np.round(out)
-        np.clip(out, c.min, c.max, out=out)
+            out[sel] = np.minimum(self._lo[b] + r * self._width[b], self._cap[b])
         return out, null
 
-    def to_arrow(self, values: np.ndarray, null: np.ndarray, typ: pa.DataType) -> pa.Array:
+    def to_arrow(self, values: np.ndarray, null: np.ndarray, typ: pa.DataType | None = None) -> pa.Array:
+        """Values in units (from decode) -> an Arrow array of the column's type."""
+        typ = typ or self.typ
         c = self.col
+        mask = null if null.any() else None
+        vt = typ.value_type if pa.types.is_dictionary(typ) else typ
         if c.kind == "datetime":
-            unit = _arrow_unit(c.resolution)
-            per = np.timedelta64(1, c.resolution) // np.timedelta64(1, unit)
-            ints = pa.array(values.astype(np.int64) * per, mask=null, type=pa.int64())
-            return ints.cast(pa.timestamp(unit, tz=getattr(typ, "tz", None))).cast(typ)
-        if pa.types.is_integer(typ):
-            return pa.array(values.astype(np.int64), mask=null).cast(typ)
-        return pa.array(values, mask=null, type=pa.float64()).cast(typ)
+            out = _temporal_array(values, mask, c.resolution, vt)
+        elif pa.types.is_integer(vt):
+            out = pa.array(values, mask=mask, type=pa.int64()).cast(vt)
+        else:
+            f = values.astype(np.float64) / self.scale if self.grid and self.scale != 1 else values.astype(np.float64)
+            if c.kind == "continuous":
+                np.clip(f, c.min, c.max, out=f)  # e.g. 0.3 vs a real minimum of 0.30000000000000004
+            out = pa.array(f, mask=mask, type=pa.float64()).cast(vt)
+        return out.dictionary_encode().cast(typ) if pa.types.is_dictionary(typ) else out
+
+
+def _scale_of(col: ColumnSchema) -> int | None:
+    """Units per value: 1 for integers and datetimes, 10**decimals for a representable continuous grid."""
+    if col.kind != "continuous":
+        return 1
+    if col.decimals is None:
+        return None
+    scale = 10 ** int(col.decimals)
+    big = max(abs(float(col.min or 0)), abs(float(col.max or 0)))
+    return scale if big * scale < _GRID_LIMIT else None
+
+
+def _units(col: ColumnSchema, scale: int | None, arr) -> tuple[np.ndarray, np.ndarray]:
+    """Column -> (units: int64 on a grid, float64 otherwise; null mask). Nulls hold 0 (or NaN)."""
+    arr = plain_values(_chunked(arr))
+    t = arr.type
+    if col.kind == "datetime":
+        if not is_temporal_type(t):
+            raise SynthgenError(f"column '{col.name}' is {t}, not a timestamp or date as at fitting time")
+        ints, null, unit = temporal_ints(arr)
+        return _rescale(ints, unit, col.resolution), null
+    if not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)):
+        raise SynthgenError(f"column '{col.name}' is {t}, not numeric as at fitting time")
+    null = arr.is_null().to_numpy()
+    if scale == 1 and pa.types.is_integer(t):
+        try:
+            return arr.cast(pa.int64()).fill_null(0).to_numpy(), null
+        except pa.ArrowInvalid:
+            raise SynthgenError(f"column '{col.name}' has values beyond the int64 range; "
+                                f"set data.columns.{col.name}.kind=continuous") from None
+    f = arr.cast(pa.float64()).fill_null(np.nan).to_numpy()
+    if scale is None:
+        return f, null
+    f = np.round(f * scale)
+    f[null] = 0
+    if np.abs(f).max(initial=0) >= 2.0 ** 63:
+        raise SynthgenError(f"column '{col.name}' has values beyond the int64 range; "
+                            f"set data.columns.{col.name}.kind=continuous")
+    return f.astype(np.int64), null
+
+
+def _rescale(ints: np.ndarray, unit: str, res: str) -> np.ndarray:
+    """int64 counts of `unit` -> counts of `res` (floor when coarser)."""
+    if np.timedelta64(1, res) >= np.timedelta64(1, unit):
+        k = unit_ratio(res, unit)
+        return np.floor_divide(ints, k) if k > 1 else ints
+    return ints * unit_ratio(unit, res)
+
+
+def _temporal_array(values: np.ndarray, mask, res: str, typ: pa.DataType) -> pa.Array:
+    """int counts of `res` (local wall-clock time) -> date/timestamp array of `typ`."""
+    unit = temporal_unit(typ)
+    ints = _rescale(values, res, unit)
+    if pa.types.is_date32(typ):
+        return pa.array(ints.astype(np.int32), mask=mask, type=pa.int32()).view(typ)
+    arr = pa.array(ints, mask=mask, type=pa.int64())
+    if pa.types.is_date64(typ):
+        return arr.view(typ)
+    arr = arr.view(pa.timestamp(typ.unit))
+    if typ.tz:
+        # Wall-clock time back to instants. A repeated (DST fold) time takes the earlier instant; a
+        # skipped one (DST gap) the first instant after the gap, a whole hour, so resolutions hold.
+        arr = pc.assume_timezone(arr, typ.tz, ambiguous="earliest", nonexistent="latest")
+    return arr
 
 
 class CategoryCodec:
-    def __init__(self, col: ColumnSchema, has_null: bool, kept: list, rare: list, rare_freq: list[int]):
-        self.col, self.has_null = col, has_null
-        self.kept, self.rare = list(kept), list(rare)
-        rf = np.asarray(rare_freq, dtype=np.float64)
-        self.rare_p = rf / rf.sum() if len(rf) else rf
-        self.cardinality = int(has_null) + len(self.kept) + int(bool(self.rare))
+    def __init__(self, col: ColumnSchema, typ: pa.DataType, has_null: bool, n_kept: int):
+        self.col, self.typ, self.has_null = col, typ, bool(has_null)
+        self.n_cats = len(col.categories or [])
+        self.n_kept = int(n_kept)
+        self.n_rare = self.n_cats - self.n_kept
+        freq = np.asarray(col.frequencies or [], dtype=np.float64)[self.n_kept:]
+        self._rare_cdf = np.cumsum(freq) / freq.sum() if self.n_rare else freq
+        self.cardinality = int(self.has_null) + self.n_kept + int(self.n_rare > 0)
+        vt = typ.value_type if pa.types.is_dictionary(typ) else typ
+        self._dict_type = pa.large_string() if pa.types.is_string_view(vt) else vt
+        self._dictionary = None  # all levels as one Arrow array, built once on first use
+
+    @property
+    def kept(self) -> list:
+        return list((self.col.categories or [])[: self.n_kept])
+
+    @property
+    def rare(self) -> list:
+        return list((self.col.categories or [])[self.n_kept:])
+
+    @property
+    def dictionary(self) -> pa.Array:
+        if self._dictionary is None:
+            self._dictionary = pa.array(self.col.categories or [], type=self._dict_type)
+        return self._dictionary
 
     @classmethod
     def fit(cls, col: ColumnSchema, arr: pa.ChunkedArray, max_categories: int, rare_min_count: int) -> "CategoryCodec":
-        cats, freq = col.categories or [], col.frequencies or []
+        freq = col.frequencies or []
         n_keep = sum(1 for f in freq[:max_categories] if f >= rare_min_count)
-        if n_keep == 0 and cats:  # never leave a column with only the rare token
+        if n_keep == 0 and freq:  # never leave a column with only the rare token
             n_keep = 1
-        return cls(col, arr.null_count > 0, cats[:n_keep], cats[n_keep:], freq[n_keep:])
+        return cls(col, arr.type, plain_values(_chunked(arr)).null_count > 0, n_keep)
 
     def state(self) -> dict:
-        p = self.rare_p.tolist()
-        return {"has_null": self.has_null, "kept": self.kept, "rare": self.rare, "rare_p": p}
+        return {"has_null": self.has_null, "n_kept": self.n_kept}
 
     @classmethod
-    def from_state(cls, col: ColumnSchema, s: dict) -> "CategoryCodec":
-        c = cls(col, s["has_null"], s["kept"], s["rare"], [])
-        c.rare_p = np.asarray(s["rare_p"], dtype=np.float64)
-        return c
-
-    def _value_type(self, arr_type: pa.DataType) -> pa.DataType:
-        return arr_type.value_type if pa.types.is_dictionary(arr_type) else arr_type
+    def from_state(cls, col: ColumnSchema, typ: pa.DataType, s: dict) -> "CategoryCodec":
+        return cls(col, typ, s["has_null"], s["n_kept"])
 
     def encode(self, arr: pa.ChunkedArray) -> np.ndarray:
-        if pa.types.is_dictionary(arr.type):
-            arr = arr.cast(arr.type.value_type)
+        arr = plain_values(_chunked(arr))
+        if arr.type != self._dict_type:
+            try:
+                arr = arr.cast(self._dict_type)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                raise SynthgenError(f"column '{self.col.name}' is {arr.type}, not {self._dict_type} "
+                                    f"as at fitting time") from None
         base = int(self.has_null)
-        idx = pc.index_in(arr, value_set=pa.array(self.kept, type=arr.type))
-        null = arr.is_null().to_numpy(zero_copy_only=False)
+        null = arr.is_null().to_numpy()
         if null.any() and not self.has_null:
             raise SynthgenError(f"column '{self.col.name}' has nulls, but the encoder was fitted without any")
-        found = idx.is_valid().to_numpy(zero_copy_only=False)
-        tok = np.full(len(arr), base + len(self.kept), dtype=np.int64)  # rare unless found
-        tok[found] = base + idx.to_numpy(zero_copy_only=False)[found].astype(np.int64)
+        idx = pc.index_in(arr, value_set=self.dictionary.slice(0, self.n_kept))
+        found = idx.is_valid().to_numpy()
+        tok = np.full(len(arr), base + self.n_kept, dtype=np.int64)  # rare unless found
+        tok[found] = base + idx.fill_null(0).to_numpy()[found].astype(np.int64)
         tok[null] = 0
-        if (~found & ~null).any() and not self.rare:
+        if not self.n_rare and (~found & ~null).any():
             bad = pc.filter(arr, pa.array(~found & ~null))[0].as_py()
             raise SynthgenError(f"column '{self.col.name}' has value {bad!r}, which the real data never had")
         return tok
@@ -165,48 +352,37 @@ class CategoryCodec:
     def token_of(self, value) -> int:
         if value is None:
             if not self.has_null:
-                raise SynthgenError(f"column '{self.col.name}' never is null in the real data; cannot condition on null")
+                raise SynthgenError(f"column '{self.col.name}' is never null in the real data; "
+                                    f"cannot condition on null")
             return 0
-        if value in self.kept:
-            return int(self.has_null) + self.kept.index(value)
-        hint = ", ".join(map(str, self.kept[:8]))
-        raise SynthgenError(f"column '{self.col.name}' has no value {value!r} among its frequent real values; "
-                            f"use one of: {hint}{', ...' if len(self.kept) > 8 else ''}")
+        kept = self.kept
+        if value in kept:
+            return int(self.has_null) + kept.index(value)
+        hint = ", ".join(map(str, kept[:8]))
+        why = "is too rare to condition on" if value in self.rare else "is not among its real values"
+        raise SynthgenError(f"column '{self.col.name}': value {value!r} {why}; "
+                            f"use one of: {hint}{', ...' if len(kept) > 8 else ''}")
 
     def decode(self, tok: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """tokens [n] -> (indices into kept + rare [n], null mask [n])."""
+        """tokens [n] -> (indices into the schema's categories [n], null mask [n])."""
         base = int(self.has_null)
         null = tok < base if self.has_null else np.zeros(len(tok), dtype=bool)
-        idx = np.clip(tok - base, 0, len(self.kept) + int(bool(self.rare)) - 1)
-        is_rare = idx == len(self.kept)
-        if is_rare.any():
-            idx = idx.copy()
-            idx[is_rare] = len(self.kept) + rng.choice(len(self.rare), size=int(is_rare.sum()), p=self.rare_p)
+        idx = np.clip(tok - base, 0, self.n_kept + int(self.n_rare > 0) - 1)
+        if self.n_rare:
+            rare = np.flatnonzero(idx == self.n_kept)
+            if len(rare):  # a rare level, drawn with its real frequency
+                j = np.searchsorted(self._rare_cdf, rng.random(len(rare)), side="right")
+                idx[rare] = self.n_kept + np.minimum(j, self.n_rare - 1)
         return idx, null
 
-    def to_arrow(self, idx: np.ndarray, null: np.ndarray, typ: pa.DataType) -> pa.Array:
-        value_type = self._value_type(typ)
-        dictionary = pa.array(self.kept + self.rare, type=value_type)
-        out = pa.DictionaryArray.from_arrays(pa.array(idx.astype(np.int32), mask=null), dictionary)
-        return out if pa.types.is_dictionary(typ) else out.cast(value_type)
+    def to_arrow(self, idx: np.ndarray, null: np.ndarray, typ: pa.DataType | None = None) -> pa.Array:
+        typ = typ or self.typ
+        indices = pa.array(idx.astype(np.int32), mask=null if null.any() else None, type=pa.int32())
+        if pa.types.is_dictionary(typ):
+            out = pa.DictionaryArray.from_arrays(indices, self.dictionary, ordered=typ.ordered)
+        else:
+            out = self.dictionary.take(indices)
+        return out if out.type == typ else out.cast(typ)
 
 
-def to_float(col: ColumnSchema, arr: pa.ChunkedArray) -> np.ndarray:
-    """Numeric or datetime column -> float64 with NaN for nulls (datetimes in resolution units)."""
-    if col.kind == "datetime":
-        if pa.types.is_date(arr.type):
-            arr = arr.cast(pa.timestamp("s"))
-        unit = _arrow_unit(col.resolution)
-        ints = pc.cast(pc.cast(arr, pa.timestamp(unit, tz=getattr(arr.type, "tz", None))), pa.int64())
-        per = np.timedelta64(1, col.resolution) // np.timedelta64(1, unit)
-        v = ints.to_numpy(zero_copy_only=False).astype(np.float64)
-        return np.floor_divide(v, per) if per > 1 else v
-    return pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
-
-
-def _arrow_unit(res: str) -> str:
-    """Arrow timestamps only have s/ms/us/ns; coarser resolutions are stored in seconds."""
-    return res if res in ("s", "ms", "us", "ns") else "s"
-
-
-__all__ = ["NumericCodec", "CategoryCodec", "to_float"]
+__all__ = ["NumericCodec", "CategoryCodec"]

@@ -5,7 +5,7 @@ the tokens; GAN and VAE read the same tokens as one-hot spans (see models/heads.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -14,9 +14,29 @@ class TokenLayout:
     cardinalities: tuple[int, ...]
     kind: str = "tokens"
 
+    def __post_init__(self):
+        object.__setattr__(self, "columns", tuple(self.columns))
+        object.__setattr__(self, "cardinalities", tuple(int(c) for c in self.cardinalities))
+        if len(self.columns) != len(self.cardinalities):
+            raise ValueError(f"{len(self.columns)} columns but {len(self.cardinalities)} cardinalities")
+        if any(c < 1 for c in self.cardinalities):
+            raise ValueError(f"every column needs at least one token: {dict(zip(self.columns, self.cardinalities))}")
+
     def to_dict(self) -> dict:
-        d = asdict(self)
-        return {"kind": d["kind"], "columns": list(d["columns"]), "cardinalities": list(d["cardinalities"])}
+        return {"kind": self.kind, "columns": list(self.columns), "cardinalities": list(self.cardinalities)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TokenLayout":
+        return cls(tuple(d["columns"]), tuple(d["cardinalities"]), d.get("kind", "tokens"))
+
+    @property
+    def n_columns(self) -> int:
+        return len(self.columns)
+
+    @property
+    def vocab_size(self) -> int:
+        """Size of the concatenated vocabulary (or of the one-hot vector)."""
+        return sum(self.cardinalities)
 
     @property
     def offsets(self) -> list[int]:

@@ -24,7 +24,8 @@ class CausalSelfAttention(nn.Module):
     def __init__(self, d: int, n_heads: int, dropout: float):
         super().__init__()
         assert d % n_heads == 0, "d_model must be divisible by n_heads"
-        self.n_heads, self.dropout = n_heads, dropout
+        self.n_heads = n_heads
+        self.drop = nn.Dropout(dropout)
         self.qkv = nn.Linear(d, 3 * d)
         self.proj = nn.Linear(d, d)
 
@@ -42,9 +43,9 @@ class CausalSelfAttention(nn.Module):
                 raise ValueError("prefill must start from an empty cache")
         else:
             causal = True
-        drop = self.dropout if self.training else 0.0
-        y = F.scaled_dot_product_attention(q, k, v, dropout_p=drop, is_causal=causal)
-        return self.proj(y.transpose(1, 2).reshape(B, T, d))
+        # No dropout on attention weights: it forces SDPA's slow "math" path on CPU.
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+        return self.drop(self.proj(y.transpose(1, 2).reshape(B, T, d)))
 
 
 class Block(nn.Module):
