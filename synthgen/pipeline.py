@@ -39,15 +39,8 @@ def prepare(cfg: DictConfig) -> RunPaths:
     """Read and validate the input, infer the schema, split a holdout; write prepared/."""
     paths = RunPaths.from_config(cfg)
     table = read_table(cfg.data.path, cfg.data.max_rows)
-    schema = infer_schema(table, _to_container(cfg.data.columns))
-    for key in ("target",):
-        if cfg.data[key] is not None:
-            schema.column(cfg.data[key])  # one-line error for an unknown column
-    for col in cfg.data.sensitive or []:
-        schema.column(col)
     if cfg.data.holdout_path:
-        holdout = read_table(cfg.data.holdout_path)
-        holdout = _conform(holdout, table.schema, cfg.data.holdout_path)
+        holdout = _conform(read_table(cfg.data.holdout_path), table.schema, cfg.data.holdout_path)
         train = table
     else:
         share = float(cfg.data.holdout_share)
@@ -56,7 +49,9 @@ def prepare(cfg: DictConfig) -> RunPaths:
         perm = np.random.default_rng(cfg.seed).permutation(len(table))
         n_hold = max(1, int(round(len(table) * share)))
         holdout, train = table.take(np.sort(perm[:n_hold])), table.take(np.sort(perm[n_hold:]))
-        schema = infer_schema(train, _to_container(cfg.data.columns))
+    schema = infer_schema(train, _to_container(cfg.data.columns), source=f"{cfg.data.path} (training split)")
+    for col in ([cfg.data.target] if cfg.data.target is not None else []) + list(cfg.data.sensitive or []):
+        schema.column(col)  # one-line error for an unknown column
     with staged_dir(paths.prepared) as d:
         write_parquet_atomic(train, d / "train.parquet")
         write_parquet_atomic(holdout, d / "holdout.parquet")

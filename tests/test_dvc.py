@@ -54,6 +54,9 @@ def test_repro_twice_then_param_change(dvc_repo):
     assert metrics["fidelity.shape"] > 0.5
     assert pq.read_table(dvc_repo / "outputs/synthetic").num_rows == 300
 
+    plots = sh(dvc_repo, "dvc", "plots", "show", "-o", "plots_html").stdout
+    assert (dvc_repo / "plots_html" / "index.html").exists(), plots
+
     second = sh(dvc_repo, "dvc", "repro").stdout
     assert ran(second) == set(), second
     assert "up to date" in second.lower()

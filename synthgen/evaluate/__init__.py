@@ -1,0 +1,12 @@
+"""Evaluation of synthetic tables: fidelity, utility, privacy, bias, validity, a privacy gate,
+and a self-contained HTML report.
+
+    result = evaluate_tables(train, holdout, synthetic, kinds, EvalConfig(target="income"))
+    write_evaluation(result, train, holdout, synthetic, kinds, config, out_dir)
+"""
+from synthgen.evaluate.config import EvalConfig, GateConfig
+from synthgen.evaluate.gate import check_gate
+from synthgen.evaluate.report import write_evaluation
+from synthgen.evaluate.tabular import evaluate_tables
+
+__all__ = ["EvalConfig", "GateConfig", "check_gate", "evaluate_tables", "write_evaluation"]

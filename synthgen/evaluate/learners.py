@@ -1,0 +1,146 @@
+"""Model-based metrics with one learner, sklearn's HistGradientBoosting: detection and utility.
+
+Features: numbers as float64 (NaN = missing, handled natively), categories as ordinal codes
+with native categorical support. HistGradientBoosting takes at most 255 levels per feature,
+so rarer levels share one 'other' code.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, cpu_count, delayed
+from sklearn.dummy import DummyClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.metrics import accuracy_score, f1_score, mean_squared_error, r2_score, roc_auc_score
+from sklearn.model_selection import StratifiedKFold, cross_val_score
+from threadpoolctl import threadpool_limits
+
+from synthgen.evaluate.columns import DISCRETE, NUMERIC, cap_codes, numbers, shared_codes, subsample
+
+_MAX_LEVELS = 254  # + one 'other' code = 255, HistGradientBoosting's limit
+_PARALLEL_ROWS = 20_000  # below this, cross-validation folds run one after another
+
+
+# HistGradientBoosting parallelises each tree node over OpenMP threads. On a 2-core machine
+# that is also busy with other work, those fine-grained threads wait on each other: one Adult
+# fit took 19 s with 2 threads against 1.7 s with 1. So every fit here is single-threaded,
+# and detection's cross-validation folds run in parallel processes instead (coarse-grained,
+# so a busy machine slows them down only in proportion).
+def _one_thread():
+    return threadpool_limits(limits=1, user_api="openmp")
+
+
+def features(frames: list[pd.DataFrame], kinds: dict[str, str], cols: list[str]):
+    """Encode several tables with one shared vocabulary -> ([X per frame], categorical mask)."""
+    blocks = [[] for _ in frames]
+    is_cat = []
+    for col in cols:
+        if kinds[col] in NUMERIC:
+            for b, f in zip(blocks, frames):
+                b.append(numbers(f[col], kinds[col]))
+            is_cat.append(False)
+        elif kinds[col] in DISCRETE:
+            codes, uniques = shared_codes(*(f[col] for f in frames))
+            codes = cap_codes(codes, len(uniques), _MAX_LEVELS)
+            for b, c in zip(blocks, codes):
+                b.append(np.where(c < 0, np.nan, c).astype(np.float64))
+            is_cat.append(True)
+    return [np.column_stack(b) if b else np.zeros((len(f), 0)) for b, f in zip(blocks, frames)], np.array(is_cat)
+
+
+def detection_auc(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str], cols: list[str],
+                  folds: int, seed: int, max_rows: int) -> float:
+    """ROC AUC of a classifier telling real from synthetic rows (0.5: indistinguishable).
+
+    Equal row counts per side, so 0.5 is the ideal whatever the table sizes; the score is
+    the mean of the stratified folds' out-of-fold AUCs.
+    """
+    n = min(len(real), len(syn), max_rows)
+    real, syn = subsample(real, n, seed), subsample(syn, n, seed + 1)
+    (xr, xs), is_cat = features([real, syn], kinds, cols)
+    x = np.vstack([xr, xs])
+    y = np.r_[np.zeros(n, dtype=np.int64), np.ones(n, dtype=np.int64)]
+    clf = HistGradientBoostingClassifier(categorical_features=is_cat, random_state=seed)
+    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    # joblib's cpu_count honours CPU affinity and container quotas, unlike os.cpu_count
+    jobs = min(folds, cpu_count()) if len(x) >= _PARALLEL_ROWS else 1
+    with _one_thread():  # loky workers get cpu_count // jobs OpenMP threads: 1 on 2 cores
+        return float(np.mean(cross_val_score(clf, x, y, cv=cv, scoring="roc_auc", n_jobs=jobs)))
+
+
+def resolve_task(task: str, target_kind: str) -> str:
+    if task != "auto":
+        return task
+    return "classification" if target_kind in DISCRETE else "regression"
+
+
+def utility(train: pd.DataFrame, holdout: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str],
+            cols: list[str], target: str, task: str, seed: int) -> dict[str, float]:
+    """Train on synthetic / test on holdout (TSTR) against train on real / test on holdout."""
+    feats = [c for c in cols if c != target]
+    (x_tr, x_ho, x_sy), is_cat = features([train, holdout, syn], kinds, feats)
+    if task == "classification":
+        y_tr, y_ho, y_sy = (f[target].astype(object).where(f[target].notna(), None).to_numpy()
+                            for f in (train, holdout, syn))
+        classes = list(pd.Series(y_tr).value_counts().index)  # most frequent first
+        positive = classes[-1]  # the minority class of the real target
+        keep = [pd.Series(y).isin(classes).to_numpy() for y in (y_tr, y_ho, y_sy)]
+    else:
+        y_tr, y_ho, y_sy = (numbers(f[target], kinds[target]) for f in (train, holdout, syn))
+        classes, keep = None, [~np.isnan(y) for y in (y_tr, y_ho, y_sy)]
+    # The two fits are independent: run them side by side in processes when data is large.
+    jobs = min(2, cpu_count()) if len(x_tr) + len(x_sy) >= _PARALLEL_ROWS else 1
+    with _one_thread():
+        preds = Parallel(n_jobs=jobs)(
+            delayed(_fit_predict)(x[k], y[k], x_ho[keep[1]], classes, is_cat, seed)
+            for x, y, k in ((x_tr, y_tr, keep[0]), (x_sy, y_sy, keep[2])))
+    out: dict[str, float] = {}
+    names = ("roc_auc", "accuracy", "f1") if classes else ("r2", "rmse")
+    for name, pred in zip(("real", "synthetic"), preds):
+        if classes:
+            scores = _class_scores(y_ho[keep[1]], pred, classes, positive)
+        else:
+            scores = {"r2": float(r2_score(y_ho[keep[1]], pred)),
+                      "rmse": float(np.sqrt(mean_squared_error(y_ho[keep[1]], pred)))}
+        out.update({f"utility.{name}.{k}": v for k, v in scores.items()})
+    for k in names:
+        out[f"utility.{k}_ratio"] = _ratio(out[f"utility.synthetic.{k}"], out[f"utility.real.{k}"])
+    return out
+
+
+def _fit_predict(x, y, x_test, classes, is_cat, seed) -> np.ndarray:
+    """Regression (classes None): predictions. Classification: probabilities on x_test in
+    the column order of `classes` (classes the training rows lack get 0)."""
+    if classes is None:
+        model = HistGradientBoostingRegressor(categorical_features=is_cat, random_state=seed)
+        return model.fit(x, y).predict(x_test)
+    if len(set(y)) < 2:  # a synthetic set with one class cannot train a classifier
+        model = DummyClassifier(strategy="most_frequent").fit(np.zeros((len(y), 1)), y)
+        p = model.predict_proba(np.zeros((len(x_test), 1)))
+    else:
+        model = HistGradientBoostingClassifier(categorical_features=is_cat, random_state=seed)
+        p = model.fit(x, y).predict_proba(x_test)
+    out = np.zeros((len(x_test), len(classes)))
+    for j, c in enumerate(model.classes_):
+        out[:, classes.index(c)] = p[:, j]
+    return out
+
+
+def _class_scores(y_true, proba, classes, positive) -> dict[str, float]:
+    pred = np.asarray(classes, dtype=object)[proba.argmax(axis=1)]
+    if len(set(y_true)) < 2:  # AUC is undefined on a one-class holdout
+        auc, f1 = float("nan"), float("nan")
+    elif len(classes) == 2:
+        pos = classes.index(positive)
+        auc = roc_auc_score(y_true == positive, proba[:, pos])
+        f1 = f1_score(y_true == positive, pred == positive)
+    else:
+        order = sorted(range(len(classes)), key=lambda i: classes[i])  # sklearn wants sorted labels
+        auc = roc_auc_score(y_true, proba[:, order], multi_class="ovr", average="macro",
+                            labels=[classes[i] for i in order])
+        f1 = f1_score(y_true, pred, average="macro", labels=classes)
+    return {"roc_auc": float(auc), "accuracy": float(accuracy_score(y_true, pred)), "f1": float(f1)}
+
+
+def _ratio(a: float, b: float) -> float:
+    return float(a / b) if b else float("nan")

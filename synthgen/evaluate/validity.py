@@ -1,0 +1,48 @@
+"""Validity: counts of synthetic cells (or columns) that break rules the real table obeys."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from synthgen.evaluate.columns import DISCRETE, NUMERIC, numbers
+
+
+def _family(dtype) -> str:
+    """Coarse dtype family: int64 vs Int64 or str vs string[python] are not mismatches."""
+    t = pd.api.types
+    if t.is_bool_dtype(dtype):
+        return "bool"
+    if t.is_integer_dtype(dtype):
+        return "int"
+    if t.is_float_dtype(dtype):
+        return "float"
+    if t.is_datetime64_any_dtype(dtype):
+        return "datetime"
+    return "other"  # strings, categoricals, objects
+
+
+def validity_metrics(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict[str, int]:
+    missing = [c for c in real.columns if c not in syn.columns]
+    extra = [c for c in syn.columns if c not in real.columns]
+    shared = [c for c in real.columns if c in syn.columns]
+    dtype_diff = [c for c in shared if _family(real[c].dtype) != _family(syn[c].dtype)]
+    out = {"out_of_domain": 0, "unseen_categories": 0, "non_integers": 0, "new_nulls": 0,
+           "schema_mismatches": len(missing) + len(extra) + len(dtype_diff)}
+    for col in (c for c in kinds if c in syn.columns):
+        kind = kinds[col]
+        if real[col].notna().all():
+            out["new_nulls"] += int(syn[col].isna().sum())
+        if kind in NUMERIC:
+            vr, vs = numbers(real[col], kind), numbers(syn[col], kind)
+            if np.isnan(vr).all():
+                continue
+            out["out_of_domain"] += int(((vs < np.nanmin(vr)) | (vs > np.nanmax(vr))).sum())
+            if kind == "integer":
+                ok = ~np.isnan(vs)
+                out["non_integers"] += int((vs[ok] != np.round(vs[ok])).sum())
+        elif kind in DISCRETE:
+            seen = pd.Index(real[col].dropna().unique())
+            vals = syn[col].dropna()
+            out["unseen_categories"] += int((~vals.isin(seen)).sum())
+    out["total"] = sum(out.values())
+    return {f"validity.{k}": v for k, v in out.items()}
