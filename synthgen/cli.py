@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
             return _fail("--params needs a file, e.g. --params params.yaml")
         params_file = rest[i + 1]
         rest = rest[:i] + rest[i + 2:]
-    _quiet_logs()
+    _quiet_logs(stage)
     try:
         return _dispatch(stage, rest, params_file)
     except SynthgenError as e:
@@ -104,8 +104,10 @@ def _serve_ui(cfg, port: int) -> int:
     return 0
 
 
-def _quiet_logs() -> None:
+def _quiet_logs(stage: str) -> None:
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    if stage in ("train", "generate", "run"):
+        import pytorch_lightning  # noqa: F401  (it sets its own loggers to INFO on import; then we lower them)
     for name in ("alembic", "mlflow", "lightning", "pytorch_lightning", "lightning_fabric", "urllib3"):
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", category=UserWarning, module="pytorch_lightning")
