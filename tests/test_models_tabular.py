@@ -1,0 +1,204 @@
+"""GAN and VAE over one-hot token spans: fit, valid and reproducible samples, learning a simple
+relation, conditions (native and by rejection), checkpoint round trip, and the pipeline."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from synthgen.checkpoint import export_generator, load_generator
+from synthgen.config import load_config
+from synthgen.data import TokenDataModule
+from synthgen.errors import SynthgenError
+from synthgen.models.heads import Spans, rejection_sample
+
+FAMILIES = ["gan", "vae"]
+# Small networks so that each test takes a few seconds on one CPU thread.
+SMALL = {
+    "gan": ["model.noise_dim=16", "model.generator_widths=[64,64]", "model.critic_widths=[64,64]",
+            "model.batch_size=100", "model.lr=0.002", "model.sample_block=512"],
+    "vae": ["model.latent_dim=8", "model.encoder_widths=[64,64]", "model.decoder_widths=[64,64]",
+            "model.batch_size=100", "model.lr=0.01", "model.sample_block=512"],
+}
+
+
+def free(n: int, C: int) -> torch.Tensor:
+    return torch.full((n, C), -1, dtype=torch.long)
+
+
+def make_model(family: str, cardinalities, *extra: str):
+    cfg = load_config([f"model={family}", *SMALL[family], *extra])
+    layout = {"kind": "tokens", "columns": [f"c{i}" for i in range(len(cardinalities))],
+              "cardinalities": list(cardinalities)}
+    model_config = OmegaConf.to_container(cfg.model, resolve=True)
+    return instantiate(cfg.model, layout=layout, _convert_="all"), model_config
+
+
+def fit(model, tokens: np.ndarray, **trainer_kwargs):
+    torch.manual_seed(0)
+    dm = TokenDataModule(tokens, model.batch_size, 0.1, seed=0)
+    kwargs = dict(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                  enable_model_summary=False, accelerator="cpu", gradient_clip_val=1.0, num_sanity_val_steps=0)
+    trainer = pl.Trainer(**{**kwargs, **trainer_kwargs})
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        trainer.fit(model, datamodule=dm)
+    return trainer
+
+
+def random_table(cardinalities, n: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.stack([rng.integers(0, k, n) for k in cardinalities], 1)
+
+
+def equal_pair_table(n: int = 2000, seed: int = 0) -> np.ndarray:
+    """col0 == col1 (4 tokens each), col2 independent (3 tokens)."""
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 4, n)
+    return np.stack([a, a, rng.integers(0, 3, n)], 1)
+
+
+@pytest.fixture(scope="module")
+def trained_equal():
+    """One model per family trained briefly on the col0 == col1 table (shared by several tests)."""
+    out = {}
+    epochs = {"gan": 12, "vae": 10}
+    for family in FAMILIES:
+        model, model_config = make_model(family, [4, 4, 3])
+        fit(model, equal_pair_table(), max_epochs=epochs[family])
+        out[family] = (model.eval(), model_config)
+    return out
+
+
+# ---- heads ----------------------------------------------------------------------------------------
+def test_span_cross_entropy_matches_per_column_softmax():
+    spans = Spans([3, 1, 5])
+    logits = torch.randn(6, 9)
+    tokens = torch.tensor([[0, 0, 4], [2, 0, 1], [1, 0, 0], [0, 0, 3], [2, 0, 2], [1, 0, 1]])
+    expected = torch.stack([torch.nn.functional.cross_entropy(logits[:, o:o + k], tokens[:, c], reduction="none")
+                            for c, o, k in spans.slices()], 1)
+    assert torch.allclose(spans.cross_entropy(logits, tokens), expected, atol=1e-5)
+    assert torch.allclose(spans.log_softmax(logits)[:, 3], torch.zeros(6), atol=1e-6)  # 1-token span
+    one = spans.one_hot(tokens)
+    assert one.shape == (6, 9) and torch.equal(one.sum(1), torch.full((6,), 3.0))
+    assert torch.equal(spans.argmax(one), tokens)
+
+
+def test_span_sampler_follows_softmax():
+    spans = Spans([3, 5])
+    h = torch.randn(1, 4).expand(40_000, 4).contiguous()
+    weight, bias = torch.randn(8, 4), torch.randn(8)
+    tokens = spans.sample_linear(h, weight, bias, torch.Generator().manual_seed(0)).t()  # [n, C]
+    logits = h[0] @ weight.T + bias
+    for c, o, k in spans.slices():
+        freq = torch.bincount(tokens[:, c], minlength=k).float() / len(tokens)
+        assert torch.allclose(freq, torch.softmax(logits[o:o + k], 0), atol=0.01)
+
+
+def test_rejection_sample_fills_or_names_the_acceptance_rate():
+    g = torch.Generator().manual_seed(0)
+
+    def draw(m, target):  # two independent uniform columns of 4 and 2 tokens
+        return torch.stack([torch.randint(0, 4, (m,), generator=g), torch.randint(0, 2, (m,), generator=g)], 1)
+
+    cond = free(300, 2)
+    cond[:, 0] = 3
+    out, rate = rejection_sample(draw, cond, [4, 2])
+    assert (out[:, 0] == 3).all() and 0.15 < rate < 0.35
+    with pytest.raises(SynthgenError, match="acceptance rate 0 "):
+        rejection_sample(lambda m, t: torch.zeros(m, 2, dtype=torch.long), cond, [4, 2], max_rounds=3)
+    with pytest.raises(SynthgenError, match="outside its vocabulary"):
+        rejection_sample(draw, torch.full((5, 2), 4), [4, 2])
+
+
+# ---- each family ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("family", FAMILIES)
+def test_fast_dev_run_then_valid_reproducible_tokens(family):
+    cards = [3, 5, 2, 7]
+    model, _ = make_model(family, cards)
+    fit(model, random_table(cards, 300), fast_dev_run=True)
+    model.eval()
+    a = model.sample(free(1000, 4), torch.Generator().manual_seed(1))
+    assert a.shape == (1000, 4) and a.dtype == torch.long
+    for j, k in enumerate(cards):
+        assert a[:, j].min() >= 0 and a[:, j].max() < k
+    b = model.sample(free(1000, 4), torch.Generator().manual_seed(1))
+    c = model.sample(free(1000, 4), torch.Generator().manual_seed(2))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert model.last_acceptance_rate == 1.0
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_learns_equal_columns(family, trained_equal):
+    model, _ = trained_equal[family]
+    out = model.sample(free(4000, 3), torch.Generator().manual_seed(0))
+    agree = (out[:, 0] == out[:, 1]).float().mean().item()
+    assert agree > 0.6, f"col0 == col1 in {agree:.2f} of rows (chance: 0.25)"
+    for j, k in enumerate([4, 4, 3]):  # every token of every column still appears
+        assert len(torch.unique(out[:, j])) == k
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_fixed_tokens_come_back(family, trained_equal):
+    model, _ = trained_equal[family]
+    g = torch.Generator().manual_seed(0)
+    one = free(500, 3)
+    one[:, 0] = 2  # the GAN meets this one through its conditional vector
+    out = model.sample(one, g)
+    assert (out[:, 0] == 2).all()
+    assert (out[:, 1] == 2).float().mean() > 0.5  # and keeps the learned relation
+    assert 0 < model.last_acceptance_rate <= 1
+    two = free(500, 3)
+    two[:, 0], two[:, 2] = 1, 0
+    out = model.sample(two, g)
+    assert (out[:, 0] == 1).all() and (out[:, 2] == 0).all()
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_impossible_condition_names_the_acceptance_rate(family, trained_equal):
+    model, _ = trained_equal[family]
+    cond = free(1000, 3)
+    cond[:, 0], cond[:, 1] = 0, 1  # never seen: col0 == col1 in every training row
+    model.max_rejection_rounds = 2
+    try:
+        with pytest.raises(SynthgenError, match=r"acceptance rate \d"):
+            model.sample(cond, torch.Generator().manual_seed(0))
+    finally:
+        model.max_rejection_rounds = 50
+    assert model.last_acceptance_rate < 0.11  # what the error reported
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_checkpoint_round_trip_gives_same_samples(family, trained_equal, tmp_path):
+    model, model_config = trained_equal[family]
+    export_generator(model, model_config, tmp_path / "model.ckpt")
+    loaded = load_generator(tmp_path / "model.ckpt")
+    cond = free(2000, 3)
+    cond[:, 2] = 1
+    for c in (free(2000, 3), cond):
+        a = model.sample(c, torch.Generator().manual_seed(5))
+        b = loaded.sample(c, torch.Generator().manual_seed(5))
+        assert torch.equal(a, b)
+
+
+# ---- through the pipeline -------------------------------------------------------------------------
+@pytest.mark.parametrize("family", FAMILIES)
+def test_pipeline_trains_and_generates(family, tmp_path):
+    """prepare -> encode -> train (with the shared trainer config) -> generate, on 400 Adult rows."""
+    from synthgen import pipeline
+    from tests.conftest import ROOT
+
+    cfg = load_config([f"model={family}", *SMALL[family], f"paths.out_dir={tmp_path / 'out'}",
+                       f"paths.mlflow_dir={tmp_path / 'mlruns'}", "data.max_rows=400", "trainer.max_epochs=1",
+                       "trainer.enable_progress_bar=false", "generate.n_rows=300", "generate.chunk_rows=128",
+                       f"data.path={ROOT / 'data/adult/adult_train.parquet'}", "generate.condition.sex=Female"])
+    for stage in ("prepare", "encode", "train", "generate"):
+        pipeline.STAGES[stage](cfg)
+    df = pq.read_table(tmp_path / "out" / "synthetic").to_pandas()
+    assert len(df) == 300 and (df["sex"] == "Female").all()
