@@ -164,6 +164,22 @@ def atomic_write_text(path: Path, text: str) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def read_encoder_state(path: Path, version: int, kind: str | None = None) -> dict:
+    """An encoder's JSON state, with one-line errors for a missing, corrupt or outdated file."""
+    path = Path(path)
+    if not path.exists():
+        raise SynthgenError(f"encoder state not found: {path}; run `synthgen encode` first")
+    try:
+        d = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise SynthgenError(f"{path}: not a valid encoder file ({e}); rerun `synthgen encode`") from None
+    if d.get("version") != version or d.get("kind") != kind:
+        what = "an image" if kind == "image" else f"a {kind or 'tabular'}"
+        raise SynthgenError(f"{path}: not {what} encoder state of version {version}; "
+                            f"rerun `synthgen encode`")
+    return d
+
+
 def write_json(path: Path, obj) -> None:
     atomic_write_text(path, json.dumps(obj, indent=1, sort_keys=True) + "\n")
 

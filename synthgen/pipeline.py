@@ -5,7 +5,6 @@ The CLI, the DVC stages and the tests all call these. Each stage computes its pa
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil

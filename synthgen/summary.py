@@ -30,7 +30,7 @@ def summary_lines(cfg: DictConfig) -> list[str]:
                 lines.append(f"  {label:45s} {m[key]:.4f}")
     else:
         lines.append("evaluation: not run yet (synthgen evaluate)")
-    lines.append(f"MLflow dashboard: synthgen ui   (or: make ui), then open http://127.0.0.1:5000")
+    lines.append("MLflow dashboard: synthgen ui   (or: make ui), then open http://127.0.0.1:5000")
     return lines
 
 

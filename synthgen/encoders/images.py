@@ -17,7 +17,7 @@ import numpy as np
 
 from synthgen.errors import SynthgenError
 from synthgen.image_io import ImageSet
-from synthgen.io import atomic_write_text
+from synthgen.io import atomic_write_text, read_encoder_state
 
 STATE_VERSION = 1
 
@@ -95,16 +95,7 @@ class ImageEncoder:
 
     @classmethod
     def load(cls, path: Path) -> "ImageEncoder":
-        path = Path(path)
-        if not path.exists():
-            raise SynthgenError(f"encoder state not found: {path}; run `synthgen encode` first")
-        try:
-            d = json.loads(path.read_text())
-        except (ValueError, UnicodeDecodeError) as e:
-            raise SynthgenError(f"{path}: not a valid encoder file ({e}); rerun `synthgen encode`") from None
-        if d.get("kind") != "image" or d.get("version") != STATE_VERSION:
-            raise SynthgenError(f"{path}: not an image encoder state of version {STATE_VERSION}; "
-                                f"rerun `synthgen encode`")
+        d = read_encoder_state(path, STATE_VERSION, kind="image")
         return cls.from_dict(d)
 
     @classmethod

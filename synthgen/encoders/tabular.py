@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from synthgen.encoders.columns import CategoryCodec, NumericCodec
 from synthgen.encoders.layout import TokenLayout
 from synthgen.errors import SynthgenError
-from synthgen.io import atomic_write_text
+from synthgen.io import atomic_write_text, read_encoder_state
 from synthgen.schema import NUMERIC_KINDS, TableSchema, plain_values
 
 STATE_VERSION = 2
@@ -78,16 +78,7 @@ class TabularEncoder:
 
     @classmethod
     def load(cls, path: Path) -> "TabularEncoder":
-        path = Path(path)
-        if not path.exists():
-            raise SynthgenError(f"encoder state not found: {path}; run `synthgen encode` first")
-        try:
-            d = json.loads(path.read_text())
-        except (ValueError, UnicodeDecodeError) as e:
-            raise SynthgenError(f"{path}: not a valid encoder file ({e}); rerun `synthgen encode`") from None
-        if d.get("version") != STATE_VERSION:
-            raise SynthgenError(f"{path}: encoder state version {d.get('version')} is not {STATE_VERSION}; "
-                                f"rerun `synthgen encode`")
+        d = read_encoder_state(path, STATE_VERSION)
         return cls.from_dict(d)
 
     @classmethod

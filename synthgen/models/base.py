@@ -31,6 +31,24 @@ class TabularGenerator(pl.LightningModule):
     def sample(self, cond: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         raise NotImplementedError
 
+    def sample_by_rejection(self, draw, cond: torch.Tensor) -> torch.Tensor:
+        """Meet the fixed tokens of `cond` with heads.rejection_sample over `draw(m, target)` rows,
+        in eval mode; `last_acceptance_rate` records the measured rate, also when it fails."""
+        from synthgen.errors import SynthgenError
+        from synthgen.models.heads import rejection_sample
+
+        was_training = self.training
+        self.eval()
+        try:
+            out, self.last_acceptance_rate = rejection_sample(draw, cond, self.layout.cardinalities,
+                                                              self.max_rejection_rounds)
+        except SynthgenError as e:
+            self.last_acceptance_rate = getattr(e, "acceptance_rate", 0.0)
+            raise
+        finally:
+            self.train(was_training)
+        return out
+
     def predict_step(self, batch: dict, batch_idx: int = 0) -> dict:
         # batch: one chunk; "cond" [1, n, C] from the generation dataset (batch size 1).
         chunk = int(batch["chunk"][0])

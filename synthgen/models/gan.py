@@ -39,7 +39,7 @@ from torch import nn
 
 from synthgen.errors import SynthgenError
 from synthgen.models.base import TabularGenerator
-from synthgen.models.heads import SpanHead, Spans, generated_distance, rejection_sample
+from synthgen.models.heads import SpanHead, Spans, generated_distance
 
 
 class Generator(nn.Module):
@@ -51,9 +51,11 @@ class Generator(nn.Module):
         super().__init__()
         self.noise_in = nn.Linear(noise_dim, widths[0])
         self.cond_in = nn.Embedding(n_cond, widths[0])
-        layers = [nn.BatchNorm1d(widths[0]), nn.ReLU()]
+        # LayerNorm rather than CTGAN's BatchNorm: no running statistics, so the weight average
+        # samples exactly what its weights say, and a row never depends on its batch.
+        layers = [nn.LayerNorm(widths[0]), nn.ReLU()]
         for a, b in zip(widths[:-1], widths[1:]):
-            layers += [nn.Linear(a, b), nn.BatchNorm1d(b), nn.ReLU()]
+            layers += [nn.Linear(a, b), nn.LayerNorm(b), nn.ReLU()]
         self.body = nn.Sequential(*layers)
         self.head = SpanHead(widths[-1], cardinalities)
 
@@ -325,15 +327,4 @@ class TabularGAN(TabularGenerator):
     @torch.no_grad()
     def sample(self, cond: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """cond [n, C] (-1 free, token fixed) -> tokens [n, C]; every fixed token is verified."""
-        was_training = self.training
-        self.eval()
-        try:
-            out, self.last_acceptance_rate = rejection_sample(
-                lambda m, target: self._draw(m, generator, target), cond, self.layout.cardinalities,
-                self.max_rejection_rounds)
-        except SynthgenError as e:
-            self.last_acceptance_rate = getattr(e, "acceptance_rate", 0.0)
-            raise
-        finally:
-            self.train(was_training)
-        return out
+        return self.sample_by_rejection(lambda m, target: self._draw(m, generator, target), cond)

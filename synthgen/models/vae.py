@@ -14,9 +14,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from synthgen.errors import SynthgenError
 from synthgen.models.base import TabularGenerator
-from synthgen.models.heads import SpanHead, SpanInput, generated_distance, mlp, rejection_sample
+from synthgen.models.heads import SpanHead, SpanInput, generated_distance, mlp
 
 
 class TabularVAE(TabularGenerator):
@@ -99,16 +98,5 @@ class TabularVAE(TabularGenerator):
     @torch.no_grad()
     def sample(self, cond: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """cond [n, C] (-1 free, token fixed) -> tokens [n, C]; fixed columns by rejection."""
-        was_training = self.training
-        self.eval()
-        try:
-            out, self.last_acceptance_rate = rejection_sample(
-                lambda m, target: self._draw(m, generator, cond.device), cond, self.layout.cardinalities,
-                self.max_rejection_rounds)
-        except SynthgenError as e:
-            self.last_acceptance_rate = getattr(e, "acceptance_rate", 0.0)
-            raise
-        finally:
-            self.train(was_training)
-        return out
+        return self.sample_by_rejection(lambda m, target: self._draw(m, generator, cond.device), cond)
 
