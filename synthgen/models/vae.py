@@ -19,9 +19,9 @@ from synthgen.models.heads import SpanHead, SpanInput, generated_distance, mlp
 
 
 class TabularVAE(TabularGenerator):
-    def __init__(self, layout: dict, latent_dim: int = 32, encoder_widths: list | tuple = (256, 256),
-                 decoder_widths: list | tuple = (256, 256), beta: float = 1.0, lr: float = 2e-3,
-                 weight_decay: float = 1e-5, batch_size: int = 512, temperature: float = 1.0,
+    def __init__(self, layout: dict, latent_dim: int = 64, encoder_widths: list | tuple = (128, 128),
+                 decoder_widths: list | tuple = (128, 128), beta: float = 0.5, lr: float = 2e-3,
+                 weight_decay: float = 1e-5, batch_size: int = 256, temperature: float = 1.0,
                  max_rejection_rounds: int = 50, sample_block: int = 4096):
         super().__init__(layout, batch_size, lr)
         self.save_hyperparameters()
