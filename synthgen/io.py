@@ -164,15 +164,20 @@ def atomic_write_text(path: Path, text: str) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def read_encoder_state(path: Path, version: int, kind: str | None = None) -> dict:
-    """An encoder's JSON state, with one-line errors for a missing, corrupt or outdated file."""
+def read_json_artifact(path: Path, what: str, stage: str) -> dict:
+    """A JSON file a stage wrote, with one-line errors for a missing or corrupt file."""
     path = Path(path)
     if not path.exists():
-        raise SynthgenError(f"encoder state not found: {path}; run `synthgen encode` first")
+        raise SynthgenError(f"{what} not found: {path}; run `synthgen {stage}` first")
     try:
-        d = json.loads(path.read_text())
+        return json.loads(path.read_text())
     except (ValueError, UnicodeDecodeError) as e:
-        raise SynthgenError(f"{path}: not a valid encoder file ({e}); rerun `synthgen encode`") from None
+        raise SynthgenError(f"{path}: not a valid {what} file ({e}); rerun `synthgen {stage}`") from None
+
+
+def read_encoder_state(path: Path, version: int, kind: str | None = None) -> dict:
+    """An encoder's JSON state, with one-line errors for a missing, corrupt or outdated file."""
+    d = read_json_artifact(path, "encoder", "encode")
     if d.get("version") != version or d.get("kind") != kind:
         what = "an image" if kind == "image" else f"a {kind or 'tabular'}"
         raise SynthgenError(f"{path}: not {what} encoder state of version {version}; "

@@ -95,14 +95,9 @@ class TableSchema:
 
     @classmethod
     def load(cls, path: Path) -> "TableSchema":
-        path = Path(path)
-        if not path.exists():
-            raise SynthgenError(f"schema not found: {path}; run `synthgen prepare` first")
-        try:
-            raw = json.loads(path.read_text())
-        except (ValueError, UnicodeDecodeError) as e:
-            raise SynthgenError(f"{path}: not a valid schema file ({e}); rerun `synthgen prepare`") from None
-        return cls.load_dict(raw)
+        from synthgen.io import read_json_artifact
+
+        return cls.load_dict(read_json_artifact(path, "schema", "prepare"))
 
     @classmethod
     def load_dict(cls, raw: dict) -> "TableSchema":
