@@ -30,7 +30,7 @@ class ShardWriter(BasePredictionWriter):
 
     def write_on_batch_end(self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx=0):
         chunk, start = prediction["chunk"], int(batch["start"][0])
-        table = self.encoder.decode(prediction["tokens"].numpy(), decode_rng(self.seed, chunk), row_offset=start)
+        table = self.encoder.decode(prediction["output"].numpy(), decode_rng(self.seed, chunk), row_offset=start)
         write_parquet_atomic(table, self.out_dir / shard_name(chunk))
 
 

@@ -62,6 +62,15 @@ class ImageLayout:
         return self.channels * self.height * self.width
 
 
+def quantization_tables(levels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Lookup tables grey value (0..255) -> token (0..levels-1), int64 [256], and token -> grey
+    value, uint8 [levels]: round-half-up of v * L / 255 and of t * 255 / L in integers (L = levels
+    - 1), so no float drift. Models that quantise further (e.g. the image transformer) use these too."""
+    L = int(levels) - 1
+    v = np.arange(256, dtype=np.int64)
+    return ((2 * L * v + 255) // 510).astype(np.int64), ((510 * np.arange(L + 1) + L) // (2 * L)).astype(np.uint8)
+
+
 class ImageEncoder:
     def __init__(self, height: int, width: int, channels: int, class_names: list[str], levels: int = 256,
                  class_counts: list[int] | None = None):
@@ -70,11 +79,7 @@ class ImageEncoder:
         self.class_names = [str(c) for c in class_names]
         self.class_counts = [int(c) for c in class_counts] if class_counts is not None else None
         self.layout = ImageLayout(channels, height, width, len(self.class_names), int(levels))
-        L = self.layout.levels - 1
-        v = np.arange(256, dtype=np.int64)
-        # round-half-up of v * L / 255 and of t * 255 / L, in integers: lookup tables, no float drift
-        self._quant = ((2 * L * v + 255) // 510).astype(np.int64)
-        self._dequant = ((510 * np.arange(L + 1) + L) // (2 * L)).astype(np.uint8)
+        self._quant, self._dequant = quantization_tables(self.layout.levels)
 
     # ---- fitting and state ------------------------------------------------------------------------
     @classmethod

@@ -1,7 +1,8 @@
-"""What every tabular generator shares: the layout, the predict step and checkpoint export.
+"""What every generator shares (the seeded predict step), and what every tabular one shares.
 
-A family implements `sample(cond, generator)`: cond is int64 [n, n_columns] with -1 where the
-column is free and a token where it is fixed; it returns int64 tokens [n, n_columns].
+A family implements `sample(cond, generator)`. Tables: cond is int64 [n, n_columns] with -1
+where the column is free and a token where it is fixed; it returns int64 tokens [n, n_columns].
+Images (models/image_base.py): cond is int64 class labels [n].
 """
 from __future__ import annotations
 
@@ -18,7 +19,21 @@ def chunk_generator(seed: int, chunk: int, device="cpu") -> torch.Generator:
     return torch.Generator(device=device).manual_seed(state)
 
 
-class TabularGenerator(pl.LightningModule):
+class Generator(pl.LightningModule):
+    """`predict_step` samples one output chunk with the chunk's own random stream."""
+
+    def sample(self, cond: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        raise NotImplementedError
+
+    def predict_step(self, batch: dict, batch_idx: int = 0) -> dict:
+        # batch: one chunk; "cond" [1, n, ...] from the generation dataset (batch size 1).
+        chunk = int(batch["chunk"][0])
+        g = chunk_generator(int(batch["seed"][0]), chunk, self.device)
+        out = self.sample(batch["cond"][0].to(self.device), g)
+        return {"chunk": chunk, "output": out.cpu()}
+
+
+class TabularGenerator(Generator):
     def __init__(self, layout: dict, batch_size: int, lr: float):
         super().__init__()
         self.layout = TokenLayout(tuple(layout["columns"]), tuple(layout["cardinalities"]))
@@ -27,9 +42,6 @@ class TabularGenerator(pl.LightningModule):
     @property
     def n_columns(self) -> int:
         return len(self.layout.cardinalities)
-
-    def sample(self, cond: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        raise NotImplementedError
 
     def sample_by_rejection(self, draw, cond: torch.Tensor) -> torch.Tensor:
         """Meet the fixed tokens of `cond` with heads.rejection_sample over `draw(m, target)` rows,
@@ -48,10 +60,3 @@ class TabularGenerator(pl.LightningModule):
         finally:
             self.train(was_training)
         return out
-
-    def predict_step(self, batch: dict, batch_idx: int = 0) -> dict:
-        # batch: one chunk; "cond" [1, n, C] from the generation dataset (batch size 1).
-        chunk = int(batch["chunk"][0])
-        g = chunk_generator(int(batch["seed"][0]), chunk, self.device)
-        tokens = self.sample(batch["cond"][0].to(self.device), g)
-        return {"chunk": chunk, "tokens": tokens.cpu()}
