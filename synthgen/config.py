@@ -11,6 +11,8 @@ from synthgen.errors import SynthgenError
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 # Config nodes whose keys are column names chosen by the user: `a.b.c=v` adds a key there.
 OPEN_NODES = ("data.columns.", "generate.condition.")
+# Keys whose default is null but whose value, when set, must be a whole number.
+NULLABLE_INTS = ("trainer.max_epochs", "train.patience", "generate.n_rows", "data.max_rows")
 
 
 def load_config(overrides: list[str] | tuple = (), params_file: str | Path | None = None) -> DictConfig:
@@ -105,6 +107,8 @@ def _check_types(cfg: DictConfig, overrides: list[str]) -> None:
             continue
         default = OmegaConf.select(defaults, key, default=None)
         value = OmegaConf.select(cfg, key, default=None)
+        if default is None and key in NULLABLE_INTS and value is not None:
+            default = 0
         if isinstance(default, bool) and not isinstance(value, bool):
             raise SynthgenError(f"{key}={value!r}: expected true or false")
         if isinstance(default, int) and not isinstance(default, bool) and not (

@@ -74,7 +74,8 @@ def lightning_logger(cfg: DictConfig, paths: RunPaths):
 
 
 def _family(cfg: DictConfig) -> str:
-    return cfg.model._target_.rsplit(".", 1)[-1]
+    from synthgen.modalities import family_name
+    return family_name(cfg)
 
 
 def start_child_run(cfg: DictConfig, paths: RunPaths, stage: str) -> tuple:

@@ -10,12 +10,12 @@ import pytest
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
-from omegaconf import OmegaConf
 
 from synthgen.checkpoint import export_generator, load_generator
 from synthgen.config import load_config
 from synthgen.data import TokenDataModule
 from synthgen.errors import SynthgenError
+from synthgen.modalities import model_spec
 from synthgen.models.heads import Spans, rejection_sample
 
 FAMILIES = ["gan", "vae"]
@@ -36,15 +36,16 @@ def make_model(family: str, cardinalities, *extra: str):
     cfg = load_config([f"model={family}", *SMALL[family], *extra])
     layout = {"kind": "tokens", "columns": [f"c{i}" for i in range(len(cardinalities))],
               "cardinalities": list(cardinalities)}
-    model_config = OmegaConf.to_container(cfg.model, resolve=True)
-    return instantiate(cfg.model, layout=layout, _convert_="all"), model_config
+    model_config = model_spec(cfg)[0]
+    return instantiate(model_config, layout=layout, _convert_="all"), model_config
 
 
 def fit(model, tokens: np.ndarray, **trainer_kwargs):
     torch.manual_seed(0)
     dm = TokenDataModule(tokens, model.batch_size, 0.1, seed=0)
     kwargs = dict(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                  enable_model_summary=False, accelerator="cpu", gradient_clip_val=1.0, num_sanity_val_steps=0)
+                  enable_model_summary=False, accelerator="cpu", num_sanity_val_steps=0,
+                  gradient_clip_val=1.0 if model.automatic_optimization else None)  # as the pipeline does
     trainer = pl.Trainer(**{**kwargs, **trainer_kwargs})
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")

@@ -41,7 +41,6 @@ import copy
 
 import torch
 import torch.nn.functional as F
-from pytorch_lightning.utilities import rank_zero_info
 from torch import nn
 
 from synthgen.errors import SynthgenError
@@ -298,16 +297,6 @@ class TabularGAN(TabularGenerator):
         opt_g = torch.optim.Adam(g_params, lr=self.lr, betas=self.betas, weight_decay=self.weight_decay)
         opt_d = torch.optim.Adam(d_params, lr=self.critic_lr, betas=self.betas, weight_decay=self.weight_decay)
         return [opt_g, opt_d]
-
-    def configure_callbacks(self):
-        # Lightning refuses Trainer(gradient_clip_val=...) under manual optimisation, and the shared
-        # trainer configs set it for the other families. A WGAN-GP is kept in check by its gradient
-        # penalty, so the setting is dropped here, before Lightning validates the configuration.
-        if self.trainer.gradient_clip_val:
-            rank_zero_info(f"TabularGAN: ignoring trainer.gradient_clip_val={self.trainer.gradient_clip_val} "
-                           f"(manual optimisation; the gradient penalty regularises the critic)")
-            self.trainer.gradient_clip_val = None
-        return []
 
     # ---- sampling ------------------------------------------------------------------------------
     @torch.no_grad()

@@ -1,0 +1,68 @@
+"""Modality handlers: what differs between tables and images in each stage.
+
+The stages in synthgen/pipeline.py are shared (seeding, Lightning trainer, checkpoints, MLflow
+runs, chunked atomic generation); a handler supplies the modality's own parts:
+    prepare()                        read and validate the source; write prepared/
+    encode()                         fit the encoder; write encoder/encoder.json
+    load_encoder()                   the fitted encoder (its `.layout` is what a model sees)
+    datamodule(enc, model)           training batches in the form `model` takes
+    train_callbacks(enc)             extra Lightning callbacks while training
+    generation(enc, staging)         a GenerationPlan: chunks, per-chunk conditions, writer callback
+    finish_generation(plan, staging) the manifest (dict) once every chunk is written
+    evaluate()                       (metrics dict, gate passed, reason)
+The family comes from `model=`; `model_spec` picks the network for the modality.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from omegaconf import DictConfig, OmegaConf
+
+from synthgen.errors import SynthgenError
+
+MODALITIES = ("tabular", "image")
+# Keys of a model block that configure training, not the network; null trainer/train values defer to them.
+TRAINING_KEYS = ("epochs", "patience")
+
+
+@dataclass
+class GenerationPlan:
+    chunks: list                      # (chunk index, first row, row count)
+    cond_for_chunk: Callable          # (chunk, first row, n) -> the chunk's conditions tensor
+    writer: object                    # a Lightning BasePredictionWriter writing into the staging folder
+    info: dict = field(default_factory=dict)  # recorded in the manifest (conditions, rebalancing...)
+
+
+def modality_name(cfg: DictConfig) -> str:
+    name = cfg.data.get("modality", "tabular")
+    if name not in MODALITIES:
+        raise SynthgenError(f"data.modality={name!r} is unknown; use one of {list(MODALITIES)}")
+    return name
+
+
+def handler_for(cfg: DictConfig, paths):
+    name = modality_name(cfg)
+    if name == "image":
+        from synthgen.modalities.image import ImageModality
+        return ImageModality(cfg, paths)
+    from synthgen.modalities.tabular import TabularModality
+    return TabularModality(cfg, paths)
+
+
+def model_spec(cfg: DictConfig) -> tuple[dict, dict]:
+    """(network config for hydra.utils.instantiate, training defaults {epochs, patience}) of the
+    selected family for the data's modality: the `image:` block of the model file for images,
+    the rest of it for tables."""
+    node = OmegaConf.to_container(cfg.model, resolve=True)
+    image = node.pop("image", None)
+    if modality_name(cfg) == "image":
+        if image is None:
+            raise SynthgenError(f"model {node.get('_target_', '?')} has no image variant (no model.image block)")
+        node = image
+    training = {k: node.pop(k) for k in TRAINING_KEYS if k in node}
+    return node, training
+
+
+def family_name(cfg: DictConfig) -> str:
+    return model_spec(cfg)[0]["_target_"].rsplit(".", 1)[-1]

@@ -1,0 +1,139 @@
+"""Tables: Parquet/CSV in, Parquet shards out; the shared token layout feeds every family."""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from synthgen.errors import SynthgenError
+from synthgen.io import read_table, staged_dir, write_parquet_atomic
+from synthgen.modalities import GenerationPlan
+from synthgen.schema import TableSchema, infer_schema
+
+log = logging.getLogger("synthgen")
+
+
+def _plain(node):
+    from omegaconf import DictConfig, OmegaConf
+    return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else node
+
+
+class TabularModality:
+    name = "tabular"
+
+    def __init__(self, cfg, paths):
+        self.cfg, self.paths = cfg, paths
+
+    # ---- prepare / encode ----------------------------------------------------------------------
+    def prepare(self) -> None:
+        cfg, paths = self.cfg, self.paths
+        table = read_table(cfg.data.path, cfg.data.max_rows)
+        if cfg.data.holdout_path:
+            holdout = _conform(read_table(cfg.data.holdout_path), table.schema, cfg.data.holdout_path)
+            train = table
+        else:
+            share = float(cfg.data.holdout_share)
+            if not 0 < share < 1:
+                raise SynthgenError(f"data.holdout_share={share} must be between 0 and 1")
+            perm = np.random.default_rng(cfg.seed).permutation(len(table))
+            n_hold = max(1, int(round(len(table) * share)))
+            holdout, train = table.take(np.sort(perm[:n_hold])), table.take(np.sort(perm[n_hold:]))
+        schema = infer_schema(train, _plain(cfg.data.columns), source=f"{cfg.data.path} (training split)")
+        for col in ([cfg.data.target] if cfg.data.target is not None else []) + list(cfg.data.sensitive or []):
+            schema.column(col)  # one-line error for an unknown column
+        with staged_dir(paths.prepared) as d:
+            write_parquet_atomic(train, d / "train.parquet")
+            write_parquet_atomic(holdout, d / "holdout.parquet")
+            schema.save(d / "schema.json")
+        log.info("prepared %d train and %d holdout rows in %s", len(train), len(holdout), paths.prepared)
+
+    def encode(self) -> None:
+        from synthgen.encoders import TabularEncoder
+
+        schema = TableSchema.load(self.paths.schema)
+        train = pq.read_table(self.paths.train_table)
+        enc = TabularEncoder.fit(train, schema, **_plain(self.cfg.encoder))
+        with staged_dir(self.paths.encoder_dir) as d:
+            enc.save(d / "encoder.json")
+        log.info("encoder: %d modelled columns, vocabulary sizes %s", len(enc.layout.columns),
+                 enc.layout.cardinalities)
+
+    def load_encoder(self):
+        from synthgen.encoders import TabularEncoder
+        return TabularEncoder.load(self.paths.encoder)
+
+    # ---- train -----------------------------------------------------------------------------------
+    def datamodule(self, enc, model):
+        from synthgen.data import TokenDataModule
+
+        tokens = enc.encode(pq.read_table(self.paths.train_table))
+        return TokenDataModule(tokens, model.batch_size, self.cfg.train.val_share, self.cfg.seed)
+
+    def train_callbacks(self, enc) -> list:
+        return []
+
+    # ---- generate --------------------------------------------------------------------------------
+    def generation(self, enc, staging) -> GenerationPlan:
+        import torch
+
+        from synthgen.data import plan_chunks
+        from synthgen.generation import ShardWriter
+
+        cfg = self.cfg
+        n_rows = int(cfg.generate.n_rows or enc.schema.n_rows)
+        chunk_rows = int(cfg.generate.chunk_rows)
+        if n_rows < 1 or chunk_rows < 1:
+            raise SynthgenError("generate.n_rows and generate.chunk_rows must be positive")
+        condition = _plain(cfg.generate.condition) or {}
+        cond = enc.condition_tokens(condition)
+        C = len(enc.layout.columns)
+
+        def cond_for_chunk(chunk, start, n):
+            t = torch.full((n, C), -1, dtype=torch.long)
+            for j, tok in cond.items():
+                t[:, j] = tok
+            return t
+
+        return GenerationPlan(plan_chunks(n_rows, chunk_rows), cond_for_chunk, ShardWriter(staging, enc, cfg.seed),
+                              {"condition": condition})
+
+    def finish_generation(self, plan: GenerationPlan, staging) -> dict:
+        from synthgen.generation import write_manifest
+        return write_manifest(staging, plan.chunks, self.cfg.seed, plan.info)
+
+    def log_generation(self, client, run_id, manifest: dict) -> None:
+        preview = pq.read_table(self.paths.synthetic / manifest["files"][0]["path"]).slice(0, 100).to_pandas()
+        client.log_text(run_id, preview.to_csv(index=False), "synthetic_preview.csv")
+
+    # ---- evaluate --------------------------------------------------------------------------------
+    def evaluate(self) -> tuple[dict, bool, str]:
+        from synthgen.evaluate import EvalConfig, check_gate, evaluate_tables, write_evaluation
+
+        cfg, paths = self.cfg, self.paths
+        schema = TableSchema.load(paths.schema)
+        if not (paths.synthetic / "_manifest.json").exists():
+            raise SynthgenError(f"no synthetic data at {paths.synthetic}; run `synthgen generate` first")
+        train_df = pq.read_table(paths.train_table).to_pandas()
+        holdout_df = pq.read_table(paths.holdout_table).to_pandas()
+        synthetic_df = pq.read_table(paths.synthetic).to_pandas()
+        settings = {k: v for k, v in _plain(cfg.evaluate).items() if k != "images"}
+        ecfg = EvalConfig.from_mapping({**settings, "target": cfg.data.target,
+                                        "sensitive": list(cfg.data.sensitive or []), "seed": cfg.seed})
+        kinds = schema.kinds()
+        result = evaluate_tables(train_df, holdout_df, synthetic_df, kinds, ecfg)
+        write_evaluation(result, train_df, holdout_df, synthetic_df, kinds, ecfg, paths.evaluation)
+        passed, reason = check_gate(result, ecfg)
+        return result, passed, reason
+
+
+def _conform(table: pa.Table, schema: pa.Schema, source) -> pa.Table:
+    """The holdout must have the training columns; cast it to their types."""
+    missing = [n for n in schema.names if n not in table.column_names]
+    if missing:
+        raise SynthgenError(f"{source}: holdout lacks column(s) {missing} of the training table")
+    try:
+        return table.select(schema.names).cast(schema)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
+        raise SynthgenError(f"{source}: holdout columns do not match the training types ({e})") from None
