@@ -11,6 +11,7 @@ from synthgen.errors import SynthgenError
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 # Config nodes whose keys are column names chosen by the user: `a.b.c=v` adds a key there.
 OPEN_NODES = ("data.columns.", "generate.condition.")
+DATA_VALUE_KEYS = ("generate.rebalance.value=", "generate.condition_file=")
 # Keys whose default is null but whose value, when set, must be a whole number.
 NULLABLE_INTS = ("trainer.max_epochs", "train.patience", "generate.n_rows", "data.max_rows")
 
@@ -87,15 +88,15 @@ def _yaml_value(text: str):
 def _open_node_override(o: str) -> str:
     """`data.columns.zip.kind=x` -> `+data.columns.zip.kind=x` (these nodes start empty).
 
-    Values there are data values such as `>50K`, which Hydra's grammar would refuse unquoted
-    (the shell has already removed the user's quotes), so they are quoted for Hydra.
+    Values there (and in DATA_VALUE_KEYS) are data values such as `>50K`, which Hydra's grammar
+    would refuse unquoted (the shell has already removed the user's quotes), so they are quoted.
     """
-    if o.startswith(("+", "~")) or not o.startswith(OPEN_NODES):
+    if o.startswith(("+", "~")) or not o.startswith(OPEN_NODES + DATA_VALUE_KEYS):
         return o
     key, _, value = o.partition("=")
     if value and value[0] not in "'\"[{" and re.search(r"[^\w.\- ]", value):
         value = "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-    return f"+{key}={value}"
+    return f"{key}={value}" if o.startswith(DATA_VALUE_KEYS) else f"+{key}={value}"
 
 
 def _check_types(cfg: DictConfig, overrides: list[str]) -> None:

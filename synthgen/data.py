@@ -1,4 +1,4 @@
-"""LightningDataModules: encoded training rows, and chunk indices for generation."""
+"""LightningDataModules: encoded training rows or images, and chunk indices for generation."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,16 +7,18 @@ import torch
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 
-class TokenDataModule(pl.LightningDataModule):
-    """int64 tokens [N, C] split into train/validation by a seeded permutation."""
+class TensorDataModule(pl.LightningDataModule):
+    """Arrays with the same first dimension N (e.g. tokens [N, C], or images [N, C, H, W] and
+    labels [N]) split into train/validation by a seeded permutation; batches are lists of tensors."""
 
-    def __init__(self, tokens: np.ndarray, batch_size: int, val_share: float, seed: int):
+    def __init__(self, arrays: tuple, batch_size: int, val_share: float, seed: int):
         super().__init__()
-        perm = np.random.default_rng(seed).permutation(len(tokens))
-        n_val = int(round(len(tokens) * val_share)) if len(tokens) >= 10 else 0
-        t = torch.from_numpy(np.ascontiguousarray(tokens, dtype=np.int64))
-        self.train_set = TensorDataset(t[perm[n_val:]])
-        self.val_set = TensorDataset(t[perm[:n_val]] if n_val else t[perm[:1]])
+        n = len(arrays[0])
+        perm = torch.from_numpy(np.random.default_rng(seed).permutation(n))
+        n_val = int(round(n * val_share)) if n >= 10 else 0
+        tensors = [torch.from_numpy(np.ascontiguousarray(a)) for a in arrays]
+        self.train_set = TensorDataset(*(t[perm[n_val:]] for t in tensors))
+        self.val_set = TensorDataset(*(t[perm[:n_val]] if n_val else t[perm[:1]] for t in tensors))
         self.batch_size, self.seed = batch_size, seed
 
     def train_dataloader(self):
@@ -26,6 +28,13 @@ class TokenDataModule(pl.LightningDataModule):
 
     def val_dataloader(self):
         return DataLoader(self.val_set, batch_size=4096)
+
+
+class TokenDataModule(TensorDataModule):
+    """int64 tokens [N, C] of a table; batches are [tokens [B, C]]."""
+
+    def __init__(self, tokens: np.ndarray, batch_size: int, val_share: float, seed: int):
+        super().__init__((np.asarray(tokens, dtype=np.int64),), batch_size, val_share, seed)
 
 
 def plan_chunks(n_rows: int, chunk_rows: int) -> list[tuple[int, int, int]]:

@@ -27,17 +27,20 @@ def _supported(t: pa.DataType) -> bool:
             or pa.types.is_null(t))  # an all-null column gets its own message below
 
 
-def read_table(path: str | Path, max_rows: int | None = None) -> pa.Table:
-    """Read a Parquet or CSV file into Arrow and validate it for training.
+def read_table(path: str | Path, max_rows: int | None = None, key: str = "data.path",
+               training: bool = True) -> pa.Table:
+    """Read a Parquet or CSV file into Arrow and validate it for training (`training=False`: for
+    other tables, e.g. condition rows, which may have one row or an all-null column).
 
     Float NaN is read as null (pandas writes missing numbers either way), and string views as
-    large strings; every other type is kept as it is in the file.
+    large strings; every other type is kept as it is in the file. `key` is the setting named when
+    the file is missing.
     """
     path = Path(path)
     if max_rows is not None and (isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 2):
         raise SynthgenError(f"data.max_rows={max_rows!r} must be a whole number of at least 2 (or null for all rows)")
     if not path.exists():
-        raise SynthgenError(f"input file not found: {path}; set data.path to an existing .parquet or .csv file")
+        raise SynthgenError(f"input file not found: {path}; set {key} to an existing .parquet or .csv file")
     suffix = path.suffix.lower()
     try:
         if suffix in (".parquet", ".pq"):
@@ -58,7 +61,7 @@ def read_table(path: str | Path, max_rows: int | None = None) -> pa.Table:
                             f"rectangular {suffix.lstrip('.')} file") from None
     if max_rows is not None and len(table) > max_rows:
         table = table.slice(0, max_rows)
-    validate_table(table, str(path))
+    validate_table(table, str(path), training)
     return normalise_table(table)
 
 
@@ -98,12 +101,18 @@ def _pandas_column_error(df, names: list[str], source: str, err: Exception) -> S
                          f"numbers, strings, booleans or datetimes")
 
 
-def validate_table(table: pa.Table, source: str) -> None:
-    """One-line SynthgenError naming `source` and the column for anything synthgen cannot learn from."""
+def validate_table(table: pa.Table, source: str, training: bool = True) -> None:
+    """One-line SynthgenError naming `source` and the column for anything synthgen cannot learn from
+    (`training=False`: only what it cannot read, for tables it does not learn from)."""
     names = table.column_names
     _check_names(names, source)
     if not names:
         raise SynthgenError(f"{source}: the table has no columns")
+    if not training:
+        bad = [n for n in names if not _supported(table.column(n).type)]
+        if bad:
+            raise SynthgenError(f"{source}: column '{bad[0]}' has unsupported type {table.column(bad[0]).type}")
+        return
     if len(table) < 2:
         raise SynthgenError(f"{source}: the table has {len(table)} row(s); at least 2 are needed to learn from")
     for name in names:

@@ -76,28 +76,20 @@ class TabularModality:
 
     # ---- generate --------------------------------------------------------------------------------
     def generation(self, enc, staging) -> GenerationPlan:
-        import torch
-
+        from synthgen.conditions import RowConditions
         from synthgen.data import plan_chunks
         from synthgen.generation import ShardWriter
 
-        cfg = self.cfg
-        n_rows = int(cfg.generate.n_rows or enc.schema.n_rows)
-        chunk_rows = int(cfg.generate.chunk_rows)
-        if n_rows < 1 or chunk_rows < 1:
-            raise SynthgenError("generate.n_rows and generate.chunk_rows must be positive")
-        condition = _plain(cfg.generate.condition) or {}
-        cond = enc.condition_tokens(condition)
-        C = len(enc.layout.columns)
-
-        def cond_for_chunk(chunk, start, n):
-            t = torch.full((n, C), -1, dtype=torch.long)
-            for j, tok in cond.items():
-                t[:, j] = tok
-            return t
-
-        return GenerationPlan(plan_chunks(n_rows, chunk_rows), cond_for_chunk, ShardWriter(staging, enc, cfg.seed),
-                              {"condition": condition})
+        g = self.cfg.generate
+        chunk_rows = int(g.chunk_rows)
+        if chunk_rows < 1:
+            raise SynthgenError("generate.chunk_rows must be positive")
+        condition = _plain(g.condition) or {}
+        rows = RowConditions(enc, g.n_rows, condition, g.get("condition_file"), _plain(g.get("rebalance")) or {},
+                             self.cfg.seed)
+        writer = ShardWriter(staging, enc, self.cfg.seed, rows.fix_values if rows.active else None)
+        return GenerationPlan(plan_chunks(rows.n_rows, chunk_rows), lambda chunk, start, n: rows.tokens(start, n),
+                              writer, rows.info(condition, g.get("condition_file")))
 
     def finish_generation(self, plan: GenerationPlan, staging) -> dict:
         from synthgen.generation import write_manifest

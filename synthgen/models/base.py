@@ -29,8 +29,9 @@ class Generator(pl.LightningModule):
         # batch: one chunk; "cond" [1, n, ...] from the generation dataset (batch size 1).
         chunk = int(batch["chunk"][0])
         g = chunk_generator(int(batch["seed"][0]), chunk, self.device)
+        self.last_acceptance_rate = None  # set by sample_by_rejection when conditions need it
         out = self.sample(batch["cond"][0].to(self.device), g)
-        return {"chunk": chunk, "output": out.cpu()}
+        return {"chunk": chunk, "output": out.cpu(), "acceptance_rate": self.last_acceptance_rate}
 
 
 class TabularGenerator(Generator):

@@ -90,9 +90,21 @@ class TabularTransformer(TabularGenerator):
     # ---- sampling with a KV cache -----------------------------------------------------------------
     @torch.no_grad()
     def sample(self, cond: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """cond: [n, C] with -1 for free columns -> tokens [n, C]. Fixed columns go first."""
+        """cond: [n, C] with -1 for free columns -> tokens [n, C]. Each row's fixed columns go first
+        (native conditioning: rows are grouped by which columns they fix, one ordered pass per group)."""
+        patterns, group = torch.unique(cond >= 0, dim=0, return_inverse=True)
+        if len(patterns) == 1:
+            return self._sample_pattern(cond, generator)
+        out = torch.empty_like(cond)
+        for gi in range(len(patterns)):
+            rows = (group == gi).nonzero().flatten()
+            out[rows] = self._sample_pattern(cond[rows], generator)
+        return out
+
+    def _sample_pattern(self, cond: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Rows that all fix the same columns."""
         n, C = cond.shape
-        fixed = (cond >= 0).all(0)
+        fixed = (cond[:1] >= 0).all(0) if n else (cond >= 0).all(0)
         order = torch.cat([torch.nonzero(fixed).flatten(), torch.nonzero(~fixed).flatten()]).tolist()
         out = cond.clone()
         cache = self.trunk.new_cache(n, C, self.bos)
