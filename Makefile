@@ -32,9 +32,13 @@ bench: setup
 ui: setup
 	synthgen ui --params params.yaml
 
+# The image pipeline's config (pipelines/mnist): MNIST-5k, its outputs and the shared MLflow store.
+MNIST_OVERRIDES = data=mnist5k model=vae paths.mlflow_dir=../../mlruns
+
 # params.yaml is what DVC reads; it is composed from conf/ (dvc exp run does this itself).
 params: setup
 	synthgen compose > params.yaml
+	synthgen compose $(MNIST_OVERRIDES) > pipelines/mnist/params.yaml
 
 clean:
 	rm -rf outputs mlruns .dvc/cache .dvc/tmp dvc.lock

@@ -147,7 +147,8 @@ def generate(cfg: DictConfig):
     tracking.log_metrics(c, run_id, {"generate.rows": manifest["rows"], "generate.files": len(manifest["files"]),
                                      **{f"generate.{k}": v for k, v in manifest.get("metrics", {}).items()}})
     c.set_terminated(run_id)
-    log.info("wrote %d synthetic rows in %d chunk(s) to %s", manifest["rows"], len(plan.chunks), paths.synthetic)
+    log.info("wrote %d synthetic %s in %d chunk(s) to %s", manifest["rows"], handler.unit, len(plan.chunks),
+             paths.synthetic)
     return paths
 
 

@@ -16,17 +16,30 @@ HEADLINE = [("fidelity.shape", "column shapes (1 = identical)"),
             ("privacy.exact_copies_synthetic_share", "exact copies of train rows"),
             ("validity.total", "invalid values"),
             ("gate.passed", "privacy gate passed (1 = yes)")]
+IMAGE_HEADLINE = [("utility.cas", "classification accuracy score (CAS)"),
+                  ("utility.real_accuracy", "accuracy trained on real images"),
+                  ("utility.cas_ratio", "CAS / real"),
+                  ("fidelity.fd", "classifier Frechet distance (test vs synthetic)"),
+                  ("fidelity.fd_floor", "  its floor (real train vs real test)"),
+                  ("fidelity.precision", "precision (synthetic on the real manifold)"),
+                  ("fidelity.recall", "recall (real covered by synthetic)"),
+                  ("privacy.exact_copies_share", "exact copies of train images")]
 
 
 def summary_lines(cfg: DictConfig) -> list[str]:
     paths = RunPaths.from_config(cfg)
-    lines = [f"synthetic Parquet: {paths.synthetic}/  (read with pandas.read_parquet on the folder)"]
+    images = cfg.data.get("modality") == "image"
+    if images:
+        lines = [f"synthetic images: {paths.synthetic}/<class>/*.png with {paths.synthetic}/_manifest.parquet "
+                 f"(torchvision ImageFolder reads the folder as it is)"]
+    else:
+        lines = [f"synthetic Parquet: {paths.synthetic}/  (read with pandas.read_parquet on the folder)"]
     metrics_file = paths.evaluation / "metrics.json"
     if metrics_file.exists():
         m = json.loads(metrics_file.read_text())
         lines.append(f"evaluation: {metrics_file}  report: {paths.evaluation / 'report.html'}")
-        for key, label in HEADLINE:
-            if key in m:
+        for key, label in IMAGE_HEADLINE if images else HEADLINE:
+            if isinstance(m.get(key), (int, float)):
                 lines.append(f"  {label:45s} {m[key]:.4f}")
     else:
         lines.append("evaluation: not run yet (synthgen evaluate)")

@@ -71,6 +71,15 @@ def test_params_yaml_is_the_composed_config():
     assert committed == composed_yaml([]), "params.yaml is stale: run `make params`"
 
 
+def test_image_pipeline_params_are_composed_with_the_makefile_overrides():
+    root = CONF_DIR.parent
+    line = next(ln for ln in (root / "Makefile").read_text().splitlines() if ln.startswith("MNIST_OVERRIDES ="))
+    overrides = line.split("=", 1)[1].split()
+    committed = (root / "pipelines/mnist/params.yaml").read_text()
+    assert committed == composed_yaml(overrides), "pipelines/mnist/params.yaml is stale: run `make params`"
+    assert "data=mnist5k" in overrides
+
+
 def test_params_file_with_overrides(tmp_path):
     p = tmp_path / "params.yaml"
     p.write_text(composed_yaml(["model.d_model=32"]))

@@ -114,7 +114,7 @@ class ImageEncoder:
         images = self._check_images(data.images, "encode")
         x = images.transpose(0, 3, 1, 2).astype(np.float32)
         x = x * np.float32(2 / 255) - np.float32(1)
-        return np.ascontiguousarray(x), self._labels(data)
+        return np.ascontiguousarray(x), self.labels_for(data)
 
     def decode(self, x) -> np.ndarray:
         """float [N, C, H, W] (numpy or torch; values outside [-1, 1] are clipped) -> uint8 [N, H, W, C]."""
@@ -154,7 +154,7 @@ class ImageEncoder:
                                 f"same size and channels")
         return images
 
-    def _labels(self, data: ImageSet) -> np.ndarray:
+    def labels_for(self, data: ImageSet) -> np.ndarray:
         """The set's labels in this encoder's class order (matched by class name)."""
         if list(data.class_names) == self.class_names:
             return data.labels.astype(np.int64, copy=True)

@@ -21,7 +21,7 @@ def _plain(node):
 
 
 class TabularModality:
-    name = "tabular"
+    name, unit = "tabular", "rows"
 
     def __init__(self, cfg, paths):
         self.cfg, self.paths = cfg, paths

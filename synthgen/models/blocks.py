@@ -15,8 +15,8 @@ class KVCache:
     def __init__(self, n_layers: int, batch: int, n_heads: int, max_len: int, head_dim: int,
                  device=None, dtype=torch.float32):
         shape = (n_layers, batch, n_heads, max_len, head_dim)
-        self.k = torch.zeros(shape, device=device, dtype=dtype)
-        self.v = torch.zeros(shape, device=device, dtype=dtype)
+        self.k = torch.empty(shape, device=device, dtype=dtype)  # only [:pos] is ever read
+        self.v = torch.empty(shape, device=device, dtype=dtype)
         self.pos = 0
 
 

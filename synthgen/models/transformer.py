@@ -92,9 +92,10 @@ class TabularTransformer(TabularGenerator):
     def sample(self, cond: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """cond: [n, C] with -1 for free columns -> tokens [n, C]. Each row's fixed columns go first
         (native conditioning: rows are grouped by which columns they fix, one ordered pass per group)."""
-        patterns, group = torch.unique(cond >= 0, dim=0, return_inverse=True)
-        if len(patterns) == 1:
+        mask = cond >= 0
+        if len(cond) == 0 or bool((mask == mask[:1]).all()):  # the usual case: one pattern, no sort
             return self._sample_pattern(cond, generator)
+        patterns, group = torch.unique(mask, dim=0, return_inverse=True)
         out = torch.empty_like(cond)
         for gi in range(len(patterns)):
             rows = (group == gi).nonzero().flatten()

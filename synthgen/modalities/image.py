@@ -1,0 +1,297 @@
+"""Images: an image source in, PNG class folders plus a Parquet manifest out.
+
+prepared/ holds train.npz and holdout.npz (images uint8 [N, H, W, C], labels int64 [N],
+class_names) and schema.json (size, channels, classes, counts, skipped files).
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import BasePredictionWriter
+from pytorch_lightning.loggers import MLFlowLogger
+
+from synthgen.errors import SynthgenError
+from synthgen.image_io import (IMAGE_MANIFEST, MANIFEST_SCHEMA, ImageSet, load_image_source, sample_grid_png,
+                               write_image_chunk)
+from synthgen.io import atomic_write_text, staged_dir, write_parquet_atomic
+from synthgen.modalities import GenerationPlan
+from synthgen.models.base import chunk_generator
+
+log = logging.getLogger("synthgen")
+ROWS_PREFIX = ".rows-"  # per-chunk manifest rows written by any rank, merged by rank 0
+
+
+def _plain(node):
+    from omegaconf import DictConfig, OmegaConf
+    return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else node
+
+
+def save_image_set(data: ImageSet, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp.npz")
+    np.savez(tmp, images=data.images, labels=data.labels, class_names=np.array(data.class_names))
+    tmp.replace(path)
+
+
+def load_image_set(path: Path) -> ImageSet:
+    if not path.exists():
+        raise SynthgenError(f"{path} not found; run `synthgen prepare` first")
+    with np.load(path) as z:
+        return ImageSet(z["images"], z["labels"], [str(c) for c in z["class_names"]])
+
+
+class ImageModality:
+    name, unit = "image", "images"
+
+    def __init__(self, cfg, paths):
+        self.cfg, self.paths = cfg, paths
+
+    # ---- prepare / encode ----------------------------------------------------------------------
+    def prepare(self) -> None:
+        cfg, paths = self.cfg, self.paths
+        spec = _plain(cfg.data.source)
+        data = load_image_source(spec)
+        if len(data) == 0:
+            raise SynthgenError(f"image source {spec.get('path') or spec.get('kind')} has no readable images")
+        if cfg.data.holdout_source:
+            # the holdout is brought to the training images' size and channels
+            hspec = {**_plain(cfg.data.holdout_source)}
+            h, w, c = data.shape
+            hspec.setdefault("size", [h, w])
+            hspec["size"] = hspec["size"] or [h, w]
+            hspec["channels"] = hspec.get("channels") or c
+            holdout, train = load_image_source(hspec), data
+        else:
+            share = float(cfg.data.holdout_share)
+            if not 0 < share < 1:
+                raise SynthgenError(f"data.holdout_share={share} must be between 0 and 1")
+            perm = np.random.default_rng(cfg.seed).permutation(len(data))
+            n_hold = max(1, int(round(len(data) * share)))
+            holdout, train = data.subset(np.sort(perm[:n_hold])), data.subset(np.sort(perm[n_hold:]))
+        if cfg.data.max_rows:
+            train = train.subset(np.arange(min(int(cfg.data.max_rows), len(train))))
+        if len(train) < 2:
+            raise SynthgenError(f"the training split has {len(train)} image(s); at least 2 are needed")
+        h, w, c = train.shape
+        info = {"modality": "image", "height": h, "width": w, "channels": c, "class_names": train.class_names,
+                "class_counts": np.bincount(train.labels, minlength=train.n_classes).tolist(),
+                "n_rows": len(train), "n_holdout": len(holdout),
+                "skipped": {"count": len(data.skipped) + len(holdout.skipped),
+                            "files": (data.skipped + holdout.skipped)[:100]}}
+        with staged_dir(paths.prepared) as d:
+            save_image_set(train, d / "train.npz")
+            save_image_set(holdout, d / "holdout.npz")
+            atomic_write_text(d / "schema.json", json.dumps(info, indent=1) + "\n")
+        if info["skipped"]["count"]:
+            log.warning("skipped %d unreadable image(s), e.g. %s", info["skipped"]["count"], info["skipped"]["files"][:3])
+        log.info("prepared %d train and %d holdout images (%dx%dx%d, %d classes) in %s", len(train), len(holdout),
+                 h, w, c, train.n_classes, paths.prepared)
+
+    def encode(self) -> None:
+        from synthgen.encoders.images import ImageEncoder
+
+        enc = ImageEncoder.fit(load_image_set(self.paths.prepared / "train.npz"))
+        with staged_dir(self.paths.encoder_dir) as d:
+            enc.save(d / "encoder.json")
+        log.info("image encoder: %s", enc.layout)
+
+    def load_encoder(self):
+        from synthgen.encoders.images import ImageEncoder
+        return ImageEncoder.load(self.paths.encoder)
+
+    # ---- train -----------------------------------------------------------------------------------
+    def datamodule(self, enc, model):
+        from synthgen.data import TensorDataModule
+
+        train = load_image_set(self.paths.prepared / "train.npz")
+        if model.input_kind == "tokens":
+            arrays = (enc.to_tokens(train), enc.labels_for(train))
+        else:
+            arrays = enc.encode(train)
+        return TensorDataModule(arrays, model.batch_size, self.cfg.train.val_share, self.cfg.seed)
+
+    def train_callbacks(self, enc) -> list:
+        return [SampleGridLogger(enc, self.cfg.seed)]
+
+    # ---- generate --------------------------------------------------------------------------------
+    def generation(self, enc, staging) -> GenerationPlan:
+        from synthgen.data import plan_chunks
+
+        cfg = self.cfg
+        n = int(cfg.generate.n_rows or sum(enc.class_counts or [0]) or 1)
+        chunk_rows = int(cfg.generate.chunk_rows)
+        if n < 1 or chunk_rows < 1:
+            raise SynthgenError("generate.n_rows and generate.chunk_rows must be positive")
+        condition = _plain(cfg.generate.condition) or {}
+        labels = planned_labels(n, enc, condition)
+
+        def cond_for_chunk(chunk, start, count):
+            return torch.from_numpy(labels[start:start + count])
+
+        writer = ImageChunkWriter(staging, enc, cfg.seed)
+        return GenerationPlan(plan_chunks(n, chunk_rows), cond_for_chunk, writer,
+                              {"condition": condition, "class_names": enc.class_names})
+
+    def finish_generation(self, plan: GenerationPlan, staging) -> dict:
+        import pyarrow.parquet as pq
+
+        from synthgen.image_io import write_image_manifest, write_png_parquet
+
+        staging = Path(staging)
+        rows, files = [], []
+        for chunk, start, n in plan.chunks:
+            part = staging / f"{ROWS_PREFIX}{chunk:06d}.parquet"
+            if not part.exists():
+                raise RuntimeError(f"chunk {chunk} was not written ({part} missing)")
+            chunk_rows = pq.read_table(part).to_pylist()
+            if len(chunk_rows) != n:
+                raise RuntimeError(f"chunk {chunk} has {len(chunk_rows)} images, expected {n}")
+            rows += chunk_rows
+            files.append({"chunk": chunk, "first_row": start, "rows": n})
+            part.unlink()
+        extra = {"seed": self.cfg.seed, **plan.info}
+        write_image_manifest(staging, rows, extra)
+        if self.cfg.generate.get("png_parquet"):
+            write_png_parquet(staging, rows)
+        counts = np.bincount([r["label"] for r in rows], minlength=len(plan.info["class_names"])).tolist()
+        return {"seed": self.cfg.seed, "rows": len(rows), "files": files, "manifest": IMAGE_MANIFEST,
+                "class_counts": dict(zip(plan.info["class_names"], counts)), **plan.info}
+
+    def log_generation(self, client, run_id, manifest: dict) -> None:
+        images, labels = read_synthetic_images(self.paths.synthetic, limit_per_class=10)
+        grid = sample_grid_png(images, labels, len(manifest["class_names"]), 10, scale=_grid_scale(images))
+        client.log_image(run_id, _png_array(grid), "samples/generated.png")
+
+    # ---- evaluate --------------------------------------------------------------------------------
+    def evaluate(self) -> tuple[dict, bool, str]:
+        from synthgen.evaluate.image_report import write_image_evaluation
+        from synthgen.evaluate.images import ImageEvalConfig, evaluate_images
+
+        cfg, paths = self.cfg, self.paths
+        if not (paths.synthetic / IMAGE_MANIFEST).exists():
+            raise SynthgenError(f"no synthetic images at {paths.synthetic}; run `synthgen generate` first")
+        enc = self.load_encoder()
+        train = load_image_set(paths.prepared / "train.npz")
+        test = load_image_set(paths.prepared / "holdout.npz")
+        images, labels = read_synthetic_images(paths.synthetic)
+        settings = {**_plain(cfg.evaluate.images), "seed": cfg.seed}
+        settings["cache_dir"] = settings.get("cache_dir") or str(paths.out / "cache")
+        ecfg = ImageEvalConfig.from_mapping(settings)
+        result = evaluate_images(train.images, enc.labels_for(train), test.images, enc.labels_for(test), images, labels,
+                                 len(enc.class_names), ecfg)
+        write_image_evaluation(result, images, labels, enc.class_names, paths.evaluation)
+        return result, *image_gate(result, cfg)
+
+
+def image_gate(result: dict, cfg) -> tuple[bool, str]:
+    """The privacy gate for images: no larger share of exact copies of training images than the
+    real test images themselves have (plus evaluate.gate.exact_copy_margin)."""
+    gate = cfg.evaluate.gate
+    if not gate.enabled:
+        return True, ""
+    syn, test = result["privacy.exact_copies_share"], result["privacy.exact_copies_test_share"]
+    if syn > test + float(gate.exact_copy_margin):
+        return False, (f"{syn:.2%} of the synthetic images are exact copies of training images "
+                       f"(real test images: {test:.2%}, margin {float(gate.exact_copy_margin):.2%})")
+    return True, ""
+
+
+def planned_labels(n: int, enc, condition: dict) -> np.ndarray:
+    """int64 [n] class labels of the output, sorted by class: all one class for
+    `generate.condition.label=<class name>`, otherwise the training class shares (largest remainder)."""
+    unknown = sorted(set(condition) - {"label"})
+    if unknown:
+        raise SynthgenError(f"generate.condition keys {unknown} are unknown for images; use generate.condition.label")
+    if "label" in condition:
+        name = str(condition["label"])
+        if name not in enc.class_names:
+            raise SynthgenError(f"generate.condition.label={name!r} is not a class of the training images "
+                                f"(classes: {enc.class_names[:20]})")
+        return np.full(n, enc.class_names.index(name), np.int64)
+    from synthgen.conditions import largest_remainder
+
+    counts = np.asarray(enc.class_counts or [1] * len(enc.class_names), np.float64)
+    return np.repeat(np.arange(len(counts)), largest_remainder(n, counts / counts.sum())).astype(np.int64)
+
+
+def read_synthetic_images(folder: Path, limit_per_class: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 [N, H, W, C] and int64 labels [N] from a generated folder, in manifest order."""
+    import pyarrow.parquet as pq
+    from PIL import Image
+
+    table = pq.read_table(folder / IMAGE_MANIFEST, columns=["path", "label"])
+    paths, labels = table.column("path").to_pylist(), np.asarray(table.column("label").to_pylist(), np.int64)
+    if limit_per_class is not None:
+        keep = np.concatenate([np.flatnonzero(labels == k)[:limit_per_class] for k in np.unique(labels)])
+        paths, labels = [paths[i] for i in np.sort(keep)], labels[np.sort(keep)]
+    images = []
+    for p in paths:
+        with Image.open(folder / p) as im:
+            a = np.asarray(im)
+        images.append(a[..., None] if a.ndim == 2 else a)
+    return np.stack(images), labels
+
+
+def _grid_scale(images: np.ndarray) -> int:
+    return max(1, 32 // images.shape[1])
+
+
+def _png_array(png: bytes) -> np.ndarray:
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+class ImageChunkWriter(BasePredictionWriter):
+    """Decodes a chunk, writes its PNGs into class folders and its manifest rows to a hidden
+    per-chunk Parquet file (any rank; rank 0 merges them in finish_generation)."""
+
+    def __init__(self, out_dir, enc, seed: int):
+        super().__init__(write_interval="batch")
+        self.out_dir, self.enc, self.seed = Path(out_dir), enc, seed
+
+    def write_on_batch_end(self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx=0):
+        chunk, start = prediction["chunk"], int(batch["start"][0])
+        images = to_uint8(self.enc, pl_module, prediction["output"])
+        rows = write_image_chunk(self.out_dir, chunk, images, batch["cond"][0].numpy(), self.enc.class_names,
+                                 self.seed, first_index=start)
+        write_parquet_atomic(pa.Table.from_pylist(rows, schema=MANIFEST_SCHEMA),
+                             self.out_dir / f"{ROWS_PREFIX}{chunk:06d}.parquet")
+
+
+class SampleGridLogger(pl.Callback):
+    """Logs a sample grid (one row per class, `per_class` images each, fixed seed) to the MLflow
+    train run after every validation epoch and at the end (artifacts samples/epoch-NNN.png, final.png)."""
+
+    def __init__(self, enc, seed: int, per_class: int = 10):
+        self.enc, self.seed, self.per_class = enc, seed, per_class
+
+    def _log(self, trainer, pl_module, name: str) -> None:
+        if not trainer.is_global_zero or not isinstance(trainer.logger, MLFlowLogger):
+            return
+        labels = torch.arange(len(self.enc.class_names)).repeat_interleave(self.per_class)
+        out = pl_module.sample(labels.to(pl_module.device), chunk_generator(self.seed, 0, pl_module.device))
+        images = to_uint8(self.enc, pl_module, out.cpu())
+        grid = sample_grid_png(images, labels.numpy(), len(self.enc.class_names), self.per_class,
+                               scale=_grid_scale(images))
+        trainer.logger.experiment.log_image(trainer.logger.run_id, _png_array(grid), f"samples/{name}.png")
+
+    def on_validation_epoch_end(self, trainer, pl_module):
+        if not trainer.sanity_checking:
+            self._log(trainer, pl_module, f"epoch-{trainer.current_epoch:03d}")
+
+    def on_train_end(self, trainer, pl_module):
+        self._log(trainer, pl_module, "final")
+
+
+def to_uint8(enc, model, output) -> np.ndarray:
+    """A family's sample output (pixels or tokens, see models/image_base.py) -> uint8 [n, H, W, C]."""
+    return enc.from_tokens(output) if model.input_kind == "tokens" else enc.decode(output)
