@@ -95,3 +95,30 @@ def test_exp_run_switches_family_through_hydra(dvc_repo):
         assert params["trainer"]["max_epochs"] == 1
     shown = sh(dvc_repo, "dvc", "exp", "show", "--json").stdout
     assert "fidelity.shape" in shown
+
+
+def test_image_pipeline_repro_in_its_folder(tmp_path):
+    """pipelines/mnist: the same five stages for images; `dvc repro` there runs them, then nothing."""
+    repo = tmp_path / "repo"
+    (repo / "pipelines").mkdir(parents=True)
+    shutil.copytree(ROOT / "pipelines/mnist", repo / "pipelines/mnist")
+    shutil.copytree(ROOT / "synthgen", repo / "synthgen", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "data/mnist5k", repo / "data/mnist5k")
+    line = next(ln for ln in (ROOT / "Makefile").read_text().splitlines() if ln.startswith("MNIST_OVERRIDES ="))
+    small = ["data.max_rows=300", "trainer.max_epochs=1", "trainer.enable_progress_bar=false",
+             "generate.n_rows=200", "generate.chunk_rows=64", "evaluate.images.classifier_epochs=1"]
+    (repo / "pipelines/mnist/params.yaml").write_text(composed_yaml(line.split("=", 1)[1].split() + small))
+    (repo / ".gitignore").write_text("mlruns/\n")
+    for cmd in (["git", "init", "-q"], ["git", "config", "user.email", "ci@example.invalid"],
+                ["git", "config", "user.name", "ci"], ["dvc", "init", "-q"], ["git", "add", "-A"],
+                ["git", "commit", "-qm", "pipeline"]):
+        sh(repo, *cmd)
+    folder = repo / "pipelines/mnist"
+    first = sh(folder, "dvc", "repro").stdout
+    assert ran(first) == set(STAGES), first
+    metrics = json.loads((folder / "outputs/evaluation/metrics.json").read_text())
+    assert 0 <= metrics["utility.cas"] <= 1 and metrics["counts.synthetic"] == 200
+    assert len(pq.read_table(folder / "outputs/synthetic/_manifest.parquet")) == 200
+    assert (repo / "mlruns/mlflow.db").exists(), "the image pipeline logs to the project's MLflow store"
+    second = sh(folder, "dvc", "repro").stdout
+    assert ran(second) == set() and "up to date" in second.lower()
