@@ -41,6 +41,18 @@ def adult_small(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a module: small convolutions and hundreds of tiny sampling steps gain
+    nothing from a second thread, which on a shared 2-core machine stalls each step."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def subprocess_env() -> dict:
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "DVC_NO_ANALYTICS": "1",
            "PYTHONWARNINGS": "ignore"}

@@ -9,7 +9,6 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 
 from synthgen.errors import SynthgenError
 from synthgen.evaluate import image_classifier
@@ -19,12 +18,7 @@ from synthgen.evaluate.images import (ImageEvalConfig, cas_selection, evaluate_i
 from synthgen.image_io import load_image_source
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -36,13 +36,7 @@ def make(family: str, lay: dict | None = None, **kw):
     return FAMILIES[family](lay or layout(), **{**SMALL[family], **kw})
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One CPU thread: small convolutions gain nothing from more, and the machine is shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -55,13 +55,7 @@ def fit(model, tokens: torch.Tensor, labels: torch.Tensor, **trainer_kwargs):
     return trainer
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Sampling runs hundreds of tiny steps: a second thread busy elsewhere stalls each one."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -45,6 +45,7 @@ from torch import nn
 
 from synthgen.errors import SynthgenError
 from synthgen.models.base import TabularGenerator
+from synthgen.models.ema import update_average
 from synthgen.models.heads import SpanHead, Spans, generated_distance
 
 
@@ -264,23 +265,12 @@ class TabularGAN(TabularGenerator):
         opt_g.step()
         self.untoggle_optimizer(opt_g)
         if self.generator_ema is not None:
-            self._update_average()
+            self._ema_steps += 1
+            update_average(self.generator_ema, self.generator, self.ema_decay, self._ema_steps)
 
         self.log("train_loss", loss_g, on_step=False, on_epoch=True, prog_bar=True, batch_size=B)
         self.log_dict({"train_loss_critic": loss_d, "train_gp": gp, "train_cond_ce": cond_ce},
                       on_step=False, on_epoch=True, batch_size=B)
-
-    @torch.no_grad()
-    def _update_average(self):
-        """generator_ema <- decay * generator_ema + (1 - decay) * generator, with the decay ramped up
-        from 0.1 over the first steps ((1 + t) / (10 + t)) so that the average does not lag behind
-        the untrained start."""
-        self._ema_steps += 1
-        decay = min(self.ema_decay, (1 + self._ema_steps) / (10 + self._ema_steps))
-        for avg, p in zip(self.generator_ema.parameters(), self.generator.parameters()):
-            avg.lerp_(p, 1 - decay)
-        for avg, b in zip(self.generator_ema.buffers(), self.generator.buffers()):
-            avg.copy_(b)
 
     def validation_step(self, batch, batch_idx):
         self._val_rows.append(batch[0])

@@ -37,8 +37,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from synthgen.models.ema import update_average
 from synthgen.models.image_base import ImageGenerator
-from synthgen.models.image_nets import ConvDecoder, ConvEncoder, class_moment_distance
+from synthgen.models.image_nets import ConvDecoder, ConvEncoder, validation_moment
 
 
 class ProjectionCritic(nn.Module):
@@ -103,36 +104,19 @@ class ImageGAN(ImageGenerator):
         self.manual_backward(loss_g)
         opt_g.step()
         self.untoggle_optimizer(opt_g)
-        if self.generator_ema is not None:
-            self._update_average()
+        if self.generator_ema is not None:  # ema_steps is a saved buffer: a resumed run keeps its decay
+            update_average(self.generator_ema, self.generator, self.ema_decay, int(self.ema_steps.add_(1)))
 
         self.log("train_loss", loss_g, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(x))
         self.log("train_loss_critic", loss_d, on_step=False, on_epoch=True, batch_size=len(x))
-
-    @torch.no_grad()
-    def _update_average(self):
-        """generator_ema <- decay * generator_ema + (1 - decay) * generator, the decay ramped up as
-        (1 + t) / (10 + t) over the first steps so that the average does not lag behind the start;
-        the batch-norm running statistics are copied."""
-        t = int(self.ema_steps.add_(1))
-        decay = min(self.ema_decay, (1 + t) / (10 + t))
-        for avg, p in zip(self.generator_ema.parameters(), self.generator.parameters()):
-            avg.lerp_(p, 1 - decay)
-        for avg, b in zip(self.generator_ema.buffers(), self.generator.buffers()):
-            avg.copy_(b)
 
     def validation_step(self, batch, batch_idx):
         self._val.append(batch)
 
     def on_validation_epoch_end(self):
-        if not self._val:
-            return
-        x = torch.cat([b[0] for b in self._val])
-        y = torch.cat([b[1] for b in self._val])
-        self._val.clear()
-        g = torch.Generator(device=self.device).manual_seed(0)  # the same noise every epoch
-        fake = self.sample(y, g)
-        self.log("val_loss", class_moment_distance(fake, x, y, self.n_classes), prog_bar=True, sync_dist=True)
+        distance = validation_moment(self, self._val)
+        if distance is not None:
+            self.log("val_loss", distance, prog_bar=True, sync_dist=True)
 
     def configure_optimizers(self):
         opt_g = torch.optim.Adam(self.generator.parameters(), lr=self.lr, betas=self.betas)

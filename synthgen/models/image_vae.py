@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from synthgen.models.image_base import ImageGenerator
-from synthgen.models.image_nets import ConvDecoder, ConvEncoder, class_moment_distance
+from synthgen.models.image_nets import ConvDecoder, ConvEncoder, validation_moment
 
 
 class ImageVAE(ImageGenerator):
@@ -89,13 +89,9 @@ class ImageVAE(ImageGenerator):
         self._val.append(batch)
 
     def on_validation_epoch_end(self):
-        if not self._val:
-            return
-        x = torch.cat([b[0] for b in self._val])
-        y = torch.cat([b[1] for b in self._val])
-        self._val.clear()
-        fake = self.sample(y, torch.Generator(device=self.device).manual_seed(0))
-        self.log("val_moment", class_moment_distance(fake, x, y, self.n_classes), sync_dist=True)
+        distance = validation_moment(self, self._val)
+        if distance is not None:
+            self.log("val_moment", distance, sync_dist=True)
 
     def configure_optimizers(self):
         return torch.optim.Adam(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
