@@ -12,10 +12,10 @@ from synthgen.errors import SynthgenError
 USAGE = """usage: synthgen <stage> [key=value ...] [--params params.yaml]
 
 stages:
-  prepare    read and validate data.path, infer the schema, split a holdout
+  prepare    read and validate data.path (images: data.source), infer the schema, split a holdout
   encode     fit the encoder (state as JSON)
   train      train the generator (model=transformer ...), checkpoints, MLflow run
-  generate   write Parquet shards + manifest to <paths.out_dir>/synthetic
+  generate   write Parquet shards (images: PNG class folders) + manifest to <paths.out_dir>/synthetic
   evaluate   write metrics.json, plots and report.html; fails when the privacy gate fails
   run        all of the above, in order
   summary    print where the outputs are and the headline figures
@@ -27,6 +27,8 @@ examples:
   synthgen train model=transformer trainer.max_epochs=3
   synthgen train ckpt_path=last          # resume
   synthgen generate generate.n_rows=100000 generate.condition.sex=Female
+  synthgen generate generate.rebalance.column=income generate.rebalance.share=0.5
+  synthgen run data=mnist5k model=gan    # images: the same stages and families
 
 --params FILE reads an already composed config (DVC's params.yaml) instead of conf/.
 """
