@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -58,13 +59,15 @@ def main(argv=None) -> int:
     ap.add_argument("--extra", default="", help="comma-separated extra overrides for every family")
     args = ap.parse_args(argv)
     extra = [e for e in args.extra.split(",") if e]
-    table = {}
+    out = RESULTS / "mnist.json"
+    table = json.loads(out.read_text()) if out.exists() else {}  # rerunning some families keeps the rest
     for family in args.families.split(","):
-        table[f"synthgen {family}"] = run_family(family, extra)
+        table[f"synthgen {family}"] = {"load_average_at_start": round(os.getloadavg()[0], 2),
+                                       **run_family(family, extra)}
         print(family, table[f"synthgen {family}"], flush=True)
     table.update(PUBLISHED)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "mnist.json").write_text(json.dumps(table, indent=1))
+    out.write_text(json.dumps(table, indent=1))
     cols = ["train_s", "images_per_s", *KEYS]
     print("| model | " + " | ".join(cols) + " |")
     print("|" + "---|" * (len(cols) + 1))

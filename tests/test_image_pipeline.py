@@ -162,3 +162,17 @@ def test_image_model_on_tables_and_missing_source_are_one_line(tmp_path):
     with pytest.raises(SynthgenError, match="data.modality"):
         from synthgen.modalities import modality_name
         modality_name(load_config(["data=digits", "data.modality=video"]))
+
+
+def test_png_bytes_in_one_parquet_file(finished):
+    """generate.png_parquet=true: the same images, readable back as an image source."""
+    from synthgen.image_io import load_image_source
+    from synthgen.modalities.image import read_synthetic_images
+
+    tmp, _, paths, _ = finished
+    pipeline.generate(load_config(overrides(tmp, "model=vae", "generate.png_parquet=true")))
+    images, labels = read_synthetic_images(paths.synthetic)
+    back = load_image_source({"kind": "parquet", "path": str(paths.synthetic / "images.parquet"),
+                              "label_column": "class"})
+    assert (back.images == images).all()
+    assert [back.class_names[i] for i in back.labels] == [str(i) for i in labels]
