@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from table import print_table  # benchmarks/table.py (scripts run with this folder on sys.path)
+
 ROOT = Path(__file__).resolve().parents[1]
 ANCHORS = ROOT.parent / "shared" / "anchors" / "adult"
 RESULTS = ROOT / "benchmarks" / "results"
@@ -119,13 +121,7 @@ def main(argv=None) -> int:
         table.update(run_sdv(kinds))
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "adult.json").write_text(json.dumps(table, indent=1))
-    cols = ["train_s", "sample_rows_per_s", *KEYS]
-    print("| model | " + " | ".join(cols) + " |")
-    print("|" + "---|" * (len(cols) + 1))
-    for name, row in table.items():
-        cells = [("" if row.get(c) is None else f"{row[c]:.3f}" if isinstance(row[c], float) else str(row[c]))
-                 for c in cols]
-        print(f"| {name} | " + " | ".join(cells) + " |")
+    print_table(table, ["train_s", "sample_rows_per_s", *KEYS])
     return 0
 
 

@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+from table import print_table  # benchmarks/table.py (scripts run with this folder on sys.path)
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 WORK = ROOT / "benchmarks" / "work" / "mnist"
@@ -68,13 +70,7 @@ def main(argv=None) -> int:
     table.update(PUBLISHED)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(table, indent=1))
-    cols = ["train_s", "images_per_s", *KEYS]
-    print("| model | " + " | ".join(cols) + " |")
-    print("|" + "---|" * (len(cols) + 1))
-    for name, row in table.items():
-        cells = [("" if row.get(c) is None else f"{row[c]:.3f}" if isinstance(row[c], float) else str(row[c]))
-                 for c in cols]
-        print(f"| {name} | " + " | ".join(cells) + " |")
+    print_table(table, ["train_s", "images_per_s", *KEYS])
     return 0
 
 

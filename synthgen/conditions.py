@@ -28,6 +28,7 @@ class RowConditions:
     def __init__(self, enc, n_rows: int | None, condition: dict, condition_file: str | None, rebalance: dict,
                  seed: int):
         self.enc = enc
+        self.condition, self.condition_file = condition, condition_file
         self.names = list(enc.layout.columns)
         self.fixed = enc.condition_tokens(condition)            # {column index: token}, every row
         self.fixed_values = {self.names[j]: condition[self.names[j]] for j in self.fixed}
@@ -126,9 +127,11 @@ class RowConditions:
     def active(self) -> bool:
         return bool(self.fixed or self.file_tokens or self.rebalance_col is not None)
 
-    def info(self, condition: dict, condition_file) -> dict:
-        return {"condition": condition, "condition_file": str(condition_file) if condition_file else None,
-                "rebalance": self.rebalance_info}
+    @property
+    def info(self) -> dict:
+        """What the manifest records about the conditions."""
+        path = str(self.condition_file) if self.condition_file else None
+        return {"condition": self.condition, "condition_file": path, "rebalance": self.rebalance_info}
 
 
 def _set(table: pa.Table, name: str, values: pa.Array, mask) -> pa.Table:

@@ -155,7 +155,7 @@ def test_corrupt_file_is_named_or_skipped_and_counted(tmp_path):
     assert info["n_rows"] + info["n_holdout"] == 24
 
 
-def test_image_model_on_tables_and_missing_source_are_one_line(tmp_path):
+def test_missing_image_source_and_unknown_modality_are_one_line(tmp_path):
     with pytest.raises(SynthgenError, match="not found"):
         pipeline.prepare(load_config([f"paths.out_dir={tmp_path}", "data=images",
                                       f"data.source.path={tmp_path / 'nowhere'}"]))

@@ -34,6 +34,31 @@ class GenerationPlan:
     info: dict = field(default_factory=dict)  # recorded in the manifest (conditions, rebalancing...)
 
 
+def plain(node):
+    """A config node as plain Python (dicts, lists, values), resolved; other values as they are."""
+    return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else node
+
+
+class Modality:
+    """Base of the handlers: the composed config and the run's paths."""
+    name = unit = ""
+
+    def __init__(self, cfg: DictConfig, paths):
+        self.cfg, self.paths = cfg, paths
+
+
+def holdout_split(n: int, share, seed: int) -> tuple:
+    """Sorted (holdout, train) row indices: a seeded `share` of n rows held out (at least one)."""
+    import numpy as np
+
+    share = float(share)
+    if not 0 < share < 1:
+        raise SynthgenError(f"data.holdout_share={share} must be between 0 and 1")
+    perm = np.random.default_rng(seed).permutation(n)
+    n_hold = max(1, int(round(n * share)))
+    return np.sort(perm[:n_hold]), np.sort(perm[n_hold:])
+
+
 def modality_name(cfg: DictConfig) -> str:
     name = cfg.data.get("modality", "tabular")
     if name not in MODALITIES:

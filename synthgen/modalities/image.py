@@ -20,16 +20,12 @@ from synthgen.errors import SynthgenError
 from synthgen.image_io import (IMAGE_MANIFEST, MANIFEST_SCHEMA, ImageSet, load_image_source, sample_grid_png,
                                write_image_chunk)
 from synthgen.io import atomic_write_text, staged_dir, write_parquet_atomic
-from synthgen.modalities import GenerationPlan
+from synthgen.modalities import GenerationPlan, Modality, holdout_split, plain
 from synthgen.models.base import chunk_generator
 
 log = logging.getLogger("synthgen")
 ROWS_PREFIX = ".rows-"  # per-chunk manifest rows written by any rank, merged by rank 0
 
-
-def _plain(node):
-    from omegaconf import DictConfig, OmegaConf
-    return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else node
 
 
 def save_image_set(data: ImageSet, path: Path) -> None:
@@ -45,34 +41,27 @@ def load_image_set(path: Path) -> ImageSet:
         return ImageSet(z["images"], z["labels"], [str(c) for c in z["class_names"]])
 
 
-class ImageModality:
+class ImageModality(Modality):
     name, unit = "image", "images"
-
-    def __init__(self, cfg, paths):
-        self.cfg, self.paths = cfg, paths
 
     # ---- prepare / encode ----------------------------------------------------------------------
     def prepare(self) -> None:
         cfg, paths = self.cfg, self.paths
-        spec = _plain(cfg.data.source)
+        spec = plain(cfg.data.source)
         data = load_image_source(spec)
         if len(data) == 0:
             raise SynthgenError(f"image source {spec.get('path') or spec.get('kind')} has no readable images")
         if cfg.data.holdout_source:
             # the holdout is brought to the training images' size and channels
-            hspec = {**_plain(cfg.data.holdout_source)}
+            hspec = {**plain(cfg.data.holdout_source)}
             h, w, c = data.shape
             hspec.setdefault("size", [h, w])
             hspec["size"] = hspec["size"] or [h, w]
             hspec["channels"] = hspec.get("channels") or c
             holdout, train = load_image_source(hspec), data
         else:
-            share = float(cfg.data.holdout_share)
-            if not 0 < share < 1:
-                raise SynthgenError(f"data.holdout_share={share} must be between 0 and 1")
-            perm = np.random.default_rng(cfg.seed).permutation(len(data))
-            n_hold = max(1, int(round(len(data) * share)))
-            holdout, train = data.subset(np.sort(perm[:n_hold])), data.subset(np.sort(perm[n_hold:]))
+            hold, keep = holdout_split(len(data), cfg.data.holdout_share, cfg.seed)
+            holdout, train = data.subset(hold), data.subset(keep)
         if cfg.data.max_rows:
             train = train.subset(np.arange(min(int(cfg.data.max_rows), len(train))))
         if len(train) < 2:
@@ -88,7 +77,8 @@ class ImageModality:
             save_image_set(holdout, d / "holdout.npz")
             atomic_write_text(d / "schema.json", json.dumps(info, indent=1) + "\n")
         if info["skipped"]["count"]:
-            log.warning("skipped %d unreadable image(s), e.g. %s", info["skipped"]["count"], info["skipped"]["files"][:3])
+            log.warning("skipped %d unreadable image(s), e.g. %s", info["skipped"]["count"],
+                        info["skipped"]["files"][:3])
         log.info("prepared %d train and %d holdout images (%dx%dx%d, %d classes) in %s", len(train), len(holdout),
                  h, w, c, train.n_classes, paths.prepared)
 
@@ -127,7 +117,7 @@ class ImageModality:
         chunk_rows = int(cfg.generate.chunk_rows)
         if n < 1 or chunk_rows < 1:
             raise SynthgenError("generate.n_rows and generate.chunk_rows must be positive")
-        condition = _plain(cfg.generate.condition) or {}
+        condition = plain(cfg.generate.condition) or {}
         labels = planned_labels(n, enc, condition)
 
         def cond_for_chunk(chunk, start, count):
@@ -179,7 +169,7 @@ class ImageModality:
         train = load_image_set(paths.prepared / "train.npz")
         test = load_image_set(paths.prepared / "holdout.npz")
         images, labels = read_synthetic_images(paths.synthetic)
-        settings = {**_plain(cfg.evaluate.images), "seed": cfg.seed}
+        settings = {**plain(cfg.evaluate.images), "seed": cfg.seed}
         settings["cache_dir"] = settings.get("cache_dir") or str(paths.out / "cache")
         ecfg = ImageEvalConfig.from_mapping(settings)
         result = evaluate_images(train.images, enc.labels_for(train), test.images, enc.labels_for(test), images, labels,

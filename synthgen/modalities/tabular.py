@@ -3,28 +3,20 @@ from __future__ import annotations
 
 import logging
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from synthgen.errors import SynthgenError
 from synthgen.io import read_table, staged_dir, write_parquet_atomic
-from synthgen.modalities import GenerationPlan
+from synthgen.modalities import GenerationPlan, Modality, holdout_split, plain
 from synthgen.schema import TableSchema, infer_schema
 
 log = logging.getLogger("synthgen")
 
 
-def _plain(node):
-    from omegaconf import DictConfig, OmegaConf
-    return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else node
 
-
-class TabularModality:
+class TabularModality(Modality):
     name, unit = "tabular", "rows"
-
-    def __init__(self, cfg, paths):
-        self.cfg, self.paths = cfg, paths
 
     # ---- prepare / encode ----------------------------------------------------------------------
     def prepare(self) -> None:
@@ -34,13 +26,9 @@ class TabularModality:
             holdout = _conform(read_table(cfg.data.holdout_path), table.schema, cfg.data.holdout_path)
             train = table
         else:
-            share = float(cfg.data.holdout_share)
-            if not 0 < share < 1:
-                raise SynthgenError(f"data.holdout_share={share} must be between 0 and 1")
-            perm = np.random.default_rng(cfg.seed).permutation(len(table))
-            n_hold = max(1, int(round(len(table) * share)))
-            holdout, train = table.take(np.sort(perm[:n_hold])), table.take(np.sort(perm[n_hold:]))
-        schema = infer_schema(train, _plain(cfg.data.columns), source=f"{cfg.data.path} (training split)")
+            hold, keep = holdout_split(len(table), cfg.data.holdout_share, cfg.seed)
+            holdout, train = table.take(hold), table.take(keep)
+        schema = infer_schema(train, plain(cfg.data.columns), source=f"{cfg.data.path} (training split)")
         for col in ([cfg.data.target] if cfg.data.target is not None else []) + list(cfg.data.sensitive or []):
             schema.column(col)  # one-line error for an unknown column
         with staged_dir(paths.prepared) as d:
@@ -54,7 +42,7 @@ class TabularModality:
 
         schema = TableSchema.load(self.paths.schema)
         train = pq.read_table(self.paths.train_table)
-        enc = TabularEncoder.fit(train, schema, **_plain(self.cfg.encoder))
+        enc = TabularEncoder.fit(train, schema, **plain(self.cfg.encoder))
         with staged_dir(self.paths.encoder_dir) as d:
             enc.save(d / "encoder.json")
         log.info("encoder: %d modelled columns, vocabulary sizes %s", len(enc.layout.columns),
@@ -84,12 +72,12 @@ class TabularModality:
         chunk_rows = int(g.chunk_rows)
         if chunk_rows < 1:
             raise SynthgenError("generate.chunk_rows must be positive")
-        condition = _plain(g.condition) or {}
-        rows = RowConditions(enc, g.n_rows, condition, g.get("condition_file"), _plain(g.get("rebalance")) or {},
+        condition = plain(g.condition) or {}
+        rows = RowConditions(enc, g.n_rows, condition, g.get("condition_file"), plain(g.get("rebalance")) or {},
                              self.cfg.seed)
         writer = ShardWriter(staging, enc, self.cfg.seed, rows.fix_values if rows.active else None)
         return GenerationPlan(plan_chunks(rows.n_rows, chunk_rows), lambda chunk, start, n: rows.tokens(start, n),
-                              writer, rows.info(condition, g.get("condition_file")))
+                              writer, rows.info)
 
     def finish_generation(self, plan: GenerationPlan, staging) -> dict:
         from synthgen.generation import write_manifest
@@ -110,7 +98,7 @@ class TabularModality:
         train_df = pq.read_table(paths.train_table).to_pandas()
         holdout_df = pq.read_table(paths.holdout_table).to_pandas()
         synthetic_df = pq.read_table(paths.synthetic).to_pandas()
-        settings = {k: v for k, v in _plain(cfg.evaluate).items() if k != "images"}
+        settings = {k: v for k, v in plain(cfg.evaluate).items() if k != "images"}
         ecfg = EvalConfig.from_mapping({**settings, "target": cfg.data.target,
                                         "sensitive": list(cfg.data.sensitive or []), "seed": cfg.seed})
         kinds = schema.kinds()
