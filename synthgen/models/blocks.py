@@ -4,18 +4,21 @@ Shapes: B batch, T positions, d model width, H heads, D = d / H head width.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 
 class KVCache:
-    """Preallocated keys and values per layer: [B, H, T_max, D]; `pos` is the number filled."""
+    """Preallocated keys and values per layer, position-major: [T_max, B, H, D] per layer, so that
+    writing one position is one contiguous block; `pos` is the number of positions filled."""
 
     def __init__(self, n_layers: int, batch: int, n_heads: int, max_len: int, head_dim: int,
                  device=None, dtype=torch.float32):
-        shape = (n_layers, batch, n_heads, max_len, head_dim)
-        self.k = torch.empty(shape, device=device, dtype=dtype)  # only [:pos] is ever read
+        shape = (n_layers, max_len, batch, n_heads, head_dim)
+        self.k = torch.empty(shape, device=device, dtype=dtype)  # only [:, :pos] is ever read
         self.v = torch.empty(shape, device=device, dtype=dtype)
         self.pos = 0
 
@@ -31,20 +34,25 @@ class CausalSelfAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
         B, T, d = x.shape
-        q, k, v = self.qkv(x).view(B, T, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)  # [B,H,T,D]
-        if cache is not None:
+        H, D = self.n_heads, d // self.n_heads
+        qkv = self.qkv(x).view(B, T, 3, H, D)
+        if cache is not None and T == 1:  # one new position attends to everything cached
             p = cache.pos
-            cache.k[layer, :, :, p:p + T] = k
-            cache.v[layer, :, :, p:p + T] = v
-            k, v = cache.k[layer, :, :, :p + T], cache.v[layer, :, :, :p + T]
-            # A single new position may attend to everything cached; a prefill needs the causal mask.
-            causal = T > 1
-            if causal and p > 0:
+            cache.k[layer, p] = qkv[:, 0, 1]
+            cache.v[layer, p] = qkv[:, 0, 2]
+            # [t, B, H] scores over the t = p + 1 cached positions, as broadcast products on the
+            # position-major cache: 2x faster on CPU than SDPA's kernel for a single query row.
+            scores = (cache.k[layer, :p + 1] * qkv[:, 0, 0]).sum(-1) * D ** -0.5
+            y = (scores.softmax(0).unsqueeze(-1) * cache.v[layer, :p + 1]).sum(0)  # [B, H, D]
+            return self.drop(self.proj(y.reshape(B, 1, d)))
+        q, k, v = qkv.permute(2, 0, 3, 1, 4)  # [B, H, T, D] each
+        if cache is not None:  # a prefill of T positions
+            if cache.pos > 0:
                 raise ValueError("prefill must start from an empty cache")
-        else:
-            causal = True
+            cache.k[layer, :T] = k.permute(2, 0, 1, 3)
+            cache.v[layer, :T] = v.permute(2, 0, 1, 3)
         # No dropout on attention weights: it forces SDPA's slow "math" path on CPU.
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         return self.drop(self.proj(y.transpose(1, 2).reshape(B, T, d)))
 
 
@@ -82,7 +90,33 @@ class Trunk(nn.Module):
         return self.ln_f(x)
 
 
-def gumbel_argmax(logits: torch.Tensor, generator: torch.Generator, temperature: float = 1.0) -> torch.Tensor:
-    """Sample from softmax(logits / temperature) along the last axis, reproducibly per generator."""
-    u = torch.rand(logits.shape, generator=generator, device=logits.device).clamp_(1e-20, 1.0)
-    return (logits / temperature - torch.log(-torch.log(u))).argmax(-1)
+def sample_categorical(logits: torch.Tensor, generator: torch.Generator, temperature: float = 1.0) -> torch.Tensor:
+    """Sample from softmax(logits / temperature) along the last axis, reproducibly per generator.
+
+    logits [..., k] -> int64 [...]. Inverse CDF with one uniform per draw: the token is the number
+    of cumulative probabilities below u * total. Cheaper than Gumbel-max, which needs k uniforms
+    and two logarithms per draw.
+    """
+    cdf = (logits.float() / temperature).softmax(-1).cumsum(-1)
+    u = torch.rand((*cdf.shape[:-1], 1), generator=generator, device=cdf.device) * cdf[..., -1:]
+    return (cdf < u).sum(-1).clamp_(max=cdf.shape[-1] - 1)  # clamp: guards u * total == total
+
+
+def adamw_warmup_cosine(module, lr: float, weight_decay: float, warmup_steps: int,
+                        betas=(0.9, 0.95)) -> dict:
+    """Lightning optimiser config: AdamW with a linear warm-up, then a cosine decay to 0 over the run
+    (when its length is known). Decaying to 0 matters for tables: with a constant or plateau-halved
+    rate the last iterate keeps enough noise to miss a column's marginal by a few points of TV."""
+    opt = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay, betas=betas)
+    total = module.trainer.estimated_stepping_batches if module._trainer is not None else math.inf
+    warm = max(1, min(warmup_steps, int(total) // 10 if math.isfinite(total) else warmup_steps))
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        if not math.isfinite(total):
+            return 1.0
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+    return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

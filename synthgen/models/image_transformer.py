@@ -19,7 +19,6 @@ the patch tokens back to layout tokens (each level's grey value, cropped to H x 
 """
 from __future__ import annotations
 
-import math
 
 import torch
 import torch.nn.functional as F
@@ -27,7 +26,7 @@ from torch import nn
 
 from synthgen.encoders.images import quantization_tables
 from synthgen.errors import SynthgenError
-from synthgen.models.blocks import Trunk, gumbel_argmax
+from synthgen.models.blocks import Trunk, adamw_warmup_cosine, sample_categorical
 from synthgen.models.image_base import ImageGenerator
 
 MAX_VOCAB = 4096  # patch tokens; the output layer has one row each
@@ -120,20 +119,7 @@ class ImageTransformer(ImageGenerator):
                  batch_size=len(batch[0]))
 
     def configure_optimizers(self):
-        """AdamW; linear warm-up, then a cosine decay to 0 over the run when its length is known."""
-        opt = torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=self.weight_decay, betas=(0.9, 0.95))
-        total = self.trainer.estimated_stepping_batches if self._trainer is not None else math.inf
-        warm = max(1, min(self.warmup_steps, int(total) // 10 if math.isfinite(total) else self.warmup_steps))
-
-        def factor(step: int) -> float:
-            if step < warm:
-                return (step + 1) / warm
-            if not math.isfinite(total):
-                return 1.0
-            return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
-
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        return adamw_warmup_cosine(self, self.lr, self.weight_decay, self.warmup_steps)
 
     # ---- sampling -----------------------------------------------------------------------------------
     def sample_images(self, labels: torch.Tensor, generator: torch.Generator, use_cache: bool = True) -> torch.Tensor:
@@ -145,7 +131,7 @@ class ImageTransformer(ImageGenerator):
         seq, out = x, labels.new_zeros(b, P)
         for t in range(P):
             h = (self.trunk(x, cache) if use_cache else self.trunk(seq))[:, -1]  # [b, d]
-            out[:, t] = gumbel_argmax(self.head(h), generator, self.temperature)
+            out[:, t] = sample_categorical(self.head(h), generator, self.temperature)
             if t + 1 < P:
                 x = self.tok_emb(out[:, t:t + 1]) + self.pos_emb[:, t + 1:t + 2]  # [b, 1, d]
                 seq = seq if use_cache else torch.cat([seq, x], 1)
