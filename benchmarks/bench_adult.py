@@ -53,7 +53,7 @@ def timed(fn):
     return out, time.perf_counter() - t0, time.process_time() - c0
 
 
-def run_family(family: str, extra: list[str]) -> dict:
+def run_family(family: str, extra: list[str], tag: str = "") -> dict:
     import torch
 
     from synthgen import pipeline
@@ -62,7 +62,7 @@ def run_family(family: str, extra: list[str]) -> dict:
     from synthgen.paths import RunPaths
     from synthgen.schema import TableSchema
 
-    out = WORK / family
+    out = WORK / f"{family}{tag}"
     base = [f"model={family}", "data=file", f"data.path={ANCHORS / 'argn_adult_train.parquet'}",
             f"data.holdout_path={ANCHORS / 'argn_adult_holdout.parquet'}", "data.target=income",
             "data.sensitive=[sex,race]", "data.name=adult_anchor", f"paths.out_dir={out}",
@@ -138,6 +138,7 @@ def main(argv=None) -> int:
     ap.add_argument("--families", default="transformer,gan,vae")
     ap.add_argument("--sdv", action="store_true", help="also train SDV's baselines (slow: ~25 min)")
     ap.add_argument("--extra", default="", help="comma-separated extra overrides for every family")
+    ap.add_argument("--tag", default="", help="suffix for the work folder and the result rows (side-by-side runs)")
     args = ap.parse_args(argv)
     if not ANCHORS.exists():
         print(f"anchors not found at {ANCHORS}", file=sys.stderr)
@@ -151,8 +152,8 @@ def main(argv=None) -> int:
     table = {}
     for family in filter(None, args.families.split(",")):
         if (CONF_DIR / "model" / f"{family}.yaml").exists():
-            table[f"synthgen {family}"] = run_family(family, extra)
-            print(family, table[f"synthgen {family}"], flush=True)
+            table[f"synthgen {family}{args.tag}"] = run_family(family, extra, args.tag)
+            print(family, table[f"synthgen {family}{args.tag}"], flush=True)
     table.update(run_anchors(kinds))
     if args.sdv:
         table.update(run_sdv(kinds))

@@ -21,23 +21,67 @@ def decode_rng(seed: int, chunk: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed), int(chunk), 1]))
 
 
-class ShardWriter(BasePredictionWriter):
-    """Decodes each predicted chunk with the encoder and writes `part-{chunk:06d}.parquet`."""
+def redraw_streams(seed: int, chunk: int, round_: int, device="cpu"):
+    """The model's and the decoder's random streams for one round of redrawing copies in a chunk."""
+    import torch
 
-    def __init__(self, out_dir: Path, encoder, seed: int, fix_values=None):
+    state = int(np.random.SeedSequence([int(seed), int(chunk), 2, round_]).generate_state(1, np.uint64)[0] >> 1)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(chunk), 3, round_]))
+    return torch.Generator(device=device).manual_seed(state), rng
+
+
+class ShardWriter(BasePredictionWriter):
+    """Decodes each predicted chunk with the encoder and writes `part-{chunk:06d}.parquet`.
+
+    With a `guard` (synthgen/copies.py), rows that copy a training row are redrawn first; the
+    shard's metadata records how many (`synthgen.copies_redrawn`, and `synthgen.copies_kept` for
+    those still copying after the guard's last round).
+    """
+
+    def __init__(self, out_dir: Path, encoder, seed: int, fix_values=None, guard=None):
         super().__init__(write_interval="batch")
         self.out_dir, self.encoder, self.seed, self.fix_values = Path(out_dir), encoder, seed, fix_values
+        self.guard = guard
 
     def write_on_batch_end(self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx=0):
         chunk, start = prediction["chunk"], int(batch["start"][0])
-        table = self.encoder.decode(prediction["output"].numpy(), decode_rng(self.seed, chunk), row_offset=start)
-        if self.fix_values is not None:  # the exact requested values (see synthgen/conditions.py)
-            table = self.fix_values(table, start)
+        tokens = prediction["output"].numpy()
+        table = self.encoder.decode(tokens, decode_rng(self.seed, chunk), row_offset=start)
+        meta = {}
         rate = prediction.get("acceptance_rate")
         if rate is not None:  # conditions met by rejection sampling: keep the measured rate with the shard
-            table = table.replace_schema_metadata({**(table.schema.metadata or {}),
-                                                   b"synthgen.acceptance_rate": str(rate).encode()})
+            meta[b"synthgen.acceptance_rate"] = str(rate).encode()
+        if self.guard is not None:
+            table, redrawn, kept = self._redraw_copies(pl_module, batch["cond"][0], chunk, start, tokens, table)
+            meta[b"synthgen.copies_redrawn"], meta[b"synthgen.copies_kept"] = b"%d" % redrawn, b"%d" % kept
+        if self.fix_values is not None:  # the exact requested values (see synthgen/conditions.py)
+            table = self.fix_values(table, start)
+        if meta:
+            table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
         write_parquet_atomic(table, self.out_dir / shard_name(chunk))
+
+    def _redraw_copies(self, model, cond, chunk: int, start: int, tokens, table):
+        """Redraw the rows of `table` that copy a training row -> (table, rows redrawn, rows kept)."""
+        import pyarrow as pa
+        import torch
+
+        idx = self.guard.copies(tokens, table)
+        redrawn, n = len(idx), table.num_rows
+        for r in range(1, self.guard.max_rounds + 1):
+            if not len(idx):
+                break
+            g, rng = redraw_streams(self.seed, chunk, r, model.device)
+            new = model.sample(cond[torch.from_numpy(idx)].to(model.device), g).cpu().numpy()
+            sub = self.encoder.decode(new, rng, row_offset=start)
+            take = np.arange(n)
+            take[idx] = n + np.arange(len(idx))
+            merged = pa.concat_tables([table, sub]).take(pa.array(take))
+            for name in table.column_names:  # keep what is not modelled (fresh identifier keys)
+                if name not in self.guard.columns:
+                    merged = merged.set_column(merged.column_names.index(name), name, table.column(name))
+            table = merged
+            idx = idx[self.guard.copies(new, sub)]
+        return table, redrawn, len(idx)
 
 
 def write_manifest(out_dir: Path, chunks, seed: int, extra: dict) -> dict:
@@ -51,16 +95,24 @@ def write_manifest(out_dir: Path, chunks, seed: int, extra: dict) -> dict:
         if rows != n:
             raise RuntimeError(f"chunk {chunk} has {rows} rows, expected {n}")
         entry = {"path": path.name, "chunk": chunk, "first_row": start, "rows": rows, "sha256": file_sha256(path)}
-        rate = (pq.read_schema(path).metadata or {}).get(b"synthgen.acceptance_rate")
-        if rate is not None:
-            entry["acceptance_rate"] = float(rate)
+        meta = pq.read_schema(path).metadata or {}
+        if b"synthgen.acceptance_rate" in meta:
+            entry["acceptance_rate"] = float(meta[b"synthgen.acceptance_rate"])
+        for key in ("copies_redrawn", "copies_kept"):
+            if f"synthgen.{key}".encode() in meta:
+                entry[key] = int(meta[f"synthgen.{key}".encode()])
         files.append(entry)
     schema = pq.read_schema(Path(out_dir) / files[0]["path"]) if files else None
     manifest = {"seed": seed, "rows": sum(f["rows"] for f in files), "files": files,
                 "schema": {f.name: str(f.type) for f in schema} if schema else {}, **extra}
+    metrics = {}
     rated = [f for f in files if "acceptance_rate" in f]
     if rated:  # rows-weighted mean over the chunks sampled by rejection
-        manifest["metrics"] = {"acceptance_rate": sum(f["acceptance_rate"] * f["rows"] for f in rated)
-                               / sum(f["rows"] for f in rated)}
+        metrics["acceptance_rate"] = sum(f["acceptance_rate"] * f["rows"] for f in rated) / sum(f["rows"] for f in rated)
+    for key in ("copies_redrawn", "copies_kept"):
+        if any(key in f for f in files):
+            metrics[key] = sum(f.get(key, 0) for f in files)
+    if metrics:
+        manifest["metrics"] = metrics
     write_json(Path(out_dir) / MANIFEST, manifest)
     return manifest

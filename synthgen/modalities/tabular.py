@@ -75,9 +75,16 @@ class TabularModality(Modality):
         condition = plain(g.condition) or {}
         rows = RowConditions(enc, g.n_rows, condition, g.get("condition_file"), plain(g.get("rebalance")) or {},
                              self.cfg.seed)
-        writer = ShardWriter(staging, enc, self.cfg.seed, rows.fix_values if rows.active else None)
+        writer = ShardWriter(staging, enc, self.cfg.seed, rows.fix_values if rows.active else None,
+                             self._copy_guard(enc) if g.get("redraw_copies", True) else None)
         return GenerationPlan(plan_chunks(rows.n_rows, chunk_rows), lambda chunk, start, n: rows.tokens(start, n),
                               writer, rows.info)
+
+    def _copy_guard(self, enc):
+        from synthgen.copies import CopyGuard
+
+        train = pq.read_table(self.paths.train_table)
+        return CopyGuard(train, enc.encode(train), enc.layout.columns)
 
     def finish_generation(self, plan: GenerationPlan, staging) -> dict:
         from synthgen.generation import write_manifest

@@ -4,8 +4,6 @@ Shapes: B batch, T positions, d model width, H heads, D = d / H head width.
 """
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -101,22 +99,3 @@ def sample_categorical(logits: torch.Tensor, generator: torch.Generator, tempera
     u = torch.rand((*cdf.shape[:-1], 1), generator=generator, device=cdf.device) * cdf[..., -1:]
     return (cdf < u).sum(-1).clamp_(max=cdf.shape[-1] - 1)  # clamp: guards u * total == total
 
-
-def adamw_warmup_cosine(module, lr: float, weight_decay: float, warmup_steps: int,
-                        betas=(0.9, 0.95)) -> dict:
-    """Lightning optimiser config: AdamW with a linear warm-up, then a cosine decay to 0 over the run
-    (when its length is known). Decaying to 0 matters for tables: with a constant or plateau-halved
-    rate the last iterate keeps enough noise to miss a column's marginal by a few points of TV."""
-    opt = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay, betas=betas)
-    total = module.trainer.estimated_stepping_batches if module._trainer is not None else math.inf
-    warm = max(1, min(warmup_steps, int(total) // 10 if math.isfinite(total) else warmup_steps))
-
-    def factor(step: int) -> float:
-        if step < warm:
-            return (step + 1) / warm
-        if not math.isfinite(total):
-            return 1.0
-        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
-
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
-    return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

@@ -26,7 +26,8 @@ from torch import nn
 
 from synthgen.encoders.images import quantization_tables
 from synthgen.errors import SynthgenError
-from synthgen.models.blocks import Trunk, adamw_warmup_cosine, sample_categorical
+from synthgen.models.blocks import Trunk, sample_categorical
+from synthgen.models.schedules import adamw_warmup_cosine
 from synthgen.models.image_base import ImageGenerator
 
 MAX_VOCAB = 4096  # patch tokens; the output layer has one row each

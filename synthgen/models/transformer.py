@@ -25,7 +25,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from synthgen.models.base import TabularGenerator
-from synthgen.models.blocks import Trunk, adamw_warmup_cosine, sample_categorical
+from synthgen.models.blocks import Trunk, sample_categorical
+from synthgen.models.schedules import adamw_warmup_cosine
 
 
 class TabularTransformer(TabularGenerator):

@@ -16,6 +16,7 @@ from torch import nn
 
 from synthgen.models.base import TabularGenerator
 from synthgen.models.heads import SpanHead, SpanInput, generated_distance, mlp
+from synthgen.models.schedules import adamw_warmup_cosine
 
 
 class TabularVAE(TabularGenerator):
@@ -80,9 +81,7 @@ class TabularVAE(TabularGenerator):
             self.log("val_tv", generated_distance(self, ref), sync_dist=True)
 
     def configure_optimizers(self):
-        opt = torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=2)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "monitor": "val_loss"}}
+        return adamw_warmup_cosine(self, self.lr, self.weight_decay, warmup_steps=50, betas=(0.9, 0.999))
 
     # ---- sampling ------------------------------------------------------------------------------
     @torch.no_grad()

@@ -1,0 +1,76 @@
+"""No copies of real rows: synthetic rows equal to a training row in every modelled column are
+redrawn before they are written.
+
+A model that has learned a table well still emits, by chance, a few rows identical to training
+rows (on Adult about one in 25,000-200,000 with the transformer: a common row whose fnlwgt draw
+lands on the real value). Those are the rows a privacy review flags first, so generation redraws
+them: new tokens from the model (the row's own conditions) and new within-bin draws, from a
+random stream fixed by (seed, chunk, round), so outputs stay deterministic per seed whatever the
+number of processes. After `max_rounds` rounds the rows still copying are kept and counted
+(a table whose every possible row is a training row, e.g. two binary columns, cannot avoid it).
+
+Cost: one 64-bit hash per token row and a sorted lookup; only rows whose tokens equal a training
+row's tokens are decoded values compared (a binned number can decode to another value).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+_WEIGHTS_SEED = 0x5EED
+
+
+def token_hashes(tokens: np.ndarray) -> np.ndarray:
+    """int tokens [n, C] -> uint64 [n]: a fixed random linear hash (wrapping), equal rows equal hashes."""
+    w = np.random.default_rng(_WEIGHTS_SEED).integers(1, 2 ** 63, tokens.shape[1], dtype=np.uint64) | np.uint64(1)
+    t = np.ascontiguousarray(tokens, dtype=np.int64).view(np.uint64)
+    h = t[:, 0] * w[0]
+    for c in range(1, t.shape[1]):  # column by column: no [n, C] temporary
+        h += t[:, c] * w[c]
+    return h
+
+
+class _HashSet:
+    """Membership of uint64 hashes: a 4-Mbit table of their low 22 bits rules most values out with
+    one gather; the few left are checked exactly on the sorted hashes (searchsorted on uint64 is
+    slow here: 16 ms for 50,000 values, against ~1 ms for the table)."""
+
+    _MASK = np.uint64((1 << 22) - 1)
+
+    def __init__(self, hashes: np.ndarray):
+        self.sorted = np.unique(hashes)
+        self.bits = np.zeros(1 << 22, dtype=bool)
+        self.bits[(self.sorted & self._MASK).astype(np.int64)] = True
+
+    def contains(self, values: np.ndarray) -> np.ndarray:
+        out = self.bits[(values & self._MASK).astype(np.int64)]
+        maybe = np.flatnonzero(out)
+        if len(maybe):
+            i = np.minimum(np.searchsorted(self.sorted, values[maybe]), len(self.sorted) - 1)
+            out[maybe] = self.sorted[i] == values[maybe]
+        return out
+
+
+def value_hashes(table: pa.Table) -> np.ndarray:
+    """uint64 per row of `table` (pandas' row hash of the plain values)."""
+    plain = pa.table({n: c.dictionary_decode() if pa.types.is_dictionary(c.type) else c
+                      for n, c in zip(table.column_names, table.columns)}) if table.num_columns else table
+    return pd.util.hash_pandas_object(plain.to_pandas(), index=False).to_numpy()
+
+
+class CopyGuard:
+    """The training rows' hashes, and which synthetic rows copy one of them."""
+
+    def __init__(self, train: pa.Table, train_tokens: np.ndarray, columns: list[str], max_rounds: int = 10):
+        self.columns, self.max_rounds = list(columns), max_rounds
+        self.train_tokens = _HashSet(token_hashes(train_tokens))
+        self.train_values = _HashSet(value_hashes(train.select(self.columns)))
+
+    def copies(self, tokens: np.ndarray, table: pa.Table) -> np.ndarray:
+        """tokens [n, C] and their decoded table -> indices of the rows that copy a training row."""
+        candidates = np.flatnonzero(self.train_tokens.contains(token_hashes(tokens)))
+        if not len(candidates):
+            return candidates
+        rows = table.select(self.columns).take(pa.array(candidates))
+        return candidates[self.train_values.contains(value_hashes(rows))]
