@@ -5,14 +5,15 @@ with synthgen's own evaluation, and writes benchmarks/results/adult.json. Per fa
 time (wall and CPU), sampling as `synthgen generate` of the training table's size, the sampler
 alone (200,000 rows, model in memory), and end to end into Parquet at scale (BIG_ROWS).
 
-    python benchmarks/bench_adult.py [--families transformer,gan,vae] [--sdv] [--extra k=v,...]
+    python benchmarks/bench_adult.py [--families transformer,gan,vae] [--sdv auto|yes|no] [--extra k=v,...]
 
 Rows of earlier runs in adult.json are kept unless this run re-measures them (`--families ""
---sdv` adds only the SDV baselines).
+--sdv yes` adds only the SDV baselines, which run when `pip install -e '.[bench]'` installed sdv).
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -136,7 +137,8 @@ def run_sdv(kinds) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--families", default="transformer,gan,vae")
-    ap.add_argument("--sdv", action="store_true", help="also train SDV's baselines (slow: ~25 min)")
+    ap.add_argument("--sdv", choices=["auto", "yes", "no"], default="auto",
+                    help="train SDV's baselines (~25-40 min); auto: when sdv is installed (the bench extra)")
     ap.add_argument("--extra", default="", help="comma-separated extra overrides for every family")
     ap.add_argument("--tag", default="", help="suffix for the work folder and the result rows (side-by-side runs)")
     args = ap.parse_args(argv)
@@ -155,7 +157,7 @@ def main(argv=None) -> int:
             table[f"synthgen {family}{args.tag}"] = run_family(family, extra, args.tag)
             print(family, table[f"synthgen {family}{args.tag}"], flush=True)
     table.update(run_anchors(kinds))
-    if args.sdv:
+    if args.sdv == "yes" or (args.sdv == "auto" and importlib.util.find_spec("sdv") is not None):
         table.update(run_sdv(kinds))
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / "adult.json"

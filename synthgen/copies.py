@@ -1,15 +1,18 @@
-"""No copies of real rows: synthetic rows equal to a training row in every modelled column are
-redrawn before they are written.
+"""No more copies of real rows than real data has: generation redraws the synthetic rows that
+copy a training row beyond the share a fresh real sample shows.
 
-A model that has learned a table well still emits, by chance, a few rows identical to training
-rows (on Adult about one in 25,000-200,000 with the transformer: a common row whose fnlwgt draw
-lands on the real value). Those are the rows a privacy review flags first, so generation redraws
-them: new tokens from the model (the row's own conditions) and new within-bin draws, from a
-random stream fixed by (seed, chunk, round), so outputs stay deterministic per seed whatever the
-number of processes. After `max_rounds` rounds the rows still copying are kept and counted
-(a table whose every possible row is a training row, e.g. two binary columns, cannot avoid it).
+A model that has learned a table well still emits, by chance, rows identical to training rows.
+How many is natural depends on the table: in six categorical Adult columns most real holdout
+rows also occur in train, in the full Adult table none do (fnlwgt alone nearly identifies a
+row). The evaluation's privacy gate holds synthetic data to the holdout's copy share, and so
+does generation: each chunk keeps at most `allowed_share` of its rows as copies (the holdout's
+share, measured when generation starts) and redraws the rest: new tokens from the model for the
+row's own conditions and new within-bin draws, from a random stream fixed by (seed, chunk,
+round), so outputs stay deterministic per seed whatever the number of processes. Redrawing every
+copy would bias low-entropy tables towards unseen rows. After `max_rounds` rounds the rows still
+copying are kept and counted.
 
-Cost: one 64-bit hash per token row and a sorted lookup; only rows whose tokens equal a training
+Cost: one 64-bit hash per token row and a table lookup; only rows whose tokens equal a training
 row's tokens are decoded values compared (a binned number can decode to another value).
 """
 from __future__ import annotations
@@ -62,10 +65,14 @@ def value_hashes(table: pa.Table) -> np.ndarray:
 class CopyGuard:
     """The training rows' hashes, and which synthetic rows copy one of them."""
 
-    def __init__(self, train: pa.Table, train_tokens: np.ndarray, columns: list[str], max_rounds: int = 10):
+    def __init__(self, train: pa.Table, train_tokens: np.ndarray, columns: list[str], holdout: pa.Table | None = None,
+                 max_rounds: int = 10):
         self.columns, self.max_rounds = list(columns), max_rounds
         self.train_tokens = _HashSet(token_hashes(train_tokens))
         self.train_values = _HashSet(value_hashes(train.select(self.columns)))
+        # the share of real rows, never trained on, that copy a training row: what chance allows
+        self.allowed_share = (float(self.train_values.contains(value_hashes(holdout.select(self.columns))).mean())
+                              if holdout is not None and holdout.num_rows else 0.0)
 
     def copies(self, tokens: np.ndarray, table: pa.Table) -> np.ndarray:
         """tokens [n, C] and their decoded table -> indices of the rows that copy a training row."""

@@ -33,9 +33,9 @@ def redraw_streams(seed: int, chunk: int, round_: int, device="cpu"):
 class ShardWriter(BasePredictionWriter):
     """Decodes each predicted chunk with the encoder and writes `part-{chunk:06d}.parquet`.
 
-    With a `guard` (synthgen/copies.py), rows that copy a training row are redrawn first; the
-    shard's metadata records how many (`synthgen.copies_redrawn`, and `synthgen.copies_kept` for
-    those still copying after the guard's last round).
+    With a `guard` (synthgen/copies.py), rows that copy a training row beyond the holdout's copy
+    share are redrawn first; the shard's metadata records how many (`synthgen.copies_redrawn`,
+    and `synthgen.copies_kept` for those still copying after the guard's last round).
     """
 
     def __init__(self, out_dir: Path, encoder, seed: int, fix_values=None, guard=None):
@@ -65,8 +65,9 @@ class ShardWriter(BasePredictionWriter):
         import pyarrow as pa
         import torch
 
-        idx = self.guard.copies(tokens, table)
-        redrawn, n = len(idx), table.num_rows
+        n = table.num_rows
+        idx = self.guard.copies(tokens, table)[int(self.guard.allowed_share * n):]  # the first ones may stay
+        redrawn = len(idx)
         for r in range(1, self.guard.max_rounds + 1):
             if not len(idx):
                 break

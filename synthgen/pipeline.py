@@ -59,9 +59,10 @@ def train(cfg: DictConfig):
     enc = handler.load_encoder()
     spec, family_training = model_spec(cfg)
     model = instantiate(spec, layout=enc.layout.to_dict(), _convert_="all")
-    dm = handler.datamodule(enc, model)
     max_epochs = _first_set(cfg.trainer.max_epochs, family_training.get("epochs"), 30)
     patience = _first_set(cfg.train.patience, family_training.get("patience"), 4)
+    val_share = _first_set(cfg.train.val_share, family_training.get("val_share"), 0.1)
+    dm = handler.datamodule(enc, model, val_share)
 
     resume = _resume_path(cfg, paths)
     if resume is None and _is_launcher():
@@ -79,8 +80,12 @@ def train(cfg: DictConfig):
         trainer.fit(model, datamodule=dm, ckpt_path=resume)
     if not trainer.is_global_zero:
         return None
+    # Export the best validation checkpoint, except after a schedule that brought the learning rate
+    # to 0 (schedules.adamw_warmup_cosine): those final weights are the intended ones, and a small
+    # validation split's argmin may pick an epoch whose weights are still noisy.
+    annealed = getattr(model, "lr_annealed_to_zero", False) and callbacks[1].stopped_epoch == 0
     best = callbacks[0].best_model_path
-    if best and os.path.exists(best):
+    if best and os.path.exists(best) and not annealed:
         model.load_state_dict(torch.load(best, map_location="cpu", weights_only=True)["state_dict"])
     export_generator(model, spec, paths.model)
     run_id = logger.run_id
@@ -89,6 +94,7 @@ def train(cfg: DictConfig):
     tracking.log_params(c, run_id, cfg)
     c.set_tag(run_id, "synthgen.max_epochs", str(max_epochs))
     c.set_tag(run_id, "synthgen.patience", str(patience))
+    c.set_tag(run_id, "synthgen.val_share", str(val_share))
     c.set_tag(run_id, tracking.PIPELINE_TAG, run_id)
     c.log_text(run_id, OmegaConf.to_yaml(cfg), "config.yaml")
     c.log_artifact(run_id, str(paths.encoder), "encoder")

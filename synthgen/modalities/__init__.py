@@ -23,7 +23,7 @@ from synthgen.errors import SynthgenError
 
 MODALITIES = ("tabular", "image")
 # Keys of a model block that configure training, not the network; null trainer/train values defer to them.
-TRAINING_KEYS = ("epochs", "patience")
+TRAINING_KEYS = ("epochs", "patience", "val_share")
 
 
 @dataclass
@@ -76,7 +76,7 @@ def handler_for(cfg: DictConfig, paths):
 
 
 def model_spec(cfg: DictConfig) -> tuple[dict, dict]:
-    """(network config for hydra.utils.instantiate, training defaults {epochs, patience}) of the
+    """(network config for hydra.utils.instantiate, training defaults {epochs, patience, val_share}) of the
     selected family for the data's modality: the `image:` block of the model file for images,
     the rest of it for tables."""
     node = OmegaConf.to_container(cfg.model, resolve=True)

@@ -95,7 +95,7 @@ class ImageModality(Modality):
         return ImageEncoder.load(self.paths.encoder)
 
     # ---- train -----------------------------------------------------------------------------------
-    def datamodule(self, enc, model):
+    def datamodule(self, enc, model, val_share: float):
         from synthgen.data import TensorDataModule
 
         train = load_image_set(self.paths.prepared / "train.npz")
@@ -103,7 +103,7 @@ class ImageModality(Modality):
             arrays = (enc.to_tokens(train), enc.labels_for(train))
         else:
             arrays = enc.encode(train)
-        return TensorDataModule(arrays, model.batch_size, self.cfg.train.val_share, self.cfg.seed)
+        return TensorDataModule(arrays, model.batch_size, val_share, self.cfg.seed)
 
     def train_callbacks(self, enc) -> list:
         return [SampleGridLogger(enc, self.cfg.seed)]

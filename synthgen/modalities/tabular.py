@@ -53,11 +53,11 @@ class TabularModality(Modality):
         return TabularEncoder.load(self.paths.encoder)
 
     # ---- train -----------------------------------------------------------------------------------
-    def datamodule(self, enc, model):
+    def datamodule(self, enc, model, val_share: float):
         from synthgen.data import TokenDataModule
 
         tokens = enc.encode(pq.read_table(self.paths.train_table))
-        return TokenDataModule(tokens, model.batch_size, self.cfg.train.val_share, self.cfg.seed)
+        return TokenDataModule(tokens, model.batch_size, val_share, self.cfg.seed)
 
     def train_callbacks(self, enc) -> list:
         return []
@@ -84,7 +84,7 @@ class TabularModality(Modality):
         from synthgen.copies import CopyGuard
 
         train = pq.read_table(self.paths.train_table)
-        return CopyGuard(train, enc.encode(train), enc.layout.columns)
+        return CopyGuard(train, enc.encode(train), enc.layout.columns, pq.read_table(self.paths.holdout_table))
 
     def finish_generation(self, plan: GenerationPlan, staging) -> dict:
         from synthgen.generation import write_manifest

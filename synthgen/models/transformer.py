@@ -142,13 +142,31 @@ class TabularTransformer(TabularGenerator):
         return out
 
     def _sample_block(self, out: torch.Tensor, order: list, fixed: list, generator: torch.Generator) -> None:
-        """Fill the free columns of out [b, C] in place, column by column in `order`."""
+        """Fill the free columns of out [b, C] in place, column by column in `order`.
+
+        Rows that share a prefix share its computation: each step runs the trunk once per distinct
+        prefix ("node") and draws every row's token from its node's logits. The first columns have
+        few tokens, so on Adult the 50,000 rows of a chunk have 1, 2, 4, 20, 100, 339, 1,126, ...
+        distinct prefixes. Once the nodes exceed half the rows, the block goes on row by row.
+        """
         b, C = out.shape
-        cache = self.trunk.new_cache(b, C, self.bos)
-        x = self.bos.expand(b, 1, -1)
+        node = torch.zeros(b, dtype=torch.long, device=out.device)  # each row's prefix node
+        per_row = False
+        cache = self.trunk.new_cache(1, C, self.bos)
+        x = self.bos  # [nodes, 1, d]: the next input of every node
         for t, c in enumerate(order):
-            h = self.trunk(x + self.col_query.weight[c], cache)[:, -1]  # [b, d]
+            h = self.trunk(x + self.col_query.weight[c], cache)[:, -1]  # [nodes, d]
             if not fixed[c]:
-                out[:, c] = sample_categorical(self.column_logits(h, c), generator, self.temperature)
-            if t + 1 < C:
-                x = (self.tok_emb(out[:, c] + self.layout.offsets[c]) + self.col_in.weight[c]).unsqueeze(1)
+                logits = self.column_logits(h, c)
+                out[:, c] = sample_categorical(logits if per_row else logits[node], generator, self.temperature)
+            if t + 1 == C:
+                break
+            tok = out[:, c]
+            if not per_row:
+                k = self.layout.cardinalities[c]
+                keys, new_node = torch.unique(node * k + tok, return_inverse=True)  # prefixes one column longer
+                per_row = len(keys) > b // 2
+                parent, tok = (node, tok) if per_row else (keys // k, keys % k)  # each new node's old node
+                node = new_node
+                cache.k, cache.v = cache.k[:, :, parent], cache.v[:, :, parent]  # [L, T, nodes, H, D]
+            x = (self.tok_emb(tok + self.layout.offsets[c]) + self.col_in.weight[c]).unsqueeze(1)
