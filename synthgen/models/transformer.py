@@ -1,10 +1,10 @@
 """Autoregressive transformer over column tokens (one token per column) that conditions on any columns.
 
 Columns are generated in a fixed generation order (`column_order`): by default the columns with
-the fewest tokens first, so the categorical skeleton of a row is drawn before the numbers that
-depend on it and no column is conditioned on a noisy 100-bin number it hardly depends on (on
-Adult the table's own order puts fnlwgt third; see the note in conf/model/transformer.yaml).
-Output columns keep the table's order either way.
+the fewest tokens first, so the categorical skeleton of a row is drawn before the numbers (on
+Adult, against the table's own order: TSTR 0.990 -> 0.995, detection AUC 0.548 -> 0.533), and
+rows share the computation of their common prefixes while sampling. Output columns keep the
+table's order either way.
 
 Sampling with fixed values puts the fixed columns first and generates the free ones after them,
 in the generation order. Training teaches exactly those orders: for a share of the rows
