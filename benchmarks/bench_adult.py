@@ -121,14 +121,10 @@ def run_sdv(kinds) -> dict:
     for name, cls in (("GaussianCopula", GaussianCopulaSynthesizer), ("CTGAN", CTGANSynthesizer),
                       ("TVAE", TVAESynthesizer)):
         synth = cls(meta)
-        t0 = time.perf_counter()
-        synth.fit(data)
-        train_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        sample = synth.sample(len(train))
+        _, train_s, _ = timed(lambda: synth.fit(data))
+        sample, sample_s, _ = timed(lambda: synth.sample(len(train)))
         sample = sample["adult"] if isinstance(sample, dict) else sample
-        rows[f"SDV {name}"] = {"train_s": round(train_s, 1),
-                               "sample_rows_per_s": round(len(sample) / (time.perf_counter() - t0)),
+        rows[f"SDV {name}"] = {"train_s": round(train_s, 1), "sample_rows_per_s": round(len(sample) / sample_s),
                                **evaluate_table(sample, kinds)}
         print(f"SDV {name}", rows[f"SDV {name}"], flush=True)
     return rows

@@ -16,18 +16,16 @@ def shard_name(chunk: int) -> str:
     return f"part-{chunk:06d}.parquet"
 
 
-def decode_rng(seed: int, chunk: int) -> np.random.Generator:
+def decode_rng(seed: int, chunk: int, stream: tuple = (1,)) -> np.random.Generator:
     """The decoder's random stream for one chunk (within-bin draws, rare levels)."""
-    return np.random.default_rng(np.random.SeedSequence([int(seed), int(chunk), 1]))
+    return np.random.default_rng(np.random.SeedSequence([int(seed), int(chunk), *stream]))
 
 
 def redraw_streams(seed: int, chunk: int, round_: int, device="cpu"):
     """The model's and the decoder's random streams for one round of redrawing copies in a chunk."""
-    import torch
+    from synthgen.models.base import chunk_generator
 
-    state = int(np.random.SeedSequence([int(seed), int(chunk), 2, round_]).generate_state(1, np.uint64)[0] >> 1)
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(chunk), 3, round_]))
-    return torch.Generator(device=device).manual_seed(state), rng
+    return chunk_generator(seed, chunk, device, stream=(2, round_)), decode_rng(seed, chunk, stream=(3, round_))
 
 
 class ShardWriter(BasePredictionWriter):

@@ -83,7 +83,8 @@ def train(cfg: DictConfig):
     # Export the best validation checkpoint, except after a schedule that brought the learning rate
     # to 0 (schedules.adamw_warmup_cosine): those final weights are the intended ones, and a small
     # validation split's argmin may pick an epoch whose weights are still noisy.
-    annealed = getattr(model, "lr_annealed_to_zero", False) and callbacks[1].stopped_epoch == 0
+    stopper = trainer.early_stopping_callback
+    annealed = getattr(model, "lr_annealed_to_zero", False) and (stopper is None or stopper.stopped_epoch == 0)
     best = callbacks[0].best_model_path
     if best and os.path.exists(best) and not annealed:
         model.load_state_dict(torch.load(best, map_location="cpu", weights_only=True)["state_dict"])

@@ -13,9 +13,10 @@ import torch
 from synthgen.encoders.layout import TokenLayout
 
 
-def chunk_generator(seed: int, chunk: int, device="cpu") -> torch.Generator:
-    """The random stream of one output chunk: fixed by (seed, chunk), whatever process runs it."""
-    state = int(np.random.SeedSequence([int(seed), int(chunk)]).generate_state(1, dtype=np.uint64)[0] >> 1)
+def chunk_generator(seed: int, chunk: int, device="cpu", stream: tuple = ()) -> torch.Generator:
+    """The random stream of one output chunk: fixed by (seed, chunk), whatever process runs it;
+    `stream` numbers further streams of the same chunk (e.g. redraws, synthgen/generation.py)."""
+    state = int(np.random.SeedSequence([int(seed), int(chunk), *stream]).generate_state(1, dtype=np.uint64)[0] >> 1)
     return torch.Generator(device=device).manual_seed(state)
 
 

@@ -98,4 +98,3 @@ def sample_categorical(logits: torch.Tensor, generator: torch.Generator, tempera
     cdf = (logits.float() / temperature).softmax(-1).cumsum(-1)
     u = torch.rand((*cdf.shape[:-1], 1), generator=generator, device=cdf.device) * cdf[..., -1:]
     return (cdf < u).sum(-1).clamp_(max=cdf.shape[-1] - 1)  # clamp: guards u * total == total
-

@@ -42,13 +42,12 @@ class TabularTransformer(TabularGenerator):
         self.register_buffer("offsets", torch.tensor(self.layout.offsets, dtype=torch.long), persistent=False)
         if column_order not in ("cardinality", "table"):
             raise ValueError(f"model.column_order must be 'cardinality' or 'table', got {column_order!r}")
-        cards = torch.tensor(self.layout.cardinalities)
-        generation = cards.argsort(stable=True) if column_order == "cardinality" else torch.arange(C)
+        cards, K = self.layout.cardinalities, max(self.layout.cardinalities)
+        generation = torch.tensor(cards).argsort(stable=True) if column_order == "cardinality" else torch.arange(C)
         self.register_buffer("generation", generation, persistent=False)  # [C] columns in generation order
         self.register_buffer("rank", generation.argsort(), persistent=False)  # [C] each column's place in it
         # The head read per column, padded to the widest vocabulary K: rows [C, K] of head.weight
         # (padding repeats a column's last row) and a mask of the padding, for one batched matmul.
-        cards, K = self.layout.cardinalities, max(self.layout.cardinalities)
         rows = [[o + min(j, k - 1) for j in range(K)] for o, k in zip(self.layout.offsets, cards)]
         self.register_buffer("head_rows", torch.tensor(rows, dtype=torch.long), persistent=False)
         self.register_buffer("head_pad", torch.tensor([[j >= k for j in range(K)] for k in cards]), persistent=False)
@@ -131,7 +130,8 @@ class TabularTransformer(TabularGenerator):
 
     def _sample_pattern(self, cond: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Rows that all fix the same columns, in blocks of `sample_block` rows (the KV cache and
-        every activation then stay in the CPU's cache; one block of 50,000 rows is 2x slower)."""
+        the activations of a block stay small; on Adult, 2 threads, blocks of 2,048 and 8,192 rows
+        sampled alike, 21k rows/s)."""
         n, C = cond.shape
         fixed = (cond[:1] >= 0).all(0) if n else (cond >= 0).all(0)
         gen = self.generation
