@@ -20,10 +20,11 @@ def encoded(tmp_path_factory):
     return tmp
 
 
+@pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])  # bf16-mixed: trainer=gpu's, autocast on CPU
 @pytest.mark.parametrize("family", FAMILIES)
-def test_fast_dev_run(encoded, family):
+def test_fast_dev_run(encoded, family, precision):
     ov = [o for o in tiny_overrides(encoded) if not o.startswith("model.")]
-    cfg = load_config([*ov, f"model={family}", "trainer.fast_dev_run=true"])
+    cfg = load_config([*ov, f"model={family}", "trainer.fast_dev_run=true", f"trainer.precision={precision}"])
     paths = pipeline.train(cfg)
     assert paths.model.exists()
     pipeline.generate(cfg)

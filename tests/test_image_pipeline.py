@@ -43,9 +43,11 @@ def encoded(tmp_path_factory):
     return tmp
 
 
+@pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])  # bf16-mixed: trainer=gpu's, autocast on CPU
 @pytest.mark.parametrize("family", FAMILIES)
-def test_fast_dev_run_of_each_image_family(encoded, family):
-    cfg = load_config(overrides(encoded, f"model={family}", "trainer.fast_dev_run=true"))
+def test_fast_dev_run_of_each_image_family(encoded, family, precision):
+    cfg = load_config(overrides(encoded, f"model={family}", "trainer.fast_dev_run=true",
+                                f"trainer.precision={precision}"))
     paths = pipeline.train(cfg)
     assert paths.model.exists()
     pipeline.generate(cfg)

@@ -20,6 +20,15 @@ class KVCache:
         self.v = torch.empty(shape, device=device, dtype=dtype)
         self.pos = 0
 
+    def select(self, index: torch.Tensor) -> None:
+        """Keep batch entries `index` [B'] (repeats allowed), copying only the filled positions."""
+        L, T, _, H, D = self.k.shape
+        for name in ("k", "v"):
+            old = getattr(self, name)
+            new = old.new_empty((L, T, len(index), H, D))
+            new[:, :self.pos] = old[:, :self.pos, index]
+            setattr(self, name, new)
+
 
 class CausalSelfAttention(nn.Module):
     def __init__(self, d: int, n_heads: int, dropout: float):

@@ -97,8 +97,12 @@ class Spans(nn.Module):
         few thousand rows so that [V, n] stays in cache; its buffer is reused between calls.
         """
         n = len(h)
+        # The logits are float32 even under bf16 autocast (trainer.precision=bf16-mixed): rounding
+        # them to bf16 (8 bits) would move the sampled probabilities by up to a few percent.
+        h = h.to(weight.dtype)
         x = self._logits_buffer(n, h)  # [V, n]
-        torch.addmm(bias.unsqueeze(1), weight, h.t(), out=x)
+        with torch.autocast(h.device.type, enabled=False):
+            torch.addmm(bias.unsqueeze(1), weight, h.t(), out=x)
         if temperature != 1.0:
             x.div_(temperature)
         u = torch.rand(self.n_columns, n, generator=generator, device=h.device)  # [C, n]

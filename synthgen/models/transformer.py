@@ -168,5 +168,5 @@ class TabularTransformer(TabularGenerator):
                 per_row = len(keys) > b // 2
                 parent, tok = (node, tok) if per_row else (keys // k, keys % k)  # each new node's old node
                 node = new_node
-                cache.k, cache.v = cache.k[:, :, parent], cache.v[:, :, parent]  # [L, T, nodes, H, D]
+                cache.select(parent)  # [L, T, nodes, H, D]
             x = (self.tok_emb(tok + self.layout.offsets[c]) + self.col_in.weight[c]).unsqueeze(1)
