@@ -268,3 +268,28 @@ def test_sample_categorical_follows_softmax():
     assert torch.allclose(freq, logits.softmax(0), atol=0.006)
     hot = sample_categorical(logits.expand(1000, 5), torch.Generator().manual_seed(0), temperature=0.05)
     assert (hot == 2).all()
+
+
+def test_dropout_drops_like_nn_dropout():
+    """blocks.Dropout against torch's nn.Dropout: the same drop rate and scale, the same mean,
+    identity in eval mode, a gradient of mask * scale, and reproducible under the global seed."""
+    from synthgen.models.blocks import Dropout
+
+    x = (torch.rand(300_001) + 0.5).requires_grad_()  # odd length: the last int64 draw is partly used
+    ours, ref = Dropout(0.1), torch.nn.Dropout(0.1)
+    torch.manual_seed(0)
+    y = ours(x)
+    torch.manual_seed(0)
+    assert torch.equal(ours(x), y)
+    y_ref = ref(x)
+    for out in (y, y_ref):
+        dropped = (out == 0).float().mean()
+        assert abs(dropped - 0.1) < 0.003  # binomial sd 0.0005
+        assert abs(out.mean() - x.mean()) < 0.01
+    kept = y != 0
+    assert torch.allclose(y[kept], x[kept] / 0.9, rtol=1e-4)
+    y.sum().backward()
+    assert torch.allclose(x.grad, kept.float() / 0.9, rtol=1e-4)
+    assert torch.equal(ours.eval()(x), x) and torch.equal(Dropout(0.0)(x), x)
+    with pytest.raises(ValueError):
+        Dropout(1.0)

@@ -4,6 +4,8 @@ Shapes: B batch, T positions, d model width, H heads, D = d / H head width.
 """
 from __future__ import annotations
 
+import sys
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -30,12 +32,48 @@ class KVCache:
             setattr(self, name, new)
 
 
+# The 16-bit pieces of an int64 that hold its low 48 bits, in memory order.
+_LOW_PIECES = slice(0, 3) if sys.byteorder == "little" else slice(1, 4)
+
+
+class Dropout(nn.Module):
+    """Inverted dropout, as nn.Dropout, with the mask drawn from 16 random bits per element.
+
+    nn.Dropout's bernoulli_ draws one random number per element, which on CPU took a fifth of the
+    tabular transformer's training step; here one 64-bit draw serves three elements (its low 48
+    bits: the top bit of a random int64 is always 0): 2x faster forward and backward. The drop
+    probability is p rounded to a multiple of 1/65536 (0.1 -> 0.100006), and the kept values are
+    scaled by 1 / (1 - that). Draws from the default generator, like nn.Dropout.
+    """
+
+    def __init__(self, p: float):
+        super().__init__()
+        if not 0 <= p < 1:
+            raise ValueError(f"dropout must lie in [0, 1), got {p}")
+        self.p = p
+        drop = round(p * 65536)
+        self.threshold = drop - 32768  # an int16 r is kept when r >= threshold: (65536 - drop) of 65536 values
+        self.scale = 65536 / (65536 - drop)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        n = x.numel()
+        bits = torch.empty((n + 2) // 3, dtype=torch.int64, device=x.device).random_()  # [0, 2^63)
+        r = bits.view(torch.int16).view(-1, 4)[:, _LOW_PIECES]  # the three uniform 16-bit pieces
+        keep = (r >= self.threshold).reshape(-1)[:n].view(x.shape)
+        return x * (keep * self.scale)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
 class CausalSelfAttention(nn.Module):
     def __init__(self, d: int, n_heads: int, dropout: float):
         super().__init__()
         assert d % n_heads == 0, "d_model must be divisible by n_heads"
         self.n_heads = n_heads
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
         self.qkv = nn.Linear(d, 3 * d)
         self.proj = nn.Linear(d, d)
 
@@ -70,7 +108,7 @@ class Block(nn.Module):
         super().__init__()
         self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
         self.attn = CausalSelfAttention(d, n_heads, dropout)
-        self.mlp = nn.Sequential(nn.Linear(d, mlp_ratio * d), nn.GELU(), nn.Linear(mlp_ratio * d, d), nn.Dropout(dropout))
+        self.mlp = nn.Sequential(nn.Linear(d, mlp_ratio * d), nn.GELU(), nn.Linear(mlp_ratio * d, d), Dropout(dropout))
 
     def forward(self, x, cache: KVCache | None = None, layer: int = 0):
         x = x + self.attn(self.ln1(x), cache, layer)
