@@ -8,9 +8,11 @@ For the models bench_adult.py trained (benchmarks/work/<family>/model/model.ckpt
      attention products, indexing, Python) were free. bfloat16 uses the CPU's AMX units where
      it has them;
   3. times decoding the tokens and writing them as one zstd Parquet file (single thread, like
-     the shard writer), the floor of the rest of `synthgen generate`.
+     the shard writer), the floor of the rest of `synthgen generate`;
+  4. adds them up: `floor_e2e_*` is the rate of matrix products + decoding + writing one after the
+     other, as `synthgen generate` runs a chunk, with everything else free.
 
-It writes benchmarks/results/sampling_floor.json and prints the table. Both floors are upper
+It writes benchmarks/results/sampling_floor.json and prints the table. The floors are upper
 bounds of what any sampler of these networks reaches here; compare them with the issue's targets.
 
     python benchmarks/bench_sampling_floor.py [--families transformer,gan,vae] [--rows 100000]
@@ -68,7 +70,7 @@ def replay_seconds(calls: Counter, dtype) -> float:
         f = {"aten::addmm": torch.addmm, "aten::mm": torch.mm, "aten::bmm": torch.bmm,
              "aten::baddbmm": torch.baddbmm}[op]
         reps = max(3, min(count, 50))
-        total += best_of(lambda: [f(*args) for _ in range(reps)], reps=2) / reps * count
+        total += best_of(lambda: [f(*args) for _ in range(reps)]) / reps * count
     return total
 
 
@@ -100,6 +102,7 @@ def floor_row(family: str, rows: int) -> dict:
     out = WORK / f"floor-{family}.parquet"
     write_s = best_of(lambda: pq.write_table(table, out, compression="zstd"))
     out.unlink(missing_ok=True)
+    rest_s = decode_s + write_s
     return {"rows": rows, "threads": torch.get_num_threads(), "target_rows_per_s": TARGETS[family],
             "sampler_rows_per_s": round(rows / sampler_s),
             "matmul_calls": sum(calls.values()),
@@ -107,7 +110,9 @@ def floor_row(family: str, rows: int) -> dict:
             "matmul_only_fp32_rows_per_s": round(rows / fp32_s),
             "matmul_only_bf16_rows_per_s": round(rows / bf16_s),
             "decode_rows_per_s": round(rows / decode_s),
-            "parquet_write_rows_per_s": round(rows / write_s)}
+            "parquet_write_rows_per_s": round(rows / write_s),
+            "floor_e2e_fp32_rows_per_s": round(rows / (fp32_s + rest_s)),
+            "floor_e2e_bf16_rows_per_s": round(rows / (bf16_s + rest_s))}
 
 
 def main(argv=None) -> int:
@@ -124,7 +129,7 @@ def main(argv=None) -> int:
     path.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
     print_table(table, ["target_rows_per_s", "sampler_rows_per_s", "matmul_fp32_share_of_sampler",
                         "matmul_only_fp32_rows_per_s", "matmul_only_bf16_rows_per_s", "decode_rows_per_s",
-                        "parquet_write_rows_per_s"])
+                        "parquet_write_rows_per_s", "floor_e2e_fp32_rows_per_s", "floor_e2e_bf16_rows_per_s"])
     return 0
 
 
