@@ -62,7 +62,7 @@ class Dropout(nn.Module):
         bits = torch.empty((n + 2) // 3, dtype=torch.int64, device=x.device).random_()  # [0, 2^63)
         r = bits.view(torch.int16).view(-1, 4)[:, _LOW_PIECES]  # the three uniform 16-bit pieces
         keep = (r >= self.threshold).reshape(-1)[:n].view(x.shape)
-        return x * (keep * self.scale)
+        return x * keep.to(x.dtype).mul_(self.scale)  # in x's dtype (bf16 under autocast)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
