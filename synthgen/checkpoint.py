@@ -14,6 +14,7 @@ def export_generator(model, model_config: dict, path: Path) -> None:
     import uuid
 
     state = {"state_dict": model.state_dict(), "model_config": model_config, "layout": model.layout.to_dict()}
+    Path(path).parent.mkdir(parents=True, exist_ok=True)  # a fast_dev_run saves no checkpoint before it
     tmp = Path(path).with_name(f".{Path(path).name}.{uuid.uuid4().hex}.tmp")
     torch.save(state, tmp)
     os.replace(tmp, path)

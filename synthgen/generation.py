@@ -4,12 +4,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
+import torch
 from pytorch_lightning.callbacks import BasePredictionWriter
 
 from synthgen.io import file_sha256, write_json, write_parquet_atomic
 
 MANIFEST = "_manifest.json"  # leading underscore: Parquet dataset readers skip it
+# Per-shard figures kept in each shard's Parquet metadata as b"synthgen.<name>", and their types.
+SHARD_FIGURES = {"acceptance_rate": float, "copies_redrawn": int, "copies_kept": int}
 
 
 def shard_name(chunk: int) -> str:
@@ -45,24 +49,21 @@ class ShardWriter(BasePredictionWriter):
         chunk, start = prediction["chunk"], int(batch["start"][0])
         tokens = prediction["output"].numpy()
         table = self.encoder.decode(tokens, decode_rng(self.seed, chunk), row_offset=start)
-        meta = {}
-        rate = prediction.get("acceptance_rate")
-        if rate is not None:  # conditions met by rejection sampling: keep the measured rate with the shard
-            meta[b"synthgen.acceptance_rate"] = str(rate).encode()
+        figures = {}
+        if prediction.get("acceptance_rate") is not None:  # conditions met by rejection sampling
+            figures["acceptance_rate"] = prediction["acceptance_rate"]
         if self.guard is not None:
-            table, redrawn, kept = self._redraw_copies(pl_module, batch["cond"][0], chunk, start, tokens, table)
-            meta[b"synthgen.copies_redrawn"], meta[b"synthgen.copies_kept"] = b"%d" % redrawn, b"%d" % kept
+            table, figures["copies_redrawn"], figures["copies_kept"] = self._redraw_copies(
+                pl_module, batch["cond"][0], chunk, start, tokens, table)
         if self.fix_values is not None:  # the exact requested values (see synthgen/conditions.py)
             table = self.fix_values(table, start)
-        if meta:
+        if figures:  # kept with the shard (SHARD_FIGURES), read back by write_manifest
+            meta = {f"synthgen.{k}".encode(): str(v).encode() for k, v in figures.items()}
             table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
         write_parquet_atomic(table, self.out_dir / shard_name(chunk))
 
     def _redraw_copies(self, model, cond, chunk: int, start: int, tokens, table):
         """Redraw the rows of `table` that copy a training row -> (table, rows redrawn, rows kept)."""
-        import pyarrow as pa
-        import torch
-
         n = table.num_rows
         idx = self.guard.copies(tokens, table)[int(self.guard.allowed_share * n):]  # the first ones may stay
         redrawn = len(idx)
@@ -85,23 +86,21 @@ class ShardWriter(BasePredictionWriter):
 
 def write_manifest(out_dir: Path, chunks, seed: int, extra: dict) -> dict:
     """List every shard with its rows and hash; fails loudly if a chunk is missing."""
-    files = []
+    files, schema = [], None
     for chunk, start, n in chunks:
         path = Path(out_dir) / shard_name(chunk)
         if not path.exists():
             raise RuntimeError(f"chunk {chunk} was not written: {path}")
-        rows = pq.ParquetFile(path).metadata.num_rows
+        footer = pq.ParquetFile(path)
+        rows, schema = footer.metadata.num_rows, schema or footer.schema_arrow
         if rows != n:
             raise RuntimeError(f"chunk {chunk} has {rows} rows, expected {n}")
         entry = {"path": path.name, "chunk": chunk, "first_row": start, "rows": rows, "sha256": file_sha256(path)}
-        meta = pq.read_schema(path).metadata or {}
-        if b"synthgen.acceptance_rate" in meta:
-            entry["acceptance_rate"] = float(meta[b"synthgen.acceptance_rate"])
-        for key in ("copies_redrawn", "copies_kept"):
+        meta = footer.schema_arrow.metadata or {}
+        for key, cast in SHARD_FIGURES.items():
             if f"synthgen.{key}".encode() in meta:
-                entry[key] = int(meta[f"synthgen.{key}".encode()])
+                entry[key] = cast(meta[f"synthgen.{key}".encode()])
         files.append(entry)
-    schema = pq.read_schema(Path(out_dir) / files[0]["path"]) if files else None
     manifest = {"seed": seed, "rows": sum(f["rows"] for f in files), "files": files,
                 "schema": {f.name: str(f.type) for f in schema} if schema else {}, **extra}
     metrics = {}

@@ -68,8 +68,10 @@ def train(cfg: DictConfig):
     if resume is None and _is_launcher():
         shutil.rmtree(paths.checkpoints, ignore_errors=True)  # a fresh run starts from nothing
     logger = tracking.lightning_logger(cfg, paths)
-    callbacks = [ModelCheckpoint(dirpath=paths.checkpoints, filename="best", monitor="val_loss", save_top_k=1,
-                                 save_last=True),
+    # best.ckpt: the lowest val_loss; last.ckpt: every epoch's end, for resuming (ModelCheckpoint's own
+    # save_last writes last.ckpt only when it saves a new best, so resuming would repeat epochs).
+    callbacks = [ModelCheckpoint(dirpath=paths.checkpoints, filename="best", monitor="val_loss", save_top_k=1),
+                 ModelCheckpoint(dirpath=paths.checkpoints, filename="last", save_top_k=1),
                  EarlyStopping(monitor="val_loss", patience=patience), *handler.train_callbacks(enc)]
     # Lightning refuses gradient clipping under manual optimisation (the GANs step their own optimisers).
     clip = cfg.trainer.gradient_clip_val if model.automatic_optimization else None
@@ -80,11 +82,11 @@ def train(cfg: DictConfig):
         trainer.fit(model, datamodule=dm, ckpt_path=resume)
     if not trainer.is_global_zero:
         return None
-    # Export the best validation checkpoint, except after a schedule that brought the learning rate
-    # to 0 (schedules.adamw_warmup_cosine): those final weights are the intended ones, and a small
-    # validation split's argmin may pick an epoch whose weights are still noisy.
-    stopper = trainer.early_stopping_callback
-    annealed = getattr(model, "lr_annealed_to_zero", False) and (stopper is None or stopper.stopped_epoch == 0)
+    # Export the best validation checkpoint, except when training ended with the learning rate at 0
+    # (schedules.adamw_warmup_cosine run to its end, not cut short by early stopping): those final
+    # weights are the intended ones, and a small validation split's argmin may pick an epoch whose
+    # weights are still noisy.
+    annealed = all(g["lr"] == 0 for opt in trainer.optimizers for g in opt.param_groups)
     best = callbacks[0].best_model_path
     if best and os.path.exists(best) and not annealed:
         model.load_state_dict(torch.load(best, map_location="cpu", weights_only=True)["state_dict"])

@@ -128,3 +128,41 @@ def test_conditioned_generation(finished_run):
     pipeline.generate(c)
     df = pq.read_table(out / "synthetic").to_pandas()
     assert (df["sex"] == "Female").all() and (df["income"] == ">50K").all()
+
+
+def _states_equal(a: dict, b: dict) -> bool:
+    import torch
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_export_keeps_final_weights_after_the_schedule_reaches_zero_else_the_best(tmp_path):
+    """A run whose learning rate was annealed to 0 exports its final weights (last.ckpt); a run
+    ended by early stopping exports its best validation checkpoint (best.ckpt)."""
+    import torch
+
+    from synthgen.config import load_config
+    from tests.conftest import tiny_overrides
+
+    def trained(name, *extra):
+        ov = [o for o in tiny_overrides(tmp_path / name) if not o.startswith("model.")]
+        cfg = load_config([*ov, *extra])
+        pipeline.prepare(cfg)
+        pipeline.encode(cfg)
+        paths = pipeline.train(cfg)
+        load = lambda p: torch.load(p, map_location="cpu", weights_only=True)  # noqa: E731
+        return (load(paths.model)["state_dict"], load(paths.checkpoints / "last.ckpt"),
+                load(paths.checkpoints / "best.ckpt")["state_dict"])
+
+    # Without dropout, in batches of 16, the transformer overfits 400 rows: val_loss is lowest early.
+    exported, last, best = trained("annealed", "model=transformer", "model.dropout=0", "model.batch_size=16",
+                                   "trainer.max_epochs=12", "train.patience=100")
+    assert last["epoch"] == 11  # last.ckpt is the final epoch's, whatever the best one
+    assert not _states_equal(best, last["state_dict"])
+    assert _states_equal(exported, last["state_dict"])
+
+    # The GAN has no annealed schedule; its noisy val_loss stops it early with patience 0, one epoch
+    # after its best, so exporting the final weights would not match best.ckpt.
+    exported, last, best = trained("stopped", "model=gan", "trainer.max_epochs=30", "train.patience=0")
+    assert last["epoch"] < 29  # early stopping ended it
+    assert not _states_equal(best, last["state_dict"])
+    assert _states_equal(exported, best)

@@ -19,7 +19,6 @@ the patch tokens back to layout tokens (each level's grey value, cropped to H x 
 """
 from __future__ import annotations
 
-
 import torch
 import torch.nn.functional as F
 from torch import nn

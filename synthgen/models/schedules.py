@@ -22,7 +22,7 @@ def adamw_warmup_cosine(module, lr: float, weight_decay: float, warmup_steps: in
             return 1.0
         return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
 
-    # When the run's length is known the rate ends at 0; the pipeline then keeps the final weights.
-    module.lr_annealed_to_zero = math.isfinite(total)
+    # When the run's length is known the rate ends at exactly 0 (cos(pi) = -1); the pipeline then
+    # keeps the final weights.
     sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
     return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
