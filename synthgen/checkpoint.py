@@ -1,18 +1,45 @@
-"""The exported generator: weights plus the model config and layout, loadable with weights_only=True."""
+"""The exported generator: weights plus the model config and layout, loadable with weights_only=True.
+
+A model file is data only. Exported models are shared (MLflow artifacts, DVC remotes), so loading
+one must not run code of the file's choosing: `weights_only=True` keeps torch from unpickling
+objects, and the model config is never handed to hydra. The class comes from an allow-list of
+synthgen's own families (the `_target_`s of conf/model/*.yaml and of their `image:` blocks; a
+checkpoint cannot extend it), a `_target_` or other hydra key anywhere else is refused, and the
+rest of the config is passed to the class as plain keyword arguments.
+"""
 from __future__ import annotations
 
+import importlib
+import os
+import uuid
+from functools import lru_cache
 from pathlib import Path
 
 import torch
-from hydra.utils import instantiate
 
 from synthgen.errors import SynthgenError
 
+MODEL_CONF_DIR = Path(__file__).resolve().parent.parent / "conf" / "model"
+# Keys hydra.utils.instantiate would act on; none may appear in a model file's config values.
+HYDRA_KEYS = ("_target_", "_args_", "_partial_", "_recursive_", "_convert_")
+
+
+@lru_cache(maxsize=1)
+def allowed_families() -> frozenset[str]:
+    """Dotted class paths a model file may name: synthgen's own families, from conf/model/*.yaml."""
+    import yaml
+
+    targets = set()
+    for f in sorted(MODEL_CONF_DIR.glob("*.yaml")):
+        node = yaml.safe_load(f.read_text()) or {}
+        for block in (node, node.get("image") or {}):
+            target = block.get("_target_")
+            if isinstance(target, str) and target.startswith("synthgen.models."):
+                targets.add(target)
+    return frozenset(targets)
+
 
 def export_generator(model, model_config: dict, path: Path) -> None:
-    import os
-    import uuid
-
     state = {"state_dict": model.state_dict(), "model_config": model_config, "layout": model.layout.to_dict()}
     Path(path).parent.mkdir(parents=True, exist_ok=True)  # a fast_dev_run saves no checkpoint before it
     tmp = Path(path).with_name(f".{Path(path).name}.{uuid.uuid4().hex}.tmp")
@@ -21,10 +48,65 @@ def export_generator(model, model_config: dict, path: Path) -> None:
 
 
 def load_generator(path: Path):
+    """The generator in `path`, in eval mode; one-line SynthgenError naming the file otherwise."""
     path = Path(path)
     if not path.exists():
         raise SynthgenError(f"model not found: {path}; run `synthgen train` first")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    model = instantiate(state["model_config"], layout=state["layout"], _convert_="all")
-    model.load_state_dict(state["state_dict"])
+    rerun = "rerun `synthgen train`"
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated, empty, garbage, or objects weights_only refuses
+        raise SynthgenError(f"{path}: not a readable synthgen model file ({_first_line(e)}); {rerun}") from None
+    if not isinstance(state, dict) or not {"state_dict", "model_config", "layout"} <= state.keys():
+        raise SynthgenError(f"{path}: not a synthgen model file (expected state_dict, model_config, layout); {rerun}")
+    cls, kwargs = _model_class(path, state["model_config"])
+    layout = state["layout"]
+    if not isinstance(layout, dict) or _hydra_key(layout):
+        raise SynthgenError(f"{path}: the model file's layout is not plain data; {rerun}")
+    try:
+        model = cls(layout=layout, **kwargs)
+        model.load_state_dict(state["state_dict"])
+    except Exception as e:  # kwargs or weights that do not fit the class
+        raise SynthgenError(f"{path}: the model file does not match {cls.__name__} ({_first_line(e)}); "
+                            f"{rerun}") from None
     return model.eval()
+
+
+def _model_class(path: Path, config) -> tuple[type, dict]:
+    """(allow-listed class, plain kwargs) from a model file's config, or a one-line SynthgenError."""
+    if not isinstance(config, dict) or not isinstance(config.get("_target_"), str):
+        raise SynthgenError(f"{path}: the model file has no model class; rerun `synthgen train`")
+    target = config["_target_"]
+    allowed = allowed_families()
+    if target not in allowed:
+        raise SynthgenError(f"{path}: model class '{target}' is not a synthgen family (allowed: "
+                            f"{', '.join(sorted(allowed))}); refusing to load it")
+    kwargs = {k: v for k, v in config.items() if k != "_target_"}
+    bad = _hydra_key(kwargs)
+    if bad:
+        raise SynthgenError(f"{path}: the model config holds '{bad}' (only plain values are allowed); "
+                            f"refusing to load it")
+    module, _, name = target.rpartition(".")
+    return getattr(importlib.import_module(module), name), kwargs
+
+
+def _hydra_key(node) -> str | None:
+    """The first hydra key (or non-string key) anywhere in nested dicts/lists, else None."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if not isinstance(k, str) or k in HYDRA_KEYS:
+                return str(k)
+            found = _hydra_key(v)
+            if found:
+                return found
+    elif isinstance(node, (list, tuple)):
+        for v in node:
+            found = _hydra_key(v)
+            if found:
+                return found
+    return None
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0][:200] if text else type(e).__name__
