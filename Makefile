@@ -6,7 +6,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 export DVC_NO_ANALYTICS := 1
 export PYTHONWARNINGS := ignore::FutureWarning
 
-.PHONY: setup demo test test-slow bench ui params clean
+.PHONY: setup demo test test-slow bench gpu-check ui params clean
 
 # One install for demo, tests and benchmarks; the constraint keeps torch on the CPU wheel 2.13.0.
 $(STAMP): pyproject.toml constraints.txt
@@ -28,6 +28,11 @@ test-slow: setup
 
 bench: setup
 	python benchmarks/run_all.py
+
+# bf16 vs float32 training, DDP scaling, generation rows/s on the visible GPUs -> benchmarks/results/gpu.json;
+# one line and exit 0 where there is no CUDA device.
+gpu-check: setup
+	python benchmarks/gpu_check.py
 
 ui: setup
 	synthgen ui --params params.yaml

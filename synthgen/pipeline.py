@@ -23,8 +23,9 @@ log = logging.getLogger("synthgen")
 
 
 def _is_launcher() -> bool:
-    """True in the process the user started (not in a DDP worker Lightning re-launched)."""
-    return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
+    """True in the process the user started (not in a DDP worker Lightning re-launched), and under
+    torchrun or srun (trainer=multinode) only in global rank 0."""
+    return all(os.environ.get(k, "0") == "0" for k in ("LOCAL_RANK", "NODE_RANK", "RANK", "SLURM_PROCID"))
 
 
 # ---- prepare / encode --------------------------------------------------------------------------
@@ -67,7 +68,9 @@ def train(cfg: DictConfig):
     resume = _resume_path(cfg, paths)
     if resume is None and _is_launcher():
         shutil.rmtree(paths.checkpoints, ignore_errors=True)  # a fresh run starts from nothing
-    logger = tracking.lightning_logger(cfg, paths)
+    # Only the launcher opens the MLflow store (other ranks log nothing; under torchrun every rank
+    # starts at once, and two processes creating one SQLite store race on its schema migration).
+    logger = tracking.lightning_logger(cfg, paths) if _is_launcher() else False
     # best.ckpt: the lowest val_loss; last.ckpt: every epoch's end, for resuming (ModelCheckpoint's own
     # save_last writes last.ckpt only when it saves a new best, so resuming would repeat epochs).
     callbacks = [ModelCheckpoint(dirpath=paths.checkpoints, filename="best", monitor="val_loss", save_top_k=1),
