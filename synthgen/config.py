@@ -11,7 +11,7 @@ from synthgen.errors import SynthgenError
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 # Config nodes whose keys are column names chosen by the user: `a.b.c=v` adds a key there.
 OPEN_NODES = ("data.columns.", "generate.condition.")
-DATA_VALUE_KEYS = ("generate.rebalance.value=", "generate.condition_file=")
+DATA_VALUE_KEYS = ("generate.rebalance.value=", "generate.condition_file=", "data.sql=")
 # Keys whose default is null but whose value, when set, must be a whole number.
 NULLABLE_INTS = ("trainer.max_epochs", "train.patience", "generate.n_rows", "data.max_rows")
 

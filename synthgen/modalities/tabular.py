@@ -21,6 +21,14 @@ class TabularModality(Modality):
     # ---- prepare / encode ----------------------------------------------------------------------
     def prepare(self) -> None:
         cfg, paths = self.cfg, self.paths
+        from synthgen.streaming import stream_prepare, wants_streaming
+
+        if wants_streaming(cfg):  # record batches, Parquet parts, a seeded sample (synthgen/streaming.py)
+            with staged_dir(paths.prepared) as d:
+                info = stream_prepare(cfg, d)
+            log.info("prepared %d train and %d holdout rows (streamed, %d parts) in %s", info["train_rows"],
+                     info["holdout_rows"], len(info["train_parts"]), paths.prepared)
+            return
         table = read_table(cfg.data.path, cfg.data.max_rows)
         if cfg.data.holdout_path:
             holdout = _conform(read_table(cfg.data.holdout_path), table.schema, cfg.data.holdout_path)
@@ -40,6 +48,12 @@ class TabularModality(Modality):
     def encode(self) -> None:
         from synthgen.encoders import TabularEncoder
 
+        from synthgen import shards
+
+        if self._streamed():  # encoder fitted on the sample, tokens written as shards (synthgen/shards.py)
+            shards.stream_encode(self.cfg, self.paths, plain(self.cfg.encoder))
+            return
+        shards.remove_stale(self.paths)
         schema = TableSchema.load(self.paths.schema)
         train = pq.read_table(self.paths.train_table)
         enc = TabularEncoder.fit(train, schema, **plain(self.cfg.encoder))
@@ -47,6 +61,10 @@ class TabularModality(Modality):
             enc.save(d / "encoder.json")
         log.info("encoder: %d modelled columns, vocabulary sizes %s", len(enc.layout.columns),
                  enc.layout.cardinalities)
+
+    def _streamed(self) -> bool:
+        from synthgen.streaming import read_stream_info
+        return read_stream_info(self.paths.prepared) is not None
 
     def load_encoder(self):
         from synthgen.encoders import TabularEncoder
@@ -56,6 +74,10 @@ class TabularModality(Modality):
     def datamodule(self, enc, model, val_share: float):
         from synthgen.data import TokenDataModule
 
+        if self._streamed():
+            from synthgen.shards import shard_datamodule
+            return shard_datamodule(self.paths, model.batch_size, val_share, self.cfg.seed,
+                                    self.cfg.stream.val_max_rows)
         tokens = enc.encode(pq.read_table(self.paths.train_table))
         return TokenDataModule(tokens, model.batch_size, val_share, self.cfg.seed)
 
@@ -83,6 +105,9 @@ class TabularModality(Modality):
     def _copy_guard(self, enc):
         from synthgen.copies import CopyGuard
 
+        if self._streamed():  # the hash indexes built at encode time
+            from synthgen.shards import ShardCopyGuard
+            return ShardCopyGuard(self.paths, enc)
         train = pq.read_table(self.paths.train_table)
         return CopyGuard(train, enc.encode(train), enc.layout.columns, pq.read_table(self.paths.holdout_table))
 
@@ -102,8 +127,14 @@ class TabularModality(Modality):
         schema = TableSchema.load(paths.schema)
         if not (paths.synthetic / "_manifest.json").exists():
             raise SynthgenError(f"no synthetic data at {paths.synthetic}; run `synthgen generate` first")
-        train_df = pq.read_table(paths.train_table).to_pandas()
-        holdout_df = pq.read_table(paths.holdout_table).to_pandas()
+        if self._streamed():  # the seeded samples of both splits that prepare kept (evaluate.max_rows rows)
+            from synthgen.streaming import HOLDOUT_SAMPLE_FILE, SAMPLE_FILE
+            n = int(cfg.evaluate.max_rows)
+            train_df = pq.read_table(paths.prepared / SAMPLE_FILE).slice(0, n).to_pandas()
+            holdout_df = pq.read_table(paths.prepared / HOLDOUT_SAMPLE_FILE).slice(0, n).to_pandas()
+        else:
+            train_df = pq.read_table(paths.train_table).to_pandas()
+            holdout_df = pq.read_table(paths.holdout_table).to_pandas()
         synthetic_df = pq.read_table(paths.synthetic).to_pandas()
         settings = {k: v for k, v in plain(cfg.evaluate).items() if k != "images"}
         ecfg = EvalConfig.from_mapping({**settings, "target": cfg.data.target,

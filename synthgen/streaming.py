@@ -1,0 +1,436 @@
+"""Tables larger than memory: read in Arrow record batches, split, counted and sampled in one pass.
+
+Sources (`stream_source`): `data.path` as a pyarrow dataset (one Parquet/CSV file, a folder of
+them, or a glob such as `data/*.parquet`), or `data.sql`, a DuckDB query (e.g.
+`SELECT * FROM 'folder/*.parquet' WHERE year > 2020`, attached databases too) whose result DuckDB
+streams as record batches. Either way rows arrive in a fixed order (files sorted by path; DuckDB
+keeps insertion order), so the same input and seed give the same outputs.
+
+One pass (`stream_prepare`) over the batches, never more than a batch, a part and the sample in memory:
+  - row i (its position in the input) goes to the holdout when a seeded hash of (seed, i) falls below
+    data.holdout_share: a Bernoulli split, no shuffle of the whole table (data.holdout_path: the
+    whole input trains and the holdout file is streamed the same way);
+  - training rows are written as Parquet parts of exactly stream.shard_rows rows,
+    prepared/train.parquet/part-*.parquet (a dataset folder: pq.read_table reads it whole);
+  - a seeded sample of stream.sample_rows training rows (the rows with the smallest hashes of
+    another seeded stream: uniform, and the same whatever the batch sizes), plus "boundary rows":
+    for every column the first null row and the rows holding its minimum and maximum;
+  - full-pass counts: rows, nulls per column, and exact level counts of every string, boolean and
+    integer column while it has at most COUNT_CAP distinct levels.
+The schema is `infer_schema` on the sample (kinds, decimals, resolutions), then corrected with the
+full-pass figures: row count, null shares, and exact categories and frequencies (min and max
+are exact already: their rows are in the sample). The encoder is fitted on the same sample
+(synthgen/shards.py): numeric bin edges are quantiles of >= 1M sampled rows, which places each of
+100 edges within about +-0.1 percentage points of its true rank (the binomial error of a
+1M-row sample); categories use the exact counts.
+"""
+from __future__ import annotations
+
+import glob
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from synthgen.errors import SynthgenError
+
+log = logging.getLogger("synthgen")
+
+MAX_STORED_CATEGORIES = 100_000  # as infer_schema stores
+COUNT_CAP = 200_000  # distinct levels counted exactly per column; above it the sample's counts stand
+STREAM_FILE = "stream.json"  # in prepared/: marks a streamed preparation (read by encode/train/generate)
+SAMPLE_FILE = "sample.parquet"  # training sample + boundary rows
+HOLDOUT_SAMPLE_FILE = "holdout_sample.parquet"
+_NULLS = ["", "NA", "NaN", "null", "?"]  # as synthgen.io.read_table reads CSV
+
+
+# ---- seeded hashes of row positions ----------------------------------------------------------------
+def splitmix64(x: np.ndarray) -> np.ndarray:
+    """uint64 -> uint64, a bijective mixer (Steele et al.); equal inputs equal outputs, no state."""
+    z = x + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def row_hashes(seed: int, stream: int, first: int, n: int) -> np.ndarray:
+    """uint64 [n]: the hash of rows first..first+n-1 in stream `stream` of `seed`."""
+    key = splitmix64(np.array([(int(seed) & (2 ** 32 - 1)) << 8 | stream], dtype=np.uint64))[0]
+    with np.errstate(over="ignore"):
+        return splitmix64(np.arange(first, first + n, dtype=np.uint64) ^ key)
+
+
+def unit_floats(h: np.ndarray) -> np.ndarray:
+    """uint64 hashes -> float64 uniform in [0, 1) (top 53 bits)."""
+    return (h >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
+
+
+HOLDOUT_STREAM, SAMPLE_STREAM, HOLDOUT_SAMPLE_STREAM, VAL_STREAM = 1, 2, 3, 4
+
+
+# ---- sources -------------------------------------------------------------------------------------
+def wants_streaming(cfg) -> bool:
+    """True for data.sql, folders and globs, files over stream.auto_bytes, or stream.enabled=true."""
+    data, mode = cfg.data, cfg.stream.enabled
+    if data.get("sql"):
+        return True
+    if mode is True or mode is False:
+        return mode
+    if mode != "auto":
+        raise SynthgenError(f"stream.enabled={mode!r} must be auto, true or false")
+    p = str(data.path)
+    if glob.has_magic(p) or Path(p).is_dir():
+        return True
+    return Path(p).is_file() and Path(p).stat().st_size > int(cfg.stream.auto_bytes)
+
+
+@dataclass
+class Source:
+    """A restartable stream of record batches (`batches()`) and where it comes from (`name`)."""
+    name: str
+    kind: str  # "dataset" or "sql"
+    spec: object  # list of files, or the SQL text
+    fmt: str = "parquet"
+
+    def batches(self, batch_rows: int):
+        try:
+            if self.kind == "sql":
+                yield from _sql_batches(self.spec, batch_rows)
+                return
+            import pyarrow.dataset as ds
+
+            dataset = ds.dataset(self.spec, format=_file_format(self.fmt))
+            for batch in dataset.to_batches(batch_size=batch_rows, use_threads=True):  # files in list order
+                if batch.num_rows:
+                    yield batch
+        except SynthgenError:
+            raise
+        except (pa.ArrowException, OSError) as e:
+            raise SynthgenError(f"{self.name}: cannot read it ({_first_line(e)}); check that every file is a "
+                                f"complete {self.fmt} file with the same columns and types") from None
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def _file_format(fmt: str):
+    import pyarrow.csv as pacsv
+    import pyarrow.dataset as ds
+
+    if fmt == "parquet":
+        return ds.ParquetFileFormat()
+    delim = "\t" if fmt == "tsv" else ","
+    return ds.CsvFileFormat(parse_options=pacsv.ParseOptions(delimiter=delim),
+                            convert_options=pacsv.ConvertOptions(null_values=_NULLS, strings_can_be_null=True),
+                            read_options=pacsv.ReadOptions(block_size=64 << 20))  # types from a 64 MB first block
+
+
+def _sql_batches(sql: str, batch_rows: int):
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        try:
+            reader = con.sql(sql).to_arrow_reader(batch_rows)
+        except duckdb.Error as e:
+            raise SynthgenError(f"data.sql: {_first_line(e)}; fix the query (DuckDB SQL, e.g. "
+                                f"SELECT * FROM 'folder/*.parquet')") from None
+        except AttributeError:  # not a query that returns rows (e.g. CREATE TABLE)
+            raise SynthgenError("data.sql must be a query that returns rows (SELECT ...)") from None
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                break
+            except (duckdb.Error, pa.ArrowException) as e:
+                raise SynthgenError(f"data.sql: {_first_line(e)}; fix the query") from None
+            if batch.num_rows:
+                yield batch
+    finally:
+        con.close()
+
+
+_SUFFIX = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "tsv", ".txt": "csv"}
+
+
+def stream_source(cfg, key: str = "data.path", path=None) -> Source:
+    """data.sql, or the file/folder/glob at `path` (default data.path)."""
+    if path is None and cfg.data.get("sql"):
+        sql = str(cfg.data.sql).strip()
+        return Source("data.sql", "sql", sql)
+    p = str(cfg.data.path if path is None else path)
+    if glob.has_magic(p):
+        files = sorted(f for f in glob.glob(p, recursive=True) if os.path.isfile(f))
+    elif os.path.isdir(p):
+        files = sorted(str(f) for f in Path(p).rglob("*") if f.is_file()
+                       and not any(part.startswith((".", "_")) for part in f.relative_to(p).parts))
+    elif os.path.isfile(p):
+        files = [p]
+    else:
+        raise SynthgenError(f"input not found: {p}; set {key} to a .parquet/.csv file, a folder or a glob")
+    kinds = {_SUFFIX.get(Path(f).suffix.lower()) for f in files}
+    if not files:
+        raise SynthgenError(f"{p}: no files there; set {key} to a folder or glob of .parquet or .csv files")
+    if None in kinds or len(kinds) > 1:
+        odd = next(f for f in files if _SUFFIX.get(Path(f).suffix.lower()) != _SUFFIX.get(Path(files[0]).suffix.lower())
+                   or _SUFFIX.get(Path(f).suffix.lower()) is None)
+        raise SynthgenError(f"{p}: mixes file types ({Path(odd).name}); point {key} at .parquet or .csv files only")
+    return Source(p, "dataset", files, kinds.pop())
+
+
+# ---- the pass ----------------------------------------------------------------------------------------
+class PartWriter:
+    """Writes record batches as Parquet parts of exactly `part_rows` rows (the last one fewer)."""
+
+    def __init__(self, folder: Path, part_rows: int):
+        self.folder, self.part_rows = Path(folder), int(part_rows)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.parts, self.rows, self._writer, self._in_part = [], 0, None, 0
+
+    def write(self, table: pa.Table) -> None:
+        while table.num_rows:
+            if self._writer is None:
+                name = f"part-{len(self.parts):06d}.parquet"
+                self._writer = pq.ParquetWriter(self.folder / name, table.schema, compression="zstd")
+                self.parts.append({"path": name, "first_row": self.rows, "rows": 0})
+            take = min(self.part_rows - self._in_part, table.num_rows)
+            self._writer.write_table(table.slice(0, take))
+            self._in_part += take
+            self.rows += take
+            self.parts[-1]["rows"] += take
+            table = table.slice(take)
+            if self._in_part == self.part_rows:
+                self._close()
+
+    def _close(self):
+        if self._writer is not None:
+            self._writer.close()
+        self._writer, self._in_part = None, 0
+
+    def close(self, schema: pa.Schema) -> list[dict]:
+        self._close()
+        if not self.parts:  # an empty split still reads as a table with the right columns
+            pq.write_table(schema.empty_table(), self.folder / "part-000000.parquet")
+            self.parts.append({"path": "part-000000.parquet", "first_row": 0, "rows": 0})
+        return self.parts
+
+
+class BottomK:
+    """The k rows with the smallest hashes seen so far: a uniform seeded sample of fixed size,
+    independent of how the input was cut into batches."""
+
+    def __init__(self, k: int):
+        self.k, self.tables, self.hashes, self.rows = int(k), [], [], 0
+        self.threshold = np.uint64(2 ** 64 - 1)
+
+    def offer(self, table: pa.Table, hashes: np.ndarray) -> None:
+        if self.k < 1:
+            return
+        keep = np.flatnonzero(hashes <= self.threshold)
+        if not len(keep):
+            return
+        self.tables.append(table.take(pa.array(keep)))
+        self.hashes.append(hashes[keep])
+        self.rows += len(keep)
+        if self.rows > 2 * self.k:
+            self._prune()
+
+    def _prune(self):
+        h = np.concatenate(self.hashes)
+        t = pa.concat_tables(self.tables)
+        if len(h) > self.k:
+            top = np.argpartition(h, self.k - 1)[: self.k]
+            h, t = h[top], t.take(pa.array(top))
+            self.threshold = h.max()
+        self.tables, self.hashes, self.rows = [t], [h], len(h)
+
+    def result(self, schema: pa.Schema) -> pa.Table:
+        self._prune() if self.tables else None
+        if not self.tables:
+            return schema.empty_table()
+        order = np.argsort(self.hashes[0], kind="stable")
+        return self.tables[0].take(pa.array(order))
+
+
+class ColumnStats:
+    """Full-pass figures of one column: nulls, exact level counts (capped), boundary rows."""
+
+    def __init__(self, name: str, typ: pa.DataType):
+        self.name, self.nulls, self.null_row = name, 0, None
+        vt = typ.value_type if pa.types.is_dictionary(typ) else typ
+        self.countable = (pa.types.is_string(vt) or pa.types.is_large_string(vt) or pa.types.is_boolean(vt)
+                          or pa.types.is_integer(vt) or pa.types.is_string_view(vt))
+        self.ordered = pa.types.is_integer(vt) or pa.types.is_floating(vt) or pa.types.is_decimal(vt) or \
+            pa.types.is_timestamp(vt) or pa.types.is_date(vt)
+        self.counts = None  # pa.Table(values, counts) while <= COUNT_CAP levels
+        self.min = self.max = self.min_row = self.max_row = None
+
+    def update(self, table: pa.Table) -> None:
+        from synthgen.schema import plain_values
+
+        col = plain_values(table.column(self.name))
+        nulls = col.null_count
+        if nulls and self.null_row is None:
+            self.null_row = table.slice(pc.index(pc.is_null(col), True).as_py(), 1)
+        self.nulls += nulls
+        if self.ordered and nulls < len(col):
+            mm = pc.min_max(col)
+            lo, hi = mm["min"], mm["max"]
+            if self.min is None or pc.less(lo, self.min).as_py():
+                self.min, self.min_row = lo, table.slice(pc.index(col, lo).as_py(), 1)
+            if self.max is None or pc.greater(hi, self.max).as_py():
+                self.max, self.max_row = hi, table.slice(pc.index(col, hi).as_py(), 1)
+        if self.countable:
+            if self.counts is None and self.countable is True:
+                self.counts = _value_counts(col)
+            elif self.counts is not None:
+                both = pa.concat_tables([self.counts, _value_counts(col)])
+                self.counts = both.group_by("values", use_threads=False).aggregate([("counts", "sum")]).rename_columns(
+                    ["values", "counts"])
+            if self.counts is not None and self.counts.num_rows > COUNT_CAP:
+                self.counts, self.countable = None, "over"
+
+    def boundary_rows(self) -> list[pa.Table]:
+        return [t for t in (self.null_row, self.min_row, self.max_row) if t is not None]
+
+
+def _value_counts(col) -> pa.Table:
+    vc = pc.value_counts(col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col)
+    return pa.table({"values": vc.field("values"), "counts": vc.field("counts")})
+
+
+def _normalise(batch) -> pa.Table:
+    from synthgen.io import normalise_table
+
+    t = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
+    return normalise_table(t)
+
+
+def stream_prepare(cfg, prepared: Path) -> dict:
+    """The one pass over the source; writes into `prepared` (a staging folder) and returns the
+    figures recorded in stream.json. `prepared` gets train.parquet/ and holdout.parquet/ (parts),
+    sample.parquet, holdout_sample.parquet, schema.json and stream.json."""
+    from omegaconf import OmegaConf
+
+    from synthgen.io import validate_table
+    from synthgen.schema import infer_schema
+
+    s, seed = cfg.stream, int(cfg.seed)
+    batch_rows, shard_rows, sample_rows = int(s.batch_rows), int(s.shard_rows), int(s.sample_rows)
+    for key, v in (("batch_rows", batch_rows), ("shard_rows", shard_rows), ("sample_rows", sample_rows)):
+        if v < 2:
+            raise SynthgenError(f"stream.{key}={v} must be at least 2")
+    share = float(cfg.data.holdout_share)
+    if not cfg.data.holdout_path and not 0 < share < 1:
+        raise SynthgenError(f"data.holdout_share={share} must be between 0 and 1")
+    source = stream_source(cfg)
+    train_w = PartWriter(prepared / "train.parquet", shard_rows)
+    hold_w = PartWriter(prepared / "holdout.parquet", shard_rows)
+    sample, hold_sample = BottomK(sample_rows), BottomK(min(sample_rows, int(cfg.evaluate.max_rows)))
+    stats, schema, n_in = None, None, 0
+    max_rows = cfg.data.max_rows
+    for batch in source.batches(batch_rows):
+        table = _normalise(batch)
+        if max_rows is not None and n_in + table.num_rows > max_rows:
+            table = table.slice(0, max(int(max_rows) - n_in, 0))
+        if schema is None:
+            schema = table.schema
+            validate_table(table.slice(0, 0), source.name, training=False)  # names and types, once
+            stats = [ColumnStats(f.name, f.type) for f in schema]
+        elif table.schema != schema:
+            table = _conform(table, schema, source.name)
+        n = table.num_rows
+        if cfg.data.holdout_path:
+            hold = np.zeros(n, dtype=bool)
+        else:
+            hold = unit_floats(row_hashes(seed, HOLDOUT_STREAM, n_in, n)) < share
+        train = table.filter(pa.array(~hold)) if hold.any() else table
+        first_train = train_w.rows
+        train_w.write(train)
+        if hold.any():
+            held = table.filter(pa.array(hold))
+            hold_sample.offer(held, row_hashes(seed, HOLDOUT_SAMPLE_STREAM, hold_w.rows, held.num_rows))
+            hold_w.write(held)
+        sample.offer(train, row_hashes(seed, SAMPLE_STREAM, first_train, train.num_rows))
+        for st in stats:
+            st.update(train)
+        n_in += n
+        if max_rows is not None and n_in >= max_rows:
+            break
+    if schema is None:
+        raise SynthgenError(f"{source.name}: no rows; at least 2 are needed to learn from")
+    if cfg.data.holdout_path:
+        hsrc = stream_source(cfg, "data.holdout_path", cfg.data.holdout_path)
+        for batch in hsrc.batches(batch_rows):
+            held = _conform(_normalise(batch), schema, hsrc.name)
+            hold_sample.offer(held, row_hashes(seed, HOLDOUT_SAMPLE_STREAM, hold_w.rows, held.num_rows))
+            hold_w.write(held)
+    n_train = train_w.rows
+    if n_train < 2:
+        raise SynthgenError(f"{source.name}: {n_train} training row(s); at least 2 are needed to learn from")
+    if hold_w.rows < 1:
+        raise SynthgenError(f"{source.name}: no holdout rows; raise data.holdout_share or set data.holdout_path")
+    for st in stats:
+        if st.nulls == n_train:
+            raise SynthgenError(f"{source.name}: column '{st.name}' is entirely null; drop it before synthesis")
+    train_parts, hold_parts = train_w.close(schema), hold_w.close(schema)
+    boundary = [t for st in stats for t in st.boundary_rows()]
+    sample_t = sample.result(schema)
+    sample_t = pa.concat_tables([sample_t, *[b.cast(schema) for b in boundary]]) if boundary else sample_t
+    columns = OmegaConf.to_container(cfg.data.columns, resolve=True) if cfg.data.columns else {}
+    schema_obj = infer_schema(sample_t, columns, source=f"{source.name} (sample of the training split)")
+    _apply_full_counts(schema_obj, stats, n_train)
+    for col in ([cfg.data.target] if cfg.data.target is not None else []) + list(cfg.data.sensitive or []):
+        schema_obj.column(col)  # one-line error for an unknown column
+    pq.write_table(sample_t, prepared / SAMPLE_FILE, compression="zstd")
+    pq.write_table(hold_sample.result(schema), prepared / HOLDOUT_SAMPLE_FILE, compression="zstd")
+    schema_obj.save(prepared / "schema.json")
+    info = {"version": 1, "source": source.name, "input_rows": n_in, "train_rows": n_train,
+            "holdout_rows": hold_w.rows, "shard_rows": shard_rows, "sample_rows": sample_t.num_rows,
+            "train_parts": train_parts, "holdout_parts": hold_parts,
+            "exact_counts": [st.name for st in stats if st.counts is not None]}
+    (prepared / STREAM_FILE).write_text(json.dumps(info, indent=1) + "\n")
+    return info
+
+
+def _conform(table: pa.Table, schema: pa.Schema, source: str) -> pa.Table:
+    missing = [n for n in schema.names if n not in table.column_names]
+    if missing:
+        raise SynthgenError(f"{source}: some rows lack column(s) {missing}; every file needs the same columns")
+    try:
+        return table.select(schema.names).cast(schema)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
+        raise SynthgenError(f"{source}: column types differ between files or batches ({_first_line(e)}); "
+                            f"give every file the same types") from None
+
+
+def _apply_full_counts(schema, stats: list[ColumnStats], n_rows: int) -> None:
+    """Row count, null shares and (where counted) exact category frequencies from the full pass."""
+    by_name = {st.name: st for st in stats}
+    schema.n_rows = int(n_rows)
+    for col in schema.columns:
+        st = by_name[col.name]
+        col.null_share = float(st.nulls / max(n_rows, 1))
+        if st.counts is None:
+            continue
+        col.n_unique = int(st.counts.num_rows - (1 if st.counts.column("values").null_count else 0))
+        if col.kind in ("categorical", "boolean") and col.categories is not None:
+            valid = st.counts.filter(pc.is_valid(st.counts.column("values")))
+            freq = valid.column("counts").to_numpy()
+            values = valid.column("values").to_pylist()
+            order = np.lexsort((np.arange(len(freq)), -freq))[:MAX_STORED_CATEGORIES]
+            col.categories = [values[i] for i in order]
+            col.frequencies = [int(freq[i]) for i in order]
+
+
+def read_stream_info(prepared: Path) -> dict | None:
+    p = Path(prepared) / STREAM_FILE
+    return json.loads(p.read_text()) if p.exists() else None

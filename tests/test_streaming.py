@@ -1,0 +1,180 @@
+"""Streamed prepare/encode (synthgen/streaming.py), token shards and training from them (synthgen/shards.py):
+folders, globs, CSV and DuckDB SQL through one path; real Adult rows, real Lightning training."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+
+from synthgen import pipeline
+from synthgen.config import load_config
+from synthgen.paths import RunPaths
+from tests.conftest import ROOT
+from tests.test_bad_input import assert_one_line_error, run_cli
+
+
+@pytest.fixture(scope="module")
+def adult_parts(tmp_path_factory):
+    """3,000 real Adult rows as a folder of three Parquet files."""
+    folder = tmp_path_factory.mktemp("parts")
+    t = pq.read_table(ROOT / "data/adult/adult_train.parquet").slice(0, 3000)
+    for i in range(3):
+        pq.write_table(t.slice(i * 1000, 1000), folder / f"p{i}.parquet")
+    return folder
+
+
+def overrides(tmp_path, *extra):
+    return [f"paths.out_dir={tmp_path / 'out'}", f"paths.mlflow_dir={tmp_path / 'mlruns'}", "data=file",
+            "stream.shard_rows=500", "stream.sample_rows=800", "stream.batch_rows=300", "stream.workers=1",
+            "trainer.max_epochs=1", "trainer.enable_progress_bar=false", "model.d_model=16", "model.n_layers=1",
+            "model.n_heads=2", "evaluate.detection_folds=2", *extra]
+
+
+def prepared(cfg):
+    paths = RunPaths.from_config(cfg)
+    return paths, json.loads((paths.prepared / "stream.json").read_text())
+
+
+def test_folder_is_split_counted_and_encoded_into_shards(tmp_path, adult_parts):
+    cfg = load_config(overrides(tmp_path, f"data.path={adult_parts}", "stream.workers=2"))
+    pipeline.prepare(cfg)
+    pipeline.encode(cfg)
+    paths, info = prepared(cfg)
+    train, holdout = pq.read_table(paths.train_table), pq.read_table(paths.holdout_table)
+    assert train.num_rows + holdout.num_rows == 3000 and 0.15 < holdout.num_rows / 3000 < 0.25
+    assert [p["rows"] for p in info["train_parts"]][:-1] == [500] * (len(info["train_parts"]) - 1)
+    # exact full-pass counts in the schema, although kinds came from an 800-row sample
+    schema = json.loads(paths.schema.read_text())
+    wc = next(c for c in schema["columns"] if c["name"] == "workclass")
+    counts = pc.value_counts(train.column("workclass").drop_null()).to_pylist()
+    assert dict(zip(wc["categories"], wc["frequencies"])) == {d["values"]: d["counts"] for d in counts}
+    assert wc["null_share"] == pytest.approx(train.column("workclass").null_count / train.num_rows)
+    assert schema["n_rows"] == train.num_rows
+    # shards hold exactly the encoder's tokens of the training parts, in order
+    from synthgen.encoders import TabularEncoder
+    enc = TabularEncoder.load(paths.encoder)
+    m = json.loads((paths.out / "encoded" / "manifest.json").read_text())
+    shards = np.concatenate([np.load(paths.out / "encoded" / s["path"]) for s in m["shards"]])
+    assert shards.dtype == np.uint8 and m["rows"] == train.num_rows
+    np.testing.assert_array_equal(shards.astype(np.int64), enc.encode(train))
+
+
+def test_split_and_sample_do_not_depend_on_batch_size(tmp_path, adult_parts):
+    got = []
+    for rows in (300, 1024):
+        cfg = load_config(overrides(tmp_path / str(rows), f"data.path={adult_parts}", f"stream.batch_rows={rows}"))
+        pipeline.prepare(cfg)
+        paths, _ = prepared(cfg)
+        got.append((pq.read_table(paths.train_table), pq.read_table(paths.prepared / "sample.parquet"),
+                    paths.schema.read_text()))
+    assert got[0][0].equals(got[1][0]) and got[0][1].equals(got[1][1]) and got[0][2] == got[1][2]
+
+
+def test_sql_and_csv_glob_stream_into_the_same_path(tmp_path, adult_parts):
+    sql = f"SELECT * FROM '{adult_parts}/*.parquet' WHERE sex = 'Female'"
+    cfg = load_config(overrides(tmp_path / "sql", f"data.sql={sql}"))
+    pipeline.prepare(cfg)
+    paths, info = prepared(cfg)
+    females = sum(pc.sum(pc.equal(pq.read_table(f).column("sex"), "Female")).as_py() for f in adult_parts.glob("*"))
+    assert info["input_rows"] == females
+    assert set(pq.read_table(paths.train_table).column("sex").to_pylist()) == {"Female"}
+
+    csv_dir = tmp_path / "csv"
+    csv_dir.mkdir()
+    for f in sorted(adult_parts.glob("*.parquet")):
+        pacsv.write_csv(pq.read_table(f), csv_dir / f"{f.stem}.csv")
+    cfg = load_config(overrides(tmp_path / "csv_out", f"data.path={csv_dir}/*.csv"))
+    pipeline.prepare(cfg)
+    assert prepared(cfg)[1]["input_rows"] == 3000
+
+
+@pytest.mark.parametrize("sql, needle", [("SELEC * FROM t", "syntax error"),
+                                         ("SELECT * FROM 'nowhere/*.parquet'", "No files found"),
+                                         ("SELECT nosuch FROM range(3)", "nosuch")])
+def test_bad_sql_gives_one_line_and_leaves_nothing(tmp_path, sql, needle):
+    proc = run_cli("prepare", *overrides(tmp_path, f"data.sql={sql}"))
+    assert_one_line_error(proc, "data.sql", needle)
+    assert not (tmp_path / "out" / "prepared").exists()
+
+
+def test_mixed_file_types_in_a_folder_are_refused(tmp_path, adult_parts):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    pq.write_table(pq.read_table(adult_parts / "p0.parquet"), folder / "a.parquet")
+    (folder / "b.json").write_text("{}")
+    proc = run_cli("prepare", *overrides(tmp_path, f"data.path={folder}"))
+    assert_one_line_error(proc, "mixes file types", "b.json")
+    assert not (tmp_path / "out" / "prepared").exists()
+
+
+def _id_shards(tmp_path, sizes):
+    """Shards whose single column is the row's number, so batches show which rows they hold."""
+    from synthgen.shards import ShardTokens
+
+    folder, first, shards = tmp_path / "ids", 0, []
+    folder.mkdir()
+    for i, n in enumerate(sizes):
+        np.save(folder / f"tokens-{i:06d}.npy", np.arange(first, first + n, dtype=np.uint32)[:, None])
+        shards.append({"path": f"tokens-{i:06d}.npy", "first_row": first, "rows": n})
+        first += n
+    return ShardTokens(folder, {"rows": first, "columns": ["id"], "shards": shards})
+
+
+def test_ranks_take_disjoint_rows_and_equal_batch_counts(tmp_path, monkeypatch):
+    from synthgen import shards
+
+    monkeypatch.setattr(shards, "BLOCK_ROWS", 100)  # many blocks from small shards
+    tokens = _id_shards(tmp_path, [1000, 1000, 450])
+    sets = [shards.ShardTrainSet(tokens, 0.1, 32, seed=3, rank=r, world=2) for r in range(2)]
+    epochs = [[np.concatenate([b.numpy()[:, 0] for b in s]) for s in sets] for _ in range(2)]
+    for rank0, rank1 in epochs:
+        assert len(rank0) == len(rank1) and len(rank0) % 32 == 0 and len(rank0) > 0
+        assert not set(rank0) & set(rank1)
+        assert len(set(rank0)) == len(rank0)
+    val = set(np.flatnonzero(np.concatenate([s._val_mask(b) for s in sets[:1] for b in s.blocks])))
+    assert 150 < len(val) < 350 and not val & set(np.concatenate(epochs[0]))
+    assert not np.array_equal(epochs[0][0], epochs[1][0])  # a new order every epoch
+
+
+def test_train_generate_evaluate_from_shards_with_the_index_copy_guard(tmp_path, adult_parts):
+    from synthgen.copies import CopyGuard
+    from synthgen.encoders import TabularEncoder
+    from synthgen.shards import ShardCopyGuard
+
+    cfg = load_config(overrides(tmp_path, f"data.path={adult_parts}", "generate.n_rows=600",
+                                "generate.chunk_rows=200", "evaluate.gate.enabled=false", "data.target=income"))
+    for stage in ("prepare", "encode", "train", "generate"):
+        pipeline.STAGES[stage](cfg)
+    paths = RunPaths.from_config(cfg)
+    assert pq.read_table(paths.synthetic).num_rows == 600
+    result = pipeline.evaluate(cfg)
+    assert "fidelity.shape" in result
+    # the hash index answers as the in-memory guard does, on copies and on fresh rows
+    enc = TabularEncoder.load(paths.encoder)
+    train = pq.read_table(paths.train_table)
+    tokens = enc.encode(train)
+    rng = np.random.default_rng(0)
+    fresh = np.stack([rng.integers(0, c, 500) for c in enc.layout.cardinalities], axis=1)
+    both = np.concatenate([tokens[:300], fresh])
+    table = pa.concat_tables([train.slice(0, 300).select(enc.schema.arrow_schema.names),
+                              enc.decode(fresh, np.random.default_rng(1))])
+    ours = ShardCopyGuard(paths, enc).copies(both, table)
+    theirs = CopyGuard(train, tokens, enc.layout.columns).copies(both, table)
+    assert set(range(300)) <= set(ours.tolist())
+    np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.slow
+def test_ddp_trains_from_shards(tmp_path, adult_parts):
+    from tests.test_ddp import synthgen
+
+    ov = overrides(tmp_path, f"data.path={adult_parts}", "trainer.max_epochs=2")
+    synthgen("prepare", *ov)
+    synthgen("encode", *ov)
+    synthgen("train", *ov, "trainer=ddp", "trainer.devices=2")
+    assert (tmp_path / "out" / "model" / "model.ckpt").exists()
