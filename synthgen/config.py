@@ -18,11 +18,13 @@ NULLABLE_INTS = ("trainer.max_epochs", "train.patience", "generate.n_rows", "dat
 
 def load_config(overrides: list[str] | tuple = (), params_file: str | Path | None = None) -> DictConfig:
     """The resolved config: composed from conf/ (or read from a composed params.yaml) plus overrides."""
-    overrides = [_open_node_override(o) for o in overrides]
+    columns = [c for c in (_column_override(o) for o in overrides) if c]
+    overrides = [_open_node_override(o) for o in overrides if not _column_override(o)]
     if params_file is not None:
         cfg = _from_params_file(Path(params_file), overrides)
     else:
         cfg = _compose(overrides)
+    _set_column_settings(cfg, columns)
     try:
         OmegaConf.resolve(cfg)
     except Exception as e:  # an interpolation to a missing key, e.g. from a bad override
@@ -97,6 +99,30 @@ def _open_node_override(o: str) -> str:
     if value and value[0] not in "'\"[{" and re.search(r"[^\w.\- ]", value):
         value = "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
     return f"{key}={value}" if o.startswith(DATA_VALUE_KEYS) else f"+{key}={value}"
+
+
+# data.columns.<column>.<setting>=<value>: the column name may hold dots, spaces, '=' or any letter
+# (Hydra's key grammar takes none of them), so these are set on the composed config directly.
+_COLUMN_OVERRIDE = re.compile(r"^\+?data\.columns\.(?P<column>.+?)\.(?P<setting>kind|format|pii)=(?P<value>.*)$", re.S)
+
+
+def _column_override(o: str) -> tuple[str, str, str] | None:
+    m = _COLUMN_OVERRIDE.match(o)
+    return (m["column"], m["setting"], m["value"]) if m else None
+
+
+def _set_column_settings(cfg: DictConfig, columns: list[tuple[str, str, str]]) -> None:
+    if not columns:
+        return
+    with _open(cfg):
+        if cfg.data.get("columns") is None:
+            cfg.data.columns = {}
+        for column, setting, value in columns:
+            node = cfg.data.columns.get(column)
+            if node is not None and not isinstance(node, DictConfig):
+                node = {"kind": node}  # `kind` given as a plain string in a config file
+            cfg.data.columns[column] = {**(OmegaConf.to_container(node) if isinstance(node, DictConfig)
+                                           else node or {}), setting: value}
 
 
 def _check_types(cfg: DictConfig, overrides: list[str]) -> None:

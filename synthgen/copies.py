@@ -57,7 +57,7 @@ class _HashSet:
 
 def value_hashes(table: pa.Table) -> np.ndarray:
     """uint64 per row of `table` (pandas' row hash of the plain values)."""
-    plain = pa.table({n: c.dictionary_decode() if pa.types.is_dictionary(c.type) else c
+    plain = pa.table({n: c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c
                       for n, c in zip(table.column_names, table.columns)}) if table.num_columns else table
     return pd.util.hash_pandas_object(plain.to_pandas(), index=False).to_numpy()
 

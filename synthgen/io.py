@@ -24,7 +24,7 @@ def _supported(t: pa.DataType) -> bool:
     return (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
             or pa.types.is_boolean(t) or pa.types.is_timestamp(t) or pa.types.is_date(t)
             or pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
-            or pa.types.is_null(t))  # an all-null column gets its own message below
+            or pa.types.is_null(t))  # an all-null column (carried through as nulls)
 
 
 def read_table(path: str | Path, max_rows: int | None = None, key: str = "data.path",
@@ -42,27 +42,90 @@ def read_table(path: str | Path, max_rows: int | None = None, key: str = "data.p
     if not path.exists():
         raise SynthgenError(f"input file not found: {path}; set {key} to an existing .parquet or .csv file")
     suffix = path.suffix.lower()
+    encoding = None
     try:
         if suffix in (".parquet", ".pq"):
             _check_names(pq.read_schema(path).names, str(path))  # the reader fails obscurely on duplicates
             table = pq.read_table(path)
         elif suffix in (".csv", ".tsv", ".txt"):
-            delim = "\t" if suffix == ".tsv" else ","
-            table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delim),
+            encoding, delim = sniff_csv(path, "\t" if suffix == ".tsv" else ",")
+            table = pacsv.read_csv(path, read_options=pacsv.ReadOptions(encoding=encoding),
+                                   parse_options=pacsv.ParseOptions(delimiter=delim),
                                    convert_options=pacsv.ConvertOptions(null_values=["", "NA", "NaN", "null", "?"],
                                                                         strings_can_be_null=True))
         else:
             raise SynthgenError(f"{path}: unsupported file type '{suffix}'; use .parquet or .csv")
     except SynthgenError:
         raise
-    except (pa.ArrowException, OSError) as e:
+    except (pa.ArrowException, OSError, UnicodeError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if isinstance(e, UnicodeError) or "utf8" in first.lower().replace("-", ""):
+            raise SynthgenError(f"{path}: text is not valid {encoding or 'UTF-8'} throughout ({first}); "
+                                f"save the file as UTF-8") from None
         raise SynthgenError(f"{path}: cannot read it ({first}); check that the file is a complete, "
                             f"rectangular {suffix.lstrip('.')} file") from None
     if max_rows is not None and len(table) > max_rows:
         table = table.slice(0, max_rows)
     validate_table(table, str(path), training)
     return normalise_table(table)
+
+
+_SNIFF_BYTES = 1 << 20  # encoding and delimiter are judged on the first MiB
+
+
+def sniff_csv(path: Path, default_delimiter: str = ",") -> tuple[str, str]:
+    """(encoding, delimiter) of a CSV file: a byte-order mark first, then UTF-8, then
+    charset-normalizer's guess; the delimiter from the standard library's csv.Sniffer over whole
+    lines (",", ";", tab, "|"), or `default_delimiter` when it cannot tell."""
+    import codecs
+    import csv
+
+    from charset_normalizer import from_bytes
+
+    with open(path, "rb") as f:
+        head = f.read(_SNIFF_BYTES)
+    boms = [(codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")]
+    encoding = next((enc for bom, enc in boms if head.startswith(bom)), None)
+    if encoding is None:
+        try:
+            head.decode("utf-8")
+            encoding = "utf-8"
+        except UnicodeDecodeError as e:
+            if e.start < len(head) - 4:  # not merely a character cut at the sample's end
+                encoding = _guess_encoding(from_bytes(head), head)
+                if encoding is None:
+                    raise SynthgenError(f"{path}: not UTF-8 (invalid byte at {e.start}) and its encoding cannot be "
+                                        f"detected; save the file as UTF-8") from None
+            else:
+                encoding = "utf-8"
+    try:
+        text = head.decode(encoding, errors="ignore" if len(head) == _SNIFF_BYTES else "strict")
+    except (UnicodeDecodeError, LookupError) as e:
+        raise SynthgenError(f"{path}: cannot read it as {encoding} ({type(e).__name__}); save the file as UTF-8") from None
+    lines = text.splitlines()[:200]
+    if len(head) == _SNIFF_BYTES and len(lines) > 1:
+        lines = lines[:-1]  # the last line may be cut
+    try:
+        delimiter = csv.Sniffer().sniff("\n".join(lines), delimiters=",;\t|").delimiter
+    except csv.Error:
+        delimiter = default_delimiter
+    return encoding, delimiter
+
+
+def _guess_encoding(matches, head: bytes) -> str | None:
+    """charset-normalizer's best guess; among equally good single-byte Western guesses, Windows-1252
+    (latin-1's superset, what spreadsheets write), since cp1250 would turn 'Æ' into 'Ć'."""
+    if not len(matches):
+        return None
+    least = min(m.chaos for m in matches)
+    top = [m for m in matches if m.chaos == least]
+    if any({"cp1252", "latin_1"} & set(m.could_be_from_charset) for m in top):
+        try:
+            head.decode("cp1252")
+            return "cp1252"
+        except UnicodeDecodeError:
+            return "latin-1"
+    return top[0].encoding
 
 
 def table_from_pandas(df, source: str = "DataFrame") -> pa.Table:
@@ -120,8 +183,6 @@ def validate_table(table: pa.Table, source: str, training: bool = True) -> None:
         if not _supported(col.type):
             raise SynthgenError(f"{source}: column '{name}' has unsupported type {col.type}; "
                                 f"flatten or convert it (numbers, strings, booleans, timestamps) or drop it")
-        if col.null_count == len(col) or _all_nan(col):
-            raise SynthgenError(f"{source}: column '{name}' is entirely null; drop it before synthesis")
         if pa.types.is_floating(col.type) and pc.any(pc.is_inf(col)).as_py():
             raise SynthgenError(f"{source}: column '{name}' holds infinite values; "
                                 f"replace them with nulls or finite numbers")
@@ -133,21 +194,20 @@ def _check_names(names: list[str], source: str) -> None:
         raise SynthgenError(f"{source}: duplicate column names {dup}; rename them so each is unique")
 
 
-def _all_nan(col: pa.ChunkedArray) -> bool:
-    if not pa.types.is_floating(col.type):
-        return False
-    return not pc.any(pc.invert(pc.is_nan(col.drop_null()))).as_py()
-
-
 def normalise_table(table: pa.Table) -> pa.Table:
-    """What the readers hand on: float NaN -> null (one meaning for "missing") and string views ->
-    large strings (Arrow cannot yet take/filter string views, which splitting a table needs)."""
+    """What the readers hand on: float NaN -> null (one meaning for "missing"), string views ->
+    large strings (Arrow cannot yet take/filter string views, which splitting a table needs) and
+    timestamp[s] -> timestamp[ms] (the CSV reader's unit for "2013-02-20 01:41:20", which Parquet
+    stores as milliseconds)."""
     for i, name in enumerate(table.column_names):
         col, field = table.column(i), table.field(i)
         if pa.types.is_floating(col.type) and pc.any(pc.is_nan(col)).as_py():
             table = table.set_column(i, field, pc.if_else(pc.is_nan(col), pa.scalar(None, col.type), col))
         elif pa.types.is_string_view(col.type):
             table = table.set_column(i, field.with_type(pa.large_string()), col.cast(pa.large_string()))
+        elif pa.types.is_timestamp(col.type) and col.type.unit == "s":
+            ms = pa.timestamp("ms", tz=col.type.tz)  # Parquet holds no seconds unit: what every file of it reads back
+            table = table.set_column(i, field.with_type(ms), col.cast(ms))
     return table
 
 

@@ -5,18 +5,30 @@ comes back with the same columns, order and Arrow types.
 
 Kinds, and how `infer_schema` guesses them (`data.columns.<name>.kind=...` overrides the guess):
 
-- boolean: Arrow bool. (String booleans such as "yes"/"no" stay categorical, which is equivalent.)
-- datetime: timestamp (any unit, with or without time zone), date32, date64. The domain is kept
+- boolean: Arrow bool, and strings of yes/no words ("Yes"/"No", "y"/"n", "true"/"false", ...).
+- datetime: timestamp (any unit, with or without time zone), date32, date64, and strings that are
+  dates, datetimes (with or without zone) or times in one strftime format. The domain is kept
   in *local wall-clock* units at the coarsest resolution at which every value is whole, so
   local-midnight dates in Europe/Paris are day-resolution, not "hours since UTC".
+- pii: personal data (synthgen/pii.py): full/first/last names, e-mails, phones, addresses found by
+  column names and values; generated per row from Faker's lists, never modelled nor copied.
 - identifier: near-unique keys (>= 95% distinct among >= 50 values): strings up to 40
   characters, or whole numbers that are dense (sequential-like) or sit in an id-named column
-  ("id", "customer_id", "OrderKey", ...). Generated afresh, never modelled.
-- integer: integer types, and float columns whose values are all whole (pandas' int-with-NaN).
+  ("id", "customer_id", "OrderKey", ...), and record numbers by name ("case_number") even when
+  they repeat. Generated afresh, never modelled.
+- integer: integer types, float columns whose values are all whole (pandas' int-with-NaN), and
+  formatted number strings ("1,234", "$12", "45%") whose values are whole.
 - continuous: other numbers; `decimals` is the fewest decimals that reproduce every value
   (None when no precision up to 6 does).
-- text: strings averaging more than 40 characters with many distinct values; dropped.
+- text: strings averaging more than 40 characters with many distinct values; written as fake
+  text (Faker's lorem words at the real lengths), never copied.
+- empty: all values null; carried through as nulls of the column's type (with a warning).
 - categorical: the remaining strings (and any column forced to it).
+
+A string column read as a date, number or boolean keeps its codec (synthgen/codecs.py: format,
+separators, words, parse rate): the model sees native values, the output is written back in the
+input's spelling and Arrow type. `relations` lists date columns that are never before another
+one (`op` ">=") or always equal to it ("=="), in every real row: the encoder keeps them.
 
 Float NaN counts as null everywhere (the readers turn it into null).
 """
@@ -25,6 +37,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -34,8 +47,11 @@ import pyarrow.compute as pc
 
 from synthgen.errors import SynthgenError
 
-KINDS = ("continuous", "integer", "categorical", "boolean", "datetime", "identifier", "text")
+KINDS = ("continuous", "integer", "categorical", "boolean", "datetime", "identifier", "text", "pii", "empty")
 NUMERIC_KINDS = ("continuous", "integer", "datetime")
+MODELLED_KINDS = NUMERIC_KINDS + ("categorical", "boolean")
+_CODEC_FAMILY = {"datetime": "datetime", "continuous": "number", "integer": "number", "boolean": "boolean"}
+COLUMN_SETTINGS = ("kind", "format", "pii")
 # Datetime resolutions, coarsest first, as numpy units.
 _RESOLUTIONS = ("D", "h", "m", "s", "ms", "us", "ns")
 MAX_DECIMALS = 6
@@ -60,6 +76,9 @@ class ColumnSchema:
     timezone: str | None = None
     categories: list | None = None  # categorical/boolean: values, most frequent first
     frequencies: list[int] | None = None
+    codec: dict | None = None  # a string column read as dates/numbers/booleans (synthgen/codecs.py)
+    pii: str | None = None  # kind pii: full_name, first_name, last_name, email, phone or address
+    style: dict | None = None  # pii/text: letter case, a phone's shape, length quantiles (no real values)
 
 
 @dataclass
@@ -67,6 +86,7 @@ class TableSchema:
     columns: list[ColumnSchema]
     n_rows: int
     arrow_schema_b64: str = field(repr=False)
+    relations: list[dict] = field(default_factory=list)  # {"column": B, "base": A, "op": ">=" or "=="}
 
     @property
     def names(self) -> list[str]:
@@ -80,6 +100,42 @@ class TableSchema:
 
     def kinds(self) -> dict[str, str]:
         return {c.name: c.kind for c in self.columns}
+
+    def check_modelled(self, source: str) -> None:
+        """One line when no column is left for the model (all identifiers, personal data, text, empty)."""
+        if not any(c.kind in MODELLED_KINDS for c in self.columns):
+            raise SynthgenError(f"{source}: nothing is left to model: every column is "
+                                f"{' or '.join(sorted({c.kind for c in self.columns}))}; set "
+                                f"data.columns.<name>.kind=categorical (or another kind) for a column to model")
+
+    def model_type(self, name: str) -> pa.DataType:
+        """The Arrow type the model's codecs see: the codec's native type, else the input's."""
+        from synthgen.codecs import native_type
+
+        col = self.column(name)
+        return native_type(col.codec) if col.codec else self.arrow_schema.field(name).type
+
+    def to_native(self, table: pa.Table) -> pa.Table:
+        """Columns with a codec parsed to their native type (dates, numbers, booleans)."""
+        from synthgen.codecs import parse
+
+        for col in self.columns:
+            if col.codec and col.name in table.column_names:
+                i = table.column_names.index(col.name)
+                table = table.set_column(i, col.name, parse(col.codec, table.column(i)))
+        return table
+
+    def identifying_groups(self) -> list[list[str]]:
+        """Column groups whose values identify a person: each full name, e-mail, phone and
+        address column, and first + last name together (identifier columns are checked apart)."""
+        from synthgen.pii import IDENTIFYING
+
+        groups = [[c.name] for c in self.columns if c.kind == "pii" and c.pii in IDENTIFYING]
+        first = [c.name for c in self.columns if c.kind == "pii" and c.pii == "first_name"]
+        last = [c.name for c in self.columns if c.kind == "pii" and c.pii == "last_name"]
+        if first and last:
+            groups.append([first[0], last[0]])
+        return groups
 
     @property
     def arrow_schema(self) -> pa.Schema:
@@ -133,28 +189,43 @@ def infer_schema(table: pa.Table, overrides: dict | None = None, max_stored_cate
         raise SynthgenError(
             f"data.columns names unknown column(s) {unknown}; the table has: {', '.join(table.column_names)}"
         )
-    cols = []
+    cols, native = [], {}
     for name in table.column_names:
-        cols.append(_infer_column(name, table.column(name), _forced_kind(name, overrides.get(name)),
-                                  len(table), max_stored_categories))
+        col, arr = _infer_column(name, table.column(name), _column_settings(name, overrides.get(name)),
+                                 len(table), max_stored_categories)
+        cols.append(col)
+        if col.kind == "datetime":
+            native[name] = arr
     sink = table.schema.serialize()
-    return TableSchema(columns=cols, n_rows=len(table), arrow_schema_b64=base64.b64encode(sink.to_pybytes()).decode())
+    return TableSchema(columns=cols, n_rows=len(table), arrow_schema_b64=base64.b64encode(sink.to_pybytes()).decode(),
+                       relations=date_relations(cols, native))
 
 
-def _forced_kind(name: str, ov) -> str | None:
+def _column_settings(name: str, ov) -> dict:
+    """data.columns.<name>: a kind string or a mapping of kind / format / pii."""
+    from synthgen.pii import PII_TYPES
+
     if ov is None:
-        return None
+        return {}
     if isinstance(ov, str):
         ov = {"kind": ov}
     if not isinstance(ov, dict):
         raise SynthgenError(f"data.columns.{name} must be a mapping such as {{kind: categorical}}, not {ov!r}")
-    extra = sorted(set(ov) - {"kind"})
+    extra = sorted(set(ov) - set(COLUMN_SETTINGS))
     if extra:
-        raise SynthgenError(f"data.columns.{name}.{extra[0]} is not a column setting; the only one is 'kind'")
+        raise SynthgenError(f"data.columns.{name}.{extra[0]} is not a column setting; use {', '.join(COLUMN_SETTINGS)}")
+    ov = dict(ov)
+    if ov.get("kind") in PII_TYPES:  # kind=email is short for kind=pii, pii=email
+        ov["pii"], ov["kind"] = ov["kind"], "pii"
     forced = ov.get("kind")
     if forced is not None and forced not in KINDS:
-        raise SynthgenError(f"data.columns.{name}.kind='{forced}' is not a kind; use one of {', '.join(KINDS)}")
-    return forced
+        raise SynthgenError(f"data.columns.{name}.kind='{forced}' is not a kind; use one of "
+                            f"{', '.join(KINDS + PII_TYPES)}")
+    if ov.get("pii") is not None and ov["pii"] not in PII_TYPES:
+        raise SynthgenError(f"data.columns.{name}.pii='{ov['pii']}' is not a pii type; use one of {', '.join(PII_TYPES)}")
+    if ov.get("format") is not None and (not isinstance(ov["format"], str) or "%" not in ov["format"]):
+        raise SynthgenError(f"data.columns.{name}.format={ov['format']!r} must be a strftime format such as '%d/%m/%Y'")
+    return ov
 
 
 def plain_values(arr: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
@@ -178,7 +249,12 @@ def is_temporal_type(t: pa.DataType) -> bool:
     return pa.types.is_timestamp(t) or pa.types.is_date(t)
 
 
-def _infer_column(name: str, arr: pa.ChunkedArray, forced: str | None, n_rows: int, max_cats: int) -> ColumnSchema:
+def _infer_column(name: str, arr: pa.ChunkedArray, settings: dict, n_rows: int,
+                  max_cats: int) -> tuple[ColumnSchema, pa.ChunkedArray]:
+    """-> (the column's schema, its values as the model sees them: parsed when it has a codec)."""
+    from synthgen import codecs, pii
+
+    forced = settings.get("kind")
     t = arr.type
     arr = plain_values(arr)
     vt = arr.type  # value type (dictionaries decoded)
@@ -186,11 +262,57 @@ def _infer_column(name: str, arr: pa.ChunkedArray, forced: str | None, n_rows: i
     valid = arr.drop_null()
     n_unique = len(pc.unique(valid)) if len(valid) else 0
     base = dict(name=name, arrow_type=str(t), null_share=float(null_share), n_unique=int(n_unique))
+    if forced == "empty" or (not len(valid) and forced is None):
+        warnings.warn(f"column '{name}' is entirely null: it is carried through as nulls", stacklevel=3)
+        return ColumnSchema(**{**base, "null_share": 1.0, "n_unique": 0}, kind="empty"), arr
+    if not len(valid):
+        raise SynthgenError(f"column '{name}' is entirely null, so it cannot be {forced}; "
+                            f"set data.columns.{name}.kind=empty or drop it")
+    if n_unique == 1 and not arr.null_count and forced is None:
+        warnings.warn(f"column '{name}' holds one value: it is carried through as that value", stacklevel=3)
+    if is_string_type(vt) and forced in (None, "pii", "identifier", "text"):
+        found = settings.get("pii") or (pii.detect(name, valid, n_unique) if forced in (None, "pii") else None)
+        if forced == "pii" and found in (None, "identifier"):
+            raise SynthgenError(f"column '{name}' does not look like a name, e-mail, phone or address; "
+                                f"set data.columns.{name}.pii to one of {', '.join(pii.PII_TYPES)}")
+        if found == "identifier" and forced is None:
+            forced = "identifier"
+        elif found and found != "identifier" and forced in (None, "pii"):
+            return ColumnSchema(**base, kind="pii", pii=found, style=pii.style_of(valid)), arr
+        if forced == "text":
+            return ColumnSchema(**base, kind="text", style=pii.style_of(valid)), arr
+    codec = None
+    if is_string_type(vt) and (forced is None or forced in _CODEC_FAMILY):
+        fmt = settings.get("format")
+        codec = codecs.from_format(fmt, valid) if fmt else codecs.detect(valid, _CODEC_FAMILY.get(forced))
+        if (forced or fmt) and (codec is None or codec["parse_rate"] < codecs.PARSE_MIN):
+            rate = 0 if codec is None else codec["parse_rate"]
+            raise SynthgenError(f"column '{name}': {rate:.0%} of its values read as {forced or 'datetime'}"
+                                f"{' with format ' + repr(fmt) if fmt else ''}; set data.columns.{name}.format to "
+                                f"the format they are written in, or another kind")
+        if codec is not None:
+            arr = codecs.parse(codec, arr)
+            vt = arr.type
+            valid = arr.drop_null()
+            n_unique = len(pc.unique(valid)) if len(valid) else 0
+            base.update(null_share=float(arr.null_count / max(n_rows, 1)), n_unique=int(n_unique), codec=codec)
+            if not len(valid):
+                raise SynthgenError(f"column '{name}' has no value that parses; set data.columns.{name}.kind")
+    col = _infer_typed(name, t, vt, arr, valid, n_unique, base, forced, max_cats)
+    return col, arr
+
+
+def _infer_typed(name, t, vt, arr, valid, n_unique, base, forced, max_cats) -> ColumnSchema:
     numeric = pa.types.is_integer(vt) or pa.types.is_floating(vt) or pa.types.is_decimal(vt)
     v = valid.to_numpy().astype(np.float64) if (pa.types.is_floating(vt) or pa.types.is_decimal(vt)) else None
     if v is not None and not np.isfinite(v).all():
         raise SynthgenError(f"column '{name}' holds infinite values; replace them with nulls or finite numbers")
     kind = forced or _guess_kind(name, vt, valid, n_unique, v)
+    if kind == "identifier" and base.get("codec") and not forced:
+        kind = "integer"  # formatted numbers ("1,234") are amounts, not keys
+    if kind == "text":
+        from synthgen.pii import style_of
+        return ColumnSchema(**base, kind=kind, style=style_of(valid))
 
     if kind in ("continuous", "integer"):
         if not numeric:
@@ -256,6 +378,8 @@ def _guess_kind(name: str, t: pa.DataType, valid: pa.ChunkedArray, n_unique: int
             span = float(mm["max"].as_py()) - float(mm["min"].as_py()) + 1
             if _id_like_name(name) or span <= 4 * n_unique:  # an id-named column, or dense keys
                 return "identifier"
+        if n >= ID_MIN_ROWS and n_unique >= 0.5 * n and _id_like_name(name):
+            return "identifier"  # a person_id on two rows each is still an id
         return "integer"
     if is_string_type(t):
         if n == 0:
@@ -336,3 +460,47 @@ def _resolution(ints: np.ndarray, unit: str) -> str:
         if k >= 1 and not (ints % k).any():
             return res
     return unit
+
+
+# ---- orderings between date columns -------------------------------------------------------------
+RELATION_MIN_ROWS = 10  # pairs with fewer rows where both are set state no relation
+
+
+def date_relations(cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray]) -> list[dict]:
+    """Date columns that are never before another one in any real row, each tied to the nearest
+    such earlier column: [{"column": B, "base": A, "op": ">=" | "=="}], B after A in the list.
+
+    Columns are visited by null count, then from the earliest median onwards; B may lean on A only
+    when A is set in every row where B is (so B = A + offset is defined wherever B is) and B >= A in all of them.
+    Of the candidates, the one with the smallest median gap wins ("jail out" leans on "jail in",
+    not on "birth date"); `op` is "==" when the gap is always 0.
+    """
+    dt = [c for c in cols if c.kind == "datetime" and c.name in native]
+    if len(dt) < 2:
+        return []
+    vals = {}
+    for c in dt:
+        ints, null, unit = temporal_ints(native[c.name])
+        vals[c.name] = (ints * unit_ratio(unit, "us") if unit != "us" else ints, null)
+    # A base is set wherever its dependant is (so has no more nulls) and is never after it (so its
+    # median over those rows is no later): visiting by null count, then median, meets bases first.
+    order = sorted(dt, key=lambda c: (int(vals[c.name][1].sum()), float(np.median(vals[c.name][0][~vals[c.name][1]])),
+                                      cols.index(c)))
+    out, placed = [], []
+    for b in order:
+        vb, nb = vals[b.name]
+        best = None
+        for a in placed:
+            va, na = vals[a.name]
+            if (na & ~nb).any() or (~nb).sum() < RELATION_MIN_ROWS:
+                continue
+            gap = (vb - va)[~nb]
+            if gap.min() < 0:
+                continue
+            med = float(np.median(gap))
+            if best is None or med < best[0]:
+                best = (med, a.name, "==" if not gap.any() else ">=")
+        if best is not None:
+            out.append({"column": b.name, "base": best[1], "op": best[2]})
+        placed.append(b)
+    return out

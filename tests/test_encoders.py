@@ -73,8 +73,7 @@ def zoo_table(n: int = N, seed: int = 0) -> pa.Table:
 def zoo():
     t = zoo_table()
     s = infer_schema(t)
-    with pytest.warns(UserWarning, match="'note' is free text"):
-        enc = TabularEncoder.fit(t, s, n_bins=20, max_categories=1000)
+    enc = TabularEncoder.fit(t, s, n_bins=20, max_categories=1000)
     return t, s, enc
 
 
@@ -89,9 +88,9 @@ def test_inferred_kinds(zoo):
         "age": "integer", "code": "integer", "u16": "integer", "capital_gain": "integer",
         "int_as_float": "integer", "price": "continuous", "f32": "continuous", "tiny": "continuous",
         "dec": "continuous", "cat": "categorical", "large": "categorical", "dict": "categorical",
-        "view": "categorical", "flag": "boolean", "yes_no": "categorical", "ts_s": "datetime",
+        "view": "categorical", "flag": "boolean", "yes_no": "boolean", "ts_s": "datetime",
         "ts_paris": "datetime", "paris_day": "datetime", "d32": "datetime", "ts_day": "datetime",
-        "d64": "datetime", "row_id": "identifier", "customer": "identifier", "email": "identifier",
+        "d64": "datetime", "row_id": "identifier", "customer": "identifier", "email": "pii",
         "uuid": "identifier", "ref_id": "identifier", "note": "text"}
 
 
@@ -100,12 +99,15 @@ def test_decoded_table_guarantees(zoo, source):
     real, s, enc = zoo
     tokens = enc.encode(real) if source == "real" else random_tokens(enc, 20_000)
     out = enc.decode(tokens, np.random.default_rng(0))
-    # Exactly the input's columns, in order, with their Arrow types and metadata; free text dropped.
-    assert out.schema == pa.schema([f for f in real.schema if f.name != "note"], metadata=real.schema.metadata)
+    # Exactly the input's columns, in order, with their Arrow types and metadata (free text and
+    # e-mails are fake, never real values).
+    assert out.schema == real.schema
+    for name in ("note", "email"):
+        assert not set(out.column(name).to_pylist()) & set(real.column(name).to_pylist())
     assert len(out) == len(tokens)
     j = {name: i for i, name in enumerate(enc.layout.columns)}
     for col in s.columns:
-        if col.kind == "text":
+        if col.kind in ("text", "pii"):
             continue
         a, b = real.column(col.name), out.column(col.name)
         # Nulls: exactly where the tokens say null (token 0 of a column that had nulls), else none.
@@ -115,6 +117,18 @@ def test_decoded_table_guarantees(zoo, source):
         elif col.null_share == 0:
             assert b.null_count == 0, col.name
         if col.kind in ("continuous", "integer", "datetime"):
+            if col.name in enc.offsets:  # B = A + offset >= A, also where A lies beyond B's real maximum
+                def wall(arr):
+                    ints, null, unit = temporal_ints(arr)
+                    return ints[~null].astype(f"datetime64[{unit}]").astype("datetime64[us]").astype(np.int64)
+
+                chain, name = [], col.name  # the column and its bases, down to one modelled on its own
+                while name in enc.offsets:
+                    name = enc.offsets[name]["base"]
+                    chain.append(name)
+                assert wall(b).min() >= wall(a).min(), col.name
+                assert wall(b).max() <= max(wall(real.column(c)).max() for c in [col.name, *chain]), col.name
+                continue
             lo, hi = pc.min_max(a)["min"].as_py(), pc.min_max(a)["max"].as_py()
             got = pc.min_max(b)
             assert lo <= got["min"].as_py() and got["max"].as_py() <= hi, col.name
@@ -135,7 +149,29 @@ def test_decoded_values_re_encode_to_the_same_tokens(zoo):
     _, _, enc = zoo
     tokens = random_tokens(enc, 20_000, seed=5)
     out = enc.decode(tokens, np.random.default_rng(5))
-    assert np.array_equal(enc.encode(out), tokens)
+    assert_same_tokens(enc, out, tokens)
+
+
+def assert_same_tokens(enc, out, tokens):
+    """Every modelled column's tokens but those of dates modelled as another date plus an offset
+    (d32 and d64 always equal paris_day, ts_s is never before ts_day ...: test_date_relations)."""
+    keep = [j for j, name in enumerate(enc.layout.columns) if name not in enc.offsets]
+    assert enc.offsets and np.array_equal(enc.encode(out)[:, keep], tokens[:, keep])
+
+
+def test_date_relations(zoo):
+    real, s, enc = zoo
+    assert {"column": "d32", "base": "paris_day", "op": "=="} in s.relations
+    assert {"column": "ts_s", "base": "ts_day", "op": ">="} in s.relations
+    out = enc.decode(random_tokens(enc, 5000, seed=8), np.random.default_rng(8))
+    for r in s.relations:
+        a, b = (out.column(c) for c in (r["base"], r["column"]))
+        a, b = (x.cast(pa.timestamp("us", tz=getattr(x.type, "tz", None))) if pa.types.is_timestamp(x.type)
+                else x.cast(pa.date32()).cast(pa.timestamp("us")) for x in (a, b))
+        a = pc.local_timestamp(a) if a.type.tz else a  # wall-clock time, as the encoder compares them
+        b = pc.local_timestamp(b) if b.type.tz else b
+        ok = (pc.equal if r["op"] == "==" else pc.greater_equal)(b, a)
+        assert pc.all(ok).as_py() is not False, r
 
 
 def test_datetimes_are_real_dates_at_the_real_resolution(zoo):
@@ -166,7 +202,8 @@ def test_identifiers_are_fresh_unique_keys_in_the_real_format(zoo):
     n = 4000
     parts = [enc.decode(random_tokens(enc, n, seed=i), np.random.default_rng(i), row_offset=i * n) for i in range(2)]
     out = pa.concat_tables(parts)
-    patterns = {"customer": r"CUST-\d{6}", "row_id": None, "ref_id": None, "email": r".+\d{9}",
+    assert not pc.any(pc.is_in(out.column("email"), value_set=real.column("email"))).as_py()  # pii: fake, never real
+    patterns = {"customer": r"CUST-\d{6}", "row_id": None, "ref_id": None,
                 "uuid": r"[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"}
     for name, pattern in patterns.items():
         b, a = out.column(name).drop_null(), real.column(name).drop_null()
@@ -205,7 +242,7 @@ def test_state_is_json_and_reloads_to_the_same_output(zoo, tmp_path):
     path = tmp_path / "encoder.json"
     enc.save(path)
     raw = json.loads(path.read_text())
-    assert raw["version"] == 2 and raw["layout"] == enc.layout.to_dict()
+    assert raw["version"] == 3 and raw["layout"] == enc.layout.to_dict()
     back = TabularEncoder.load(path)
     tokens = random_tokens(enc, 3000)
     a = enc.decode(tokens, np.random.default_rng(3), row_offset=7)
@@ -233,8 +270,10 @@ def test_bad_tokens_are_refused(zoo):
 def test_condition_tokens(zoo):
     real, _, enc = zoo
     j = {name: i for i, name in enumerate(enc.layout.columns)}
-    cond = enc.condition_tokens({"cat": "b", "flag": None, "code": 3, "age": 40, "d32": "1999-05-01"})
-    assert set(cond) == {j["cat"], j["flag"], j["code"], j["age"], j["d32"]} and cond[j["flag"]] == 0
+    cond = enc.condition_tokens({"cat": "b", "flag": None, "code": 3, "age": 40, "ts_day": "1999-05-01"})
+    assert set(cond) == {j["cat"], j["flag"], j["code"], j["age"], j["ts_day"]} and cond[j["flag"]] == 0
+    with pytest.raises(SynthgenError, match="'d32': it is modelled as an offset from 'paris_day'"):
+        enc.condition_tokens({"d32": "1999-05-01"})  # always equal to paris_day: condition on that one
     tokens = random_tokens(enc, 500)
     for col, tok in cond.items():
         tokens[:, col] = tok
@@ -242,7 +281,7 @@ def test_condition_tokens(zoo):
     assert set(out.column("cat").to_pylist()) == {"b"} and out.column("flag").null_count == 500
     assert set(out.column("code").to_pylist()) == {3}
     assert 40 in set(out.column("age").to_pylist())  # age is binned: values of 40's bin
-    assert np.array_equal(enc.encode(out), tokens)
+    assert_same_tokens(enc, out, tokens)
 
 
 @pytest.mark.parametrize("condition,needle", [
@@ -367,12 +406,12 @@ def test_high_cardinality_column_is_cheap(tmp_path):
         enc.decode(tokens[:1000], np.random.default_rng(0)))
 
 
-def test_free_text_is_dropped_with_a_warning():
+def test_free_text_is_dropped_with_a_warning_when_asked():
     t = pa.table({"a": np.arange(60) % 3, "note": [f"{'long ' * 10} comment {i}" for i in range(60)]})
     s = infer_schema(t)
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
-        enc = TabularEncoder.fit(t, s)
+        enc = TabularEncoder.fit(t, s, text_strategy="drop")
     assert any("'note' is free text" in str(x.message) for x in w)
     out = enc.decode(enc.encode(t), np.random.default_rng(0))
     assert out.column_names == ["a"]

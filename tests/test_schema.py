@@ -60,7 +60,7 @@ def test_string_kinds():
     long_text = [f"a free-text comment number {i} that goes on for quite a while" for i in range(N)]
     k = kinds_of(flag=rng.choice(["yes", "no"], N), city=rng.choice(["Paris", "Lyon", "Nice"], N),
                  note=long_text, b=rng.random(N) < 0.5)
-    assert k == {"flag": "categorical", "city": "categorical", "note": "text", "b": "boolean"}
+    assert k == {"flag": "boolean", "city": "categorical", "note": "text", "b": "boolean"}
 
 
 def test_continuous_decimals():
@@ -128,7 +128,7 @@ def test_overrides():
     ({"nosuch": {"kind": "categorical"}}, "nosuch"),
     ({"a": {"kind": "number"}}, "data.columns.a.kind='number'"),
     ({"a": {"kidn": "integer"}}, "data.columns.a.kidn"),
-    ({"s": {"kind": "integer"}}, "not numeric"),
+    ({"s": {"kind": "integer"}}, "of its values read as integer"),
     ({"t": {"kind": "categorical"}}, "data.columns.t.kind to datetime"),
     ({"a": {"kind": "datetime"}}, "datetime needs a timestamp"),
     ({"f": {"kind": "identifier"}}, "fractional"),
@@ -177,9 +177,6 @@ def test_missing_and_corrupt_files(tmp_path):
 @pytest.mark.parametrize("table,needle", [
     (pa.table({"a": pa.array([], pa.int64())}), "0 row"),
     (pa.table({"a": [1]}), "1 row"),
-    (pa.table({"a": [1, 2], "b": pa.array([None, None], pa.string())}), "column 'b' is entirely null"),
-    (pa.table({"a": [1, 2], "b": pa.array([float("nan"), None])}), "column 'b' is entirely null"),
-    (pa.table({"a": [1, 2], "b": pa.nulls(2)}), "column 'b' is entirely null"),
     (pa.table({"a": [1, 2], "b": [[1], [2]]}), "column 'b' has unsupported type list"),
     (pa.table({"a": [1, 2], "b": [{"x": 1}, {"x": 2}]}), "column 'b' has unsupported type struct"),
     (pa.table({"a": [1, 2], "b": [b"x", b"y"]}), "column 'b' has unsupported type binary"),

@@ -1,8 +1,16 @@
 """TabularEncoder: a table <-> int64 tokens [n_rows, n_modelled_columns], state as JSON.
 
-Identifier columns are not modelled: they are generated as fresh unique keys in the real format
-(never a real key). Free-text columns are dropped with a warning (strategy "drop"), never copied
-from real rows: the decoded table has every other column of the input, in order, with its type.
+What the model sees, per column kind (synthgen/schema.py):
+- continuous, integer, datetime, categorical, boolean: one token column each. A string column
+  with a codec (dates, "1,234.5", "Yes"/"No") is parsed first and written back in its spelling.
+- a date column that is never before another one in the real rows (schema `relations`) is
+  modelled as that column plus a non-negative offset, so the ordering holds in every synthetic
+  row (an "==" relation is an offset that is always 0).
+- identifier: not modelled; fresh unique keys in the real format (never a real key).
+- pii and text: not modelled; one fake person per row from Faker's lists (synthgen/pii.py),
+  redrawn where a fake name, e-mail, phone or address equals a real one; text is fake too.
+- empty: nulls of the column's type.
+The decoded table has every column of the input, in order, with its Arrow type.
 """
 from __future__ import annotations
 
@@ -15,33 +23,47 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from synthgen.encoders.columns import CategoryCodec, NumericCodec
+from synthgen import codecs as text_codecs
+from synthgen import pii
+from synthgen.encoders.columns import CategoryCodec, NumericCodec, _rescale, _temporal_array
 from synthgen.encoders.layout import TokenLayout
 from synthgen.errors import SynthgenError
 from synthgen.io import atomic_write_text, read_encoder_state
-from synthgen.schema import NUMERIC_KINDS, TableSchema, plain_values
+from synthgen.schema import (NUMERIC_KINDS, ColumnSchema, TableSchema, plain_values,
+                             temporal_ints, unit_ratio)
 
-STATE_VERSION = 2
+STATE_VERSION = 3
+TEXT_STRATEGIES = ("fake", "drop")
+_REDRAW_ROUNDS = 20
 _UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 
 
 class TabularEncoder:
-    def __init__(self, schema: TableSchema, codecs: dict, id_formats: dict, settings: dict):
+    def __init__(self, schema: TableSchema, codecs: dict, id_formats: dict, settings: dict,
+                 offsets: dict | None = None, real_hashes: dict | None = None):
         self.schema = schema
         self.codecs = codecs  # modelled column -> codec, in table order
         self.id_formats = id_formats  # identifier column -> key format (see _id_format)
         self.settings = settings
+        self.offsets = offsets or {}  # date column -> {"base", "unit", "min", "max"}: modelled as base + offset
+        # packed hashes of real identifying values: {"names": full names and first + last pairs,
+        # "columns": {e-mail/phone/address column: its values}}
+        self.real_hashes = real_hashes or {"names": None, "columns": {}}
+        names = self.real_hashes.get("names")
+        self._names = pii.unpack(names) if names else None
+        self._hashes = {k: pii.unpack(v) for k, v in self.real_hashes.get("columns", {}).items()}
         self.layout = TokenLayout(tuple(codecs), tuple(c.cardinality for c in codecs.values()))
         self._cards = np.array(self.layout.cardinalities, dtype=np.int64)
 
     # ---- fitting -----------------------------------------------------------------------------
     @classmethod
     def fit(cls, table: pa.Table, schema: TableSchema, n_bins: int = 100, max_categories: int = 1000,
-            rare_min_count: int = 1, text_strategy: str = "drop") -> "TabularEncoder":
-        """Fit one codec per modelled column. Free-text columns are dropped with a warning."""
-        if text_strategy != "drop":
-            raise SynthgenError(f"encoder.text_strategy='{text_strategy}' is unknown; use 'drop'")
+            rare_min_count: int = 1, text_strategy: str = "fake") -> "TabularEncoder":
+        """Fit one codec per modelled column (see the module docstring for the others)."""
+        if text_strategy not in TEXT_STRATEGIES:
+            raise SynthgenError(f"encoder.text_strategy='{text_strategy}' is unknown; use one of "
+                                f"{', '.join(TEXT_STRATEGIES)}")
         for key, v, lo in (("n_bins", n_bins, 2), ("max_categories", max_categories, 1),
                            ("rare_min_count", rare_min_count, 1)):
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < lo:
@@ -50,27 +72,37 @@ class TabularEncoder:
         if missing:
             raise SynthgenError(f"table lacks column(s) {missing} of the schema; rerun `synthgen prepare`")
         types = {f.name: f.type for f in schema.arrow_schema}
-        codecs, ids = {}, {}
+        native = schema.to_native(table)
+        rel = {r["column"]: r for r in schema.relations}
+        codecs, ids, offsets = {}, {}, {}
         for col in schema.columns:
-            arr = table.column(col.name)
-            if col.kind in NUMERIC_KINDS:
+            arr = native.column(col.name)
+            if col.kind in NUMERIC_KINDS and col.name in rel:
+                base = schema.column(rel[col.name]["base"])
+                off, null, unit = _offsets(base, native.column(base.name), col, arr)
+                valid = off[~null]
+                offsets[col.name] = {"base": base.name, "unit": unit, "min": int(valid.min()), "max": int(valid.max())}
+                codecs[col.name] = NumericCodec.fit(_offset_column(col, offsets[col.name]),
+                                                    pa.chunked_array([pa.array(off, mask=null)]), n_bins)
+            elif col.kind in NUMERIC_KINDS:
                 codecs[col.name] = NumericCodec.fit(col, arr, n_bins)
             elif col.kind in ("categorical", "boolean"):
                 codecs[col.name] = CategoryCodec.fit(col, arr, max_categories, rare_min_count)
             elif col.kind == "identifier":
                 ids[col.name] = _id_format(col.name, arr, types[col.name])
-            else:
+            elif col.kind == "text" and text_strategy == "drop":
                 warnings.warn(f"column '{col.name}' is free text: it is dropped from the synthetic table "
-                              f"(set data.columns.{col.name}.kind=categorical to model it)", stacklevel=2)
+                              f"(encoder.text_strategy=fake writes fake text instead)", stacklevel=2)
         settings = dict(n_bins=n_bins, max_categories=max_categories, rare_min_count=rare_min_count,
                         text_strategy=text_strategy)
-        return cls(schema, codecs, ids, settings)
+        return cls(schema, codecs, ids, settings, offsets, _real_hashes(table, schema))
 
     # ---- state ---------------------------------------------------------------------------------
     def to_dict(self) -> dict:
         """JSON-able state; category levels and frequencies are stored once, in the schema."""
         return {"version": STATE_VERSION, "settings": self.settings, "layout": self.layout.to_dict(),
                 "identifiers": self.id_formats, "codecs": {n: c.state() for n, c in self.codecs.items()},
+                "offsets": self.offsets, "real_hashes": self.real_hashes,
                 "schema": json.loads(self.schema.to_json(indent=None))}
 
     def save(self, path: Path) -> None:
@@ -84,13 +116,16 @@ class TabularEncoder:
     @classmethod
     def from_dict(cls, d: dict) -> "TabularEncoder":
         schema = TableSchema.load_dict(d["schema"])
-        types = {f.name: f.type for f in schema.arrow_schema}
+        offsets = d.get("offsets", {})
         codecs = {}
         for name, s in d["codecs"].items():
             col = schema.column(name)
+            if name in offsets:
+                codecs[name] = NumericCodec.from_state(_offset_column(col, offsets[name]), pa.int64(), s)
+                continue
             codec_cls = NumericCodec if col.kind in NUMERIC_KINDS else CategoryCodec
-            codecs[name] = codec_cls.from_state(col, types[name], s)
-        return cls(schema, codecs, d["identifiers"], d["settings"])
+            codecs[name] = codec_cls.from_state(col, schema.model_type(name), s)
+        return cls(schema, codecs, d["identifiers"], d["settings"], offsets, d.get("real_hashes"))
 
     # ---- transform -----------------------------------------------------------------------------
     def encode(self, table: pa.Table) -> np.ndarray:
@@ -98,19 +133,26 @@ class TabularEncoder:
         missing = [n for n in self.codecs if n not in table.column_names]
         if missing:
             raise SynthgenError(f"table lacks column(s) {missing} that the encoder was fitted on")
+        native = self.schema.to_native(table)
         out = np.empty((len(table), len(self.codecs)), dtype=np.int64)
         for j, (name, codec) in enumerate(self.codecs.items()):
-            out[:, j] = codec.encode(table.column(name))
+            if name in self.offsets:
+                base = self.schema.column(self.offsets[name]["base"])
+                off, null, _ = _offsets(base, native.column(base.name), self.schema.column(name), native.column(name))
+                null = null if codec.has_null else np.zeros(len(off), dtype=bool)
+                out[:, j] = codec._encode_units(np.clip(off, self.offsets[name]["min"], self.offsets[name]["max"]), null)
+            else:
+                out[:, j] = codec.encode(native.column(name))
         return out
 
     def decode(self, tokens: np.ndarray, rng: np.random.Generator, row_offset: int = 0) -> pa.Table:
         """int tokens [n, n_modelled_columns] -> Arrow table with the input's columns and types.
 
-        Every column of the real table comes back, in order and with its Arrow type, except
-        free-text columns, which are dropped (a warning said so at fit time). `row_offset` is
-        the index of the first row in the whole output: identifier keys are numbered from it,
-        so chunks decoded separately still give globally unique keys. The same tokens, rng
-        state and row_offset give the same table.
+        Every column of the real table comes back, in order and with its Arrow type (free text
+        only when encoder.text_strategy=drop is not set). `row_offset` is the index of the first
+        row in the whole output: identifier keys are numbered from it, so chunks decoded
+        separately still give globally unique keys. The same tokens, rng state and row_offset
+        give the same table.
         """
         tokens = np.asarray(tokens)
         n, C = len(tokens), len(self.codecs)
@@ -125,21 +167,85 @@ class TabularEncoder:
                 raise ValueError(f"tokens of column '{self.layout.columns[j]}' lie in [{lo[j]}, {hi[j]}], "
                                  f"outside its vocabulary [0, {self._cards[j]})")
         schema = self.schema.arrow_schema
-        arrays, fields = [], []
         j = {name: i for i, name in enumerate(self.codecs)}
+        decoded = {}  # modelled column -> (values in its units, null mask)
+        for name, codec in self.codecs.items():
+            if name not in self.offsets:
+                decoded[name] = codec.decode(cols[j[name]], rng)
+        for r in self.schema.relations:  # bases first: the list is in dependency order
+            name = r["column"]
+            if name in self.offsets:
+                decoded[name] = self._add_offset(name, *self.codecs[name].decode(cols[j[name]], rng), *decoded[r["base"]])
+        fake = self._fake_values(n, rng)
+        arrays, fields = [], []
         for field in schema:
             name = field.name
-            if name in self.codecs:
-                codec = self.codecs[name]
-                values, null = codec.decode(cols[j[name]], rng)
-                arrays.append(codec.to_arrow(values, null, field.type))
+            col = self.schema.column(name)
+            if name in decoded:
+                arrays.append(self._to_arrow(col, decoded[name], field.type))
             elif name in self.id_formats:
-                null_share = self.schema.column(name).null_share
-                arrays.append(_make_ids(name, self.id_formats[name], n, row_offset, field.type, rng, null_share))
+                arrays.append(_make_ids(name, self.id_formats[name], n, row_offset, field.type, rng, col.null_share))
+            elif name in fake:
+                arrays.append(_with_nulls(fake[name], field.type, rng, col.null_share))
+            elif col.kind == "empty":
+                arrays.append(pa.nulls(n, field.type))
             else:
-                continue  # dropped free-text column
+                continue  # free text with encoder.text_strategy=drop
             fields.append(field)
         return pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata=schema.metadata))
+
+    def _to_arrow(self, col: ColumnSchema, decoded, typ: pa.DataType) -> pa.Array:
+        values, null = decoded
+        model_typ = self.schema.model_type(col.name) if col.codec else typ
+        if col.name in self.offsets:  # the offset codec is an integer one: write the date here
+            vt = model_typ.value_type if pa.types.is_dictionary(model_typ) else model_typ
+            out = _temporal_array(values, null if null.any() else None, col.resolution, vt)
+            out = out.dictionary_encode().cast(model_typ) if pa.types.is_dictionary(model_typ) else out
+        else:
+            out = self.codecs[col.name].to_arrow(values, null, model_typ)
+        return text_codecs.format_values(col.codec, out, typ) if col.codec else out
+
+    def _add_offset(self, name: str, off, off_null, base_vals, base_null):
+        """B = A + offset, in B's resolution (rounded up, so B >= A holds after rounding)."""
+        o = self.offsets[name]
+        a = _rescale(base_vals, self.schema.column(o["base"]).resolution, o["unit"])
+        res = self.schema.column(name).resolution
+        v = a + off
+        k = unit_ratio(res, o["unit"]) if np.timedelta64(1, res) > np.timedelta64(1, o["unit"]) else 1
+        v, a = (-(-v // k), -(-a // k)) if k > 1 else (v, a)
+        col = self.schema.column(name)
+        # within B's real range, unless A itself lies beyond it (A may be set where B never is): then B = A
+        return np.maximum(np.clip(v, col.min, col.max), a), off_null | base_null
+
+    def _fake_values(self, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """pii and text columns: one fake person per row; rows whose fake identifying values equal
+        real ones get a new person (at most _REDRAW_ROUNDS times)."""
+        cols = [c for c in self.schema.columns
+                if c.kind == "pii" or (c.kind == "text" and self.settings.get("text_strategy", "fake") == "fake")]
+        if not cols or not n:
+            return {}
+        first, last = pii.fake_people(n, rng)
+        out = {c.name: pii.fake_column(c.pii or "text", c.style or {}, first, last, rng) for c in cols}
+        rows = np.arange(n)
+        for _ in range(_REDRAW_ROUNDS):
+            bad = self._real_hits(first[rows], last[rows], {k: v[rows] for k, v in out.items()})
+            rows = rows[bad]
+            if not len(rows):
+                break
+            f, l_ = pii.fake_people(len(rows), rng)
+            first[rows], last[rows] = f, l_
+            for c in cols:
+                out[c.name][rows] = pii.fake_column(c.pii or "text", c.style or {}, f, l_, rng)
+        return out
+
+    def _real_hits(self, first, last, values: dict) -> np.ndarray:
+        hit = np.zeros(len(first), dtype=bool)
+        if self._names is not None:
+            hit |= pii.hits(first + " " + last, self._names)
+        for name, h in self._hashes.items():
+            if name in values:
+                hit |= pii.hits(values[name], h)
+        return hit
 
     def condition_tokens(self, condition: dict) -> dict[int, int]:
         """{column: value} -> {token column index: token}; one-line errors for what cannot be met."""
@@ -149,8 +255,65 @@ class TabularEncoder:
             if name not in idx:
                 kind = self.schema.column(name).kind  # raises for an unknown column
                 raise SynthgenError(f"cannot condition on '{name}': it is a {kind} column, which is not modelled")
+            if name in self.offsets:
+                raise SynthgenError(f"cannot condition on '{name}': it is modelled as an offset from "
+                                    f"'{self.offsets[name]['base']}' (a date ordering); condition on that column")
+            col = self.schema.column(name)
+            if col.codec and isinstance(value, str):
+                value = text_codecs.parse(col.codec, pa.array([value], pa.large_string()))[0].as_py()
+                if value is None:
+                    raise SynthgenError(f"cannot condition on '{name}': the value is not written like its "
+                                        f"real values (format {col.codec.get('format', col.codec['type'])})")
             out[idx[name]] = self.codecs[name].token_of(value)
         return out
+
+
+# ---- dates as offsets, personal data -------------------------------------------------------------
+def _offsets(base: ColumnSchema, a_arr, col: ColumnSchema, b_arr) -> tuple[np.ndarray, np.ndarray, str]:
+    """(B - A in the finer of the two resolutions, null where B or A is null, that unit)."""
+    unit = base.resolution if np.timedelta64(1, base.resolution) < np.timedelta64(1, col.resolution) else col.resolution
+    out = []
+    for c, arr in ((base, a_arr), (col, b_arr)):
+        ints, null, u = temporal_ints(plain_values(arr))
+        out.append((_rescale(_rescale(ints, u, c.resolution), c.resolution, unit), null))
+    (a, na), (b, nb) = out
+    null = na | nb
+    return np.where(null, 0, b - a), null, unit
+
+
+def _offset_column(col: ColumnSchema, o: dict) -> ColumnSchema:
+    """The integer column the model sees for a date modelled as base + offset (units of o['unit'])."""
+    return ColumnSchema(name=col.name, kind="integer", arrow_type="int64", null_share=col.null_share, n_unique=0,
+                        min=o["min"], max=o["max"])
+
+
+def _real_hashes(table: pa.Table, schema: TableSchema) -> dict[str, str]:
+    """Packed hashes of the real identifying values: full names and first + last pairs ("names"),
+    and each e-mail, phone and address column. A first or last name alone is not identifying."""
+    out, names = {"names": None, "columns": {}}, []
+    pcols = {c.pii: c.name for c in schema.columns if c.kind == "pii"}
+    for c in schema.columns:
+        if c.kind == "pii" and c.pii in pii.IDENTIFYING:
+            vals = plain_values(table.column(c.name)).to_pylist()
+            if c.pii == "full_name":
+                names.extend(vals)
+            else:
+                out["columns"][c.name] = pii.pack(pii.value_hashes(vals))
+    if "first_name" in pcols and "last_name" in pcols:
+        f = plain_values(table.column(pcols["first_name"])).to_pylist()
+        l_ = plain_values(table.column(pcols["last_name"])).to_pylist()
+        names.extend(f"{a} {b}" for a, b in zip(f, l_) if a is not None and b is not None)
+    if names:
+        out["names"] = pii.pack(pii.value_hashes(names))
+    return out
+
+
+def _with_nulls(values: np.ndarray, typ: pa.DataType, rng: np.random.Generator, null_share: float) -> pa.Array:
+    n = len(values)
+    mask = rng.random(n) < null_share if null_share > 0 and n else None
+    vt = typ.value_type if pa.types.is_dictionary(typ) else typ
+    out = pa.array(values, type=pa.large_string(), mask=mask).cast(vt)
+    return out.dictionary_encode().cast(typ) if pa.types.is_dictionary(typ) else out
 
 
 # ---- identifiers -------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from synthgen.errors import SynthgenError
 
 NUMERIC = ("continuous", "integer", "datetime")
 DISCRETE = ("categorical", "boolean")
-SKIPPED = ("identifier", "text")  # no distribution metrics; identifiers feed the privacy check
+SKIPPED = ("identifier", "text", "pii", "empty")  # no distribution metrics; identifiers and pii feed the privacy check
 KINDS = NUMERIC + DISCRETE + SKIPPED
 N_PAIR_BINS = 10  # quantile bins for numbers inside ContingencySimilarity
 

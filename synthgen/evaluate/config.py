@@ -32,6 +32,10 @@ class EvalConfig:
     detection_max_rows: int = 25_000  # per side (real, synthetic)
     dcr_max_rows: int = 25_000  # synthetic queries, and train/holdout reference rows each
     gate: GateConfig = field(default_factory=GateConfig)
+    # From the schema: column groups that identify a person (checked for copies by the gate), and
+    # what was done to each column that is not modelled (listed in the report).
+    identifying: list[list[str]] = field(default_factory=list)
+    treatment: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Hydra/OmegaConf hands nested groups over as mappings; accept them.

@@ -7,7 +7,7 @@ from synthgen.evaluate.config import EvalConfig
 def check_gate(result: dict, config: EvalConfig) -> tuple[bool, str]:
     """Fail on more exact train copies than a fresh sample shows (holdout's rate + margin),
     on a DCR share above the limit (rows nearer train than holdout: memorisation), or on any
-    train identifier value reused in the synthetic table."""
+    train identifier value or real personal data (name, e-mail, phone, address) reused in the synthetic table."""
     g = config.gate
     if not g.enabled:
         return True, "gate disabled"
@@ -15,6 +15,7 @@ def check_gate(result: dict, config: EvalConfig) -> tuple[bool, str]:
     hold = result["privacy.exact_copies_holdout_share"]
     dcr = result["privacy.dcr_share"]
     ids = int(result.get("privacy.identifier_copies", 0))
+    pii = int(result.get("privacy.pii_copies", 0))
     fails = []
     if syn > hold + g.exact_copy_margin:
         fails.append(f"exact copies of train rows {syn:.2%} > holdout baseline {hold:.2%} "
@@ -23,7 +24,9 @@ def check_gate(result: dict, config: EvalConfig) -> tuple[bool, str]:
         fails.append(f"DCR share {dcr:.3f} > {g.dcr_share_max:.3f}")
     if ids > 0:
         fails.append(f"{ids} train identifier value(s) reused")
+    if pii > 0:
+        fails.append(f"{pii} synthetic row(s) carry a real person's name, e-mail, phone or address")
     if fails:
         return False, "failed: " + "; ".join(fails)
     return True, (f"passed: exact copies {syn:.2%} <= holdout {hold:.2%} + {g.exact_copy_margin:.2%}, "
-                  f"DCR share {dcr:.3f} <= {g.dcr_share_max:.3f}, no identifier reused")
+                  f"DCR share {dcr:.3f} <= {g.dcr_share_max:.3f}, no identifier or personal data reused")

@@ -102,11 +102,11 @@ def _row_keys(frames: list[pd.DataFrame], cols: list[str]) -> list[np.ndarray]:
 
 
 def copy_metrics(train: pd.DataFrame, holdout: pd.DataFrame, syn: pd.DataFrame,
-                 kinds: dict[str, str], cols: list[str]) -> dict[str, float]:
+                 kinds: dict[str, str], cols: list[str], identifying: list[list[str]] | None = None) -> dict[str, float]:
     """Exact copies of train rows, with holdout's rate as the baseline a fresh sample shows."""
     # Identifiers are left out of the row comparison (a generator re-issues them), and
     # checked on their own: any train identifier value in the synthetic table is a leak.
-    row_cols = [c for c in cols if kinds[c] != "identifier"]
+    row_cols = [c for c in cols if kinds[c] not in ("identifier", "pii", "text", "empty")]
     k_tr, k_ho, k_sy = _row_keys([train, holdout, syn], row_cols)
     out = {
         "privacy.exact_copies_synthetic_share": float(np.isin(k_sy, k_tr).mean()) if len(k_sy) else 0.0,
@@ -117,4 +117,24 @@ def copy_metrics(train: pd.DataFrame, holdout: pd.DataFrame, syn: pd.DataFrame,
         (c_tr, c_sy), _ = shared_codes(train[col], syn[col])
         copies += int(np.isin(c_sy[c_sy >= 0], c_tr[c_tr >= 0]).sum())
     out["privacy.identifier_copies"] = copies
+    out["privacy.pii_copies"] = pii_copies(train, syn, identifying or [])
     return out
+
+
+def pii_copies(train: pd.DataFrame, syn: pd.DataFrame, groups: list[list[str]]) -> int:
+    """Synthetic rows whose personal data equals a real training row's: per group of columns that
+    identify a person (a full name, an e-mail, first + last name ...), compared case-blind;
+    rows with a missing value in the group do not count."""
+    total = 0
+    for group in groups:
+        if not all(c in train.columns and c in syn.columns for c in group):
+            continue
+
+        def keys(df):
+            part = df[group].astype("string")
+            ok = part.notna().all(axis=1).to_numpy()
+            joined = part.fillna("").apply(lambda col: col.str.strip().str.lower()).agg("\x1f".join, axis=1)
+            return joined.to_numpy(dtype=object)[ok]
+
+        total += int(np.isin(keys(syn), keys(train)).sum())
+    return total

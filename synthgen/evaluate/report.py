@@ -43,6 +43,8 @@ _HEADLINE = [  # (key, label, what good looks like)
     ("privacy.exact_copies_synthetic_share", "Exact copies of train rows", "\u2264 holdout's share"),
     ("privacy.exact_copies_holdout_share", "Holdout rows equal to train rows", "baseline"),
     ("privacy.identifier_copies", "Train identifiers reused", "0"),
+    ("privacy.pii_copies", "Rows with a real person's data", "0"),
+    ("fidelity.date_orderings", "Date orderings kept (worst pair)", "1 is ideal"),
     ("bias.flagged_groups", "Flagged groups", "0"),
     ("validity.total", "Validity violations", "0"),
 ]
@@ -227,6 +229,9 @@ def _html(result: dict, passed: bool, reason: str, figs: dict, groups: pd.DataFr
                            "rate synthetic", "gap (points)", "flagged")) if bias_rows
         else "<p>No sensitive columns declared.</p>",
         "<h2>Validity</h2>", _table(_section_rows(result, "validity."), ("check", "count")),
+        "<h2>Columns not modelled</h2>",
+        _table(sorted(config.treatment.items()), ("column", "what was done")) if config.treatment
+        else "<p>Every column is modelled.</p>",
         "</body></html>\n",
     ]
     return "\n".join(parts)

@@ -37,6 +37,7 @@ class TabularModality(Modality):
             hold, keep = holdout_split(len(table), cfg.data.holdout_share, cfg.seed)
             holdout, train = table.take(hold), table.take(keep)
         schema = infer_schema(train, plain(cfg.data.columns), source=f"{cfg.data.path} (training split)")
+        schema.check_modelled(str(cfg.data.path))
         for col in ([cfg.data.target] if cfg.data.target is not None else []) + list(cfg.data.sensitive or []):
             schema.column(col)  # one-line error for an unknown column
         with staged_dir(paths.prepared) as d:
@@ -127,23 +128,41 @@ class TabularModality(Modality):
         schema = TableSchema.load(paths.schema)
         if not (paths.synthetic / "_manifest.json").exists():
             raise SynthgenError(f"no synthetic data at {paths.synthetic}; run `synthgen generate` first")
+        # string dates, formatted numbers and yes/no words compared as the values they stand for
         if self._streamed():  # the seeded samples of both splits that prepare kept (evaluate.max_rows rows)
             from synthgen.streaming import HOLDOUT_SAMPLE_FILE, SAMPLE_FILE
             n = int(cfg.evaluate.max_rows)
-            train_df = pq.read_table(paths.prepared / SAMPLE_FILE).slice(0, n).to_pandas()
-            holdout_df = pq.read_table(paths.prepared / HOLDOUT_SAMPLE_FILE).slice(0, n).to_pandas()
+            train_df = schema.to_native(pq.read_table(paths.prepared / SAMPLE_FILE).slice(0, n)).to_pandas()
+            holdout_df = schema.to_native(pq.read_table(paths.prepared / HOLDOUT_SAMPLE_FILE).slice(0, n)).to_pandas()
         else:
-            train_df = pq.read_table(paths.train_table).to_pandas()
-            holdout_df = pq.read_table(paths.holdout_table).to_pandas()
-        synthetic_df = pq.read_table(paths.synthetic).to_pandas()
+            train_df = schema.to_native(pq.read_table(paths.train_table)).to_pandas()
+            holdout_df = schema.to_native(pq.read_table(paths.holdout_table)).to_pandas()
+        synthetic_df = schema.to_native(pq.read_table(paths.synthetic)).to_pandas()
         settings = {k: v for k, v in plain(cfg.evaluate).items() if k != "images"}
         ecfg = EvalConfig.from_mapping({**settings, "target": cfg.data.target,
-                                        "sensitive": list(cfg.data.sensitive or []), "seed": cfg.seed})
+                                        "sensitive": list(cfg.data.sensitive or []), "seed": cfg.seed,
+                                        "identifying": schema.identifying_groups(),
+                                        "treatment": treatment(schema)})
         kinds = schema.kinds()
         result = evaluate_tables(train_df, holdout_df, synthetic_df, kinds, ecfg)
         write_evaluation(result, train_df, holdout_df, synthetic_df, kinds, ecfg, paths.evaluation)
         passed, reason = check_gate(result, ecfg)
         return result, passed, reason
+
+
+def treatment(schema: TableSchema) -> dict[str, str]:
+    """What synthgen does with each column it does not model, in words (report, README)."""
+    out = {}
+    for c in schema.columns:
+        if c.kind == "pii":
+            out[c.name] = f"personal data ({c.pii}): fake values from Faker, one fake person per row, never copied"
+        elif c.kind == "identifier":
+            out[c.name] = "identifier: fresh keys in the real format, never a real key"
+        elif c.kind == "text":
+            out[c.name] = "free text: fake text (Faker lorem) at the real lengths, never copied"
+        elif c.kind == "empty":
+            out[c.name] = "entirely null: carried through as nulls"
+    return out
 
 
 def _conform(table: pa.Table, schema: pa.Schema, source) -> pa.Table:

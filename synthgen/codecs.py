@@ -1,0 +1,269 @@
+"""How a string column was written: dates, datetimes, times, formatted numbers and yes/no words.
+
+A CSV (or a Parquet file written from one) often holds typed values as text: "2013-02-21",
+"2013-02-20 01:41:20+00:00", "1,234.5", "$12.00", "45%", "Yes"/"No". `detect` finds such a
+column when (nearly) every non-null value parses (PARSE_MIN), and returns its codec, a small
+JSON dict that schema.json keeps per column:
+
+    {"type": "datetime", "format": "%Y-%m-%d", "native": "date32[day]", "parse_rate": 1.0}
+    {"type": "number", "thousands": ",", "decimal": ".", "prefix": "$", "suffix": "", "decimals": 2,
+     "fixed": true, "native": "double", "parse_rate": 1.0}
+    {"type": "boolean", "true": "Yes", "false": "No", "native": "bool", "parse_rate": 1.0}
+
+`parse` turns the column into its native Arrow type (values that do not parse become null) and
+`format` writes native values back in the same spelling and the input's Arrow string type, so
+the model sees numbers and times while the output keeps the input's types and format.
+Parsing is vectorised (pandas to_datetime with an explicit format, Arrow string kernels).
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from synthgen.errors import SynthgenError
+
+PARSE_MIN = 0.98  # share of the non-null values that must parse for a codec to be inferred
+_SAMPLE = 2000  # distinct values tried against each candidate format before measuring the rate
+
+# strftime formats, most common first. Order breaks ties: "01/02/2013" reads as month/day.
+DATE_FORMATS = ["%Y-%m-%d", "%m/%d/%Y", "%d/%m/%Y", "%Y/%m/%d", "%d.%m.%Y", "%d-%m-%Y", "%m-%d-%Y",
+                "%d %b %Y", "%b %d, %Y", "%d-%b-%Y", "%Y%m%d"]
+TIME_FORMATS = ["%H:%M:%S", "%H:%M", "%H:%M:%S.%f", "%I:%M %p", "%I:%M:%S %p"]
+_DT_TIMES = ["%H:%M:%S", "%H:%M", "%H:%M:%S.%f"]
+_ZONES = ["", "%z"]
+BOOL_WORDS = [("yes", "no"), ("y", "n"), ("true", "false"), ("t", "f"), ("on", "off")]
+CURRENCY = "$€£¥₹"
+# an optional currency sign, a number with optional thousands groups and decimals, "%" or a sign
+_NUMBER = re.compile(r"^\s*(?P<prefix>[" + CURRENCY + r"]?)\s*(?P<num>[-+]?\d{1,3}(?:[,.' ]\d{3})+(?:[.,]\d+)?"
+                     r"|[-+]?\d+(?:[.,]\d+)?)\s*(?P<suffix>%|[" + CURRENCY + r"]?)\s*$")
+
+
+def _datetime_formats() -> list[str]:
+    out = []
+    for d in ("%Y-%m-%d", "%m/%d/%Y", "%d/%m/%Y", "%Y/%m/%d", "%d.%m.%Y"):
+        for sep in (" ", "T"):
+            if sep == "T" and d != "%Y-%m-%d":
+                continue
+            for t in _DT_TIMES:
+                for z in _ZONES:
+                    out.append(f"{d}{sep}{t}{z}")
+    return out
+
+
+DATETIME_FORMATS = _datetime_formats()
+
+
+# ---- detection -------------------------------------------------------------------------------
+def detect(arr: pa.ChunkedArray, want: str | None = None) -> dict | None:
+    """A string column -> its codec, or None when it is plain text.
+
+    `want` narrows the search to one family ("datetime", "number", "boolean"), for a kind the
+    user forced; then the best codec is returned even below PARSE_MIN (the caller decides).
+    """
+    values, counts = _distinct(arr)
+    if not len(values):
+        return None
+    total = counts.sum()
+    best = None
+    for family in ("boolean", "datetime", "number"):
+        if want is not None and family != want:
+            continue
+        codec = {"boolean": _detect_bool, "datetime": _detect_datetime, "number": _detect_number}[family](values, counts)
+        if codec is None:
+            continue
+        codec["parse_rate"] = round(float(codec.pop("_ok") / total), 6)
+        if best is None or codec["parse_rate"] > best["parse_rate"]:
+            best = codec
+        if codec["parse_rate"] >= PARSE_MIN:
+            return codec
+    return best if want is not None else None
+
+
+def from_format(fmt: str, arr) -> dict:
+    """The datetime codec of a user-given strftime format, with its parse rate on `arr`."""
+    values, counts = _distinct(arr)
+    ok = _parse_dt(values, fmt).notna().to_numpy() if len(values) else np.zeros(0, dtype=bool)
+    has_time = any(x in fmt for x in ("%H", "%I", "%M", "%S"))
+    has_date = any(x in fmt for x in ("%d", "%m", "%Y", "%y", "%b", "%j"))
+    native = "timestamp[us, tz=UTC]" if fmt.endswith("%z") else "timestamp[us]" if has_time else "date32[day]"
+    codec = {"type": "datetime", "format": fmt, "native": native,
+             "parse_rate": round(float(counts[ok].sum() / max(counts.sum(), 1)), 6)}
+    if fmt.endswith("%z") and len(values):
+        last = str(values[0]).strip()
+        codec["zone"] = "Z" if last.endswith("Z") else ":" if re.search(r"[+-]\d\d:\d\d$", last) else ""
+    if has_time and not has_date:
+        codec["time_only"] = True
+    return codec
+
+
+def _distinct(arr) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct non-null strings (object array) and their counts."""
+    arr = arr.drop_null()
+    if not len(arr):
+        return np.array([], dtype=object), np.array([], dtype=np.int64)
+    vc = pc.value_counts(arr.cast(pa.large_string()))
+    return (np.asarray(vc.field("values").to_pylist(), dtype=object), vc.field("counts").to_numpy())
+
+
+def _detect_bool(values, counts) -> dict | None:
+    low = {str(v).strip().lower() for v in values}
+    for t, f in BOOL_WORDS:
+        if low <= {t, f}:
+            spell = {str(v).strip().lower(): str(v) for v in values[np.argsort(counts, kind="stable")]}  # most frequent wins
+            true, false = spell.get(t, _like(t, values[0])), spell.get(f, _like(f, values[0]))
+            return {"type": "boolean", "true": true, "false": false, "native": "bool", "_ok": counts.sum()}
+    return None
+
+
+def _like(word: str, example: str) -> str:
+    """`word` in the letter case of `example` (for a yes/no word the column never shows)."""
+    return word.upper() if example.isupper() else word.title() if example[:1].isupper() else word
+
+
+def _parse_dt(values, fmt: str) -> pd.Series:
+    return pd.to_datetime(pd.Series(values, dtype=object), format=fmt, errors="coerce", utc=fmt.endswith("%z"))
+
+
+def _detect_datetime(values, counts) -> dict | None:
+    sample = values[np.argsort(-counts, kind="stable")[:_SAMPLE]]
+    if not any(ch.isdigit() for ch in str(sample[0])):
+        return None
+    best, best_n = None, 0
+    for fmt in DATE_FORMATS + DATETIME_FORMATS + TIME_FORMATS:
+        n = int(_parse_dt(sample, fmt).notna().sum())
+        if n > best_n:
+            best, best_n = fmt, n
+        if n == len(sample):
+            break
+    if best is None or best_n < PARSE_MIN * len(sample):
+        return None
+    ok = _parse_dt(values, best).notna().to_numpy()
+    if best in DATE_FORMATS:
+        native = "date32[day]"
+    elif best.endswith("%z"):
+        native = "timestamp[us, tz=UTC]"
+    else:
+        native = "timestamp[us]"
+    codec = {"type": "datetime", "format": best, "native": native, "_ok": int(counts[ok].sum())}
+    if best.endswith("%z"):  # "+00:00", "+0000" or "Z": written back (in UTC) as the input wrote it
+        last = str(sample[0]).strip()
+        codec["zone"] = "Z" if last.endswith("Z") else ":" if re.search(r"[+-]\d\d:\d\d$", last) else ""
+    if best in TIME_FORMATS:
+        codec["time_only"] = True
+    return codec
+
+
+def _detect_number(values, counts) -> dict | None:
+    s = pd.Series(values, dtype=object).astype(str)
+    m = s.str.extract(_NUMBER)
+    ok = m["num"].notna().to_numpy()
+    if ok.sum() == 0:
+        return None
+    num = m["num"][ok]
+    prefix, suffix = m["prefix"][ok], m["suffix"][ok]
+    # Plain digit strings (codes, zip codes, "007") stay text: a codec needs some formatting.
+    formatted = (prefix != "") | (suffix != "") | num.str.contains(r"\d[,.' ]\d{3}(?:\D|$)", regex=True)
+    if not formatted.any() or num.str.match(r"^[-+]?0\d").any():
+        return None
+    prefixes, suffixes = set(prefix), set(suffix)
+    if len(prefixes) > 1 and "" not in prefixes or len(prefixes) > 2 or len(suffixes) > 2:
+        return None
+    dec_comma = num.str.contains(r",\d{1,2}$|,\d{4,}$", regex=True).any() or (
+        num.str.contains(r"\.\d{3}(?:\D|$)", regex=True).any() and not num.str.contains(r"\.\d{1,2}$", regex=True).any()
+        and num.str.contains(",", regex=False).any())
+    decimal, thousands = (",", ".") if dec_comma else (".", ",")
+    if num.str.contains(" ", regex=False).any():
+        thousands = " "
+    elif num.str.contains("'", regex=False).any():
+        thousands = "'"
+    parsed = _to_float(num, thousands, decimal)
+    good = parsed.notna().to_numpy()
+    frac = num[good].str.split(re.escape(decimal), regex=True).str[1].str.len().fillna(0).astype(int)
+    codec = {"type": "number", "thousands": thousands, "decimal": decimal,
+             "prefix": max(prefixes, key=len), "suffix": max(suffixes, key=len),
+             "decimals": int(frac.max()) if len(frac) else 0, "fixed": bool(frac.nunique() <= 1),
+             "grouped": bool(num.str.contains(re.escape(thousands), regex=True).any()),
+             "native": "double", "_ok": int(counts[np.flatnonzero(ok)[good]].sum())}
+    return codec
+
+
+def _to_float(num: pd.Series, thousands: str, decimal: str) -> pd.Series:
+    clean = num.str.replace(thousands, "", regex=False)
+    if decimal != ".":
+        clean = clean.str.replace(decimal, ".", regex=False)
+    return pd.to_numeric(clean, errors="coerce")
+
+
+# ---- parse / format --------------------------------------------------------------------------
+def native_type(codec: dict) -> pa.DataType:
+    return {"date32[day]": pa.date32(), "timestamp[us]": pa.timestamp("us"), "bool": pa.bool_(),
+            "timestamp[us, tz=UTC]": pa.timestamp("us", tz="UTC"), "double": pa.float64()}[codec["native"]]
+
+
+def parse(codec: dict, arr) -> pa.ChunkedArray:
+    """Strings -> native values (null where a value does not parse)."""
+    if isinstance(arr, pa.Array):
+        arr = pa.chunked_array([arr])
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.cast(arr.type.value_type)
+    typ = native_type(codec)
+    if arr.type == typ:
+        return arr
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) or pa.types.is_string_view(arr.type)
+            or pa.types.is_null(arr.type)):
+        raise SynthgenError(f"a {codec['type']} codec reads strings, not {arr.type}; rerun `synthgen prepare`")
+    s = arr.to_pandas().astype(object)
+    if codec["type"] == "boolean":
+        low = s.str.strip().str.lower()
+        out = pd.Series(np.where(low == codec["true"].lower(), True, np.where(low == codec["false"].lower(), False, None)),
+                        dtype=object)
+        return pa.chunked_array([pa.array(out, type=pa.bool_(), from_pandas=True)])
+    if codec["type"] == "datetime":
+        d = _parse_dt(s.to_numpy(), codec["format"])
+        if pa.types.is_date(typ):
+            return pa.chunked_array([pa.array(d.dt.date, type=typ, from_pandas=True)])
+        return pa.chunked_array([pa.array(d.astype("datetime64[us, UTC]" if typ.tz else "datetime64[us]"),
+                                          type=typ, from_pandas=True)])
+    m = s.str.extract(_NUMBER)
+    f = _to_float(m["num"].astype(object).where(m["num"].notna(), None).astype("string"),
+                  codec["thousands"], codec["decimal"])
+    return pa.chunked_array([pa.array(f.to_numpy(dtype=np.float64, na_value=np.nan), type=pa.float64(),
+                                      from_pandas=True)])
+
+
+def format_values(codec: dict, arr, typ: pa.DataType) -> pa.Array:
+    """Native values -> strings in the codec's spelling, as Arrow type `typ` (the input's)."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    null = arr.is_null().to_numpy(zero_copy_only=False)
+    if codec["type"] == "boolean":
+        v = np.where(arr.fill_null(False).to_numpy(zero_copy_only=False), codec["true"], codec["false"])
+    elif codec["type"] == "datetime":
+        s = pd.Series(arr.to_pandas())
+        v = pd.to_datetime(s).dt.strftime(codec["format"]).astype("string")
+        if codec.get("zone") == "Z":  # UTC instants: "+0000" -> "Z", or "+00:00"
+            v = v.str.replace(r"[+-]0000$", "Z", regex=True)
+        elif codec.get("zone") == ":":
+            v = v.str.replace(r"([+-]\d\d)(\d\d)$", r"\1:\2", regex=True)
+        v = v.to_numpy(dtype=object, na_value=None)
+    else:
+        v = _format_numbers(arr.fill_null(0).to_numpy(zero_copy_only=False).astype(np.float64), codec)
+    vt = typ.value_type if pa.types.is_dictionary(typ) else typ
+    out = pa.array(v, type=pa.large_string(), mask=null if null.any() else None).cast(vt)
+    return out.dictionary_encode().cast(typ) if pa.types.is_dictionary(typ) else out
+
+
+def _format_numbers(v: np.ndarray, codec: dict) -> np.ndarray:
+    d = codec["decimals"]
+    sep = "," if codec.get("grouped") else ""
+    text = [f"{x:{sep}.{d}f}" for x in v]  # Python's grouping writes "," and "."
+    if not codec["fixed"] and d:
+        text = [t.rstrip("0").rstrip(".") for t in text]
+    if codec["thousands"] != "," or codec["decimal"] != ".":
+        table = str.maketrans({",": codec["thousands"], ".": codec["decimal"]})
+        text = [t.translate(table) for t in text]
+    return np.array([f"{codec['prefix']}{t}{codec['suffix']}" for t in text], dtype=object)

@@ -1,0 +1,238 @@
+"""Personal data: found by column names and values, generated per row from Faker's word lists, never modelled.
+
+Detection (`detect`) returns a pii type for string columns that hold
+    full_name, first_name, last_name, email, phone, address
+and "identifier" for record numbers named so ("case_number", "account_no", "person_id") even
+when values repeat: an e-mail on two rows is still an e-mail, a case number shared by two
+rows still points at a case. A name hint alone is not enough (a "last_score" column is no
+surname): the values must look the part too.
+
+Generation (`fake_people` and `fake_column`): one fake person per row (first and last name
+drawn with Faker's en_US name frequencies), from which the row's first, last and full name and
+e-mail are all built, so they agree. Phones follow the column's most common shape
+("(###) ###-####") with fresh digits; addresses are "<number> <name> <street suffix>"; free
+text is Faker's lorem words, with lengths from the real column's length quantiles. Draws come
+from the decoder's numpy stream (seeded per chunk), so output is the same per seed at any
+world size, and vectorised over the chunk (Faker's own per-call providers take ~0.2 ms a value).
+
+Identifying values (a full name, a first + last pair, an e-mail, a phone, an address) are
+stored as 64-bit hashes (`value_hashes`), and a fake value equal to a real one is redrawn.
+A first or a last name alone is not identifying.
+"""
+from __future__ import annotations
+
+import base64
+import re
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+PII_TYPES = ("full_name", "first_name", "last_name", "email", "phone", "address")
+IDENTIFYING = ("full_name", "email", "phone", "address")  # on their own; first + last as a pair
+_EMAIL = r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$"
+_PHONE = r"^\+?\d{0,3}[\s.-]?\(?\d{2,4}\)?[\s.-]?\d{3,4}[\s.-]?\d{3,5}$"
+_ADDRESS = (r"(?i)^\d+[A-Za-z]?\s+[A-Za-z0-9 .'-]+\s(street|st|avenue|ave|road|rd|boulevard|blvd|drive|dr|lane|ln|"
+            r"way|court|ct|place|pl|terrace|ter|circle|cir|parkway|pkwy|highway|hwy|square|sq|trail|trl)\b")
+_NAME_VALUE = r"^[^\W\d_][^\W\d_' .-]*(?:[' .-]+[^\W\d_][^\W\d_'.-]*)*\.?$"
+_PERSON_WORDS = {"full", "person", "customer", "patient", "client", "employee", "user", "contact", "owner",
+                 "member", "student", "applicant", "driver", "account", "holder", "defendant", "offender",
+                 "subject", "victim", "witness", "agent", "staff", "worker", "mother", "father", "spouse"}
+_ID_WORDS = {"id", "number", "no", "num", "nr", "ssn", "uuid", "guid", "mrn", "passport", "license", "licence"}
+_SAMPLE = 5000
+
+
+def words(name: str) -> list[str]:
+    """'c_case_number' -> ['c', 'case', 'number']; 'FirstName' -> ['first', 'name']."""
+    return [w.lower() for w in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", str(name))]
+
+
+def _share(valid: pa.ChunkedArray, pattern: str) -> float:
+    return pc.mean(pc.match_substring_regex(valid, pattern).cast(pa.int8())).as_py() or 0.0
+
+
+def detect(name: str, valid: pa.ChunkedArray, n_unique: int) -> str | None:
+    """A pii type, "identifier", or None, for a string column's non-null values."""
+    if not len(valid):
+        return None
+    valid = valid.cast(pa.large_string())
+    if len(valid) > _SAMPLE:
+        valid = valid.slice(0, _SAMPLE)
+    w = words(name)
+    ws = set(w)
+    email = _share(valid, _EMAIL)
+    if email >= 0.9 or (ws & {"email", "mail", "e"} and email >= 0.5):
+        return "email"
+    phone = _share(valid, _PHONE)
+    if phone >= 0.9 and (ws & {"phone", "tel", "telephone", "mobile", "cell", "fax"}
+                         or _share(valid, r"^\+|\(\d+\)|\d[\s.-]\d{3,4}[\s.-]\d") >= 0.9):
+        return "phone"
+    address = _share(valid, _ADDRESS)
+    if address >= 0.8 or (ws & {"address", "street", "addr"} and _share(valid, r"\d") >= 0.5):
+        return "address"
+    named = _share(valid, _NAME_VALUE)
+    if named >= 0.9:
+        kind = _name_kind(w, valid, n_unique)
+        if kind:
+            return kind
+    if w and w[-1] in _ID_WORDS and _share(valid, r"\d") >= 0.9 and n_unique >= 0.3 * len(valid):
+        return "identifier"
+    return None
+
+
+NAME_MIN_DISTINCT = 30  # by values alone, a names column has many names ("white"/"black" are surnames too)
+
+
+def _name_kind(w: list[str], valid: pa.ChunkedArray, n_unique: int) -> str | None:
+    """first_name / last_name / full_name by the column's words, else by Faker's name lists
+    (shares of the distinct values, so that a few frequent words do not decide)."""
+    ws = set(w)
+    if ws & {"first", "given", "forename", "firstname", "fname"} or "first" in "".join(w[-2:]):
+        return "first_name"
+    if ws & {"last", "surname", "family", "lastname", "lname"} and not ws & {"date", "day", "time", "score"}:
+        return "last_name"
+    if (w[-1:] == ["name"] and (len(w) == 1 or ws & _PERSON_WORDS)) or ws & {"fullname"}:
+        return "full_name"
+    if n_unique < NAME_MIN_DISTINCT:
+        return None
+    firsts, lasts = name_lists()
+    valid = pc.unique(valid)
+    low = pc.utf8_lower(valid)
+    head = pc.struct_field(pc.extract_regex(low, r"^\s*(?P<w>[^\s,]+)"), "w")
+    tail = pc.struct_field(pc.extract_regex(low, r"(?P<w>[^\s,]+)\s*$"), "w")
+    single = _share(valid, r"^\s*[^\s,]+\s*$") >= 0.9
+
+    def share_in(part, names):
+        return pc.mean(pc.is_in(part, value_set=names).cast(pa.int8())).as_py() or 0.0
+
+    if single:
+        if share_in(head, firsts[0]) >= 0.6:
+            return "first_name"
+        return "last_name" if share_in(head, lasts[0]) >= 0.6 else None
+    # "First Last" or "Last, First": a known first name at either end, a known surname at either end
+    first_hit = max(share_in(head, firsts[0]), share_in(tail, firsts[0]))
+    last_hit = max(share_in(tail, lasts[0]), share_in(head, lasts[0]))
+    return "full_name" if first_hit >= 0.5 and last_hit >= 0.3 else None
+
+
+@lru_cache(maxsize=1)
+def name_lists():
+    """((lowercase first names, cumulative weights), (lowercase last names, cumulative weights)) from Faker."""
+    from faker.providers.person.en_US import Provider
+
+    out = []
+    for d in (Provider.first_names, Provider.last_names):
+        names = [k.lower() for k in d]
+        weights = np.asarray(list(d.values()), dtype=np.float64)
+        out.append((pa.array(names), np.cumsum(weights) / weights.sum()))
+    return tuple(out)
+
+
+@lru_cache(maxsize=1)
+def _word_lists():
+    from faker.providers.address.en_US import Provider as Address
+    from faker.providers.internet.en_US import Provider as Internet
+    from faker.providers.lorem.en_US import Provider as Lorem
+
+    return (np.asarray(list(Address.street_suffixes), dtype=object),
+            np.asarray(list(Internet.free_email_domains) + ["example.com", "example.org"], dtype=object),
+            np.asarray(list(Lorem.word_list), dtype=object))
+
+
+# ---- what schema.json keeps of a pii or text column (no real values) -------------------------
+def style_of(valid: pa.ChunkedArray) -> dict:
+    """Letter case of names ("lower", "upper", "title"), a phone's commonest shape, text lengths."""
+    s = valid.cast(pa.large_string())
+    if len(s) > _SAMPLE:
+        s = s.slice(0, _SAMPLE)
+    lower = pc.all(pc.equal(s, pc.utf8_lower(s))).as_py()
+    upper = pc.all(pc.equal(s, pc.utf8_upper(s))).as_py()
+    shapes = pc.value_counts(pc.replace_substring_regex(s, r"\d", "#"))
+    top = shapes.field("values")[int(np.argmax(shapes.field("counts").to_numpy()))].as_py() if len(shapes) else ""
+    lengths = np.quantile(pc.utf8_length(s).to_numpy(), np.linspace(0, 1, 11)) if len(s) else np.zeros(11)
+    return {"case": "lower" if lower else "upper" if upper else "title",
+            "shape": top if re.fullmatch(r"[#\s()+.\-/x]*", top or "") else None,
+            "lengths": [int(round(x)) for x in lengths]}
+
+
+def _case(v: np.ndarray, case: str) -> np.ndarray:
+    s = pd.Series(v, dtype=object).astype(str)
+    s = s.str.lower() if case == "lower" else s.str.upper() if case == "upper" else s.str.title()
+    return s.to_numpy(dtype=object)
+
+
+# ---- generation --------------------------------------------------------------------------------
+def fake_people(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """n (first, last) lowercase names drawn with Faker's en_US frequencies."""
+    (firsts, fcdf), (lasts, lcdf) = name_lists()
+    f = np.minimum(np.searchsorted(fcdf, rng.random(n), side="right"), len(fcdf) - 1)
+    l_ = np.minimum(np.searchsorted(lcdf, rng.random(n), side="right"), len(lcdf) - 1)
+    return (np.asarray(firsts.to_pylist(), dtype=object)[f], np.asarray(lasts.to_pylist(), dtype=object)[l_])
+
+
+def fake_column(kind: str, style: dict, first: np.ndarray, last: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Values of one pii/text column for the rows' fake people (object array of str)."""
+    n = len(first)
+    suffixes, domains, lorem = _word_lists()
+    case = style.get("case", "title")
+    if kind == "first_name":
+        return _case(first, case)
+    if kind == "last_name":
+        return _case(last, case)
+    if kind == "full_name":
+        return _case(first + " " + last, case)
+    if kind == "email":
+        num = rng.integers(1, 1000, n).astype(str)
+        out = first + "." + last + np.where(rng.random(n) < 0.5, num, "") + "@" + domains[rng.integers(0, len(domains), n)]
+        return _case(out, "upper" if case == "upper" else "lower")
+    if kind == "phone":
+        shape = style.get("shape") or "(###) ###-####"
+        digits = rng.integers(0, 10, (n, shape.count("#"))).astype(str)
+        parts = shape.split("#")
+        out = np.full(n, parts[0], dtype=object)
+        for j, p in enumerate(parts[1:]):
+            out = out + digits[:, j] + p
+        return out
+    if kind == "address":
+        number = rng.integers(1, 10_000, n).astype(str)
+        street = np.where(rng.random(n) < 0.5, first, last)
+        return _case(number + " " + street + " " + suffixes[rng.integers(0, len(suffixes), n)], case)
+    # free text: lorem words up to a length drawn from the real length quantiles
+    q = np.asarray(style.get("lengths") or [20, 80], dtype=np.float64)
+    target = np.interp(rng.random(n), np.linspace(0, 1, len(q)), q)
+    n_words = np.maximum(1, np.round(target / 6.5)).astype(np.int64)
+    flat = lorem[rng.integers(0, len(lorem), int(n_words.sum()))]
+    ends = np.cumsum(n_words)
+    out = np.array([" ".join(flat[e - k:e]) for e, k in zip(ends, n_words)], dtype=object)
+    out = np.array([t[:1].upper() + t[1:] + "." for t in out], dtype=object)
+    return out
+
+
+def value_hashes(values) -> np.ndarray:
+    """Sorted uint64 hashes of lowercased, stripped strings (what 'equal to a real value' means)."""
+    s = pd.Series(values, dtype=object).dropna().astype(str).str.strip().str.lower()
+    return np.unique(pd.util.hash_array(s.to_numpy(dtype=object)))
+
+
+def pack(h: np.ndarray) -> str:
+    return base64.b64encode(np.asarray(h, dtype="<u8").tobytes()).decode()
+
+
+def unpack(s: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(s), dtype="<u8").astype(np.uint64)
+
+
+def hits(values: np.ndarray, hashes: np.ndarray) -> np.ndarray:
+    """Which values equal one of the real values behind `hashes` (sorted)."""
+    if not len(hashes):
+        return np.zeros(len(values), dtype=bool)
+    h = value_hashes_unsorted(values)
+    i = np.minimum(np.searchsorted(hashes, h), len(hashes) - 1)
+    return hashes[i] == h
+
+
+def value_hashes_unsorted(values) -> np.ndarray:
+    s = pd.Series(values, dtype=object).astype(str).str.strip().str.lower()
+    return pd.util.hash_array(s.to_numpy(dtype=object))

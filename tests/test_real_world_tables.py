@@ -1,0 +1,306 @@
+"""Real-world tables (issue #12): files written here as a user would have them, each case read,
+typed, encoded and decoded back to the input's Arrow schema and spelling, or refused in one line.
+
+The cases: a UTF-8 CSV with a BOM and ';' separators, a latin-1 CSV, numbers written "1,234.5",
+all-null and constant columns, a pandas category column, e-mails repeated on two rows, names,
+free text, date strings in three formats, timestamps with and without zone, a column named
+`my col.x`. One small end-to-end run (module fixture) takes a Parquet file with all of them
+through prepare -> encode -> train -> generate -> evaluate.
+"""
+from __future__ import annotations
+
+import json
+import re
+import warnings
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from synthgen.encoders import TabularEncoder
+from synthgen.errors import SynthgenError
+from synthgen.io import read_table
+from synthgen.schema import infer_schema
+from tests.conftest import tiny_overrides
+
+N = 240
+FIRST = ["james", "mary", "john", "linda", "miguel", "kevon", "ana", "li", "robert", "susan", "omar", "fatima",
+         "david", "sarah", "wei", "jose", "emma", "noah", "olivia", "liam", "ava", "lucas", "mia", "ethan",
+         "chloe", "mateo", "zoe", "ivan", "nora", "leo", "ella", "hugo"]
+LAST = ["smith", "jones", "hernandez", "dixon", "brown", "nguyen", "garcia", "miller", "davis", "lopez",
+        "wilson", "moore", "taylor", "thomas", "lee", "walker", "hall", "young", "king", "wright", "scott",
+        "green", "baker", "adams", "nelson", "carter", "mitchell", "perez", "roberts", "turner", "phillips"]
+
+
+def messy_frame(n: int = N, seed: int = 0) -> pd.DataFrame:
+    """Every case of the issue in one table (strings as a CSV export writes them)."""
+    rng = np.random.default_rng(seed)
+    first, last = rng.choice(FIRST, n), rng.choice(LAST, n)
+    din = pd.Timestamp("2013-01-01") + pd.to_timedelta(rng.integers(0, 700, n), "D")
+    dout = din + pd.to_timedelta(rng.integers(0, 40, n), "D")
+    out_null = rng.random(n) < 0.2
+    return pd.DataFrame({
+        "id": np.arange(n),
+        "first": first, "last": last, "name": [f"{a} {b}" for a, b in zip(first, last)],
+        "email": [f"{a}.{b}{i // 2}@mail.com" for i, (a, b) in enumerate(zip(first, last))],  # two rows each
+        "case_number": [f"13{i // 2:06d}CF10A" for i in range(n)],
+        "in_date": din.strftime("%Y-%m-%d"),
+        "out_date": pd.Series(dout.strftime("%Y-%m-%d")).where(~out_null, None),
+        "screening": din.strftime("%m/%d/%Y"),  # always the in_date, in another format
+        "eu_date": dout.strftime("%d.%m.%Y"),
+        "ts": (din + pd.to_timedelta(rng.integers(0, 86400, n), "s")).strftime("%Y-%m-%d %H:%M:%S"),
+        "ts_zone": (din + pd.to_timedelta(rng.integers(0, 86400, n), "s")).strftime("%Y-%m-%dT%H:%M:%S+00:00"),
+        "amount": [f"{x:,.1f}" for x in rng.uniform(0, 5000, n)],
+        "flag": rng.choice(["Yes", "No"], n),
+        "empty": pd.Series([None] * n, dtype=object),
+        "constant": ["same"] * n,
+        "notes": [" ".join(rng.choice(["lorem", "ipsum", "dolor", "sit", "amet", "elit"], 12)) for _ in range(n)],
+        "my col.x": rng.normal(size=n).round(3),
+        "age": rng.integers(18, 70, n),
+        "label": rng.choice(["a", "b"], n),
+    })
+
+
+def round_trip(table: pa.Table, overrides=None, seed: int = 1):
+    """infer -> fit -> encode -> decode: (schema, encoder, decoded table)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        schema = infer_schema(table, overrides)
+        enc = TabularEncoder.fit(table, schema, n_bins=20)
+    out = enc.decode(enc.encode(table), np.random.default_rng(seed))
+    return schema, enc, out
+
+
+def one_line(e) -> str:
+    msg = str(e.value)
+    assert "\n" not in msg and "Traceback" not in msg
+    return msg
+
+
+# ---- reading ------------------------------------------------------------------------------------
+def test_bom_and_semicolon_csv_is_read_as_its_columns(tmp_path):
+    df = messy_frame()
+    path = tmp_path / "bom.csv"
+    df.to_csv(path, sep=";", index=False, encoding="utf-8-sig")
+    assert path.read_bytes()[:3] == b"\xef\xbb\xbf"
+    t = read_table(path)
+    assert t.column_names == list(df.columns)  # no BOM glued to 'id', not one ';'-joined column
+    assert t.column("id").to_pylist() == list(range(N))
+    schema, _, out = round_trip(t)
+    assert out.schema == t.schema
+    assert schema.column("amount").codec["thousands"] == ","
+
+
+def test_latin1_csv_keeps_its_letters(tmp_path):
+    names = ["Zoë", "Müller", "Ærø", "café", "Ñandú", "Straße"]
+    rows = [f"{names[i % 6]};{i % 7};{'oui' if i % 2 else 'non'}" for i in range(60)]
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(("word;n;answer\n" + "\n".join(rows) + "\n").encode("latin-1"))
+    t = read_table(path)
+    assert set(t.column("word").to_pylist()) == set(names)
+    _, _, out = round_trip(t)
+    assert out.schema == t.schema
+    assert set(out.column("word").to_pylist()) <= set(names)
+
+
+def test_unreadable_encoding_is_one_line(tmp_path):
+    path = tmp_path / "noise.csv"
+    path.write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    with pytest.raises(SynthgenError) as e:
+        read_table(path)
+    assert "UTF-8" in one_line(e) and str(path) in str(e.value)
+
+
+# ---- types from text ----------------------------------------------------------------------------
+@pytest.mark.parametrize("fmt", ["%Y-%m-%d", "%m/%d/%Y", "%d.%m.%Y"])
+def test_date_strings_come_back_as_new_dates_in_their_format(fmt):
+    rng = np.random.default_rng(2)
+    days = pd.Timestamp("2010-01-01") + pd.to_timedelta(rng.integers(0, 3000, 400), "D")
+    t = pa.table({"d": days.strftime(fmt), "x": rng.integers(0, 5, 400)})
+    schema, enc, _ = round_trip(t)
+    col = schema.column("d")
+    assert (col.kind, col.codec["format"], col.codec["parse_rate"]) == ("datetime", fmt, 1.0)
+    tokens = np.stack([np.random.default_rng(3).integers(0, k, 2000) for k in enc.layout.cardinalities], axis=1)
+    out = enc.decode(tokens, np.random.default_rng(4))
+    assert out.schema == t.schema
+    got = pd.to_datetime(pd.Series(out.column("d").to_pylist()), format=fmt)  # raises on another spelling
+    assert got.min() >= days.min() and got.max() <= days.max()
+    assert (~got.isin(days)).mean() > 0.2  # dates inside the real range that the real rows never had
+
+
+def test_timestamps_with_and_without_zone():
+    rng = np.random.default_rng(5)
+    ts = pd.Timestamp("2013-02-20") + pd.to_timedelta(rng.integers(0, 10**8, 300), "s")
+    t = pa.table({"plain": ts.strftime("%Y-%m-%d %H:%M:%S"), "iso_z": ts.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                  "offset": ts.strftime("%Y-%m-%d %H:%M:%S+01:00"), "k": rng.integers(0, 3, 300)})
+    schema, _, out = round_trip(t)
+    assert schema.kinds()["plain"] == schema.kinds()["iso_z"] == schema.kinds()["offset"] == "datetime"
+    assert schema.column("iso_z").codec["native"].endswith("tz=UTC]")
+    assert out.schema == t.schema
+    for name, pattern in (("plain", r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"), ("iso_z", r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"),
+                          ("offset", r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\+\d\d:\d\d")):
+        assert all(re.fullmatch(pattern, v) for v in out.column(name).to_pylist()), name
+
+
+def test_formatted_numbers_and_yes_no_words():
+    rng = np.random.default_rng(6)
+    v = rng.uniform(0, 1e6, 300).round(1)
+    t = pa.table({"amount": [f"{x:,.1f}" for x in v], "price": [f"${x:,.2f}" for x in v / 100],
+                  "share": [f"{x:.1f}%" for x in v / 1e4], "ok": rng.choice(["Yes", "No"], 300)})
+    schema, _, out = round_trip(t)
+    assert schema.kinds() == {"amount": "continuous", "price": "continuous", "share": "continuous", "ok": "boolean"}
+    assert schema.column("amount").codec["parse_rate"] == 1.0
+    assert out.schema == t.schema
+    amounts = [float(s.replace(",", "")) for s in out.column("amount").to_pylist()]
+    assert min(amounts) >= v.min() and max(amounts) <= v.max()
+    assert all(re.fullmatch(r"\$\d{1,3}(,\d{3})*\.\d\d", s) for s in out.column("price").to_pylist())
+    assert set(out.column("ok").to_pylist()) <= {"Yes", "No"}
+
+
+def test_kind_and_format_overrides():
+    t = pa.table({"d": ["01/02/2013", "03/04/2014", "05/06/2015"] * 20, "n": list(range(60))})
+    schema, _, out = round_trip(t, {"d": {"kind": "datetime", "format": "%d/%m/%Y"}})
+    assert schema.column("d").codec["format"] == "%d/%m/%Y"
+    assert out.schema == t.schema
+    assert infer_schema(t, {"d": "categorical"}).column("d").kind == "categorical"
+    with pytest.raises(SynthgenError) as e:
+        infer_schema(t, {"d": {"kind": "datetime", "format": "%Y-%m-%d"}})
+    assert "data.columns.d.format" in one_line(e)
+
+
+# ---- nothing refused that should go through ----------------------------------------------------
+def test_all_null_and_constant_columns_are_carried_through(tmp_path):
+    df = pd.DataFrame({"x": np.arange(50) % 7, "nothing": [None] * 50, "nan": [np.nan] * 50, "same": ["a"] * 50})
+    path = tmp_path / "nulls.csv"
+    df.to_csv(path, index=False)
+    t = read_table(path)
+    with pytest.warns(UserWarning, match="entirely null"):
+        schema = infer_schema(t)
+    assert schema.kinds() == {"x": "integer", "nothing": "empty", "nan": "empty", "same": "categorical"}
+    _, _, out = round_trip(t)
+    assert out.schema == t.schema
+    assert out.column("nothing").null_count == 50 and set(out.column("same").to_pylist()) == {"a"}
+
+
+def test_category_columns_work_in_every_stage(tmp_path):
+    from synthgen.copies import CopyGuard
+
+    df = pd.DataFrame({"c": pd.Categorical(np.random.default_rng(0).choice(["x", "y", "z"], 80)),
+                       "n": np.arange(80) % 9})
+    path = tmp_path / "cat.parquet"
+    df.to_parquet(path)
+    t = read_table(path)
+    assert pa.types.is_dictionary(t.schema.field("c").type)
+    schema, enc, out = round_trip(t)
+    assert out.schema == t.schema
+    tokens = enc.encode(t)
+    guard = CopyGuard(t, tokens, enc.layout.columns, t)  # crashed: ChunkedArray has no dictionary_decode
+    assert len(guard.copies(tokens, out)) == len(t)  # the real rows, decoded back, are copies
+
+
+def test_nothing_left_to_model_is_one_line(tmp_path):
+    from synthgen.config import load_config
+    from synthgen.pipeline import prepare
+
+    df = messy_frame()[["id", "first", "last", "email", "notes"]]
+    path = tmp_path / "people.parquet"
+    df.to_parquet(path)
+    with pytest.raises(SynthgenError) as e:
+        prepare(load_config(tiny_overrides(tmp_path, "data=file", f"data.path={path}")))
+    assert "nothing is left to model" in one_line(e)
+    assert not (tmp_path / "out" / "prepared").exists()
+
+
+# ---- personal data --------------------------------------------------------------------------------
+def test_personal_data_is_fake_consistent_and_never_real():
+    t = pa.Table.from_pandas(messy_frame(), preserve_index=False)
+    schema, enc, out = round_trip(t)
+    assert {c.name: c.pii for c in schema.columns if c.kind == "pii"} == {
+        "first": "first_name", "last": "last_name", "name": "full_name", "email": "email"}
+    assert schema.column("case_number").kind == "identifier"  # repeats do not make it safe
+    assert out.schema == t.schema
+    d, real = out.to_pandas(), t.to_pandas()
+    assert (d["name"] == d["first"] + " " + d["last"]).all()  # one fake person per row
+    assert d.apply(lambda r: r["email"].startswith(f"{r['first']}.{r['last']}"), axis=1).all()
+    real_pairs = set(zip(real["first"], real["last"]))
+    assert not set(zip(d["first"], d["last"])) & real_pairs
+    assert not set(d["name"]) & set(real["name"]) and not set(d["email"]) & set(real["email"])
+    assert not set(d["case_number"]) & set(real["case_number"])
+    assert not set(d["notes"]) & set(real["notes"])
+    state = json.dumps(enc.to_dict())
+    assert "miguel" not in state and "@mail.com" not in state  # only hashes of real identifying values
+
+
+def test_fake_values_equal_to_real_ones_are_redrawn():
+    from synthgen import pii
+
+    # Real people drawn from the same name lists as the fakes: many fake pairs collide at first.
+    f, l_ = pii.fake_people(3000, np.random.default_rng(0))
+    t = pa.table({"first_name": f, "last_name": l_, "k": np.arange(3000) % 5})
+    schema, enc, out = round_trip(t)
+    assert schema.column("first_name").pii == "first_name"
+    fake = set(zip(out.column("first_name").to_pylist(), out.column("last_name").to_pylist()))
+    assert not fake & set(zip(f, l_))
+
+
+# ---- end to end -------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def messy_run(tmp_path_factory):
+    from synthgen.config import load_config
+    from synthgen.pipeline import run_all
+
+    tmp = tmp_path_factory.mktemp("messy")
+    df = messy_frame(400)
+    df["group"] = pd.Categorical(np.random.default_rng(9).choice(["p", "q", "r"], len(df)))
+    path = tmp / "messy.parquet"
+    df.to_parquet(path)
+    cfg = load_config(tiny_overrides(tmp, "data=file", f"data.path={path}", "data.target=label",
+                                     "data.columns.my col.x.kind=continuous"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = run_all(cfg)
+    return tmp, read_table(path), result
+
+
+def test_messy_table_end_to_end(messy_run):
+    tmp, real, result = messy_run
+    out = pq.read_table(tmp / "out" / "synthetic")
+    assert out.schema.remove_metadata() == real.schema.remove_metadata()
+    assert result["privacy.pii_copies"] == 0 and result["privacy.identifier_copies"] == 0
+    assert result["gate.passed"] == 1
+    assert result["fidelity.date_orderings"] == 1.0  # in_date <= out_date, screening == in_date, ...
+    assert result["fidelity.date_equal.in_date.screening"] == 1.0
+    d = out.to_pandas()
+    assert (pd.to_datetime(d["screening"], format="%m/%d/%Y") == pd.to_datetime(d["in_date"])).all()
+    schema = json.loads((tmp / "out" / "prepared" / "schema.json").read_text())
+    cols = {c["name"]: c for c in schema["columns"]}
+    assert cols["in_date"]["codec"] == {"type": "datetime", "format": "%Y-%m-%d", "native": "date32[day]",
+                                        "parse_rate": 1.0}
+    assert {"column": "screening", "base": "in_date", "op": "=="} in schema["relations"]
+    report = (tmp / "out" / "evaluation" / "report.html").read_text()
+    assert "personal data (email)" in report and "entirely null" in report
+
+
+def test_overrides_for_any_column_name(tmp_path):
+    from omegaconf import OmegaConf
+
+    from synthgen.config import composed_yaml, load_config
+    from synthgen.modalities import plain
+
+    names = ["my col.x", "a=b", "Größe"]
+    t = pa.table({n: [str(i % 4) for i in range(40)] for n in names} | {"v": np.arange(40) % 3})
+    # command line: everything between "data.columns." and ".kind=" is the column's name
+    cfg = load_config(["data=file", *(f"data.columns.{n}.kind=categorical" for n in names),
+                       "data.columns.v.kind=categorical"])
+    assert plain(cfg.data.columns) == {n: {"kind": "categorical"} for n in names + ["v"]}
+    assert set(infer_schema(t, plain(cfg.data.columns)).kinds().values()) == {"categorical"}
+    # config file: column names are plain YAML keys (quoted when they hold ':' or start oddly)
+    params = tmp_path / "params.yaml"
+    raw = OmegaConf.create(composed_yaml(["data=file"]))
+    raw.data.columns = {n: {"kind": "integer"} for n in names}
+    OmegaConf.save(raw, params)
+    cfg = load_config(["data.columns.a=b.kind=categorical"], params_file=params)
+    assert plain(cfg.data.columns) == {"my col.x": {"kind": "integer"}, "a=b": {"kind": "categorical"},
+                                       "Größe": {"kind": "integer"}}
