@@ -86,7 +86,7 @@ class TableSchema:
     columns: list[ColumnSchema]
     n_rows: int
     arrow_schema_b64: str = field(repr=False)
-    relations: list[dict] = field(default_factory=list)  # {"column": B, "base": A, "op": ">=" or "=="}
+    relations: list[dict] = field(default_factory=list)  # {"column": B, "base": A, "op": ">=" | "==", "encoding"}
 
     @property
     def names(self) -> list[str]:
@@ -473,9 +473,12 @@ def date_relations(cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray])
     Columns are visited by null count, then from the earliest median onwards; B may lean on A only
     when A is set in every row where B is (so B = A + offset is defined wherever B is) and B >= A in all of them.
     Of the candidates, the one with the smallest median gap wins ("jail out" leans on "jail in",
-    not on "birth date"); `op` is "==" when the gap is always 0.
+    not on "birth date"); `op` is "==" when the gap is always 0. `encoding` is "offset" (B is
+    modelled as A + a non-negative offset) when the gap varies less than B itself, else "clamp"
+    (B is modelled on its own and raised to A where a draw falls below it): an offset from a
+    birth date would smear a screening date by the width of two bins.
     """
-    dt = [c for c in cols if c.kind == "datetime" and c.name in native]
+    dt = [c for c in cols if c.kind == "datetime" and c.name in native and not (c.codec or {}).get("time_only")]
     if len(dt) < 2:
         return []
     vals = {}
@@ -499,8 +502,11 @@ def date_relations(cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray])
                 continue
             med = float(np.median(gap))
             if best is None or med < best[0]:
-                best = (med, a.name, "==" if not gap.any() else ">=")
+                # offset: the gap varies less than B does (jail out vs jail in); else B is modelled
+                # on its own and only lifted to A where it falls below (screening date vs birth date)
+                tight = float(np.std(gap)) < float(np.std(vb[~nb]))
+                best = (med, a.name, "==" if not gap.any() else ">=", "offset" if tight else "clamp")
         if best is not None:
-            out.append({"column": b.name, "base": best[1], "op": best[2]})
+            out.append({"column": b.name, "base": best[1], "op": best[2], "encoding": best[3]})
         placed.append(b)
     return out

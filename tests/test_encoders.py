@@ -117,14 +117,15 @@ def test_decoded_table_guarantees(zoo, source):
         elif col.null_share == 0:
             assert b.null_count == 0, col.name
         if col.kind in ("continuous", "integer", "datetime"):
-            if col.name in enc.offsets:  # B = A + offset >= A, also where A lies beyond B's real maximum
+            if col.name in enc.derived:  # B >= A, also where A lies beyond B's real maximum
                 def wall(arr):
                     ints, null, unit = temporal_ints(arr)
                     return ints[~null].astype(f"datetime64[{unit}]").astype("datetime64[us]").astype(np.int64)
 
                 chain, name = [], col.name  # the column and its bases, down to one modelled on its own
-                while name in enc.offsets:
-                    name = enc.offsets[name]["base"]
+                bases = {r["column"]: r["base"] for r in s.relations}
+                while name in bases:
+                    name = bases[name]
                     chain.append(name)
                 assert wall(b).min() >= wall(a).min(), col.name
                 assert wall(b).max() <= max(wall(real.column(c)).max() for c in [col.name, *chain]), col.name
@@ -155,14 +156,15 @@ def test_decoded_values_re_encode_to_the_same_tokens(zoo):
 def assert_same_tokens(enc, out, tokens):
     """Every modelled column's tokens but those of dates modelled as another date plus an offset
     (d32 and d64 always equal paris_day, ts_s is never before ts_day ...: test_date_relations)."""
-    keep = [j for j, name in enumerate(enc.layout.columns) if name not in enc.offsets]
-    assert enc.offsets and np.array_equal(enc.encode(out)[:, keep], tokens[:, keep])
+    keep = [j for j, name in enumerate(enc.layout.columns) if name not in enc.derived]
+    assert enc.derived and np.array_equal(enc.encode(out)[:, keep], tokens[:, keep])
 
 
 def test_date_relations(zoo):
     real, s, enc = zoo
-    assert {"column": "d32", "base": "paris_day", "op": "=="} in s.relations
-    assert {"column": "ts_s", "base": "ts_day", "op": ">="} in s.relations
+    rel = {r["column"]: r for r in s.relations}
+    assert rel["d32"] == {"column": "d32", "base": "paris_day", "op": "==", "encoding": "offset"}
+    assert rel["ts_s"]["base"] == "ts_day" and rel["ts_s"]["op"] == ">="
     out = enc.decode(random_tokens(enc, 5000, seed=8), np.random.default_rng(8))
     for r in s.relations:
         a, b = (out.column(c) for c in (r["base"], r["column"]))

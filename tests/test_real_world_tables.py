@@ -170,6 +170,22 @@ def test_kind_and_format_overrides():
     assert "data.columns.d.format" in one_line(e)
 
 
+def test_loose_date_orderings_are_clamped_tight_ones_offset():
+    rng = np.random.default_rng(7)
+    dob = pd.Timestamp("1950-01-01") + pd.to_timedelta(rng.integers(0, 16000, 300), "D")
+    screen = pd.Timestamp("2013-01-01") + pd.to_timedelta(rng.integers(0, 700, 300), "D")
+    t = pa.table({"dob": dob.strftime("%Y-%m-%d"), "screening": screen.strftime("%Y-%m-%d"),
+                  "decision": (screen + pd.to_timedelta(rng.integers(0, 5, 300), "D")).strftime("%Y-%m-%d")})
+    schema, enc, _ = round_trip(t)
+    rel = {r["column"]: (r["base"], r["encoding"]) for r in schema.relations}
+    # screening is never before the birth date, but an offset from it would smear the screening date
+    assert rel == {"screening": ("dob", "clamp"), "decision": ("screening", "offset")}
+    tokens = np.stack([np.random.default_rng(8).integers(0, k, 3000) for k in enc.layout.cardinalities], axis=1)
+    out = enc.decode(tokens, np.random.default_rng(9)).to_pandas().apply(pd.to_datetime)
+    assert (out["screening"] >= out["dob"]).all() and (out["decision"] >= out["screening"]).all()
+    assert out["screening"].min() >= screen.min() and out["screening"].max() <= screen.max()
+
+
 # ---- nothing refused that should go through ----------------------------------------------------
 def test_all_null_and_constant_columns_are_carried_through(tmp_path):
     df = pd.DataFrame({"x": np.arange(50) % 7, "nothing": [None] * 50, "nan": [np.nan] * 50, "same": ["a"] * 50})
@@ -278,7 +294,9 @@ def test_messy_table_end_to_end(messy_run):
     cols = {c["name"]: c for c in schema["columns"]}
     assert cols["in_date"]["codec"] == {"type": "datetime", "format": "%Y-%m-%d", "native": "date32[day]",
                                         "parse_rate": 1.0}
-    assert {"column": "screening", "base": "in_date", "op": "=="} in schema["relations"]
+    relations = {r["column"]: r for r in schema["relations"]}
+    assert relations["screening"] == {"column": "screening", "base": "in_date", "op": "==", "encoding": "offset"}
+    assert relations["out_date"]["encoding"] == "offset"  # within 40 days of in_date
     report = (tmp / "out" / "evaluation" / "report.html").read_text()
     assert "personal data (email)" in report and "entirely null" in report
 

@@ -77,7 +77,7 @@ class TabularEncoder:
         codecs, ids, offsets = {}, {}, {}
         for col in schema.columns:
             arr = native.column(col.name)
-            if col.kind in NUMERIC_KINDS and col.name in rel:
+            if col.kind in NUMERIC_KINDS and col.name in rel and rel[col.name].get("encoding", "offset") == "offset":
                 base = schema.column(rel[col.name]["base"])
                 off, null, unit = _offsets(base, native.column(base.name), col, arr)
                 valid = off[~null]
@@ -176,6 +176,8 @@ class TabularEncoder:
             name = r["column"]
             if name in self.offsets:
                 decoded[name] = self._add_offset(name, *self.codecs[name].decode(cols[j[name]], rng), *decoded[r["base"]])
+            elif name in decoded and r["base"] in decoded:  # "clamp": B = max(B, A) where both are set
+                decoded[name] = self._at_least(name, r["base"], *decoded[name], *decoded[r["base"]])
         fake = self._fake_values(n, rng)
         arrays, fields = [], []
         for field in schema:
@@ -216,6 +218,22 @@ class TabularEncoder:
         col = self.schema.column(name)
         # within B's real range, unless A itself lies beyond it (A may be set where B never is): then B = A
         return np.maximum(np.clip(v, col.min, col.max), a), off_null | base_null
+
+    @property
+    def derived(self) -> set[str]:
+        """Date columns whose decoded value depends on another date column (schema relations)."""
+        return {r["column"] for r in self.schema.relations if r["column"] in self.codecs}
+
+    def _at_least(self, name: str, base: str, v, null, a, a_null):
+        """B's values raised to A's (in B's resolution, rounded up) where both are set."""
+        res_b, res_a = self.schema.column(name).resolution, self.schema.column(base).resolution
+        if np.timedelta64(1, res_a) < np.timedelta64(1, res_b):
+            k = unit_ratio(res_b, res_a)
+            a = -(-a // k)
+        else:
+            a = _rescale(a, res_a, res_b)
+        both = ~null & ~a_null
+        return np.where(both, np.maximum(v, a), v), null
 
     def _fake_values(self, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """pii and text columns: one fake person per row; rows whose fake identifying values equal
