@@ -10,6 +10,7 @@ rest of the config is passed to the class as plain keyword arguments.
 from __future__ import annotations
 
 import importlib
+import io
 import os
 import uuid
 from functools import lru_cache
@@ -40,11 +41,21 @@ def allowed_families() -> frozenset[str]:
 
 
 def export_generator(model, model_config: dict, path: Path) -> None:
+    """Write model.ckpt atomically. The bytes are a function of the state alone: torch.save into
+    memory (saving to a file stores the file's name inside the zip, and a temporary name is random),
+    then one write to a temporary name and a rename."""
     state = {"state_dict": model.state_dict(), "model_config": model_config, "layout": model.layout.to_dict()}
-    Path(path).parent.mkdir(parents=True, exist_ok=True)  # a fast_dev_run saves no checkpoint before it
-    tmp = Path(path).with_name(f".{Path(path).name}.{uuid.uuid4().hex}.tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)  # a fast_dev_run saves no checkpoint before it
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(buf.getbuffer())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def load_generator(path: Path):

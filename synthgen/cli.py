@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE)
         return 0
     stage, rest = argv[0], argv[1:]
+    if any(a in ("-h", "--help") for a in rest):  # `synthgen train --help`
+        print(USAGE)
+        return 0
     params_file = None
     if "--params" in rest:
         i = rest.index("--params")
@@ -64,6 +67,8 @@ def _dispatch(stage: str, overrides: list[str], params_file) -> int:
         return 0
     if stage == "ui":
         port = next((o.split("=", 1)[1] for o in overrides if o.startswith("port=")), "5000")
+        if not (port.isdigit() and 0 < int(port) < 65536):
+            raise SynthgenError(f"port={port!r}: expected a port number between 1 and 65535, e.g. port=5000")
         cfg = load_config([o for o in overrides if not o.startswith("port=")], params_file)
         return _serve_ui(cfg, int(port))
     if stage not in PIPELINE + ("run", "summary"):
@@ -75,23 +80,28 @@ def _dispatch(stage: str, overrides: list[str], params_file) -> int:
     if stage == "summary":
         print_summary(cfg)
     elif stage == "run":
-        if "ddp" in str(cfg.trainer.strategy):
-            # Lightning re-launches the current command once per extra rank, so each stage gets
-            # its own process and only the DDP stages start workers.
-            for s in PIPELINE:
-                _run_stage_subprocess(s, overrides, params_file)
-        else:
-            for s in PIPELINE:
-                pipeline.STAGES[s](cfg)
+        from synthgen.locking import child_env, out_dir_lock
+        from synthgen.paths import RunPaths
+
+        out = RunPaths.from_config(cfg).out
+        with out_dir_lock(out, "run"):  # held across the stages: no other run slips in between
+            if "ddp" in str(cfg.trainer.strategy):
+                # Lightning re-launches the current command once per extra rank, so each stage gets
+                # its own process (running under this process's lock) and only the DDP stages start workers.
+                for s in PIPELINE:
+                    _run_stage_subprocess(s, overrides, params_file, child_env(out))
+            else:
+                for s in PIPELINE:
+                    pipeline.STAGES[s](cfg)
         print_summary(cfg)
     else:
         pipeline.STAGES[stage](cfg)
     return 0
 
 
-def _run_stage_subprocess(stage: str, overrides, params_file) -> None:
+def _run_stage_subprocess(stage: str, overrides, params_file, env=None) -> None:
     cmd = [sys.executable, "-m", "synthgen.cli", stage, *overrides] + (["--params", params_file] if params_file else [])
-    if subprocess.run(cmd).returncode != 0:
+    if subprocess.run(cmd, env=env).returncode != 0:
         raise SynthgenError(f"stage '{stage}' failed (see its message above)")
 
 

@@ -59,11 +59,14 @@ class ChunkDataModule(pl.LightningDataModule):
 
     Lightning's distributed sampler would pad uneven splits with repeated chunks; dealing the
     chunks ourselves (with `use_distributed_sampler=False`) writes each chunk exactly once.
-    `cond_for_chunk(chunk, start, n)` -> int64 [n, C] with -1 for free columns.
+    `cond_for_chunk(chunk, start, n)` -> int64 [n, C] with -1 for free columns. With fewer chunks
+    than ranks (a table of at most `generate.chunk_rows` rows on two processes) some ranks get
+    none and simply write nothing, which Lightning refuses unless told it is intended.
     """
 
     def __init__(self, chunks, cond_for_chunk, seed: int):
         super().__init__()
+        self.allow_zero_length_dataloader_with_multiple_devices = True
         self.chunks, self.cond_for_chunk, self.seed = chunks, cond_for_chunk, seed
 
     def predict_dataloader(self):

@@ -7,6 +7,7 @@ between tables and images lives in a modality handler (synthgen/modalities/); wh
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import shutil
@@ -28,7 +29,20 @@ def _is_launcher() -> bool:
     return all(os.environ.get(k, "0") == "0" for k in ("LOCAL_RANK", "NODE_RANK", "RANK", "SLURM_PROCID"))
 
 
+def _locked(stage):
+    """Run the stage holding the lock on paths.out_dir (synthgen/locking.py): a second run into a
+    folder in use stops with one line instead of mixing its outputs with this one's."""
+    @functools.wraps(stage)
+    def run(cfg: DictConfig, *args, **kwargs):
+        from synthgen.locking import out_dir_lock
+
+        with out_dir_lock(RunPaths.from_config(cfg).out, stage.__name__):
+            return stage(cfg, *args, **kwargs)
+    return run
+
+
 # ---- prepare / encode --------------------------------------------------------------------------
+@_locked
 def prepare(cfg: DictConfig) -> RunPaths:
     """Read and validate the input, infer the schema, split a holdout; write prepared/."""
     paths = RunPaths.from_config(cfg)
@@ -36,6 +50,7 @@ def prepare(cfg: DictConfig) -> RunPaths:
     return paths
 
 
+@_locked
 def encode(cfg: DictConfig) -> RunPaths:
     """Fit the encoder once on the training split; its state is JSON."""
     paths = RunPaths.from_config(cfg)
@@ -44,6 +59,7 @@ def encode(cfg: DictConfig) -> RunPaths:
 
 
 # ---- train -----------------------------------------------------------------------------------
+@_locked
 def train(cfg: DictConfig):
     """Fit the configured family with Lightning; export model.ckpt and log the run to MLflow."""
     import pytorch_lightning as pl
@@ -121,10 +137,28 @@ def _resume_path(cfg: DictConfig, paths: RunPaths):
     p = paths.checkpoints / "last.ckpt" if cfg.ckpt_path == "last" else cfg.ckpt_path
     if not os.path.exists(p):
         raise SynthgenError(f"ckpt_path={cfg.ckpt_path}: no checkpoint at {p}; train once without ckpt_path")
+    _check_checkpoint(p)
     return str(p)
 
 
+def _check_checkpoint(path) -> None:
+    """A Lightning checkpoint that loads (weights_only) and has weights; else one line before training starts."""
+    import torch
+
+    def load(p):
+        state = torch.load(p, map_location="cpu", weights_only=True)
+        if not isinstance(state, dict) or not isinstance(state.get("state_dict"), dict):
+            raise ValueError("no state_dict")
+    try:
+        load(path)
+    except Exception as e:  # noqa: BLE001  (truncated, empty, garbage, or not a checkpoint)
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+        raise SynthgenError(f"{path}: not a usable training checkpoint ({first}); rerun `synthgen train` "
+                            f"without ckpt_path") from None
+
+
 # ---- generate --------------------------------------------------------------------------------
+@_locked
 def generate(cfg: DictConfig):
     """Sample chunks through `trainer.predict`; the handler's writer writes each chunk atomically
     into a staging folder, which replaces <out>/synthetic once the manifest is written."""
@@ -146,13 +180,18 @@ def generate(cfg: DictConfig):
     trainer = instantiate(cfg.trainer, logger=False, callbacks=[plan.writer], use_distributed_sampler=False,
                           enable_checkpointing=False, fast_dev_run=False, max_epochs=1, gradient_clip_val=None,
                           enable_progress_bar=cfg.trainer.enable_progress_bar, default_root_dir=str(paths.out))
-    trainer.predict(model, datamodule=ChunkDataModule(plan.chunks, plan.cond_for_chunk, cfg.seed),
-                    return_predictions=False)
-    trainer.strategy.barrier()
-    if not trainer.is_global_zero:
-        return None
-    manifest = handler.finish_generation(plan, staging)
-    replace_dir(staging, paths.synthetic)
+    try:
+        trainer.predict(model, datamodule=ChunkDataModule(plan.chunks, plan.cond_for_chunk, cfg.seed),
+                        return_predictions=False)
+        trainer.strategy.barrier()
+        if not trainer.is_global_zero:
+            return None
+        manifest = handler.finish_generation(plan, staging)
+        replace_dir(staging, paths.synthetic)
+    except BaseException:
+        if _is_launcher():  # nothing half-written stays behind; the old synthetic/ is untouched
+            shutil.rmtree(staging, ignore_errors=True)
+        raise
     c, run_id = tracking.start_child_run(cfg, paths, "generate")
     handler.log_generation(c, run_id, manifest)
     c.log_dict(run_id, manifest, "manifest.json")
@@ -165,6 +204,7 @@ def generate(cfg: DictConfig):
 
 
 # ---- evaluate --------------------------------------------------------------------------------
+@_locked
 def evaluate(cfg: DictConfig) -> dict:
     """Score the synthetic set against train and holdout; write metrics.json, plots, report.html.
 
@@ -185,6 +225,7 @@ def evaluate(cfg: DictConfig) -> dict:
 STAGES = {"prepare": prepare, "encode": encode, "train": train, "generate": generate, "evaluate": evaluate}
 
 
+@_locked
 def run_all(cfg: DictConfig):
     """prepare -> encode -> train -> generate -> evaluate, in this process."""
     for name in ("prepare", "encode", "train", "generate"):

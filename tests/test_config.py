@@ -20,7 +20,7 @@ def test_groups_present():
 
 @pytest.mark.parametrize("group,option", [(g, o) for g, opts in GROUPS.items() for o in opts])
 def test_every_option_composes(group, option):
-    extra = ["data.path=x.csv"] if (group, option) == ("data", "file") else []
+    extra = {("data", "file"): ["data.path=x.csv"], ("data", "images"): ["data.source.path=x"]}.get((group, option), [])
     cfg = load_config([f"{group}={option}", *extra])
     assert OmegaConf.select(cfg, "seed") == 0
     assert "_target_" in cfg.model and "_target_" in cfg.trainer
@@ -51,7 +51,8 @@ def test_models_instantiate(model):
 @pytest.mark.parametrize("override,message", [
     (["nosuchkey=1"], "unknown config key 'nosuchkey'"),
     (["trainer.max_epochs=abc"], "expected an integer"),
-    (["model=nosuchfamily"], "model/nosuchfamily"),
+    (["model=nosuchfamily"], "model=nosuchfamily is unknown; choose one of: gan, transformer, vae"),
+    (["data=file"], "data.path is not set"),
     (["model.lr=fast"], "expected a number"),
 ])
 def test_bad_overrides_are_one_line(override, message):

@@ -37,3 +37,13 @@ def test_ddp_trains_and_generates_like_one_process(tmp_path):
     single = {p.name: p.read_bytes() for p in (out / "synthetic").glob("part-*.parquet")}
     assert ddp == single
     assert pq.read_table(out / "synthetic").num_rows == 700
+
+    # Fewer chunks than ranks (a table of at most generate.chunk_rows rows): rank 1 gets no chunk and
+    # writes nothing; the output is the one-process output, and no staging folder is left.
+    small = ["generate.n_rows=50", "generate.chunk_rows=100"]
+    synthgen("generate", *ov, *small, "trainer=ddp", "trainer.devices=2")
+    assert [p.name for p in sorted((out / "synthetic").iterdir())] == ["_manifest.json", "part-000000.parquet"]
+    ddp_one = (out / "synthetic" / "part-000000.parquet").read_bytes()
+    synthgen("generate", *ov, *small)
+    assert (out / "synthetic" / "part-000000.parquet").read_bytes() == ddp_one
+    assert not (out / ".synthetic.partial").exists()

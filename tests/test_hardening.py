@@ -86,3 +86,120 @@ def test_allow_list_is_synthgen_families_only():
     assert "synthgen.models.transformer.TabularTransformer" in fams
     assert "synthgen.models.image_vae.ImageVAE" in fams
     assert all(t.startswith("synthgen.models.") for t in fams) and len(fams) == 6
+
+
+def test_model_file_bytes_do_not_depend_on_the_run(trained, tmp_path):
+    """Two exports of the same weights are the same bytes (DVC must not see a changed file); torch.save
+    to a file would store the random temporary file name inside the zip."""
+    from synthgen.checkpoint import export_generator, load_generator
+
+    model = load_generator(trained / "out" / "model" / "model.ckpt")
+    config = torch.load(trained / "out" / "model" / "model.ckpt", map_location="cpu", weights_only=True)["model_config"]
+    export_generator(model, config, tmp_path / "a" / "model.ckpt")
+    export_generator(model, config, tmp_path / "b" / "model.ckpt")
+    assert (tmp_path / "a" / "model.ckpt").read_bytes() == (tmp_path / "b" / "model.ckpt").read_bytes()
+    assert [p.name for p in (tmp_path / "a").iterdir()] == ["model.ckpt"]  # no temporary file left
+
+
+HOLD_LOCK = """
+import sys
+from synthgen.locking import out_dir_lock
+with out_dir_lock(sys.argv[1], "train"):
+    print("held", flush=True)
+    sys.stdin.read()  # until the test closes stdin (or kills this process)
+"""
+
+
+def _holder(out):
+    import subprocess
+    import sys
+
+    from tests.conftest import subprocess_env
+
+    p = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(out)], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True, env=subprocess_env())
+    assert p.stdout.readline().strip() == "held"
+    return p
+
+
+def test_second_run_into_a_folder_in_use_stops_with_one_line(tmp_path, adult_small):
+    """Two real processes: while one holds paths.out_dir, `synthgen prepare` into it stops with one line
+    naming the holder's pid and writes nothing; once the holder exits the lock file is gone."""
+    out = tmp_path / "out"
+    holder = _holder(out)
+    try:
+        proc = run_cli("prepare", f"paths.out_dir={out}", "data=file", f"data.path={adult_small}")
+        assert_one_line_error(proc, "in use", f"pid {holder.pid}", "synthgen train")
+        assert [p.name for p in out.iterdir()] == [".synthgen.lock"]
+    finally:
+        holder.communicate("")  # closing stdin releases the lock
+    assert holder.returncode == 0 and not out.exists()  # released; the folder it created was empty
+
+
+def test_lock_of_a_killed_run_is_stale(tmp_path):
+    """A holder killed with SIGKILL leaves its lock file, but the lock itself died with it."""
+    from synthgen.locking import out_dir_lock, read_owner
+
+    out = tmp_path / "out"
+    holder = _holder(out)
+    assert read_owner(out / ".synthgen.lock")["pid"] == holder.pid
+    holder.kill()
+    holder.wait()
+    assert (out / ".synthgen.lock").exists()
+    with out_dir_lock(out, "prepare"):
+        assert read_owner(out / ".synthgen.lock")["pid"] != holder.pid
+        with out_dir_lock(out, "encode"):  # re-entrant within one process (`synthgen run`)
+            pass
+    assert not (out / ".synthgen.lock").exists()
+
+
+def test_ddp_workers_and_run_children_do_not_take_the_lock(tmp_path, monkeypatch):
+    """Workers Lightning re-launches (LOCAL_RANK > 0) and the stage subprocesses of `synthgen run`
+    under DDP (SYNTHGEN_LOCK_OWNER naming their parent) run under their launcher's lock."""
+    from synthgen import locking
+
+    out = tmp_path / "out"
+    holder = _holder(out)
+    try:
+        monkeypatch.setenv("LOCAL_RANK", "1")
+        with locking.out_dir_lock(out, "train"):
+            pass
+        monkeypatch.setenv("LOCAL_RANK", "0")
+        monkeypatch.setenv(locking.OWNER_ENV, f"{holder.pid}:{locking.lock_path(out)}")
+        monkeypatch.setattr(locking.os, "getppid", lambda: holder.pid)
+        with locking.out_dir_lock(out, "train"):
+            pass
+        monkeypatch.setattr(locking.os, "getppid", lambda: 1)  # someone else's token: refused
+        with pytest.raises(locking.SynthgenError, match=f"pid {holder.pid}"):
+            with locking.out_dir_lock(out, "train"):
+                pass
+    finally:
+        holder.communicate("")
+
+
+@pytest.mark.parametrize("args,needle", [
+    (("ui", "port=abc"), "port='abc'"),
+    (("prepare", "data=file"), "data.path is not set"),
+    (("train", "model=vaee"), "choose one of: gan, transformer, vae"),
+    (("train", "trainer=dpp"), "choose one of: cpu, ddp, gpu"),
+])
+def test_cli_mistakes_are_one_line(tmp_path, args, needle):
+    proc = run_cli(*args, f"paths.out_dir={tmp_path / 'out'}")
+    assert_one_line_error(proc, needle)
+    assert not (tmp_path / "out").exists()
+
+
+def test_stage_help_prints_usage():
+    proc = run_cli("train", "--help")
+    assert proc.returncode == 0 and proc.stdout.startswith("usage: synthgen") and not proc.stderr.strip()
+
+
+@pytest.mark.parametrize("stage,artifact,content,rerun", [
+    ("generate", "encoder/encoder.json", b"[]", "synthgen encode"),
+    ("train", "model/checkpoints/last.ckpt", None, "synthgen train"),  # truncated
+])
+def test_damaged_artifacts_through_the_cli(trained, tmp_path, stage, artifact, content, rerun):
+    ov = copy_run(trained, tmp_path, extra=("ckpt_path=last",) if stage == "train" else ())
+    path = tmp_path / "out" / artifact
+    path.write_bytes(content if content is not None else path.read_bytes()[:1000])
+    assert_one_line_error(run_cli(stage, *ov), str(path), rerun)

@@ -35,10 +35,12 @@ def save_image_set(data: ImageSet, path: Path) -> None:
 
 
 def load_image_set(path: Path) -> ImageSet:
-    if not path.exists():
-        raise SynthgenError(f"{path} not found; run `synthgen prepare` first")
-    with np.load(path) as z:
-        return ImageSet(z["images"], z["labels"], [str(c) for c in z["class_names"]])
+    from synthgen.artifacts import load_artifact
+
+    def load(p):
+        with np.load(p) as z:
+            return ImageSet(z["images"], z["labels"], [str(c) for c in z["class_names"]])
+    return load_artifact(path, "prepared image set", "prepare", load)
 
 
 class ImageModality(Modality):
@@ -92,7 +94,8 @@ class ImageModality(Modality):
 
     def load_encoder(self):
         from synthgen.encoders.images import ImageEncoder
-        return ImageEncoder.load(self.paths.encoder)
+        from synthgen.artifacts import load_artifact
+        return load_artifact(self.paths.encoder, "encoder state", "encode", ImageEncoder.load)
 
     # ---- train -----------------------------------------------------------------------------------
     def datamodule(self, enc, model, val_share: float):

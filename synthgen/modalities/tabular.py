@@ -6,6 +6,7 @@ import logging
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from synthgen.artifacts import check_synthetic, load_artifact, read_parquet
 from synthgen.errors import SynthgenError
 from synthgen.io import read_table, staged_dir, write_parquet_atomic
 from synthgen.modalities import GenerationPlan, Modality, holdout_split, plain
@@ -55,8 +56,8 @@ class TabularModality(Modality):
             shards.stream_encode(self.cfg, self.paths, plain(self.cfg.encoder))
             return
         shards.remove_stale(self.paths)
-        schema = TableSchema.load(self.paths.schema)
-        train = pq.read_table(self.paths.train_table)
+        schema = load_artifact(self.paths.schema, "schema", "prepare", TableSchema.load)
+        train = read_parquet(self.paths.train_table, "prepare")
         enc = TabularEncoder.fit(train, schema, **plain(self.cfg.encoder))
         with staged_dir(self.paths.encoder_dir) as d:
             enc.save(d / "encoder.json")
@@ -69,7 +70,7 @@ class TabularModality(Modality):
 
     def load_encoder(self):
         from synthgen.encoders import TabularEncoder
-        return TabularEncoder.load(self.paths.encoder)
+        return load_artifact(self.paths.encoder, "encoder state", "encode", TabularEncoder.load)
 
     # ---- train -----------------------------------------------------------------------------------
     def datamodule(self, enc, model, val_share: float):
@@ -79,7 +80,7 @@ class TabularModality(Modality):
             from synthgen.shards import shard_datamodule
             return shard_datamodule(self.paths, model.batch_size, val_share, self.cfg.seed,
                                     self.cfg.stream.val_max_rows)
-        tokens = enc.encode(pq.read_table(self.paths.train_table))
+        tokens = enc.encode(read_parquet(self.paths.train_table, "prepare"))
         return TokenDataModule(tokens, model.batch_size, val_share, self.cfg.seed)
 
     def train_callbacks(self, enc) -> list:
@@ -109,8 +110,8 @@ class TabularModality(Modality):
         if self._streamed():  # the hash indexes built at encode time
             from synthgen.shards import ShardCopyGuard
             return ShardCopyGuard(self.paths, enc)
-        train = pq.read_table(self.paths.train_table)
-        return CopyGuard(train, enc.encode(train), enc.layout.columns, pq.read_table(self.paths.holdout_table))
+        train = read_parquet(self.paths.train_table, "prepare")
+        return CopyGuard(train, enc.encode(train), enc.layout.columns, read_parquet(self.paths.holdout_table, "prepare"))
 
     def finish_generation(self, plan: GenerationPlan, staging) -> dict:
         from synthgen.generation import write_manifest
@@ -125,9 +126,10 @@ class TabularModality(Modality):
         from synthgen.evaluate import EvalConfig, check_gate, evaluate_tables, write_evaluation
 
         cfg, paths = self.cfg, self.paths
-        schema = TableSchema.load(paths.schema)
+        schema = load_artifact(paths.schema, "schema", "prepare", TableSchema.load)
         if not (paths.synthetic / "_manifest.json").exists():
             raise SynthgenError(f"no synthetic data at {paths.synthetic}; run `synthgen generate` first")
+        check_synthetic(paths.synthetic)  # every shard present, with the hash the manifest recorded
         # string dates, formatted numbers and yes/no words compared as the values they stand for
         if self._streamed():  # the seeded samples of both splits that prepare kept (evaluate.max_rows rows)
             from synthgen.streaming import HOLDOUT_SAMPLE_FILE, SAMPLE_FILE
@@ -135,8 +137,8 @@ class TabularModality(Modality):
             train_df = schema.to_native(pq.read_table(paths.prepared / SAMPLE_FILE).slice(0, n)).to_pandas()
             holdout_df = schema.to_native(pq.read_table(paths.prepared / HOLDOUT_SAMPLE_FILE).slice(0, n)).to_pandas()
         else:
-            train_df = schema.to_native(pq.read_table(paths.train_table)).to_pandas()
-            holdout_df = schema.to_native(pq.read_table(paths.holdout_table)).to_pandas()
+            train_df = schema.to_native(read_parquet(paths.train_table, "prepare")).to_pandas()
+            holdout_df = schema.to_native(read_parquet(paths.holdout_table, "prepare")).to_pandas()
         synthetic_df = schema.to_native(pq.read_table(paths.synthetic)).to_pandas()
         settings = {k: v for k, v in plain(cfg.evaluate).items() if k != "images"}
         ecfg = EvalConfig.from_mapping({**settings, "target": cfg.data.target,
