@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
 import struct
 import uuid
@@ -271,7 +272,13 @@ def _collect(items, conv: _Conform, source: str, class_names: list[str]) -> Imag
 def _folder(root: Path, conv: _Conform) -> ImageSet:
     if not root.is_dir():
         raise SynthgenError(f"{root}: a folder source must be a folder with one subfolder per class")
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    folders = sorted(p.name for p in root.iterdir() if p.is_dir())
+    hidden = [n for n in folders if n.startswith(".")]
+    if hidden:  # e.g. .ipynb_checkpoints, .git: skipped, but said so, since a class may hide there
+        logging.getLogger("synthgen").warning("%s: skipping hidden folder(s) %s; they are not classes",
+                                              root, ", ".join(hidden))
+    classes = [n for n in folders if not n.startswith(".")]
+    _check_class_names(classes, str(root))  # before training: generate writes one folder per class
     items = []
     for label, name in enumerate(classes):
         for f in sorted((root / name).rglob("*")):

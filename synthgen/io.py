@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import uuid
 from contextlib import contextmanager
@@ -276,12 +277,75 @@ def staged_dir(final: Path):
 
 
 def replace_dir(src: Path, final: Path) -> None:
-    """Move folder `src` to `final`, replacing any old `final` (two renames, old removed last)."""
-    old = final.with_name(f".{final.name}.{uuid.uuid4().hex}.old")
+    """Move folder `src` to `final`, replacing any old `final`; at every moment one of them is complete.
+
+    Linux swaps the two in one step (renameat2 RENAME_EXCHANGE); elsewhere the old folder is first
+    renamed to `.<name>.old` (a fixed name) and removed only once the new one is in place, so a run
+    killed between the two renames leaves `.<name>.old`, which `recover_dir` (run by the next stage
+    under the out_dir lock) puts back.
+    """
+    src, final = Path(src), Path(final)
+    recover_dir(final)
+    if final.exists() and _exchange(src, final):
+        shutil.rmtree(src, ignore_errors=True)  # src now holds the old folder
+        return
+    old = _old_name(final)
     if final.exists():
         os.replace(final, old)
     os.replace(src, final)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _old_name(final: Path) -> Path:
+    return final.with_name(f".{final.name}.old")
+
+
+def recover_dir(final: Path) -> None:
+    """Finish what an interrupted `replace_dir` left: no `final` but `.<name>.old` -> put the old one
+    back; both present -> the new one was in place, drop the old one."""
+    final = Path(final)
+    old = _old_name(final)
+    if old.is_dir():
+        if final.exists():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(old, final)
+
+
+# staged_dir's and the atomic writers' temporary names, and generate's staging folder
+_STAGING_NAME = re.compile(r"^\.[^/]+\.[0-9a-f]{32}\.(partial|tmp)$|^\.synthetic\.partial$")
+
+
+def remove_stale_staging(folder: Path) -> None:
+    """Delete the temporary names (`.*.partial` folders, `.*.tmp` files) that a killed run left in
+    `folder` and its immediate subfolders. Only safe while holding the out_dir lock."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return
+    for d in [folder, *(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))]:
+        for p in d.glob(".*"):
+            if not _STAGING_NAME.match(p.name):  # only the names synthgen itself makes
+                continue
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+            elif p.is_file():
+                p.unlink(missing_ok=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths (Linux renameat2 with RENAME_EXCHANGE); False where unsupported."""
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    return renameat2(at_fdcwd, os.fsencode(str(a)), at_fdcwd, os.fsencode(str(b)), rename_exchange) == 0
 
 
 def file_sha256(path: Path) -> str:

@@ -36,9 +36,21 @@ def _locked(stage):
     def run(cfg: DictConfig, *args, **kwargs):
         from synthgen.locking import out_dir_lock
 
-        with out_dir_lock(RunPaths.from_config(cfg).out, stage.__name__):
+        paths = RunPaths.from_config(cfg)
+        with out_dir_lock(paths.out, stage.__name__):
+            if _is_launcher():
+                _recover(paths)
             return stage(cfg, *args, **kwargs)
     return run
+
+
+def _recover(paths: RunPaths) -> None:
+    """Under the lock: finish a folder swap a killed run interrupted, and drop its temporary names."""
+    from synthgen.io import recover_dir, remove_stale_staging
+
+    for d in (paths.prepared, paths.encoder_dir, paths.synthetic, paths.evaluation):
+        recover_dir(d)
+    remove_stale_staging(paths.out)
 
 
 # ---- prepare / encode --------------------------------------------------------------------------

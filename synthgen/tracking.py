@@ -44,6 +44,44 @@ def experiment_id(c, cfg: DictConfig, paths: RunPaths) -> str:
     return c.create_experiment(cfg.logger.experiment_name, artifact_location=paths.artifact_root.as_uri())
 
 
+PID_TAG, HOST_TAG = "synthgen.pid", "synthgen.host"
+
+
+def owner_tags() -> dict:
+    """The process that owns a run: a run still RUNNING whose process is gone was killed."""
+    import socket
+
+    return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def mark_stale_runs(c, exp_id: str) -> list[str]:
+    """Runs of this host left RUNNING by a process that no longer exists (a kill -9, a lost node's
+    launcher) -> KILLED. A run whose pid is alive is left alone (it may be running now)."""
+    import socket
+
+    host = socket.gethostname()
+    stale = []
+    runs = c.search_runs([exp_id], filter_string=f"attributes.status = 'RUNNING' and tags.`{HOST_TAG}` = '{host}'",
+                         max_results=1000)
+    for run in runs:
+        pid = run.data.tags.get(PID_TAG, "")
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            c.set_terminated(run.info.run_id, "KILLED")
+            c.set_tag(run.info.run_id, "synthgen.note", f"marked KILLED: its process {pid} had ended")
+            stale.append(run.info.run_id)
+    return stale
+
+
 def flat_params(cfg: DictConfig) -> dict[str, str]:
     """The whole resolved config as dotted keys (MLflow params are flat strings)."""
     out = {}
@@ -67,9 +105,10 @@ def lightning_logger(cfg: DictConfig, paths: RunPaths):
     from pytorch_lightning.loggers import MLFlowLogger
 
     paths.mlflow_dir.mkdir(parents=True, exist_ok=True)
-    experiment_id(client(cfg, paths), cfg, paths)  # create it with our artifact root
+    c = client(cfg, paths)
+    mark_stale_runs(c, experiment_id(c, cfg, paths))  # create the experiment with our artifact root
     return MLFlowLogger(experiment_name=cfg.logger.experiment_name, tracking_uri=tracking_uri(cfg, paths),
-                        run_name=f"train-{cfg.data.name}-{_family(cfg)}", tags={STAGE_TAG: "train"},
+                        run_name=f"train-{cfg.data.name}-{_family(cfg)}", tags={STAGE_TAG: "train", **owner_tags()},
                         log_model=False)
 
 
@@ -81,11 +120,13 @@ def _family(cfg: DictConfig) -> str:
 def start_child_run(cfg: DictConfig, paths: RunPaths, stage: str) -> tuple:
     """A run for generate/evaluate, nested under the train run that made the model (if known)."""
     c = client(cfg, paths)
-    tags = {STAGE_TAG: stage}
+    tags = {STAGE_TAG: stage, **owner_tags()}
     parent = read_run_info(paths)
     if parent:
         tags.update({"mlflow.parentRunId": parent, PIPELINE_TAG: parent})
-    run = c.create_run(experiment_id(c, cfg, paths), run_name=f"{stage}-{cfg.data.name}-{_family(cfg)}", tags=tags)
+    exp = experiment_id(c, cfg, paths)
+    mark_stale_runs(c, exp)
+    run = c.create_run(exp, run_name=f"{stage}-{cfg.data.name}-{_family(cfg)}", tags=tags)
     log_params(c, run.info.run_id, cfg)
     return c, run.info.run_id
 

@@ -203,3 +203,115 @@ def test_damaged_artifacts_through_the_cli(trained, tmp_path, stage, artifact, c
     path = tmp_path / "out" / artifact
     path.write_bytes(content if content is not None else path.read_bytes()[:1000])
     assert_one_line_error(run_cli(stage, *ov), str(path), rerun)
+
+
+def test_runs_of_killed_processes_are_marked_killed(tmp_path):
+    """A run left RUNNING by a process that is gone (kill -9) is marked KILLED when the next stage
+    starts a run; a run whose process is alive stays RUNNING."""
+    import socket
+    import subprocess
+    import sys
+
+    from synthgen import tracking
+    from synthgen.config import load_config
+    from synthgen.paths import RunPaths
+
+    cfg = load_config([f"paths.out_dir={tmp_path / 'out'}", f"paths.mlflow_dir={tmp_path / 'mlruns'}"])
+    paths = RunPaths.from_config(cfg)
+    c = tracking.client(cfg, paths)
+    exp = tracking.experiment_id(c, cfg, paths)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    host = socket.gethostname()
+    killed = c.create_run(exp, tags={tracking.PID_TAG: dead, tracking.HOST_TAG: host})
+    alive = c.create_run(exp, tags={tracking.PID_TAG: "1", tracking.HOST_TAG: host})
+    c2, run_id = tracking.start_child_run(cfg, paths, "evaluate")
+    assert c.get_run(killed.info.run_id).info.status == "KILLED"
+    assert c.get_run(alive.info.run_id).info.status == "RUNNING"
+    assert c.get_run(run_id).data.tags[tracking.PID_TAG] == str(__import__("os").getpid())
+
+
+@pytest.mark.parametrize("exchange", [True, False])
+def test_replace_dir_keeps_one_complete_folder(tmp_path, monkeypatch, exchange):
+    from synthgen import io
+
+    if not exchange:  # the two-rename path (filesystems without renameat2)
+        monkeypatch.setattr(io, "_exchange", lambda a, b: False)
+    final, new = tmp_path / "synthetic", tmp_path / ".synthetic.partial"
+    final.mkdir()
+    (final / "a").write_text("old")
+    new.mkdir()
+    (new / "a").write_text("new")
+    io.replace_dir(new, final)
+    assert (final / "a").read_text() == "new" and sorted(p.name for p in tmp_path.iterdir()) == ["synthetic"]
+
+
+def test_interrupted_folder_swap_is_restored_by_the_next_stage(trained, tmp_path):
+    """A run killed between replace_dir's two renames leaves no synthetic/ but .synthetic.old (and its
+    staging folders): the next stage, under the lock, restores the old folder and drops the rest."""
+    from synthgen import pipeline
+    from synthgen.config import load_config
+    from tests.hardening_helpers import tree
+
+    ov = copy_run(trained, tmp_path)
+    out = tmp_path / "out"
+    pipeline.generate(load_config(ov))
+    before = tree(out / "synthetic")
+    (out / "synthetic").rename(out / ".synthetic.old")  # the state between the two renames
+    (out / ".synthetic.partial").mkdir()
+    (out / ".synthetic.partial" / "part-000000.parquet").write_bytes(b"half")
+    (out / f".prepared.{'0' * 32}.partial").mkdir()
+    (out / "encoder" / f".encoder.json.{'1' * 32}.tmp").write_text("{")
+    (out / "keep.tmp").write_text("a user's file")  # not a name synthgen makes: left alone
+    pipeline.encode(load_config(ov))
+    assert tree(out / "synthetic") == before
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []
+    assert sorted(p.name for p in (out / "encoder").iterdir()) == ["encoder.json"]
+    assert (out / "keep.tmp").exists()
+
+
+def test_evaluate_of_a_column_at_the_float_limits_warns_nothing():
+    """A column holding +-1e308 made np.round(x, 14) overflow (six RuntimeWarnings in evaluate)."""
+    import warnings
+
+    import numpy as np
+    import pandas as pd
+
+    from synthgen.evaluate import EvalConfig, evaluate_tables
+
+    def table(seed):
+        r = np.random.default_rng(seed)
+        return pd.DataFrame({"x": r.choice([-1e308, 1e308, 0.0, 5.5], 120), "c": r.choice(list("ab"), 120)})
+    cfg = EvalConfig.from_mapping({"detection_folds": 2, "seed": 0, "target": "c", "sensitive": []})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        out = evaluate_tables(table(0), table(1), table(2), {"x": "continuous", "c": "categorical"}, cfg)
+    assert 0 <= out["fidelity.shape"] <= 1
+
+
+def _png(path):
+    import io as _io
+
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buf = _io.BytesIO()
+    Image.new("L", (4, 4), 128).save(buf, "PNG")
+    path.write_bytes(buf.getvalue())
+
+
+def test_image_class_folder_names_are_checked_when_read(tmp_path, caplog):
+    """`a\\b` passed prepare and train and failed only in generate; a hidden class folder was skipped
+    without a word."""
+    from synthgen.errors import SynthgenError
+    from synthgen.image_io import load_image_source
+
+    for name in ("cat", "dog", ".ipynb_checkpoints"):
+        _png(tmp_path / "ok" / name / "a.png")
+    with caplog.at_level("WARNING", logger="synthgen"):
+        s = load_image_source({"kind": "folder", "path": str(tmp_path / "ok")})
+    assert s.class_names == ["cat", "dog"] and ".ipynb_checkpoints" in caplog.text
+    for name in ("cat", "a\\b"):
+        _png(tmp_path / "bad" / name / "a.png")
+    with pytest.raises(SynthgenError, match=r"class name 'a\\\\b'"):
+        load_image_source({"kind": "folder", "path": str(tmp_path / "bad")})

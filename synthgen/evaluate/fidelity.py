@@ -66,12 +66,18 @@ def shares(codes: np.ndarray, n_codes: int) -> np.ndarray:
 
 def ks_complement(real: np.ndarray, syn: np.ndarray) -> float:
     """1 - two-sample KS statistic on the non-null values (SDMetrics KSComplement)."""
-    r = np.round(real[~np.isnan(real)], _KS_DECIMALS)
-    s = np.round(syn[~np.isnan(syn)], _KS_DECIMALS)
+    r, s = _round_noise(real[~np.isnan(real)]), _round_noise(syn[~np.isnan(syn)])
     if len(r) == 0 or len(s) == 0:
         return float("nan")
     # method="asymp": the statistic is the same; it skips the exact p-value, slow for big n.
     return 1.0 - float(ks_2samp(r, s, method="asymp").statistic)
+
+
+def _round_noise(x: np.ndarray) -> np.ndarray:
+    """np.round(x, _KS_DECIMALS) without its overflow: it multiplies by 1e14 first, which overflows
+    for |x| near 1e308 (a column holding +-1e308); such values are whole numbers and stay as they are."""
+    small = np.abs(x) < 1e290
+    return np.where(small, np.round(np.where(small, x, 0.0), _KS_DECIMALS), x)
 
 
 def tv_complement(real_codes: np.ndarray, syn_codes: np.ndarray, n_codes: int) -> float:
