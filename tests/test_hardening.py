@@ -315,3 +315,30 @@ def test_image_class_folder_names_are_checked_when_read(tmp_path, caplog):
         _png(tmp_path / "bad" / name / "a.png")
     with pytest.raises(SynthgenError, match=r"class name 'a\\\\b'"):
         load_image_source({"kind": "folder", "path": str(tmp_path / "bad")})
+
+
+HANDOFF = """
+import subprocess, sys
+from synthgen.locking import child_env, out_dir_lock
+out, args = sys.argv[1], sys.argv[2:]
+cmd = [sys.executable, "-m", "synthgen.cli", "prepare", *args]
+with out_dir_lock(out, "run"):  # as `synthgen run` does under DDP
+    handed = subprocess.run(cmd, env=child_env(out)).returncode
+    other = subprocess.run(cmd, capture_output=True).returncode
+print(handed, other)
+"""
+
+
+def test_run_hands_its_lock_to_its_stage_subprocesses(tmp_path, adult_small):
+    """Real processes: a holder's own stage subprocess runs under its lock; any other process is refused."""
+    import subprocess
+    import sys
+
+    from tests.conftest import subprocess_env
+
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-c", HANDOFF, str(out), f"paths.out_dir={out}", "data=file",
+                           f"data.path={adult_small}"], capture_output=True, text=True, env=subprocess_env(),
+                          timeout=600)
+    assert proc.stdout.split() == ["0", "2"], proc.stderr[-2000:]
+    assert (out / "prepared" / "schema.json").exists() and not (out / ".synthgen.lock").exists()
