@@ -7,7 +7,8 @@ left by a killed run is never in force (stale); the file records the holder's pi
 for the message a second run prints. The lock is re-entrant within a process (`synthgen run`
 holds it around its stages), and handed to the stage subprocesses `synthgen run` starts under
 DDP through SYNTHGEN_LOCK_OWNER (the holder's pid, checked against the file). DDP workers that
-Lightning re-launches (LOCAL_RANK/NODE_RANK > 0) take no lock: their launcher holds it.
+Lightning re-launches (LOCAL_RANK/NODE_RANK > 0) and torchrun/srun ranks other than global rank 0
+take no lock: rank 0 holds it.
 """
 from __future__ import annotations
 
@@ -27,7 +28,9 @@ _held: dict[str, list] = {}  # lock path -> [fd, depth] for the locks this proce
 
 
 def _is_worker() -> bool:
-    return os.environ.get("LOCAL_RANK", "0") != "0" or os.environ.get("NODE_RANK", "0") != "0"
+    """A process other than global rank 0's launcher (as pipeline._is_launcher: Lightning's re-launched
+    ranks, torchrun/srun ranks of trainer=multinode): it runs under rank 0's lock."""
+    return any(os.environ.get(k, "0") != "0" for k in ("LOCAL_RANK", "NODE_RANK", "RANK", "SLURM_PROCID"))
 
 
 def lock_path(out_dir: Path) -> Path:
