@@ -53,10 +53,15 @@ def main(argv: list[str] | None = None) -> int:
         params_file = rest[i + 1]
         rest = rest[:i] + rest[i + 2:]
     _quiet_logs(stage)
+    from omegaconf.errors import MissingMandatoryValue
+
     try:
         return _dispatch(stage, rest, params_file)
     except SynthgenError as e:
         return _fail(str(e))
+    except MissingMandatoryValue as e:  # a `???` the stage needs, e.g. `data=file` without data.path
+        key = getattr(e, "full_key", None) or "a required setting"
+        return _fail(f"{key} is not set; add {key}=<your file or folder>")
 
 
 def _dispatch(stage: str, overrides: list[str], params_file) -> int:

@@ -16,10 +16,8 @@ DATA_VALUE_KEYS = ("generate.rebalance.value=", "generate.condition_file=", "dat
 NULLABLE_INTS = ("trainer.max_epochs", "train.patience", "generate.n_rows", "data.max_rows")
 
 
-def load_config(overrides: list[str] | tuple = (), params_file: str | Path | None = None,
-                require_all: bool = True) -> DictConfig:
-    """The resolved config: composed from conf/ (or read from a composed params.yaml) plus overrides.
-    `require_all`: refuse a config with a mandatory value (`???`) left unset."""
+def load_config(overrides: list[str] | tuple = (), params_file: str | Path | None = None) -> DictConfig:
+    """The resolved config: composed from conf/ (or read from a composed params.yaml) plus overrides."""
     columns = [c for c in (_column_override(o) for o in overrides) if c]
     overrides = [_open_node_override(o) for o in overrides if not _column_override(o)]
     if params_file is not None:
@@ -32,11 +30,6 @@ def load_config(overrides: list[str] | tuple = (), params_file: str | Path | Non
     except Exception as e:  # an interpolation to a missing key, e.g. from a bad override
         raise SynthgenError(f"config does not resolve: {_first_line(e)}") from None
     _check_types(cfg, overrides)
-    if require_all:
-        missing = OmegaConf.missing_keys(cfg)
-        if missing:  # e.g. `data=file` without data.path: say so instead of an omegaconf traceback
-            key = sorted(missing)[0]
-            raise SynthgenError(f"{key} is not set; add {key}=<your file or folder>")
     return cfg
 
 
@@ -164,4 +157,4 @@ def _first_line(e: Exception) -> str:
 
 def composed_yaml(overrides: list[str] | tuple = ()) -> str:
     """The resolved config as YAML, the form DVC writes to params.yaml."""
-    return OmegaConf.to_yaml(load_config(overrides, require_all=False))
+    return OmegaConf.to_yaml(load_config(overrides))

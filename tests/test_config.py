@@ -52,7 +52,6 @@ def test_models_instantiate(model):
     (["nosuchkey=1"], "unknown config key 'nosuchkey'"),
     (["trainer.max_epochs=abc"], "expected an integer"),
     (["model=nosuchfamily"], "model=nosuchfamily is unknown; choose one of: gan, transformer, vae"),
-    (["data=file"], "data.path is not set"),
     (["model.lr=fast"], "expected a number"),
 ])
 def test_bad_overrides_are_one_line(override, message):
