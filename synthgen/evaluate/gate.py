@@ -6,8 +6,9 @@ from synthgen.evaluate.config import EvalConfig
 
 def check_gate(result: dict, config: EvalConfig) -> tuple[bool, str]:
     """Fail on more exact train copies than a fresh sample shows (holdout's rate + margin),
-    on a DCR share above the limit (rows nearer train than holdout: memorisation), or on any
-    train identifier value or real personal data (name, e-mail, phone, address) reused in the synthetic table."""
+    on a DCR share above the limit (rows nearer train than holdout: memorisation), on any
+    train identifier value or real personal data (name, e-mail, phone, address) reused in the
+    synthetic table, or (when mia_auc_max is set) on a membership attack AUC above the limit."""
     g = config.gate
     if not g.enabled:
         return True, "gate disabled"
@@ -26,7 +27,12 @@ def check_gate(result: dict, config: EvalConfig) -> tuple[bool, str]:
         fails.append(f"{ids} train identifier value(s) reused")
     if pii > 0:
         fails.append(f"{pii} synthetic row(s) carry a real person's name, e-mail, phone or address")
+    mia = result.get("privacy.mia_auc")
+    if g.mia_auc_max is not None and mia is not None and mia > g.mia_auc_max:
+        fails.append(f"membership attack AUC {mia:.3f} > {g.mia_auc_max:.3f}")
     if fails:
         return False, "failed: " + "; ".join(fails)
+    mia_note = (f", membership attack AUC {mia:.3f} <= {g.mia_auc_max:.3f}"
+                if g.mia_auc_max is not None and mia is not None else "")
     return True, (f"passed: exact copies {syn:.2%} <= holdout {hold:.2%} + {g.exact_copy_margin:.2%}, "
-                  f"DCR share {dcr:.3f} <= {g.dcr_share_max:.3f}, no identifier or personal data reused")
+                  f"DCR share {dcr:.3f} <= {g.dcr_share_max:.3f}, no identifier or personal data reused{mia_note}")

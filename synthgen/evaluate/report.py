@@ -40,6 +40,7 @@ _HEADLINE = [  # (key, label, what good looks like)
     ("utility.roc_auc_ratio", "TSTR ROC AUC ratio", "1 is ideal"),
     ("utility.r2_ratio", "TSTR R\u00b2 ratio", "1 is ideal"),
     ("privacy.dcr_share", "DCR share (closer to train)", "0.5 is ideal"),
+    ("privacy.mia_auc", "Membership attack ROC AUC", "0.5 is ideal"),
     ("privacy.exact_copies_synthetic_share", "Exact copies of train rows", "\u2264 holdout's share"),
     ("privacy.exact_copies_holdout_share", "Holdout rows equal to train rows", "baseline"),
     ("privacy.identifier_copies", "Train identifiers reused", "0"),
@@ -189,6 +190,18 @@ def _write_plots(pdir: Path, result: dict, views: list[ColumnView], pairs: dict,
     return figs
 
 
+def _mia_paragraph(result: dict) -> str:
+    if "privacy.mia_auc" not in result:
+        return "<p>Membership attack: not run (the holdout has fewer than 4 rows).</p>"
+    return ("<p>Membership attack (synthetic table only): training rows as members against as many "
+            "holdout rows as non-members; AUC 0.5 means the attacker cannot tell them apart. "
+            "Distance attack: closeness to the nearest synthetic row. Density-ratio attack (DOMIAS-style): "
+            "synthetic density over the density of a separate reference half of the holdout. "
+            f"Stronger attack's AUC {result['privacy.mia_auc']:.3f} (95 % DeLong interval "
+            f"{result['privacy.mia_auc_ci_low']:.3f} to {result['privacy.mia_auc_ci_high']:.3f}, "
+            f"{int(result['privacy.mia_rows'])} rows per side).</p>")
+
+
 def _html(result: dict, passed: bool, reason: str, figs: dict, groups: pd.DataFrame,
           config: EvalConfig) -> str:
     headline = [(label, result[k], good) for k, label, good in _HEADLINE if k in result]
@@ -221,7 +234,7 @@ def _html(result: dict, passed: bool, reason: str, figs: dict, groups: pd.DataFr
         _table(_section_rows(result, "utility."), ("metric", "value")),
         "<h2>Privacy</h2><p>DCR share: synthetic rows strictly closer to a train row than to any "
         "holdout row (equal-size samples; ties count half). Exact copies are compared with the "
-        "share of holdout rows that also occur in train.</p>", *figs["privacy"],
+        "share of holdout rows that also occur in train.</p>", _mia_paragraph(result), *figs["privacy"],
         _table(_section_rows(result, "privacy."), ("metric", "value")),
         f"<h2>Bias</h2><p>Groups flagged when the target rate or the group's share moves by more "
         f"than {config.bias_threshold_points:g} points.</p>", *figs["bias"],

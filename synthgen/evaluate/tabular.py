@@ -20,6 +20,7 @@ from synthgen.evaluate.config import EvalConfig
 from synthgen.evaluate.fidelity import column_views, mean_defined, pair_scores, shape_scores
 from synthgen.evaluate.gate import check_gate
 from synthgen.evaluate.learners import detection_auc, resolve_task, utility
+from synthgen.evaluate.membership import membership_metrics
 from synthgen.evaluate.privacy import copy_metrics, dcr_metrics
 from synthgen.evaluate.validity import validity_metrics
 
@@ -87,6 +88,8 @@ def evaluate_tables(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.Da
 
     out.update(dcr_metrics(p.train, p.holdout, p.synthetic, p.kinds, p.scored, config.seed,
                            config.dcr_max_rows))
+    out.update(membership_metrics(p.train, p.holdout, p.synthetic, p.kinds, p.scored, config.seed,
+                                  config.dcr_max_rows))
     # Shares are estimated on the samples, but against the whole train table: a copy of a
     # train row left out of the sample is still a copy.
     out.update(copy_metrics(train, p.holdout, p.synthetic, p.kinds, list(p.kinds), config.identifying))
