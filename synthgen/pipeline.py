@@ -19,6 +19,7 @@ from synthgen import tracking
 from synthgen.errors import SynthgenError
 from synthgen.modalities import handler_for, model_spec
 from synthgen.paths import RunPaths
+from synthgen.privacy import privacy_config
 
 log = logging.getLogger("synthgen")
 
@@ -91,6 +92,11 @@ def train(cfg: DictConfig):
     max_epochs = _first_set(cfg.trainer.max_epochs, family_training.get("epochs"), 30)
     patience = _first_set(cfg.train.patience, family_training.get("patience"), 4)
     val_share = _first_set(cfg.train.val_share, family_training.get("val_share"), 0.1)
+    pcfg = privacy_config(cfg)
+    if pcfg.enabled:
+        if handler.name != "tabular":
+            raise SynthgenError("privacy.epsilon is supported for tables only; set privacy.epsilon=null for images")
+        val_share = 0.0  # under DP no real rows choose epochs or weights (synthgen/privacy/training.py)
     dm = handler.datamodule(enc, model, val_share)
 
     resume = _resume_path(cfg, paths)
@@ -106,8 +112,18 @@ def train(cfg: DictConfig):
                  EarlyStopping(monitor="val_loss", patience=patience), *handler.train_callbacks(enc)]
     # Lightning refuses gradient clipping under manual optimisation (the GANs step their own optimisers).
     clip = cfg.trainer.gradient_clip_val if model.automatic_optimization else None
+    extra, dp = {}, None
+    if pcfg.enabled:  # DP-SGD: per-sample clipping replaces clip; planned epochs, final weights
+        from synthgen.privacy.training import DPCallback, PoissonDataModule, plan_training
+
+        plan = plan_training(pcfg, enc.settings.get("privacy"), type(model).__name__, len(dm.train_set),
+                             len(dm.train_dataloader()), max_epochs, cfg.trainer)
+        dp = DPCallback(plan, cfg.seed)
+        dm, clip = PoissonDataModule(dm, cfg.seed), None
+        callbacks = [callbacks[1], dp]
+        extra = {"limit_val_batches": 0, "num_sanity_val_steps": 0}
     trainer = instantiate(cfg.trainer, logger=logger, callbacks=callbacks, default_root_dir=str(paths.model_dir),
-                          max_epochs=max_epochs, gradient_clip_val=clip)
+                          max_epochs=max_epochs, gradient_clip_val=clip, **extra)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         trainer.fit(model, datamodule=dm, ckpt_path=resume)
@@ -123,6 +139,7 @@ def train(cfg: DictConfig):
         model.load_state_dict(torch.load(best, map_location="cpu", weights_only=True)["state_dict"])
     export_generator(model, spec, paths.model)
     run_id = logger.run_id
+    _record_privacy(paths, dp, logger.experiment, run_id)
     tracking.write_run_info(paths, run_id)
     c = logger.experiment
     tracking.log_params(c, run_id, cfg)
@@ -137,6 +154,23 @@ def train(cfg: DictConfig):
         c.log_artifact(run_id, str(paths.model), "model")
     log.info("trained %s for %d epochs; model at %s", type(model).__name__, trainer.current_epoch, paths.model)
     return paths
+
+
+def _record_privacy(paths: RunPaths, dp, client, run_id: str) -> None:
+    """model/privacy.json with the accountant's spend (removed after a run without DP), and MLflow."""
+    from synthgen.privacy.training import clear_report, report_metrics, write_report
+
+    if dp is None:
+        clear_report(paths)
+        return
+    report = dp.plan.report(dp.epsilon_spent(), dp.steps)
+    write_report(paths, report)
+    metrics = report_metrics(report)
+    client.set_tag(run_id, "synthgen.dp_accountant", metrics.pop("privacy.dp_accountant"))
+    tracking.log_metrics(client, run_id, metrics)
+    log.info("differential privacy: epsilon %.3f of %g spent (delta %.3g, noise multiplier %.3f, %d steps)",
+             report["epsilon_spent"], report["epsilon_requested"], report["delta"], report["noise_multiplier"],
+             report["steps"])
 
 
 def _first_set(*values):

@@ -51,7 +51,8 @@ KINDS = ("continuous", "integer", "categorical", "boolean", "datetime", "identif
 NUMERIC_KINDS = ("continuous", "integer", "datetime")
 MODELLED_KINDS = NUMERIC_KINDS + ("categorical", "boolean")
 _CODEC_FAMILY = {"datetime": "datetime", "continuous": "number", "integer": "number", "boolean": "boolean"}
-COLUMN_SETTINGS = ("kind", "format", "pii")
+COLUMN_SETTINGS = ("kind", "format", "pii", "bounds", "categories")  # bounds/categories: public domains
+                                                                    # under privacy.epsilon (encoders/dp_stats.py)
 # Datetime resolutions, coarsest first, as numpy units.
 _RESOLUTIONS = ("D", "h", "m", "s", "ms", "us", "ns")
 MAX_DECIMALS = 6

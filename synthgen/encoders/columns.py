@@ -67,10 +67,17 @@ class NumericCodec:
     def fit(cls, col: ColumnSchema, arr: pa.ChunkedArray, n_bins: int) -> "NumericCodec":
         scale = _scale_of(col)
         u, null = _units(col, scale, arr)
-        valid = u[~null]
+        return cls.fit_units(col, arr.type, u[~null], bool(null.any()), n_bins)
+
+    @classmethod
+    def fit_units(cls, col: ColumnSchema, typ: pa.DataType, valid: np.ndarray, has_null: bool,
+                  n_bins: int) -> "NumericCodec":
+        """Fit from the non-null values in units (encoders/dp_stats.py passes values drawn from a
+        DP histogram)."""
+        scale = _scale_of(col)
         uniq, counts = np.unique(valid, return_counts=True)
         if len(uniq) <= n_bins:
-            return cls(col, arr.type, null.any(), uniq, np.empty(0), scale)
+            return cls(col, typ, has_null, uniq, np.empty(0), scale)
         spike = counts >= len(valid) / n_bins  # a value worth a whole bin or more
         points = uniq[spike]
         rest, rest_n = uniq[~spike], counts[~spike]
@@ -81,8 +88,8 @@ class NumericCodec:
         inner = rest[np.minimum(np.searchsorted(cum, ranks, side="right"), len(rest) - 1)]
         edges = np.unique(np.concatenate([rest[:1], inner, rest[-1:]]))
         if len(edges) < 2:  # the rest is one value: an exact token too
-            return cls(col, arr.type, null.any(), np.union1d(points, rest), np.empty(0), scale)
-        return cls(col, arr.type, null.any(), points, edges, scale, _bin_knots(rest, rest_n, edges))
+            return cls(col, typ, has_null, np.union1d(points, rest), np.empty(0), scale)
+        return cls(col, typ, has_null, points, edges, scale, _bin_knots(rest, rest_n, edges))
 
     def state(self) -> dict:
         return {"has_null": self.has_null, "scale": self.scale, "points": self.points.tolist(),

@@ -114,6 +114,8 @@ def _fit_predict(x, y, x_test, classes, is_cat, seed) -> np.ndarray:
     if classes is None:
         model = HistGradientBoostingRegressor(categorical_features=is_cat, random_state=seed)
         return model.fit(x, y).predict(x_test)
+    if len(y) == 0:  # no synthetic row has a real class (e.g. DP merged them all): chance
+        return np.full((len(x_test), len(classes)), 1.0 / len(classes))
     if len(set(y)) < 2:  # a synthetic set with one class cannot train a classifier
         model = DummyClassifier(strategy="most_frequent").fit(np.zeros((len(y), 1)), y)
         p = model.predict_proba(np.zeros((len(x_test), 1)))

@@ -41,6 +41,7 @@ _HEADLINE = [  # (key, label, what good looks like)
     ("utility.r2_ratio", "TSTR R\u00b2 ratio", "1 is ideal"),
     ("privacy.dcr_share", "DCR share (closer to train)", "0.5 is ideal"),
     ("privacy.mia_auc", "Membership attack ROC AUC", "0.5 is ideal"),
+    ("privacy.dp_epsilon_spent", "DP epsilon spent", "<= requested"),
     ("privacy.exact_copies_synthetic_share", "Exact copies of train rows", "\u2264 holdout's share"),
     ("privacy.exact_copies_holdout_share", "Holdout rows equal to train rows", "baseline"),
     ("privacy.identifier_copies", "Train identifiers reused", "0"),
@@ -202,6 +203,21 @@ def _mia_paragraph(result: dict) -> str:
             f"{int(result['privacy.mia_rows'])} rows per side).</p>")
 
 
+def _dp_paragraph(result: dict) -> str:
+    if "privacy.dp_epsilon_spent" not in result:
+        return ("<p>Differential privacy: off (privacy.epsilon not set). The distance and copy checks "
+                "above are heuristics; they bound nothing.</p>")
+    r = result
+    return ("<p><b>Differential privacy</b>: the whole path spent epsilon "
+            f"{r['privacy.dp_epsilon_spent']:.3f} of {r['privacy.dp_epsilon_requested']:g} requested, "
+            f"delta {r['privacy.dp_delta']:.3g} ({html.escape(str(r['privacy.dp_accountant']))} accountant): "
+            f"the encoder's statistics epsilon {r['privacy.dp_epsilon_encoder']:.3f}, DP-SGD training "
+            f"{r['privacy.dp_epsilon_training']:.3f} over {int(r['privacy.dp_steps'])} steps at sample rate "
+            f"{r['privacy.dp_sample_rate']:.4g}, noise multiplier {r['privacy.dp_noise_multiplier']:.3f}, "
+            f"clipping norm {r['privacy.dp_max_grad_norm']:g}. Copy redraws, which would read real rows, "
+            "were off; the metrics in this report read real rows and are not part of the release.</p>")
+
+
 def _html(result: dict, passed: bool, reason: str, figs: dict, groups: pd.DataFrame,
           config: EvalConfig) -> str:
     headline = [(label, result[k], good) for k, label, good in _HEADLINE if k in result]
@@ -234,7 +250,8 @@ def _html(result: dict, passed: bool, reason: str, figs: dict, groups: pd.DataFr
         _table(_section_rows(result, "utility."), ("metric", "value")),
         "<h2>Privacy</h2><p>DCR share: synthetic rows strictly closer to a train row than to any "
         "holdout row (equal-size samples; ties count half). Exact copies are compared with the "
-        "share of holdout rows that also occur in train.</p>", _mia_paragraph(result), *figs["privacy"],
+        "share of holdout rows that also occur in train.</p>", _mia_paragraph(result), _dp_paragraph(result),
+        *figs["privacy"],
         _table(_section_rows(result, "privacy."), ("metric", "value")),
         f"<h2>Bias</h2><p>Groups flagged when the target rate or the group's share moves by more "
         f"than {config.bias_threshold_points:g} points.</p>", *figs["bias"],

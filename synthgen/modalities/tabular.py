@@ -51,14 +51,24 @@ class TabularModality(Modality):
         from synthgen.encoders import TabularEncoder
 
         from synthgen import shards
+        from synthgen.privacy import privacy_config
 
+        pcfg = privacy_config(self.cfg)
         if self._streamed():  # encoder fitted on the sample, tokens written as shards (synthgen/shards.py)
+            if pcfg.enabled:
+                raise SynthgenError("privacy.epsilon is not supported for streamed tables yet; "
+                                    "set stream.enabled=false (the table must fit in memory)")
             shards.stream_encode(self.cfg, self.paths, plain(self.cfg.encoder))
             return
         shards.remove_stale(self.paths)
         schema = load_artifact(self.paths.schema, "schema", "prepare", TableSchema.load)
         train = read_parquet(self.paths.train_table, "prepare")
-        enc = TabularEncoder.fit(train, schema, **plain(self.cfg.encoder))
+        if pcfg.enabled:  # the saved state from DP mechanisms or declared public domains
+            from synthgen.encoders.dp_stats import fit_dp_encoder
+            enc = fit_dp_encoder(train, schema, plain(self.cfg.encoder), plain(self.cfg.data.columns), pcfg,
+                                 self.cfg.seed)
+        else:
+            enc = TabularEncoder.fit(train, schema, **plain(self.cfg.encoder))
         with staged_dir(self.paths.encoder_dir) as d:
             enc.save(d / "encoder.json")
         log.info("encoder: %d modelled columns, vocabulary sizes %s", len(enc.layout.columns),
@@ -99,10 +109,19 @@ class TabularModality(Modality):
         condition = plain(g.condition) or {}
         rows = RowConditions(enc, g.n_rows, condition, g.get("condition_file"), plain(g.get("rebalance")) or {},
                              self.cfg.seed)
+        dp = self._privacy_report()
+        # Under DP nothing after training reads real rows: the copy redraw would (privacy/__init__.py).
+        redraw = g.get("redraw_copies", True) and dp is None
         writer = ShardWriter(staging, enc, self.cfg.seed, rows.fix_values if rows.active else None,
-                             self._copy_guard(enc) if g.get("redraw_copies", True) else None)
+                             self._copy_guard(enc) if redraw else None)
+        info = {**rows.info, **({"privacy": {**dp, "redraw_copies": False}} if dp else {})}
         return GenerationPlan(plan_chunks(rows.n_rows, chunk_rows), lambda chunk, start, n: rows.tokens(start, n),
-                              writer, rows.info)
+                              writer, info)
+
+    def _privacy_report(self) -> dict | None:
+        """The model's DP spend (model/privacy.json), or None for a model trained without DP."""
+        from synthgen.privacy.training import read_report
+        return read_report(self.paths)
 
     def _copy_guard(self, enc):
         from synthgen.copies import CopyGuard
@@ -147,6 +166,10 @@ class TabularModality(Modality):
                                         "treatment": treatment(schema)})
         kinds = schema.kinds()
         result = evaluate_tables(train_df, holdout_df, synthetic_df, kinds, ecfg)
+        dp = self._privacy_report()
+        if dp:  # the model's DP spend, next to the empirical privacy metrics
+            from synthgen.privacy.training import report_metrics
+            result.update(report_metrics(dp))
         write_evaluation(result, train_df, holdout_df, synthetic_df, kinds, ecfg, paths.evaluation)
         passed, reason = check_gate(result, ecfg)
         return result, passed, reason

@@ -57,6 +57,7 @@ class TabularTransformer(TabularGenerator):
         self.bos = nn.Parameter(torch.zeros(1, 1, d_model))
         self.trunk = Trunk(d_model, n_layers, n_heads, dropout)
         self.head = nn.Linear(d_model, V, bias=True)
+        self.per_sample_grads = False  # set while DP-SGD trains (synthgen/privacy/training.py)
 
     # ---- training ------------------------------------------------------------------------------
     def _orders(self, B: int) -> torch.Tensor:
@@ -93,6 +94,12 @@ class TabularTransformer(TabularGenerator):
     def _loss(self, x: torch.Tensor) -> torch.Tensor:
         """Mean over columns of the per-column negative log-likelihood (nats per column)."""
         h = self(x, self._orders(len(x)))  # [B, C, d]
+        if self.per_sample_grads:
+            # DP-SGD (synthgen/privacy): Opacus sees a layer's parameters only through its forward
+            # call, so the full head runs ([B, C, V], B*C*V*d) and each column's slice is read off.
+            full = self.head(h)  # [B, C, V]
+            logits = full.gather(2, self.head_rows.expand(len(x), -1, -1)).masked_fill(self.head_pad, float("-inf"))
+            return F.cross_entropy(logits.flatten(0, 1), x.flatten())
         # One batched matmul over the padded per-column heads: B*C*K*d multiply-adds, one op instead
         # of C small ones (2x faster on CPU) and far below the B*C*V*d of a full head everywhere.
         weight = self.head.weight[self.head_rows]  # [C, K, d]

@@ -1,0 +1,235 @@
+"""The encoder's data-dependent state under differential privacy (privacy.epsilon set).
+
+Everything encoder.json says about the real rows comes from a DP mechanism or from the user:
+- row count: Laplace noise (used for the default number of generated rows);
+- categorical columns: a stability histogram (Laplace noise on the observed levels' counts; a
+  level is listed only when its noisy count reaches the threshold 1 + ln(1 / (2 delta_c)) / eps_c,
+  Korolova et al. 2009 / Bun, Nissim, Stemmer 2016), so a level that few rows hold is never
+  listed; the levels below it share one "rare" token that decodes to "<other>" (string columns)
+  or the most frequent listed level (other types). Declared `data.columns.<col>.categories` are
+  public: listed as given, no budget spent. Boolean columns have a public domain;
+- numeric and datetime columns: a noisy histogram on a data-independent grid: first a
+  log-spaced grid over +-1e19 for the range (unless `data.columns.<col>.bounds: [lo, hi]` is
+  declared), then a fine grid inside the range (one cell per integer when the range spans at most
+  2,048 values, 512 equal cells otherwise). The codec (exact-value tokens, quantile bin edges,
+  within-bin knots, min/max) is then fitted to values drawn from that histogram by inverse CDF:
+  post-processing, no further budget. Real values outside the range are clipped into it.
+- every modelled column gets a null token (whether a column has nulls is itself data).
+Budget: (epsilon, delta) * privacy.encoder_share, split evenly over the mechanisms (basic
+composition; each row adds 1 to one cell of each histogram, so each has sensitivity 1 under
+add/remove-one-row neighbours). delta is spent only by the stability histograms.
+Not covered, stated in the report: identifier columns' key format (e.g. numbering after the
+largest real key) and datetime resolution/time zone are read from the data as before.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from synthgen.encoders.columns import CategoryCodec, NumericCodec, _scale_of, _units
+from synthgen.encoders.tabular import TabularEncoder
+from synthgen.errors import SynthgenError
+from synthgen.schema import NUMERIC_KINDS, ColumnSchema, TableSchema, is_string_type, plain_values
+
+OTHER = "<other>"  # the merged level of string columns under DP
+_PSEUDO_ROWS = 20_000  # values drawn from each numeric histogram to fit its codec
+_FINE_UNIT_CELLS = 2048  # integer ranges up to this many values get one cell per value
+_FINE_CELLS = 512
+_FALSE_CELL = 0.01  # chance that some empty cell of a grid passes the range threshold
+# Log-spaced range grid: 0, +-10^(k/4) for k = -24 .. 76 (1e-6 .. 1e19, int64 nanoseconds fit)
+_POS = 10.0 ** (np.arange(-24, 77) / 4)
+_RANGE_EDGES = np.concatenate([-_POS[::-1], [0.0], _POS])
+
+
+def threshold(eps: float, delta: float) -> float:
+    """Noisy count a level needs to be listed (stability histogram, Laplace(1/eps) noise)."""
+    return 1.0 + math.log(1.0 / (2.0 * delta)) / eps
+
+
+def fit_dp_encoder(table: pa.Table, schema: TableSchema, settings: dict, columns_cfg: dict | None,
+                   pcfg, seed: int) -> TabularEncoder:
+    """A TabularEncoder whose saved state is DP in the rows of `table` (plus what the user declared
+    public), spending pcfg.encoder_share of pcfg's budget. `settings`: the encoder.* config.
+    settings.privacy in the state records the budget and the spend (privacy/training.py reads it)."""
+    columns_cfg = columns_cfg or {}
+    delta_total = pcfg.total_delta(len(table))
+    epsilon, delta = pcfg.epsilon * pcfg.encoder_share, delta_total * pcfg.encoder_share
+    # The plain fit validates settings and learns the identifier formats; its codecs are discarded.
+    base = TabularEncoder.fit(table, schema, **settings)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 17]))
+    types = {f.name: f.type for f in schema.arrow_schema}
+    modelled = [c for c in schema.columns if c.name in base.codecs]
+    public = {c.name for c in modelled if _is_public_categorical(c, types[c.name], columns_cfg.get(c.name))}
+    spending = [c for c in modelled if c.name not in public]
+    eps_c = epsilon / (len(spending) + 1)  # + 1: the row count
+    n_stab = sum(1 for c in spending if c.kind not in NUMERIC_KINDS)
+    delta_c = delta / n_stab if n_stab else 0.0
+    n_noisy = max(1, int(round(len(table) + rng.laplace(0, 1 / eps_c))))
+
+    cols, codecs, report = [], {}, {}
+    for col in schema.columns:
+        if col.name not in base.codecs:
+            cols.append(col)
+            continue
+        arr, typ, declared = table.column(col.name), types[col.name], dict(columns_cfg.get(col.name) or {})
+        if col.kind in NUMERIC_KINDS:
+            new, codec, info = _numeric(col, typ, arr, declared.get("bounds"), eps_c, settings["n_bins"], rng)
+        else:
+            new, n_kept, info = _categorical(col, typ, arr, declared.get("categories"), col.name in public,
+                                             eps_c, delta_c, n_noisy, settings["max_categories"], rng)
+            codec = CategoryCodec(new, typ, True, n_kept)
+        cols.append(new)
+        codecs[col.name] = codec
+        report[col.name] = info
+    dp_schema = TableSchema(columns=cols, n_rows=n_noisy, arrow_schema_b64=schema.arrow_schema_b64)
+    for name, codec in codecs.items():  # the codecs must point at the schema's columns
+        codec.col = dp_schema.column(name)
+    spent_delta = delta_c * n_stab
+    privacy = {"epsilon_total": float(pcfg.epsilon), "delta_total": delta_total, "epsilon_spent": float(epsilon),
+               "delta_spent": float(spent_delta), "epsilon_per_mechanism": eps_c, "row_count": "laplace",
+               "columns": report,
+               "not_covered": "identifier key formats, datetime resolution and time zone"}
+    return TabularEncoder(dp_schema, codecs, base.id_formats, {**base.settings, "privacy": privacy})
+
+
+# ---- categorical ---------------------------------------------------------------------------------
+def _is_public_categorical(col: ColumnSchema, typ: pa.DataType, declared) -> bool:
+    if col.kind in NUMERIC_KINDS:
+        return False
+    if declared and declared.get("categories") is not None:
+        return True
+    return col.kind == "boolean" and pa.types.is_boolean(_value_type(typ))
+
+
+def _value_type(typ: pa.DataType) -> pa.DataType:
+    return typ.value_type if pa.types.is_dictionary(typ) else typ
+
+
+def _categorical(col, typ, arr, declared, public, eps, delta, n_noisy, max_categories, rng):
+    """(DP column schema, number of listed levels, report). The levels list ends with one rare slot."""
+    vt = _value_type(typ)
+    stringy = is_string_type(vt) or pa.types.is_large_string(vt)
+    if public:
+        levels = list(declared) if declared is not None else [True, False]
+        _check_declared(col, vt, levels)
+        freqs = [1] * len(levels)
+        info = {"mechanism": "public categories" if declared is not None else "public boolean domain",
+                "epsilon": 0.0, "listed": len(levels)}
+    else:
+        counts = pc.value_counts(plain_values(arr).drop_null())
+        values = counts.field("values").to_pylist()
+        noisy = counts.field("counts").to_numpy().astype(np.float64) + rng.laplace(0, 1 / eps, len(values))
+        tau = threshold(eps, delta)
+        keep = np.flatnonzero(noisy >= tau)
+        keep = keep[np.argsort(-noisy[keep], kind="stable")][:max_categories]
+        levels = [values[i] for i in keep]
+        freqs = [int(round(noisy[i])) for i in keep]
+        info = {"mechanism": "stability histogram (Laplace)", "epsilon": eps, "delta": delta,
+                "threshold": tau, "listed": len(levels)}
+        if not levels and not stringy:
+            raise SynthgenError(f"column '{col.name}': no level is frequent enough to list under "
+                                f"privacy.epsilon; declare data.columns.{col.name}.categories")
+    rare_freq = max(1, n_noisy - sum(freqs)) if not public else 1
+    rare = OTHER if stringy else levels[0]  # the rare slot: what a merged level decodes to
+    new = replace(col, categories=[*levels, rare], frequencies=[*freqs, rare_freq], null_share=0.0,
+                  n_unique=len(levels))
+    return new, len(levels), info
+
+
+def _check_declared(col, vt, levels) -> None:
+    try:
+        pa.array(levels, type=vt)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        raise SynthgenError(f"data.columns.{col.name}.categories {levels!r} do not fit the column's type {vt}") from None
+    if len(set(levels)) != len(levels) or not levels:
+        raise SynthgenError(f"data.columns.{col.name}.categories must list distinct values")
+
+
+# ---- numeric -------------------------------------------------------------------------------------
+def _numeric(col, typ, arr, bounds, eps, n_bins, rng):
+    """(DP column schema, codec, report) from a two-stage noisy histogram (one stage with bounds)."""
+    col = replace(col, decimals=None, null_share=0.0, n_unique=0)  # decimals would describe real values
+    scale = _scale_of(col)
+    u, null = _units(col, scale, arr)
+    x = u[~null].astype(np.float64)
+    grid_int = col.kind != "continuous"
+    if bounds is not None:
+        lo, hi = _declared_bounds(col, typ, bounds, scale)
+        info = {"mechanism": "noisy histogram in declared bounds", "epsilon": eps, "range": "public"}
+        eps_fine = eps
+    else:
+        eps_fine = eps / 2
+        noisy = _noisy_counts(x, _RANGE_EDGES, eps / 2, rng)
+        tau = math.log(len(noisy) / _FALSE_CELL) / (eps / 2)
+        live = np.flatnonzero(noisy >= tau)
+        if not len(live):
+            live = np.array([int(np.argmax(noisy))])
+        lo, hi = _RANGE_EDGES[live[0]], _RANGE_EDGES[live[-1] + 1]
+        info = {"mechanism": "noisy histograms (range, then values)", "epsilon": eps, "range": "dp"}
+    if grid_int:
+        lo, hi = math.ceil(lo), math.floor(hi)
+        if hi < lo:
+            hi = lo
+    edges = (np.arange(lo, hi + 2, dtype=np.float64) if grid_int and hi - lo < _FINE_UNIT_CELLS
+             else np.linspace(lo, hi, _FINE_CELLS + 1))
+    if grid_int:
+        edges = np.unique(np.round(edges))
+    if len(edges) < 2:
+        edges = np.array([lo, lo + 1.0])
+    counts = _noisy_counts(np.clip(x, lo, hi), edges, eps_fine, rng)
+    counts[counts < math.log(len(counts) / _FALSE_CELL) / eps_fine] = 0.0  # noise in empty cells
+    if counts.sum() <= 0:
+        counts[:] = 1.0
+    values = _inverse_cdf(counts, edges, _PSEUDO_ROWS)
+    if grid_int:
+        values = np.clip(np.floor(values), lo, hi).astype(np.int64)
+    vmin, vmax = values.min(), values.max()
+    new = replace(col, min=_schema_value(col, vmin, scale), max=_schema_value(col, vmax, scale))
+    codec = NumericCodec.fit_units(new, typ, np.sort(values), True, n_bins)
+    info.update({"cells": len(counts)})
+    return new, codec, info
+
+
+def _schema_value(col, v, scale):
+    if col.kind == "continuous":
+        return float(v) / scale if scale not in (None, 1) else float(v)
+    return int(v)
+
+
+def _declared_bounds(col, typ, bounds, scale) -> tuple[float, float]:
+    if not isinstance(bounds, (list, tuple)) or len(bounds) != 2:
+        raise SynthgenError(f"data.columns.{col.name}.bounds must be [low, high], not {bounds!r}")
+    try:
+        arr = pa.array(list(bounds))
+        if col.kind == "datetime":
+            arr = arr.cast(pa.timestamp("us")) if is_string_type(arr.type) else arr
+        u, null = _units(col, scale, arr)
+    except (pa.ArrowException, SynthgenError, TypeError, ValueError):
+        raise SynthgenError(f"data.columns.{col.name}.bounds {bounds!r} are not {col.kind} values") from None
+    lo, hi = float(u[0]), float(u[1])
+    if null.any() or not lo <= hi:
+        raise SynthgenError(f"data.columns.{col.name}.bounds {bounds!r} must be two values, low <= high")
+    return lo, hi
+
+
+def _noisy_counts(x: np.ndarray, edges: np.ndarray, eps: float, rng) -> np.ndarray:
+    """Counts of x per cell [edges[i], edges[i+1]) (outer values in the end cells) + Laplace(1/eps)."""
+    cell = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, len(edges) - 2)
+    counts = np.bincount(cell, minlength=len(edges) - 1).astype(np.float64)
+    return counts + rng.laplace(0, 1 / eps, len(counts))
+
+
+def _inverse_cdf(counts: np.ndarray, edges: np.ndarray, n: int) -> np.ndarray:
+    """n values at the (i + 0.5) / n quantiles of the histogram, uniform inside each cell."""
+    counts = np.clip(counts, 0, None)
+    cum = np.cumsum(counts)
+    q = (np.arange(n) + 0.5) / n * cum[-1]
+    cell = np.minimum(np.searchsorted(cum, q, side="right"), len(counts) - 1)
+    before = cum[cell] - counts[cell]
+    frac = np.where(counts[cell] > 0, (q - before) / np.where(counts[cell] > 0, counts[cell], 1), 0.0)
+    left, width = edges[cell], edges[cell + 1] - edges[cell]
+    return left + frac * width  # unit cells [k, k + 1): floor() gives k

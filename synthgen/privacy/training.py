@@ -1,0 +1,208 @@
+"""DP-SGD under Lightning: Opacus's per-sample gradient hooks, its DPOptimizer around the family's
+own optimiser, Poisson-sampled batches, and an accountant that records every step.
+
+The pipeline calls `plan_training` before `trainer.fit`: it reads the budget the encoder left
+(encoder.json settings.privacy), derives the noise multiplier for the planned steps (or checks a
+given one) and stops with one line when the accountant would exceed the budget. The returned
+plan wraps the datamodule (Poisson sampling: every row joins a batch with probability
+q = 1 / steps per epoch) and makes the callback that wraps the optimiser when fit starts.
+Validation is off under DP (a validation split of real rows choosing epochs or weights would be
+a release the accountant does not count); the run trains its planned epochs and keeps the final
+weights.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+
+from synthgen.errors import SynthgenError
+from synthgen.privacy import PrivacyConfig
+
+DP_FAMILIES = ("TabularTransformer", "TabularVAE")
+
+
+@dataclass
+class DPPlan:
+    epsilon_total: float  # the whole budget (encoder + training)
+    delta_total: float
+    epsilon_encoder: float  # what the encoder's statistics spent (0 when every column is public)
+    delta_encoder: float
+    epsilon_training: float  # what training may spend
+    delta_training: float
+    noise_multiplier: float
+    max_grad_norm: float
+    sample_rate: float  # q: each row's chance to join a batch
+    steps: int  # planned optimiser steps
+    expected_batch_size: float
+    accountant: str
+    epsilon_training_planned: float  # the accountant's epsilon after `steps` steps
+
+    def report(self, spent_training: float, steps_done: int) -> dict:
+        """The spend as reported everywhere (model/privacy.json, manifest, metrics, MLflow)."""
+        return {"epsilon_requested": self.epsilon_total, "delta": self.delta_total,
+                "epsilon_spent": self.epsilon_encoder + spent_training, "epsilon_training": spent_training,
+                "epsilon_encoder": self.epsilon_encoder, "delta_training": self.delta_training,
+                "delta_encoder": self.delta_encoder, "noise_multiplier": self.noise_multiplier,
+                "max_grad_norm": self.max_grad_norm, "sample_rate": self.sample_rate, "steps": steps_done,
+                "expected_batch_size": self.expected_batch_size, "accountant": self.accountant}
+
+
+def make_accountant(name: str):
+    from opacus.accountants import create_accountant
+    return create_accountant(mechanism=name)
+
+
+def epsilon_of(accountant: str, noise_multiplier: float, sample_rate: float, steps: int, delta: float) -> float:
+    """The accountant's epsilon for `steps` Poisson-sampled Gaussian steps (Opacus's computation)."""
+    acc = make_accountant(accountant)
+    acc.history = [(noise_multiplier, sample_rate, steps)]
+    return float(acc.get_epsilon(delta=delta))
+
+
+def plan_training(pcfg: PrivacyConfig, encoder_privacy: dict | None, family: str, n_train: int,
+                  steps_per_epoch: int, epochs: int, trainer_cfg) -> DPPlan:
+    """Check the setting and derive the noise; every refusal is one SynthgenError line."""
+    if family not in DP_FAMILIES:
+        raise SynthgenError(f"privacy.epsilon is supported for model=transformer and model=vae on tables, "
+                            f"not {family}; pick one of those or set privacy.epsilon=null")
+    if int(trainer_cfg.get("devices", 1) or 1) * int(trainer_cfg.get("num_nodes", 1) or 1) > 1:
+        raise SynthgenError("privacy.epsilon runs in one process for now; use trainer=cpu or trainer=gpu")
+    if not encoder_privacy:
+        raise SynthgenError("the encoder was fitted without differential privacy; rerun `synthgen encode` "
+                            "with the same privacy.epsilon")
+    if not (math.isclose(encoder_privacy["epsilon_total"], pcfg.epsilon)
+            and (pcfg.delta is None or math.isclose(encoder_privacy["delta_total"], pcfg.delta))):
+        raise SynthgenError(f"the encoder was fitted for privacy.epsilon={encoder_privacy['epsilon_total']:g}, "
+                            f"delta={encoder_privacy['delta_total']:g}; rerun `synthgen encode` with this budget")
+    eps_t = encoder_privacy["epsilon_total"] - encoder_privacy["epsilon_spent"]
+    delta_t = encoder_privacy["delta_total"] - encoder_privacy["delta_spent"]
+    q = 1.0 / max(steps_per_epoch, 1)
+    steps = epochs * max(steps_per_epoch, 1)
+    if pcfg.noise_multiplier is None:
+        from opacus.accountants.utils import get_noise_multiplier
+        try:
+            sigma = get_noise_multiplier(target_epsilon=eps_t, target_delta=delta_t, sample_rate=q, steps=steps,
+                                         accountant=pcfg.accountant, epsilon_tolerance=0.01 * eps_t)
+        except ValueError:
+            raise SynthgenError(f"privacy.epsilon={pcfg.epsilon:g} is too small for {epochs} epochs of "
+                                f"{steps_per_epoch} steps; use fewer epochs or a larger batch") from None
+    else:
+        sigma = float(pcfg.noise_multiplier)
+    planned = epsilon_of(pcfg.accountant, sigma, q, steps, delta_t)
+    if planned > eps_t:
+        raise SynthgenError(f"the {pcfg.accountant} accountant would spend epsilon {planned:.3f} on training, "
+                            f"more than the {eps_t:.3f} left of privacy.epsilon={pcfg.epsilon:g}; raise "
+                            f"privacy.noise_multiplier (now {sigma:g}) or train fewer epochs")
+    return DPPlan(epsilon_total=float(pcfg.epsilon), delta_total=encoder_privacy["delta_total"],
+                  epsilon_encoder=encoder_privacy["epsilon_spent"], delta_encoder=encoder_privacy["delta_spent"],
+                  epsilon_training=eps_t, delta_training=delta_t, noise_multiplier=float(sigma),
+                  max_grad_norm=float(pcfg.max_grad_norm), sample_rate=q, steps=steps,
+                  expected_batch_size=n_train * q, accountant=pcfg.accountant, epsilon_training_planned=planned)
+
+
+class PoissonDataModule(pl.LightningDataModule):
+    """The family's datamodule with Poisson-sampled training batches (Opacus's DPDataLoader) and
+    no validation batches."""
+
+    def __init__(self, dm, seed: int):
+        super().__init__()
+        self.dm, self.seed = dm, seed
+
+    def train_dataloader(self):
+        from opacus.data_loader import DPDataLoader
+        g = torch.Generator().manual_seed(self.seed)
+        return DPDataLoader.from_data_loader(self.dm.train_dataloader(), generator=g)
+
+
+class DPCallback(pl.Callback):
+    """Wraps the optimiser in Opacus's DPOptimizer when fit starts; the accountant's history is
+    part of the checkpoint, so a resumed run keeps counting."""
+
+    def __init__(self, plan: DPPlan, seed: int):
+        from opacus.accountants import create_accountant
+
+        self.plan, self.seed = plan, seed
+        self.accountant = create_accountant(mechanism=plan.accountant)
+        self.gsm = None
+        self._frozen: list = []
+
+    def on_fit_start(self, trainer, pl_module):
+        from opacus.optimizers import DPOptimizer
+
+        from synthgen.privacy.grad_samplers import SynthgenGradSampleModule
+
+        # Parameters held by the top module itself (the transformer's BOS vector, redundant with its
+        # first column query) stay at their initial values: Opacus would otherwise treat the whole
+        # model as one layer.
+        self._frozen = [p for p in pl_module.parameters(recurse=False) if p.requires_grad]
+        for p in self._frozen:
+            p.requires_grad_(False)
+        if hasattr(pl_module, "per_sample_grads"):
+            pl_module.per_sample_grads = True
+        # strict=False: the layers' buffers are the token layout's index tensors, not data statistics.
+        self.gsm = SynthgenGradSampleModule(pl_module, batch_first=True, loss_reduction="mean", strict=False)
+        (opt,) = trainer.strategy.optimizers
+        g = torch.Generator(device=pl_module.device).manual_seed(self.seed + 1)
+        dp = DPOptimizer(opt, noise_multiplier=self.plan.noise_multiplier, max_grad_norm=self.plan.max_grad_norm,
+                         expected_batch_size=max(1, round(self.plan.expected_batch_size)),
+                         loss_reduction="mean", generator=g)
+        dp.attach_step_hook(self.accountant.get_optimizer_hook_fn(sample_rate=self.plan.sample_rate,))
+        trainer.strategy.optimizers = [dp]
+
+    def teardown(self, trainer, pl_module, stage):
+        if self.gsm is not None:
+            self.gsm.remove_hooks()
+            self.gsm = None
+        for p in self._frozen:
+            p.requires_grad_(True)
+        if hasattr(pl_module, "per_sample_grads"):
+            pl_module.per_sample_grads = False
+
+    @property
+    def steps(self) -> int:
+        return sum(h[2] for h in self.accountant.history)
+
+    def epsilon_spent(self) -> float:
+        return float(self.accountant.get_epsilon(delta=self.plan.delta_training)) if self.steps else 0.0
+
+    def state_dict(self):
+        return {"history": [list(h) for h in self.accountant.history]}
+
+    def load_state_dict(self, state_dict):
+        self.accountant.history = [tuple(h) for h in state_dict.get("history", [])]
+
+
+# ---- the spend on disk -----------------------------------------------------------------------------
+def report_path(paths) -> Path:
+    return Path(paths.model_dir) / "privacy.json"
+
+
+def write_report(paths, report: dict) -> None:
+    from synthgen.io import write_json
+    write_json(report_path(paths), report)
+
+
+def read_report(paths) -> dict | None:
+    p = report_path(paths)
+    return json.loads(p.read_text()) if p.exists() else None
+
+
+def clear_report(paths) -> None:
+    report_path(paths).unlink(missing_ok=True)
+
+
+__all__ = ["DPPlan", "DPCallback", "PoissonDataModule", "plan_training", "epsilon_of"]
+
+
+def report_metrics(report: dict) -> dict:
+    """The spend as flat evaluation keys (privacy.dp_*); the accountant's name is the one string."""
+    keys = ("epsilon_requested", "epsilon_spent", "epsilon_training", "epsilon_encoder", "delta",
+            "noise_multiplier", "max_grad_norm", "sample_rate", "steps")
+    out = {f"privacy.dp_{k}": report[k] for k in keys if k in report}
+    out["privacy.dp_accountant"] = report.get("accountant", "")
+    return out

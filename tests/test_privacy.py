@@ -1,0 +1,250 @@
+"""Differential privacy: the accountant, DP-SGD under Lightning, the DP encoder state, the reports."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from synthgen import pipeline
+from synthgen.config import load_config
+from synthgen.errors import SynthgenError
+from synthgen.paths import RunPaths
+from synthgen.privacy import PrivacyConfig
+from synthgen.privacy.training import epsilon_of
+from tests.conftest import tiny_overrides
+
+
+# ---- accountant -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["rdp", "prv"])
+def test_accountant_epsilon_equals_opacus_stepping_its_own_accountant(name):
+    from opacus.accountants import PRVAccountant, RDPAccountant
+
+    acc = RDPAccountant() if name == "rdp" else PRVAccountant()
+    for _ in range(300):  # Opacus's accountant fed one step at a time, as its optimiser hook does
+        acc.step(noise_multiplier=1.1, sample_rate=0.02)
+    assert epsilon_of(name, 1.1, 0.02, 300, 1e-5) == pytest.approx(acc.get_epsilon(delta=1e-5), rel=1e-9)
+    # and it moves the right way: more noise, less epsilon
+    assert epsilon_of(name, 2.0, 0.02, 300, 1e-5) < epsilon_of(name, 1.1, 0.02, 300, 1e-5)
+
+
+def test_default_delta_is_the_smaller_of_1_over_n_to_the_1_1_and_1e_5():
+    assert PrivacyConfig(epsilon=1).total_delta(100) == pytest.approx(1e-5)
+    assert PrivacyConfig(epsilon=1).total_delta(10**6) == pytest.approx(1 / 10**6.6)
+    assert PrivacyConfig(epsilon=1, delta=1e-7).total_delta(100) == 1e-7
+
+
+@pytest.mark.parametrize("raw, needle", [({"epsilon": -1}, "positive"), ({"epsilon": 1, "delta": 2}, "delta"),
+                                         ({"epsilon": 1, "accountant": "gdp"}, "accountant"),
+                                         ({"epsilon": 1, "encoder_share": 1.0}, "encoder_share"),
+                                         ({"epsilon": 1, "budget": 3}, "unknown privacy")])
+def test_bad_privacy_settings_are_one_line(raw, needle):
+    with pytest.raises(SynthgenError, match=needle) as e:
+        PrivacyConfig.from_mapping(raw)
+    assert "\n" not in str(e.value)
+
+
+# ---- per-sample gradients of synthgen's own layers ----------------------------------------------------
+def test_per_sample_gradients_equal_one_backward_per_row():
+    from synthgen.models.vae import TabularVAE
+    from synthgen.privacy.grad_samplers import SynthgenGradSampleModule
+
+    torch.manual_seed(0)
+    m = TabularVAE({"columns": ["a", "b", "c"], "cardinalities": [3, 5, 7]})
+    x = torch.stack([torch.randint(0, k, (6,)) for k in (3, 5, 7)], 1)
+    eps = torch.randn(6, m.latent_dim)
+    single = []
+    for i in range(6):  # the reference: each row's gradient on its own
+        m.zero_grad()
+        m._loss(x[i:i + 1], eps[i:i + 1])[0].backward()
+        single.append({n: p.grad.clone() for n, p in m.named_parameters()})
+    m.zero_grad()
+    gsm = SynthgenGradSampleModule(m, batch_first=True, loss_reduction="mean", strict=False)
+    m._loss(x, eps)[0].backward()
+    for n, p in m.named_parameters():
+        for i in range(6):
+            assert torch.allclose(p.grad_sample[i], single[i][n], atol=1e-5), n
+    gsm.remove_hooks()
+
+
+def test_transformer_loss_is_the_same_on_the_per_sample_path():
+    from synthgen.models.transformer import TabularTransformer
+
+    torch.manual_seed(0)
+    m = TabularTransformer({"columns": ["a", "b", "c"], "cardinalities": [3, 5, 7]}, d_model=16, n_layers=1,
+                           n_heads=2, dropout=0.0).eval()
+    x = torch.stack([torch.randint(0, k, (8,)) for k in (3, 5, 7)], 1)
+    fast = m._loss(x)
+    m.per_sample_grads = True
+    assert torch.allclose(m._loss(x), fast, atol=1e-6)
+
+
+# ---- the DP encoder -----------------------------------------------------------------------------------
+def _long_tail_table(n_frequent=6000, seed=0) -> pa.Table:
+    """A city column with 3 frequent levels and 40 levels held by 1-5 rows; a skewed number."""
+    rng = np.random.default_rng(seed)
+    frequent = rng.choice(["Oslo", "Lima", "Pune"], n_frequent, p=[0.5, 0.3, 0.2]).tolist()
+    rare = [f"village-{i}" for i in range(40) for _ in range(1 + i % 5)]
+    city = frequent + rare
+    n = len(city)
+    return pa.table({"city": city, "amount": np.round(np.exp(rng.normal(5, 1, n)), 2),
+                     "age": rng.integers(18, 90, n), "member": rng.random(n) < 0.3})
+
+
+def _fit(table, columns=None, epsilon=1.0, **kw):
+    from synthgen.encoders.dp_stats import fit_dp_encoder
+    from synthgen.schema import infer_schema
+
+    schema = infer_schema(table)
+    settings = {"n_bins": 100, "max_categories": 1000, "rare_min_count": 1, "text_strategy": "drop"}
+    return fit_dp_encoder(table, schema, settings, columns, PrivacyConfig(epsilon=epsilon, **kw), seed=0)
+
+
+def test_dp_encoder_never_lists_a_category_rarer_than_the_threshold(tmp_path):
+    table = _long_tail_table()
+    enc = _fit(table)
+    enc.save(tmp_path / "encoder.json")
+    state = json.loads((tmp_path / "encoder.json").read_text())
+    city = next(c for c in state["schema"]["columns"] if c["name"] == "city")
+    tau = state["settings"]["privacy"]["columns"]["city"]["threshold"]
+    real = dict(zip(*np.unique(table.column("city").to_numpy(zero_copy_only=False), return_counts=True)))
+    listed = city["categories"][:-1]  # the last entry is the merged rare slot
+    assert city["categories"][-1] == "<other>"
+    assert set(listed) == {"Oslo", "Lima", "Pune"}
+    assert all(real[v] >= tau for v in listed)
+    assert not any(v.startswith("village") for v in json.dumps(state).split('"'))  # nowhere in the state
+    # the real rows still encode (rare ones to the merged token) and decode to listed values or <other>
+    tokens = enc.encode(table)
+    out = enc.decode(tokens, np.random.default_rng(0)).column("city").to_pylist()
+    assert set(out) <= {"Oslo", "Lima", "Pune", "<other>"}
+    assert out.count("<other>") == sum(v.startswith("village") for v in table.column("city").to_pylist())
+
+
+def test_dp_encoder_numbers_come_from_the_noisy_histogram():
+    table = _long_tail_table()
+    enc = _fit(table, epsilon=4.0)
+    age = enc.schema.column("age")
+    assert 18 - 5 <= age.min and age.max <= 90 + 10  # near the real range, not read from it
+    spent = enc.settings["privacy"]
+    assert spent["epsilon_spent"] == pytest.approx(0.4) and spent["epsilon_total"] == 4.0
+    assert spent["columns"]["member"]["epsilon"] == 0.0  # booleans: public domain
+    vals = enc.decode(enc.encode(table), np.random.default_rng(0)).column("amount").to_numpy()
+    real = table.column("amount").to_numpy()
+    assert abs(np.median(vals) - np.median(real)) < 0.25 * np.median(real)
+
+
+def test_declared_categories_and_bounds_are_public():
+    table = _long_tail_table()
+    enc = _fit(table, {"city": {"categories": ["Oslo", "Lima", "Pune", "Rome"]}, "age": {"bounds": [0, 120]}})
+    city = enc.schema.column("city")
+    assert city.categories == ["Oslo", "Lima", "Pune", "Rome", "<other>"]
+    info = enc.settings["privacy"]["columns"]
+    assert info["city"]["epsilon"] == 0.0 and info["age"]["range"] == "public"
+
+
+@pytest.mark.parametrize("columns, needle", [({"age": {"bounds": [5]}}, "bounds must be"),
+                                             ({"age": {"bounds": [9, 1]}}, "low <= high"),
+                                             ({"city": {"categories": ["a", "a"]}}, "distinct")])
+def test_bad_declarations_are_one_line(columns, needle):
+    with pytest.raises(SynthgenError, match=needle) as e:
+        _fit(_long_tail_table(600), columns)
+    assert "\n" not in str(e.value)
+
+
+# ---- a whole DP run -----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def dp_run(tmp_path_factory, adult_small):
+    tmp = tmp_path_factory.mktemp("dp")
+    cfg = load_config(tiny_overrides(tmp, "evaluate.gate.enabled=false", "privacy.epsilon=3",
+                                     "trainer.max_epochs=2", "model.batch_size=100"))
+    result = pipeline.run_all(cfg)
+    return cfg, RunPaths.from_config(cfg), result
+
+
+def test_a_dp_run_spends_at_most_the_budget_and_says_so_everywhere(dp_run):
+    cfg, paths, result = dp_run
+    spent = json.loads((paths.model_dir / "privacy.json").read_text())
+    assert spent["epsilon_spent"] <= 3.0 and spent["epsilon_spent"] > 2.5  # the budget is used, not exceeded
+    # Poisson sampling: each step draws each row with probability q; an epoch is 1/q steps of
+    # about one batch (model.batch_size=100) on average
+    assert spent["steps"] == 2 * round(1 / spent["sample_rate"])
+    assert spent["expected_batch_size"] == pytest.approx(100, rel=0.25)
+    assert spent["epsilon_training"] == pytest.approx(spent["epsilon_spent"] - spent["epsilon_encoder"])
+    manifest = json.loads((paths.synthetic / "_manifest.json").read_text())
+    assert manifest["privacy"]["epsilon_spent"] == spent["epsilon_spent"]
+    assert manifest["privacy"]["redraw_copies"] is False
+    assert "copies_redrawn" not in manifest.get("metrics", {})
+    metrics = json.loads((paths.evaluation / "metrics.json").read_text())
+    assert metrics["privacy.dp_epsilon_spent"] == spent["epsilon_spent"]
+    assert metrics["privacy.dp_accountant"] == "prv" and metrics["privacy.dp_max_grad_norm"] == 1.0
+    assert metrics["privacy.dp_noise_multiplier"] == spent["noise_multiplier"] > 0
+    page = (paths.evaluation / "report.html").read_text()
+    assert "Differential privacy</b>: the whole path spent epsilon" in page and "Copy redraws" in page
+
+
+def test_a_dp_run_is_logged_to_mlflow(dp_run):
+    from mlflow.tracking import MlflowClient
+
+    cfg, paths, _ = dp_run
+    client = MlflowClient(tracking_uri=paths.tracking_uri)
+    exp = client.get_experiment_by_name(cfg.logger.experiment_name)
+    train = client.search_runs([exp.experiment_id], "tags.`synthgen.stage` = 'train'")[0]
+    assert train.data.metrics["privacy.dp_epsilon_spent"] <= 3.0
+    assert train.data.tags["synthgen.dp_accountant"] == "prv"
+    ev = client.search_runs([exp.experiment_id], "tags.`synthgen.stage` = 'evaluate'")[0]
+    assert "privacy.dp_noise_multiplier" in ev.data.metrics and "privacy.mia_auc" in ev.data.metrics
+
+
+def test_a_dp_run_keeps_rare_categories_out_of_encoder_json(dp_run):
+    _, paths, _ = dp_run
+    state = json.loads(paths.encoder.read_text())
+    train = pq.read_table(paths.train_table)
+    for col in state["schema"]["columns"]:
+        info = state["settings"]["privacy"]["columns"].get(col["name"], {})
+        if "threshold" not in info:
+            continue
+        values, counts = np.unique(train.column(col["name"]).drop_null().to_numpy(zero_copy_only=False),
+                                   return_counts=True)
+        real = dict(zip(values.tolist(), counts.tolist()))
+        for v in col["categories"][:-1]:
+            assert real[v] >= info["threshold"], (col["name"], v)
+
+
+def _family_cfg(tmp_path, *extra):
+    """The tiny settings without the transformer's model.* keys, for any family."""
+    return load_config([o for o in tiny_overrides(tmp_path) if not o.startswith("model.")] + list(extra))
+
+
+def test_the_vae_trains_under_dp_and_a_later_plain_run_drops_the_report(tmp_path):
+    for stage in ("prepare", "encode", "train"):
+        pipeline.STAGES[stage](_family_cfg(tmp_path, "model=vae", "privacy.epsilon=5", "model.batch_size=100"))
+    paths = RunPaths.from_config(_family_cfg(tmp_path))
+    assert json.loads((paths.model_dir / "privacy.json").read_text())["epsilon_spent"] <= 5.0
+    for stage in ("encode", "train"):
+        pipeline.STAGES[stage](_family_cfg(tmp_path, "model=vae"))
+    assert not (paths.model_dir / "privacy.json").exists()
+
+
+@pytest.mark.parametrize("extra, needle", [
+    (["privacy.noise_multiplier=0.3"], "would spend epsilon"),
+    (["model=gan"], "model=transformer and model=vae"),
+    (["trainer=ddp", "trainer.devices=2"], "one process"),
+])
+def test_refusals_stop_before_training_with_one_line(tmp_path, extra, needle):
+    cfg = _family_cfg(tmp_path, "privacy.epsilon=1", *extra)
+    for stage in ("prepare", "encode"):
+        pipeline.STAGES[stage](cfg)
+    with pytest.raises(SynthgenError, match=needle) as e:
+        pipeline.train(cfg)
+    assert "\n" not in str(e.value)
+    assert not RunPaths.from_config(cfg).model.exists()
+
+
+def test_training_refuses_an_encoder_fitted_without_dp(tiny_cfg):
+    for stage in ("prepare", "encode"):
+        pipeline.STAGES[stage](tiny_cfg())
+    with pytest.raises(SynthgenError, match="without differential privacy"):
+        pipeline.train(tiny_cfg("privacy.epsilon=1"))
