@@ -28,6 +28,9 @@ examples:
   synthgen train ckpt_path=last          # resume
   synthgen generate generate.n_rows=100000 generate.condition.sex=Female
   synthgen generate generate.rebalance.column=income generate.rebalance.share=0.5
+  synthgen generate generate.out_dir=outputs/big generate.n_rows=1000000   # keeps outputs/synthetic
+  synthgen generate model=models:/synthgen-adult/1   # or run_id=<train run id>: a model from MLflow
+  synthgen evaluate synthetic.path=other_tool.csv    # score any tool's table against data.path
   synthgen run data=mnist5k model=gan    # images: the same stages and families
 
 --params FILE reads an already composed config (DVC's params.yaml) instead of conf/.
@@ -78,6 +81,13 @@ def _dispatch(stage: str, overrides: list[str], params_file) -> int:
         return _serve_ui(cfg, int(port))
     if stage not in PIPELINE + ("run", "summary"):
         raise SynthgenError(f"unknown stage '{stage}'; use one of: {', '.join(PIPELINE + ('run', 'summary', 'compose', 'ui'))}")
+    if stage == "generate":  # model=models:/<name>/<version> or run_id=<id>: a model from MLflow
+        from synthgen.registry import generate_from, split_model_ref
+
+        ref, rest = split_model_ref(overrides)
+        if ref is not None:
+            generate_from(ref, rest)
+            return 0
     cfg = load_config(overrides, params_file)
     from synthgen import pipeline
     from synthgen.summary import print_summary

@@ -11,10 +11,19 @@ from omegaconf import DictConfig
 class RunPaths:
     out: Path
     mlflow_dir: Path
+    synthetic_dir: Path | None = None   # generate.out_dir (null: <out>/synthetic)
+    evaluation_dir: Path | None = None  # evaluate.out_dir (null: see `evaluation`)
+    synthetic_file: Path | None = None  # synthetic.path: a table from any tool, scored by evaluate
 
     @classmethod
     def from_config(cls, cfg: DictConfig) -> "RunPaths":
-        return cls(Path(cfg.paths.out_dir).resolve(), Path(cfg.paths.mlflow_dir).resolve())
+        def opt(node, key):
+            value = node.get(key) if node is not None else None
+            return Path(value).resolve() if value not in (None, "") else None
+
+        return cls(Path(cfg.paths.out_dir).resolve(), Path(cfg.paths.mlflow_dir).resolve(),
+                   opt(cfg.get("generate"), "out_dir"), opt(cfg.get("evaluate"), "out_dir"),
+                   opt(cfg.get("synthetic"), "path"))
 
     # prepare
     @property
@@ -62,10 +71,19 @@ class RunPaths:
     # generate / evaluate
     @property
     def synthetic(self) -> Path:
-        return self.out / "synthetic"
+        return self.synthetic_dir or self.out / "synthetic"
 
     @property
     def evaluation(self) -> Path:
+        """evaluate.out_dir if set; else the scored set's own: <out>/evaluation for the default set,
+        <generate.out_dir>-evaluation for another generated set, <out>/evaluation-<file stem> for
+        synthetic.path, so scoring another set never overwrites the DVC-tracked evaluation."""
+        if self.evaluation_dir is not None:
+            return self.evaluation_dir
+        if self.synthetic_file is not None:
+            return self.out / f"evaluation-{self.synthetic_file.stem}"
+        if self.synthetic_dir is not None and self.synthetic_dir != self.out / "synthetic":
+            return self.synthetic_dir.with_name(self.synthetic_dir.name + "-evaluation")
         return self.out / "evaluation"
 
     # tracking

@@ -81,6 +81,7 @@ def train(cfg: DictConfig):
     from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 
     from synthgen.checkpoint import export_generator
+    from synthgen.progress import EpochLog, is_terminal
 
     paths = RunPaths.from_config(cfg)
     handler = handler_for(cfg, paths)
@@ -110,6 +111,8 @@ def train(cfg: DictConfig):
     callbacks = [ModelCheckpoint(dirpath=paths.checkpoints, filename="best", monitor="val_loss", save_top_k=1),
                  ModelCheckpoint(dirpath=paths.checkpoints, filename="last", save_top_k=1),
                  EarlyStopping(monitor="val_loss", patience=patience), *handler.train_callbacks(enc)]
+    if not (cfg.trainer.enable_progress_bar and is_terminal()):  # a log file: one line per epoch instead
+        callbacks.append(EpochLog(max_epochs))
     # Lightning refuses gradient clipping under manual optimisation (the GANs step their own optimisers).
     clip = cfg.trainer.gradient_clip_val if model.automatic_optimization else None
     extra, dp = {}, None
@@ -213,6 +216,7 @@ def generate(cfg: DictConfig):
     from synthgen.checkpoint import load_generator
     from synthgen.data import ChunkDataModule
     from synthgen.io import replace_dir
+    from synthgen.progress import RowProgress
 
     paths = RunPaths.from_config(cfg)
     handler = handler_for(cfg, paths)
@@ -223,9 +227,11 @@ def generate(cfg: DictConfig):
     if _is_launcher():
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
-    trainer = instantiate(cfg.trainer, logger=False, callbacks=[plan.writer], use_distributed_sampler=False,
-                          enable_checkpointing=False, fast_dev_run=False, max_epochs=1, gradient_clip_val=None,
-                          enable_progress_bar=cfg.trainer.enable_progress_bar, default_root_dir=str(paths.out))
+    # Progress in rows (RowProgress), not Lightning's bar, which counts chunks of 50,000 rows.
+    trainer = instantiate(cfg.trainer, logger=False, callbacks=[plan.writer, RowProgress(plan.chunks, handler.unit)],
+                          use_distributed_sampler=False, enable_checkpointing=False, fast_dev_run=False, max_epochs=1,
+                          gradient_clip_val=None, enable_progress_bar=False, enable_model_summary=False,
+                          default_root_dir=str(paths.out))
     try:
         trainer.predict(model, datamodule=ChunkDataModule(plan.chunks, plan.cond_for_chunk, cfg.seed),
                         return_predictions=False)
@@ -256,16 +262,32 @@ def evaluate(cfg: DictConfig) -> dict:
 
     Raises SynthgenError (non-zero exit) after writing, when the privacy gate fails.
     """
+    result, passed, reason, paths = score(cfg)
+    if not passed:
+        raise SynthgenError(f"privacy gate failed: {reason} (see {paths.evaluation / 'report.html'})")
+    return result
+
+
+def score(cfg: DictConfig) -> tuple[dict, bool, str, RunPaths]:
+    """The evaluate stage without raising on a failed gate: (result, gate passed, reason, paths).
+
+    The scored set is <generate.out_dir> (default <out>/synthetic), or with synthetic.path a table
+    from any tool; that one's MLflow run stands alone, not nested under this out dir's train run.
+    """
     paths = RunPaths.from_config(cfg)
-    result, passed, reason = handler_for(cfg, paths).evaluate()
-    c, run_id = tracking.start_child_run(cfg, paths, "evaluate")
+    handler = handler_for(cfg, paths)
+    if paths.synthetic_file is not None and handler.name != "tabular":
+        raise SynthgenError("synthetic.path scores tables; for another image set use generate.out_dir=<folder>")
+    result, passed, reason = handler.evaluate()
+    foreign = paths.synthetic_file is not None
+    c, run_id = tracking.start_child_run(cfg, paths, "evaluate", nested=not foreign)
+    c.set_tag(run_id, "synthgen.synthetic", str(paths.synthetic_file if foreign else paths.synthetic))
     tracking.log_metrics(c, run_id, result)
     c.log_artifacts(run_id, str(paths.evaluation), "evaluation")
     c.set_tag(run_id, "synthgen.gate", "passed" if passed else f"failed: {reason}")
     c.set_terminated(run_id, "FINISHED" if passed else "FAILED")
-    if not passed:
-        raise SynthgenError(f"privacy gate failed: {reason} (see {paths.evaluation / 'report.html'})")
-    return result
+    log.info("evaluation of %s in %s", paths.synthetic_file if foreign else paths.synthetic, paths.evaluation)
+    return result, passed, reason, paths
 
 
 STAGES = {"prepare": prepare, "encode": encode, "train": train, "generate": generate, "evaluate": evaluate}

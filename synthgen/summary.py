@@ -41,6 +41,10 @@ def summary_lines(cfg: DictConfig) -> list[str]:
         for key, label in IMAGE_HEADLINE if images else HEADLINE:
             if isinstance(m.get(key), (int, float)):
                 lines.append(f"  {label:45s} {m[key]:.4f}")
+        levels = {1.0: "pass", 0.5: "warn", 0.0: "fail"}
+        verdicts = [f"{k.split('.', 1)[1]} {levels.get(v, v)}" for k, v in m.items() if k.startswith("verdict.")]
+        if verdicts:
+            lines.append(f"  verdicts (evaluate.verdicts limits): {', '.join(verdicts)}")
     else:
         lines.append("evaluation: not run yet (synthgen evaluate)")
     lines.append("MLflow dashboard: synthgen ui   (or: make ui), then open http://127.0.0.1:5000")

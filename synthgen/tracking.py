@@ -117,11 +117,11 @@ def _family(cfg: DictConfig) -> str:
     return family_name(cfg)
 
 
-def start_child_run(cfg: DictConfig, paths: RunPaths, stage: str) -> tuple:
-    """A run for generate/evaluate, nested under the train run that made the model (if known)."""
+def start_child_run(cfg: DictConfig, paths: RunPaths, stage: str, nested: bool = True) -> tuple:
+    """A run for generate/evaluate, nested under the train run that made the model (if known and `nested`)."""
     c = client(cfg, paths)
     tags = {STAGE_TAG: stage, **owner_tags()}
-    parent = read_run_info(paths)
+    parent = read_run_info(paths) if nested else None
     if parent:
         tags.update({"mlflow.parentRunId": parent, PIPELINE_TAG: parent})
     exp = experiment_id(c, cfg, paths)

@@ -38,12 +38,17 @@ class EvalConfig:
     # what was done to each column that is not modelled (listed in the report).
     identifying: list[list[str]] = field(default_factory=list)
     treatment: dict[str, str] = field(default_factory=dict)
+    # {limit name: [pass limit, warn limit]} over verdicts.DEFAULTS (synthgen/evaluate/verdicts.py)
+    verdicts: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Hydra/OmegaConf hands nested groups over as mappings; accept them.
         if isinstance(self.gate, Mapping):
             self.gate = GateConfig(**dict(self.gate))
         self.sensitive = list(self.sensitive or [])
+        from synthgen.evaluate.verdicts import limits
+
+        self.verdicts = {k: list(v) for k, v in limits(self.verdicts).items()}  # checked here, once
         if self.task not in TASKS:
             raise SynthgenError(f"evaluate.task is '{self.task}'; use one of {', '.join(TASKS)}")
         if self.detection_folds < 2:

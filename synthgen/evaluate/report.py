@@ -29,9 +29,11 @@ from synthgen.evaluate.config import EvalConfig
 from synthgen.evaluate.fidelity import ColumnView, column_views, pair_scores, shares
 from synthgen.evaluate.gate import check_gate
 from synthgen.evaluate.tabular import prepare_tables
+from synthgen.evaluate.verdicts import judge
 from synthgen.io import staged_dir
 
 _MAX_FIGURES = 60
+_LEVEL_COLOUR = {"pass": "#dafbe1", "warn": "#fff8c5", "fail": "#ffebe9"}
 _HEADLINE = [  # (key, label, what good looks like)
     ("fidelity.overall", "Overall fidelity", "1 is ideal"),
     ("fidelity.shape", "Column shapes", "1 is ideal"),
@@ -223,7 +225,16 @@ def _html(result: dict, passed: bool, reason: str, figs: dict, groups: pd.DataFr
     headline = [(label, result[k], good) for k, label, good in _HEADLINE if k in result]
     verdict = "PASSED" if passed else "FAILED"
     detail = reason.split(": ", 1)[-1]  # the reason starts with "passed: " / "failed: "
-    colour = "#1a7f37" if passed else "#cf222e"
+    areas = judge(result, config.verdicts, passed)
+    weak = [a for a, v in areas.items() if v.level in ("warn", "fail")]
+    # Green only when the gate passes and every area passes: a gate pass alone says nothing about
+    # fidelity or utility (a column-shuffled table passes it).
+    colour = "#cf222e" if not passed else "#9a6700" if weak else "#1a7f37"
+    if passed and weak:
+        detail += " — but " + ", ".join(f"{a} {areas[a].level.upper()}" for a in weak)
+    area_rows = "".join(
+        f"<tr><td>{a}</td><td class='lvl' style='background:{_LEVEL_COLOUR.get(v.level, '#eee')}'>"
+        f"{v.level.upper()}</td><td>{html.escape(v.reason)}</td></tr>" for a, v in areas.items())
     bias_rows = [(r.column, r.group, r.share_real, r.share_synthetic, r.rate_real, r.rate_synthetic,
                   r.gap, "yes" if r.flagged else "") for r in groups.itertuples(index=False)]
     parts = [
@@ -231,10 +242,12 @@ def _html(result: dict, passed: bool, reason: str, figs: dict, groups: pd.DataFr
         "body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em;color:#222}"
         "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 8px;"
         "font-size:13px;text-align:left}img{max-width:100%;margin:4px}.grid img{width:32%}"
-        ".verdict{padding:.6em;color:#fff;font-weight:bold}",
+        ".verdict{padding:.6em;color:#fff;font-weight:bold}.lvl{font-weight:bold;text-align:center}",
         "</style></head><body><h1>Synthetic data evaluation</h1>",
         "<h2>Summary</h2>",
         f"<div class='verdict' style='background:{colour}'>Privacy gate {verdict}: {html.escape(detail)}</div>",
+        "<table class='areas'><tr><th>area</th><th>verdict</th><th>figures (limits: evaluate.verdicts)</th></tr>"
+        f"{area_rows}</table>",
         _table(headline, ("metric", "value", "ideal")),
         f"<p>Rows compared: train {result.get('rows.train')}, holdout {result.get('rows.holdout')}, "
         f"synthetic {result.get('rows.synthetic')}; target: {html.escape(str(config.target))}.</p>",

@@ -23,6 +23,7 @@ from synthgen.evaluate.learners import detection_auc, resolve_task, utility
 from synthgen.evaluate.membership import membership_metrics
 from synthgen.evaluate.privacy import copy_metrics, dcr_metrics
 from synthgen.evaluate.validity import validity_metrics
+from synthgen.evaluate.verdicts import judge, verdict_metrics
 
 
 @dataclass
@@ -100,8 +101,10 @@ def evaluate_tables(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.Da
     out.update(bias_metrics(groups))
     # Validity looks at every synthetic row: it is cheap, and one bad cell matters.
     out.update(validity_metrics(train, synthetic, kinds))
+    out["validity.invalid_share"] = out["validity.total"] / max(1, len(synthetic) * len(kinds))
 
     out = {k: v for k, v in out.items() if not (isinstance(v, float) and not math.isfinite(v))}
     passed, _ = check_gate(out, config)
     out["gate.passed"] = int(passed)
+    out.update(verdict_metrics(judge(out, config.verdicts, passed)))
     return out

@@ -20,16 +20,9 @@ class TabularModality(Modality):
     name, unit = "tabular", "rows"
 
     # ---- prepare / encode ----------------------------------------------------------------------
-    def prepare(self) -> None:
-        cfg, paths = self.cfg, self.paths
-        from synthgen.streaming import stream_prepare, wants_streaming
-
-        if wants_streaming(cfg):  # record batches, Parquet parts, a seeded sample (synthgen/streaming.py)
-            with staged_dir(paths.prepared) as d:
-                info = stream_prepare(cfg, d)
-            log.info("prepared %d train and %d holdout rows (streamed, %d parts) in %s", info["train_rows"],
-                     info["holdout_rows"], len(info["train_parts"]), paths.prepared)
-            return
+    def split(self) -> tuple[pa.Table, pa.Table, TableSchema]:
+        """(train, holdout, schema) from data.path and data.holdout_path or data.holdout_share, in memory."""
+        cfg = self.cfg
         table = read_table(cfg.data.path, cfg.data.max_rows)
         if cfg.data.holdout_path:
             holdout = _conform(read_table(cfg.data.holdout_path), table.schema, cfg.data.holdout_path)
@@ -41,6 +34,19 @@ class TabularModality(Modality):
         schema.check_modelled(str(cfg.data.path))
         for col in ([cfg.data.target] if cfg.data.target is not None else []) + list(cfg.data.sensitive or []):
             schema.column(col)  # one-line error for an unknown column
+        return train, holdout, schema
+
+    def prepare(self) -> None:
+        cfg, paths = self.cfg, self.paths
+        from synthgen.streaming import stream_prepare, wants_streaming
+
+        if wants_streaming(cfg):  # record batches, Parquet parts, a seeded sample (synthgen/streaming.py)
+            with staged_dir(paths.prepared) as d:
+                info = stream_prepare(cfg, d)
+            log.info("prepared %d train and %d holdout rows (streamed, %d parts) in %s", info["train_rows"],
+                     info["holdout_rows"], len(info["train_parts"]), paths.prepared)
+            return
+        train, holdout, schema = self.split()
         with staged_dir(paths.prepared) as d:
             write_parquet_atomic(train, d / "train.parquet")
             write_parquet_atomic(holdout, d / "holdout.parquet")
@@ -145,21 +151,27 @@ class TabularModality(Modality):
         from synthgen.evaluate import EvalConfig, check_gate, evaluate_tables, write_evaluation
 
         cfg, paths = self.cfg, self.paths
-        schema = load_artifact(paths.schema, "schema", "prepare", TableSchema.load)
-        if not (paths.synthetic / "_manifest.json").exists():
-            raise SynthgenError(f"no synthetic data at {paths.synthetic}; run `synthgen generate` first")
-        check_synthetic(paths.synthetic)  # every shard present, with the hash the manifest recorded
-        # string dates, formatted numbers and yes/no words compared as the values they stand for
-        if self._streamed():  # the seeded samples of both splits that prepare kept (evaluate.max_rows rows)
-            from synthgen.streaming import HOLDOUT_SAMPLE_FILE, SAMPLE_FILE
-            n = int(cfg.evaluate.max_rows)
-            train_df = schema.to_native(pq.read_table(paths.prepared / SAMPLE_FILE).slice(0, n)).to_pandas()
-            holdout_df = schema.to_native(pq.read_table(paths.prepared / HOLDOUT_SAMPLE_FILE).slice(0, n)).to_pandas()
+        if paths.synthetic_file is not None:  # a table from any tool, scored against data.path as it is now
+            train, holdout, schema = self.split()
+            synthetic = conform_synthetic(read_table(paths.synthetic_file, key="synthetic.path", training=False),
+                                          train.schema, paths.synthetic_file)
+            # string dates, formatted numbers and yes/no words compared as the values they stand for
+            train_df, holdout_df, synthetic_df = (schema.to_native(t).to_pandas() for t in (train, holdout, synthetic))
         else:
-            train_df = schema.to_native(read_parquet(paths.train_table, "prepare")).to_pandas()
-            holdout_df = schema.to_native(read_parquet(paths.holdout_table, "prepare")).to_pandas()
-        synthetic_df = schema.to_native(pq.read_table(paths.synthetic)).to_pandas()
-        settings = {k: v for k, v in plain(cfg.evaluate).items() if k != "images"}
+            schema = load_artifact(paths.schema, "schema", "prepare", TableSchema.load)
+            if not (paths.synthetic / "_manifest.json").exists():
+                raise SynthgenError(f"no synthetic data at {paths.synthetic}; run `synthgen generate` first")
+            check_synthetic(paths.synthetic)  # every shard present, with the hash the manifest recorded
+            if self._streamed():  # the seeded samples of both splits that prepare kept (evaluate.max_rows rows)
+                from synthgen.streaming import HOLDOUT_SAMPLE_FILE, SAMPLE_FILE
+                n = int(cfg.evaluate.max_rows)
+                train_df = schema.to_native(pq.read_table(paths.prepared / SAMPLE_FILE).slice(0, n)).to_pandas()
+                holdout_df = schema.to_native(pq.read_table(paths.prepared / HOLDOUT_SAMPLE_FILE).slice(0, n)).to_pandas()
+            else:
+                train_df = schema.to_native(read_parquet(paths.train_table, "prepare")).to_pandas()
+                holdout_df = schema.to_native(read_parquet(paths.holdout_table, "prepare")).to_pandas()
+            synthetic_df = schema.to_native(pq.read_table(paths.synthetic)).to_pandas()
+        settings = {k: v for k, v in plain(cfg.evaluate).items() if k not in ("images", "out_dir")}
         ecfg = EvalConfig.from_mapping({**settings, "target": cfg.data.target,
                                         "sensitive": list(cfg.data.sensitive or []), "seed": cfg.seed,
                                         "identifying": schema.identifying_groups(),
@@ -199,3 +211,29 @@ def _conform(table: pa.Table, schema: pa.Schema, source) -> pa.Table:
         return table.select(schema.names).cast(schema)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
         raise SynthgenError(f"{source}: holdout columns do not match the training types ({e})") from None
+
+
+def conform_synthetic(table: pa.Table, schema: pa.Schema, source) -> pa.Table:
+    """Another tool's synthetic table, matched to the real columns by name, in the real order, each
+    cast to the real type where its values allow (CSV numbers read as text, ints for floats...).
+
+    A column that cannot be cast is kept as it is (the metrics read numbers and categories from any
+    type; validity counts the type difference); missing and extra columns are kept out and in, so
+    validity.schema_mismatches counts them. No column in common is an error.
+    """
+    common = [f for f in schema if f.name in table.column_names]
+    if not common:
+        raise SynthgenError(f"{source}: no column of the real table ({', '.join(schema.names[:8])}...) is in it; "
+                            f"columns are matched by name")
+    cols, names = [], []
+    for f in common:
+        col = table.column(f.name)
+        try:
+            col = col.cast(f.type)  # safe cast: 1.5 does not become 1
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            log.warning("%s: column '%s' (%s) does not cast to the real type %s; scored as it is",
+                        source, f.name, col.type, f.type)
+        cols.append(col)
+        names.append(f.name)
+    extra = [n for n in table.column_names if n not in schema.names]
+    return pa.table(cols + [table.column(n) for n in extra], names=names + extra)
