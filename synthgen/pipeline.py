@@ -155,6 +155,7 @@ def train(cfg: DictConfig):
     c.log_artifact(run_id, str(paths.schema), "encoder")
     if cfg.logger.log_checkpoint:
         c.log_artifact(run_id, str(paths.model), "model")
+    tracking.log_model(cfg, paths, run_id, handler.name)  # pyfunc model + registry (logger.log_model)
     log.info("trained %s for %d epochs; model at %s", type(model).__name__, trainer.current_epoch, paths.model)
     return paths
 
@@ -210,7 +211,27 @@ def _check_checkpoint(path) -> None:
 @_locked
 def generate(cfg: DictConfig):
     """Sample chunks through `trainer.predict`; the handler's writer writes each chunk atomically
-    into a staging folder, which replaces <out>/synthetic once the manifest is written."""
+    into a staging folder, which replaces <out>/synthetic (generate.out_dir) once the manifest is
+    written; then the generate run is logged to MLflow."""
+    paths = RunPaths.from_config(cfg)
+    written = write_synthetic(cfg, paths)
+    if written is None:  # a DDP worker
+        return None
+    handler, manifest = written
+    c, run_id = tracking.start_child_run(cfg, paths, "generate")
+    handler.log_generation(c, run_id, manifest)
+    c.log_dict(run_id, manifest, "manifest.json")
+    tracking.log_metrics(c, run_id, {"generate.rows": manifest["rows"], "generate.files": len(manifest["files"]),
+                                     **{f"generate.{k}": v for k, v in manifest.get("metrics", {}).items()}})
+    c.set_terminated(run_id)
+    log.info("wrote %d synthetic %s in %d file(s) to %s", manifest["rows"], handler.unit, len(manifest["files"]),
+             paths.synthetic)
+    return paths
+
+
+def write_synthetic(cfg: DictConfig, paths: RunPaths):
+    """The generate stage without MLflow (also what a served MLflow model runs): (handler, manifest),
+    or None in a DDP worker."""
     from hydra.utils import instantiate
 
     from synthgen.checkpoint import load_generator
@@ -218,7 +239,6 @@ def generate(cfg: DictConfig):
     from synthgen.io import replace_dir
     from synthgen.progress import RowProgress
 
-    paths = RunPaths.from_config(cfg)
     handler = handler_for(cfg, paths)
     enc = handler.load_encoder()
     model = load_generator(paths.model)
@@ -244,15 +264,7 @@ def generate(cfg: DictConfig):
         if _is_launcher():  # nothing half-written stays behind; the old synthetic/ is untouched
             shutil.rmtree(staging, ignore_errors=True)
         raise
-    c, run_id = tracking.start_child_run(cfg, paths, "generate")
-    handler.log_generation(c, run_id, manifest)
-    c.log_dict(run_id, manifest, "manifest.json")
-    tracking.log_metrics(c, run_id, {"generate.rows": manifest["rows"], "generate.files": len(manifest["files"]),
-                                     **{f"generate.{k}": v for k, v in manifest.get("metrics", {}).items()}})
-    c.set_terminated(run_id)
-    log.info("wrote %d synthetic %s in %d chunk(s) to %s", manifest["rows"], handler.unit, len(plan.chunks),
-             paths.synthetic)
-    return paths
+    return handler, manifest
 
 
 # ---- evaluate --------------------------------------------------------------------------------
@@ -283,6 +295,8 @@ def score(cfg: DictConfig) -> tuple[dict, bool, str, RunPaths]:
     c, run_id = tracking.start_child_run(cfg, paths, "evaluate", nested=not foreign)
     c.set_tag(run_id, "synthgen.synthetic", str(paths.synthetic_file if foreign else paths.synthetic))
     tracking.log_metrics(c, run_id, result)
+    if not foreign and paths.synthetic == paths.out / "synthetic":  # the pipeline's own set
+        tracking.log_headline(c, paths, result)
     c.log_artifacts(run_id, str(paths.evaluation), "evaluation")
     c.set_tag(run_id, "synthgen.gate", "passed" if passed else f"failed: {reason}")
     c.set_terminated(run_id, "FINISHED" if passed else "FAILED")

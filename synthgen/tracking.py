@@ -37,11 +37,32 @@ def client(cfg: DictConfig, paths: RunPaths):
     return MlflowClient(tracking_uri=tracking_uri(cfg, paths))
 
 
+# MLflow 3 opens an experiment without this tag in its GenAI view (traces, judges); this one is
+# model training, whose runs list shows metric and param columns side by side.
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+# Copied from the evaluate run onto the pipeline's train run (its row in the runs list).
+HEADLINE_METRICS = ("fidelity.shape", "fidelity.pair_trends", "fidelity.detection_auc", "utility.roc_auc_ratio",
+                    "utility.r2_ratio", "privacy.dcr_share", "privacy.exact_copies_synthetic_share",
+                    "validity.total", "gate.passed", "verdict.fidelity", "verdict.utility", "verdict.privacy",
+                    "verdict.bias", "verdict.validity")
+
+
 def experiment_id(c, cfg: DictConfig, paths: RunPaths) -> str:
     exp = c.get_experiment_by_name(cfg.logger.experiment_name)
     if exp is not None:
+        if "mlflow.experimentKind" not in exp.tags:
+            c.set_experiment_tag(exp.experiment_id, *next(iter(EXPERIMENT_KIND.items())))
         return exp.experiment_id
-    return c.create_experiment(cfg.logger.experiment_name, artifact_location=paths.artifact_root.as_uri())
+    return c.create_experiment(cfg.logger.experiment_name, artifact_location=paths.artifact_root.as_uri(),
+                               tags=EXPERIMENT_KIND)
+
+
+def log_headline(c, paths: RunPaths, result: dict) -> None:
+    """The headline figures also on the pipeline's top-level (train) run, so the runs list compares
+    pipeline runs in one row each; the evaluate child keeps every figure."""
+    parent = read_run_info(paths)
+    if parent:
+        log_metrics(c, parent, {k: result[k] for k in HEADLINE_METRICS if k in result})
 
 
 PID_TAG, HOST_TAG = "synthgen.pid", "synthgen.host"
@@ -174,3 +195,26 @@ def ui_command(paths: RunPaths, port: int = 5000) -> list[str]:
 
 def ui_env() -> dict:
     return {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+
+
+def log_model(cfg: DictConfig, paths: RunPaths, run_id: str, modality: str) -> str | None:
+    """The generator as an MLflow pyfunc model on the train run (tables; logger.log_model), registered
+    as logger.registered_model (null: not registered). Returns the registered version or None."""
+    import logging
+
+    if not cfg.logger.get("log_model", False) or modality != "tabular":
+        return None
+    import warnings
+
+    with warnings.catch_warnings():  # MLflow advises type hints on predict when the class is defined
+        warnings.simplefilter("ignore")
+        from synthgen.mlflow_model import log_generator
+
+    for name in ("mlflow.models", "mlflow.pyfunc", "mlflow.tracking._model_registry", "mlflow.store"):
+        logging.getLogger(name).setLevel(logging.WARNING)  # "Registered model ... created" etc.
+    client(cfg, paths)  # sets the tracking URI that mlflow.start_run uses
+    version = log_generator(cfg, paths, run_id, cfg.logger.get("registered_model"))
+    if version is not None:
+        logging.getLogger("synthgen").info("registered the generator as models:/%s/%s",
+                                           cfg.logger.registered_model, version)
+    return version

@@ -93,6 +93,12 @@ def test_loading_from_a_run_id_and_a_runs_uri(fitted, tmp_path):
     with pytest.raises(SynthgenError, match="not found in the MLflow store"):
         Synthesizer.load("0" * 32, mlflow_dir=mlruns, out_dir=tmp_path / "missing")
     assert not (tmp_path / "missing").exists()
+    # the CLI: synthgen generate run_id=<id> (or model=runs:/<id>, model=models:/<name>/<version>)
+    common = [f"paths.out_dir={tmp_path / 'cli'}", f"paths.mlflow_dir={mlruns}", "trainer.enable_progress_bar=false"]
+    assert cli.main(["generate", f"run_id={info['run_id']}", *common, "generate.n_rows=30"]) == 0
+    assert pq.read_table(tmp_path / "cli" / "registry" / info["run_id"] / "synthetic").num_rows == 30
+    assert cli.main(["generate", f"model=runs:/{info['run_id']}", *common, "generate.n_rows=20", "seed=5"]) == 0
+    assert cli.main(["generate", "run_id=abc", *common]) == 2
 
 
 def test_evaluate_any_dataframe(fitted, tmp_path):
@@ -122,6 +128,17 @@ def test_generate_out_dir_keeps_the_default_set(fitted, tmp_path):
     assert cli.main(["evaluate", *common, f"generate.out_dir={tmp_path / 'big'}", "data.target=income",
                      "evaluate.detection_folds=2", "evaluate.gate.enabled=false"]) == 0
     assert json.loads((tmp_path / "big-evaluation" / "metrics.json").read_text())["rows.synthetic"] == 90
+    # the dashboard: the default set's headline figures land on the pipeline's top-level (train) run,
+    # and the experiment opens in MLflow's model-training view
+    assert cli.main(["evaluate", *common, "data.target=income", "evaluate.detection_folds=2",
+                     "evaluate.gate.enabled=false"]) == 0
+    c = MlflowClient(f"sqlite:///{tmp / 'mlruns' / 'mlflow.db'}")
+    top = c.get_run(info["run_id"])
+    assert {"fidelity.shape", "fidelity.detection_auc", "privacy.dcr_share", "verdict.fidelity"} <= set(top.data.metrics)
+    assert top.data.metrics["fidelity.shape"] == pytest.approx(
+        json.loads((tmp / "outputs" / "api").glob("*/evaluation/metrics.json").__next__().read_text())["fidelity.shape"])
+    exp = c.get_experiment(top.info.experiment_id)
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
 
 
 def test_bad_input_gives_one_line_errors_and_leaves_nothing(fitted, tmp_path):
@@ -143,3 +160,70 @@ def test_bad_input_gives_one_line_errors_and_leaves_nothing(fitted, tmp_path):
         loaded.sample(0)
     with pytest.raises(SynthgenError, match="not a saved Synthesizer folder"):
         Synthesizer.load(tmp_path / "nowhere")
+
+
+def _predict_registered(tmp, frame, params):
+    import mlflow
+
+    before = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(f"sqlite:///{tmp / 'mlruns' / 'mlflow.db'}")
+    try:
+        return mlflow.pyfunc.load_model("models:/synthgen-dataframe/1").predict(frame, params=params)
+    finally:
+        mlflow.set_tracking_uri(before)
+
+
+def test_the_generator_is_a_registered_pyfunc_model(fitted, tmp_path):
+    tmp, info, _ = fitted
+    c = MlflowClient(f"sqlite:///{tmp / 'mlruns' / 'mlflow.db'}")
+    (version,) = c.search_model_versions("name='synthgen-dataframe'")
+    assert str(version.version) == "1" and version.run_id == info["run_id"]
+    rows = _predict_registered(tmp, pd.DataFrame({"n_rows": [7]}), {"seed": 2, "conditions": '{"sex": "Female"}'})
+    assert len(rows) == 7 and set(rows["sex"]) == {"Female"}
+    # the same rows as the API and the CLI give from that registered model, seed and condition
+    same = Synthesizer.load("models:/synthgen-dataframe/1", mlflow_dir=tmp / "mlruns", out_dir=tmp_path / "m")
+    assert same.sample(7, conditions={"sex": "Female"}, seed=2).equals(rows)
+    common = [f"paths.out_dir={tmp_path / 'cli'}", f"paths.mlflow_dir={tmp / 'mlruns'}", "seed=2",
+              "generate.n_rows=7", "generate.condition.sex=Female"]
+    assert cli.main(["generate", "model=models:/synthgen-dataframe/1", *common]) == 0
+    assert pq.read_table(tmp_path / "cli/registry/models_synthgen-dataframe_1/synthetic").to_pandas().equals(rows)
+
+
+@pytest.mark.slow
+def test_mlflow_models_serve_answers_invocations(fitted):
+    """`mlflow models serve -m models:/synthgen-dataframe/1` on 127.0.0.1 returns synthetic rows."""
+    import os
+    import socket
+    import time
+    import urllib.request
+
+    tmp, _, _ = fitted
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**subprocess_env(), "MLFLOW_TRACKING_URI": f"sqlite:///{tmp / 'mlruns' / 'mlflow.db'}"}
+    server = subprocess.Popen([str(ROOT / ".venv/bin/mlflow") if (ROOT / ".venv/bin/mlflow").exists() else "mlflow",
+                               "models", "serve", "-m", "models:/synthgen-dataframe/1", "--env-manager", "local",
+                               "--host", "127.0.0.1", "-p", str(port), "--workers", "1"],
+                              cwd=tmp, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                              start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=5)
+                break
+            except OSError:
+                assert server.poll() is None, server.stderr.read()[-2000:]
+                assert time.monotonic() < deadline, "the model server did not start"
+                time.sleep(2)
+        body = json.dumps({"dataframe_records": [{"n_rows": 5, "seed": 1}],
+                           "params": {"conditions": '{"race": "White"}'}}).encode()
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body,
+                                     headers={"Content-Type": "application/json"})
+        answer = json.loads(urllib.request.urlopen(req, timeout=120).read())
+        rows = pd.DataFrame(answer["predictions"])
+        assert len(rows) == 5 and set(rows["race"]) == {"White"} and "income" in rows.columns
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)
