@@ -20,11 +20,17 @@ class TensorDataModule(pl.LightningDataModule):
         self.train_set = TensorDataset(*(t[perm[n_val:]] for t in tensors))
         self.val_set = TensorDataset(*(t[perm[:n_val]] if n_val else t[perm[:1]] for t in tensors))
         self.batch_size, self.seed = batch_size, seed
+        self.repeats = 1  # passes over the training rows per epoch (synthgen/sizing.py: small tables)
 
     def train_dataloader(self):
+        from torch.utils.data import RandomSampler
+
         g = torch.Generator().manual_seed(self.seed)
         bs = min(self.batch_size, len(self.train_set))
-        return DataLoader(self.train_set, batch_size=bs, shuffle=True, generator=g, drop_last=len(self.train_set) > bs)
+        # repeats > 1: that many fresh permutations back to back (RandomSampler without replacement)
+        sampler = RandomSampler(self.train_set, num_samples=len(self.train_set) * max(1, int(self.repeats)),
+                                generator=g)
+        return DataLoader(self.train_set, batch_size=bs, sampler=sampler, drop_last=len(self.train_set) > bs)
 
     def val_dataloader(self):
         return DataLoader(self.val_set, batch_size=4096)

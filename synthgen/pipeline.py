@@ -8,6 +8,7 @@ between tables and images lives in a modality handler (synthgen/modalities/); wh
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import shutil
@@ -17,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from synthgen import tracking
 from synthgen.errors import SynthgenError
-from synthgen.modalities import handler_for, model_spec
+from synthgen.modalities import handler_for, training_spec
 from synthgen.paths import RunPaths
 from synthgen.privacy import privacy_config
 
@@ -88,17 +89,20 @@ def train(cfg: DictConfig):
     torch.set_flush_denormal(True)  # denormals slow CPU training down as weights shrink
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     enc = handler.load_encoder()
-    spec, family_training = model_spec(cfg)
+    # `auto` settings (conf/model/*.yaml) follow the table's rows, columns and vocabulary (synthgen/sizing.py)
+    spec, training, rule = training_spec(cfg, handler.table_size(enc))
     model = instantiate(spec, layout=enc.layout.to_dict(), _convert_="all")
-    max_epochs = _first_set(cfg.trainer.max_epochs, family_training.get("epochs"), 30)
-    patience = _first_set(cfg.train.patience, family_training.get("patience"), 4)
-    val_share = _first_set(cfg.train.val_share, family_training.get("val_share"), 0.1)
+    max_epochs = _first_set(training.get("epochs"), 30)
+    patience = _first_set(training.get("patience"), 4)
+    val_share = _first_set(training.get("val_share"), 0.1)
     pcfg = privacy_config(cfg)
     if pcfg.enabled:
         if handler.name != "tabular":
             raise SynthgenError("privacy.epsilon is supported for tables only; set privacy.epsilon=null for images")
         val_share = 0.0  # under DP no real rows choose epochs or weights (synthgen/privacy/training.py)
     dm = handler.datamodule(enc, model, val_share)
+    # one pass per epoch under DP: the accountant counts epochs x (rows / batch) Poisson steps
+    dm.repeats = 1 if pcfg.enabled else int(training.get("repeats") or 1)
 
     resume = _resume_path(cfg, paths)
     if resume is None and _is_launcher():
@@ -149,6 +153,8 @@ def train(cfg: DictConfig):
     c.set_tag(run_id, "synthgen.max_epochs", str(max_epochs))
     c.set_tag(run_id, "synthgen.patience", str(patience))
     c.set_tag(run_id, "synthgen.val_share", str(val_share))
+    if rule:
+        c.set_tag(run_id, "synthgen.sizing", json.dumps(rule, sort_keys=True))
     c.set_tag(run_id, tracking.PIPELINE_TAG, run_id)
     c.log_text(run_id, OmegaConf.to_yaml(cfg), "config.yaml")
     c.log_artifact(run_id, str(paths.encoder), "encoder")

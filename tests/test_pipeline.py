@@ -66,8 +66,9 @@ def test_mlflow_runs_are_grouped(finished_run):
     assert by_stage["evaluate"].data.tags["mlflow.parentRunId"] == train.info.run_id
     # whole resolved config as params, training curves and evaluation figures as metrics
     assert train.data.params["model.d_model"] == "16" and train.data.params["data.name"] == "adult"
-    # the family's own training settings where train.* leaves them null (conf/model/transformer.yaml)
-    assert train.data.tags["synthgen.val_share"] == "0.02" and train.data.tags["synthgen.patience"] == "10"
+    # the family's own training settings where train.* leaves them null: conf/model/transformer.yaml's
+    # `auto`, synthgen/sizing.py's rule for 400 rows (and the explicit trainer.max_epochs=1)
+    assert train.data.tags["synthgen.val_share"] == "0.15" and train.data.tags["synthgen.patience"] == "5"
     assert "train_loss" in train.data.metrics and "val_loss" in train.data.metrics
     assert len(client.get_metric_history(train.info.run_id, "val_loss")) >= 1
     assert "fidelity.shape" in by_stage["evaluate"].data.metrics

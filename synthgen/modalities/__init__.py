@@ -23,7 +23,7 @@ from synthgen.errors import SynthgenError
 
 MODALITIES = ("tabular", "image")
 # Keys of a model block that configure training, not the network; null trainer/train values defer to them.
-TRAINING_KEYS = ("epochs", "patience", "val_share")
+TRAINING_KEYS = ("epochs", "patience", "val_share", "repeats")
 
 
 @dataclass
@@ -45,6 +45,10 @@ class Modality:
 
     def __init__(self, cfg: DictConfig, paths):
         self.cfg, self.paths = cfg, paths
+
+    def table_size(self, enc):
+        """The training set's size for synthgen/sizing.py (a TableSize), or None (image sets)."""
+        return None
 
 
 def holdout_split(n: int, share, seed: int) -> tuple:
@@ -75,10 +79,19 @@ def handler_for(cfg: DictConfig, paths):
     return TabularModality(cfg, paths)
 
 
-def model_spec(cfg: DictConfig) -> tuple[dict, dict]:
-    """(network config for hydra.utils.instantiate, training defaults {epochs, patience, val_share}) of the
+def model_spec(cfg: DictConfig, size=None) -> tuple[dict, dict]:
+    """(network config for hydra.utils.instantiate, training settings {epochs, patience, val_share}) of the
     selected family for the data's modality: the `image:` block of the model file for images,
-    the rest of it for tables."""
+    the rest of it for tables. trainer.max_epochs, train.patience and train.val_share override the
+    family's values; `auto` values follow synthgen/sizing.py for `size` (a sizing.TableSize; None:
+    the reference table)."""
+    return training_spec(cfg, size)[:2]
+
+
+def training_spec(cfg: DictConfig, size=None) -> tuple[dict, dict, dict]:
+    """model_spec plus the sizing rule's whole plan for `size` ({} when no key is `auto`)."""
+    from synthgen import sizing
+
     node = OmegaConf.to_container(cfg.model, resolve=True)
     image = node.pop("image", None)
     if modality_name(cfg) == "image":
@@ -86,7 +99,11 @@ def model_spec(cfg: DictConfig) -> tuple[dict, dict]:
             raise SynthgenError(f"model {node.get('_target_', '?')} has no image variant (no model.image block)")
         node = image
     training = {k: node.pop(k) for k in TRAINING_KEYS if k in node}
-    return node, training
+    overrides = {"epochs": OmegaConf.select(cfg, "trainer.max_epochs", default=None),
+                 "patience": OmegaConf.select(cfg, "train.patience", default=None),
+                 "val_share": OmegaConf.select(cfg, "train.val_share", default=None)}
+    training.update({k: v for k, v in overrides.items() if v is not None})
+    return sizing.resolve(node, training, size)
 
 
 def family_name(cfg: DictConfig) -> str:

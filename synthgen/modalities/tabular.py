@@ -89,6 +89,12 @@ class TabularModality(Modality):
         return load_artifact(self.paths.encoder, "encoder state", "encode", TabularEncoder.load)
 
     # ---- train -----------------------------------------------------------------------------------
+    def table_size(self, enc):
+        from synthgen.sizing import TableSize
+
+        cards = enc.layout.cardinalities
+        return TableSize(pq.ParquetFile(self.paths.train_table).metadata.num_rows, len(cards), int(sum(cards)))
+
     def datamodule(self, enc, model, val_share: float):
         from synthgen.data import TokenDataModule
 

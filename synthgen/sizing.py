@@ -1,0 +1,149 @@
+"""Training settings that follow the table's size: one rule for every tabular family.
+
+A model file may set any of these keys to `auto` (conf/model/*.yaml do); an explicit value
+overrides the rule key by key. The rule takes the training table's rows n (before the validation
+split), its modelled columns C and its total vocabulary V, and scales a family's reference settings,
+tuned on Adult (REF_ROWS training rows), to the table:
+
+    batch_size   = 2^floor(log2(n / 32)) within [32, family maximum]; at most TOKENS_PER_BATCH / C rows
+                   (a 64-column table keeps Adult's tokens per step). Small tables get more, smaller steps.
+    steps        = reference steps * sqrt(n / REF_ROWS) within [1, 8] x the reference: every table gets at
+                   least Adult's number of optimizer steps (cheap at small batches), a large one more,
+                   growing slower than its rows (500k rows: 4.6x the steps, 6-7 epochs).
+    repeats      = passes over the rows per epoch, floor(ROUND_STEPS / steps per pass) and at least 1
+                   (1 when the epochs are set explicitly):
+                   an epoch (a validation round) of a small table is ~50 steps, not 9 (the per-epoch
+                   validation and checkpoints dominated a 442-row table's training time).
+    epochs       = ceil(steps / (steps per pass x repeats)), the form Lightning's trainer counts in.
+    warmup_steps = the family's reference warm-up, at most a tenth of the steps.
+    val_share    = VAL_ROWS / n within [0.02, 0.15]: enough rows to stop on, few taken from training.
+    patience     = max(5, ceil(epochs / 3)) epochs: early stopping guards against over-fitting, it
+                   does not cut a healthy cosine schedule short.
+    dropout      = 0.1 + 0.1 * log10(REF_ROWS / n) within [0.1, 0.3], and
+    weight_decay = the reference * sqrt(REF_ROWS / n) within [1, 10] x the reference:
+                   small tables are regularised so that they do not memorise rows.
+    d_model      = the reference width (64 for the transformer); see benchmarks/sizing.md.
+
+The vocabulary V enters through the validation share's floor only (a column with more tokens than
+validation rows cannot be scored). Measurements that chose the rule: benchmarks/sizing.md.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from synthgen.errors import SynthgenError
+
+AUTO = "auto"
+REF_ROWS = 24_000          # Adult's training rows, where the families' reference settings were measured
+VAL_ROWS = 1_000           # validation rows wanted for early stopping
+TOKENS_PER_BATCH = 16_384  # cap on batch_size x columns (64 columns: 256 rows per step)
+MIN_BATCH = 32
+ROUND_STEPS = 50           # an epoch (one validation round, checkpoint, early-stopping check) is at least
+                           # this many steps: a 400-row table's epochs are several passes over its rows
+
+
+@dataclass(frozen=True)
+class TableSize:
+    rows: int        # training rows (the validation share is taken from these)
+    columns: int     # modelled columns
+    vocabulary: int  # tokens over all columns
+
+
+# Reference settings per family at REF_ROWS rows (the values measured on Adult, benchmarks/results/adult.json):
+# steps = epochs x steps per epoch there. Only the keys a family has are filled in.
+PROFILES = {
+    "TabularTransformer": {"steps": 1400, "batch_size": 512, "warmup_steps": 100, "d_model": 64,
+                           "dropout": 0.1, "weight_decay": 0.01},
+    "TabularVAE": {"steps": 3800, "batch_size": 256, "weight_decay": 1e-5},
+    "TabularGAN": {"steps": 1950, "batch_size": 250, "weight_decay": 1e-6},
+}
+TRAINING = ("epochs", "patience", "val_share", "repeats")
+
+
+def _clip(x, lo, hi):
+    return max(lo, min(hi, x))
+
+
+def batch_size(size: TableSize, family_max: int, multiple: int = 1) -> int:
+    """Rows per optimizer step: ~n/32 rounded down to a power of two, within [32, family_max], and
+    at most TOKENS_PER_BATCH / columns; a multiple of `multiple` (the GAN's pac)."""
+    b = 2 ** int(math.floor(math.log2(max(1.0, size.rows / 32))))
+    b = min(family_max, max(MIN_BATCH, b), max(MIN_BATCH, TOKENS_PER_BATCH // max(1, size.columns)))
+    b = min(b, max(1, size.rows))
+    return max(multiple, b - b % multiple)
+
+
+def total_steps(size: TableSize, ref_steps: int) -> int:
+    return int(round(ref_steps * _clip(math.sqrt(size.rows / REF_ROWS), 1.0, 8.0)))
+
+
+def val_share(size: TableSize) -> float:
+    want = max(VAL_ROWS, size.vocabulary // 4)
+    return round(_clip(want / max(1, size.rows), 0.02, 0.15), 4)
+
+
+def steps_per_epoch(rows: int, batch: int, share: float) -> int:
+    """As synthgen.data.TensorDataModule batches: drop_last once the training rows exceed a batch."""
+    n_val = int(round(rows * share)) if rows >= 10 else 0
+    return max(1, (rows - n_val) // batch) if rows - n_val > batch else 1
+
+
+def plan(family: str, size: TableSize, multiple: int = 1, fixed: dict | None = None) -> dict:
+    """Every `auto`-able setting of `family` (class name) for a table of `size`. `fixed`: the values
+    set explicitly (batch_size, val_share, epochs), which the derived settings then follow."""
+    if size.rows < 1:
+        raise SynthgenError("the training table has no rows; nothing to train on")
+    ref, fixed = PROFILES[family], {k: v for k, v in (fixed or {}).items() if v not in (None, AUTO)}
+    batch = int(fixed.get("batch_size") or batch_size(size, ref["batch_size"], multiple))
+    share = float(fixed.get("val_share", val_share(size)))
+    steps = total_steps(size, ref["steps"])
+    per_pass = steps_per_epoch(size.rows, batch, share)
+    # passes over the rows per epoch (validation round); explicit epochs count single passes
+    repeats = 1 if fixed.get("epochs") else max(1, ROUND_STEPS // per_pass)
+    epochs = int(fixed.get("epochs") or math.ceil(steps / (per_pass * repeats)))
+    out = {"batch_size": batch, "epochs": epochs, "val_share": share, "patience": max(5, math.ceil(epochs / 3)),
+           "steps": steps, "repeats": repeats}
+    small = REF_ROWS / size.rows  # > 1 below the reference size
+    if "warmup_steps" in ref:
+        out["warmup_steps"] = max(1, min(ref["warmup_steps"], steps // 10))
+    if "dropout" in ref:
+        out["dropout"] = round(_clip(ref["dropout"] + 0.1 * math.log10(small), ref["dropout"], 0.3), 3)
+    if "weight_decay" in ref:
+        out["weight_decay"] = float(f"{ref['weight_decay'] * _clip(math.sqrt(small), 1.0, 10.0):.3g}")
+    if "d_model" in ref:
+        out["d_model"] = ref["d_model"]
+    return out
+
+
+def resolve(spec: dict, training: dict, size: TableSize | None) -> tuple[dict, dict, dict]:
+    """(network spec, training settings, the rule's full plan) with every `auto` replaced by the
+    rule's value for `size` (None: the reference table, REF_ROWS rows of 15 columns). Explicit
+    values stay; a key set to anything but a number or `auto` is a one-line SynthgenError."""
+    family = spec.get("_target_", "").rsplit(".", 1)[-1]
+    for k in (*PROFILES.get(family, {}), *TRAINING):  # "steps" is no model key: .get gives None
+        check_number(f"model.{k}", {**spec, **training}.get(k))
+    autos = [k for k, v in {**spec, **training}.items() if v == AUTO]
+    if not autos:
+        return spec, training, {}
+    if family not in PROFILES:
+        raise SynthgenError(f"model key(s) {autos} are 'auto', which {family or 'this model'} does not support; "
+                            "set numbers")
+    size = size or TableSize(REF_ROWS, 15, 1_000)
+    fixed = {k: d.get(k) for d in (spec, training) for k in ("batch_size", "val_share", "epochs") if k in d}
+    rule = plan(family, size, int(spec.get("pac", 1) or 1), fixed)
+    spec, training = dict(spec), dict(training)
+    for d in (spec, training):
+        for k, v in d.items():
+            if v == AUTO:
+                if k not in rule:
+                    raise SynthgenError(f"model.{k}=auto: the sizing rule has no value for {k}; set a number")
+                d[k] = rule[k]
+    training.setdefault("repeats", rule["repeats"])
+    return spec, training, rule
+
+
+def check_number(key: str, value) -> None:
+    """One-line error for a training setting that is neither a number nor `auto`."""
+    if value is not None and value != AUTO and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise SynthgenError(f"{key}={value!r}: expected a number or auto")

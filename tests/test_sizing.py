@@ -1,0 +1,169 @@
+"""The sizing rule (synthgen/sizing.py): its properties over 300 to 1,000,000 rows, `auto` keys and
+explicit overrides, and that pipeline.train trains with it."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from synthgen.config import load_config
+from synthgen.errors import SynthgenError
+from synthgen.modalities import model_spec, training_spec
+from synthgen.sizing import PROFILES, REF_ROWS, TableSize, plan, steps_per_epoch
+
+FAMILIES = list(PROFILES)
+SIZES = [300, 500, 800, 2_000, 5_000, 20_000, 24_000, 100_000, 500_000, 1_000_000]
+
+
+def size(rows, columns=15, vocabulary=1_000):
+    return TableSize(rows, columns, vocabulary)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_monotone_in_rows(family):
+    plans = [plan(family, size(n)) for n in SIZES]
+    for a, b in zip(plans, plans[1:]):
+        assert b["batch_size"] >= a["batch_size"]
+        assert b["steps"] >= a["steps"]
+        assert b["val_share"] <= a["val_share"]
+        assert b.get("dropout", 0) <= a.get("dropout", 0)
+        assert b["weight_decay"] <= a["weight_decay"]
+    # ...and strictly: small tables are regularised more and take more epochs than large ones
+    small, large = plans[0], plans[-1]
+    assert small["weight_decay"] > large["weight_decay"] and small["epochs"] > large["epochs"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.integers(1, 2_000_000), columns=st.integers(1, 300), vocabulary=st.integers(2, 100_000),
+       family=st.sampled_from(FAMILIES))
+def test_bounds(rows, columns, vocabulary, family):
+    p, ref = plan(family, TableSize(rows, columns, vocabulary)), PROFILES[family]
+    assert 1 <= p["batch_size"] <= ref["batch_size"] and p["batch_size"] <= rows
+    assert ref["steps"] <= p["steps"] <= 8 * ref["steps"]
+    assert 0.02 <= p["val_share"] <= 0.15
+    assert p["epochs"] >= 1 and 5 <= p["patience"] <= max(5, p["epochs"])
+    # the epochs deliver at least the planned optimizer steps
+    assert p["epochs"] * p["repeats"] * steps_per_epoch(rows, p["batch_size"], p["val_share"]) >= p["steps"]
+    if "dropout" in p:
+        assert ref["dropout"] <= p["dropout"] <= 0.3
+        assert 1 <= p["warmup_steps"] <= p["steps"] // 10
+
+
+def test_warmup_fits_in_the_run_of_a_500_row_table():
+    """The known failure: 800 rows at epochs=30, batch 512 gave ~60 steps, fewer than the 100 warm-up steps."""
+    for rows in (500, 800):
+        p = plan("TabularTransformer", size(rows, 20))
+        total = p["epochs"] * p["repeats"] * steps_per_epoch(rows, p["batch_size"], p["val_share"])
+        assert p["warmup_steps"] < total / 10 and total >= 1_000
+
+
+def test_reference_table_keeps_the_adult_settings():
+    p = plan("TabularTransformer", size(REF_ROWS))
+    assert (p["batch_size"], p["d_model"], p["dropout"], p["weight_decay"], p["warmup_steps"]) == (512, 64, 0.1, 0.01, 100)
+    assert 28 <= p["epochs"] <= 34  # Adult's 30 epochs of ~46 steps
+
+
+def test_validation_rows_enough_to_stop_on():
+    for rows in (8_000, 19_500, 50_000):
+        p = plan("TabularTransformer", size(rows))
+        assert rows * p["val_share"] >= 1_000
+
+
+def test_wide_tables_get_smaller_batches():
+    assert plan("TabularTransformer", size(100_000, 128))["batch_size"] * 128 <= 16_384
+    assert plan("TabularTransformer", size(100_000, 128))["batch_size"] < plan("TabularTransformer", size(100_000))["batch_size"]
+
+
+def test_gan_batch_is_a_multiple_of_pac():
+    assert plan("TabularGAN", size(5_000), multiple=10)["batch_size"] % 10 == 0
+
+
+def test_auto_keys_resolve_and_explicit_values_win():
+    cfg = load_config(["model=transformer", "model.d_model=32", "model.batch_size=100", "trainer.max_epochs=3",
+                       "train.val_share=0.2"])
+    spec, training, rule = training_spec(cfg, size(800, 20))
+    assert spec["d_model"] == 32 and spec["batch_size"] == 100 and training["epochs"] == 3
+    assert training["val_share"] == 0.2 and spec["dropout"] == rule["dropout"] > 0.1
+    assert training["patience"] == 5  # follows the explicit 3 epochs
+    assert all(v != "auto" for v in {**spec, **training}.values())
+    # without a table: the reference size (what the model tests instantiate)
+    assert model_spec(load_config(["model=transformer"]))[0]["batch_size"] == 512
+
+
+def test_epochs_follow_an_explicit_batch_size():
+    a = training_spec(load_config(["model=transformer"]), size(5_000))[1]["epochs"]
+    b = training_spec(load_config(["model=transformer", "model.batch_size=32"]), size(5_000))[1]["epochs"]
+    assert b < a  # smaller batches: more steps per epoch, fewer epochs for the same steps
+
+
+@pytest.mark.parametrize("override, message", [
+    ("model.batch_size=many", "expected a number or auto"),
+    ("model.dropout=high", "expected a number or auto"),
+])
+def test_bad_values_are_one_line_errors(override, message):
+    with pytest.raises(SynthgenError, match=message) as e:
+        training_spec(load_config(["model=transformer", override]), size(1_000))
+    assert "\n" not in str(e.value)
+
+
+def test_auto_where_the_family_has_no_rule():
+    from synthgen.sizing import resolve
+
+    spec = {"_target_": "synthgen.models.image_vae.ImageVAE", "batch_size": "auto"}
+    with pytest.raises(SynthgenError, match="does not support"):
+        resolve(spec, {}, size(1_000))
+    # an integer key of the image blocks refuses `auto` at composition already
+    with pytest.raises(SynthgenError, match="expected an integer"):
+        load_config(["model=vae", "data=mnist5k", "model.image.batch_size=auto"])
+
+
+def test_pipeline_trains_with_the_rule(tiny_cfg):
+    """400 Adult rows (holdout from the official test file): the trained model and the MLflow tags
+    carry the rule's batch size, validation share and patience for this table."""
+    from mlflow.tracking import MlflowClient
+
+    from synthgen import pipeline, tracking
+    from synthgen.checkpoint import load_generator
+
+    cfg = tiny_cfg("trainer.max_epochs=2")
+    pipeline.prepare(cfg)
+    paths = pipeline.encode(cfg)
+    pipeline.train(cfg)
+    model = load_generator(paths.model)
+    tags = MlflowClient(tracking_uri=paths.tracking_uri).get_run(tracking.read_run_info(paths)).data.tags
+    rule = json.loads(tags["synthgen.sizing"])
+    expected = plan("TabularTransformer", TableSize(400, rule_columns(paths), 0))
+    assert model.batch_size == rule["batch_size"] == expected["batch_size"] == 32
+    assert tags["synthgen.val_share"] == str(rule["val_share"]) == "0.15"
+    assert tags["synthgen.max_epochs"] == "2" and tags["synthgen.patience"] == "5"  # follows the explicit epochs
+    assert model.hparams.dropout == rule["dropout"] > 0.1 and model.hparams.d_model == 16  # explicit d_model stays
+
+
+def rule_columns(paths) -> int:
+    from synthgen.encoders import TabularEncoder
+    return len(TabularEncoder.load(paths.encoder).layout.cardinalities)
+
+
+def test_small_tables_validate_every_50_steps_or_so():
+    for rows in (300, 442, 800):
+        p = plan("TabularTransformer", size(rows))
+        per_epoch = p["repeats"] * steps_per_epoch(rows, p["batch_size"], p["val_share"])
+        assert p["repeats"] > 1 and 25 <= per_epoch <= 50
+    assert plan("TabularTransformer", size(REF_ROWS))["repeats"] == 1
+
+
+def test_datamodule_repeats_are_whole_passes():
+    import numpy as np
+
+    from synthgen.data import TokenDataModule
+
+    dm = TokenDataModule(np.arange(400).reshape(-1, 1), 32, 0.1, seed=0)
+    one = [int(i) for b in dm.train_dataloader() for i in b[0].flatten()]
+    dm.repeats = 3
+    three = [int(i) for b in dm.train_dataloader() for i in b[0].flatten()]
+    assert len(three) == 3 * 360 - (3 * 360) % 32 and len(one) == 360 - 360 % 32
+    counts = np.bincount(three, minlength=400)
+    assert counts.max() == 3 and (counts[counts > 0] >= 2).all()  # every training row in every full pass
