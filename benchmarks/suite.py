@@ -218,17 +218,13 @@ def main(argv=None) -> int:
         print(f"unknown table or family: {unknown}; tables: {list(TABLES)}, families: {list(FAMILIES)}",
               file=sys.stderr)
         return 2
-    out = RESULTS / "suite.json"
-    results = json.loads(out.read_text()) if out.exists() else {}
     for table in tables:
         try:
             info = split(table)
         except ImportError as e:
-            results[table] = {"not_run": f"loader needs {e.name} (pip install -e '.[bench]')"}
+            print(f"{table}: not run, loader needs {e.name} (pip install -e '.[bench]')", file=sys.stderr)
             continue
-        entry = results.setdefault(table, {})
-        entry.pop("not_run", None)
-        entry["info"] = info
+        entry = {"info": info}
         entry["ceiling"] = ceiling(table, info)
         for family in families:
             name = family if family == "argn" else f"{family}{args.tag}"
@@ -238,13 +234,26 @@ def main(argv=None) -> int:
                 row["overrides"] = args.extra
             entry.setdefault("models", {})[name] = row
             print(table, name, {k: v for k, v in row.items() if k != "sizing"}, flush=True)
-            RESULTS.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps(results, indent=1))
-            write_markdown(results)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=1))
-    write_markdown(results)
+            save(table, entry, name, row)
     return 0
+
+
+def save(table: str, entry: dict, name: str, row: dict) -> dict:
+    """Merge one row into suite.json under a lock (parts of the suite may run side by side)."""
+    import fcntl
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / "suite.json"
+    with open(RESULTS / ".suite.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        results = json.loads(out.read_text()) if out.exists() else {}
+        merged = results.setdefault(table, {})
+        merged.pop("not_run", None)
+        merged.update({k: v for k, v in entry.items() if k != "models"})
+        merged.setdefault("models", {})[name] = row
+        out.write_text(json.dumps(results, indent=1))
+        write_markdown(results)
+    return results
 
 
 if __name__ == "__main__":
