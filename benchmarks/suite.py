@@ -244,7 +244,8 @@ def save(table: str, entry: dict, name: str, row: dict) -> dict:
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / "suite.json"
-    with open(RESULTS / ".suite.lock", "w") as lock:
+    WORK.mkdir(parents=True, exist_ok=True)
+    with open(WORK / ".suite.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         results = json.loads(out.read_text()) if out.exists() else {}
         merged = results.setdefault(table, {})

@@ -213,3 +213,14 @@ def test_final_weights_once_the_schedule_is_in_its_tail():
     assert ended_annealed(after(1000, 1000)) and ended_annealed(after(967, 1000))
     assert not ended_annealed(after(633, 1000)) and not ended_annealed(after(5, 1000))
     assert not ended_annealed([torch.optim.Adam(torch.nn.Linear(2, 2).parameters())])
+
+
+def test_image_blocks_set_numbers():
+    """The rule is for tables: the model files' image blocks keep explicit values."""
+    import yaml
+
+    from synthgen.config import CONF_DIR
+
+    for path in (CONF_DIR / "model").glob("*.yaml"):
+        image = yaml.safe_load(path.read_text()).get("image", {})
+        assert "auto" not in image.values(), path.name
