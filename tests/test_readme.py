@@ -15,14 +15,14 @@ from synthgen.config import load_config
 from synthgen.registry import split_model_ref
 from tests.conftest import BIN, ROOT, subprocess_env
 
-TOOLS = {"make", "synthgen", "dvc", "cd", ".", "mlflow", "curl", "MLFLOW_TRACKING_URI=sqlite:///mlruns/mlflow.db"}
+TOOLS = {"make", "synthgen", "torchrun", "srun", "dvc", "cd", ".", "mlflow", "curl", "MLFLOW_TRACKING_URI=sqlite:///mlruns/mlflow.db"}
 
 
 def shell_commands() -> list[list[str]]:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     out = []
     for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
-        for line in block.splitlines():
+        for line in block.replace("\\\n", " ").splitlines():  # a trailing backslash continues the line
             words = shlex.split(line, comments=True)  # quotes removed as the shell does; comments dropped
             while words:  # `a && b` is two commands
                 cut = words.index("&&") if "&&" in words else len(words)
@@ -42,7 +42,7 @@ def test_every_readme_command_uses_a_known_tool_and_valid_config_keys():
     for words in commands:
         assert words[0] in TOOLS, words
         if words[0] == "synthgen":
-            stage, overrides = words[1], words[2:]
+            stage, overrides = words[1], [w for w in words[2:] if w != "..."]  # `...`: "as above"
             assert stage in PIPELINE + ("run", "summary", "compose", "ui", "--help"), words
             if stage == "generate":
                 _, overrides = split_model_ref(overrides)

@@ -97,8 +97,11 @@ class TabularModality(Modality):
     def table_size(self, enc):
         from synthgen.sizing import TableSize
 
+        import pyarrow.dataset as ds
+
         cards = enc.layout.cardinalities
-        return TableSize(pq.ParquetFile(self.paths.train_table).metadata.num_rows, len(cards), int(sum(cards)))
+        rows = ds.dataset(self.paths.train_table, format="parquet").count_rows()  # a file, or a streamed folder of parts
+        return TableSize(rows, len(cards), int(sum(cards)))
 
     def datamodule(self, enc, model, val_share: float):
         from synthgen.data import TokenDataModule
