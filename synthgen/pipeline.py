@@ -132,9 +132,12 @@ def train(cfg: DictConfig):
         extra = {"limit_val_batches": 0, "num_sanity_val_steps": 0}
     trainer = instantiate(cfg.trainer, logger=logger, callbacks=callbacks, default_root_dir=str(paths.model_dir),
                           max_epochs=max_epochs, gradient_clip_val=clip, **extra)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-        trainer.fit(model, datamodule=dm, ckpt_path=resume)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+            trainer.fit(model, datamodule=dm, ckpt_path=resume)
+    finally:  # the caller's process (a notebook, through synthgen.api) gets IEEE subnormals back
+        torch.set_flush_denormal(False)
     if not trainer.is_global_zero:
         return None
     # Export the best validation checkpoint, except when training ended in the tail of its schedule
