@@ -9,3 +9,10 @@ class SynthgenError(Exception):
 
     def __init__(self, message: str):
         super().__init__(" ".join(str(message).split()))
+
+
+def check_known_settings(raw: dict, known, what: str) -> None:
+    """One line for keys of a settings mapping that `known` (a dataclass's field names) lacks."""
+    unknown = set(raw) - set(known)
+    if unknown:
+        raise SynthgenError(f"unknown {what} setting(s) {sorted(unknown)}; known: {', '.join(known)}")

@@ -354,3 +354,16 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def conform_columns(table: pa.Table, schema: pa.Schema, lacks: str, differs: str) -> pa.Table:
+    """`table` with `schema`'s columns, in its order and types; else one line: `lacks` formatted with
+    {missing} (the absent columns) or `differs` with {error} (Arrow's reason, first line)."""
+    missing = [n for n in schema.names if n not in table.column_names]
+    if missing:
+        raise SynthgenError(lacks.format(missing=missing))
+    try:
+        return table.select(schema.names).cast(schema)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
+        error = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise SynthgenError(differs.format(error=error)) from None

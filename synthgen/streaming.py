@@ -402,14 +402,11 @@ def stream_prepare(cfg, prepared: Path) -> dict:
 
 
 def _conform(table: pa.Table, schema: pa.Schema, source: str) -> pa.Table:
-    missing = [n for n in schema.names if n not in table.column_names]
-    if missing:
-        raise SynthgenError(f"{source}: some rows lack column(s) {missing}; every file needs the same columns")
-    try:
-        return table.select(schema.names).cast(schema)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
-        raise SynthgenError(f"{source}: column types differ between files or batches ({_first_line(e)}); "
-                            f"give every file the same types") from None
+    from synthgen.io import conform_columns
+    return conform_columns(table, schema,
+                           f"{source}: some rows lack column(s) {{missing}}; every file needs the same columns",
+                           f"{source}: column types differ between files or batches ({{error}}); "
+                           f"give every file the same types")
 
 
 def _apply_full_counts(schema, stats: list[ColumnStats], n_rows: int) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from synthgen.errors import SynthgenError
+from synthgen.errors import SynthgenError, check_known_settings
 
 TASKS = ("auto", "classification", "regression")
 
@@ -59,8 +59,5 @@ class EvalConfig:
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any] | None) -> "EvalConfig":
         raw = dict(raw or {})
-        unknown = set(raw) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise SynthgenError(f"unknown evaluate setting(s) {sorted(unknown)}; "
-                                f"known: {', '.join(cls.__dataclass_fields__)}")
+        check_known_settings(raw, cls.__dataclass_fields__, "evaluate")
         return cls(**raw)

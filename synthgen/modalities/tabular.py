@@ -218,13 +218,9 @@ def treatment(schema: TableSchema) -> dict[str, str]:
 
 def _conform(table: pa.Table, schema: pa.Schema, source) -> pa.Table:
     """The holdout must have the training columns; cast it to their types."""
-    missing = [n for n in schema.names if n not in table.column_names]
-    if missing:
-        raise SynthgenError(f"{source}: holdout lacks column(s) {missing} of the training table")
-    try:
-        return table.select(schema.names).cast(schema)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
-        raise SynthgenError(f"{source}: holdout columns do not match the training types ({e})") from None
+    from synthgen.io import conform_columns
+    return conform_columns(table, schema, f"{source}: holdout lacks column(s) {{missing}} of the training table",
+                           f"{source}: holdout columns do not match the training types ({{error}})")
 
 
 def conform_synthetic(table: pa.Table, schema: pa.Schema, source) -> pa.Table:

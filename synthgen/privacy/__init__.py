@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from synthgen.errors import SynthgenError
+from synthgen.errors import SynthgenError, check_known_settings
 
 ACCOUNTANTS = ("prv", "rdp")
 
@@ -39,10 +39,7 @@ class PrivacyConfig:
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any] | None) -> "PrivacyConfig":
         raw = dict(raw or {})
-        unknown = set(raw) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise SynthgenError(f"unknown privacy setting(s) {sorted(unknown)}; "
-                                f"known: {', '.join(cls.__dataclass_fields__)}")
+        check_known_settings(raw, cls.__dataclass_fields__, "privacy")
         c = cls(**raw)
         if c.epsilon is not None and not (isinstance(c.epsilon, (int, float)) and c.epsilon > 0):
             raise SynthgenError(f"privacy.epsilon={c.epsilon!r} must be a positive number (or null for no DP)")
