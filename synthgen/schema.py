@@ -472,7 +472,7 @@ def date_relations(cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray])
     such earlier column: [{"column": B, "base": A, "op": ">=" | "=="}], B after A in the list.
 
     Columns are visited by null count, then from the earliest median onwards; B may lean on A only
-    when A is set in every row where B is (so B = A + offset is defined wherever B is) and B >= A in all of them.
+    when they are not zoned timestamps of two different zones, A is set in every row where B is (so B = A + offset is defined wherever B is) and B >= A in all of them.
     Of the candidates, the one with the smallest median gap wins ("jail out" leans on "jail in",
     not on "birth date"); `op` is "==" when the gap is always 0. `encoding` is "offset" (B is
     modelled as A + a non-negative offset) when the gap varies less than B itself, else "clamp"
@@ -482,10 +482,12 @@ def date_relations(cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray])
     dt = [c for c in cols if c.kind == "datetime" and c.name in native and not (c.codec or {}).get("time_only")]
     if len(dt) < 2:
         return []
-    vals = {}
+    vals, zone = {}, {}
     for c in dt:
         ints, null, unit = temporal_ints(native[c.name])
-        vals[c.name] = (ints * unit_ratio(unit, "us") if unit != "us" else ints, null)
+        # local wall-clock microseconds; ns counts are floored, never multiplied by unit_ratio's 0
+        us = ints // 1000 if unit == "ns" else ints * unit_ratio(unit, "us")
+        vals[c.name], zone[c.name] = (us, null), getattr(native[c.name].type, "tz", None)
     # A base is set wherever its dependant is (so has no more nulls) and is never after it (so its
     # median over those rows is no later): visiting by null count, then median, meets bases first.
     order = sorted(dt, key=lambda c: (int(vals[c.name][1].sum()), float(np.median(vals[c.name][0][~vals[c.name][1]])),
@@ -496,7 +498,10 @@ def date_relations(cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray])
         best = None
         for a in placed:
             va, na = vals[a.name]
-            if (na & ~nb).any() or (~nb).sum() < RELATION_MIN_ROWS:
+            # B >= A is read on wall clocks (decoding raises B to A on B's clock): two different
+            # zones' clocks do not compare; a date or naive timestamp is read as the other's clock
+            za, zb = zone[a.name], zone[b.name]
+            if (za and zb and za != zb) or (na & ~nb).any() or (~nb).sum() < RELATION_MIN_ROWS:
                 continue
             gap = (vb - va)[~nb]
             if gap.min() < 0:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import settings
 
 from synthgen.config import load_config
 
@@ -15,6 +16,12 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 BIN = Path(sys.executable).parent  # the venv's console scripts (synthgen, dvc, mlflow)
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+
+# Property tests replay the same examples on every run, so a red `make test` is a regression and
+# not a lucky new draw; `HYPOTHESIS_PROFILE=explore make test` draws fresh ones to hunt for bugs.
+settings.register_profile("repeatable", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 # Small runs: a few hundred Adult rows, one short epoch, two detection folds.
 TINY = ["data.max_rows=400", "trainer.max_epochs=1", "trainer.enable_progress_bar=false",

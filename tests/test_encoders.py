@@ -155,7 +155,7 @@ def test_decoded_values_re_encode_to_the_same_tokens(zoo):
 
 def assert_same_tokens(enc, out, tokens):
     """Every modelled column's tokens but those of dates modelled as another date plus an offset
-    (d32 and d64 always equal paris_day, ts_s is never before ts_day ...: test_date_relations)."""
+    (d32, d64 and ts_day always equal paris_day, ts_paris is never before ts_s: test_date_relations)."""
     keep = [j for j, name in enumerate(enc.layout.columns) if name not in enc.derived]
     assert enc.derived and np.array_equal(enc.encode(out)[:, keep], tokens[:, keep])
 
@@ -164,7 +164,8 @@ def test_date_relations(zoo):
     real, s, enc = zoo
     rel = {r["column"]: r for r in s.relations}
     assert rel["d32"] == {"column": "d32", "base": "paris_day", "op": "==", "encoding": "offset"}
-    assert rel["ts_s"]["base"] == "ts_day" and rel["ts_s"]["op"] == ">="
+    assert rel["ts_day"] == {"column": "ts_day", "base": "paris_day", "op": "==", "encoding": "offset"}  # ns storage
+    assert rel["ts_paris"]["base"] == "ts_s" and rel["ts_paris"]["op"] == ">="  # Paris wall clock >= the UTC one
     out = enc.decode(random_tokens(enc, 5000, seed=8), np.random.default_rng(8))
     for r in s.relations:
         a, b = (out.column(c) for c in (r["base"], r["column"]))
@@ -272,8 +273,8 @@ def test_bad_tokens_are_refused(zoo):
 def test_condition_tokens(zoo):
     real, _, enc = zoo
     j = {name: i for i, name in enumerate(enc.layout.columns)}
-    cond = enc.condition_tokens({"cat": "b", "flag": None, "code": 3, "age": 40, "ts_day": "1999-05-01"})
-    assert set(cond) == {j["cat"], j["flag"], j["code"], j["age"], j["ts_day"]} and cond[j["flag"]] == 0
+    cond = enc.condition_tokens({"cat": "b", "flag": None, "code": 3, "age": 40, "paris_day": "1999-05-01"})
+    assert set(cond) == {j["cat"], j["flag"], j["code"], j["age"], j["paris_day"]} and cond[j["flag"]] == 0
     with pytest.raises(SynthgenError, match="'d32': it is modelled as an offset from 'paris_day'"):
         enc.condition_tokens({"d32": "1999-05-01"})  # always equal to paris_day: condition on that one
     tokens = random_tokens(enc, 500)

@@ -186,6 +186,20 @@ def test_loose_date_orderings_are_clamped_tight_ones_offset():
     assert out["screening"].min() >= screen.min() and out["screening"].max() <= screen.max()
 
 
+def test_date_orderings_read_nanoseconds_and_never_tie_two_zones():
+    rng = np.random.default_rng(3)
+    start = pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 900, 200), "D")
+    end = start + pd.to_timedelta(rng.integers(0, 5, 200), "D")
+    ns = pa.table({"start": pa.array(start.values.astype("datetime64[ns]")),
+                   "end": pa.array(end.values.astype("datetime64[ns]"))})
+    # nanosecond counts once all read as 0 microseconds: a tie everywhere, "end == start"
+    assert [(r["column"], r["base"], r["op"]) for r in infer_schema(ns).relations] == [("end", "start", ">=")]
+    zoned = pa.table({"paris": pa.array(start).cast(pa.timestamp("us", tz="Europe/Paris")),
+                      "utc": pa.array(end).cast(pa.timestamp("ns", tz="UTC"))})
+    # utc's instant is never before paris', but decoding would raise utc's wall clock to paris'
+    assert infer_schema(zoned).relations == []
+
+
 # ---- nothing refused that should go through ----------------------------------------------------
 def test_all_null_and_constant_columns_are_carried_through(tmp_path):
     df = pd.DataFrame({"x": np.arange(50) % 7, "nothing": [None] * 50, "nan": [np.nan] * 50, "same": ["a"] * 50})
