@@ -8,7 +8,6 @@ between tables and images lives in a modality handler (synthgen/modalities/); wh
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
 import shutil
@@ -151,42 +150,27 @@ def train(cfg: DictConfig):
     if best and os.path.exists(best) and not annealed:
         model.load_state_dict(torch.load(best, map_location="cpu", weights_only=True)["state_dict"])
     export_generator(model, spec, paths.model)
-    run_id = logger.run_id
-    _record_privacy(paths, dp, logger.experiment, run_id)
-    tracking.write_run_info(paths, run_id)
-    c = logger.experiment
-    tracking.log_params(c, run_id, cfg)
-    c.set_tag(run_id, "synthgen.max_epochs", str(max_epochs))
-    c.set_tag(run_id, "synthgen.patience", str(patience))
-    c.set_tag(run_id, "synthgen.val_share", str(val_share))
-    if rule:
-        c.set_tag(run_id, "synthgen.sizing", json.dumps(rule, sort_keys=True))
-    c.set_tag(run_id, tracking.PIPELINE_TAG, run_id)
-    c.log_text(run_id, OmegaConf.to_yaml(cfg), "config.yaml")
-    c.log_artifact(run_id, str(paths.encoder), "encoder")
-    c.log_artifact(run_id, str(paths.schema), "encoder")
-    if cfg.logger.log_checkpoint:
-        c.log_artifact(run_id, str(paths.model), "model")
-    tracking.log_model(cfg, paths, run_id, handler.name)  # pyfunc model + registry (logger.log_model)
+    settings = {"max_epochs": max_epochs, "patience": patience, "val_share": val_share}
+    entry = tracking.train_run_log(cfg, paths, logger.run_id, settings, rule) + _record_privacy(paths, dp)
+    tracking.finish_train_run(cfg, paths, logger.run_id, entry, handler.name)
     log.info("trained %s for %d epochs; model at %s", type(model).__name__, trainer.current_epoch, paths.model)
     return paths
 
 
-def _record_privacy(paths: RunPaths, dp, client, run_id: str) -> None:
-    """model/privacy.json with the accountant's spend (removed after a run without DP), and MLflow."""
+def _record_privacy(paths: RunPaths, dp) -> tracking.RunLog:
+    """model/privacy.json with the accountant's spend (removed after a run without DP); what MLflow gets."""
     from synthgen.privacy.training import clear_report, report_metrics, write_report
 
     if dp is None:
         clear_report(paths)
-        return
+        return tracking.RunLog()
     report = dp.plan.report(dp.epsilon_spent(), dp.steps)
     write_report(paths, report)
     metrics = report_metrics(report)
-    client.set_tag(run_id, "synthgen.dp_accountant", metrics.pop("privacy.dp_accountant"))
-    tracking.log_metrics(client, run_id, metrics)
     log.info("differential privacy: epsilon %.3f of %g spent (delta %.3g, noise multiplier %.3f, %d steps)",
              report["epsilon_spent"], report["epsilon_requested"], report["delta"], report["noise_multiplier"],
              report["steps"])
+    return tracking.RunLog(tags={"synthgen.dp_accountant": metrics.pop("privacy.dp_accountant")}, metrics=metrics)
 
 
 def ended_annealed(optimizers) -> bool:
@@ -237,12 +221,10 @@ def generate(cfg: DictConfig):
     if written is None:  # a DDP worker
         return None
     handler, manifest = written
-    c, run_id = tracking.start_child_run(cfg, paths, "generate")
-    handler.log_generation(c, run_id, manifest)
-    c.log_dict(run_id, manifest, "manifest.json")
-    tracking.log_metrics(c, run_id, {"generate.rows": manifest["rows"], "generate.files": len(manifest["files"]),
-                                     **{f"generate.{k}": v for k, v in manifest.get("metrics", {}).items()}})
-    c.set_terminated(run_id)
+    metrics = {"generate.rows": manifest["rows"], "generate.files": len(manifest["files"]),
+               **{f"generate.{k}": v for k, v in manifest.get("metrics", {}).items()}}
+    tracking.log_child_run(cfg, paths, "generate", handler.generation_log(manifest)
+                           + tracking.RunLog(dicts={"manifest.json": manifest}, metrics=metrics))
     log.info("wrote %d synthetic %s in %d file(s) to %s", manifest["rows"], handler.unit, len(manifest["files"]),
              paths.synthetic)
     return paths

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -12,6 +14,62 @@ from synthgen.paths import RunPaths
 
 PIPELINE_TAG = "synthgen.pipeline_run"
 STAGE_TAG = "synthgen.stage"
+
+
+@dataclass
+class RunLog:
+    """What a stage or handler records on an MLflow run, as plain data; log_run writes it. Handlers
+    and stages return these instead of calling MLflow, so the client never leaves this module."""
+    tags: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)     # non-numbers and NaN are left out
+    texts: dict[str, str] = field(default_factory=dict)         # artifact file -> text
+    dicts: dict[str, dict] = field(default_factory=dict)        # artifact file -> JSON-able dict
+    images: dict[str, Any] = field(default_factory=dict)        # artifact file -> uint8 [H, W, 3] array
+    artifacts: list[tuple[str, str]] = field(default_factory=list)  # (local file, artifact folder)
+
+    def __add__(self, other: RunLog) -> RunLog:
+        return RunLog({**self.tags, **other.tags}, {**self.metrics, **other.metrics}, {**self.texts, **other.texts},
+                      {**self.dicts, **other.dicts}, {**self.images, **other.images},
+                      [*self.artifacts, *other.artifacts])
+
+
+def log_run(c, run_id: str, entry: RunLog) -> None:
+    """Write a RunLog on the run `run_id`: tags, metrics (batched), then every artifact."""
+    for k, v in entry.tags.items():
+        c.set_tag(run_id, k, v)
+    log_metrics(c, run_id, entry.metrics)
+    for name, text in entry.texts.items():
+        c.log_text(run_id, text, name)
+    for name, d in entry.dicts.items():
+        c.log_dict(run_id, d, name)
+    for name, image in entry.images.items():
+        c.log_image(run_id, image, name)
+    for local, folder in entry.artifacts:
+        c.log_artifact(run_id, local, folder)
+
+
+def train_run_log(cfg: DictConfig, paths: RunPaths, run_id: str, training: dict, rule: dict) -> RunLog:
+    """The train run's record beyond Lightning's own metrics: the training settings actually used
+    (max_epochs, patience, val_share; the sizing rule's plan when a key was `auto`), the composed
+    config, the encoder and schema, and the model file (logger.log_checkpoint)."""
+    tags = {f"synthgen.{k}": str(v) for k, v in training.items()}
+    if rule:
+        tags["synthgen.sizing"] = json.dumps(rule, sort_keys=True)
+    tags[PIPELINE_TAG] = run_id
+    artifacts = [(str(paths.encoder), "encoder"), (str(paths.schema), "encoder")]
+    if cfg.logger.log_checkpoint:
+        artifacts.append((str(paths.model), "model"))
+    return RunLog(tags=tags, texts={"config.yaml": OmegaConf.to_yaml(cfg)}, artifacts=artifacts)
+
+
+def finish_train_run(cfg: DictConfig, paths: RunPaths, run_id: str, entry: RunLog, modality: str) -> None:
+    """After training, in the launcher: run_info.json names the pipeline's (train) run; the config as
+    params, `entry`, and the pyfunc model (logger.log_model) go onto it."""
+    c = client(cfg, paths)
+    write_run_info(paths, run_id)
+    log_params(c, run_id, cfg)
+    log_run(c, run_id, entry)
+    log_model(cfg, paths, run_id, modality)
 
 
 def _quiet():
@@ -150,6 +208,13 @@ def start_child_run(cfg: DictConfig, paths: RunPaths, stage: str, nested: bool =
     run = c.create_run(exp, run_name=f"{stage}-{cfg.data.name}-{_family(cfg)}", tags=tags)
     log_params(c, run.info.run_id, cfg)
     return c, run.info.run_id
+
+
+def log_child_run(cfg: DictConfig, paths: RunPaths, stage: str, entry: RunLog) -> None:
+    """A finished child run of `stage` (see start_child_run) holding `entry`."""
+    c, run_id = start_child_run(cfg, paths, stage)
+    log_run(c, run_id, entry)
+    c.set_terminated(run_id)
 
 
 def log_params(c, run_id: str, cfg: DictConfig) -> None:

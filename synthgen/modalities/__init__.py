@@ -1,29 +1,43 @@
 """Modality handlers: what differs between tables and images in each stage.
 
 The stages in synthgen/pipeline.py are shared (seeding, Lightning trainer, checkpoints, MLflow
-runs, chunked atomic generation); a handler supplies the modality's own parts:
-    prepare()                        read and validate the source; write prepared/
-    encode()                         fit the encoder; write encoder/encoder.json
-    load_encoder()                   the fitted encoder (its `.layout` is what a model sees)
-    datamodule(enc, model)           training batches in the form `model` takes
-    train_callbacks(enc)             extra Lightning callbacks while training
-    generation(enc, staging)         a GenerationPlan: chunks, per-chunk conditions, writer callback
-    finish_generation(plan, staging) the manifest (dict) once every chunk is written
-    evaluate()                       (metrics dict, gate passed, reason)
-The family comes from `model=`; `model_spec` picks the network for the modality.
+runs, chunked atomic generation); a handler supplies the modality's own parts. `Modality` below
+is the contract: every abstract method there is what a new modality writes (its docstring says
+what the stage hands in and expects back). Handlers never talk to MLflow: they return what to
+log (a tracking.RunLog) and synthgen/tracking.py logs it. A new modality is one class plus one
+line in MODALITIES; the family comes from `model=`, and `model_spec` picks its network for the
+modality (conf/model/<family>.yaml's block named after the modality).
 """
 from __future__ import annotations
 
+import importlib
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from omegaconf import DictConfig, OmegaConf
 
 from synthgen.errors import SynthgenError
+from synthgen.tracking import RunLog
 
-MODALITIES = ("tabular", "image")
+if TYPE_CHECKING:
+    import pytorch_lightning as pl
+    import torch
+
+    from synthgen.paths import RunPaths
+    from synthgen.sizing import TableSize
+
 # Keys of a model block that configure training, not the network; null trainer/train values defer to them.
 TRAINING_KEYS = ("epochs", "patience", "val_share", "repeats")
+# data.modality -> "module:class" of its handler (imported only when that modality runs)
+MODALITIES = {"tabular": "synthgen.modalities.tabular:TabularModality",
+              "image": "synthgen.modalities.image:ImageModality"}
+
+
+class Encoder(Protocol):
+    """What the shared stages read from a modality's fitted encoder."""
+    layout: Any  # has .to_dict(): the plain dict every family's network is built from (`layout=`)
 
 
 @dataclass
@@ -39,16 +53,64 @@ def plain(node):
     return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else node
 
 
-class Modality:
-    """Base of the handlers: the composed config and the run's paths."""
-    name = unit = ""
+class Modality(ABC):
+    """A modality's parts of the five stages. `self.cfg` is the composed config, `self.paths` the
+    run's folders (synthgen/paths.py). Every method may raise SynthgenError (one line: what to fix)."""
+    name: str = ""  # the data.modality value, also the block of conf/model/<family>.yaml it uses
+    unit: str = ""  # what a generated row is called in log lines ("rows", "images")
 
-    def __init__(self, cfg: DictConfig, paths):
+    def __init__(self, cfg: DictConfig, paths: RunPaths):
         self.cfg, self.paths = cfg, paths
 
-    def table_size(self, enc):
-        """The training set's size for synthgen/sizing.py (a TableSize), or None (image sets)."""
+    # ---- prepare / encode ----------------------------------------------------------------------
+    @abstractmethod
+    def prepare(self) -> None:
+        """Read and validate the source (cfg.data), split a holdout; write paths.prepared atomically."""
+
+    @abstractmethod
+    def encode(self) -> None:
+        """Fit the encoder on the training split once; write its JSON state to paths.encoder."""
+
+    @abstractmethod
+    def load_encoder(self) -> Encoder:
+        """The fitted encoder from paths.encoder (SynthgenError naming `synthgen encode` when absent)."""
+
+    # ---- train -----------------------------------------------------------------------------------
+    def table_size(self, enc: Encoder) -> TableSize | None:
+        """The training set's size for the `auto` rule of synthgen/sizing.py, or None (no rule: image
+        sets; `auto` keys then take the reference table's values)."""
         return None
+
+    @abstractmethod
+    def datamodule(self, enc: Encoder, model: pl.LightningModule, val_share: float) -> pl.LightningDataModule:
+        """Training batches in the form `model` takes (model.batch_size rows each), `val_share` of the
+        rows held out for val_loss, split with cfg.seed. The pipeline sets its `repeats` afterwards."""
+
+    @abstractmethod
+    def train_callbacks(self, enc: Encoder) -> list[pl.Callback]:
+        """Extra Lightning callbacks while training (e.g. sample grids); [] for none."""
+
+    # ---- generate --------------------------------------------------------------------------------
+    @abstractmethod
+    def generation(self, enc: Encoder, staging: Path) -> GenerationPlan:
+        """The chunks to sample, each chunk's conditions, and the writer that writes a chunk's output
+        into `staging` (any rank may write any chunk; the plan is the same in every process)."""
+
+    @abstractmethod
+    def finish_generation(self, plan: GenerationPlan, staging: Path) -> dict:
+        """On rank 0 once every chunk is written: check them, write the manifest into `staging`, and
+        return it ({"rows", "files", "seed", ...; "metrics": optional numbers logged as generate.*})."""
+
+    @abstractmethod
+    def generation_log(self, manifest: dict) -> RunLog:
+        """What to log on the generate run beyond the manifest and row counts (a preview, a sample
+        grid), read from paths.synthetic after it replaced the staging folder."""
+
+    # ---- evaluate --------------------------------------------------------------------------------
+    @abstractmethod
+    def evaluate(self) -> tuple[dict, bool, str]:
+        """Score paths.synthetic (or paths.synthetic_file) against the real splits; write
+        paths.evaluation. Returns (flat metrics, privacy gate passed, reason when it failed)."""
 
 
 def holdout_split(n: int, share, seed: int) -> tuple:
@@ -70,13 +132,9 @@ def modality_name(cfg: DictConfig) -> str:
     return name
 
 
-def handler_for(cfg: DictConfig, paths):
-    name = modality_name(cfg)
-    if name == "image":
-        from synthgen.modalities.image import ImageModality
-        return ImageModality(cfg, paths)
-    from synthgen.modalities.tabular import TabularModality
-    return TabularModality(cfg, paths)
+def handler_for(cfg: DictConfig, paths: RunPaths) -> Modality:
+    module, _, cls = MODALITIES[modality_name(cfg)].partition(":")
+    return getattr(importlib.import_module(module), cls)(cfg, paths)
 
 
 def model_spec(cfg: DictConfig, size=None) -> tuple[dict, dict]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -22,6 +23,10 @@ from synthgen.image_io import (IMAGE_MANIFEST, MANIFEST_SCHEMA, ImageSet, load_i
 from synthgen.io import atomic_write_text, staged_dir, write_parquet_atomic
 from synthgen.modalities import GenerationPlan, Modality, holdout_split, plain
 from synthgen.models.base import chunk_generator
+from synthgen.tracking import RunLog
+
+if TYPE_CHECKING:
+    from synthgen.encoders.images import ImageEncoder
 
 log = logging.getLogger("synthgen")
 ROWS_PREFIX = ".rows-"  # per-chunk manifest rows written by any rank, merged by rank 0
@@ -92,13 +97,13 @@ class ImageModality(Modality):
             enc.save(d / "encoder.json")
         log.info("image encoder: %s", enc.layout)
 
-    def load_encoder(self):
+    def load_encoder(self) -> ImageEncoder:
         from synthgen.encoders.images import ImageEncoder
         from synthgen.artifacts import load_artifact
         return load_artifact(self.paths.encoder, "encoder state", "encode", ImageEncoder.load)
 
     # ---- train -----------------------------------------------------------------------------------
-    def datamodule(self, enc, model, val_share: float):
+    def datamodule(self, enc: ImageEncoder, model: pl.LightningModule, val_share: float) -> pl.LightningDataModule:
         from synthgen.data import TensorDataModule
 
         train = load_image_set(self.paths.prepared / "train.npz")
@@ -108,11 +113,11 @@ class ImageModality(Modality):
             arrays = enc.encode(train)
         return TensorDataModule(arrays, model.batch_size, val_share, self.cfg.seed)
 
-    def train_callbacks(self, enc) -> list:
+    def train_callbacks(self, enc: ImageEncoder) -> list[pl.Callback]:
         return [SampleGridLogger(enc, self.cfg.seed)]
 
     # ---- generate --------------------------------------------------------------------------------
-    def generation(self, enc, staging) -> GenerationPlan:
+    def generation(self, enc: ImageEncoder, staging: Path) -> GenerationPlan:
         from synthgen.data import plan_chunks
 
         cfg = self.cfg
@@ -130,7 +135,7 @@ class ImageModality(Modality):
         return GenerationPlan(plan_chunks(n, chunk_rows), cond_for_chunk, writer,
                               {"condition": condition, "class_names": enc.class_names})
 
-    def finish_generation(self, plan: GenerationPlan, staging) -> dict:
+    def finish_generation(self, plan: GenerationPlan, staging: Path) -> dict:
         import pyarrow.parquet as pq
 
         from synthgen.image_io import write_image_manifest, write_png_parquet
@@ -155,10 +160,10 @@ class ImageModality(Modality):
         return {"seed": self.cfg.seed, "rows": len(rows), "files": files, "manifest": IMAGE_MANIFEST,
                 "class_counts": dict(zip(plan.info["class_names"], counts)), **plan.info}
 
-    def log_generation(self, client, run_id, manifest: dict) -> None:
+    def generation_log(self, manifest: dict) -> RunLog:
         images, labels = read_synthetic_images(self.paths.synthetic, limit_per_class=10)
         grid = sample_grid_png(images, labels, len(manifest["class_names"]), 10, scale=_grid_scale(images))
-        client.log_image(run_id, _png_array(grid), "samples/generated.png")
+        return RunLog(images={"samples/generated.png": _png_array(grid)})
 
     # ---- evaluate --------------------------------------------------------------------------------
     def evaluate(self) -> tuple[dict, bool, str]:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -11,9 +13,15 @@ from synthgen.errors import SynthgenError
 from synthgen.io import read_table, staged_dir, write_parquet_atomic
 from synthgen.modalities import GenerationPlan, Modality, holdout_split, plain
 from synthgen.schema import TableSchema, infer_schema
+from synthgen.tracking import RunLog
+
+if TYPE_CHECKING:
+    import pytorch_lightning as pl
+
+    from synthgen.encoders import TabularEncoder
+    from synthgen.sizing import TableSize
 
 log = logging.getLogger("synthgen")
-
 
 
 class TabularModality(Modality):
@@ -89,12 +97,12 @@ class TabularModality(Modality):
         from synthgen.streaming import read_stream_info
         return read_stream_info(self.paths.prepared) is not None
 
-    def load_encoder(self):
+    def load_encoder(self) -> TabularEncoder:
         from synthgen.encoders import TabularEncoder
         return load_artifact(self.paths.encoder, "encoder state", "encode", TabularEncoder.load)
 
     # ---- train -----------------------------------------------------------------------------------
-    def table_size(self, enc):
+    def table_size(self, enc: TabularEncoder) -> TableSize:
         from synthgen.sizing import TableSize
 
         import pyarrow.dataset as ds
@@ -103,7 +111,7 @@ class TabularModality(Modality):
         rows = ds.dataset(self.paths.train_table, format="parquet").count_rows()  # a file, or a streamed folder of parts
         return TableSize(rows, len(cards), int(sum(cards)))
 
-    def datamodule(self, enc, model, val_share: float):
+    def datamodule(self, enc: TabularEncoder, model: pl.LightningModule, val_share: float) -> pl.LightningDataModule:
         from synthgen.data import TokenDataModule
 
         if self._streamed():
@@ -113,11 +121,11 @@ class TabularModality(Modality):
         tokens = enc.encode(read_parquet(self.paths.train_table, "prepare"))
         return TokenDataModule(tokens, model.batch_size, val_share, self.cfg.seed)
 
-    def train_callbacks(self, enc) -> list:
+    def train_callbacks(self, enc: TabularEncoder) -> list[pl.Callback]:
         return []
 
     # ---- generate --------------------------------------------------------------------------------
-    def generation(self, enc, staging) -> GenerationPlan:
+    def generation(self, enc: TabularEncoder, staging: Path) -> GenerationPlan:
         from synthgen.conditions import RowConditions
         from synthgen.data import plan_chunks
         from synthgen.generation import ShardWriter
@@ -152,13 +160,13 @@ class TabularModality(Modality):
         train = read_parquet(self.paths.train_table, "prepare")
         return CopyGuard(train, enc.encode(train), enc.layout.columns, read_parquet(self.paths.holdout_table, "prepare"))
 
-    def finish_generation(self, plan: GenerationPlan, staging) -> dict:
+    def finish_generation(self, plan: GenerationPlan, staging: Path) -> dict:
         from synthgen.generation import write_manifest
         return write_manifest(staging, plan.chunks, self.cfg.seed, plan.info)
 
-    def log_generation(self, client, run_id, manifest: dict) -> None:
+    def generation_log(self, manifest: dict) -> RunLog:
         preview = pq.read_table(self.paths.synthetic / manifest["files"][0]["path"]).slice(0, 100).to_pandas()
-        client.log_text(run_id, preview.to_csv(index=False), "synthetic_preview.csv")
+        return RunLog(texts={"synthetic_preview.csv": preview.to_csv(index=False)})
 
     # ---- evaluate --------------------------------------------------------------------------------
     def evaluate(self) -> tuple[dict, bool, str]:
