@@ -28,7 +28,8 @@ Kinds, and how `infer_schema` guesses them (`data.columns.<name>.kind=...` overr
 A string column read as a date, number or boolean keeps its codec (synthgen/codecs.py: format,
 separators, words, parse rate): the model sees native values, the output is written back in the
 input's spelling and Arrow type. `relations` lists date columns that are never before another
-one (`op` ">=") or always equal to it ("=="), in every real row: the encoder keeps them.
+one (`op` ">=") or always equal to it ("=="), in every real row: the encoder keeps them. `ages`
+lists integer columns that are the whole years between two date columns (synthgen/ages.py).
 
 Float NaN counts as null everywhere (the readers turn it into null).
 """
@@ -88,6 +89,7 @@ class TableSchema:
     n_rows: int
     arrow_schema_b64: str = field(repr=False)
     relations: list[dict] = field(default_factory=list)  # {"column": B, "base": A, "op": ">=" | "==", "encoding"}
+    ages: list[dict] = field(default_factory=list)  # {"column": N, "born": A, "at": B, "share"} (synthgen/ages.py)
 
     @property
     def names(self) -> list[str]:
@@ -195,11 +197,12 @@ def infer_schema(table: pa.Table, overrides: dict | None = None, max_stored_cate
         col, arr = _infer_column(name, table.column(name), _column_settings(name, overrides.get(name)),
                                  len(table), max_stored_categories)
         cols.append(col)
-        if col.kind == "datetime":
+        if col.kind in ("datetime", "integer"):
             native[name] = arr
     sink = table.schema.serialize()
+    relations, ages = ages_and_relations(cols, native, date_relations(cols, native))
     return TableSchema(columns=cols, n_rows=len(table), arrow_schema_b64=base64.b64encode(sink.to_pybytes()).decode(),
-                       relations=date_relations(cols, native))
+                       relations=relations, ages=ages)
 
 
 def _column_settings(name: str, ov) -> dict:
@@ -516,3 +519,55 @@ def date_relations(cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray])
             out.append({"column": b.name, "base": best[1], "op": best[2], "encoding": best[3]})
         placed.append(b)
     return out
+
+
+# ---- ages: an integer column = whole years between two dates ---------------------------------------
+def ages_and_relations(cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray],
+                       relations: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(date relations, ages): the age relations of synthgen/ages.py, and the date relations that
+    still apply once each age's birth date is written from its age and later date.
+
+    The birth date A of an age (N, A, B) is decoded after B, so B must not lean on A through date
+    relations; B >= A itself is implied by N >= 0, so a relation "B >= A" is dropped, and so is A's
+    own relation (A now comes from B and N). Relations on A (a date that is never before the birth
+    date) stay: they are applied after A is written.
+    """
+    from synthgen.ages import find_age_relations
+
+    dates, ints = {}, {}
+    for c in cols:
+        if c.name not in native:
+            continue
+        if c.kind == "datetime" and not (c.codec or {}).get("time_only"):
+            vals, null, unit = temporal_ints(native[c.name])
+            dates[c.name] = (vals // unit_ratio("D", unit) if unit != "D" else vals, null)
+        elif c.kind == "integer":
+            arr = native[c.name]
+            null = arr.is_null().to_numpy(zero_copy_only=False)
+            vals = arr.cast(pa.float64()).fill_null(0).to_numpy(zero_copy_only=False)
+            if np.abs(vals).max(initial=0) < _INT_EXACT:
+                ints[c.name] = (vals.astype(np.int64), null)
+    if len(dates) < 2 or not ints:
+        return relations, []
+    base = {r["column"]: r["base"] for r in relations}
+
+    def leans_on(b: str, a: str) -> bool:  # b's chain of bases reaches a (other than directly)
+        seen = set()
+        while b in base and b not in seen:
+            seen.add(b)
+            b = base[b]
+            if b == a:
+                return True
+        return False
+
+    ages = []
+    for age in find_age_relations(dates, ints):
+        a, b = age["born"], age["at"]
+        if base.get(b) != a and leans_on(b, a) or any(x["born"] == b for x in ages):
+            continue
+        if age["day"] is not None:
+            age["day"] = str(np.datetime64(age["day"], "D"))  # ISO in schema.json (ages.day_number)
+        ages.append(age)
+        relations = [r for r in relations if r["column"] != a and not (r["column"] == b and r["base"] == a)]
+        base = {r["column"]: r["base"] for r in relations}
+    return relations, ages

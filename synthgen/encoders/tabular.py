@@ -6,6 +6,8 @@ What the model sees, per column kind (synthgen/schema.py):
 - a date column that is never before another one in the real rows (schema `relations`) is
   modelled as that column plus a non-negative offset, so the ordering holds in every synthetic
   row (an "==" relation is an offset that is always 0).
+- the birth date of an age (schema `ages`: "age" is the whole years from "dob" to a later date)
+  is written from the age and that date, so the three agree in every synthetic row.
 - identifier: not modelled; fresh unique keys in the real format (never a real key).
 - pii and text: not modelled; one fake person per row from Faker's lists (synthgen/pii.py),
   redrawn where a fake name, e-mail, phone or address equals a real one; text is fake too.
@@ -23,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from synthgen import ages
 from synthgen import codecs as text_codecs
 from synthgen import pii
 from synthgen.encoders.columns import CategoryCodec, NumericCodec, _rescale, _temporal_array
@@ -172,12 +175,32 @@ class TabularEncoder:
         for name, codec in self.codecs.items():
             if name not in self.offsets:
                 decoded[name] = codec.decode(cols[j[name]], rng)
-        for r in self.schema.relations:  # bases first: the list is in dependency order
-            name = r["column"]
-            if name in self.offsets:
-                decoded[name] = self._add_offset(name, *self.codecs[name].decode(cols[j[name]], rng), *decoded[r["base"]])
-            elif name in decoded and r["base"] in decoded:  # "clamp": B = max(B, A) where both are set
-                decoded[name] = self._at_least(name, r["base"], *decoded[name], *decoded[r["base"]])
+        rels = {r["column"]: r for r in self.schema.relations}
+        ages = {a["born"]: a for a in self.schema.ages if a["born"] in self.codecs and a["column"] in self.codecs}
+        done = set()
+
+        def resolve(name: str) -> None:
+            """Write `name` after the date(s) it leans on (relations, then ages' birth dates)."""
+            if name in done:
+                return
+            done.add(name)
+            if name in ages:
+                age = ages[name]
+                if age.get("at"):
+                    resolve(age["at"])
+                decoded[name] = self._birth_dates(age, *decoded[name], *decoded[age["column"]],
+                                                  *(decoded.get(age["at"]) or (None, None)), rng)
+            elif name in rels:
+                r = rels[name]
+                resolve(r["base"])
+                if name in self.offsets:
+                    decoded[name] = self._add_offset(name, *self.codecs[name].decode(cols[j[name]], rng),
+                                                     *decoded[r["base"]])
+                elif name in decoded and r["base"] in decoded:  # "clamp": B = max(B, A) where both are set
+                    decoded[name] = self._at_least(name, r["base"], *decoded[name], *decoded[r["base"]])
+
+        for name in [*rels, *ages]:  # relations are listed bases first: the draws keep that order
+            resolve(name)
         fake = self._fake_values(n, rng)
         arrays, fields = [], []
         for field in schema:
@@ -219,10 +242,27 @@ class TabularEncoder:
         # within B's real range, unless A itself lies beyond it (A may be set where B never is): then B = A
         return np.maximum(np.clip(v, col.min, col.max), a), off_null | base_null
 
+    def _birth_dates(self, age: dict, v, null, n, n_null, at, at_null, rng):
+        """The birth date column A of an age: where the age N and its later date are set, a day
+        whose calendar age on that date is N (synthgen/ages.py); A's own draw elsewhere, and A's
+        own null mask (the model decides where the birth date is missing)."""
+        res = self.schema.column(age["born"]).resolution
+        scale = self.codecs[age["column"]].scale or 1
+        if age.get("at"):
+            at_days = _rescale(at, self.schema.column(age["at"]).resolution, "D")
+        else:
+            at_days, at_null = np.full(len(v), ages.day_number(age["day"]), dtype=np.int64), np.zeros(len(v), bool)
+        ok = ~null & ~n_null & ~at_null
+        years = np.where(ok, n // scale, 0).astype(np.int64)
+        born = _rescale(ages.birth_dates(at_days, years, rng), "D", res)
+        return np.where(ok, born, v), null
+
     @property
     def derived(self) -> set[str]:
-        """Date columns whose decoded value depends on another date column (schema relations)."""
-        return {r["column"] for r in self.schema.relations if r["column"] in self.codecs}
+        """Date columns whose decoded value depends on other columns (schema relations; the birth
+        dates of ages)."""
+        ages_born = {a["born"] for a in self.schema.ages if a["born"] in self.codecs and a["column"] in self.codecs}
+        return {r["column"] for r in self.schema.relations if r["column"] in self.codecs} | ages_born
 
     def _at_least(self, name: str, base: str, v, null, a, a_null):
         """B's values raised to A's (in B's resolution, rounded up) where both are set."""
@@ -276,6 +316,11 @@ class TabularEncoder:
             if name in self.offsets:
                 raise SynthgenError(f"cannot condition on '{name}': it is modelled as an offset from "
                                     f"'{self.offsets[name]['base']}' (a date ordering); condition on that column")
+            age = next((a for a in self.schema.ages if a["born"] == name and a["column"] in idx), None)
+            if age:
+                raise SynthgenError(f"cannot condition on '{name}': it is written from the age '{age['column']}' "
+                                    f"and {repr(age['at']) if age['at'] else 'the day ' + age['day']} "
+                                    f"(an age relation); condition on '{age['column']}'")
             col = self.schema.column(name)
             if col.codec and isinstance(value, str):
                 value = text_codecs.parse(col.codec, pa.array([value], pa.large_string()))[0].as_py()

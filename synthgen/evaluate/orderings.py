@@ -4,12 +4,17 @@
 Keys: `fidelity.date_order.<A>.<B>` (the synthetic share keeping "A <= B"; "A == B" pairs as
 `fidelity.date_equal.<A>.<B>`), and `fidelity.date_orderings` (the lowest of them; 1 is ideal).
 Rows where either date is missing do not count.
+
+Ages (synthgen/ages.py): for each integer column that is the whole years between two dates in
+(nearly) every real row, `fidelity.age.<column>` is the synthetic share of rows (all three set)
+that agree, and `fidelity.ages` the lowest of them.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from synthgen.ages import calendar_age, find_age_relations
 from synthgen.evaluate.columns import key_part, numbers
 
 REAL_MIN = 0.99  # a real ordering: holds in at least this share of the real rows with both dates
@@ -50,4 +55,43 @@ def date_orderings(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str])
                 kept.append(share)
     if kept:
         out["fidelity.date_orderings"] = float(min(kept))
+    return out
+
+
+_NS_PER_DAY = 86_400 * 10**9
+
+
+def _days_and_ints(df: pd.DataFrame, dates: list[str], ints: list[str]):
+    d, i = {}, {}
+    for c in dates:
+        v = numbers(df[c], "datetime")
+        null = np.isnan(v)
+        d[c] = (np.floor_divide(np.where(null, 0, v), _NS_PER_DAY).astype(np.int64), null)
+    for c in ints:
+        v = numbers(df[c], "integer")
+        null = np.isnan(v) | (np.abs(np.where(np.isnan(v), 0, v)) > 2**53)
+        i[c] = (np.where(null, 0, v).astype(np.int64), null)
+    return d, i
+
+
+def age_agreement(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict[str, float]:
+    dates = [c for c, k in kinds.items() if k == "datetime" and c in real.columns and c in syn.columns]
+    ints = [c for c, k in kinds.items() if k == "integer" and c in real.columns and c in syn.columns]
+    if len(dates) < 1 or not ints:
+        return {}
+    rd, ri = _days_and_ints(real, dates, ints)
+    sd, si = _days_and_ints(syn, dates, ints)
+    out = {}
+    for age in find_age_relations(rd, ri):
+        n, n_null = si[age["column"]]
+        born, born_null = sd[age["born"]]
+        if age["at"]:
+            at, at_null = sd[age["at"]]
+        else:
+            at, at_null = np.full(len(syn), age["day"], dtype=np.int64), np.zeros(len(syn), bool)
+        ok = ~n_null & ~born_null & ~at_null
+        if ok.any():
+            out[f"fidelity.age.{key_part(age['column'])}"] = float((calendar_age(born[ok], at[ok]) == n[ok]).mean())
+    if out:
+        out["fidelity.ages"] = float(min(out.values()))
     return out

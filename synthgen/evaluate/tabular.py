@@ -14,7 +14,7 @@ import pandas as pd
 
 from synthgen.errors import SynthgenError
 from synthgen.evaluate.bias import bias_metrics, group_table
-from synthgen.evaluate.orderings import date_orderings
+from synthgen.evaluate.orderings import age_agreement, date_orderings
 from synthgen.evaluate.columns import DISCRETE, NUMERIC, check_kinds, key_part, subsample
 from synthgen.evaluate.config import EvalConfig
 from synthgen.evaluate.fidelity import column_views, mean_defined, pair_scores, shape_scores
@@ -95,6 +95,7 @@ def evaluate_tables(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.Da
     # train row left out of the sample is still a copy.
     out.update(copy_metrics(train, p.holdout, p.synthetic, p.kinds, list(p.kinds), config.identifying))
     out.update(date_orderings(train, synthetic, kinds))
+    out.update(age_agreement(train, synthetic, kinds))
 
     groups = group_table(p.train, p.synthetic, p.kinds, config.sensitive, config.target, p.task,
                          config.bias_threshold_points)
