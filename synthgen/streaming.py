@@ -378,9 +378,7 @@ def stream_prepare(cfg, prepared: Path) -> dict:
         raise SynthgenError(f"{source.name}: {n_train} training row(s); at least 2 are needed to learn from")
     if hold_w.rows < 1:
         raise SynthgenError(f"{source.name}: no holdout rows; raise data.holdout_share or set data.holdout_path")
-    for st in stats:
-        if st.nulls == n_train:
-            raise SynthgenError(f"{source.name}: column '{st.name}' is entirely null; drop it before synthesis")
+    # an all-null column is inferred as kind empty (a warning) and carried through as nulls
     train_parts, hold_parts = train_w.close(schema), hold_w.close(schema)
     boundary = [t for st in stats for t in st.boundary_rows()]
     sample_t = sample.result(schema)

@@ -64,6 +64,26 @@ def test_folder_is_split_counted_and_encoded_into_shards(tmp_path, adult_parts):
     np.testing.assert_array_equal(shards.astype(np.int64), enc.encode(train))
 
 
+def test_an_all_null_column_streams_through_as_nulls_of_its_type(tmp_path):
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    t = pq.read_table(ROOT / "data/adult/adult_train.parquet").slice(0, 1200)
+    t = t.append_column("nothing", pa.nulls(t.num_rows, pa.float64()))
+    for i in range(2):
+        pq.write_table(t.slice(i * 600, 600), folder / f"p{i}.parquet")
+    cfg = load_config(overrides(tmp_path, f"data.path={folder}"))
+    with pytest.warns(UserWarning, match="'nothing' is entirely null"):
+        pipeline.prepare(cfg)
+    pipeline.encode(cfg)
+    paths, _ = prepared(cfg)
+    from synthgen.encoders import TabularEncoder
+    enc = TabularEncoder.load(paths.encoder)
+    assert enc.schema.column("nothing").kind == "empty" and "nothing" not in enc.layout.columns
+    rng = np.random.default_rng(0)
+    out = enc.decode(np.stack([rng.integers(0, c, 50) for c in enc.layout.cardinalities], axis=1), rng)
+    assert out.schema == t.schema and out.column("nothing").null_count == 50
+
+
 def test_split_and_sample_do_not_depend_on_batch_size(tmp_path, adult_parts):
     got = []
     for rows in (300, 1024):
