@@ -37,9 +37,11 @@ _DT_TIMES = ["%H:%M:%S", "%H:%M", "%H:%M:%S.%f"]
 _ZONES = ["", "%z"]
 BOOL_WORDS = [("yes", "no"), ("y", "n"), ("true", "false"), ("t", "f"), ("on", "off")]
 CURRENCY = "$€£¥₹"
-# an optional currency sign, a number with optional thousands groups and decimals, "%" or a sign
-_NUMBER = re.compile(r"^\s*(?P<prefix>[" + CURRENCY + r"]?)\s*(?P<num>[-+]?\d{1,3}(?:[,.' ]\d{3})+(?:[.,]\d+)?"
-                     r"|[-+]?\d+(?:[.,]\d+)?)\s*(?P<suffix>%|[" + CURRENCY + r"]?)\s*$")
+# an optional currency sign, a number with optional thousands groups and decimals, "%" or a sign;
+# negatives as "-12", "$-12", "-$12" or in accountants' parentheses "(1,234.50)" / "($12)"
+_NUMBER = re.compile(r"^\s*(?P<open>\(?)\s*(?P<lead>-?)\s*(?P<prefix>[" + CURRENCY + r"]?)\s*"
+                     r"(?P<num>[-+]?\d{1,3}(?:[,.' ]\d{3})+(?:[.,]\d+)?"
+                     r"|[-+]?\d+(?:[.,]\d+)?)\s*(?P<suffix>%|[" + CURRENCY + r"]?)\s*(?P<close>\)?)\s*$")
 
 
 def _datetime_formats() -> list[str]:
@@ -159,12 +161,14 @@ def _detect_datetime(values, counts) -> dict | None:
 
 def _detect_number(values, counts) -> dict | None:
     s = pd.Series(values, dtype=object).astype(str)
-    m = s.str.extract(_NUMBER)
+    m = _extract_number(s)
     ok = m["num"].notna().to_numpy()
     if ok.sum() == 0:
         return None
     num = m["num"][ok]
     prefix, suffix = m["prefix"][ok], m["suffix"][ok]
+    negative = ("parentheses" if (m["open"][ok] == "(").any() else
+                "before prefix" if ((m["lead"][ok] == "-") & (prefix != "")).any() else "sign")
     # Plain digit strings (codes, zip codes, "007") stay text: a codec needs some formatting.
     formatted = (prefix != "") | (suffix != "") | num.str.contains(r"\d[,.' ]\d{3}(?:\D|$)", regex=True)
     if not formatted.any() or num.str.match(r"^[-+]?0\d").any():
@@ -186,9 +190,22 @@ def _detect_number(values, counts) -> dict | None:
     codec = {"type": "number", "thousands": thousands, "decimal": decimal,
              "prefix": max(prefixes, key=len), "suffix": max(suffixes, key=len),
              "decimals": int(frac.max()) if len(frac) else 0, "fixed": bool(frac.nunique() <= 1),
-             "grouped": bool(num.str.contains(re.escape(thousands), regex=True).any()),
+             "grouped": bool(num.str.contains(re.escape(thousands), regex=True).any()), "negative": negative,
              "native": "double", "_ok": int(counts[np.flatnonzero(ok)[good]].sum())}
     return codec
+
+
+def _extract_number(s: pd.Series) -> pd.DataFrame:
+    """_NUMBER's groups per string; "num" is null unless parentheses are paired, and carries the
+    sign of a leading "-" or of the parentheses ("(12)" -> "-12")."""
+    m = s.str.extract(_NUMBER)
+    paired = m["open"] == m["close"].replace(")", "(")
+    neg = ((m["open"] == "(") | (m["lead"] == "-")) & m["num"].notna()
+    twice = (((m["open"] == "(") & (m["lead"] == "-"))  # "(-12)", "-$-12": not a spelling
+             | (neg & m["num"].str.startswith(("-", "+"), na=False)))
+    m["num"] = m["num"].where(paired & ~twice)
+    m.loc[neg & paired & ~twice, "num"] = "-" + m.loc[neg & paired & ~twice, "num"]
+    return m
 
 
 def _to_float(num: pd.Series, thousands: str, decimal: str) -> pd.Series:
@@ -228,7 +245,7 @@ def parse(codec: dict, arr) -> pa.ChunkedArray:
             return pa.chunked_array([pa.array(d.dt.date, type=typ, from_pandas=True)])
         return pa.chunked_array([pa.array(d.astype("datetime64[us, UTC]" if typ.tz else "datetime64[us]"),
                                           type=typ, from_pandas=True)])
-    m = s.str.extract(_NUMBER)
+    m = _extract_number(s)
     f = _to_float(m["num"].astype(object).where(m["num"].notna(), None).astype("string"),
                   codec["thousands"], codec["decimal"])
     return pa.chunked_array([pa.array(f.to_numpy(dtype=np.float64, na_value=np.nan), type=pa.float64(),
@@ -266,4 +283,9 @@ def _format_numbers(v: np.ndarray, codec: dict) -> np.ndarray:
     if codec["thousands"] != "," or codec["decimal"] != ".":
         table = str.maketrans({",": codec["thousands"], ".": codec["decimal"]})
         text = [t.translate(table) for t in text]
-    return np.array([f"{codec['prefix']}{t}{codec['suffix']}" for t in text], dtype=object)
+    style, pre, suf = codec.get("negative", "sign"), codec["prefix"], codec["suffix"]
+    if style == "sign":  # Python's "-" after the prefix: "$-12"
+        return np.array([f"{pre}{t}{suf}" for t in text], dtype=object)
+    out = [f"{pre}{t}{suf}" if not t.startswith("-") else
+           f"({pre}{t[1:]}{suf})" if style == "parentheses" else f"-{pre}{t[1:]}{suf}" for t in text]
+    return np.array(out, dtype=object)

@@ -159,6 +159,26 @@ def test_formatted_numbers_and_yes_no_words():
     assert set(out.column("ok").to_pylist()) <= {"Yes", "No"}
 
 
+def test_negative_amounts_keep_their_spelling():
+    rng = np.random.default_rng(8)
+    v = rng.normal(0, 5000, 300).round(2)
+    def acct(x): return f"({abs(x):,.2f})" if x < 0 else f"{x:,.2f}"
+    def lead(x): return f"-${abs(x):,.2f}" if x < 0 else f"${x:,.2f}"
+    t = pa.table({"ledger": [acct(x) for x in v], "refund": [lead(x) for x in v], "plain": [f"{x:,.2f}" for x in v]})
+    schema, _, out = round_trip(t)
+    assert {c: schema.column(c).codec["negative"] for c in t.column_names} == {
+        "ledger": "parentheses", "refund": "before prefix", "plain": "sign"}
+    from synthgen.codecs import parse
+    np.testing.assert_allclose(parse(schema.column("ledger").codec, t.column("ledger")).to_numpy(), v)
+    np.testing.assert_allclose(parse(schema.column("refund").codec, t.column("refund")).to_numpy(), v)
+    assert out.schema == t.schema
+    ledger, refund = out.column("ledger").to_pylist(), out.column("refund").to_pylist()
+    assert any(x.startswith("(") for x in ledger) and all(re.fullmatch(r"\(?[\d,]+\.\d\d\)?", x) for x in ledger)
+    assert any(x.startswith("-$") for x in refund) and all(re.fullmatch(r"-?\$[\d,]+\.\d\d", x) for x in refund)
+    assert parse({"type": "number", "thousands": ",", "decimal": "."} | schema.column("plain").codec,
+                 pa.array(["(12", "12)", "(-12)", "-$-3"])).null_count == 4  # unpaired or doubly negative
+
+
 def test_kind_and_format_overrides():
     t = pa.table({"d": ["01/02/2013", "03/04/2014", "05/06/2015"] * 20, "n": list(range(60))})
     schema, _, out = round_trip(t, {"d": {"kind": "datetime", "format": "%d/%m/%Y"}})
