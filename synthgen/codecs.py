@@ -17,6 +17,7 @@ Parsing is vectorised (pandas to_datetime with an explicit format, Arrow string 
 """
 from __future__ import annotations
 
+import datetime
 import re
 
 import numpy as np
@@ -151,12 +152,22 @@ def _detect_datetime(values, counts) -> dict | None:
     else:
         native = "timestamp[us]"
     codec = {"type": "datetime", "format": best, "native": native, "_ok": int(counts[ok].sum())}
-    if best.endswith("%z"):  # "+00:00", "+0000" or "Z": written back (in UTC) as the input wrote it
+    if best.endswith("%z"):  # "+00:00", "+0000" or "Z": written back as the input wrote it
         last = str(sample[0]).strip()
         codec["zone"] = "Z" if last.endswith("Z") else ":" if re.search(r"[+-]\d\d:\d\d$", last) else ""
+        codec["offset_minutes"] = _common_offset(values, counts)
     if best in TIME_FORMATS:
         codec["time_only"] = True
     return codec
+
+
+def _common_offset(values, counts) -> int:
+    """The most frequent UTC offset written in the values, in minutes ("Z" is 0): the output is
+    written at that offset (a zone's summer and winter offsets cannot both be kept without its name)."""
+    m = pd.Series(values, dtype=object).astype(str).str.strip().str.extract(r"(?:([+-])(\d\d):?(\d\d)|Z)$")
+    minutes = (m[1].astype(float) * 60 + m[2].astype(float)) * np.where(m[0] == "-", -1, 1)
+    weights = pd.Series(counts).groupby(minutes.fillna(0).astype(int).to_numpy()).sum()
+    return int(weights.idxmax()) if len(weights) else 0
 
 
 def _detect_number(values, counts) -> dict | None:
@@ -260,8 +271,10 @@ def format_values(codec: dict, arr, typ: pa.DataType) -> pa.Array:
     if codec["type"] == "boolean":
         v = np.where(arr.fill_null(False).to_numpy(zero_copy_only=False), codec["true"], codec["false"])
     elif codec["type"] == "datetime":
-        s = pd.Series(arr.to_pandas())
-        v = pd.to_datetime(s).dt.strftime(codec["format"]).astype("string")
+        s = pd.to_datetime(pd.Series(arr.to_pandas()))
+        if codec.get("offset_minutes") and s.dt.tz is not None:  # UTC instants at the input's offset
+            s = s.dt.tz_convert(datetime.timezone(datetime.timedelta(minutes=codec["offset_minutes"])))
+        v = s.dt.strftime(codec["format"]).astype("string")
         if codec.get("zone") == "Z":  # UTC instants: "+0000" -> "Z", or "+00:00"
             v = v.str.replace(r"[+-]0000$", "Z", regex=True)
         elif codec.get("zone") == ":":

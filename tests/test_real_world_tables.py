@@ -142,6 +142,16 @@ def test_timestamps_with_and_without_zone():
     for name, pattern in (("plain", r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"), ("iso_z", r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"),
                           ("offset", r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\+\d\d:\d\d")):
         assert all(re.fullmatch(pattern, v) for v in out.column(name).to_pylist()), name
+    # written at the input's offset (its most common one), the same instants as the decoded ones
+    assert schema.column("offset").codec["offset_minutes"] == 60
+    assert all(v.endswith("+01:00") for v in out.column("offset").to_pylist())
+    instants = pd.to_datetime(pd.Series(out.column("offset").to_pylist()), utc=True)
+    assert instants.min() >= ts.min().tz_localize("+01:00") and instants.max() <= ts.max().tz_localize("+01:00")
+    new_york = pa.table({"t": [x.strftime("%Y-%m-%d %H:%M:%S") + ("-04:00" if i % 3 else "-05:00")
+                               for i, x in enumerate(ts)]})
+    ny_schema, _, ny_out = round_trip(new_york)
+    assert ny_schema.column("t").codec["offset_minutes"] == -240
+    assert all(v.endswith("-04:00") for v in ny_out.column("t").to_pylist())
 
 
 def test_formatted_numbers_and_yes_no_words():
