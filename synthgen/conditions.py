@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from synthgen import seeding
 from synthgen.errors import SynthgenError
 from synthgen.io import read_table
 
@@ -95,7 +96,7 @@ class RowConditions:
             others = np.delete(freq, k)
             weights = np.insert(others / others.sum() * (1 - share), k, share)
         counts = largest_remainder(self.n_rows, weights / weights.sum())
-        assign = np.random.default_rng(np.random.SeedSequence([int(seed), 2])).permutation(
+        assign = seeding.numpy_rng(seeding.REBALANCE, seed).permutation(
             np.repeat(np.arange(len(levels)), counts))
         self.rebalance_col, self.rebalance_tokens = j, tokens[assign]
         self.rebalance_info = {"column": name, "counts": {str(v): int(c) for v, c in zip(levels, counts)}}

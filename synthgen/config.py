@@ -6,6 +6,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from synthgen import seeding
 from synthgen.errors import SynthgenError
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
@@ -30,6 +31,7 @@ def load_config(overrides: list[str] | tuple = (), params_file: str | Path | Non
     except Exception as e:  # an interpolation to a missing key, e.g. from a bad override
         raise SynthgenError(f"config does not resolve: {_first_line(e)}") from None
     _check_types(cfg, overrides)
+    seeding.check_seed(cfg.get("seed", 0))  # every stream derives from it (synthgen/seeding.py)
     return cfg
 
 

@@ -6,6 +6,8 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
+from synthgen import seeding
+
 
 class TensorDataModule(pl.LightningDataModule):
     """Arrays with the same first dimension N (e.g. tokens [N, C], or images [N, C, H, W] and
@@ -14,7 +16,7 @@ class TensorDataModule(pl.LightningDataModule):
     def __init__(self, arrays: tuple, batch_size: int, val_share: float, seed: int):
         super().__init__()
         n = len(arrays[0])
-        perm = torch.from_numpy(np.random.default_rng(seed).permutation(n))
+        perm = torch.from_numpy(seeding.numpy_rng(seeding.VAL_SPLIT, seed).permutation(n))
         n_val = int(round(n * val_share)) if n >= 10 else 0
         tensors = [torch.from_numpy(np.ascontiguousarray(a)) for a in arrays]
         self.train_set = TensorDataset(*(t[perm[n_val:]] for t in tensors))
@@ -25,7 +27,7 @@ class TensorDataModule(pl.LightningDataModule):
     def train_dataloader(self):
         from torch.utils.data import RandomSampler
 
-        g = torch.Generator().manual_seed(self.seed)
+        g = seeding.torch_generator(seeding.TRAIN_ORDER, self.seed)
         bs = min(self.batch_size, len(self.train_set))
         # repeats > 1: that many fresh permutations back to back (RandomSampler without replacement)
         sampler = RandomSampler(self.train_set, num_samples=len(self.train_set) * max(1, int(self.repeats)),

@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import torch
 from pytorch_lightning.callbacks import BasePredictionWriter
 
+from synthgen import seeding
 from synthgen.io import file_sha256, write_json, write_parquet_atomic
 
 MANIFEST = "_manifest.json"  # leading underscore: Parquet dataset readers skip it
@@ -20,16 +21,15 @@ def shard_name(chunk: int) -> str:
     return f"part-{chunk:06d}.parquet"
 
 
-def decode_rng(seed: int, chunk: int, stream: tuple = (1,)) -> np.random.Generator:
+def decode_rng(seed: int, chunk: int) -> np.random.Generator:
     """The decoder's random stream for one chunk (within-bin draws, rare levels)."""
-    return np.random.default_rng(np.random.SeedSequence([int(seed), int(chunk), *stream]))
+    return seeding.numpy_rng(seeding.DECODE, seed, chunk)
 
 
 def redraw_streams(seed: int, chunk: int, round_: int, device="cpu"):
     """The model's and the decoder's random streams for one round of redrawing copies in a chunk."""
-    from synthgen.models.base import chunk_generator
-
-    return chunk_generator(seed, chunk, device, stream=(2, round_)), decode_rng(seed, chunk, stream=(3, round_))
+    return (seeding.torch_generator(seeding.REDRAW_MODEL, seed, chunk, round_, device=device),
+            seeding.numpy_rng(seeding.REDRAW_DECODE, seed, chunk, round_))
 
 
 class ShardWriter(BasePredictionWriter):

@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from synthgen import seeding
 from synthgen.errors import SynthgenError
 from synthgen.streaming import (HOLDOUT_SAMPLE_FILE, SAMPLE_FILE, VAL_STREAM, read_stream_info, row_hashes,
                                 unit_floats)
@@ -220,7 +221,7 @@ class ShardTrainSet:
         return unit_floats(row_hashes(self.seed, VAL_STREAM, self.tokens.first[s] + a, b - a)) < self.thr
 
     def _deal(self, epoch: int) -> list[list[int]]:
-        order = np.random.default_rng([self.seed, 11, epoch]).permutation(len(self.blocks))
+        order = seeding.numpy_rng(seeding.SHARD_DEAL, self.seed, epoch).permutation(len(self.blocks))
         return [order[r::self.world].tolist() for r in range(self.world)]
 
     def __len__(self) -> int:
@@ -232,7 +233,7 @@ class ShardTrainSet:
         import torch
 
         n_batches, mine = len(self), self._deal(self.epoch)[self.rank]
-        rng = np.random.default_rng([self.seed, 12, self.epoch, self.rank])
+        rng = seeding.numpy_rng(seeding.SHARD_SHUFFLE, self.seed, self.epoch, self.rank)
         self.epoch += 1
         carry, done = np.empty((0, self.tokens.n_columns), dtype=np.int64), 0
         for g in range(0, len(mine), SHUFFLE_BLOCKS):

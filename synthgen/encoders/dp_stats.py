@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from synthgen import seeding
 from synthgen.encoders.columns import CategoryCodec, NumericCodec, _scale_of, _units
 from synthgen.encoders.tabular import TabularEncoder
 from synthgen.errors import SynthgenError
@@ -60,7 +61,7 @@ def fit_dp_encoder(table: pa.Table, schema: TableSchema, settings: dict, columns
     epsilon, delta = pcfg.epsilon * pcfg.encoder_share, delta_total * pcfg.encoder_share
     # The plain fit validates settings and learns the identifier formats; its codecs are discarded.
     base = TabularEncoder.fit(table, schema, **settings)
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 17]))
+    rng = seeding.numpy_rng(seeding.DP_ENCODER, seed)
     types = {f.name: f.type for f in schema.arrow_schema}
     modelled = [c for c in schema.columns if c.name in base.codecs]
     public = {c.name for c in modelled if _is_public_categorical(c, types[c.name], columns_cfg.get(c.name))}

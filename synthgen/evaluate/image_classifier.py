@@ -32,9 +32,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from synthgen import seeding
+
 log = logging.getLogger("synthgen")
 
-CLASSIFIER_VERSION = 1  # bump when the architecture or the training loop changes: old caches are ignored
+# bump when the architecture or the training loop changes: old caches are ignored
+# (2: the batch order comes from seeding.CLASSIFIER_ORDER)
+CLASSIFIER_VERSION = 2
 STATS = {"trained": 0, "loaded": 0}  # how often a classifier was trained / read from the cache (tests)
 _BATCH_EVAL = 512
 
@@ -108,7 +112,7 @@ def train_classifier(images: np.ndarray, labels: np.ndarray, n_classes: int,
         torch.default_generator.manual_seed(settings.seed)  # torch.manual_seed, CPU only (no CUDA reseed)
         model = SmallCNN(images.shape[3], n_classes)
         x, y = to_tensor(images), torch.as_tensor(np.asarray(labels, dtype=np.int64))
-        gen = torch.Generator().manual_seed(settings.seed)
+        gen = seeding.torch_generator(seeding.CLASSIFIER_ORDER, settings.seed)
         bs = max(1, min(settings.batch_size, n))
         steps = settings.epochs * math.ceil(n / bs)
         opt = torch.optim.Adam(model.parameters(), lr=settings.lr)

@@ -55,6 +55,7 @@ from scipy import linalg
 from scipy.spatial.distance import cdist
 from sklearn.neighbors import NearestNeighbors
 
+from synthgen import seeding
 from synthgen.errors import SynthgenError
 from synthgen.evaluate.image_classifier import ClassifierSettings, predict, real_classifier, train_classifier
 
@@ -212,7 +213,7 @@ def cas_selection(train_labels: np.ndarray, synth_labels: np.ndarray, n_classes:
                   seed: int) -> np.ndarray:
     """Indices into the synthetic set: per class as many as the real train split has (a seeded
     choice), or all of them when there are fewer; sorted."""
-    rng = np.random.default_rng([seed, 1])
+    rng = seeding.numpy_rng(seeding.CAS_SELECTION, seed)
     chosen = []
     for k in range(n_classes):
         idx = np.flatnonzero(synth_labels == k)
@@ -253,7 +254,7 @@ def evaluate_images(train_images, train_labels, test_images, test_labels, synth_
     inception = _inception_check(cfg)  # fail early on a missing weights file, before training
 
     model, key = real_classifier(xtr, ytr, n_classes, settings, cfg.cache_dir)
-    rng = np.random.default_rng([int(cfg.seed), 0])
+    rng = seeding.numpy_rng(seeding.EVAL_SUBSET, cfg.seed)
     i_tr, i_te, i_sy = (_cap(len(x), cfg.max_images, rng) for x in (xtr, xte, xsy))
     f_tr = predict(model, xtr[i_tr])[0]
     f_te, p_te = predict(model, xte)  # all test images: accuracy; the capped subset: features

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from omegaconf import DictConfig, OmegaConf
 
+from synthgen import seeding
 from synthgen.errors import SynthgenError
 from synthgen.tracking import RunLog
 
@@ -120,7 +121,7 @@ def holdout_split(n: int, share, seed: int) -> tuple:
     share = float(share)
     if not 0 < share < 1:
         raise SynthgenError(f"data.holdout_share={share} must be between 0 and 1")
-    perm = np.random.default_rng(seed).permutation(n)
+    perm = seeding.numpy_rng(seeding.HOLDOUT_SPLIT, seed).permutation(n)
     n_hold = max(1, int(round(n * share)))
     return np.sort(perm[:n_hold]), np.sort(perm[n_hold:])
 

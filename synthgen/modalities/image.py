@@ -17,12 +17,12 @@ import torch
 from pytorch_lightning.callbacks import BasePredictionWriter
 from pytorch_lightning.loggers import MLFlowLogger
 
+from synthgen import seeding
 from synthgen.errors import SynthgenError
 from synthgen.image_io import (IMAGE_MANIFEST, MANIFEST_SCHEMA, ImageSet, load_image_source, sample_grid_png,
                                write_image_chunk)
 from synthgen.io import atomic_write_text, staged_dir, write_parquet_atomic
 from synthgen.modalities import GenerationPlan, Modality, holdout_split, plain
-from synthgen.models.base import chunk_generator
 from synthgen.tracking import RunLog
 
 if TYPE_CHECKING:
@@ -276,7 +276,8 @@ class SampleGridLogger(pl.Callback):
         if not trainer.is_global_zero or not isinstance(trainer.logger, MLFlowLogger):
             return
         labels = torch.arange(len(self.enc.class_names)).repeat_interleave(self.per_class)
-        out = pl_module.sample(labels.to(pl_module.device), chunk_generator(self.seed, 0, pl_module.device))
+        g = seeding.torch_generator(seeding.PREVIEW, self.seed, device=pl_module.device)
+        out = pl_module.sample(labels.to(pl_module.device), g)
         images = to_uint8(self.enc, pl_module, out.cpu())
         grid = sample_grid_png(images, labels.numpy(), len(self.enc.class_names), self.per_class,
                                scale=_grid_scale(images))

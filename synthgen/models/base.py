@@ -6,18 +6,11 @@ Images (models/image_base.py): cond is int64 class labels [n].
 """
 from __future__ import annotations
 
-import numpy as np
 import pytorch_lightning as pl
 import torch
 
+from synthgen import seeding
 from synthgen.encoders.layout import TokenLayout
-
-
-def chunk_generator(seed: int, chunk: int, device="cpu", stream: tuple = ()) -> torch.Generator:
-    """The random stream of one output chunk: fixed by (seed, chunk), whatever process runs it;
-    `stream` numbers further streams of the same chunk (e.g. redraws, synthgen/generation.py)."""
-    state = int(np.random.SeedSequence([int(seed), int(chunk), *stream]).generate_state(1, dtype=np.uint64)[0] >> 1)
-    return torch.Generator(device=device).manual_seed(state)
 
 
 class Generator(pl.LightningModule):
@@ -29,7 +22,8 @@ class Generator(pl.LightningModule):
     def predict_step(self, batch: dict, batch_idx: int = 0) -> dict:
         # batch: one chunk; "cond" [1, n, ...] from the generation dataset (batch size 1).
         chunk = int(batch["chunk"][0])
-        g = chunk_generator(int(batch["seed"][0]), chunk, self.device)
+        # the chunk's own stream: fixed by (seed, chunk), whatever process runs it (synthgen/seeding.py)
+        g = seeding.torch_generator(seeding.MODEL_DRAW, int(batch["seed"][0]), chunk, device=self.device)
         self.last_acceptance_rate = None  # set by sample_by_rejection when conditions need it
         out = self.sample(batch["cond"][0].to(self.device), g)
         return {"chunk": chunk, "output": out.cpu(), "acceptance_rate": self.last_acceptance_rate}

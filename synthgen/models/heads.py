@@ -16,6 +16,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from synthgen import seeding
 from synthgen.errors import SynthgenError
 
 
@@ -198,14 +199,14 @@ def sample_distance(spans: Spans, generated: torch.Tensor, reference: torch.Tens
 
 
 @torch.no_grad()
-def generated_distance(model, reference: torch.Tensor, seed: int = 0) -> torch.Tensor:
+def generated_distance(model, reference: torch.Tensor) -> torch.Tensor:
     """heads.sample_distance between unconditional samples of `model` and reference rows [N, C].
 
-    Draws 4x as many rows as the reference (4096 to 50,000) from a fixed seed, so successive
-    epochs are compared with the same random numbers.
+    Draws 4x as many rows as the reference (4096 to 50,000) from a fixed stream (seeding.VAL_SAMPLE),
+    so successive epochs are compared with the same random numbers.
     """
     n = min(max(4 * len(reference), 4096), 50_000)
-    g = torch.Generator(device=reference.device).manual_seed(seed)
+    g = seeding.torch_generator(seeding.VAL_SAMPLE, seeding.FIXED, device=reference.device)
     cond = torch.full((n, model.n_columns), -1, dtype=torch.long, device=reference.device)
     return sample_distance(model.spans, model.sample(cond, g), reference)[0]
 

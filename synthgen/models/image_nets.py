@@ -28,6 +28,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from synthgen import seeding
+
 
 def conv_stages(height: int, width: int) -> int:
     """Stride-2 stages between an image and the smallest feature map (whose side stays >= 4), >= 1."""
@@ -165,5 +167,5 @@ def validation_moment(model, batches: list) -> torch.Tensor | None:
     x = torch.cat([b[0] for b in batches])
     y = torch.cat([b[1] for b in batches])
     batches.clear()
-    fake = model.sample(y, torch.Generator(device=model.device).manual_seed(0))
+    fake = model.sample(y, seeding.torch_generator(seeding.VAL_SAMPLE, seeding.FIXED, device=model.device))
     return class_moment_distance(fake, x, y, model.n_classes)

@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from synthgen import seeding
 from synthgen.models.image_base import ImageGenerator
 from synthgen.models.image_nets import ConvDecoder, ConvEncoder, validation_moment
 
@@ -80,7 +81,7 @@ class ImageVAE(ImageGenerator):
     def validation_step(self, batch, batch_idx):
         x, y = batch
         # A fixed noise draw per batch: the same images give the same val_loss in every epoch.
-        g = torch.Generator(device=x.device).manual_seed(batch_idx)
+        g = seeding.torch_generator(seeding.VAL_NOISE, seeding.FIXED, batch_idx, device=x.device)
         eps = torch.randn(len(x), self.latent_dim, generator=g, device=x.device)
         loss, rec, kl = self._loss(x, y, eps)
         self.log("val_loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True, batch_size=len(x))

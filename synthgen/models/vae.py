@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from synthgen import seeding
 from synthgen.models.base import TabularGenerator
 from synthgen.models.heads import SpanHead, SpanInput, generated_distance, mlp
 from synthgen.models.schedules import adamw_warmup_cosine
@@ -65,7 +66,7 @@ class TabularVAE(TabularGenerator):
     def validation_step(self, batch, batch_idx):
         x = batch[0]
         # A fixed noise draw per batch: the same rows give the same val_loss in every epoch.
-        g = torch.Generator(device=x.device).manual_seed(batch_idx)
+        g = seeding.torch_generator(seeding.VAL_NOISE, seeding.FIXED, batch_idx, device=x.device)
         eps = torch.randn(len(x), self.latent_dim, generator=g, device=x.device)
         loss, rec, kl = self._loss(x, eps)
         self.log("val_loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True, batch_size=len(x))

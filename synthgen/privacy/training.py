@@ -20,6 +20,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 
+from synthgen import seeding
 from synthgen.errors import SynthgenError
 from synthgen.privacy import PrivacyConfig
 
@@ -115,7 +116,7 @@ class PoissonDataModule(pl.LightningDataModule):
 
     def train_dataloader(self):
         from opacus.data_loader import DPDataLoader
-        g = torch.Generator().manual_seed(self.seed)
+        g = seeding.torch_generator(seeding.DP_BATCHES, self.seed)
         return DPDataLoader.from_data_loader(self.dm.train_dataloader(), generator=g)
 
 
@@ -147,7 +148,7 @@ class DPCallback(pl.Callback):
         # strict=False: the layers' buffers are the token layout's index tensors, not data statistics.
         self.gsm = SynthgenGradSampleModule(pl_module, batch_first=True, loss_reduction="mean", strict=False)
         (opt,) = trainer.strategy.optimizers
-        g = torch.Generator(device=pl_module.device).manual_seed(self.seed + 1)
+        g = seeding.torch_generator(seeding.DP_NOISE, self.seed, device=pl_module.device)
         dp = DPOptimizer(opt, noise_multiplier=self.plan.noise_multiplier, max_grad_norm=self.plan.max_grad_norm,
                          expected_batch_size=max(1, round(self.plan.expected_batch_size)),
                          loss_reduction="mean", generator=g)
