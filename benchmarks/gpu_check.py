@@ -42,7 +42,7 @@ class Settings:
         self.n_small, self.n_big = (2_000, 6_000) if smoke else (100_000, 1_100_000)
         self.chunk_rows = 1_000 if smoke else 50_000
         self.accelerator = "cpu" if smoke else "gpu"
-        self.extra = ["model.d_model=16", "model.n_layers=1", "model.n_heads=2"] if smoke else []
+        self.extra = ["model.tabular.d_model=16", "model.tabular.n_layers=1", "model.tabular.n_heads=2"] if smoke else []
 
 
 def world_sizes(n: int) -> list[int]:
@@ -88,7 +88,7 @@ def trainer_overrides(s: Settings, world: int, precision: str) -> list[str]:
 def train_rows_per_s(s: Settings, base: list[str], family: str, world: int, precision: str) -> float:
     from synthgen.config import load_config
 
-    batch = int(load_config([f"model={family}", *s.extra]).model.batch_size)
+    batch = int(load_config([f"model={family}", *s.extra]).model.tabular.batch_size)
     ov = [*base, f"model={family}", *s.extra, *trainer_overrides(s, world, precision),
           f"trainer.limit_train_batches={s.limit}", "train.patience=1000"]
     t1 = synthgen("train", [*ov, "trainer.max_epochs=1"])

@@ -38,7 +38,7 @@ SAVED_CONFIG = "synthgen.yaml"  # the resolved config in a saved Synthesizer fol
 
 # ---- config overrides from Python values -----------------------------------------------------------------
 def _flatten(values: dict, prefix: str = "") -> list[tuple[str, object]]:
-    """{"trainer": {"max_epochs": 3}, "model__d_model": 16} -> [("trainer.max_epochs", 3), ("model.d_model", 16)]."""
+    """{"trainer": {"max_epochs": 3}, "model__tabular__d_model": 16} -> [("trainer.max_epochs", 3), ("model.tabular.d_model", 16)]."""
     out = []
     for key, value in values.items():
         key = prefix + str(key).replace("__", ".")
@@ -391,7 +391,8 @@ class Synthesizer:
                                  mlflow_dir)
         folder = folder.resolve()
         if (folder / SAVED_CONFIG).exists():
-            cfg = OmegaConf.load(folder / SAVED_CONFIG)
+            from synthgen.modalities import upgrade_model_config
+            cfg = upgrade_model_config(OmegaConf.load(folder / SAVED_CONFIG))  # saved by an older synthgen too
             OmegaConf.set_struct(cfg, True)
         else:  # a CLI out dir: the config the train run logged, else the default
             from synthgen.config import load_config
@@ -404,7 +405,8 @@ class Synthesizer:
         if not (folder / "prepared" / "train.parquet").exists() and cfg.generate.redraw_copies:
             logging.getLogger("synthgen").warning("%s has no training rows: sampling without the copy guard", folder)
             _set(cfg, "generate.redraw_copies", False)
-        synth = cls(cfg.model._target_.split(".")[-2], out_dir=folder, verbose=verbose)  # ...models.vae.TVAE
+        from synthgen.modalities import family_label
+        synth = cls(family_label(cfg.model), out_dir=folder, verbose=verbose)  # ...models.vae.TabularVAE -> vae
         synth.config = cfg
         return synth
 

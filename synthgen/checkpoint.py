@@ -3,8 +3,8 @@
 A model file is data only. Exported models are shared (MLflow artifacts, DVC remotes), so loading
 one must not run code of the file's choosing: `weights_only=True` keeps torch from unpickling
 objects, and the model config is never handed to hydra. The class comes from an allow-list of
-synthgen's own families (the `_target_`s of conf/model/*.yaml and of their `image:` blocks; a
-checkpoint cannot extend it), a `_target_` or other hydra key anywhere else is refused, and the
+synthgen's own families (the `_target_`s of the network blocks of conf/model/*.yaml, plus the
+family the caller's own config names; a checkpoint cannot extend it), a `_target_` or other hydra key anywhere else is refused, and the
 rest of the config is passed to the class as plain keyword arguments.
 """
 from __future__ import annotations
@@ -15,6 +15,7 @@ import os
 import uuid
 from functools import lru_cache
 from pathlib import Path
+from typing import Iterable
 
 import torch
 
@@ -27,15 +28,16 @@ HYDRA_KEYS = ("_target_", "_args_", "_partial_", "_recursive_", "_convert_")
 
 @lru_cache(maxsize=1)
 def allowed_families() -> frozenset[str]:
-    """Dotted class paths a model file may name: synthgen's own families, from conf/model/*.yaml."""
+    """Dotted class paths a model file may name: synthgen's own families, the `_target_` of each
+    network block (tabular:, image:) of conf/model/*.yaml."""
     import yaml
+
+    from synthgen.modalities import family_targets
 
     targets = set()
     for f in sorted(MODEL_CONF_DIR.glob("*.yaml")):
-        node = yaml.safe_load(f.read_text()) or {}
-        for block in (node, node.get("image") or {}):
-            target = block.get("_target_")
-            if isinstance(target, str) and target.startswith("synthgen.models."):
+        for target in family_targets(yaml.safe_load(f.read_text()) or {}):
+            if target.startswith("synthgen.models."):
                 targets.add(target)
     return frozenset(targets)
 
@@ -58,8 +60,10 @@ def export_generator(model, model_config: dict, path: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def load_generator(path: Path):
-    """The generator in `path`, in eval mode; one-line SynthgenError naming the file otherwise."""
+def load_generator(path: Path, also_allowed: Iterable[str] = ()):
+    """The generator in `path`, in eval mode; one-line SynthgenError naming the file otherwise.
+    `also_allowed`: classes the caller's own config names (a family added from outside synthgen,
+    see README "Development"); the model file itself can never add one."""
     path = Path(path)
     if not path.exists():
         raise SynthgenError(f"model not found: {path}; run `synthgen train` first")
@@ -70,7 +74,7 @@ def load_generator(path: Path):
         raise SynthgenError(f"{path}: not a readable synthgen model file ({_first_line(e)}); {rerun}") from None
     if not isinstance(state, dict) or not {"state_dict", "model_config", "layout"} <= state.keys():
         raise SynthgenError(f"{path}: not a synthgen model file (expected state_dict, model_config, layout); {rerun}")
-    cls, kwargs = _model_class(path, state["model_config"])
+    cls, kwargs = _model_class(path, state["model_config"], frozenset(also_allowed))
     layout = state["layout"]
     if not isinstance(layout, dict) or _hydra_key(layout):
         raise SynthgenError(f"{path}: the model file's layout is not plain data; {rerun}")
@@ -83,12 +87,12 @@ def load_generator(path: Path):
     return model.eval()
 
 
-def _model_class(path: Path, config) -> tuple[type, dict]:
+def _model_class(path: Path, config, also_allowed: frozenset[str] = frozenset()) -> tuple[type, dict]:
     """(allow-listed class, plain kwargs) from a model file's config, or a one-line SynthgenError."""
     if not isinstance(config, dict) or not isinstance(config.get("_target_"), str):
         raise SynthgenError(f"{path}: the model file has no model class; rerun `synthgen train`")
     target = config["_target_"]
-    allowed = allowed_families()
+    allowed = allowed_families() | also_allowed
     if target not in allowed:
         raise SynthgenError(f"{path}: model class '{target}' is not a synthgen family (allowed: "
                             f"{', '.join(sorted(allowed))}); refusing to load it")

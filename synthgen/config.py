@@ -10,6 +10,9 @@ from synthgen import seeding
 from synthgen.errors import SynthgenError
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+# `hydra.searchpath=[file:///abs/conf]` adds config folders searched after CONF_DIR: a family of your own
+# is <folder>/model/<name>.yaml, picked with model=<name> (README "Development").
+SEARCHPATH = "hydra.searchpath="
 # Config nodes whose keys are column names chosen by the user: `a.b.c=v` adds a key there.
 OPEN_NODES = ("data.columns.", "generate.condition.")
 DATA_VALUE_KEYS = ("generate.rebalance.value=", "generate.condition_file=", "data.sql=")
@@ -52,16 +55,22 @@ def _compose(overrides: list[str]) -> DictConfig:
                                 f"{', '.join(options)}") from None
         if first.startswith("Could not override"):
             key = first.split("'")[1] if "'" in first else first
-            raise SynthgenError(f"unknown config key '{key}'; `synthgen compose` lists every key") from None
+            hint = (" (a family's keys are model.tabular.<key>, model.image.<key> and "
+                    "model.training.<modality>.<key>)" if key.startswith("model.") else "")
+            raise SynthgenError(f"unknown config key '{key}'{hint}; `synthgen compose` lists every key") from None
         raise SynthgenError(f"bad override: {first}") from None
 
 
 def _from_params_file(path: Path, overrides: list[str]) -> DictConfig:
     if not path.exists():
         raise SynthgenError(f"params file not found: {path}")
-    cfg = OmegaConf.load(path)
+    from synthgen.modalities import upgrade_model_config
+
+    cfg = upgrade_model_config(OmegaConf.load(path))  # a params file written before the family blocks
     OmegaConf.set_struct(cfg, True)
     for o in overrides:
+        if o.startswith(SEARCHPATH):  # a composed file names its family's classes itself
+            continue
         key, _, value = o.lstrip("+").partition("=")
         try:
             if o.startswith("+"):
@@ -134,10 +143,11 @@ def _set_column_settings(cfg: DictConfig, columns: list[tuple[str, str, str]]) -
 
 def _check_types(cfg: DictConfig, overrides: list[str]) -> None:
     """A value overriding a number or a boolean must be one: `trainer.max_epochs=abc` is refused."""
-    defaults = _compose([o for o in overrides if "=" in o and "." not in o.split("=")[0].lstrip("+~")])
+    defaults = _compose([o for o in overrides if "=" in o and ("." not in o.split("=")[0].lstrip("+~")
+                                                               or o.startswith(SEARCHPATH))])
     for o in overrides:
         key = o.lstrip("+~").partition("=")[0]
-        if "." not in key:
+        if "." not in key or o.startswith(SEARCHPATH):
             continue
         default = OmegaConf.select(defaults, key, default=None)
         value = OmegaConf.select(cfg, key, default=None)

@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from synthgen import tracking
 from synthgen.errors import SynthgenError
-from synthgen.modalities import handler_for, training_spec
+from synthgen.modalities import family_targets, handler_for, training_spec
 from synthgen.paths import RunPaths
 from synthgen.privacy import privacy_config
 
@@ -89,12 +89,11 @@ def train(cfg: DictConfig):
     torch.set_flush_denormal(True)  # denormals slow CPU training down as weights shrink
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     enc = handler.load_encoder()
-    # `auto` settings (conf/model/*.yaml) follow the table's rows, columns and vocabulary (synthgen/sizing.py)
+    # The family's network and training settings for this modality (conf/model/<family>.yaml, overridden by
+    # trainer.max_epochs, train.*); `auto` ones follow the table's rows, columns and vocabulary (synthgen/sizing.py)
     spec, training, rule = training_spec(cfg, handler.table_size(enc))
     model = instantiate(spec, layout=enc.layout.to_dict(), _convert_="all")
-    max_epochs = _first_set(training.get("epochs"), 30)
-    patience = _first_set(training.get("patience"), 4)
-    val_share = _first_set(training.get("val_share"), 0.1)
+    max_epochs, patience, val_share = training["epochs"], training["patience"], training["val_share"]
     pcfg = privacy_config(cfg)
     if pcfg.enabled:
         if handler.name != "tabular":
@@ -180,10 +179,6 @@ def ended_annealed(optimizers) -> bool:
                for opt in optimizers for g in opt.param_groups)
 
 
-def _first_set(*values):
-    return next(v for v in values if v is not None)
-
-
 def _resume_path(cfg: DictConfig, paths: RunPaths):
     if cfg.ckpt_path in (None, ""):
         return None
@@ -242,7 +237,7 @@ def write_synthetic(cfg: DictConfig, paths: RunPaths):
 
     handler = handler_for(cfg, paths)
     enc = handler.load_encoder()
-    model = load_generator(paths.model)
+    model = load_generator(paths.model, also_allowed=family_targets(cfg.model))  # the config's own family
     staging = paths.synthetic.with_name(f".{paths.synthetic.name}.partial")  # same path in every process
     plan = handler.generation(enc, staging)
     if _is_launcher():

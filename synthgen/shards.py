@@ -283,7 +283,7 @@ def shard_datamodule(paths, batch_size: int, val_share: float, seed: int, val_ma
             inner = ShardTrainSet(tokens, thr, batch_size, seed, rank, world)
             if len(inner) == 0:
                 raise SynthgenError(f"{n} training rows give no batch of {batch_size} rows on each of {world} "
-                                    f"rank(s); use fewer processes or a smaller model.batch_size")
+                                    f"rank(s); use fewer processes or a smaller model.tabular.batch_size")
             return DataLoader(_TrainSet(inner), batch_size=None)
 
         def val_dataloader(self):

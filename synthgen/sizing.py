@@ -1,6 +1,7 @@
 """Training settings that follow the table's size: one rule for every tabular family.
 
-A model file may set any of these keys to `auto` (conf/model/*.yaml do); an explicit value
+A model file may set any of these keys to `auto` (conf/model/*.yaml's `tabular:` and
+`training.tabular:` blocks do); an explicit value
 overrides the rule key by key. The rule takes the training table's rows n (before the validation
 split), its modelled columns C and its total vocabulary V, and scales a family's reference settings,
 tuned on Adult (REF_ROWS training rows), to the table:
@@ -125,18 +126,22 @@ def plan(family: str, size: TableSize, multiple: int = 1, fixed: dict | None = N
     return out
 
 
-def resolve(spec: dict, training: dict, size: TableSize | None) -> tuple[dict, dict, dict]:
+def resolve(spec: dict, training: dict, size: TableSize | None, modality: str = "tabular") -> tuple[dict, dict, dict]:
     """(network spec, training settings, the rule's full plan) with every `auto` replaced by the
     rule's value for `size` (None: the reference table, REF_ROWS rows of 15 columns). Explicit
-    values stay; a key set to anything but a number or `auto` is a one-line SynthgenError."""
+    values stay; a key set to anything but a number or `auto` is a one-line SynthgenError naming it
+    as model.<modality>.<key> (network) or model.training.<modality>.<key>."""
     family = spec.get("_target_", "").rsplit(".", 1)[-1]
+
+    def key(k):
+        return f"model.{modality}.{k}" if k in spec else f"model.training.{modality}.{k}"
     for k in (*PROFILES.get(family, {}), *TRAINING):  # "steps" is no model key: .get gives None
-        check_number(f"model.{k}", {**spec, **training}.get(k))
-    autos = [k for k, v in {**spec, **training}.items() if v == AUTO]
+        check_number(key(k), {**spec, **training}.get(k))
+    autos = [key(k) for k, v in {**spec, **training}.items() if v == AUTO]
     if not autos:
         return spec, training, {}
     if family not in PROFILES:
-        raise SynthgenError(f"model key(s) {autos} are 'auto', which {family or 'this model'} does not support; "
+        raise SynthgenError(f"{', '.join(autos)} = 'auto', which {family or 'this model'} does not support; "
                             "set numbers")
     size = size or TableSize(REF_ROWS, 15, 1_000)
     fixed = {k: d.get(k) for d in (spec, training) for k in ("batch_size", "val_share", "epochs") if k in d}
@@ -146,7 +151,7 @@ def resolve(spec: dict, training: dict, size: TableSize | None) -> tuple[dict, d
         for k, v in d.items():
             if v == AUTO:
                 if k not in rule:
-                    raise SynthgenError(f"model.{k}=auto: the sizing rule has no value for {k}; set a number")
+                    raise SynthgenError(f"{key(k)}=auto: the sizing rule has no value for {k}; set a number")
                 d[k] = rule[k]
     training.setdefault("repeats", rule["repeats"])
     return spec, training, rule

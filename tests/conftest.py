@@ -26,7 +26,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 # Small runs: a few hundred Adult rows, one short epoch, two detection folds.
 TINY = ["data.max_rows=400", "trainer.max_epochs=1", "trainer.enable_progress_bar=false",
         "generate.n_rows=300", "generate.chunk_rows=128", "evaluate.detection_folds=2",
-        "model.d_model=16", "model.n_layers=1", "model.n_heads=2"]
+        "model.tabular.d_model=16", "model.tabular.n_layers=1", "model.tabular.n_heads=2"]
 
 
 def tiny_overrides(tmp_path: Path, *extra: str) -> list[str]:

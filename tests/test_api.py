@@ -18,7 +18,7 @@ from synthgen.api import Synthesizer
 from synthgen.errors import SynthgenError
 from tests.conftest import ROOT, subprocess_env
 
-TINY_MODEL = dict(trainer={"max_epochs": 1}, model__d_model=16, model__n_layers=1, model__n_heads=2,
+TINY_MODEL = dict(trainer={"max_epochs": 1}, model__tabular__d_model=16, model__tabular__n_layers=1, model__tabular__n_heads=2,
                   evaluate={"detection_folds": 2})
 FIT = """
 import json, logging, pandas as pd, synthgen

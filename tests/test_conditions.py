@@ -24,9 +24,9 @@ from tests.conftest import ROOT
 ADULT = ROOT / "data/adult/adult_train.parquet"
 # Six real Adult columns (8,000 rows), so that a small transformer learns them in a few epochs.
 COLUMNS = ["age", "marital_status", "relationship", "race", "sex", "income"]
-TRAINED = ["trainer.max_epochs=4", "trainer.enable_progress_bar=false", "model.d_model=32", "model.n_layers=1",
-           "model.n_heads=2", "model.batch_size=128", "generate.chunk_rows=1000", "data.holdout_path=null",
-           "data.sensitive=[sex]", "model.random_order_share=1.0"]  # every row a random subset first: conditioning is tested
+TRAINED = ["trainer.max_epochs=4", "trainer.enable_progress_bar=false", "model.tabular.d_model=32", "model.tabular.n_layers=1",
+           "model.tabular.n_heads=2", "model.tabular.batch_size=128", "generate.chunk_rows=1000", "data.holdout_path=null",
+           "data.sensitive=[sex]", "model.tabular.random_order_share=1.0"]  # every row a random subset first: conditioning is tested
 
 
 def tv(a: pd.Series, b: pd.Series) -> float:

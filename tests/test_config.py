@@ -7,7 +7,7 @@ from omegaconf import OmegaConf
 
 from synthgen.config import CONF_DIR, composed_yaml, load_config
 from synthgen.errors import SynthgenError
-from synthgen.modalities import model_spec
+from synthgen.modalities import families, family_targets, model_spec
 
 GROUPS = {g.name: sorted(p.stem for p in g.glob("*.yaml")) for g in CONF_DIR.iterdir() if g.is_dir()}
 
@@ -23,7 +23,7 @@ def test_every_option_composes(group, option):
     extra = {("data", "file"): ["data.path=x.csv"], ("data", "images"): ["data.source.path=x"]}.get((group, option), [])
     cfg = load_config([f"{group}={option}", *extra])
     assert OmegaConf.select(cfg, "seed") == 0
-    assert "_target_" in cfg.model and "_target_" in cfg.trainer
+    assert family_targets(cfg.model) and "_target_" in cfg.trainer
 
 
 @pytest.mark.parametrize("trainer", ["cpu", "ddp"])
@@ -38,7 +38,7 @@ def test_gpu_trainer_asks_for_gpu_and_bf16():
     assert cfg.trainer.accelerator == "gpu" and cfg.trainer.precision == "bf16-mixed"
 
 
-@pytest.mark.parametrize("model", GROUPS["model"])
+@pytest.mark.parametrize("model", families("tabular"))
 def test_models_instantiate(model):
     cfg = load_config([f"model={model}"])
     spec, training = model_spec(cfg)
@@ -51,8 +51,9 @@ def test_models_instantiate(model):
 @pytest.mark.parametrize("override,message", [
     (["nosuchkey=1"], "unknown config key 'nosuchkey'"),
     (["trainer.max_epochs=abc"], "expected an integer"),
-    (["model=nosuchfamily"], "model=nosuchfamily is unknown; choose one of: gan, transformer, vae"),
-    (["model.lr=fast"], "expected a number"),
+    (["model=nosuchfamily"], f"model=nosuchfamily is unknown; choose one of: {', '.join(GROUPS['model'])}"),
+    (["model.d_model=16"], "unknown config key 'model.d_model' (a family's keys are model.tabular.<key>"),
+    (["model.tabular.lr=fast"], "expected a number"),
 ])
 def test_bad_overrides_are_one_line(override, message):
     with pytest.raises(SynthgenError) as e:
@@ -82,8 +83,26 @@ def test_image_pipeline_params_are_composed_with_the_makefile_overrides():
 
 def test_params_file_with_overrides(tmp_path):
     p = tmp_path / "params.yaml"
-    p.write_text(composed_yaml(["model.d_model=32"]))
+    p.write_text(composed_yaml(["model.tabular.d_model=32"]))
     cfg = load_config(["trainer.max_epochs=2"], params_file=p)
-    assert cfg.model.d_model == 32 and cfg.trainer.max_epochs == 2
+    assert cfg.model.tabular.d_model == 32 and cfg.trainer.max_epochs == 2
     with pytest.raises(SynthgenError):
         load_config(["nosuchkey=1"], params_file=p)
+
+
+def test_a_config_saved_before_the_family_blocks_still_loads(tmp_path):
+    """params files, Synthesizer.save folders and logged config.yaml files written with the model keys at
+    top level (training keys mixed in, a nested image: block) load as today's tabular/image/training blocks."""
+    import yaml
+
+    from synthgen.modalities import training_spec
+
+    new = yaml.safe_load(composed_yaml(["model=vae"]))
+    m = new["model"]
+    image_training = {k: v for k, v in m["training"]["image"].items() if k != "val_share"}  # set by none then
+    old = {**m["tabular"], **m["training"]["tabular"], "image": {**m["image"], **image_training}}
+    p = tmp_path / "params.yaml"
+    p.write_text(yaml.safe_dump({**new, "model": old}, sort_keys=False))
+    cfg = load_config(["model.tabular.lr=0.5"], params_file=p)
+    assert OmegaConf.to_container(cfg.model) == {**m, "tabular": {**m["tabular"], "lr": 0.5}}
+    assert training_spec(cfg)[0]["_target_"] == "synthgen.models.vae.TabularVAE"

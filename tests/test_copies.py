@@ -16,8 +16,8 @@ from synthgen.copies import CopyGuard
 from synthgen.encoders import TabularEncoder
 from synthgen.schema import infer_schema
 
-VAE = ["model=vae", "model.latent_dim=4", "model.encoder_widths=[32]", "model.decoder_widths=[32]",
-       "model.batch_size=100", "trainer.max_epochs=2", "trainer.enable_progress_bar=false",
+VAE = ["model=vae", "model.tabular.latent_dim=4", "model.tabular.encoder_widths=[32]", "model.tabular.decoder_widths=[32]",
+       "model.tabular.batch_size=100", "trainer.max_epochs=2", "trainer.enable_progress_bar=false",
        "data.target=null", "evaluate.gate.enabled=false"]
 
 

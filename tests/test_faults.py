@@ -21,7 +21,7 @@ from tests.conftest import subprocess_env, tiny_overrides
 from tests.hardening_helpers import complete_run, tree
 
 # Two epochs of several batches each, so that "mid-epoch" exists.
-EXTRA = ("model.batch_size=64", "trainer.max_epochs=2")
+EXTRA = ("model.tabular.batch_size=64", "trainer.max_epochs=2")
 
 KILLER = r"""
 import importlib, os, signal, sys

@@ -14,12 +14,13 @@ from mlflow.tracking import MlflowClient
 from PIL import Image
 
 from synthgen import pipeline
-from synthgen.config import CONF_DIR, load_config
+from synthgen.config import load_config
 from synthgen.errors import SynthgenError
+from synthgen.modalities import families
 from synthgen.paths import RunPaths
 from tests.conftest import subprocess_env
 
-FAMILIES = sorted(p.stem for p in (CONF_DIR / "model").glob("*.yaml"))
+FAMILIES = families("image")  # those with an `image:` network
 SMALL = ["data=digits", "data.max_rows=300", "trainer.max_epochs=1", "trainer.enable_progress_bar=false",
          "generate.n_rows=200", "generate.chunk_rows=64", "evaluate.images.classifier_epochs=1",
          "evaluate.detection_folds=2"]

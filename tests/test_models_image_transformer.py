@@ -25,12 +25,9 @@ SMALL = ["model.image.d_model=32", "model.image.n_layers=2", "model.image.n_head
 
 
 def make_model(layout: dict, *extra: str):
-    """The model of conf/model/transformer.yaml's `image:` block, less the training keys (epochs,
-    patience) that the pipeline takes out before it instantiates the network."""
+    """The network of conf/model/transformer.yaml's `image:` block, as the pipeline instantiates it."""
     cfg = load_config([*SMALL, *extra])
     model_config = OmegaConf.to_container(cfg.model.image, resolve=True)
-    for key in ("epochs", "patience"):
-        model_config.pop(key, None)
     return instantiate(model_config, layout=layout, _convert_="all"), model_config
 
 

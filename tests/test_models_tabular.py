@@ -23,12 +23,12 @@ FAMILIES = ["gan", "vae"]  # conditions by rejection (the GAN: partly through it
 ALL = [*FAMILIES, "transformer"]  # the transformer conditions natively (fixed columns first)
 # Small networks so that each test takes a few seconds on one CPU thread.
 SMALL = {
-    "gan": ["model.noise_dim=16", "model.generator_widths=[64,64]", "model.critic_widths=[64,64]",
-            "model.batch_size=100", "model.lr=0.002", "model.sample_block=512"],
-    "vae": ["model.latent_dim=8", "model.encoder_widths=[64,64]", "model.decoder_widths=[64,64]",
-            "model.batch_size=100", "model.lr=0.01", "model.sample_block=512"],
-    "transformer": ["model.d_model=32", "model.n_layers=1", "model.batch_size=100", "model.lr=0.01",
-                    "model.warmup_steps=10", "model.sample_block=512"],
+    "gan": ["model.tabular.noise_dim=16", "model.tabular.generator_widths=[64,64]", "model.tabular.critic_widths=[64,64]",
+            "model.tabular.batch_size=100", "model.tabular.lr=0.002", "model.tabular.sample_block=512"],
+    "vae": ["model.tabular.latent_dim=8", "model.tabular.encoder_widths=[64,64]", "model.tabular.decoder_widths=[64,64]",
+            "model.tabular.batch_size=100", "model.tabular.lr=0.01", "model.tabular.sample_block=512"],
+    "transformer": ["model.tabular.d_model=32", "model.tabular.n_layers=1", "model.tabular.batch_size=100", "model.tabular.lr=0.01",
+                    "model.tabular.warmup_steps=10", "model.tabular.sample_block=512"],
 }
 
 
@@ -214,7 +214,7 @@ def test_pipeline_trains_and_generates(family, tmp_path):
 # ---- the transformer ------------------------------------------------------------------------------
 def test_transformer_orders_put_a_random_subset_first_then_the_generation_order():
     cards = [5, 2, 9, 3, 2, 7]
-    model, _ = make_model("transformer", cards, "model.random_order_share=0.5")
+    model, _ = make_model("transformer", cards, "model.tabular.random_order_share=0.5")
     gen = model.generation.tolist()
     assert [cards[c] for c in gen] == sorted(cards) and gen[:2] == [1, 4]  # fewest tokens first, stable
     model.train()
@@ -232,10 +232,10 @@ def test_transformer_orders_put_a_random_subset_first_then_the_generation_order(
     assert rising.float().mean() > 4.5
     model.eval()
     assert torch.equal(model._orders(3), model.generation.expand(3, 6))
-    model2, _ = make_model("transformer", cards, "model.column_order=table")
+    model2, _ = make_model("transformer", cards, "model.tabular.column_order=table")
     assert model2.generation.tolist() == list(range(6))
-    with pytest.raises(Exception, match="model.column_order must be 'cardinality' or 'table'"):
-        make_model("transformer", cards, "model.column_order=random")  # (Hydra wraps the ValueError)
+    with pytest.raises(Exception, match="model.tabular.column_order must be 'cardinality' or 'table'"):
+        make_model("transformer", cards, "model.tabular.column_order=random")  # (Hydra wraps the ValueError)
 
 
 def test_transformer_kv_cached_sampling_equals_the_full_forward():
@@ -243,7 +243,7 @@ def test_transformer_kv_cached_sampling_equals_the_full_forward():
     the logits that the teacher-forced forward pass computes for the same prefix."""
     cards = [4, 6, 3, 5]
     torch.manual_seed(0)
-    model, _ = make_model("transformer", cards, "model.temperature=1e-6", "model.sample_block=7")
+    model, _ = make_model("transformer", cards, "model.tabular.temperature=1e-6", "model.tabular.sample_block=7")
     model.eval()
     cond = free(20, 4)
     cond[:10, 2] = 1  # a second pattern: column 2 fixed, generated first

@@ -65,7 +65,7 @@ def test_mlflow_runs_are_grouped(finished_run):
     assert {r.data.tags[PIPELINE_TAG] for r in runs} == {train.info.run_id}
     assert by_stage["evaluate"].data.tags["mlflow.parentRunId"] == train.info.run_id
     # whole resolved config as params, training curves and evaluation figures as metrics
-    assert train.data.params["model.d_model"] == "16" and train.data.params["data.name"] == "adult"
+    assert train.data.params["model.tabular.d_model"] == "16" and train.data.params["data.name"] == "adult"
     # the family's own training settings where train.* leaves them null: conf/model/transformer.yaml's
     # `auto`, synthgen/sizing.py's rule for 400 rows (and the explicit trainer.max_epochs=1)
     assert train.data.tags["synthgen.val_share"] == "0.15" and train.data.tags["synthgen.patience"] == "5"
@@ -155,7 +155,7 @@ def test_export_keeps_final_weights_after_the_schedule_reaches_zero_else_the_bes
                 load(paths.checkpoints / "best.ckpt")["state_dict"])
 
     # Without dropout, in batches of 16, the transformer overfits 400 rows: val_loss is lowest early.
-    exported, last, best = trained("annealed", "model=transformer", "model.dropout=0", "model.batch_size=16",
+    exported, last, best = trained("annealed", "model=transformer", "model.tabular.dropout=0", "model.tabular.batch_size=16",
                                    "trainer.max_epochs=12", "train.patience=100")
     assert last["epoch"] == 11  # last.ckpt is the final epoch's, whatever the best one
     assert not _states_equal(best, last["state_dict"])

@@ -159,7 +159,7 @@ def test_bad_declarations_are_one_line(columns, needle):
 def dp_run(tmp_path_factory, adult_small):
     tmp = tmp_path_factory.mktemp("dp")
     cfg = load_config(tiny_overrides(tmp, "evaluate.gate.enabled=false", "privacy.epsilon=3",
-                                     "trainer.max_epochs=2", "model.batch_size=100"))
+                                     "trainer.max_epochs=2", "model.tabular.batch_size=100"))
     result = pipeline.run_all(cfg)
     return cfg, RunPaths.from_config(cfg), result
 
@@ -169,7 +169,7 @@ def test_a_dp_run_spends_at_most_the_budget_and_says_so_everywhere(dp_run):
     spent = json.loads((paths.model_dir / "privacy.json").read_text())
     assert spent["epsilon_spent"] <= 3.0 and spent["epsilon_spent"] > 2.5  # the budget is used, not exceeded
     # Poisson sampling: each step draws each row with probability q; an epoch is 1/q steps of
-    # about one batch (model.batch_size=100) on average
+    # about one batch (model.tabular.batch_size=100) on average
     assert spent["steps"] == 2 * round(1 / spent["sample_rate"])
     assert spent["expected_batch_size"] == pytest.approx(100, rel=0.25)
     assert spent["epsilon_training"] == pytest.approx(spent["epsilon_spent"] - spent["epsilon_encoder"])
@@ -220,7 +220,7 @@ def _family_cfg(tmp_path, *extra):
 
 def test_the_vae_trains_under_dp_and_a_later_plain_run_drops_the_report(tmp_path):
     for stage in ("prepare", "encode", "train"):
-        pipeline.STAGES[stage](_family_cfg(tmp_path, "model=vae", "privacy.epsilon=5", "model.batch_size=100"))
+        pipeline.STAGES[stage](_family_cfg(tmp_path, "model=vae", "privacy.epsilon=5", "model.tabular.batch_size=100"))
     paths = RunPaths.from_config(_family_cfg(tmp_path))
     assert json.loads((paths.model_dir / "privacy.json").read_text())["epsilon_spent"] <= 5.0
     for stage in ("encode", "train"):

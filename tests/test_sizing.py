@@ -82,7 +82,7 @@ def test_gan_batch_is_a_multiple_of_pac():
 
 
 def test_auto_keys_resolve_and_explicit_values_win():
-    cfg = load_config(["model=transformer", "model.d_model=32", "model.batch_size=100", "trainer.max_epochs=3",
+    cfg = load_config(["model=transformer", "model.tabular.d_model=32", "model.tabular.batch_size=100", "trainer.max_epochs=3",
                        "train.val_share=0.2"])
     spec, training, rule = training_spec(cfg, size(800, 20))
     assert spec["d_model"] == 32 and spec["batch_size"] == 100 and training["epochs"] == 3
@@ -95,13 +95,13 @@ def test_auto_keys_resolve_and_explicit_values_win():
 
 def test_epochs_follow_an_explicit_batch_size():
     a = training_spec(load_config(["model=transformer"]), size(5_000))[1]["epochs"]
-    b = training_spec(load_config(["model=transformer", "model.batch_size=32"]), size(5_000))[1]["epochs"]
+    b = training_spec(load_config(["model=transformer", "model.tabular.batch_size=32"]), size(5_000))[1]["epochs"]
     assert b < a  # smaller batches: more steps per epoch, fewer epochs for the same steps
 
 
 @pytest.mark.parametrize("override, message", [
-    ("model.batch_size=many", "expected a number or auto"),
-    ("model.dropout=high", "expected a number or auto"),
+    ("model.tabular.batch_size=many", "expected a number or auto"),
+    ("model.tabular.dropout=high", "expected a number or auto"),
 ])
 def test_bad_values_are_one_line_errors(override, message):
     with pytest.raises(SynthgenError, match=message) as e:
@@ -222,5 +222,6 @@ def test_image_blocks_set_numbers():
     from synthgen.config import CONF_DIR
 
     for path in (CONF_DIR / "model").glob("*.yaml"):
-        image = yaml.safe_load(path.read_text()).get("image", {})
+        node = yaml.safe_load(path.read_text())
+        image = {**node.get("image", {}), **node.get("training", {}).get("image", {})}
         assert "auto" not in image.values(), path.name

@@ -31,8 +31,8 @@ def adult_parts(tmp_path_factory):
 def overrides(tmp_path, *extra):
     return [f"paths.out_dir={tmp_path / 'out'}", f"paths.mlflow_dir={tmp_path / 'mlruns'}", "data=file",
             "stream.shard_rows=500", "stream.sample_rows=800", "stream.batch_rows=300", "stream.workers=1",
-            "trainer.max_epochs=1", "trainer.enable_progress_bar=false", "model.d_model=16", "model.n_layers=1",
-            "model.n_heads=2", "evaluate.detection_folds=2", *extra]
+            "trainer.max_epochs=1", "trainer.enable_progress_bar=false", "model.tabular.d_model=16", "model.tabular.n_layers=1",
+            "model.tabular.n_heads=2", "evaluate.detection_folds=2", *extra]
 
 
 def prepared(cfg):

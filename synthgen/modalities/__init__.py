@@ -29,8 +29,6 @@ if TYPE_CHECKING:
     from synthgen.paths import RunPaths
     from synthgen.sizing import TableSize
 
-# Keys of a model block that configure training, not the network; null trainer/train values defer to them.
-TRAINING_KEYS = ("epochs", "patience", "val_share", "repeats")
 # data.modality -> "module:class" of its handler (imported only when that modality runs)
 MODALITIES = {"tabular": "synthgen.modalities.tabular:TabularModality",
               "image": "synthgen.modalities.image:ImageModality"}
@@ -138,32 +136,92 @@ def handler_for(cfg: DictConfig, paths: RunPaths) -> Modality:
     return getattr(importlib.import_module(module), cls)(cfg, paths)
 
 
-def model_spec(cfg: DictConfig, size=None) -> tuple[dict, dict]:
-    """(network config for hydra.utils.instantiate, training settings {epochs, patience, val_share}) of the
-    selected family for the data's modality: the `image:` block of the model file for images,
-    the rest of it for tables. trainer.max_epochs, train.patience and train.val_share override the
-    family's values; `auto` values follow synthgen/sizing.py for `size` (a sizing.TableSize; None:
-    the reference table)."""
+def model_spec(cfg: DictConfig, size: TableSize | None = None) -> tuple[dict, dict]:
+    """(network config for hydra.utils.instantiate, training settings {epochs, patience, val_share,
+    [repeats]}) of the selected family for the data's modality: conf/model/<family>.yaml's block named
+    after the modality (`tabular:`, `image:`) and its `training.<modality>` block. trainer.max_epochs,
+    train.patience and train.val_share override the family's values; `auto` values follow
+    synthgen/sizing.py for `size` (a sizing.TableSize; None: the reference table)."""
     return training_spec(cfg, size)[:2]
 
 
-def training_spec(cfg: DictConfig, size=None) -> tuple[dict, dict, dict]:
+def training_spec(cfg: DictConfig, size: TableSize | None = None) -> tuple[dict, dict, dict]:
     """model_spec plus the sizing rule's whole plan for `size` ({} when no key is `auto`)."""
     from synthgen import sizing
 
-    node = OmegaConf.to_container(cfg.model, resolve=True)
-    image = node.pop("image", None)
-    if modality_name(cfg) == "image":
-        if image is None:
-            raise SynthgenError(f"model {node.get('_target_', '?')} has no image variant (no model.image block)")
-        node = image
-    training = {k: node.pop(k) for k in TRAINING_KEYS if k in node}
+    modality = modality_name(cfg)
+    node = plain(cfg.model)
+    spec = node.get(modality)
+    if not isinstance(spec, dict) or "_target_" not in spec:
+        has = [m for m in MODALITIES if isinstance(node.get(m), dict)]
+        raise SynthgenError(f"model {family_label(node)} has no {modality} network (no model.{modality} block; "
+                            f"it has {has or 'none'}); pick another model= for data.modality={modality}")
+    training = dict((node.get("training") or {}).get(modality) or {})
     overrides = {"epochs": OmegaConf.select(cfg, "trainer.max_epochs", default=None),
                  "patience": OmegaConf.select(cfg, "train.patience", default=None),
                  "val_share": OmegaConf.select(cfg, "train.val_share", default=None)}
     training.update({k: v for k, v in overrides.items() if v is not None})
-    return sizing.resolve(node, training, size)
+    for key in ("epochs", "patience", "val_share"):
+        if training.get(key) is None:
+            raise SynthgenError(f"model.training.{modality}.{key} is not set: give it a value (or auto) in the "
+                                f"family's file conf/model/<family>.yaml")
+    return sizing.resolve(spec, training, size, modality)
+
+
+def family_label(node) -> str:
+    """A family's name for run names and messages: the module of its first network
+    (synthgen.models.vae.TabularVAE -> vae), from a model config node or dict."""
+    node = plain(node)
+    target = next((node[m]["_target_"] for m in MODALITIES if isinstance(node.get(m), dict)
+                   and isinstance(node[m].get("_target_"), str)), "?.?")
+    return target.split(".")[-2]
+
+
+def family_targets(node) -> list[str]:
+    """The `_target_` of every network block (tabular:, image:, ...) of a model config node or dict."""
+    node = plain(node) or {}
+    return [node[m]["_target_"] for m in MODALITIES if isinstance(node.get(m), dict)
+            and isinstance(node[m].get("_target_"), str)]
+
+
+OLD_TRAINING_KEYS = ("epochs", "patience", "val_share", "repeats")
+OLD_DEFAULTS = {"epochs": 30, "patience": 4, "val_share": 0.1}  # what pipeline.train used where such a file set none
+
+
+def upgrade_model_config(cfg: DictConfig) -> DictConfig:
+    """A config saved before the family files had `tabular:`/`image:`/`training:` blocks (model keys at
+    top level, training keys mixed in, a nested `image:`), rewritten in place to today's layout, so
+    that saved folders, logged config.yaml files and registered models keep generating."""
+    node = plain(cfg.get("model"))
+    if not isinstance(node, dict) or "_target_" not in node:
+        return cfg
+    image = node.pop("image", None)
+    blocks = {"tabular": node, **({"image": image} if isinstance(image, dict) else {})}
+    training = {m: {**OLD_DEFAULTS, **{k: b.pop(k) for k in OLD_TRAINING_KEYS if k in b}} for m, b in blocks.items()}
+    struct = OmegaConf.is_struct(cfg)
+    OmegaConf.set_struct(cfg, False)
+    cfg.model = {**blocks, "training": training}
+    OmegaConf.set_struct(cfg, struct)
+    return cfg
+
+
+def families(modality: str | None = None) -> list[str]:
+    """The families in conf/model/ (names for model=), only those with a `modality` network if given.
+    Tests loop over these, so a tables-only family (no `image:` block) adds no image test."""
+    import yaml
+
+    from synthgen.config import CONF_DIR
+
+    out = []
+    for f in sorted((CONF_DIR / "model").glob("*.yaml")):
+        node = yaml.safe_load(f.read_text()) or {}
+        if modality is None or isinstance(node.get(modality), dict):
+            out.append(f.stem)
+    return out
 
 
 def family_name(cfg: DictConfig) -> str:
-    return model_spec(cfg)[0]["_target_"].rsplit(".", 1)[-1]
+    """The class name of the network the run uses (run names): TabularVAE, ImageGAN..."""
+    block = plain(cfg.model).get(modality_name(cfg))
+    target = block.get("_target_") if isinstance(block, dict) else None
+    return str(target or family_label(cfg.model)).rsplit(".", 1)[-1]

@@ -150,7 +150,7 @@ class TabularGAN(TabularGenerator):
         self.save_hyperparameters()
         self.automatic_optimization = False
         if batch_size % pac:
-            raise SynthgenError(f"model.batch_size={batch_size} must be a multiple of model.pac={pac}")
+            raise SynthgenError(f"model.tabular.batch_size={batch_size} must be a multiple of model.tabular.pac={pac}")
         self.noise_dim, self.pac, self.critic_lr = noise_dim, pac, critic_lr or lr
         self.betas, self.weight_decay, self.gp_weight = tuple(betas), weight_decay, gp_weight
         self.critic_steps, self.tau = critic_steps, tau
@@ -162,7 +162,7 @@ class TabularGAN(TabularGenerator):
         # ---- the conditional vector: the one-hot spans of the cond columns, Vc wide -----------------
         cond_cols = [c for c, k in enumerate(cards) if k <= cond_max_cardinality]
         if not cond_cols:
-            raise SynthgenError(f"model.cond_max_cardinality={cond_max_cardinality} leaves no column for the "
+            raise SynthgenError(f"model.tabular.cond_max_cardinality={cond_max_cardinality} leaves no column for the "
                                 f"conditional vector (smallest vocabulary: {min(cards)}); raise it")
         in_cond = torch.isin(self.spans.column, torch.tensor(cond_cols))  # [V]
         cond_pos = torch.full((V,), -1, dtype=torch.long)

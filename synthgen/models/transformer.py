@@ -41,7 +41,7 @@ class TabularTransformer(TabularGenerator):
         self.sample_block, self.warmup_steps = sample_block, warmup_steps
         self.register_buffer("offsets", torch.tensor(self.layout.offsets, dtype=torch.long), persistent=False)
         if column_order not in ("cardinality", "table"):
-            raise ValueError(f"model.column_order must be 'cardinality' or 'table', got {column_order!r}")
+            raise ValueError(f"model.tabular.column_order must be 'cardinality' or 'table', got {column_order!r}")
         cards, K = self.layout.cardinalities, max(self.layout.cardinalities)
         generation = torch.tensor(cards).argsort(stable=True) if column_order == "cardinality" else torch.arange(C)
         self.register_buffer("generation", generation, persistent=False)  # [C] columns in generation order
