@@ -57,7 +57,7 @@ def test_fit_is_quiet_logs_progress_and_writes_the_cli_layout(fitted):
     assert pq.read_metadata(run_dir / "prepared/holdout.parquet").num_rows == 100  # holdout=0.25 of 400
     assert not (run_dir / "samples").exists() or not any((run_dir / "samples").iterdir())
     run = MlflowClient(f"sqlite:///{tmp / 'mlruns' / 'mlflow.db'}").get_run(info["run_id"])
-    assert run.data.params["data.name"] == "dataframe" and run.data.params["model.d_model"] == "16"
+    assert run.data.params["data.name"] == "dataframe" and run.data.params["model.tabular.d_model"] == "16"
 
 
 @pytest.fixture(scope="module")
