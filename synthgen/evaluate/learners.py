@@ -68,10 +68,16 @@ def detection_auc(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str], 
         return float(np.mean(cross_val_score(clf, x, y, cv=cv, scoring="roc_auc", n_jobs=jobs)))
 
 
-def resolve_task(task: str, target_kind: str) -> str:
+def resolve_task(task: str, target_kind: str, target: pd.Series | None = None) -> str:
+    """evaluate.task=auto: classification for categories and booleans, and for a whole-number target
+    with two values (0/1 outcomes such as "two_year_recid"); regression for other numbers."""
     if task != "auto":
         return task
-    return "classification" if target_kind in DISCRETE else "regression"
+    if target_kind in DISCRETE:
+        return "classification"
+    if target_kind == "integer" and target is not None and target.dropna().nunique() <= 2:
+        return "classification"
+    return "regression"
 
 
 def utility(train: pd.DataFrame, holdout: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str],
@@ -80,7 +86,8 @@ def utility(train: pd.DataFrame, holdout: pd.DataFrame, syn: pd.DataFrame, kinds
     feats = [c for c in cols if c != target]
     (x_tr, x_ho, x_sy), is_cat = features([train, holdout, syn], kinds, feats)
     if task == "classification":
-        y_tr, y_ho, y_sy = (f[target].astype(object).where(f[target].notna(), None).to_numpy()
+        # labels as text: sklearn refuses an object array of numbers (a 0/1 integer target)
+        y_tr, y_ho, y_sy = (f[target].astype(str).astype(object).where(f[target].notna(), None).to_numpy()
                             for f in (train, holdout, syn))
         classes = list(pd.Series(y_tr).value_counts().index)  # most frequent first
         positive = classes[-1]  # the minority class of the real target

@@ -61,7 +61,7 @@ def prepare_tables(train, holdout, synthetic, kinds: dict[str, str], config: Eva
         synthetic=subsample(synthetic, config.max_rows, s + 2),
         kinds=present,
         scored=[c for c, k in present.items() if k in NUMERIC + DISCRETE],
-        task=resolve_task(config.task, kinds[config.target]) if config.target else None,
+        task=resolve_task(config.task, kinds[config.target], train[config.target]) if config.target else None,
     )
 
 
