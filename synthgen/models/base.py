@@ -30,6 +30,11 @@ class Generator(pl.LightningModule):
 
 
 class TabularGenerator(Generator):
+    max_rejection_rounds: int = 50
+    """Rounds of redrawing the rows that miss a fixed token before sample_by_rejection gives up with
+    a SynthgenError naming the acceptance rate; families that meet conditions by rejection (GAN, VAE)
+    take it as a hyperparameter (conf/model/*.yaml), the others never reject."""
+
     def __init__(self, layout: dict, batch_size: int, lr: float):
         super().__init__()
         self.layout = TokenLayout(tuple(layout["columns"]), tuple(layout["cardinalities"]))

@@ -37,19 +37,17 @@ of a few hundredths). Shapes: B batch, C columns, V one-hot width, Vc conditiona
 """
 from __future__ import annotations
 
-import copy
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from synthgen.errors import SynthgenError
 from synthgen.models.base import TabularGenerator
-from synthgen.models.ema import update_average
+from synthgen.models.gan_training import WeightAverage, optimiser_step
 from synthgen.models.heads import SpanHead, Spans, generated_distance
 
 
-class Generator(nn.Module):
+class GeneratorNet(nn.Module):
     """z [B, Z] + cond one-hot [B, Vc] -> MLP -> span logits [B, V]. The one-hot enters as an
     embedding (= a Linear on it), initialised N(0, 1) so that the condition is as loud as the
     noise from the first step (a Linear's default init would make it ~20x quieter)."""
@@ -138,7 +136,7 @@ class Critic(nn.Module):
         return ((grad_x.norm(dim=1) - 1) ** 2).mean()
 
 
-class TabularGAN(TabularGenerator):
+class TabularGAN(WeightAverage, TabularGenerator):
     def __init__(self, layout: dict, noise_dim: int = 64, generator_widths: list | tuple = (256, 256),
                  critic_widths: list | tuple = (256, 256), pac: int = 1, lr: float = 1e-3,
                  critic_lr: float | None = 2e-3, betas: list | tuple = (0.5, 0.9), weight_decay: float = 1e-6,
@@ -175,22 +173,14 @@ class TabularGAN(TabularGenerator):
         self.register_buffer("token_freq", 1.0 / torch.tensor(cards, dtype=torch.float)[self.spans.column])
 
         # ---- generator, and an exponential moving average of its weights that sampling uses --------
-        self.generator = Generator(noise_dim, self.n_cond, list(generator_widths), cards)
-        self.ema_decay = ema_decay
-        self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False) if ema_decay else None
+        self.generator = GeneratorNet(noise_dim, self.n_cond, list(generator_widths), cards)
+        self.init_average(ema_decay)  # generator_ema, and ema_steps saved with the weights (resumable)
 
         self.critic = Critic(self.spans, pac, self.n_cond, cond_dim, list(critic_widths), critic_dropout)
 
         self.last_acceptance_rate = 1.0
         self._val_rows: list[torch.Tensor] = []
         self._data = None  # training-by-sampling index, built in on_train_start
-        self._ema_steps = 0
-
-    # ---- networks -------------------------------------------------------------------------------
-    @property
-    def sampler(self) -> Generator:
-        """The generator that samples: the weight average when there is one."""
-        return self.generator_ema if self.generator_ema is not None else self.generator
 
     # ---- data for training by sampling ----------------------------------------------------------
     def on_train_start(self):
@@ -240,33 +230,26 @@ class TabularGAN(TabularGenerator):
         opt_g, opt_d = self.optimizers()
         B, log_freq = self.batch_size, self._data["log_freq"]
 
-        self.toggle_optimizer(opt_d)
-        for _ in range(self.critic_steps):
-            col, tok, idx = self._draw_condition(B, log_freq)
-            with torch.no_grad():
-                fake = self._fake(idx)[1]
-            h_real, h_fake = self.critic.first(self._real_rows(col, tok)), self.critic.first(fake)
-            gp = self.critic.gradient_penalty(h_real, h_fake, idx)
-            loss_d = self.critic.score(h_fake, idx).mean() - self.critic.score(h_real, idx).mean() + self.gp_weight * gp
-            opt_d.zero_grad(set_to_none=True)
-            self.manual_backward(loss_d)
-            opt_d.step()
-        self.untoggle_optimizer(opt_d)
+        with self.toggled_optimizer(opt_d):
+            for _ in range(self.critic_steps):
+                col, tok, idx = self._draw_condition(B, log_freq)
+                with torch.no_grad():
+                    fake = self._fake(idx)[1]
+                h_real, h_fake = self.critic.first(self._real_rows(col, tok)), self.critic.first(fake)
+                gp = self.critic.gradient_penalty(h_real, h_fake, idx)
+                loss_d = (self.critic.score(h_fake, idx).mean() - self.critic.score(h_real, idx).mean()
+                          + self.gp_weight * gp)
+                optimiser_step(self, opt_d, loss_d)
 
-        self.toggle_optimizer(opt_g)
-        col, tok, idx = self._draw_condition(B, log_freq)
-        logits, fake, soft = self._fake(idx)
-        # cross-entropy of the cond column only: the generator must produce the cond token
-        rows = torch.arange(B, device=self.device)
-        cond_ce = (self.spans.logsumexp(logits)[rows, col] - logits[rows, self.spans.offset[col] + tok]).mean()
-        loss_g = -self.critic(fake, idx, soft).mean() + cond_ce
-        opt_g.zero_grad(set_to_none=True)
-        self.manual_backward(loss_g)
-        opt_g.step()
-        self.untoggle_optimizer(opt_g)
-        if self.generator_ema is not None:
-            self._ema_steps += 1
-            update_average(self.generator_ema, self.generator, self.ema_decay, self._ema_steps)
+        with self.toggled_optimizer(opt_g):
+            col, tok, idx = self._draw_condition(B, log_freq)
+            logits, fake, soft = self._fake(idx)
+            # cross-entropy of the cond column only: the generator must produce the cond token
+            rows = torch.arange(B, device=self.device)
+            cond_ce = (self.spans.logsumexp(logits)[rows, col] - logits[rows, self.spans.offset[col] + tok]).mean()
+            loss_g = -self.critic(fake, idx, soft).mean() + cond_ce
+            optimiser_step(self, opt_g, loss_g)
+        self.update_average()
 
         self.log("train_loss", loss_g, on_step=False, on_epoch=True, prog_bar=True, batch_size=B)
         self.log_dict({"train_loss_critic": loss_d, "train_gp": gp, "train_cond_ce": cond_ce},

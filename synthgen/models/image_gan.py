@@ -30,14 +30,12 @@ deviations. 0 is a perfect match; a missing or collapsed class raises it.
 """
 from __future__ import annotations
 
-import copy
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from synthgen.models.ema import update_average
+from synthgen.models.gan_training import WeightAverage, optimiser_step
 from synthgen.models.image_base import ImageGenerator
 from synthgen.models.image_nets import ConvDecoder, ConvEncoder, validation_moment
 
@@ -56,7 +54,7 @@ class ProjectionCritic(nn.Module):
         return self.head(h).squeeze(1) + (self.embed(labels) * h).sum(1)
 
 
-class ImageGAN(ImageGenerator):
+class ImageGAN(WeightAverage, ImageGenerator):
     def __init__(self, layout: dict, noise_dim: int = 64, generator_width: int = 64, critic_width: int = 64,
                  critic_depth: int = 2, label_dim: int = 16, lr: float = 8e-4, critic_lr: float = 8e-4,
                  betas: list | tuple = (0.5, 0.999), critic_steps: int = 1, ema_decay: float = 0.995,
@@ -65,18 +63,12 @@ class ImageGAN(ImageGenerator):
         self.save_hyperparameters()
         self.automatic_optimization = False
         self.noise_dim, self.critic_lr, self.betas = noise_dim, critic_lr, tuple(betas)
-        self.critic_steps, self.ema_decay = critic_steps, ema_decay
+        self.critic_steps = critic_steps
         C, H, W = self.layout.shape
         self.generator = ConvDecoder(noise_dim, C, H, W, self.n_classes, generator_width, label_dim)
-        self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False) if ema_decay else None
+        self.init_average(ema_decay)  # generator_ema, and ema_steps saved with the weights (resumable)
         self.critic = ProjectionCritic(C, H, W, self.n_classes, critic_width, critic_depth)
-        self.register_buffer("ema_steps", torch.zeros((), dtype=torch.long))  # saved: a resumed run keeps its decay
         self._val: list[tuple[torch.Tensor, torch.Tensor]] = []
-
-    @property
-    def sampler(self) -> ConvDecoder:
-        """The generator that samples: the weight average when there is one."""
-        return self.generator_ema if self.generator_ema is not None else self.generator
 
     def _fake(self, labels: torch.Tensor) -> torch.Tensor:
         """labels [B] -> generated images [B, C, H, W] from the training generator."""
@@ -88,24 +80,17 @@ class ImageGAN(ImageGenerator):
         x, y = batch  # [B, C, H, W] in [-1, 1], [B]
         opt_g, opt_d = self.optimizers()
 
-        self.toggle_optimizer(opt_d)
-        for _ in range(self.critic_steps):
-            with torch.no_grad():
-                fake = self._fake(y)
-            loss_d = F.relu(1 - self.critic(x, y)).mean() + F.relu(1 + self.critic(fake, y)).mean()
-            opt_d.zero_grad(set_to_none=True)
-            self.manual_backward(loss_d)
-            opt_d.step()
-        self.untoggle_optimizer(opt_d)
+        with self.toggled_optimizer(opt_d):
+            for _ in range(self.critic_steps):
+                with torch.no_grad():
+                    fake = self._fake(y)
+                loss_d = F.relu(1 - self.critic(x, y)).mean() + F.relu(1 + self.critic(fake, y)).mean()
+                optimiser_step(self, opt_d, loss_d)
 
-        self.toggle_optimizer(opt_g)
-        loss_g = -self.critic(self._fake(y), y).mean()
-        opt_g.zero_grad(set_to_none=True)
-        self.manual_backward(loss_g)
-        opt_g.step()
-        self.untoggle_optimizer(opt_g)
-        if self.generator_ema is not None:  # ema_steps is a saved buffer: a resumed run keeps its decay
-            update_average(self.generator_ema, self.generator, self.ema_decay, int(self.ema_steps.add_(1)))
+        with self.toggled_optimizer(opt_g):
+            loss_g = -self.critic(self._fake(y), y).mean()
+            optimiser_step(self, opt_g, loss_g)
+        self.update_average()
 
         self.log("train_loss", loss_g, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(x))
         self.log("train_loss_critic", loss_d, on_step=False, on_epoch=True, batch_size=len(x))
