@@ -17,7 +17,8 @@ stages:
   train      train the generator (model=transformer ...), checkpoints, MLflow run
   generate   write Parquet shards (images: PNG class folders) + manifest to <paths.out_dir>/synthetic
   evaluate   write metrics.json, plots and report.html; fails when the privacy gate fails
-  run        all of the above, in order
+  run        all of the above, in order; run -m model=gan,vae,transformer: one pipeline per value
+             (Hydra sweep syntax), each in its own out dir and MLflow run, then a comparison table
   summary    print where the outputs are and the headline figures
   compose    print the composed config (what params.yaml holds)
   ui         serve the MLflow dashboard on 127.0.0.1 (port=5000)
@@ -32,6 +33,7 @@ examples:
   synthgen generate model=models:/synthgen-adult/1   # or run_id=<train run id>: a model from MLflow
   synthgen evaluate synthetic.path=other_tool.csv    # score any tool's table against data.path
   synthgen run data=mnist5k model=gan    # images: the same stages and families
+  synthgen run -m model=gan,vae,transformer  # a sweep: outputs/multirun/<time>/<n>-model=<family>/
 
 --params FILE reads an already composed config (DVC's params.yaml) instead of conf/.
 """
@@ -55,12 +57,18 @@ def main(argv: list[str] | None = None) -> int:
             return _fail("--params needs a file, e.g. --params params.yaml")
         params_file = rest[i + 1]
         rest = rest[:i] + rest[i + 2:]
+    multirun = any(a in ("-m", "--multirun") for a in rest)
+    rest = [a for a in rest if a not in ("-m", "--multirun")]
     _quiet_logs(stage)
     from omegaconf.errors import MissingMandatoryValue
 
     try:
+        if multirun:
+            return _sweep(stage, rest, params_file)
         return _dispatch(stage, rest, params_file)
     except SynthgenError as e:
+        if "Ambiguous value" in str(e):  # Hydra's words for `model=gan,vae` without -m
+            return _fail(f"{e}; several values are a sweep: synthgen run -m {' '.join(rest)}")
         return _fail(str(e))
     except MissingMandatoryValue as e:  # a `???` the stage needs, e.g. `data=file` without data.path
         key = getattr(e, "full_key", None) or "a required setting"
@@ -114,6 +122,16 @@ def _dispatch(stage: str, overrides: list[str], params_file) -> int:
     return 0
 
 
+def _sweep(stage: str, overrides: list[str], params_file) -> int:
+    """`synthgen run -m model=gan,vae`: one whole pipeline per combination (synthgen/sweep.py)."""
+    from synthgen.config import load_config
+    from synthgen.sweep import run_sweep
+
+    if stage != "run":
+        raise SynthgenError(f"-m (sweep) runs whole pipelines: use 'synthgen run -m ...', not '{stage}'")
+    return run_sweep(overrides, params_file, lambda job: _dispatch("run", job, params_file), load_config)
+
+
 def _run_stage_subprocess(stage: str, overrides, params_file, env=None) -> None:
     cmd = [sys.executable, "-m", "synthgen.cli", stage, *overrides] + (["--params", params_file] if params_file else [])
     if subprocess.run(cmd, env=env).returncode != 0:
@@ -126,9 +144,26 @@ def _serve_ui(cfg, port: int) -> int:
 
     paths = RunPaths.from_config(cfg)
     cmd = ui_command(paths, port)
-    print(f"MLflow dashboard: http://127.0.0.1:{port}  (store {paths.tracking_uri}); Ctrl-C stops it")
+    print(f"MLflow dashboard: {_runs_url(cfg, paths, f'http://127.0.0.1:{port}')}\n"
+          f"  (store {paths.tracking_uri}); Ctrl-C stops it", flush=True)
     os.execvpe(cmd[0], cmd, ui_env())  # replaces this process; Ctrl-C reaches MLflow directly
     return 0
+
+
+def _runs_url(cfg, paths, base: str) -> str:
+    """The runs list with the comparison columns (synthgen/dashboard.py) when the store has the
+    experiment (a store made by an older version gets the view's tag now); the experiments list
+    otherwise (no store or experiment is created here)."""
+    from synthgen.dashboard import runs_url
+
+    exp_id = None
+    if (paths.mlflow_dir / "mlflow.db").exists():
+        from synthgen.tracking import client, experiment_id
+
+        c = client(cfg, paths)
+        if c.get_experiment_by_name(cfg.logger.experiment_name) is not None:
+            exp_id = experiment_id(c, cfg, paths)
+    return runs_url(base, exp_id)
 
 
 def _quiet_logs(stage: str) -> None:

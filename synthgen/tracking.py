@@ -106,13 +106,17 @@ HEADLINE_METRICS = ("fidelity.shape", "fidelity.pair_trends", "fidelity.detectio
 
 
 def experiment_id(c, cfg: DictConfig, paths: RunPaths) -> str:
+    from synthgen.dashboard import VIEW_TAG, view_tags  # the runs list's comparison columns
+
+    tags = {**EXPERIMENT_KIND, **view_tags()}
     exp = c.get_experiment_by_name(cfg.logger.experiment_name)
-    if exp is not None:
-        if "mlflow.experimentKind" not in exp.tags:
-            c.set_experiment_tag(exp.experiment_id, *next(iter(EXPERIMENT_KIND.items())))
+    if exp is not None:  # a kind someone chose is kept; our view follows this version's columns
+        for key, value in tags.items():
+            if key not in exp.tags or (key == VIEW_TAG and exp.tags[key] != value):
+                c.set_experiment_tag(exp.experiment_id, key, value)
         return exp.experiment_id
     return c.create_experiment(cfg.logger.experiment_name, artifact_location=paths.artifact_root.as_uri(),
-                               tags=EXPERIMENT_KIND)
+                               tags=tags)
 
 
 def log_headline(c, paths: RunPaths, result: dict) -> None:

@@ -58,3 +58,25 @@ def test_dashboard_lists_run_with_metrics(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def test_experiment_carries_the_runs_list_view_and_ui_prints_its_url(tmp_path):
+    """The comparison columns are the UI's shared view (an experiment tag); a store made before it
+    exists gets the tag when `synthgen ui` looks the experiment up (tests/test_dashboard_browser.py
+    checks the columns in a real browser)."""
+    from synthgen.cli import _runs_url
+    from synthgen.dashboard import METRIC_COLUMNS, VIEW_TAG
+
+    cfg = load_config([f"paths.out_dir={tmp_path / 'out'}", f"paths.mlflow_dir={tmp_path / 'mlruns'}"])
+    paths = RunPaths.from_config(cfg)
+    assert _runs_url(cfg, paths, "http://h") == "http://h/#/experiments?workflowType=machine_learning"
+    assert not (tmp_path / "mlruns").exists()  # looking does not create a store
+    c = client(cfg, paths)
+    old = c.create_experiment(cfg.logger.experiment_name)  # as an older synthgen left it: no tags
+    assert _runs_url(cfg, paths, "http://h") == (
+        f"http://h/#/experiments/{old}/runs?viewStateShareKey=synthgen&workflowType=machine_learning")
+    tags = c.get_experiment(old).tags
+    view = json.loads(tags[VIEW_TAG])
+    assert [f"metrics.`{m}`" for m in METRIC_COLUMNS] == view["selectedColumns"][:len(METRIC_COLUMNS)]
+    assert "params.`model._target_`" in view["selectedColumns"]
+    assert tags["mlflow.experimentKind"] == "custom_model_development"

@@ -46,6 +46,12 @@ def test_every_readme_command_uses_a_known_tool_and_valid_config_keys():
             assert stage in PIPELINE + ("run", "summary", "compose", "ui", "--help"), words
             if stage == "generate":
                 _, overrides = split_model_ref(overrides)
+            if "-m" in overrides:  # a sweep: every job's overrides compose
+                from synthgen.sweep import SWEEP_DIR_KEY, expand
+
+                for job in expand([o for o in overrides if o != "-m" and not o.startswith(SWEEP_DIR_KEY)]):
+                    load_config(job)
+                continue
             load_config(overrides)  # raises SynthgenError for an unknown key or a bad value
         elif words[:3] == ["dvc", "exp", "run"]:
             load_config([words[i + 1] for i, w in enumerate(words) if w == "-S"])
