@@ -33,7 +33,7 @@ examples:
   synthgen generate model=models:/synthgen-adult/1   # or run_id=<train run id>: a model from MLflow
   synthgen evaluate synthetic.path=other_tool.csv    # score any tool's table against data.path
   synthgen run data=mnist5k model=gan    # images: the same stages and families
-  synthgen run -m model=gan,vae,transformer  # a sweep: outputs/multirun/<time>/<n>-model=<family>/
+  synthgen run -m model=gan,vae,transformer  # a sweep: outputs/multirun/<time>/<n>-model-<family>/
 
 --params FILE reads an already composed config (DVC's params.yaml) instead of conf/.
 """

@@ -17,12 +17,14 @@ VIEW_TAG = f"mlflow.sharedViewState.{VIEW_KEY}"
 # Columns of the runs list, in this order: the figures a person compares, then what differs between runs.
 METRIC_COLUMNS = ("fidelity.shape", "fidelity.pair_trends", "fidelity.detection_auc", "utility.roc_auc_ratio",
                   "utility.r2_ratio", "privacy.dcr_share", "gate.passed")
-PARAM_COLUMNS = ("data.name", "model._target_", "trainer.max_epochs", "seed", "generate.n_rows")
+PARAM_COLUMNS = ("data.name", "trainer.max_epochs", "seed", "generate.n_rows")
+TAG_COLUMNS = ("synthgen.family",)  # the model family (gan, vae, transformer), set on the train run
 
 
 def view_state() -> str:
     """The runs table's state in the UI's key format (`metrics.\\`name\\``); newest run first."""
-    cols = [f"metrics.`{k}`" for k in METRIC_COLUMNS] + [f"params.`{k}`" for k in PARAM_COLUMNS]
+    cols = ([f"metrics.`{k}`" for k in METRIC_COLUMNS] + [f"params.`{k}`" for k in PARAM_COLUMNS]
+            + [f"tags.`{k}`" for k in TAG_COLUMNS])
     return json.dumps({"selectedColumns": cols, "orderByKey": "attributes.start_time", "orderByAsc": False})
 
 

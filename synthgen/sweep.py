@@ -3,7 +3,7 @@
 Hydra's own override grammar parses the command line (lists `a,b`, `choice(a,b)`, `range(0,3)`), and the
 combinations are its Cartesian product, as Hydra's basic sweeper makes them. Each job is a normal
 `synthgen run` with its own `paths.out_dir` under the sweep folder (`hydra.sweep.dir=`, default
-`<paths.out_dir>/multirun/<UTC time>`), so each has its own train run as the MLflow parent (tagged
+`<paths.out_dir>/multirun/<UTC time>`; a job's folder is `<n>-model-gan_seed-1`), so each has its own train run as the MLflow parent (tagged
 `synthgen.sweep=<folder name>`: filter the runs list with tags.`synthgen.sweep` = '...'). At the end a
 comparison table (headline figures per job) is printed and written to `<sweep dir>/sweep.csv`.
 """
@@ -58,9 +58,10 @@ def expand(overrides: list[str]) -> list[list[str]]:
 
 
 def job_label(job: list[str], keys: list[str]) -> str:
-    """`model=gan,seed=1` from a job's swept overrides, safe as a folder name."""
-    swept = [o for o in job if o.split("=", 1)[0].lstrip("+~") in keys]
-    return re.sub(r"[^A-Za-z0-9._=,-]+", "_", ",".join(swept))[:120] or "job"
+    """`model-gan_seed-1` from a job's swept overrides: a folder name without '=' or ',', which
+    Hydra's override grammar would read as syntax in `paths.out_dir=<folder>`."""
+    swept = [o.lstrip("+~").replace("=", "-", 1) for o in job if o.split("=", 1)[0].lstrip("+~") in keys]
+    return re.sub(r"[^A-Za-z0-9.-]+", "_", "_".join(swept))[:120] or "job"
 
 
 def run_sweep(overrides: list[str], params_file, run_one: Callable[[list[str]], None], load_config) -> int:

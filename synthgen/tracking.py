@@ -14,6 +14,7 @@ from synthgen.paths import RunPaths
 
 PIPELINE_TAG = "synthgen.pipeline_run"
 STAGE_TAG = "synthgen.stage"
+FAMILY_TAG = "synthgen.family"  # gan, vae, transformer: a column of the runs list (synthgen/dashboard.py)
 
 
 @dataclass
@@ -191,8 +192,15 @@ def lightning_logger(cfg: DictConfig, paths: RunPaths):
     c = client(cfg, paths)
     mark_stale_runs(c, experiment_id(c, cfg, paths))  # create the experiment with our artifact root
     return MLFlowLogger(experiment_name=cfg.logger.experiment_name, tracking_uri=tracking_uri(cfg, paths),
-                        run_name=f"train-{cfg.data.name}-{_family(cfg)}", tags={STAGE_TAG: "train", **owner_tags()},
+                        run_name=f"train-{cfg.data.name}-{_family(cfg)}",
+                        tags={STAGE_TAG: "train", FAMILY_TAG: _family_key(cfg), **owner_tags()},
                         log_model=False)
+
+
+def _family_key(cfg: DictConfig) -> str:
+    """The family as `model=` names it (gan, vae, transformer)."""
+    from synthgen.modalities import family_label
+    return family_label(cfg.model)
 
 
 def _family(cfg: DictConfig) -> str:

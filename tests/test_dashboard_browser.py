@@ -81,7 +81,8 @@ def test_runs_list_shows_one_row_per_pipeline_run_with_metric_columns(tmp_path):
             page.screenshot(path=str(shots / "mlflow-runs.png"))
             table = page.inner_text("body")
             for column in ("fidelity.shape", "fidelity.pair_trends", "fidelity.detection_auc", "privacy.dcr_share",
-                           "gate.passed", "data.name", "trainer.max_epochs", "seed", "generate.n_rows"):
+                           "gate.passed", "data.name", "trainer.max_epochs", "seed", "generate.n_rows",
+                           "synthgen.family"):
                 assert column in table, column
             for key in ("fidelity.shape", "fidelity.detection_auc", "privacy.dcr_share"):
                 assert str(metrics[key])[:6] in table, (key, metrics[key])  # the value in its cell
