@@ -88,7 +88,7 @@ class TableSchema:
     columns: list[ColumnSchema]
     n_rows: int
     arrow_schema_b64: str = field(repr=False)
-    relations: list[dict] = field(default_factory=list)  # {"column": B, "base": A, "op": ">=" | "==", "encoding"}
+    relations: list[dict] = field(default_factory=list)  # {"column": B, "base": A, "op", "encoding", "also"}
     ages: list[dict] = field(default_factory=list)  # {"column": N, "born": A, "at": B, "share"} (synthgen/ages.py)
 
     @property
@@ -468,19 +468,24 @@ def _resolution(ints: np.ndarray, unit: str) -> str:
 
 # ---- orderings between date columns -------------------------------------------------------------
 RELATION_MIN_ROWS = 10  # pairs with fewer rows where both are set state no relation
+RELATION_MIN_SHARE = 0.99  # B >= A in at least this share of the rows where both are set (data-entry
+                           # slips in a real table must not hide an ordering that holds in all others)
 
 
 def date_relations(cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray]) -> list[dict]:
-    """Date columns that are never before another one in any real row, each tied to the nearest
-    such earlier column: [{"column": B, "base": A, "op": ">=" | "=="}], B after A in the list.
+    """Date columns that are (nearly) never before another one in the real rows, each tied to the
+    nearest such earlier column: [{"column": B, "base": A, "op": ">=" | "==", "encoding"}], no
+    cycles. Synthetic rows keep B >= A in every row (the real rate or better).
 
-    Columns are visited by null count, then from the earliest median onwards; B may lean on A only
-    when they are not zoned timestamps of two different zones, A is set in every row where B is (so B = A + offset is defined wherever B is) and B >= A in all of them.
-    Of the candidates, the one with the smallest median gap wins ("jail out" leans on "jail in",
-    not on "birth date"); `op` is "==" when the gap is always 0. `encoding` is "offset" (B is
-    modelled as A + a non-negative offset) when the gap varies less than B itself, else "clamp"
-    (B is modelled on its own and raised to A where a draw falls below it): an offset from a
-    birth date would smear a screening date by the width of two bins.
+    Columns are visited by null count, then from the earliest median onwards; B may lean on A when
+    they are not zoned timestamps of two different zones and B >= A in at least RELATION_MIN_SHARE
+    of the >= RELATION_MIN_ROWS rows where both are set. Of the candidates, the one with the
+    smallest median gap wins ("jail out" leans on "jail in", not on "birth date"), a column
+    visited earlier before a later one; `op` is "==" when
+    the gap is always 0. `encoding` is "offset" (B is modelled as A + an offset, raised to A where
+    it falls below) when the gap varies less than B itself and A is set wherever B is; else "clamp"
+    (B is modelled on its own and raised to A where a draw falls below it): an offset from a birth
+    date would smear a screening date by the width of two bins.
     """
     dt = [c for c in cols if c.kind == "datetime" and c.name in native and not (c.codec or {}).get("time_only")]
     if len(dt) < 2:
@@ -491,34 +496,71 @@ def date_relations(cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray])
         # local wall-clock microseconds; ns counts are floored, never multiplied by unit_ratio's 0
         us = ints // 1000 if unit == "ns" else ints * unit_ratio(unit, "us")
         vals[c.name], zone[c.name] = (us, null), getattr(native[c.name].type, "tz", None)
-    # A base is set wherever its dependant is (so has no more nulls) and is never after it (so its
-    # median over those rows is no later): visiting by null count, then median, meets bases first.
+    # A base set wherever its dependant is has no more nulls and a median no later: visiting by null
+    # count, then median, meets such bases first. A base with more nulls (visited later) can only
+    # be a "clamp" one; decoding resolves bases before dependants whatever the list order.
     order = sorted(dt, key=lambda c: (int(vals[c.name][1].sum()), float(np.median(vals[c.name][0][~vals[c.name][1]])),
                                       cols.index(c)))
-    out, placed = [], []
+    deps: dict[str, set[str]] = {}  # column -> every column it is raised to or offset from
+
+    def leans_on(x: str, target: str) -> bool:  # x depends on target, directly or through others
+        todo, seen = [x], set()
+        while todo:
+            for d in deps.get(todo.pop(), ()):
+                if d == target:
+                    return True
+                if d not in seen:
+                    seen.add(d)
+                    todo.append(d)
+        return False
+
+    def ordered(a, b) -> tuple[float, np.ndarray] | None:  # (median gap, gap) when B >= A holds
+        (va, na), (vb, nb) = vals[a.name], vals[b.name]
+        # B >= A is read on wall clocks (decoding raises B to A on B's clock): two different zones'
+        # clocks do not compare; a date or naive timestamp is read as the other's clock
+        za, zb = zone[a.name], zone[b.name]
+        both = ~na & ~nb
+        if (za and zb and za != zb) or both.sum() < RELATION_MIN_ROWS:
+            return None
+        gap = (vb - va)[both]
+        return (float(np.median(gap)), gap) if (gap >= 0).mean() >= RELATION_MIN_SHARE else None
+
+    rel: dict[str, dict] = {}
+    placed = []
     for b in order:
         vb, nb = vals[b.name]
-        best = None
+        best, also = None, []
         for a in placed:
-            va, na = vals[a.name]
-            # B >= A is read on wall clocks (decoding raises B to A on B's clock): two different
-            # zones' clocks do not compare; a date or naive timestamp is read as the other's clock
-            za, zb = zone[a.name], zone[b.name]
-            if (za and zb and za != zb) or (na & ~nb).any() or (~nb).sum() < RELATION_MIN_ROWS:
+            hit = ordered(a, b)
+            if hit is None:
                 continue
-            gap = (vb - va)[~nb]
-            if gap.min() < 0:
-                continue
-            med = float(np.median(gap))
+            also.append(a.name)
+            med, gap = hit
             if best is None or med < best[0]:
-                # offset: the gap varies less than B does (jail out vs jail in); else B is modelled
-                # on its own and only lifted to A where it falls below (screening date vs birth date)
-                tight = float(np.std(gap)) < float(np.std(vb[~nb]))
+                na = vals[a.name][1]
+                # offset: the gap varies less than B does (jail out vs jail in) and B = A + offset is
+                # defined wherever B is; else B is modelled on its own and only lifted to A where it
+                # falls below (screening date vs birth date)
+                tight = float(np.std(gap)) < float(np.std(vb[~na & ~nb])) and not (na & ~nb).any()
                 best = (med, a.name, "==" if not gap.any() else ">=", "offset" if tight else "clamp")
         if best is not None:
-            out.append({"column": b.name, "base": best[1], "op": best[2], "encoding": best[3]})
+            # every other earlier date B is (nearly) never before is a lower bound too: B is raised
+            # to the latest of them (c_jail_in after both the birth date and the offense date)
+            rel[b.name] = {"column": b.name, "base": best[1], "op": best[2], "encoding": best[3],
+                           "also": [a for a in also if a != best[1]]}
+            deps[b.name] = set(also)
+        # and B bounds the earlier dates that are never before it (a base with more nulls than its
+        # dependant is visited after it: the offense date, missing where the jail-in date is not)
+        for p in placed:
+            if ordered(b, p) is None or leans_on(b.name, p.name):
+                continue
+            if p.name in rel:
+                rel[p.name]["also"].append(b.name)
+            else:
+                rel[p.name] = {"column": p.name, "base": b.name, "op": ">=", "encoding": "clamp", "also": []}
+            deps.setdefault(p.name, set()).add(b.name)
         placed.append(b)
-    return out
+    return [rel[c.name] for c in order if c.name in rel]
 
 
 # ---- ages: an integer column = whole years between two dates ---------------------------------------
@@ -549,25 +591,40 @@ def ages_and_relations(cols: list[ColumnSchema], native: dict[str, pa.ChunkedArr
                 ints[c.name] = (vals.astype(np.int64), null)
     if len(dates) < 2 or not ints:
         return relations, []
-    base = {r["column"]: r["base"] for r in relations}
 
-    def leans_on(b: str, a: str) -> bool:  # b's chain of bases reaches a (other than directly)
-        seen = set()
-        while b in base and b not in seen:
-            seen.add(b)
-            b = base[b]
-            if b == a:
-                return True
+    def leans_on(rels: list[dict], x: str, target: str) -> bool:  # x depends on target, maybe through others
+        deps = {r["column"]: (r["base"], *r.get("also", [])) for r in rels}
+        todo, seen = [x], set()
+        while todo:
+            for d in deps.get(todo.pop(), ()):
+                if d == target:
+                    return True
+                if d not in seen:
+                    seen.add(d)
+                    todo.append(d)
         return False
 
     ages = []
     for age in find_age_relations(dates, ints):
         a, b = age["born"], age["at"]
-        if base.get(b) != a and leans_on(b, a) or any(x["born"] == b for x in ages):
+        if any(x["born"] == b for x in ages):
             continue
+        kept = []
+        for r in relations:  # A is written from B and N: it leans on nothing; B >= A is implied
+            if r["column"] == a:
+                continue
+            if r["column"] == b:
+                bounds = [x for x in (r["base"], *r.get("also", [])) if x != a]
+                if not bounds:
+                    continue
+                if bounds[0] != r["base"]:  # the base was A: the next bound clamps instead
+                    r = {**r, "base": bounds[0], "op": ">=", "encoding": "clamp"}
+                r = {**r, "also": bounds[1:]}
+            kept.append(r)
+        if b is not None and leans_on(kept, b, a):  # B would be decoded after A, which needs B first
+            continue
+        relations = kept
         if age["day"] is not None:
             age["day"] = str(np.datetime64(age["day"], "D"))  # ISO in schema.json (ages.day_number)
         ages.append(age)
-        relations = [r for r in relations if r["column"] != a and not (r["column"] == b and r["base"] == a)]
-        base = {r["column"]: r["base"] for r in relations}
     return relations, ages

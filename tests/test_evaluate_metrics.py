@@ -249,3 +249,14 @@ def test_reproduces_published_adult_measurements(model):
     assert r["fidelity.detection_auc"] == pytest.approx(det, abs=0.02)
     assert r["privacy.dcr_share"] == pytest.approx(dcr, abs=DCR_TOL[model])
     assert r["gate.passed"] == 1
+
+
+def test_a_binary_integer_target_is_classified_and_a_junk_column_is_left_out(tables):
+    train, holdout, syn = (t.assign(target=(t["target"] == "yes").astype("int64")) for t in tables)
+    kinds = {**KINDS, "target": "integer"}
+    r = evaluate_tables(train, holdout, syn, kinds, EvalConfig(target="target", detection_folds=2))
+    assert 0.5 < r["utility.real.roc_auc"] <= 1 and "utility.r2_ratio" not in r  # 0/1: a class, not a number
+    # another tool's output with a date column it could not write (every value null)
+    junk = syn.assign(joined=pd.NaT)
+    r = evaluate_tables(train, holdout, junk, kinds, EvalConfig(target="target", detection_folds=2))
+    assert 0 < r["utility.synthetic.roc_auc"] <= 1 and r["fidelity.shape"] < 1

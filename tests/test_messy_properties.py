@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from synthgen.encoders import TabularEncoder
-from synthgen.schema import RELATION_MIN_ROWS, infer_schema
+from synthgen.schema import RELATION_MIN_ROWS, RELATION_MIN_SHARE, infer_schema
 from tests.test_real_world_tables import FIRST, LAST
 
 FORMATS = ["%Y-%m-%d", "%m/%d/%Y", "%d.%m.%Y", "%Y-%m-%d %H:%M:%S"]
@@ -79,9 +79,9 @@ def test_messy_tables_keep_schema_validity_and_date_orderings(case, seed):
     any_tokens = np.stack([rng.integers(0, k, 300) for k in enc.layout.cardinalities], axis=1)
     start, end = _dates(table.column("start"), f_a), _dates(table.column("end"), f_b)
     real_both = start.notna() & end.notna()
-    # a relation is stated (schema.date_relations) only when end >= start wherever end is set, start is
-    # set wherever end is, and in enough rows: not so when end is a date and start has times
-    ordered = (bool((end[real_both] >= start[real_both]).all()) and not (end.notna() & start.isna()).any()
+    # a relation is stated (schema.date_relations) when end >= start in nearly every row where both
+    # are set, in enough rows: not so when end is a date and start has times
+    ordered = (float((end[real_both] >= start[real_both]).mean()) >= RELATION_MIN_SHARE
                and int(real_both.sum()) >= RELATION_MIN_ROWS)
     for tokens in (real_tokens, any_tokens):
         out = enc.decode(tokens, np.random.default_rng(seed))

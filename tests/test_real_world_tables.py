@@ -216,6 +216,26 @@ def test_loose_date_orderings_are_clamped_tight_ones_offset():
     assert out["screening"].min() >= screen.min() and out["screening"].max() <= screen.max()
 
 
+def test_an_ordering_with_a_few_slips_is_kept_and_one_with_many_is_not():
+    rng = np.random.default_rng(4)
+    offense = pd.Timestamp("2013-01-01") + pd.to_timedelta(rng.integers(0, 700, 400), "D")
+    jail_in = offense + pd.to_timedelta(rng.integers(0, 30, 400), "D")
+    slips = jail_in.to_numpy().copy()
+    slips[:3] = offense[:3] - pd.Timedelta(days=2)  # 3 data-entry slips in 400 rows (0.75 %)
+    offense_with_nulls = offense.strftime("%Y-%m-%d").to_numpy(dtype=object)
+    offense_with_nulls[10:20] = None  # the offense date is missing in some rows where jail-in is set
+    t = pa.table({"offense": offense_with_nulls, "jail_in": pd.DatetimeIndex(slips).strftime("%Y-%m-%d")})
+    schema, enc, _ = round_trip(t)
+    assert [(r["column"], r["base"], r["encoding"]) for r in schema.relations] == [("jail_in", "offense", "clamp")]
+    tokens = np.stack([np.random.default_rng(5).integers(0, k, 2000) for k in enc.layout.cardinalities], axis=1)
+    out = enc.decode(tokens, np.random.default_rng(6)).to_pandas().apply(pd.to_datetime)
+    both = out.notna().all(axis=1)
+    assert (out["jail_in"][both] >= out["offense"][both]).all()
+    many = pa.table({"offense": offense.strftime("%Y-%m-%d"),
+                     "jail_in": (offense + pd.to_timedelta(rng.integers(-3, 30, 400), "D")).strftime("%Y-%m-%d")})
+    assert infer_schema(many).relations == []  # ~9 % of rows before: not an ordering
+
+
 def test_date_orderings_read_nanoseconds_and_never_tie_two_zones():
     rng = np.random.default_rng(3)
     start = pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 900, 200), "D")
@@ -339,7 +359,8 @@ def test_messy_table_end_to_end(messy_run):
     assert cols["in_date"]["codec"] == {"type": "datetime", "format": "%Y-%m-%d", "native": "date32[day]",
                                         "parse_rate": 1.0}
     relations = {r["column"]: r for r in schema["relations"]}
-    assert relations["screening"] == {"column": "screening", "base": "in_date", "op": "==", "encoding": "offset"}
+    assert relations["screening"] == {"column": "screening", "base": "in_date", "op": "==", "encoding": "offset",
+                                      "also": []}
     assert relations["out_date"]["encoding"] == "offset"  # within 40 days of in_date
     report = (tmp / "out" / "evaluation" / "report.html").read_text()
     assert "personal data (email)" in report and "entirely null" in report

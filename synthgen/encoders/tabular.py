@@ -192,14 +192,17 @@ class TabularEncoder:
                                                   *(decoded.get(age["at"]) or (None, None)), rng)
             elif name in rels:
                 r = rels[name]
-                resolve(r["base"])
+                bounds = [b for b in (r["base"], *r.get("also", [])) if b in decoded or b in self.offsets]
+                for b in bounds:
+                    resolve(b)
                 if name in self.offsets:
                     decoded[name] = self._add_offset(name, *self.codecs[name].decode(cols[j[name]], rng),
                                                      *decoded[r["base"]])
-                elif name in decoded and r["base"] in decoded:  # "clamp": B = max(B, A) where both are set
-                    decoded[name] = self._at_least(name, r["base"], *decoded[name], *decoded[r["base"]])
+                if name in decoded:  # B = max(B, A) for each lower bound A, where both are set
+                    for b in bounds:
+                        decoded[name] = self._at_least(name, b, *decoded[name], *decoded[b])
 
-        for name in [*rels, *ages]:  # relations are listed bases first: the draws keep that order
+        for name in [*rels, *ages]:  # resolve() writes bounds first; this order fixes the order of draws
             resolve(name)
         fake = self._fake_values(n, rng)
         arrays, fields = [], []

@@ -118,6 +118,9 @@ def utility(train: pd.DataFrame, holdout: pd.DataFrame, syn: pd.DataFrame, kinds
 def _fit_predict(x, y, x_test, classes, is_cat, seed) -> np.ndarray:
     """Regression (classes None): predictions. Classification: probabilities on x_test in
     the column order of `classes` (classes the training rows lack get 0)."""
+    if len(x):  # a feature that is null in every training row (another tool's junk column) says
+        seen = ~np.isnan(x).all(axis=0)  # nothing, and sklearn's binning refuses it: leave it out
+        x, x_test, is_cat = x[:, seen], x_test[:, seen], np.asarray(is_cat)[seen]
     if classes is None:
         model = HistGradientBoostingRegressor(categorical_features=is_cat, random_state=seed)
         return model.fit(x, y).predict(x_test)

@@ -16,9 +16,11 @@ import pandas as pd
 
 from synthgen.ages import calendar_age, find_age_relations
 from synthgen.evaluate.columns import key_part, numbers
+from synthgen.schema import RELATION_MIN_ROWS, RELATION_MIN_SHARE
 
-REAL_MIN = 0.99  # a real ordering: holds in at least this share of the real rows with both dates
-_MIN_ROWS = 10
+# a real ordering: holds in at least this share of the >= _MIN_ROWS real rows with both dates (the
+# rule by which prepare ties date columns, so every pair scored here is one the encoder keeps)
+REAL_MIN, _MIN_ROWS = RELATION_MIN_SHARE, RELATION_MIN_ROWS
 
 
 def _shares(a: np.ndarray, b: np.ndarray) -> tuple[float, float, int]:
