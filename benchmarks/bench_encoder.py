@@ -48,7 +48,7 @@ def peak_rss_mb() -> float:
 
 
 def batch_rng(i: int) -> np.random.Generator:
-    from synthgen.generation import decode_rng
+    from synthgen.writers.table import decode_rng
 
     return decode_rng(0, i)  # chunk i's decode stream for seed 0, as generation uses it
 

@@ -80,7 +80,7 @@ def floor_row(family: str, rows: int) -> dict:
 
     from synthgen.checkpoint import load_generator
     from synthgen.encoders import TabularEncoder
-    from synthgen.generation import decode_rng
+    from synthgen.writers.table import decode_rng
 
     work = WORK / family
     ckpt = work / "model" / "model.ckpt"

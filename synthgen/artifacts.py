@@ -40,7 +40,7 @@ def read_parquet(path: Path, stage: str, what: str = "Parquet table"):
 def check_synthetic(folder: Path) -> dict:
     """The manifest of a generated table, after checking that every shard it lists is there with
     its rows and hash (a truncated or swapped shard is caught here, not deep inside the metrics)."""
-    from synthgen.generation import MANIFEST
+    from synthgen.writers.table import MANIFEST
     from synthgen.io import file_sha256, read_json_artifact
 
     folder = Path(folder)

@@ -40,7 +40,7 @@ Not streams, on purpose: pl.seed_everything(seed) in pipeline.train seeds the gl
 weight initialisation, dropout and the training losses' noise draw from; the image classifier's
 weight initialisation seeds torch's global generator the same way; streaming.row_hashes is a keyed
 hash per row (HOLDOUT_STREAM ...), not a generator; copies._WEIGHTS_SEED (the copy hash's weights)
-and image_io.MNIST5K_SEED (the MNIST-5k split) are constants that define data, not draws.
+and image_sources.MNIST5K_SEED (the MNIST-5k split) are constants that define data, not draws.
 """
 from __future__ import annotations
 

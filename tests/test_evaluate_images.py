@@ -15,7 +15,7 @@ from synthgen.evaluate import image_classifier
 from synthgen.evaluate.image_report import write_image_evaluation
 from synthgen.evaluate.images import (ImageEvalConfig, cas_selection, evaluate_images, frechet_distance,
                                       manifold_metrics)
-from synthgen.image_io import load_image_source
+from synthgen.image_sources import load_image_source
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")

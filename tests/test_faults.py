@@ -77,8 +77,8 @@ FAULTS = [
     ("synthgen.encoders.tabular:TabularEncoder.save@1", "encode"),        # encoder.json staged
     ("synthgen.models.transformer:TabularTransformer.training_step@9", "train"),  # epoch 2 of 2 (6 steps each), mid-epoch
     ("synthgen.checkpoint:export_generator@0", "train"),                   # trained, not exported
-    ("synthgen.generation:ShardWriter.write_on_batch_end@1", "generate"),  # chunk 1 of 3 written
-    ("synthgen.generation:write_manifest@1", "generate"),                  # every shard + manifest staged
+    ("synthgen.writers.table:TableChunkWriter.write_chunk@1", "generate"),  # chunk 1 of 3 written
+    ("synthgen.writers.table:write_manifest@1", "generate"),              # every shard + manifest staged
 ]
 
 

@@ -305,7 +305,7 @@ def test_image_class_folder_names_are_checked_when_read(tmp_path, caplog):
     """`a\\b` passed prepare and train and failed only in generate; a hidden class folder was skipped
     without a word."""
     from synthgen.errors import SynthgenError
-    from synthgen.image_io import load_image_source
+    from synthgen.image_sources import load_image_source
 
     for name in ("cat", "dog", ".ipynb_checkpoints"):
         _png(tmp_path / "ok" / name / "a.png")

@@ -10,7 +10,7 @@ import torch
 
 from synthgen.encoders.images import ImageEncoder, ImageLayout
 from synthgen.errors import SynthgenError
-from synthgen.image_io import ImageSet, load_image_source
+from synthgen.image_sources import ImageSet, load_image_source
 
 
 def _set(n=12, h=5, w=5, c=1, n_classes=3, seed=0) -> ImageSet:

@@ -16,9 +16,9 @@ import pytest
 from PIL import Image
 
 from synthgen.errors import SynthgenError
-from synthgen.image_io import (IMAGE_MANIFEST, ImageSet, encode_png, load_image_source, mnist5k_permutation,
-                               mnist5k_split, sample_grid_png, write_image_chunk, write_image_manifest,
-                               write_png_parquet)
+from synthgen.image_sources import IMAGE_MANIFEST, ImageSet, load_image_source, mnist5k_permutation, mnist5k_split
+from synthgen.writers.image import write_image_chunk, write_image_manifest, write_png_parquet
+from synthgen.writers.png import encode_png, sample_grid_png
 
 
 def _rng_images(n, h, w, c, seed=0) -> np.ndarray:

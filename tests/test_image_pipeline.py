@@ -169,8 +169,7 @@ def test_missing_image_source_and_unknown_modality_are_one_line(tmp_path):
 
 def test_png_bytes_in_one_parquet_file(finished):
     """generate.png_parquet=true: the same images, readable back as an image source."""
-    from synthgen.image_io import load_image_source
-    from synthgen.modalities.image import read_synthetic_images
+    from synthgen.image_sources import load_image_source, read_synthetic_images
 
     tmp, _, paths, _ = finished
     pipeline.generate(load_config(overrides(tmp, "model=vae", "generate.png_parquet=true")))

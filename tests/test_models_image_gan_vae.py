@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from synthgen.checkpoint import export_generator, load_generator
 from synthgen.encoders.images import ImageEncoder
-from synthgen.image_io import load_image_source
+from synthgen.image_sources import load_image_source
 from synthgen.models.image_gan import ImageGAN
 from synthgen.models.image_nets import (ConditionalBatchNorm2d, ConvDecoder, ConvEncoder, ToImage,
                                         class_moment_distance, padded_size)

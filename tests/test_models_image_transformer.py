@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from synthgen.checkpoint import export_generator, load_generator
 from synthgen.config import load_config
 from synthgen.encoders.images import ImageEncoder, ImageLayout, quantization_tables
-from synthgen.image_io import load_image_source
+from synthgen.image_sources import load_image_source
 
 # A small network so that every test takes a second or two on one CPU thread.
 SMALL = ["model.image.d_model=32", "model.image.n_layers=2", "model.image.n_heads=2",

@@ -82,7 +82,7 @@ def test_a_negative_seed_on_the_command_line_is_refused_before_anything_is_writt
 
 # Seeded draws that are allowed outside seeding.py: constants that define data (module docstring).
 ALLOWED = {("copies.py", "np.random.default_rng(_WEIGHTS_SEED)"),
-           ("image_io.py", "np.random.default_rng(MNIST5K_SEED)"),
+           ("image_sources.py", "np.random.default_rng(MNIST5K_SEED)"),
            ("evaluate/image_classifier.py", "torch.default_generator.manual_seed(settings.seed)")}
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from synthgen.errors import SynthgenError
-from synthgen.image_io import ImageSet
+from synthgen.image_sources import ImageSet
 from synthgen.io import atomic_write_text, read_encoder_state
 
 STATE_VERSION = 1

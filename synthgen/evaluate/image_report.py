@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from synthgen.evaluate import plots
-from synthgen.image_io import sample_grid_png
+from synthgen.writers.png import sample_grid_png
 from synthgen.io import staged_dir
 
 _PER_CLASS = 10  # samples per class in the grid

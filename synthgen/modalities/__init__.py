@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from synthgen.paths import RunPaths
     from synthgen.sizing import TableSize
+    from synthgen.writers.chunks import ChunkWriter
 
 # data.modality -> "module:class" of its handler (imported only when that modality runs)
 MODALITIES = {"tabular": "synthgen.modalities.tabular:TabularModality",
@@ -43,7 +44,7 @@ class Encoder(Protocol):
 class GenerationPlan:
     chunks: list                      # (chunk index, first row, row count)
     cond_for_chunk: Callable          # (chunk, first row, n) -> the chunk's conditions tensor
-    writer: object                    # a Lightning BasePredictionWriter writing into the staging folder
+    writer: ChunkWriter               # writes each chunk into the staging folder; .finish() the manifest
     info: dict = field(default_factory=dict)  # recorded in the manifest (conditions, rebalancing...)
 
 

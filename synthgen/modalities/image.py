@@ -11,26 +11,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pyarrow as pa
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import BasePredictionWriter
 from pytorch_lightning.loggers import MLFlowLogger
 
 from synthgen import seeding
 from synthgen.errors import SynthgenError
-from synthgen.image_io import (IMAGE_MANIFEST, MANIFEST_SCHEMA, ImageSet, load_image_source, sample_grid_png,
-                               write_image_chunk)
-from synthgen.io import atomic_write_text, staged_dir, write_parquet_atomic
+from synthgen.image_sources import IMAGE_MANIFEST, ImageSet, load_image_source, read_synthetic_images
+from synthgen.io import atomic_write_text, staged_dir
 from synthgen.modalities import GenerationPlan, Modality, holdout_split, plain
 from synthgen.tracking import RunLog
+from synthgen.writers.image import ImageChunkWriter, to_uint8
+from synthgen.writers.png import sample_grid_png
 
 if TYPE_CHECKING:
     from synthgen.encoders.images import ImageEncoder
 
 log = logging.getLogger("synthgen")
-ROWS_PREFIX = ".rows-"  # per-chunk manifest rows written by any rank, merged by rank 0
-
 
 
 def save_image_set(data: ImageSet, path: Path) -> None:
@@ -131,34 +128,12 @@ class ImageModality(Modality):
         def cond_for_chunk(chunk, start, count):
             return torch.from_numpy(labels[start:start + count])
 
-        writer = ImageChunkWriter(staging, enc, cfg.seed)
+        writer = ImageChunkWriter(staging, enc, cfg.seed, bool(cfg.generate.get("png_parquet")))
         return GenerationPlan(plan_chunks(n, chunk_rows), cond_for_chunk, writer,
                               {"condition": condition, "class_names": enc.class_names})
 
     def finish_generation(self, plan: GenerationPlan, staging: Path) -> dict:
-        import pyarrow.parquet as pq
-
-        from synthgen.image_io import write_image_manifest, write_png_parquet
-
-        staging = Path(staging)
-        rows, files = [], []
-        for chunk, start, n in plan.chunks:
-            part = staging / f"{ROWS_PREFIX}{chunk:06d}.parquet"
-            if not part.exists():
-                raise RuntimeError(f"chunk {chunk} was not written ({part} missing)")
-            chunk_rows = pq.read_table(part).to_pylist()
-            if len(chunk_rows) != n:
-                raise RuntimeError(f"chunk {chunk} has {len(chunk_rows)} images, expected {n}")
-            rows += chunk_rows
-            files.append({"chunk": chunk, "first_row": start, "rows": n})
-            part.unlink()
-        extra = {"seed": self.cfg.seed, **plan.info}
-        write_image_manifest(staging, rows, extra)
-        if self.cfg.generate.get("png_parquet"):
-            write_png_parquet(staging, rows)
-        counts = np.bincount([r["label"] for r in rows], minlength=len(plan.info["class_names"])).tolist()
-        return {"seed": self.cfg.seed, "rows": len(rows), "files": files, "manifest": IMAGE_MANIFEST,
-                "class_counts": dict(zip(plan.info["class_names"], counts)), **plan.info}
+        return plan.writer.finish(plan.chunks, plan.info)
 
     def generation_log(self, manifest: dict) -> RunLog:
         images, labels = read_synthetic_images(self.paths.synthetic, limit_per_class=10)
@@ -217,24 +192,6 @@ def planned_labels(n: int, enc, condition: dict) -> np.ndarray:
     return np.repeat(np.arange(len(counts)), largest_remainder(n, counts / counts.sum())).astype(np.int64)
 
 
-def read_synthetic_images(folder: Path, limit_per_class: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """uint8 [N, H, W, C] and int64 labels [N] from a generated folder, in manifest order."""
-    import pyarrow.parquet as pq
-    from PIL import Image
-
-    table = pq.read_table(folder / IMAGE_MANIFEST, columns=["path", "label"])
-    paths, labels = table.column("path").to_pylist(), np.asarray(table.column("label").to_pylist(), np.int64)
-    if limit_per_class is not None:
-        keep = np.concatenate([np.flatnonzero(labels == k)[:limit_per_class] for k in np.unique(labels)])
-        paths, labels = [paths[i] for i in np.sort(keep)], labels[np.sort(keep)]
-    images = []
-    for p in paths:
-        with Image.open(folder / p) as im:
-            a = np.asarray(im)
-        images.append(a[..., None] if a.ndim == 2 else a)
-    return np.stack(images), labels
-
-
 def _grid_scale(images: np.ndarray) -> int:
     return max(1, 32 // images.shape[1])
 
@@ -246,23 +203,6 @@ def _png_array(png: bytes) -> np.ndarray:
 
     with Image.open(io.BytesIO(png)) as im:
         return np.asarray(im.convert("RGB"))
-
-
-class ImageChunkWriter(BasePredictionWriter):
-    """Decodes a chunk, writes its PNGs into class folders and its manifest rows to a hidden
-    per-chunk Parquet file (any rank; rank 0 merges them in finish_generation)."""
-
-    def __init__(self, out_dir, enc, seed: int):
-        super().__init__(write_interval="batch")
-        self.out_dir, self.enc, self.seed = Path(out_dir), enc, seed
-
-    def write_on_batch_end(self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx=0):
-        chunk, start = prediction["chunk"], int(batch["start"][0])
-        images = to_uint8(self.enc, pl_module, prediction["output"])
-        rows = write_image_chunk(self.out_dir, chunk, images, batch["cond"][0].numpy(), self.enc.class_names,
-                                 self.seed, first_index=start)
-        write_parquet_atomic(pa.Table.from_pylist(rows, schema=MANIFEST_SCHEMA),
-                             self.out_dir / f"{ROWS_PREFIX}{chunk:06d}.parquet")
 
 
 class SampleGridLogger(pl.Callback):
@@ -289,8 +229,3 @@ class SampleGridLogger(pl.Callback):
 
     def on_train_end(self, trainer, pl_module):
         self._log(trainer, pl_module, "final")
-
-
-def to_uint8(enc, model, output) -> np.ndarray:
-    """A family's sample output (pixels or tokens, see models/image_base.py) -> uint8 [n, H, W, C]."""
-    return enc.from_tokens(output) if model.input_kind == "tokens" else enc.decode(output)

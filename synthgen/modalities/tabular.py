@@ -128,7 +128,7 @@ class TabularModality(Modality):
     def generation(self, enc: TabularEncoder, staging: Path) -> GenerationPlan:
         from synthgen.conditions import RowConditions
         from synthgen.data import plan_chunks
-        from synthgen.generation import ShardWriter
+        from synthgen.writers.table import TableChunkWriter
 
         g = self.cfg.generate
         chunk_rows = int(g.chunk_rows)
@@ -140,8 +140,8 @@ class TabularModality(Modality):
         dp = self._privacy_report()
         # Under DP nothing after training reads real rows: the copy redraw would (privacy/__init__.py).
         redraw = g.get("redraw_copies", True) and dp is None
-        writer = ShardWriter(staging, enc, self.cfg.seed, rows.fix_values if rows.active else None,
-                             self._copy_guard(enc) if redraw else None)
+        writer = TableChunkWriter(staging, enc, self.cfg.seed, rows.fix_values if rows.active else None,
+                                  self._copy_guard(enc) if redraw else None)
         info = {**rows.info, **({"privacy": {**dp, "redraw_copies": False}} if dp else {})}
         return GenerationPlan(plan_chunks(rows.n_rows, chunk_rows), lambda chunk, start, n: rows.tokens(start, n),
                               writer, info)
@@ -161,8 +161,7 @@ class TabularModality(Modality):
         return CopyGuard(train, enc.encode(train), enc.layout.columns, read_parquet(self.paths.holdout_table, "prepare"))
 
     def finish_generation(self, plan: GenerationPlan, staging: Path) -> dict:
-        from synthgen.generation import write_manifest
-        return write_manifest(staging, plan.chunks, self.cfg.seed, plan.info)
+        return plan.writer.finish(plan.chunks, plan.info)
 
     def generation_log(self, manifest: dict) -> RunLog:
         preview = pq.read_table(self.paths.synthetic / manifest["files"][0]["path"]).slice(0, 100).to_pandas()

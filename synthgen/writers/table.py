@@ -1,4 +1,5 @@
-"""Writing generated chunks: one Parquet shard per chunk, atomically, and a manifest at the end."""
+"""The table writer: one Parquet shard per chunk, atomically, and _manifest.json at the end
+(the contract shared with images: synthgen/writers/__init__.py)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,10 +8,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
-from pytorch_lightning.callbacks import BasePredictionWriter
 
 from synthgen import seeding
 from synthgen.io import file_sha256, write_json, write_parquet_atomic
+from synthgen.writers.chunks import ChunkWriter, read_chunks
 
 MANIFEST = "_manifest.json"  # leading underscore: Parquet dataset readers skip it
 # Per-shard figures kept in each shard's Parquet metadata as b"synthgen.<name>", and their types.
@@ -32,7 +33,7 @@ def redraw_streams(seed: int, chunk: int, round_: int, device="cpu"):
             seeding.numpy_rng(seeding.REDRAW_DECODE, seed, chunk, round_))
 
 
-class ShardWriter(BasePredictionWriter):
+class TableChunkWriter(ChunkWriter):
     """Decodes each predicted chunk with the encoder and writes `part-{chunk:06d}.parquet`.
 
     With a `guard` (synthgen/copies.py), rows that copy a training row beyond the holdout's copy
@@ -41,12 +42,10 @@ class ShardWriter(BasePredictionWriter):
     """
 
     def __init__(self, out_dir: Path, encoder, seed: int, fix_values=None, guard=None):
-        super().__init__(write_interval="batch")
-        self.out_dir, self.encoder, self.seed, self.fix_values = Path(out_dir), encoder, seed, fix_values
-        self.guard = guard
+        super().__init__(out_dir, seed)
+        self.encoder, self.fix_values, self.guard = encoder, fix_values, guard
 
-    def write_on_batch_end(self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx=0):
-        chunk, start = prediction["chunk"], int(batch["start"][0])
+    def write_chunk(self, model, prediction, batch, chunk: int, start: int) -> None:
         tokens = prediction["output"].numpy()
         table = self.encoder.decode(tokens, decode_rng(self.seed, chunk), row_offset=start)
         figures = {}
@@ -54,13 +53,16 @@ class ShardWriter(BasePredictionWriter):
             figures["acceptance_rate"] = prediction["acceptance_rate"]
         if self.guard is not None:
             table, figures["copies_redrawn"], figures["copies_kept"] = self._redraw_copies(
-                pl_module, batch["cond"][0], chunk, start, tokens, table)
+                model, batch["cond"][0], chunk, start, tokens, table)
         if self.fix_values is not None:  # the exact requested values (see synthgen/conditions.py)
             table = self.fix_values(table, start)
         if figures:  # kept with the shard (SHARD_FIGURES), read back by write_manifest
             meta = {f"synthgen.{k}".encode(): str(v).encode() for k, v in figures.items()}
             table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
         write_parquet_atomic(table, self.out_dir / shard_name(chunk))
+
+    def finish(self, chunks, info: dict) -> dict:
+        return write_manifest(self.out_dir, chunks, self.seed, info)
 
     def _redraw_copies(self, model, cond, chunk: int, start: int, tokens, table):
         """Redraw the rows of `table` that copy a training row -> (table, rows redrawn, rows kept)."""
@@ -84,17 +86,16 @@ class ShardWriter(BasePredictionWriter):
         return table, redrawn, len(idx)
 
 
+def _footer(path: Path) -> tuple[int, pq.ParquetFile]:
+    footer = pq.ParquetFile(path)
+    return footer.metadata.num_rows, footer
+
+
 def write_manifest(out_dir: Path, chunks, seed: int, extra: dict) -> dict:
     """List every shard with its rows and hash; fails loudly if a chunk is missing."""
     files, schema = [], None
-    for chunk, start, n in chunks:
-        path = Path(out_dir) / shard_name(chunk)
-        if not path.exists():
-            raise RuntimeError(f"chunk {chunk} was not written: {path}")
-        footer = pq.ParquetFile(path)
+    for chunk, start, path, footer in read_chunks(chunks, lambda chunk: Path(out_dir) / shard_name(chunk), _footer):
         rows, schema = footer.metadata.num_rows, schema or footer.schema_arrow
-        if rows != n:
-            raise RuntimeError(f"chunk {chunk} has {rows} rows, expected {n}")
         entry = {"path": path.name, "chunk": chunk, "first_row": start, "rows": rows, "sha256": file_sha256(path)}
         meta = footer.schema_arrow.metadata or {}
         for key, cast in SHARD_FIGURES.items():

@@ -1,5 +1,5 @@
-"""Image sources -> one ImageSet (uint8 [N, H, W, C] + int64 labels + class names), and the
-image output: PNGs in an ImageFolder layout, a Parquet manifest, a PNG Parquet file, a sample grid.
+"""Image sources -> one ImageSet (uint8 [N, H, W, C] + int64 labels + class names), and a
+generated folder read back through its manifest (read_synthetic_images).
 
 Sources (`load_image_source(spec)`, spec["kind"]):
 - "folder":  one subfolder per class (ImageFolder layout), png/jpg/bmp/gif/webp/tif, read with pillow;
@@ -11,24 +11,14 @@ Sources (`load_image_source(spec)`, spec["kind"]):
 
 Every image is converted to the configured size and channels (pillow resize, convert to "L" or
 "RGB"). An unreadable image raises a one-line SynthgenError naming it, or with on_error="skip" is
-skipped and counted in `ImageSet.skipped`.
-
-Output follows the tabular shard contract (generation.py): one chunk's files are each written
-under a temporary name and renamed when complete, and their bytes depend only on the pixels and
-the global image index, never on the number of processes or the order chunks finish in.
+skipped and counted in `ImageSet.skipped`. The output side (PNGs, manifest, grids) is
+synthgen/writers/image.py and writers/png.py.
 """
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 import logging
-import os
-import struct
-import uuid
 import warnings
-import zlib
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,14 +28,12 @@ import pyarrow.parquet as pq
 from PIL import Image
 
 from synthgen.errors import SynthgenError
-from synthgen.io import write_parquet_atomic
 
 ROOT = Path(__file__).resolve().parent.parent
 MNIST5K_PATH = ROOT / "data" / "mnist5k" / "mnist5k.npz"
 MNIST5K_SEED, MNIST5K_TRAIN = 0, 4000
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 IMAGE_MANIFEST = "_manifest.parquet"  # leading underscore: folder and Parquet dataset readers skip it
-PNG_COMPRESS_LEVEL = 6  # fixed: part of what makes the bytes reproducible (see encode_png)
 _MODES = {1: "L", 3: "RGB"}
 # Exceptions pillow raises for a file it cannot decode (truncated, unknown format, bad header...).
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, TypeError, Image.DecompressionBombError)
@@ -278,7 +266,7 @@ def _folder(root: Path, conv: _Conform) -> ImageSet:
         logging.getLogger("synthgen").warning("%s: skipping hidden folder(s) %s; they are not classes",
                                               root, ", ".join(hidden))
     classes = [n for n in folders if not n.startswith(".")]
-    _check_class_names(classes, str(root))  # before training: generate writes one folder per class
+    check_class_names(classes, str(root))  # before training: generate writes one folder per class
     items = []
     for label, name in enumerate(classes):
         for f in sorted((root / name).rglob("*")):
@@ -351,11 +339,11 @@ def _labels(raw, class_names, source: str) -> tuple[np.ndarray, list[str]]:
     else:
         values, labels = np.unique(raw, return_inverse=True)
         names = [str(v) for v in values.tolist()]
-    _check_class_names(names, source)
+    check_class_names(names, source)
     return labels.astype(np.int64).reshape(-1), names
 
 
-def _check_class_names(names: list[str], source: str) -> None:
+def check_class_names(names: list[str], source: str) -> None:
     """Class names become folder names of the output: no separators, nothing hidden or empty."""
     for n in names:
         if not n or n in (".", "..") or n.startswith(".") or any(c in n for c in "/\\\0"):
@@ -414,163 +402,16 @@ def _mnist5k(spec: dict, conv: _Conform) -> ImageSet:
     return mnist5k_split(data)[0 if split == "train" else 1]
 
 
-# ---- writing -------------------------------------------------------------------------------------
-def image_name(index: int) -> str:
-    return f"img-{index:08d}.png"
-
-
-def encode_png(image: np.ndarray) -> bytes:
-    """uint8 [H, W, C] (C = 1 or 3) -> PNG bytes: 8-bit grey or RGB, no filter, zlib level 6, no metadata.
-
-    Written directly with the standard library's zlib (about twice as fast as pillow for small
-    images): the bytes depend only on the pixels and zlib, not on the pillow version, so a pillow
-    upgrade does not change DVC-tracked outputs. Any PNG reader (pillow included) decodes them.
-    """
-    h, w, c = image.shape
-    rows = np.zeros((h, 1 + w * c), np.uint8)  # a leading 0 per row: filter type "none"
-    rows[:, 1:] = image.reshape(h, w * c)
-    ihdr = struct.pack(">IIBBBBB", w, h, 8, 0 if c == 1 else 2, 0, 0, 0)
-    return b"".join((_PNG_SIGNATURE, _png_chunk(b"IHDR", ihdr),
-                     _png_chunk(b"IDAT", zlib.compress(rows.tobytes(), PNG_COMPRESS_LEVEL)), _PNG_IEND))
-
-
-def _png_chunk(tag: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(data, zlib.crc32(tag)))
-
-
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_PNG_IEND = _png_chunk(b"IEND", b"")
-_WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-
-
-def _write_atomic(path: str, tmp: str, data: bytes) -> None:
-    """Write under `tmp` (same folder, hidden), then rename to `path`; no partial file survives."""
-    fd = os.open(tmp, _WRITE_FLAGS, 0o644)
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def write_image_chunk(out_dir, chunk: int, images: np.ndarray, labels, class_names, seed: int,
-                      first_index: int, workers: int | None = None) -> list[dict]:
-    """Write one generated chunk as `<out_dir>/<class>/img-{global index:08d}.png`; return its manifest rows.
-
-    images uint8 [n, H, W, C] (C = 1 or 3), labels int [n]; image i gets global index first_index + i.
-    Each file is written under a hidden temporary name (".img-...tmp", which the folder reader
-    skips) and renamed when complete. Files are encoded and written by `workers` threads (zlib and
-    file creation release the GIL; default 4, a little faster than 1 or 2 even on 2 cores); the
-    bytes do not depend on `workers`, nor on which process writes the chunk. Rows: path (relative,
-    posix), index, label, class, seed, chunk, sha256 (of the file), pixel_sha256 (of the pixels).
-    """
-    out_dir = Path(out_dir)
-    images = np.asarray(images)
-    labels = np.asarray(labels, dtype=np.int64).reshape(-1)
-    class_names = [str(c) for c in class_names]
-    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[3] not in _MODES:
-        raise ValueError(f"images must be uint8 [n, H, W, 1 or 3], got {images.dtype} {images.shape}")
-    if labels.shape != (len(images),):
-        raise ValueError(f"{len(images)} images but {labels.shape} labels")
-    if len(labels) and (labels.min() < 0 or labels.max() >= len(class_names)):
-        raise ValueError(f"labels must lie in [0, {len(class_names)})")
-    _check_class_names(class_names, "write_image_chunk")
-    for name in sorted({class_names[i] for i in np.unique(labels)}):
-        (out_dir / name).mkdir(parents=True, exist_ok=True)  # exist_ok: ranks may race here
-
-    token = uuid.uuid4().hex[:12]  # one per call: temporary names of concurrent writers never clash
-    base = str(out_dir)
-
-    def one(i: int) -> dict:
-        index, label = int(first_index) + i, int(labels[i])
-        rel = f"{class_names[label]}/{image_name(index)}"
-        data = encode_png(images[i])
-        tmp = os.path.join(base, class_names[label], f".{image_name(index)}.{token}.tmp")
-        _write_atomic(os.path.join(base, rel), tmp, data)
-        return {"path": rel, "index": index, "label": label, "class": class_names[label], "seed": int(seed),
-                "chunk": int(chunk), "sha256": hashlib.sha256(data).hexdigest(),
-                "pixel_sha256": hashlib.sha256(images[i].tobytes()).hexdigest()}
-
-    workers = 4 if workers is None else int(workers)
-    if workers <= 1 or len(images) < 64:
-        return [one(i) for i in range(len(images))]
-    with ThreadPoolExecutor(workers) as ex:
-        return list(ex.map(one, range(len(images))))
-
-
-MANIFEST_SCHEMA = pa.schema([("path", pa.string()), ("index", pa.int64()), ("label", pa.int64()),
-                             ("class", pa.string()), ("seed", pa.int64()), ("chunk", pa.int64()),
-                             ("sha256", pa.string()), ("pixel_sha256", pa.string())])
-
-
-def write_image_manifest(out_dir, rows: list[dict], extra: dict | None = None) -> pa.Table:
-    """`<out_dir>/_manifest.parquet`: one row per image, sorted by global index, written atomically.
-
-    Fails loudly when an image is listed twice or its file is missing. `extra` (JSON-able) is kept
-    in the file's metadata, e.g. {"class_names": [...], "condition": {...}}. sha256 is the PNG
-    file's hash; pixel_sha256 the raw pixels' (stable across pillow/zlib builds).
-    """
-    out_dir = Path(out_dir)
-    rows = sorted(rows, key=lambda r: r["index"])
-    idx = [r["index"] for r in rows]
-    if len(set(idx)) != len(idx):
-        dup = next(i for a, i in zip(idx, idx[1:]) if a == i)
-        raise RuntimeError(f"image index {dup} is listed twice in the manifest rows")
-    base = str(out_dir)
-    for r in rows:
-        if not os.path.isfile(os.path.join(base, r["path"])):
-            raise RuntimeError(f"image of chunk {r['chunk']} was not written: {out_dir / r['path']}")
-    table = pa.Table.from_pylist(rows, schema=MANIFEST_SCHEMA) if rows else MANIFEST_SCHEMA.empty_table()
-    if extra:
-        table = table.replace_schema_metadata({"synthgen": json.dumps(extra, sort_keys=True)})
-    write_parquet_atomic(table, out_dir / IMAGE_MANIFEST)
-    return table
-
-
-def write_png_parquet(out_dir, rows: list[dict], path=None) -> Path:
-    """One Parquet file with columns image (PNG bytes), label, class, path; default <out_dir>/images.parquet.
-
-    Readable back with load_image_source({"kind": "parquet", "path": ...}) (label_column "class"
-    keeps the class names).
-    """
-    out_dir = Path(out_dir)
-    path = Path(path) if path is not None else out_dir / "images.parquet"
-    rows = sorted(rows, key=lambda r: r["index"])
-    table = pa.table({"image": pa.array([(out_dir / r["path"]).read_bytes() for r in rows], pa.binary()),
-                      "label": pa.array([r["label"] for r in rows], pa.int64()),
-                      "class": pa.array([r["class"] for r in rows], pa.string()),
-                      "path": pa.array([r["path"] for r in rows], pa.string())})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_parquet_atomic(table, path)
-    return path
-
-
-def sample_grid_png(images: np.ndarray, labels, n_classes: int, per_class: int = 10, pad: int = 2,
-                    scale: int = 1) -> bytes:
-    """A PNG grid with one row per class: its first `per_class` images (blank cells if fewer).
-
-    images uint8 [N, H, W, C]; `scale` enlarges each pixel (nearest) for tiny images, e.g. 8x8 digits.
-    """
-    images = np.asarray(images)
-    labels = np.asarray(labels).reshape(-1)
-    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[3] not in _MODES:
-        raise ValueError(f"images must be uint8 [N, H, W, 1 or 3], got {images.dtype} {images.shape}")
-    _, h, w, c = images.shape
-    rows, cols = max(int(n_classes), 1), max(int(per_class), 1)
-    grid = np.full((pad + rows * (h + pad), pad + cols * (w + pad), c), 128, np.uint8)  # grey frame
-    for k in range(rows):
-        for j, i in enumerate(np.flatnonzero(labels == k)[:cols]):
-            y, x = pad + k * (h + pad), pad + j * (w + pad)
-            grid[y:y + h, x:x + w] = images[i]
-    if scale > 1:
-        grid = grid.repeat(scale, axis=0).repeat(scale, axis=1)
-    return encode_png(grid)
+def read_synthetic_images(folder: Path, limit_per_class: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 [N, H, W, C] and int64 labels [N] from a generated folder, in manifest order."""
+    table = pq.read_table(Path(folder) / IMAGE_MANIFEST, columns=["path", "label"])
+    paths, labels = table.column("path").to_pylist(), np.asarray(table.column("label").to_pylist(), np.int64)
+    if limit_per_class is not None:
+        keep = np.concatenate([np.flatnonzero(labels == k)[:limit_per_class] for k in np.unique(labels)])
+        paths, labels = [paths[i] for i in np.sort(keep)], labels[np.sort(keep)]
+    images = []
+    for p in paths:
+        with Image.open(Path(folder) / p) as im:
+            a = np.asarray(im)
+        images.append(a[..., None] if a.ndim == 2 else a)
+    return np.stack(images), labels
