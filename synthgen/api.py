@@ -201,9 +201,9 @@ class Evaluation:
         """The headline figures as a pandas Series."""
         import pandas as pd
 
-        from synthgen.summary import HEADLINE
+        from synthgen.evaluate.headline import GATE, TABLE
 
-        return pd.Series({label.strip(): self.metrics[k] for k, label in HEADLINE if k in self.metrics})
+        return pd.Series({h.label: self.metrics[h.key] for h in (*TABLE, GATE) if h.key in self.metrics})
 
     def __repr__(self) -> str:
         areas = ", ".join(f"{a} {v}" for a, v in self.verdicts.items())

@@ -99,11 +99,6 @@ def client(cfg: DictConfig, paths: RunPaths):
 # MLflow 3 opens an experiment without this tag in its GenAI view (traces, judges); this one is
 # model training, whose runs list shows metric and param columns side by side.
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
-# Copied from the evaluate run onto the pipeline's train run (its row in the runs list).
-HEADLINE_METRICS = ("fidelity.shape", "fidelity.pair_trends", "fidelity.detection_auc", "utility.roc_auc_ratio",
-                    "utility.r2_ratio", "privacy.dcr_share", "privacy.exact_copies_synthetic_share",
-                    "validity.total", "gate.passed", "verdict.fidelity", "verdict.utility", "verdict.privacy",
-                    "verdict.bias", "verdict.validity")
 
 
 def experiment_id(c, cfg: DictConfig, paths: RunPaths) -> str:
@@ -125,7 +120,8 @@ def log_headline(c, paths: RunPaths, result: dict) -> None:
     pipeline runs in one row each; the evaluate child keeps every figure."""
     parent = read_run_info(paths)
     if parent:
-        log_metrics(c, parent, {k: result[k] for k in HEADLINE_METRICS if k in result})
+        from synthgen.evaluate.headline import TRACKED
+        log_metrics(c, parent, {k: result[k] for k in TRACKED if k in result})
 
 
 PID_TAG, HOST_TAG = "synthgen.pid", "synthgen.host"

@@ -11,11 +11,11 @@ import sys
 import types
 
 from synthgen.evaluate.config import EvalConfig, GateConfig
-from synthgen.evaluate.gate import check_gate
+from synthgen.evaluate.gate import check_gate, check_image_gate
 from synthgen.evaluate.report import write_evaluation
 from synthgen.evaluate.tabular import evaluate_tables
 
-__all__ = ["EvalConfig", "GateConfig", "check_gate", "evaluate_tables", "write_evaluation"]
+__all__ = ["EvalConfig", "GateConfig", "check_gate", "check_image_gate", "evaluate_tables", "write_evaluation"]
 
 
 class _CallableModule(types.ModuleType):

@@ -1,4 +1,5 @@
-"""Privacy gate: a pass/fail verdict on the flat evaluation result, with a one-line reason."""
+"""Privacy gates, tables and images: a pass/fail verdict on the flat evaluation result, with a
+one-line reason. Both read the same `evaluate.gate` settings (GateConfig)."""
 from __future__ import annotations
 
 from synthgen.evaluate.config import EvalConfig
@@ -36,3 +37,16 @@ def check_gate(result: dict, config: EvalConfig) -> tuple[bool, str]:
                 if g.mia_auc_max is not None and mia is not None else "")
     return True, (f"passed: exact copies {syn:.2%} <= holdout {hold:.2%} + {g.exact_copy_margin:.2%}, "
                   f"DCR share {dcr:.3f} <= {g.dcr_share_max:.3f}, no identifier or personal data reused{mia_note}")
+
+
+def check_image_gate(result: dict, gate) -> tuple[bool, str]:
+    """The privacy gate for images: no larger share of exact copies of training images than the
+    real test images themselves have (plus `gate.exact_copy_margin`). `gate`: evaluate.gate (a
+    GateConfig or the config node)."""
+    if not gate.enabled:
+        return True, ""
+    syn, test = result["privacy.exact_copies_share"], result["privacy.exact_copies_test_share"]
+    if syn > test + float(gate.exact_copy_margin):
+        return False, (f"{syn:.2%} of the synthetic images are exact copies of training images "
+                       f"(real test images: {test:.2%}, margin {float(gate.exact_copy_margin):.2%})")
+    return True, ""

@@ -21,30 +21,12 @@ import numpy as np
 import pandas as pd
 
 from synthgen.evaluate import plots
+from synthgen.evaluate.headline import IMAGE as HEADLINE
 from synthgen.writers.png import sample_grid_png
 from synthgen.io import staged_dir
 
 _PER_CLASS = 10  # samples per class in the grid
 _MIN_CELL = 28  # grid cells are enlarged (nearest) to at least this many pixels
-
-# (key, reference key or None, label, ideal)
-_SUMMARY = [
-    ("fidelity.fd", "fidelity.fd_floor", "Fréchet distance (classifier features)", "≈ floor (reference)"),
-    ("fidelity.fd_ratio", None, "Fréchet distance / floor", "1"),
-    ("fidelity.precision", "fidelity.precision_reference", "Precision (k-NN)", "≈ reference"),
-    ("fidelity.recall", "fidelity.recall_reference", "Recall (k-NN)", "≈ reference"),
-    ("fidelity.density", "fidelity.density_reference", "Density", "≈ reference (~1)"),
-    ("fidelity.coverage", "fidelity.coverage_reference", "Coverage", "≈ reference"),
-    ("utility.cas", "utility.real_accuracy", "Classification accuracy score (CAS)", "≈ real accuracy"),
-    ("utility.cas_ratio", None, "CAS / real accuracy", "1"),
-    ("fidelity.inception_fid", "fidelity.inception_fid_floor", "Inception FID", "≈ floor"),
-    ("fidelity.pixel_tv", "fidelity.pixel_tv_reference", "Pixel-intensity histogram TV", "≈ reference"),
-    ("fidelity.class_tv", None, "Class-share TV (train vs synthetic)", "0"),
-    ("privacy.exact_copies_share", "privacy.exact_copies_test_share", "Exact copies of train images",
-     "0 (≤ test's share)"),
-    ("privacy.near_copies_share", "privacy.near_copies_test_share", "Near copies of train images",
-     "≤ test's share"),
-]
 
 _MEANINGS = [
     ("Feature space", "The penultimate layer (128 units) of a small CNN trained on the real train "
@@ -146,8 +128,8 @@ def _table(rows: list[tuple], head: tuple) -> str:
 
 
 def _html(r: dict, table: pd.DataFrame, grid: bytes, figs: dict) -> str:
-    summary = [(label, "skipped (see the note)" if r.get(k) is None else r[k], r.get(ref) if ref else None, ideal)
-               for k, ref, label, ideal in _SUMMARY if k in r]
+    summary = [(h.label, "skipped (see the note)" if r.get(h.key) is None else r[h.key],
+                r.get(h.reference) if h.reference else None, h.good) for h in HEADLINE if h.key in r]
     notes = [p + str(r[k]) for k, p in (("fidelity.inception_fid_note", ""), ("utility.cas_note", "CAS: "))
              if r.get(k)]
     names = ", ".join(f"{c}: {n}" for c, n in zip(table["class"], table["name"]))

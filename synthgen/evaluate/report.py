@@ -28,30 +28,13 @@ from synthgen.evaluate.bias import group_table
 from synthgen.evaluate.config import EvalConfig
 from synthgen.evaluate.fidelity import ColumnView, column_views, pair_scores, shares
 from synthgen.evaluate.gate import check_gate
+from synthgen.evaluate.headline import TABLE as HEADLINE
 from synthgen.evaluate.tabular import prepare_tables
 from synthgen.evaluate.verdicts import judge
 from synthgen.io import staged_dir
 
 _MAX_FIGURES = 60
 _LEVEL_COLOUR = {"pass": "#dafbe1", "warn": "#fff8c5", "fail": "#ffebe9"}
-_HEADLINE = [  # (key, label, what good looks like)
-    ("fidelity.overall", "Overall fidelity", "1 is ideal"),
-    ("fidelity.shape", "Column shapes", "1 is ideal"),
-    ("fidelity.pair_trends", "Column-pair trends", "1 is ideal"),
-    ("fidelity.detection_auc", "Detection ROC AUC", "0.5 is ideal"),
-    ("utility.roc_auc_ratio", "TSTR ROC AUC ratio", "1 is ideal"),
-    ("utility.r2_ratio", "TSTR R\u00b2 ratio", "1 is ideal"),
-    ("privacy.dcr_share", "DCR share (closer to train)", "0.5 is ideal"),
-    ("privacy.mia_auc", "Membership attack ROC AUC", "0.5 is ideal"),
-    ("privacy.dp_epsilon_spent", "DP epsilon spent", "<= requested"),
-    ("privacy.exact_copies_synthetic_share", "Exact copies of train rows", "\u2264 holdout's share"),
-    ("privacy.exact_copies_holdout_share", "Holdout rows equal to train rows", "baseline"),
-    ("privacy.identifier_copies", "Train identifiers reused", "0"),
-    ("privacy.pii_copies", "Rows with a real person's data", "0"),
-    ("fidelity.date_orderings", "Date orderings kept (worst pair)", "1 is ideal"),
-    ("bias.flagged_groups", "Flagged groups", "0"),
-    ("validity.total", "Validity violations", "0"),
-]
 
 
 def _safe(name: str, taken: set[str]) -> str:
@@ -222,7 +205,7 @@ def _dp_paragraph(result: dict) -> str:
 
 def _html(result: dict, passed: bool, reason: str, figs: dict, groups: pd.DataFrame,
           config: EvalConfig) -> str:
-    headline = [(label, result[k], good) for k, label, good in _HEADLINE if k in result]
+    headline = [(h.label, result[h.key], h.good) for h in HEADLINE if h.key in result]
     verdict = "PASSED" if passed else "FAILED"
     detail = reason.split(": ", 1)[-1]  # the reason starts with "passed: " / "failed: "
     areas = judge(result, config.verdicts, passed)

@@ -142,6 +142,7 @@ class ImageModality(Modality):
 
     # ---- evaluate --------------------------------------------------------------------------------
     def evaluate(self) -> tuple[dict, bool, str]:
+        from synthgen.evaluate.gate import check_image_gate
         from synthgen.evaluate.image_report import write_image_evaluation
         from synthgen.evaluate.images import ImageEvalConfig, evaluate_images
 
@@ -158,20 +159,7 @@ class ImageModality(Modality):
         result = evaluate_images(train.images, enc.labels_for(train), test.images, enc.labels_for(test), images, labels,
                                  len(enc.class_names), ecfg)
         write_image_evaluation(result, images, labels, enc.class_names, paths.evaluation)
-        return result, *image_gate(result, cfg)
-
-
-def image_gate(result: dict, cfg) -> tuple[bool, str]:
-    """The privacy gate for images: no larger share of exact copies of training images than the
-    real test images themselves have (plus evaluate.gate.exact_copy_margin)."""
-    gate = cfg.evaluate.gate
-    if not gate.enabled:
-        return True, ""
-    syn, test = result["privacy.exact_copies_share"], result["privacy.exact_copies_test_share"]
-    if syn > test + float(gate.exact_copy_margin):
-        return False, (f"{syn:.2%} of the synthetic images are exact copies of training images "
-                       f"(real test images: {test:.2%}, margin {float(gate.exact_copy_margin):.2%})")
-    return True, ""
+        return result, *check_image_gate(result, cfg.evaluate.gate)
 
 
 def planned_labels(n: int, enc, condition: dict) -> np.ndarray:

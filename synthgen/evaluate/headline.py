@@ -1,0 +1,60 @@
+"""The headline figures of an evaluation, one list per modality: the report's summary table,
+`synthgen summary`, Evaluation.summary() and the train run's MLflow row all read these lists.
+
+Each entry: the metrics.json key, its label, what good looks like, and (images) the key of the
+real-data figure to read it against (e.g. the Frechet distance beside its real-vs-real floor).
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Headline(NamedTuple):
+    key: str
+    label: str
+    good: str
+    reference: str | None = None
+
+
+TABLE = (
+    Headline("fidelity.overall", "Overall fidelity", "1 is ideal"),
+    Headline("fidelity.shape", "Column shapes", "1 is ideal"),
+    Headline("fidelity.pair_trends", "Column-pair trends", "1 is ideal"),
+    Headline("fidelity.detection_auc", "Detection ROC AUC", "0.5 is ideal"),
+    Headline("utility.roc_auc_ratio", "TSTR ROC AUC ratio", "1 is ideal"),
+    Headline("utility.r2_ratio", "TSTR R\u00b2 ratio", "1 is ideal"),
+    Headline("privacy.dcr_share", "DCR share (closer to train)", "0.5 is ideal"),
+    Headline("privacy.mia_auc", "Membership attack ROC AUC", "0.5 is ideal"),
+    Headline("privacy.dp_epsilon_spent", "DP epsilon spent", "<= requested"),
+    Headline("privacy.exact_copies_synthetic_share", "Exact copies of train rows", "\u2264 holdout's share"),
+    Headline("privacy.exact_copies_holdout_share", "Holdout rows equal to train rows", "baseline"),
+    Headline("privacy.identifier_copies", "Train identifiers reused", "0"),
+    Headline("privacy.pii_copies", "Rows with a real person's data", "0"),
+    Headline("fidelity.date_orderings", "Date orderings kept (worst pair)", "1 is ideal"),
+    Headline("bias.flagged_groups", "Flagged groups", "0"),
+    Headline("validity.total", "Validity violations", "0"),
+)
+
+IMAGE = (
+    Headline("fidelity.fd", "Fréchet distance (classifier features)", "≈ floor (reference)", "fidelity.fd_floor"),
+    Headline("fidelity.fd_ratio", "Fréchet distance / floor", "1"),
+    Headline("fidelity.precision", "Precision (k-NN)", "≈ reference", "fidelity.precision_reference"),
+    Headline("fidelity.recall", "Recall (k-NN)", "≈ reference", "fidelity.recall_reference"),
+    Headline("fidelity.density", "Density", "≈ reference (~1)", "fidelity.density_reference"),
+    Headline("fidelity.coverage", "Coverage", "≈ reference", "fidelity.coverage_reference"),
+    Headline("utility.cas", "Classification accuracy score (CAS)", "≈ real accuracy", "utility.real_accuracy"),
+    Headline("utility.cas_ratio", "CAS / real accuracy", "1"),
+    Headline("fidelity.inception_fid", "Inception FID", "≈ floor", "fidelity.inception_fid_floor"),
+    Headline("fidelity.pixel_tv", "Pixel-intensity histogram TV", "≈ reference", "fidelity.pixel_tv_reference"),
+    Headline("fidelity.class_tv", "Class-share TV (train vs synthetic)", "0"),
+    Headline("privacy.exact_copies_share", "Exact copies of train images", "0 (≤ test's share)",
+             "privacy.exact_copies_test_share"),
+    Headline("privacy.near_copies_share", "Near copies of train images", "≤ test's share",
+             "privacy.near_copies_test_share"),
+)
+
+HEADLINES = {"tabular": TABLE, "image": IMAGE}
+GATE = Headline("gate.passed", "Privacy gate passed", "1 = yes")
+VERDICTS = ("verdict.fidelity", "verdict.utility", "verdict.privacy", "verdict.bias", "verdict.validity")
+# Copied from the evaluate run onto the pipeline's train run (its row in the runs list).
+TRACKED = tuple(dict.fromkeys([h.key for h in TABLE + IMAGE] + [GATE.key, *VERDICTS]))
