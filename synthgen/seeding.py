@@ -15,7 +15,7 @@ the fixed layout rules that out). tests/test_seeding.py checks it.
     generation: the output (fixed by the run's seed, whatever the world size)
     MODEL_DRAW       (chunk,)        torch  the model's samples of one output chunk (models/base.py)
     DECODE           (chunk,)        numpy  the decoder's within-bin values and rare levels of a chunk
-    REDRAW_MODEL     (chunk, round)  torch  redrawing rows that copy a training row (generation.py)
+    REDRAW_MODEL     (chunk, round)  torch  redrawing rows that copy a training row (writers/table.py)
     REDRAW_DECODE    (chunk, round)  numpy  decoding those redrawn rows
     REBALANCE        ()              numpy  which rows get which level of a rebalanced column
     PREVIEW          ()              torch  the image sample grid logged during training
