@@ -6,12 +6,12 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 export DVC_NO_ANALYTICS := 1
 export PYTHONWARNINGS := ignore::FutureWarning
 
-.PHONY: setup demo test test-slow bench gpu-check ui params clean
+.PHONY: setup demo test test-slow bench gpu-check ui plots params clean
 
 # One install for demo, tests and benchmarks; the constraint keeps torch on the CPU wheel 2.13.0.
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q -c constraints.txt -e ".[dev,crosscheck]"
+	$(VENV)/bin/pip install -q -c constraints.txt -e ".[dev,crosscheck,plots]"
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -36,6 +36,13 @@ gpu-check: setup
 
 ui: setup
 	synthgen ui --params params.yaml
+
+# dvc.yaml's plots (loss by epoch, column shapes, pair trends, PNGs) as dvc_plots/index.html, which
+# renders offline: vega is inlined from vl-convert-python (synthgen/dvc_plots.py), not loaded from a CDN.
+PLOTS_TEMPLATE = .dvc/tmp/plots-offline.html
+plots: setup
+	python -m synthgen.dvc_plots $(PLOTS_TEMPLATE)
+	dvc plots show --html-template $(PLOTS_TEMPLATE)
 
 # The image pipeline's config (pipelines/mnist): MNIST-5k, its outputs and the shared MLflow store.
 MNIST_OVERRIDES = data=mnist5k model=vae paths.mlflow_dir=../../mlruns

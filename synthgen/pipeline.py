@@ -82,7 +82,7 @@ def train(cfg: DictConfig):
     from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 
     from synthgen.checkpoint import export_generator
-    from synthgen.progress import EpochLog, is_terminal
+    from synthgen.progress import EpochLog, LossCurve, is_terminal
 
     paths = RunPaths.from_config(cfg)
     handler = handler_for(cfg, paths)
@@ -128,6 +128,7 @@ def train(cfg: DictConfig):
         dm, clip = PoissonDataModule(dm, cfg.seed), None
         callbacks = [callbacks[1], dp]
         extra = {"limit_val_batches": 0, "num_sanity_val_steps": 0}
+    callbacks.append(LossCurve(paths.model_dir / "losses.csv"))  # per-epoch losses, DVC's loss plot
     trainer = instantiate(cfg.trainer, logger=logger, callbacks=callbacks, default_root_dir=str(paths.model_dir),
                           max_epochs=max_epochs, gradient_clip_val=clip, **extra)
     try:

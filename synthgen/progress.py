@@ -66,3 +66,38 @@ class RowProgress(Callback):
         rank = f" (rank {trainer.global_rank})" if trainer.world_size > 1 else ""
         log.info("generated %s/%s %s (%s %s/s)%s", f"{self.done:,}", f"{self.total:,}", self.unit,
                  f"{rate:,.0f}", self.unit, rank)
+
+
+class LossCurve(Callback):
+    """<model dir>/losses.csv: epoch, train_loss, val_loss, one row per finished epoch (what every
+    family logs per epoch; an empty cell where one is missing, e.g. val_loss under DP). The DVC
+    pipeline plots it with x=epoch (dvc.yaml, top-level plots). A resumed run keeps the earlier rows."""
+
+    COLUMNS = ("epoch", "train_loss", "val_loss")
+
+    def __init__(self, path):
+        from pathlib import Path
+
+        self.path, self.rows = Path(path), []
+
+    def on_train_start(self, trainer, pl_module):
+        import csv
+
+        self.rows = []
+        if trainer.current_epoch > 0 and self.path.exists():  # resumed: the epochs already done
+            with self.path.open() as f:
+                self.rows = [r for r in csv.DictReader(f) if int(r["epoch"]) < trainer.current_epoch]
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        import csv
+
+        if not trainer.is_global_zero or trainer.sanity_checking:
+            return
+        m = trainer.callback_metrics
+        self.rows.append({"epoch": trainer.current_epoch,
+                          **{k: f"{float(m[k]):.6g}" if k in m else "" for k in self.COLUMNS[1:]}})
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=self.COLUMNS)
+            w.writeheader()
+            w.writerows(self.rows)

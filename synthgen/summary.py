@@ -2,10 +2,25 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from omegaconf import DictConfig
 
 from synthgen.paths import RunPaths
+
+
+def headline(result: dict) -> dict:
+    """The few figures a person compares (evaluate/headline.py's TRACKED: headline figures, gate,
+    verdicts): headline.json beside metrics.json, the file `dvc metrics show` reads (metrics.json
+    has ~100 keys)."""
+    from synthgen.evaluate.headline import TRACKED
+
+    return {k: result[k] for k in TRACKED if isinstance(result.get(k), (int, float))}
+
+
+def write_headline(folder, result: dict) -> None:
+    text = json.dumps(headline(result), sort_keys=True, indent=1, allow_nan=False) + "\n"
+    (Path(folder) / "headline.json").write_text(text, encoding="utf-8")
 
 
 def summary_lines(cfg: DictConfig) -> list[str]:

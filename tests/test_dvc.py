@@ -32,6 +32,8 @@ def dvc_repo(tmp_path, adult_small):
     shutil.copy(ROOT / "dvc.yaml", repo)
     shutil.copytree(ROOT / "synthgen", repo / "synthgen", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(ROOT / "conf", repo / "conf")
+    shutil.copytree(ROOT / "pipelines/mnist", repo / "pipelines/mnist",  # a DVC project of its own
+                    ignore=shutil.ignore_patterns("outputs", "tmp", "cache", "dvc.lock", "dvc_plots"))
     (repo / "data").mkdir()
     shutil.copy(adult_small, repo / "data" / "small.parquet")
     overrides = ["paths.out_dir=outputs", "paths.mlflow_dir=mlruns", "data.path=data/small.parquet",
@@ -54,12 +56,27 @@ def test_repro_twice_then_param_change(dvc_repo):
     assert metrics["fidelity.shape"] > 0.5
     assert pq.read_table(dvc_repo / "outputs/synthetic").num_rows == 300
 
+    losses = (dvc_repo / "outputs/model/losses.csv").read_text().splitlines()
+    assert losses[0] == "epoch,train_loss,val_loss" and losses[1].startswith("0,"), losses
     plots = sh(dvc_repo, "dvc", "plots", "show", "-o", "plots_html").stdout
-    assert (dvc_repo / "plots_html" / "index.html").exists(), plots
+    page = (dvc_repo / "plots_html" / "index.html").read_text()
+    # dvc.yaml's own plots, each with its template's axes (not the default line over row numbers)
+    for title in ("Training loss by epoch", "Column shape score", "Pair trend score"):
+        assert title in page, (title, plots)
+    assert '"field": "epoch"' in page and '"field": "score"' in page and "pair_trends.png" in page
+    offline = _offline_page(dvc_repo)
+    if offline is not None:  # the plots extra: vega inlined, nothing fetched from a CDN
+        assert "cdn.jsdelivr" not in offline and "window.vegaEmbed" in offline and "Training loss by epoch" in offline
+    # `dvc metrics show` reads the headline file: a dozen figures, not the ~100 keys of metrics.json
+    shown_metrics = json.loads(sh(dvc_repo, "dvc", "metrics", "show", "--json").stdout)
+    keys = next(iter(shown_metrics.values()))["data"]["outputs/evaluation/headline.json"]["data"]
+    assert "fidelity.shape" in keys and "verdict.fidelity" in keys and len(keys) < 25, sorted(keys)
 
     second = sh(dvc_repo, "dvc", "repro").stdout
     assert ran(second) == set(), second
     assert "up to date" in second.lower()
+    status = sh(dvc_repo, "dvc", "status").stdout  # the never-run image pipeline is not listed
+    assert "up to date" in status.lower() and "mnist" not in status, status
 
     # One model parameter: only train and what follows it rerun.
     params = (dvc_repo / "params.yaml").read_text().replace("d_model: 16", "d_model: 8")
@@ -68,6 +85,19 @@ def test_repro_twice_then_param_change(dvc_repo):
     assert ran(third) == {"train", "generate", "evaluate"}, third
     shown = sh(dvc_repo, "dvc", "metrics", "show", "--json").stdout
     assert "fidelity.shape" in shown
+
+
+def _offline_page(repo):
+    """`make plots`' page (synthgen/dvc_plots.py) when vl-convert-python is installed, else None."""
+    try:
+        import vl_convert  # noqa: F401
+    except ImportError:
+        return None
+    from synthgen.dvc_plots import write_template
+
+    template = write_template(repo / ".dvc/tmp/plots-offline.html")
+    sh(repo, "dvc", "plots", "show", "--html-template", str(template), "-o", "offline_html")
+    return (repo / "offline_html" / "index.html").read_text()
 
 
 @pytest.mark.slow

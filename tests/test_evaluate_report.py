@@ -48,6 +48,15 @@ def test_metrics_json_is_the_result_with_sorted_keys(case, out):
     assert list(loaded) == sorted(loaded)
 
 
+def test_headline_json_is_the_few_figures_dvc_metrics_show_reads(case, out):
+    headline = json.loads((out / "headline.json").read_text())
+    result = case[3]
+    assert {"fidelity.shape", "fidelity.detection_auc", "privacy.dcr_share", "gate.passed"} <= set(headline)
+    assert all(headline[k] == result[k] for k in headline) and len(headline) < 20 < len(result)
+    pairs = pd.read_csv(out / "plots" / "pair_scores.csv")  # one bar per unordered pair in DVC's plot
+    assert list(pairs.columns) == ["pair", "score"] and len(pairs) == 5 * 4 // 2
+
+
 def test_plot_data_files_are_long_format_csv(case, out):
     plots = out / "plots"
     for col in ("age", "income", "city", "member", "target"):

@@ -2,6 +2,7 @@
 
 Layout of out_dir (fixed names, so DVC can declare them as outs):
     metrics.json              the flat result of evaluate_images, sorted keys
+    headline.json             its headline figures (what `dvc metrics show` reads)
     report.html               summary (each number beside its real-data reference), what the
                               numbers mean, samples, per-class utility, privacy, every metric
     plots/samples.png         synthetic samples, one row per class (first 10 of each)
@@ -24,6 +25,7 @@ from synthgen.evaluate import plots
 from synthgen.evaluate.headline import IMAGE as HEADLINE
 from synthgen.writers.png import sample_grid_png
 from synthgen.io import staged_dir
+from synthgen.summary import write_headline
 
 _PER_CLASS = 10  # samples per class in the grid
 _MIN_CELL = 28  # grid cells are enlarged (nearest) to at least this many pixels
@@ -90,6 +92,7 @@ def write_image_evaluation(result: dict, synth_images, synth_labels, class_names
         (stage / "report.html").write_text(_html(clean, table, grid, figs), encoding="utf-8")
         text = json.dumps(clean, sort_keys=True, indent=1, allow_nan=False) + "\n"  # last: NaN fails here
         (stage / "metrics.json").write_text(text, encoding="utf-8")
+        write_headline(stage, clean)
     return Path(out_dir)
 
 

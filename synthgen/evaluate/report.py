@@ -2,10 +2,12 @@
 
 Layout of out_dir (fixed names, so DVC can declare them as outs):
     metrics.json                      the flat result, sorted keys
+    headline.json                     the headline figures and verdicts (what `dvc metrics show` reads)
     report.html                       summary first, then fidelity/utility/privacy/bias/validity
     plots/shape.csv, shape.png        per-column shape score
     plots/column_<name>.csv/.png      real vs synthetic share per bin/category (bin,source,share)
     plots/pair_trends.csv/.png        pair-trend difference matrix, long format (both orders)
+    plots/pair_scores.csv             one row per column pair: pair ("a ~ b"), score (DVC's bar plot)
     plots/bias_groups.csv/.png        outcome rate and share per sensitive group and source
     plots/utility.png, privacy.png
 Everything is written to a sibling temporary folder, then renamed into place: a failed
@@ -32,6 +34,7 @@ from synthgen.evaluate.headline import TABLE as HEADLINE
 from synthgen.evaluate.tabular import prepare_tables
 from synthgen.evaluate.verdicts import judge
 from synthgen.io import staged_dir
+from synthgen.summary import write_headline
 
 _MAX_FIGURES = 60
 _LEVEL_COLOUR = {"pass": "#dafbe1", "warn": "#fff8c5", "fail": "#ffebe9"}
@@ -112,6 +115,7 @@ def write_evaluation(result: dict, train: pd.DataFrame, holdout: pd.DataFrame, s
         # and the staged folder is dropped as a whole.
         text = json.dumps(result, sort_keys=True, indent=1, allow_nan=False) + "\n"
         (stage / "metrics.json").write_text(text, encoding="utf-8")
+        write_headline(stage, result)
     return Path(out_dir)
 
 
@@ -146,6 +150,8 @@ def _write_plots(pdir: Path, result: dict, views: list[ColumnView], pairs: dict,
     pair_df = pd.DataFrame(pair_rows + [(b, a, s, d) for a, b, s, d in pair_rows],
                            columns=["column_a", "column_b", "score", "difference"])
     pair_df.to_csv(pdir / "pair_trends.csv", index=False)
+    pd.DataFrame({"pair": [f"{a} ~ {b}" for a, b, _, _ in pair_rows], "score": [s for _, _, s, _ in pair_rows]},
+                 columns=["pair", "score"]).to_csv(pdir / "pair_scores.csv", index=False)
     if len(pair_df):
         save("pair_trends", plots.pair_heatmap(pair_df), "fidelity", "pair trend differences")
 
