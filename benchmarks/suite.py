@@ -36,7 +36,8 @@ MIN_SAMPLE_ROWS = 20_000  # rows sampled end to end (at least the training rows)
                           # sample would measure start-up alone; quality is scored on the first n_train rows
 KEYS = {"shape": "fidelity.shape", "pairs": "fidelity.pair_trends", "detection": "fidelity.detection_auc",
         "dcr_share": "privacy.dcr_share", "copies": "privacy.exact_copies_synthetic_share",
-        "copies_holdout": "privacy.exact_copies_holdout_share"}
+        "copies_holdout": "privacy.exact_copies_holdout_share", "pii_copies": "privacy.pii_copies",
+        "identifier_copies": "privacy.identifier_copies", "date_orderings": "fidelity.date_orderings"}
 
 
 def load_avg() -> float:
@@ -142,7 +143,8 @@ def score(table: str, info: dict, synthetic: pd.DataFrame) -> dict:
 
     d = WORK / table
     train, holdout = pd.read_parquet(d / "train.parquet"), pd.read_parquet(d / "holdout.parquet")
-    kinds = infer_schema(pa.Table.from_pandas(train, preserve_index=False)).kinds()
+    schema = infer_schema(pa.Table.from_pandas(train, preserve_index=False))
+    kinds = schema.kinds()
     synthetic = synthetic[[c for c in train.columns if c in synthetic.columns]]
     for c in train.columns:  # the same dtypes as the real table (e.g. ARGN's datetimes)
         if c in synthetic and str(synthetic[c].dtype) != str(train[c].dtype):
@@ -151,7 +153,7 @@ def score(table: str, info: dict, synthetic: pd.DataFrame) -> dict:
             except (TypeError, ValueError):
                 pass
     r = evaluate_tables(train, holdout, synthetic.iloc[:len(train)].reset_index(drop=True), kinds,
-                        EvalConfig(target=info["target"], seed=SEED))
+                        EvalConfig(target=info["target"], seed=SEED, identifying=schema.identifying_groups()))
     row = {k: r.get(v) for k, v in KEYS.items()}
     if "utility.roc_auc_ratio" in r:
         row.update(utility="roc_auc_ratio", tstr=r["utility.roc_auc_ratio"],

