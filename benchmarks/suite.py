@@ -37,7 +37,8 @@ MIN_SAMPLE_ROWS = 20_000  # rows sampled end to end (at least the training rows)
 KEYS = {"shape": "fidelity.shape", "pairs": "fidelity.pair_trends", "detection": "fidelity.detection_auc",
         "dcr_share": "privacy.dcr_share", "copies": "privacy.exact_copies_synthetic_share",
         "copies_holdout": "privacy.exact_copies_holdout_share", "pii_copies": "privacy.pii_copies",
-        "identifier_copies": "privacy.identifier_copies", "date_orderings": "fidelity.date_orderings"}
+        "identifier_copies": "privacy.identifier_copies", "date_orderings": "fidelity.date_orderings",
+        "ages": "fidelity.ages"}
 
 
 def load_avg() -> float:
