@@ -4,6 +4,10 @@ from __future__ import annotations
 COLS = [("train s", "train_s"), ("sample rows/s", "sample_rows_per_s"), ("shape", "shape"),
         ("pair trends", "pairs"), ("TSTR", "tstr"), ("detection AUC", "detection"), ("DCR share", "dcr_share"),
         ("copies", "copies"), ("load", "load_average_at_start")]
+# Shown for tables where some model has them (personal data, dates): rows with a real person's data,
+# training identifiers reused, the worst real date ordering kept, ages agreeing with their dates.
+EXTRA = [("pii copies", "pii_copies"), ("id copies", "identifier_copies"), ("date orderings", "date_orderings"),
+         ("ages", "ages")]
 
 
 def _cell(v) -> str:
@@ -33,14 +37,15 @@ def render(results: dict) -> str:
         util = entry.get("ceiling", {}).get("utility", "")
         lines += [f"## {table}", "",
                   f"{info.get('covers', '')}; {info.get('train_rows')} train / {info.get('holdout_rows')} holdout rows, "
-                  f"{info.get('columns')} columns, target `{info.get('target')}` (TSTR: {util or 'none'}).", "",
-                  "| model | " + " | ".join(c for c, _ in COLS) + " |", "|" + "---|" * (len(COLS) + 1)]
+                  f"{info.get('columns')} columns, target `{info.get('target')}` (TSTR: {util or 'none'}).", ""]
         rows = {"ceiling (real holdout)": entry.get("ceiling", {}), **entry.get("models", {})}
+        cols = COLS + [(c, k) for c, k in EXTRA if any(r.get(k) not in (None, 0) for r in rows.values())]
+        lines += ["| model | " + " | ".join(c for c, _ in cols) + " |", "|" + "---|" * (len(cols) + 1)]
         for name, row in rows.items():
             if "not_run" in row:
                 not_run.append(f"- {table} / {name}: {row['not_run']}")
                 continue
-            lines.append(f"| {name} | " + " | ".join(_cell(row.get(k)) for _, k in COLS) + " |")
+            lines.append(f"| {name} | " + " | ".join(_cell(row.get(k)) for _, k in cols) + " |")
         lines.append("")
     if not_run:
         lines += ["## Not run", "", *not_run, ""]

@@ -88,7 +88,7 @@ def compas():
     path = Path(spec.submodule_search_locations[0]) / "dataset" / "compas" / "compas-scores-two-years.csv"
     df = pd.read_csv(path)
     # decile_score.1 / priors_count.1 repeat decile_score / priors_count under pandas' dedup names
-    return df, "two_year_recid", "7,214 rows, 53 columns: names, ids, 12 date columns as strings, nulls"
+    return df, "two_year_recid", "7,214 rows, 53 columns: names, ids, 14 date and timestamp columns as strings, nulls"
 
 
 def adult():
