@@ -6,7 +6,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 export DVC_NO_ANALYTICS := 1
 export PYTHONWARNINGS := ignore::FutureWarning
 
-.PHONY: setup demo test test-slow bench gpu-check ui plots params clean
+.PHONY: setup demo lint test test-slow bench gpu-check ui plots params clean
 
 # One install for demo, tests and benchmarks; the constraint keeps torch on the CPU wheel 2.13.0.
 $(STAMP): pyproject.toml constraints.txt
@@ -20,7 +20,12 @@ demo: setup
 	dvc repro
 	synthgen summary --params params.yaml
 
-test: setup
+# ruff: lint rules and formatting (pyproject.toml [tool.ruff]); `ruff format` fixes the formatting.
+lint: setup
+	ruff check synthgen tests benchmarks
+	ruff format --check synthgen tests benchmarks
+
+test: setup lint
 	pytest -q
 
 test-slow: setup

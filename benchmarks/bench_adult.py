@@ -10,6 +10,7 @@ alone (200,000 rows, model in memory), and end to end into Parquet at scale (BIG
 Rows of earlier runs in adult.json are kept unless this run re-measures them (`--families ""
 --sdv yes` adds only the SDV baselines, which run when `pip install -e '.[bench]'` installed sdv).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,15 +22,21 @@ import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
-
 from table import print_table  # benchmarks/table.py (scripts run with this folder on sys.path)
 
 ROOT = Path(__file__).resolve().parents[1]
 ANCHORS = ROOT.parent / "shared" / "anchors" / "adult"
 RESULTS = ROOT / "benchmarks" / "results"
 WORK = ROOT / "benchmarks" / "work"
-KEYS = ["fidelity.shape", "fidelity.pair_trends", "utility.roc_auc_ratio", "fidelity.detection_auc",
-        "privacy.dcr_share", "privacy.exact_copies_synthetic_share", "privacy.exact_copies_holdout_share"]
+KEYS = [
+    "fidelity.shape",
+    "fidelity.pair_trends",
+    "utility.roc_auc_ratio",
+    "fidelity.detection_auc",
+    "privacy.dcr_share",
+    "privacy.exact_copies_synthetic_share",
+    "privacy.exact_copies_holdout_share",
+]
 
 
 def evaluate_table(synthetic, kinds):
@@ -64,11 +71,20 @@ def run_family(family: str, extra: list[str], tag: str = "") -> dict:
     from synthgen.schema import TableSchema
 
     out = WORK / f"{family}{tag}"
-    base = [f"model={family}", "data=file", f"data.path={ANCHORS / 'argn_adult_train.parquet'}",
-            f"data.holdout_path={ANCHORS / 'argn_adult_holdout.parquet'}", "data.target=income",
-            "data.sensitive=[sex,race]", "data.name=adult_anchor", f"paths.out_dir={out}",
-            f"paths.mlflow_dir={WORK / 'mlruns'}", "trainer.enable_progress_bar=false",
-            "evaluate.gate.enabled=false", *extra]
+    base = [
+        f"model={family}",
+        "data=file",
+        f"data.path={ANCHORS / 'argn_adult_train.parquet'}",
+        f"data.holdout_path={ANCHORS / 'argn_adult_holdout.parquet'}",
+        "data.target=income",
+        "data.sensitive=[sex,race]",
+        "data.name=adult_anchor",
+        f"paths.out_dir={out}",
+        f"paths.mlflow_dir={WORK / 'mlruns'}",
+        "trainer.enable_progress_bar=false",
+        "evaluate.gate.enabled=false",
+        *extra,
+    ]
     cfg = load_config(base)
     paths = RunPaths.from_config(cfg)
     pipeline.prepare(cfg)
@@ -77,10 +93,14 @@ def run_family(family: str, extra: list[str], tag: str = "") -> dict:
     _, train_s, train_cpu_s = timed(lambda: pipeline.train(cfg))
     _, gen_s, _ = timed(lambda: pipeline.generate(cfg))
     synthetic = pq.read_table(paths.synthetic).to_pandas()
-    row = {"train_s": round(train_s, 1), "train_cpu_s": round(train_cpu_s, 1),
-           "threads": torch.get_num_threads(), "load_average_at_start": round(load, 2),
-           "sample_rows_per_s": round(len(synthetic) / gen_s),
-           **evaluate_table(synthetic, TableSchema.load(paths.schema).kinds())}
+    row = {
+        "train_s": round(train_s, 1),
+        "train_cpu_s": round(train_cpu_s, 1),
+        "threads": torch.get_num_threads(),
+        "load_average_at_start": round(load, 2),
+        "sample_rows_per_s": round(len(synthetic) / gen_s),
+        **evaluate_table(synthetic, TableSchema.load(paths.schema).kinds()),
+    }
 
     model = load_generator(paths.model)  # the sampler alone, model in memory, 200,000 rows
     cond = torch.full((200_000, model.n_columns), -1, dtype=torch.long)
@@ -89,8 +109,13 @@ def run_family(family: str, extra: list[str], tag: str = "") -> dict:
     row["model_sample_rows_per_s"] = round(len(cond) / s_wall)
     n_big = BIG_ROWS.get(family, 200_000)
     _, g_wall, g_cpu = timed(lambda: pipeline.generate(load_config([*base, f"generate.n_rows={n_big}"])))
-    row.update({"end_to_end_rows": n_big, "end_to_end_rows_per_s": round(n_big / g_wall),
-                "end_to_end_rows_per_cpu_s": round(n_big / g_cpu)})
+    row.update(
+        {
+            "end_to_end_rows": n_big,
+            "end_to_end_rows_per_s": round(n_big / g_wall),
+            "end_to_end_rows_per_cpu_s": round(n_big / g_cpu),
+        }
+    )
     return row
 
 
@@ -112,20 +137,28 @@ def run_sdv(kinds) -> dict:
     train = pq.read_table(ANCHORS / "argn_adult_train.parquet").to_pandas()
     try:  # SDV 2.x: metadata, fit and sample take {table name: frame}
         from sdv.metadata import Metadata
+
         meta, data = Metadata.detect_from_dataframes({"adult": train}), {"adult": train}
     except ImportError:  # SDV 1.x
         from sdv.metadata import SingleTableMetadata
+
         meta, data = SingleTableMetadata(), train
         meta.detect_from_dataframe(train)
     rows = {}
-    for name, cls in (("GaussianCopula", GaussianCopulaSynthesizer), ("CTGAN", CTGANSynthesizer),
-                      ("TVAE", TVAESynthesizer)):
+    for name, cls in (
+        ("GaussianCopula", GaussianCopulaSynthesizer),
+        ("CTGAN", CTGANSynthesizer),
+        ("TVAE", TVAESynthesizer),
+    ):
         synth = cls(meta)
         _, train_s, _ = timed(lambda: synth.fit(data))
         sample, sample_s, _ = timed(lambda: synth.sample(len(train)))
         sample = sample["adult"] if isinstance(sample, dict) else sample
-        rows[f"SDV {name}"] = {"train_s": round(train_s, 1), "sample_rows_per_s": round(len(sample) / sample_s),
-                               **evaluate_table(sample, kinds)}
+        rows[f"SDV {name}"] = {
+            "train_s": round(train_s, 1),
+            "sample_rows_per_s": round(len(sample) / sample_s),
+            **evaluate_table(sample, kinds),
+        }
         print(f"SDV {name}", rows[f"SDV {name}"], flush=True)
     return rows
 
@@ -133,8 +166,12 @@ def run_sdv(kinds) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--families", default="transformer,gan,vae")
-    ap.add_argument("--sdv", choices=["auto", "yes", "no"], default="auto",
-                    help="train SDV's baselines (~25-40 min); auto: when sdv is installed (the bench extra)")
+    ap.add_argument(
+        "--sdv",
+        choices=["auto", "yes", "no"],
+        default="auto",
+        help="train SDV's baselines (~25-40 min); auto: when sdv is installed (the bench extra)",
+    )
     ap.add_argument("--extra", default="", help="comma-separated extra overrides for every family")
     ap.add_argument("--tag", default="", help="suffix for the work folder and the result rows (side-by-side runs)")
     args = ap.parse_args(argv)
@@ -143,9 +180,14 @@ def main(argv=None) -> int:
         return 1
     from synthgen.config import CONF_DIR
 
-    kinds = {c: ("integer" if c in ("age", "fnlwgt", "education_num", "capital_gain", "capital_loss",
-                                    "hours_per_week") else "categorical")
-             for c in pq.read_schema(ANCHORS / "argn_adult_train.parquet").names}
+    kinds = {
+        c: (
+            "integer"
+            if c in ("age", "fnlwgt", "education_num", "capital_gain", "capital_loss", "hours_per_week")
+            else "categorical"
+        )
+        for c in pq.read_schema(ANCHORS / "argn_adult_train.parquet").names
+    }
     extra = [e for e in args.extra.split(",") if e]
     table = {}
     for family in filter(None, args.families.split(",")):

@@ -12,6 +12,7 @@ category lists and numeric bounds public (they are documented with the data set)
 budget goes to training and the numeric bin edges. Writes benchmarks/results/dp.json (rows of
 earlier runs are kept unless re-measured) with the load average at the start of each row.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,17 +24,28 @@ import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
-
 from bench_adult import ANCHORS, RESULTS, WORK  # benchmarks/ is on sys.path
 from table import print_table
 
-KEYS = ["fidelity.shape", "fidelity.pair_trends", "utility.roc_auc_ratio", "fidelity.detection_auc",
-        "privacy.dcr_share", "privacy.mia_auc"]
+KEYS = [
+    "fidelity.shape",
+    "fidelity.pair_trends",
+    "utility.roc_auc_ratio",
+    "fidelity.detection_auc",
+    "privacy.dcr_share",
+    "privacy.mia_auc",
+]
 MST_PYTHON = "/work/venv-snsynth/bin/python"
 ADULT_INT = ["age", "fnlwgt", "education_num", "capital_gain", "capital_loss", "hours_per_week"]
 # Public numeric bounds for --public-domains (Adult's documentation: ages 17-90, hours 1-99, ...).
-BOUNDS = {"age": [17, 90], "fnlwgt": [10000, 1500000], "education_num": [1, 16], "capital_gain": [0, 99999],
-          "capital_loss": [0, 4356], "hours_per_week": [1, 99]}
+BOUNDS = {
+    "age": [17, 90],
+    "fnlwgt": [10000, 1500000],
+    "education_num": [1, 16],
+    "capital_gain": [0, 99999],
+    "capital_loss": [0, 4356],
+    "hours_per_week": [1, 99],
+}
 
 
 def _kinds(train):
@@ -68,13 +80,24 @@ def run_synthgen(eps: float, epochs: int | None, public: bool, tag: str) -> dict
 
     train = pq.read_table(ANCHORS / "argn_adult_train.parquet").to_pandas()
     out = WORK / f"dp_eps{eps:g}{tag}"
-    cfg = load_config(["model=transformer", "data=file", f"data.path={ANCHORS / 'argn_adult_train.parquet'}",
-                       f"data.holdout_path={ANCHORS / 'argn_adult_holdout.parquet'}", "data.target=income",
-                       "data.name=adult_anchor", f"paths.out_dir={out}", f"paths.mlflow_dir={WORK / 'mlruns'}",
-                       "trainer.enable_progress_bar=false", "evaluate.gate.enabled=false",
-                       f"privacy.epsilon={eps}", "privacy.delta=1e-5",
-                       *([f"trainer.max_epochs={epochs}"] if epochs else []),
-                       *(_declared(train) if public else [])])
+    cfg = load_config(
+        [
+            "model=transformer",
+            "data=file",
+            f"data.path={ANCHORS / 'argn_adult_train.parquet'}",
+            f"data.holdout_path={ANCHORS / 'argn_adult_holdout.parquet'}",
+            "data.target=income",
+            "data.name=adult_anchor",
+            f"paths.out_dir={out}",
+            f"paths.mlflow_dir={WORK / 'mlruns'}",
+            "trainer.enable_progress_bar=false",
+            "evaluate.gate.enabled=false",
+            f"privacy.epsilon={eps}",
+            "privacy.delta=1e-5",
+            *([f"trainer.max_epochs={epochs}"] if epochs else []),
+            *(_declared(train) if public else []),
+        ]
+    )
     load = os.getloadavg()[0]
     t0 = time.perf_counter()
     for stage in ("prepare", "encode", "train", "generate"):
@@ -83,9 +106,14 @@ def run_synthgen(eps: float, epochs: int | None, public: bool, tag: str) -> dict
     paths = RunPaths.from_config(cfg)
     spent = json.loads((paths.model_dir / "privacy.json").read_text())
     synthetic = pq.read_table(paths.synthetic).to_pandas()
-    return {"epsilon_spent": round(spent["epsilon_spent"], 3), "noise_multiplier": round(spent["noise_multiplier"], 3),
-            "steps": spent["steps"], "wall_s": round(train_s, 1), "load_average_at_start": round(load, 2),
-            **_score(synthetic, _kinds(train))}
+    return {
+        "epsilon_spent": round(spent["epsilon_spent"], 3),
+        "noise_multiplier": round(spent["noise_multiplier"], 3),
+        "steps": spent["steps"],
+        "wall_s": round(train_s, 1),
+        "load_average_at_start": round(load, 2),
+        **_score(synthetic, _kinds(train)),
+    }
 
 
 def run_mst(eps: float, python: str) -> dict | None:
@@ -98,7 +126,7 @@ def run_mst(eps: float, python: str) -> dict | None:
     code = f"""
 import pandas as pd
 from snsynth import Synthesizer
-train = pd.read_parquet({str(ANCHORS / 'argn_adult_train.parquet')!r})
+train = pd.read_parquet({str(ANCHORS / "argn_adult_train.parquet")!r})
 synth = Synthesizer.create("mst", epsilon={eps}, delta=1e-5)
 num = {ADULT_INT!r}
 synth.fit(train, preprocessor_eps={eps} * 0.1, categorical_columns=[c for c in train.columns if c not in num],
@@ -115,8 +143,11 @@ synth.sample(len(train)).to_parquet({str(out)!r})
     syn = pq.read_table(out).to_pandas()
     for c in ADULT_INT:  # MST returns floats for binned numbers
         syn[c] = syn[c].round().astype("int64")
-    return {"wall_s": round(time.perf_counter() - t0, 1), "load_average_at_start": round(load, 2),
-            **_score(syn, _kinds(train))}
+    return {
+        "wall_s": round(time.perf_counter() - t0, 1),
+        "load_average_at_start": round(load, 2),
+        **_score(syn, _kinds(train)),
+    }
 
 
 def main(argv=None) -> int:
@@ -139,7 +170,9 @@ def main(argv=None) -> int:
     for eps in (float(e) for e in args.epsilons.split(",") if e):
         tag = args.tag + ("_public" if args.public_domains else "")
         if not args.skip_synthgen:
-            table[f"synthgen transformer DP eps={eps:g}{tag}"] = run_synthgen(eps, args.epochs, args.public_domains, tag)
+            table[f"synthgen transformer DP eps={eps:g}{tag}"] = run_synthgen(
+                eps, args.epochs, args.public_domains, tag
+            )
             print(table[f"synthgen transformer DP eps={eps:g}{tag}"], flush=True)
         if args.mst != "no":
             row = run_mst(eps, args.mst_python)

@@ -10,6 +10,7 @@ Fits the encoder on Adult, then
 Writes benchmarks/results/encoder.json and prints it. Correctness lives in the tests; this only
 measures (the target is >= 1,000,000 decoded rows/s, with memory flat across batches).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -93,8 +94,11 @@ def bench_adult(rows: int, batch: int) -> dict:
     batch_table_mb = out.nbytes / 1e6
     del out
     return {
-        "rows": rows, "batch_rows": batch, "columns": len(real.column_names),
-        "modelled_columns": len(enc.layout.columns), "fit_s": round(fit_s, 3),
+        "rows": rows,
+        "batch_rows": batch,
+        "columns": len(real.column_names),
+        "modelled_columns": len(enc.layout.columns),
+        "fit_s": round(fit_s, 3),
         "encode_rows_per_s": round(rows / encode_s),
         "decode_rows_per_s": round(rows / decode_s),
         "decode_s": round(decode_s, 3),
@@ -132,9 +136,16 @@ def bench_high_cardinality(n: int = 200_000, levels: int = 50_000) -> dict:
         path = Path(d) / "encoder.json"
         enc.save(path)
         size = path.stat().st_size
-    return {"rows": n, "levels": levels, "vocabulary": enc.layout.cardinalities[0], "fit_s": round(fit_s, 3),
-            "encode_s": round(encode_s, 3), "decode_s": round(decode_s, 3),
-            "encoder_json_bytes": size, "json_bytes_per_level": round(size / levels, 1)}
+    return {
+        "rows": n,
+        "levels": levels,
+        "vocabulary": enc.layout.cardinalities[0],
+        "fit_s": round(fit_s, 3),
+        "encode_s": round(encode_s, 3),
+        "decode_s": round(decode_s, 3),
+        "encoder_json_bytes": size,
+        "json_bytes_per_level": round(size / levels, 1),
+    }
 
 
 def main(argv=None) -> dict:
@@ -146,8 +157,12 @@ def main(argv=None) -> dict:
     warnings.simplefilter("ignore")
     result = {
         "benchmark": "encoder",
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "numpy": np.__version__,
-                    "pyarrow": pa.__version__},
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "numpy": np.__version__,
+            "pyarrow": pa.__version__,
+        },
         "adult": bench_adult(args.rows, args.batch),
         "high_cardinality": bench_high_cardinality(),
     }

@@ -6,6 +6,7 @@ QualityReport, and the reproduction of our published-model measurements on Adult
 Reads the anchors from ../shared/anchors/adult (relative to the repository root) and writes
 benchmarks/results/evaluate.json. The machine may be shared: the load average is recorded.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,11 +29,18 @@ OUT = ROOT / "benchmarks" / "results" / "evaluate.json"
 ADULT_INT = ["age", "fnlwgt", "education_num", "capital_gain", "capital_loss", "hours_per_week"]
 N_ROWS = 50_000
 # model: shape, pair trends, TSTR AUC ratio, detection AUC, DCR share (earlier measurements)
-PUBLISHED = {"tabsyn": (0.992, 0.980, 0.986, 0.59, 0.50),
-             "tabargn": (0.980, 0.965, 0.989, 0.64, 0.49),
-             "tabmt": (0.979, 0.966, 0.990, 0.96, 0.50)}
-KEYS = ["fidelity.shape", "fidelity.pair_trends", "utility.roc_auc_ratio", "fidelity.detection_auc",
-        "privacy.dcr_share"]
+PUBLISHED = {
+    "tabsyn": (0.992, 0.980, 0.986, 0.59, 0.50),
+    "tabargn": (0.980, 0.965, 0.989, 0.64, 0.49),
+    "tabmt": (0.979, 0.966, 0.990, 0.96, 0.50),
+}
+KEYS = [
+    "fidelity.shape",
+    "fidelity.pair_trends",
+    "utility.roc_auc_ratio",
+    "fidelity.detection_auc",
+    "privacy.dcr_share",
+]
 TOL = [0.005, 0.005, 0.005, 0.02, 0.005]
 
 
@@ -64,22 +72,24 @@ def speed(skip_sdmetrics: bool) -> dict:
         t0 = time.perf_counter()
         write_evaluation(result, train, holdout, syn, kinds, cfg, Path(tmp) / "evaluation")
         t_write = time.perf_counter() - t0
-    out = {"rows": N_ROWS, "columns": train.shape[1],
-           "data": "train/holdout = resamples of the anchors' train/holdout; synthetic = resample of "
-                   "TabSyn+TabularARGN+TabMT outputs",
-           "synthgen_evaluate_tables_s": round(t_eval, 2),
-           "synthgen_write_evaluation_s": round(t_write, 2),
-           "synthgen_total_s": round(t_eval + t_write, 2),
-           "synthgen_shape_and_pair_trends_only_s": round(t_fid, 2),
-           "synthgen_shape": round(result["fidelity.shape"], 4),
-           "synthgen_pair_trends": round(result["fidelity.pair_trends"], 4)}
+    out = {
+        "rows": N_ROWS,
+        "columns": train.shape[1],
+        "data": "train/holdout = resamples of the anchors' train/holdout; synthetic = resample of "
+        "TabSyn+TabularARGN+TabMT outputs",
+        "synthgen_evaluate_tables_s": round(t_eval, 2),
+        "synthgen_write_evaluation_s": round(t_write, 2),
+        "synthgen_total_s": round(t_eval + t_write, 2),
+        "synthgen_shape_and_pair_trends_only_s": round(t_fid, 2),
+        "synthgen_shape": round(result["fidelity.shape"], 4),
+        "synthgen_pair_trends": round(result["fidelity.pair_trends"], 4),
+    }
     if not skip_sdmetrics:
         with warnings.catch_warnings():  # deprecated alias; same single-table report
             warnings.simplefilter("ignore", FutureWarning)
             from sdmetrics.reports.single_table import QualityReport
 
-        meta = {"columns": {c: {"sdtype": "numerical" if k == "integer" else "categorical"}
-                            for c, k in kinds.items()}}
+        meta = {"columns": {c: {"sdtype": "numerical" if k == "integer" else "categorical"} for c, k in kinds.items()}}
         report = QualityReport()
         t0 = time.perf_counter()
         with warnings.catch_warnings():
@@ -89,9 +99,11 @@ def speed(skip_sdmetrics: bool) -> dict:
         props = report.get_properties().set_index("Property")["Score"]
         out["sdmetrics_column_shapes"] = round(float(props["Column Shapes"]), 4)
         out["sdmetrics_column_pair_trends"] = round(float(props["Column Pair Trends"]), 4)
-        out["note"] = ("SDMetrics' QualityReport computes shapes and pair trends only (no detection, "
-                       "utility, privacy); its pair trends use Pearson, equal-width bins and skip "
-                       "weakly associated pairs, so its scores differ from ours by definition.")
+        out["note"] = (
+            "SDMetrics' QualityReport computes shapes and pair trends only (no detection, "
+            "utility, privacy); its pair trends use Pearson, equal-width bins and skip "
+            "weakly associated pairs, so its scores differ from ours by definition."
+        )
     return out
 
 
@@ -118,9 +130,14 @@ def main() -> None:
     args = parser.parse_args()
     if not ANCHORS.exists():
         raise SystemExit(f"anchors not found at {ANCHORS}")
-    results = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                           "load_average_at_start": [round(x, 2) for x in os.getloadavg()]},
-               "speed_50k": speed(args.skip_sdmetrics)}
+    results = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        },
+        "speed_50k": speed(args.skip_sdmetrics),
+    }
     if not args.skip_anchors:
         results["adult_anchors"] = anchors()
     OUT.parent.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,7 @@ bounds of what any sampler of these networks reaches here; compare them with the
 
     python benchmarks/bench_sampling_floor.py [--families transformer,gan,vae] [--rows 100000]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,7 +56,7 @@ def recorded_matmuls(fn) -> Counter:
     calls = Counter()
     for event in prof.events():
         if event.name in MATMULS:
-            shapes = tuple(tuple(s) for s in event.input_shapes[:MATMULS[event.name]])  # not `out=`
+            shapes = tuple(tuple(s) for s in event.input_shapes[: MATMULS[event.name]])  # not `out=`
             calls[(event.name, shapes)] += 1
     return calls
 
@@ -67,8 +68,9 @@ def replay_seconds(calls: Counter, dtype) -> float:
     total = 0.0
     for (op, shapes), count in calls.items():
         args = [torch.randn(s, dtype=dtype) for s in shapes]
-        f = {"aten::addmm": torch.addmm, "aten::mm": torch.mm, "aten::bmm": torch.bmm,
-             "aten::baddbmm": torch.baddbmm}[op]
+        f = {"aten::addmm": torch.addmm, "aten::mm": torch.mm, "aten::bmm": torch.bmm, "aten::baddbmm": torch.baddbmm}[
+            op
+        ]
         reps = max(3, min(count, 50))
         total += best_of(lambda: [f(*args) for _ in range(reps)]) / reps * count
     return total
@@ -103,16 +105,20 @@ def floor_row(family: str, rows: int) -> dict:
     write_s = best_of(lambda: pq.write_table(table, out, compression="zstd"))
     out.unlink(missing_ok=True)
     rest_s = decode_s + write_s
-    return {"rows": rows, "threads": torch.get_num_threads(), "target_rows_per_s": TARGETS[family],
-            "sampler_rows_per_s": round(rows / sampler_s),
-            "matmul_calls": sum(calls.values()),
-            "matmul_fp32_share_of_sampler": round(fp32_s / sampler_s, 3),
-            "matmul_only_fp32_rows_per_s": round(rows / fp32_s),
-            "matmul_only_bf16_rows_per_s": round(rows / bf16_s),
-            "decode_rows_per_s": round(rows / decode_s),
-            "parquet_write_rows_per_s": round(rows / write_s),
-            "floor_e2e_fp32_rows_per_s": round(rows / (fp32_s + rest_s)),
-            "floor_e2e_bf16_rows_per_s": round(rows / (bf16_s + rest_s))}
+    return {
+        "rows": rows,
+        "threads": torch.get_num_threads(),
+        "target_rows_per_s": TARGETS[family],
+        "sampler_rows_per_s": round(rows / sampler_s),
+        "matmul_calls": sum(calls.values()),
+        "matmul_fp32_share_of_sampler": round(fp32_s / sampler_s, 3),
+        "matmul_only_fp32_rows_per_s": round(rows / fp32_s),
+        "matmul_only_bf16_rows_per_s": round(rows / bf16_s),
+        "decode_rows_per_s": round(rows / decode_s),
+        "parquet_write_rows_per_s": round(rows / write_s),
+        "floor_e2e_fp32_rows_per_s": round(rows / (fp32_s + rest_s)),
+        "floor_e2e_bf16_rows_per_s": round(rows / (bf16_s + rest_s)),
+    }
 
 
 def main(argv=None) -> int:
@@ -127,9 +133,20 @@ def main(argv=None) -> int:
         table[f"synthgen {family}"] = floor_row(family, args.rows)
     RESULTS.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
-    print_table(table, ["target_rows_per_s", "sampler_rows_per_s", "matmul_fp32_share_of_sampler",
-                        "matmul_only_fp32_rows_per_s", "matmul_only_bf16_rows_per_s", "decode_rows_per_s",
-                        "parquet_write_rows_per_s", "floor_e2e_fp32_rows_per_s", "floor_e2e_bf16_rows_per_s"])
+    print_table(
+        table,
+        [
+            "target_rows_per_s",
+            "sampler_rows_per_s",
+            "matmul_fp32_share_of_sampler",
+            "matmul_only_fp32_rows_per_s",
+            "matmul_only_bf16_rows_per_s",
+            "decode_rows_per_s",
+            "parquet_write_rows_per_s",
+            "floor_e2e_fp32_rows_per_s",
+            "floor_e2e_bf16_rows_per_s",
+        ],
+    )
     return 0
 
 

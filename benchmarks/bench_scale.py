@@ -11,6 +11,7 @@ generating 100M rows within 2 GB) need a machine of their own; `--rows` scales i
     python benchmarks/bench_scale.py [--rows 5000000] [--gen-rows 1000000] [--batches 20] [--tag T]
 Writes benchmarks/results/scale.json (rows of earlier runs with other row counts are kept).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,8 +56,13 @@ def measured(stage: str, overrides: list[str]) -> dict:
     import psutil
 
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "synthgen.cli", stage, *overrides], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "synthgen.cli", stage, *overrides],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     peak, stop = [0], threading.Event()
 
     def poll():
@@ -76,7 +82,7 @@ def measured(stage: str, overrides: list[str]) -> dict:
     th.join()
     if proc.returncode != 0:
         raise SystemExit(f"bench_scale: synthgen {stage} failed:\n{err[-3000:]}")
-    return {"seconds": round(time.perf_counter() - t0, 1), "peak_rss_mb": round(peak[0] / 2 ** 20)}
+    return {"seconds": round(time.perf_counter() - t0, 1), "peak_rss_mb": round(peak[0] / 2**20)}
 
 
 def main(argv=None) -> int:
@@ -92,18 +98,33 @@ def main(argv=None) -> int:
     make_table(args.rows, data)
     made_s = time.perf_counter() - t0
     out = WORK / f"out_{args.rows}"
-    base = ["data=file", f"data.path={data}", "data.target=income", f"paths.out_dir={out}",
-            f"paths.mlflow_dir={WORK / 'mlruns'}", f"model={args.family}", "trainer.enable_progress_bar=false",
-            "stream.enabled=true"]
+    base = [
+        "data=file",
+        f"data.path={data}",
+        "data.target=income",
+        f"paths.out_dir={out}",
+        f"paths.mlflow_dir={WORK / 'mlruns'}",
+        f"model={args.family}",
+        "trainer.enable_progress_bar=false",
+        "stream.enabled=true",
+    ]
     load = os.getloadavg()[0]
-    row = {"rows": args.rows, "columns": 15, "family": args.family, "cores": os.cpu_count(),
-           "load_1min_at_start": round(load, 2), "table_written_s": round(made_s, 1)}
+    row = {
+        "rows": args.rows,
+        "columns": 15,
+        "family": args.family,
+        "cores": os.cpu_count(),
+        "load_1min_at_start": round(load, 2),
+        "table_written_s": round(made_s, 1),
+    }
     row["prepare"] = measured("prepare", base)
     row["encode"] = measured("encode", base)
     pe = row["prepare"]["seconds"] + row["encode"]["seconds"]
     row["prepare_encode_rows_per_s"] = round(args.rows / pe)
-    row["train"] = measured("train", [*base, f"trainer.limit_train_batches={args.batches}", "trainer.max_epochs=1",
-                                      "+trainer.limit_val_batches=5"])
+    row["train"] = measured(
+        "train",
+        [*base, f"trainer.limit_train_batches={args.batches}", "trainer.max_epochs=1", "+trainer.limit_val_batches=5"],
+    )
     row["train"]["batches"] = args.batches
     row["generate"] = measured("generate", [*base, f"generate.n_rows={args.gen_rows}"])
     row["generate"]["rows"] = args.gen_rows

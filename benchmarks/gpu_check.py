@@ -17,6 +17,7 @@ training); generation (N_BIG - N_SMALL rows) / (t(N_BIG) - t(N_SMALL)).
     python benchmarks/gpu_check.py [--families transformer,gan,vae] [--out PATH]
     python benchmarks/gpu_check.py --cpu-smoke --families transformer   # the same code on CPU, tiny
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,13 +37,15 @@ FAMILIES = ("transformer", "gan", "vae")
 class Settings:
     def __init__(self, smoke: bool):
         self.smoke = smoke
-        self.tile = 2 if smoke else 20          # copies of Adult's training table (32,561 rows each)
-        self.limit = 3 if smoke else 30         # training batches per rank and epoch
+        self.tile = 2 if smoke else 20  # copies of Adult's training table (32,561 rows each)
+        self.limit = 3 if smoke else 30  # training batches per rank and epoch
         self.epochs = 2 if smoke else 3
         self.n_small, self.n_big = (2_000, 6_000) if smoke else (100_000, 1_100_000)
         self.chunk_rows = 1_000 if smoke else 50_000
         self.accelerator = "cpu" if smoke else "gpu"
-        self.extra = ["model.tabular.d_model=16", "model.tabular.n_layers=1", "model.tabular.n_heads=2"] if smoke else []
+        self.extra = (
+            ["model.tabular.d_model=16", "model.tabular.n_layers=1", "model.tabular.n_heads=2"] if smoke else []
+        )
 
 
 def world_sizes(n: int) -> list[int]:
@@ -57,8 +60,9 @@ def world_sizes(n: int) -> list[int]:
 def synthgen(stage: str, overrides: list[str]) -> float:
     """Run one stage as `python -m synthgen.cli`; wall seconds. Stops with its error on failure."""
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "synthgen.cli", stage, *overrides], cwd=ROOT,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "synthgen.cli", stage, *overrides], cwd=ROOT, capture_output=True, text=True
+    )
     if proc.returncode != 0:
         raise SystemExit(f"gpu-check: `synthgen {stage} {' '.join(overrides)}` failed:\n{proc.stderr[-3000:]}")
     return time.perf_counter() - t0
@@ -81,16 +85,26 @@ def trainer_overrides(s: Settings, world: int, precision: str) -> list[str]:
         return ["trainer=gpu", f"trainer.precision={precision}"]
     if world == 1:
         return ["trainer.accelerator=cpu", f"trainer.precision={precision}"]
-    return ["trainer=ddp", f"trainer.accelerator={s.accelerator}", f"trainer.devices={world}",
-            f"trainer.precision={precision}"]
+    return [
+        "trainer=ddp",
+        f"trainer.accelerator={s.accelerator}",
+        f"trainer.devices={world}",
+        f"trainer.precision={precision}",
+    ]
 
 
 def train_rows_per_s(s: Settings, base: list[str], family: str, world: int, precision: str) -> float:
     from synthgen.config import load_config
 
     batch = int(load_config([f"model={family}", *s.extra]).model.tabular.batch_size)
-    ov = [*base, f"model={family}", *s.extra, *trainer_overrides(s, world, precision),
-          f"trainer.limit_train_batches={s.limit}", "train.patience=1000"]
+    ov = [
+        *base,
+        f"model={family}",
+        *s.extra,
+        *trainer_overrides(s, world, precision),
+        f"trainer.limit_train_batches={s.limit}",
+        "train.patience=1000",
+    ]
     t1 = synthgen("train", [*ov, "trainer.max_epochs=1"])
     tn = synthgen("train", [*ov, f"trainer.max_epochs={s.epochs}"])
     rows = (s.epochs - 1) * s.limit * batch * world
@@ -116,24 +130,39 @@ def main(argv=None) -> int:
     n_dev = 2 if s.smoke else torch.cuda.device_count()
     families = [f for f in args.families.split(",") if f]
     out_dir = WORK / "out"
-    base = ["data=file", f"data.path={tiled_adult(s)}", f"data.holdout_path={ROOT / 'data/adult/adult_test.parquet'}",
-            "data.target=income", f"paths.out_dir={out_dir}", f"paths.mlflow_dir={WORK / 'mlruns'}",
-            "trainer.enable_progress_bar=false", f"generate.chunk_rows={s.chunk_rows}"]
+    base = [
+        "data=file",
+        f"data.path={tiled_adult(s)}",
+        f"data.holdout_path={ROOT / 'data/adult/adult_test.parquet'}",
+        "data.target=income",
+        f"paths.out_dir={out_dir}",
+        f"paths.mlflow_dir={WORK / 'mlruns'}",
+        "trainer.enable_progress_bar=false",
+        f"generate.chunk_rows={s.chunk_rows}",
+    ]
     synthgen("prepare", base)
     synthgen("encode", base)
-    result = {"device": "cpu (smoke)" if s.smoke else torch.cuda.get_device_name(0), "devices": n_dev,
-              "torch": torch.__version__, "load_1min": round(os.getloadavg()[0], 2),
-              "settings": {k: v for k, v in vars(s).items() if k != "extra"},
-              "train_rows_per_s": {}, "ddp_scaling_rows_per_s": {}, "generate_rows_per_s": {},
-              "identical_across_world_sizes": {}}
+    result = {
+        "device": "cpu (smoke)" if s.smoke else torch.cuda.get_device_name(0),
+        "devices": n_dev,
+        "torch": torch.__version__,
+        "load_1min": round(os.getloadavg()[0], 2),
+        "settings": {k: v for k, v in vars(s).items() if k != "extra"},
+        "train_rows_per_s": {},
+        "ddp_scaling_rows_per_s": {},
+        "generate_rows_per_s": {},
+        "identical_across_world_sizes": {},
+    }
     for family in families:
         print(f"gpu-check: {family}", flush=True)
         result["train_rows_per_s"][family] = {
-            p: train_rows_per_s(s, base, family, 1, p) for p in ("32-true", "bf16-mixed")}
+            p: train_rows_per_s(s, base, family, 1, p) for p in ("32-true", "bf16-mixed")
+        }
         r = result["train_rows_per_s"][family]
         r["bf16_speedup"] = round(r["bf16-mixed"] / r["32-true"], 2)
         result["ddp_scaling_rows_per_s"][family] = {
-            str(k): train_rows_per_s(s, base, family, k, "bf16-mixed") for k in world_sizes(n_dev)}
+            str(k): train_rows_per_s(s, base, family, k, "bf16-mixed") for k in world_sizes(n_dev)
+        }
         # the model trained last (all devices, bf16) generates: once per size, then per world size
         gen = [*base, f"model={family}", *s.extra]
         t_small = synthgen("generate", [*gen, *trainer_overrides(s, 1, "bf16-mixed"), f"generate.n_rows={s.n_small}"])
@@ -141,8 +170,10 @@ def main(argv=None) -> int:
         result["generate_rows_per_s"][family] = round((s.n_big - s.n_small) / max(t_big - t_small, 1e-9), 1)
         one = manifest_hashes(out_dir)
         synthgen("generate", [*gen, *trainer_overrides(s, n_dev, "bf16-mixed"), f"generate.n_rows={s.n_big}"])
-        result["identical_across_world_sizes"][family] = {"world_sizes": [1, n_dev],
-                                                          "identical": manifest_hashes(out_dir) == one}
+        result["identical_across_world_sizes"][family] = {
+            "world_sizes": [1, n_dev],
+            "identical": manifest_hashes(out_dir) == one,
+        }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")

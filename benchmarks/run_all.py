@@ -1,5 +1,6 @@
 """`make bench`: every benchmark script in this folder and the public-table suite; each writes JSON
 under benchmarks/results/."""
+
 from __future__ import annotations
 
 import subprocess

@@ -12,6 +12,7 @@ Results: benchmarks/results/suite.json (rows of earlier runs stay unless re-meas
 TabularARGN needs `pip install -e '.[bench]'` and then `pip uninstall -y torchvision torchaudio`
 (shared/STACK.md); without it the argn rows are recorded as not run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,12 +34,19 @@ RESULTS = ROOT / "benchmarks" / "results"
 FAMILIES = ("transformer", "gan", "vae", "argn")
 HOLDOUT_SHARE, SEED = 0.2, 0
 MIN_SAMPLE_ROWS = 20_000  # rows sampled end to end (at least the training rows): rows/s of a 300-row
-                          # sample would measure start-up alone; quality is scored on the first n_train rows
-KEYS = {"shape": "fidelity.shape", "pairs": "fidelity.pair_trends", "detection": "fidelity.detection_auc",
-        "dcr_share": "privacy.dcr_share", "copies": "privacy.exact_copies_synthetic_share",
-        "copies_holdout": "privacy.exact_copies_holdout_share", "pii_copies": "privacy.pii_copies",
-        "identifier_copies": "privacy.identifier_copies", "date_orderings": "fidelity.date_orderings",
-        "ages": "fidelity.ages"}
+# sample would measure start-up alone; quality is scored on the first n_train rows
+KEYS = {
+    "shape": "fidelity.shape",
+    "pairs": "fidelity.pair_trends",
+    "detection": "fidelity.detection_auc",
+    "dcr_share": "privacy.dcr_share",
+    "copies": "privacy.exact_copies_synthetic_share",
+    "copies_holdout": "privacy.exact_copies_holdout_share",
+    "pii_copies": "privacy.pii_copies",
+    "identifier_copies": "privacy.identifier_copies",
+    "date_orderings": "fidelity.date_orderings",
+    "ages": "fidelity.ages",
+}
 
 
 def load_avg() -> float:
@@ -59,8 +67,14 @@ def split(table: str) -> dict:
     d.mkdir(parents=True, exist_ok=True)
     df.iloc[keep].reset_index(drop=True).to_parquet(d / "train.parquet", index=False)
     df.iloc[hold].reset_index(drop=True).to_parquet(d / "holdout.parquet", index=False)
-    info = {"rows": len(df), "columns": df.shape[1], "target": target, "covers": covers,
-            "train_rows": len(keep), "holdout_rows": len(hold)}
+    info = {
+        "rows": len(df),
+        "columns": df.shape[1],
+        "target": target,
+        "covers": covers,
+        "train_rows": len(keep),
+        "holdout_rows": len(hold),
+    }
     info_path.write_text(json.dumps(info))
     return info
 
@@ -85,11 +99,21 @@ def run_synthgen(d: Path, out: Path, family: str, info: dict, n_sample: int, ext
     from synthgen.config import load_config
     from synthgen.paths import RunPaths
 
-    base = [f"model={family}", "data=file", f"data.path={d / 'train.parquet'}",
-            f"data.holdout_path={d / 'holdout.parquet'}", f"data.name=suite_{d.name}",
-            f"data.target={info['target']}" if info["target"] else "data.target=null", "data.sensitive=[]",
-            f"paths.out_dir={out}", f"paths.mlflow_dir={WORK / 'mlruns'}", "trainer.enable_progress_bar=false",
-            "evaluate.gate.enabled=false", f"generate.n_rows={n_sample}", *extra]
+    base = [
+        f"model={family}",
+        "data=file",
+        f"data.path={d / 'train.parquet'}",
+        f"data.holdout_path={d / 'holdout.parquet'}",
+        f"data.name=suite_{d.name}",
+        f"data.target={info['target']}" if info["target"] else "data.target=null",
+        "data.sensitive=[]",
+        f"paths.out_dir={out}",
+        f"paths.mlflow_dir={WORK / 'mlruns'}",
+        "trainer.enable_progress_bar=false",
+        "evaluate.gate.enabled=false",
+        f"generate.n_rows={n_sample}",
+        *extra,
+    ]
     cfg = load_config(base)
     t0 = time.perf_counter()
     pipeline.prepare(cfg)
@@ -101,8 +125,14 @@ def run_synthgen(d: Path, out: Path, family: str, info: dict, n_sample: int, ext
     sample_s = time.perf_counter() - t0
     paths = RunPaths.from_config(cfg)
     tags = _train_tags(cfg, paths)
-    return {"train_s": round(train_s, 1), "sample_s": round(sample_s, 2), "sample_rows": n_sample,
-            "synthetic": str(paths.synthetic), "threads": torch.get_num_threads(), **tags}
+    return {
+        "train_s": round(train_s, 1),
+        "sample_s": round(sample_s, 2),
+        "sample_rows": n_sample,
+        "synthetic": str(paths.synthetic),
+        "threads": torch.get_num_threads(),
+        **tags,
+    }
 
 
 def _train_tags(cfg, paths) -> dict:
@@ -131,8 +161,13 @@ def run_argn(d: Path, out: Path, info: dict, n_sample: int) -> dict:
     (out / "synthetic").mkdir()
     syn.to_parquet(out / "synthetic" / "part-0.parquet", index=False)
     sample_s = time.perf_counter() - t0
-    return {"train_s": round(train_s, 1), "sample_s": round(sample_s, 2), "sample_rows": n_sample,
-            "synthetic": str(out / "synthetic"), "threads": torch.get_num_threads()}
+    return {
+        "train_s": round(train_s, 1),
+        "sample_s": round(sample_s, 2),
+        "sample_rows": n_sample,
+        "synthetic": str(out / "synthetic"),
+        "threads": torch.get_num_threads(),
+    }
 
 
 # ---- scoring ----------------------------------------------------------------------------------------
@@ -153,12 +188,21 @@ def score(table: str, info: dict, synthetic: pd.DataFrame) -> dict:
                 synthetic[c] = synthetic[c].astype(train[c].dtype)
             except (TypeError, ValueError):
                 pass
-    r = evaluate_tables(train, holdout, synthetic.iloc[:len(train)].reset_index(drop=True), kinds,
-                        EvalConfig(target=info["target"], seed=SEED, identifying=schema.identifying_groups()))
+    r = evaluate_tables(
+        train,
+        holdout,
+        synthetic.iloc[: len(train)].reset_index(drop=True),
+        kinds,
+        EvalConfig(target=info["target"], seed=SEED, identifying=schema.identifying_groups()),
+    )
     row = {k: r.get(v) for k, v in KEYS.items()}
     if "utility.roc_auc_ratio" in r:
-        row.update(utility="roc_auc_ratio", tstr=r["utility.roc_auc_ratio"],
-                   tstr_synthetic=r["utility.synthetic.roc_auc"], tstr_real=r["utility.real.roc_auc"])
+        row.update(
+            utility="roc_auc_ratio",
+            tstr=r["utility.roc_auc_ratio"],
+            tstr_synthetic=r["utility.synthetic.roc_auc"],
+            tstr_real=r["utility.real.roc_auc"],
+        )
     elif "utility.synthetic.r2" in r:
         row.update(utility="r2", tstr=r["utility.synthetic.r2"], tstr_real=r["utility.real.r2"])
     return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}
@@ -181,8 +225,13 @@ def run_one(table: str, family: str, info: dict, timeout: int, tag: str = "", ex
     load = load_avg()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     try:
-        proc = subprocess.run([sys.executable, __file__, "--worker", table, family, "--tag", tag, "--extra", extra], env=env, timeout=timeout,
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, __file__, "--worker", table, family, "--tag", tag, "--extra", extra],
+            env=env,
+            timeout=timeout,
+            capture_output=True,
+            text=True,
+        )
     except subprocess.TimeoutExpired:
         return {"not_run": f"over the {timeout} s limit", "load_average_at_start": load}
     if proc.returncode != 0 or not result.exists():
@@ -190,8 +239,13 @@ def run_one(table: str, family: str, info: dict, timeout: int, tag: str = "", ex
         return {"not_run": f"failed: {tail[0][:300]}", "load_average_at_start": load}
     res = json.loads(result.read_text())
     syn = pd.read_parquet(res.pop("synthetic"))
-    row = {"train_s": res["train_s"], "sample_rows_per_s": round(res["sample_rows"] / res["sample_s"]),
-           **score(table, info, syn), "threads": res["threads"], "load_average_at_start": load}
+    row = {
+        "train_s": res["train_s"],
+        "sample_rows_per_s": round(res["sample_rows"] / res["sample_s"]),
+        **score(table, info, syn),
+        "threads": res["threads"],
+        "load_average_at_start": load,
+    }
     if "sizing" in res:
         row["sizing"] = res["sizing"]
     return row
@@ -199,6 +253,7 @@ def run_one(table: str, family: str, info: dict, timeout: int, tag: str = "", ex
 
 def write_markdown(results: dict) -> None:
     from suite_report import render
+
     (RESULTS / "suite.md").write_text(render(results))
 
 
@@ -218,8 +273,9 @@ def main(argv=None) -> int:
     families = [f for f in args.families.split(",") if f]
     unknown = [t for t in tables if t not in TABLES] + [f for f in families if f not in FAMILIES]
     if unknown:
-        print(f"unknown table or family: {unknown}; tables: {list(TABLES)}, families: {list(FAMILIES)}",
-              file=sys.stderr)
+        print(
+            f"unknown table or family: {unknown}; tables: {list(TABLES)}, families: {list(FAMILIES)}", file=sys.stderr
+        )
         return 2
     for table in tables:
         try:

@@ -1,13 +1,26 @@
 """benchmarks/results/suite.md from suite.json: one table per data set, one row per model."""
+
 from __future__ import annotations
 
-COLS = [("train s", "train_s"), ("sample rows/s", "sample_rows_per_s"), ("shape", "shape"),
-        ("pair trends", "pairs"), ("TSTR", "tstr"), ("detection AUC", "detection"), ("DCR share", "dcr_share"),
-        ("copies", "copies"), ("load", "load_average_at_start")]
+COLS = [
+    ("train s", "train_s"),
+    ("sample rows/s", "sample_rows_per_s"),
+    ("shape", "shape"),
+    ("pair trends", "pairs"),
+    ("TSTR", "tstr"),
+    ("detection AUC", "detection"),
+    ("DCR share", "dcr_share"),
+    ("copies", "copies"),
+    ("load", "load_average_at_start"),
+]
 # Shown for tables where some model has them (personal data, dates): rows with a real person's data,
 # training identifiers reused, the worst real date ordering kept, ages agreeing with their dates.
-EXTRA = [("pii copies", "pii_copies"), ("id copies", "identifier_copies"), ("date orderings", "date_orderings"),
-         ("ages", "ages")]
+EXTRA = [
+    ("pii copies", "pii_copies"),
+    ("id copies", "identifier_copies"),
+    ("date orderings", "date_orderings"),
+    ("ages", "ages"),
+]
 
 
 def _cell(v) -> str:
@@ -19,15 +32,19 @@ def _cell(v) -> str:
 
 
 def render(results: dict) -> str:
-    lines = ["# Public-table suite", "",
-             "Written by `benchmarks/suite.py` (see its docstring). Each table: one seeded 80/20 split; every",
-             "model with its defaults, trained in its own child process on the same machine, scored by",
-             "synthgen's evaluation. TSTR: ROC AUC ratio (synthetic-trained / real-trained, on the holdout) for",
-             "a classification target, R^2 on the holdout for a regression target. `ceiling`: the real holdout",
-             "scored as if it were synthetic. `copies`: share of synthetic rows equal to a training row (the",
-             "ceiling row's figure is the holdout's own share). `load`: 1-minute load average when the model",
-             "started (2 cores, shared with other work). train s: read + encode + train (TabularARGN: fit).",
-             "sample rows/s: end to end into Parquet, max(training rows, 20,000) rows.", ""]
+    lines = [
+        "# Public-table suite",
+        "",
+        "Written by `benchmarks/suite.py` (see its docstring). Each table: one seeded 80/20 split; every",
+        "model with its defaults, trained in its own child process on the same machine, scored by",
+        "synthgen's evaluation. TSTR: ROC AUC ratio (synthetic-trained / real-trained, on the holdout) for",
+        "a classification target, R^2 on the holdout for a regression target. `ceiling`: the real holdout",
+        "scored as if it were synthetic. `copies`: share of synthetic rows equal to a training row (the",
+        "ceiling row's figure is the holdout's own share). `load`: 1-minute load average when the model",
+        "started (2 cores, shared with other work). train s: read + encode + train (TabularARGN: fit).",
+        "sample rows/s: end to end into Parquet, max(training rows, 20,000) rows.",
+        "",
+    ]
     not_run = []
     for table, entry in results.items():
         if "not_run" in entry:
@@ -35,9 +52,13 @@ def render(results: dict) -> str:
             continue
         info = entry.get("info", {})
         util = entry.get("ceiling", {}).get("utility", "")
-        lines += [f"## {table}", "",
-                  f"{info.get('covers', '')}; {info.get('train_rows')} train / {info.get('holdout_rows')} holdout rows, "
-                  f"{info.get('columns')} columns, target `{info.get('target')}` (TSTR: {util or 'none'}).", ""]
+        lines += [
+            f"## {table}",
+            "",
+            f"{info.get('covers', '')}; {info.get('train_rows')} train / {info.get('holdout_rows')} holdout rows, "
+            f"{info.get('columns')} columns, target `{info.get('target')}` (TSTR: {util or 'none'}).",
+            "",
+        ]
         rows = {"ceiling (real holdout)": entry.get("ceiling", {}), **entry.get("models", {})}
         cols = COLS + [(c, k) for c, k in EXTRA if any(r.get(k) not in (None, 0) for r in rows.values())]
         lines += ["| model | " + " | ".join(c for c, _ in cols) + " |", "|" + "---|" * (len(cols) + 1)]

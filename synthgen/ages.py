@@ -11,6 +11,7 @@ within the year of dates that do. The evaluation reports the synthetic share of 
 Dates here are int64 days since 1970-01-01 (local wall-clock days); ages are calendar ages: a
 birthday on the date itself counts, and 29 February birthdays count on 28 February in other years.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,8 +32,11 @@ def _ymd(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     d = days.astype("datetime64[D]")
     y = d.astype("datetime64[Y]")
     m = d.astype("datetime64[M]")
-    return (y.astype(np.int64) + 1970, (m - y.astype("datetime64[M]")).astype(np.int64) + 1,
-            (d - m.astype("datetime64[D]")).astype(np.int64) + 1)
+    return (
+        y.astype(np.int64) + 1970,
+        (m - y.astype("datetime64[M]")).astype(np.int64) + 1,
+        (d - m.astype("datetime64[D]")).astype(np.int64) + 1,
+    )
 
 
 def calendar_age(born: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -77,8 +81,9 @@ def fixed_day(born: np.ndarray, age: np.ndarray) -> tuple[int, float]:
     return day, float((calendar_age(born, np.full(len(born), day)) == age).mean())
 
 
-def find_age_relations(dates: dict[str, tuple[np.ndarray, np.ndarray]],
-                       ints: dict[str, tuple[np.ndarray, np.ndarray]]) -> list[dict]:
+def find_age_relations(
+    dates: dict[str, tuple[np.ndarray, np.ndarray]], ints: dict[str, tuple[np.ndarray, np.ndarray]]
+) -> list[dict]:
     """[{"column": N, "born": A, "at": B or None, "day": fixed day or None, "share": agreeing share}]
     for integer columns N that are the calendar age from date A to date B (or to one fixed day, in
     int64 days) in at least AGE_MIN_SHARE of the >= AGE_MIN_ROWS rows where all are set.
@@ -92,8 +97,12 @@ def find_age_relations(dates: dict[str, tuple[np.ndarray, np.ndarray]],
     out, born_used = [], set()
     for n_name, (n_vals, n_null) in ints.items():
         valid = n_vals[~n_null]
-        if len(valid) < AGE_MIN_ROWS or valid.min() < 0 or valid.max() > AGE_MAX_YEARS \
-                or len(np.unique(valid)) < AGE_MIN_DISTINCT:
+        if (
+            len(valid) < AGE_MIN_ROWS
+            or valid.min() < 0
+            or valid.max() > AGE_MAX_YEARS
+            or len(np.unique(valid)) < AGE_MIN_DISTINCT
+        ):
             continue
         best = None
         for a in names:
@@ -113,7 +122,9 @@ def find_age_relations(dates: dict[str, tuple[np.ndarray, np.ndarray]],
                 if len(rows) < AGE_MIN_ROWS:
                     continue
                 probe = rows[:200]  # most pairs fail at once: check a few rows before them all
-                if (calendar_age(dates[a][0][probe], dates[b][0][probe]) == n_vals[probe]).mean() < AGE_MIN_SHARE - 0.05:
+                if (
+                    calendar_age(dates[a][0][probe], dates[b][0][probe]) == n_vals[probe]
+                ).mean() < AGE_MIN_SHARE - 0.05:
                     continue
                 share = float((calendar_age(dates[a][0][both], dates[b][0][both]) == n_vals[both]).mean())
                 if share < AGE_MIN_SHARE:
@@ -123,6 +134,7 @@ def find_age_relations(dates: dict[str, tuple[np.ndarray, np.ndarray]],
                     best = (rank, a, b, None)
         if best is not None:
             born_used.add(best[1])
-            out.append({"column": n_name, "born": best[1], "at": best[2], "day": best[3],
-                        "share": round(best[0][0], 6)})
+            out.append(
+                {"column": n_name, "born": best[1], "at": best[2], "day": best[3], "share": round(best[0][0], 6)}
+            )
     return out

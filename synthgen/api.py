@@ -15,6 +15,7 @@ as `seed=1 trainer.max_epochs=5` on the command line (`synthgen compose` lists e
 Lightning's banners and tips are silenced (verbose=True keeps them); the progress bar shows in
 notebooks and terminals.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -38,7 +39,8 @@ SAVED_CONFIG = "synthgen.yaml"  # the resolved config in a saved Synthesizer fol
 
 # ---- config overrides from Python values -----------------------------------------------------------------
 def _flatten(values: dict, prefix: str = "") -> list[tuple[str, object]]:
-    """{"trainer": {"max_epochs": 3}, "model__tabular__d_model": 16} -> [("trainer.max_epochs", 3), ("model.tabular.d_model", 16)]."""
+    """{"trainer": {"max_epochs": 3}, "model__tabular__d_model": 16}
+    -> [("trainer.max_epochs", 3), ("model.tabular.d_model", 16)]."""
     out = []
     for key, value in values.items():
         key = prefix + str(key).replace("__", ".")
@@ -95,8 +97,7 @@ def _set(cfg: DictConfig, key: str, value) -> None:
 
 
 # ---- quiet runs -------------------------------------------------------------------------------------------
-_LIGHTNING_LOGGERS = ("pytorch_lightning", "lightning", "lightning_fabric", "lightning.pytorch",
-                      "alembic", "mlflow")
+_LIGHTNING_LOGGERS = ("pytorch_lightning", "lightning", "lightning_fabric", "lightning.pytorch", "alembic", "mlflow")
 
 
 @contextlib.contextmanager
@@ -163,9 +164,13 @@ def _table_input(data, where: Path, name: str, what: str) -> str:
 
 
 def _data_overrides(data, holdout, target, sensitive, columns, name, input_dir: Path) -> dict:
-    out = {"data": "file", "data.path": _table_input(data, input_dir, "data", "data"),
-           "data.name": name or (Path(data).stem if isinstance(data, (str, Path)) else "dataframe"),
-           "data.target": target, "data.sensitive": list(sensitive or [])}
+    out = {
+        "data": "file",
+        "data.path": _table_input(data, input_dir, "data", "data"),
+        "data.name": name or (Path(data).stem if isinstance(data, (str, Path)) else "dataframe"),
+        "data.target": target,
+        "data.sensitive": list(sensitive or []),
+    }
     if isinstance(holdout, float):
         out["data.holdout_share"] = holdout
     elif holdout is not None:
@@ -181,10 +186,10 @@ class Evaluation:
     """What `synthgen evaluate` writes, in Python: the flat metrics, the gate, a verdict per area."""
 
     metrics: dict
-    passed: bool                      # the privacy gate (the one that blocks a release)
+    passed: bool  # the privacy gate (the one that blocks a release)
     reason: str
     verdicts: dict = field(default_factory=dict)  # area -> pass | warn | fail | n/a
-    out_dir: Path | None = None       # metrics.json, report.html, plots/
+    out_dir: Path | None = None  # metrics.json, report.html, plots/
 
     @property
     def report(self) -> Path:
@@ -213,9 +218,11 @@ class Evaluation:
         import html
 
         rows = "".join(f"<tr><td>{a}</td><td>{v}</td></tr>" for a, v in self.verdicts.items())
-        return (f"<p>Privacy gate <b>{'passed' if self.passed else 'FAILED'}</b>: {html.escape(self.reason)}</p>"
-                f"<table><tr><th>area</th><th>verdict</th></tr>{rows}</table>"
-                f"<p>Report: {html.escape(str(self.report))}</p>")
+        return (
+            f"<p>Privacy gate <b>{'passed' if self.passed else 'FAILED'}</b>: {html.escape(self.reason)}</p>"
+            f"<table><tr><th>area</th><th>verdict</th></tr>{rows}</table>"
+            f"<p>Report: {html.escape(str(self.report))}</p>"
+        )
 
 
 def _evaluation(result: dict, passed: bool, reason: str, paths) -> Evaluation:
@@ -226,9 +233,19 @@ def _evaluation(result: dict, passed: bool, reason: str, paths) -> Evaluation:
     return Evaluation(result, passed, reason, verdicts, paths.evaluation)
 
 
-def evaluate(real, synthetic, holdout=None, target: str | None = None, *, sensitive=None, columns=None,
-             name: str | None = None, out_dir: str | Path | None = None, verbose: bool = False,
-             **overrides) -> Evaluation:
+def evaluate(
+    real,
+    synthetic,
+    holdout=None,
+    target: str | None = None,
+    *,
+    sensitive=None,
+    columns=None,
+    name: str | None = None,
+    out_dir: str | Path | None = None,
+    verbose: bool = False,
+    **overrides,
+) -> Evaluation:
     """Score a synthetic table from any tool against the real one, as `synthgen evaluate
     synthetic.path=...` does: the same metrics, report, verdicts, gate and MLflow run.
 
@@ -241,9 +258,13 @@ def evaluate(real, synthetic, holdout=None, target: str | None = None, *, sensit
 
     out = Path(out_dir).resolve() if out_dir else _fresh_dir("outputs/api", "evaluate")
     with _cleanup_on_error(out):
-        values = {**_data_overrides(real, holdout, target, sensitive, columns, name, out / "input"),
-                  "paths.out_dir": str(out), "evaluate.out_dir": str(out / "evaluation"),
-                  "synthetic.path": _table_input(synthetic, out / "input", "synthetic", "synthetic"), **overrides}
+        values = {
+            **_data_overrides(real, holdout, target, sensitive, columns, name, out / "input"),
+            "paths.out_dir": str(out),
+            "evaluate.out_dir": str(out / "evaluation"),
+            "synthetic.path": _table_input(synthetic, out / "input", "synthetic", "synthetic"),
+            **overrides,
+        }
         cfg = _compose(values)
         with quiet(verbose):
             result, passed, reason, paths = pipeline.score(cfg)
@@ -254,16 +275,18 @@ def evaluate(real, synthetic, holdout=None, target: str | None = None, *, sensit
 class Synthesizer:
     """fit / sample / save / load around the pipeline's stages (synthgen/pipeline.py)."""
 
-    def __init__(self, model: str = "transformer", *, out_dir: str | Path | None = None, verbose: bool = False,
-                 **overrides):
+    def __init__(
+        self, model: str = "transformer", *, out_dir: str | Path | None = None, verbose: bool = False, **overrides
+    ):
         self.model, self.verbose = model, verbose
         self.overrides = {"model": model, **overrides}
         self.out_dir = Path(out_dir).resolve() if out_dir else None
         self.config: DictConfig | None = None
 
     # ---- fit ----
-    def fit(self, data, target: str | None = None, holdout=None, *, sensitive=None, columns=None,
-            name: str | None = None) -> "Synthesizer":
+    def fit(
+        self, data, target: str | None = None, holdout=None, *, sensitive=None, columns=None, name: str | None = None
+    ) -> "Synthesizer":
         """prepare -> encode -> train on `data` (a DataFrame or a .parquet/.csv path).
 
         holdout: real rows kept out of training for the utility and privacy metrics (a DataFrame
@@ -274,8 +297,12 @@ class Synthesizer:
 
         out = self.out_dir or _fresh_dir("outputs/api", self.model)
         with _cleanup_on_error(out):
-            values = {**_data_overrides(data, holdout, target, sensitive, columns, name, out / "input"),
-                      "paths.out_dir": str(out), "trainer.enable_progress_bar": _show_progress(), **self.overrides}
+            values = {
+                **_data_overrides(data, holdout, target, sensitive, columns, name, out / "input"),
+                "paths.out_dir": str(out),
+                "trainer.enable_progress_bar": _show_progress(),
+                **self.overrides,
+            }
             cfg = _compose(values)
             _set(cfg, "paths.mlflow_dir", str(Path(cfg.paths.mlflow_dir).resolve()))  # survives a chdir
             if not self.verbose:
@@ -378,8 +405,15 @@ class Synthesizer:
         return dest
 
     @classmethod
-    def load(cls, source: str | Path, *, out_dir: str | Path | None = None, mlflow_dir: str | Path | None = None,
-             verbose: bool = False, **overrides) -> "Synthesizer":
+    def load(
+        cls,
+        source: str | Path,
+        *,
+        out_dir: str | Path | None = None,
+        mlflow_dir: str | Path | None = None,
+        verbose: bool = False,
+        **overrides,
+    ) -> "Synthesizer":
         """A fitted Synthesizer from a folder written by `save` or by the CLI (an out dir such as
         outputs/), an MLflow run id of a train run, or a `runs:/<id>` / `models:/<name>/<version>` URI
         (downloaded into out_dir, default outputs/api/<time>-loaded). overrides: config keys."""
@@ -387,15 +421,18 @@ class Synthesizer:
 
         folder = Path(source)
         if not (folder / SAVED_CONFIG).exists() and not (folder / "model" / "model.ckpt").exists():
-            folder = fetch_model(str(source), Path(out_dir).resolve() if out_dir else _fresh_dir("outputs/api", "loaded"),
-                                 mlflow_dir)
+            folder = fetch_model(
+                str(source), Path(out_dir).resolve() if out_dir else _fresh_dir("outputs/api", "loaded"), mlflow_dir
+            )
         folder = folder.resolve()
         if (folder / SAVED_CONFIG).exists():
             from synthgen.modalities import upgrade_model_config
+
             cfg = upgrade_model_config(OmegaConf.load(folder / SAVED_CONFIG))  # saved by an older synthgen too
             OmegaConf.set_struct(cfg, True)
         else:  # a CLI out dir: the config the train run logged, else the default
             from synthgen.config import load_config
+
             cfg = load_config()
         _set(cfg, "paths.out_dir", str(folder))
         if mlflow_dir is not None:
@@ -406,6 +443,7 @@ class Synthesizer:
             logging.getLogger("synthgen").warning("%s has no training rows: sampling without the copy guard", folder)
             _set(cfg, "generate.redraw_copies", False)
         from synthgen.modalities import family_label
+
         synth = cls(family_label(cfg.model), out_dir=folder, verbose=verbose)  # ...models.vae.TabularVAE -> vae
         synth.config = cfg
         return synth

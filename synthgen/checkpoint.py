@@ -4,9 +4,11 @@ A model file is data only. Exported models are shared (MLflow artifacts, DVC rem
 one must not run code of the file's choosing: `weights_only=True` keeps torch from unpickling
 objects, and the model config is never handed to hydra. The class comes from an allow-list of
 synthgen's own families (the `_target_`s of the network blocks of conf/model/*.yaml, plus the
-family the caller's own config names; a checkpoint cannot extend it), a `_target_` or other hydra key anywhere else is refused, and the
+family the caller's own config names; a checkpoint cannot extend it), a `_target_` or other hydra key anywhere else is
+refused, and the
 rest of the config is passed to the class as plain keyword arguments.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -82,8 +84,9 @@ def load_generator(path: Path, also_allowed: Iterable[str] = ()):
         model = cls(layout=layout, **kwargs)
         model.load_state_dict(state["state_dict"])
     except Exception as e:  # kwargs or weights that do not fit the class
-        raise SynthgenError(f"{path}: the model file does not match {cls.__name__} ({_first_line(e)}); "
-                            f"{rerun}") from None
+        raise SynthgenError(
+            f"{path}: the model file does not match {cls.__name__} ({_first_line(e)}); {rerun}"
+        ) from None
     return model.eval()
 
 
@@ -94,13 +97,16 @@ def _model_class(path: Path, config, also_allowed: frozenset[str] = frozenset())
     target = config["_target_"]
     allowed = allowed_families() | also_allowed
     if target not in allowed:
-        raise SynthgenError(f"{path}: model class '{target}' is not a synthgen family (allowed: "
-                            f"{', '.join(sorted(allowed))}); refusing to load it")
+        raise SynthgenError(
+            f"{path}: model class '{target}' is not a synthgen family (allowed: "
+            f"{', '.join(sorted(allowed))}); refusing to load it"
+        )
     kwargs = {k: v for k, v in config.items() if k != "_target_"}
     bad = _hydra_key(kwargs)
     if bad:
-        raise SynthgenError(f"{path}: the model config holds '{bad}' (only plain values are allowed); "
-                            f"refusing to load it")
+        raise SynthgenError(
+            f"{path}: the model config holds '{bad}' (only plain values are allowed); refusing to load it"
+        )
     module, _, name = target.rpartition(".")
     return getattr(importlib.import_module(module), name), kwargs
 

@@ -1,4 +1,5 @@
 """`synthgen <stage> [key=value ...]`: run a pipeline stage with Hydra overrides."""
+
 from __future__ import annotations
 
 import logging
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         if i + 1 >= len(rest):
             return _fail("--params needs a file, e.g. --params params.yaml")
         params_file = rest[i + 1]
-        rest = rest[:i] + rest[i + 2:]
+        rest = rest[:i] + rest[i + 2 :]
     multirun = any(a in ("-m", "--multirun") for a in rest)
     rest = [a for a in rest if a not in ("-m", "--multirun")]
     _quiet_logs(stage)
@@ -88,7 +89,9 @@ def _dispatch(stage: str, overrides: list[str], params_file) -> int:
         cfg = load_config([o for o in overrides if not o.startswith("port=")], params_file)
         return _serve_ui(cfg, int(port))
     if stage not in PIPELINE + ("run", "summary"):
-        raise SynthgenError(f"unknown stage '{stage}'; use one of: {', '.join(PIPELINE + ('run', 'summary', 'compose', 'ui'))}")
+        raise SynthgenError(
+            f"unknown stage '{stage}'; use one of: {', '.join(PIPELINE + ('run', 'summary', 'compose', 'ui'))}"
+        )
     if stage == "generate":  # model=models:/<name>/<version> or run_id=<id>: a model from MLflow
         from synthgen.registry import generate_from, split_model_ref
 
@@ -144,8 +147,11 @@ def _serve_ui(cfg, port: int) -> int:
 
     paths = RunPaths.from_config(cfg)
     cmd = ui_command(paths, port)
-    print(f"MLflow dashboard: {_runs_url(cfg, paths, f'http://127.0.0.1:{port}')}\n"
-          f"  (store {paths.tracking_uri}); Ctrl-C stops it", flush=True)
+    print(
+        f"MLflow dashboard: {_runs_url(cfg, paths, f'http://127.0.0.1:{port}')}\n"
+        f"  (store {paths.tracking_uri}); Ctrl-C stops it",
+        flush=True,
+    )
     os.execvpe(cmd[0], cmd, ui_env())  # replaces this process; Ctrl-C reaches MLflow directly
     return 0
 

@@ -15,6 +15,7 @@ JSON dict that schema.json keeps per column:
 the model sees numbers and times while the output keeps the input's types and format.
 Parsing is vectorised (pandas to_datetime with an explicit format, Arrow string kernels).
 """
+
 from __future__ import annotations
 
 import datetime
@@ -31,8 +32,19 @@ PARSE_MIN = 0.98  # share of the non-null values that must parse for a codec to 
 _SAMPLE = 2000  # distinct values tried against each candidate format before measuring the rate
 
 # strftime formats, most common first. Order breaks ties: "01/02/2013" reads as month/day.
-DATE_FORMATS = ["%Y-%m-%d", "%m/%d/%Y", "%d/%m/%Y", "%Y/%m/%d", "%d.%m.%Y", "%d-%m-%Y", "%m-%d-%Y",
-                "%d %b %Y", "%b %d, %Y", "%d-%b-%Y", "%Y%m%d"]
+DATE_FORMATS = [
+    "%Y-%m-%d",
+    "%m/%d/%Y",
+    "%d/%m/%Y",
+    "%Y/%m/%d",
+    "%d.%m.%Y",
+    "%d-%m-%Y",
+    "%m-%d-%Y",
+    "%d %b %Y",
+    "%b %d, %Y",
+    "%d-%b-%Y",
+    "%Y%m%d",
+]
 TIME_FORMATS = ["%H:%M:%S", "%H:%M", "%H:%M:%S.%f", "%I:%M %p", "%I:%M:%S %p"]
 _DT_TIMES = ["%H:%M:%S", "%H:%M", "%H:%M:%S.%f"]
 _ZONES = ["", "%z"]
@@ -40,9 +52,11 @@ BOOL_WORDS = [("yes", "no"), ("y", "n"), ("true", "false"), ("t", "f"), ("on", "
 CURRENCY = "$€£¥₹"
 # an optional currency sign, a number with optional thousands groups and decimals, "%" or a sign;
 # negatives as "-12", "$-12", "-$12" or in accountants' parentheses "(1,234.50)" / "($12)"
-_NUMBER = re.compile(r"^\s*(?P<open>\(?)\s*(?P<lead>-?)\s*(?P<prefix>[" + CURRENCY + r"]?)\s*"
-                     r"(?P<num>[-+]?\d{1,3}(?:[,.' ]\d{3})+(?:[.,]\d+)?"
-                     r"|[-+]?\d+(?:[.,]\d+)?)\s*(?P<suffix>%|[" + CURRENCY + r"]?)\s*(?P<close>\)?)\s*$")
+_NUMBER = re.compile(
+    r"^\s*(?P<open>\(?)\s*(?P<lead>-?)\s*(?P<prefix>[" + CURRENCY + r"]?)\s*"
+    r"(?P<num>[-+]?\d{1,3}(?:[,.' ]\d{3})+(?:[.,]\d+)?"
+    r"|[-+]?\d+(?:[.,]\d+)?)\s*(?P<suffix>%|[" + CURRENCY + r"]?)\s*(?P<close>\)?)\s*$"
+)
 
 
 def _datetime_formats() -> list[str]:
@@ -75,7 +89,9 @@ def detect(arr: pa.ChunkedArray, want: str | None = None) -> dict | None:
     for family in ("boolean", "datetime", "number"):
         if want is not None and family != want:
             continue
-        codec = {"boolean": _detect_bool, "datetime": _detect_datetime, "number": _detect_number}[family](values, counts)
+        codec = {"boolean": _detect_bool, "datetime": _detect_datetime, "number": _detect_number}[family](
+            values, counts
+        )
         if codec is None:
             continue
         codec["parse_rate"] = round(float(codec.pop("_ok") / total), 6)
@@ -93,8 +109,12 @@ def from_format(fmt: str, arr) -> dict:
     has_time = any(x in fmt for x in ("%H", "%I", "%M", "%S"))
     has_date = any(x in fmt for x in ("%d", "%m", "%Y", "%y", "%b", "%j"))
     native = "timestamp[us, tz=UTC]" if fmt.endswith("%z") else "timestamp[us]" if has_time else "date32[day]"
-    codec = {"type": "datetime", "format": fmt, "native": native,
-             "parse_rate": round(float(counts[ok].sum() / max(counts.sum(), 1)), 6)}
+    codec = {
+        "type": "datetime",
+        "format": fmt,
+        "native": native,
+        "parse_rate": round(float(counts[ok].sum() / max(counts.sum(), 1)), 6),
+    }
     if fmt.endswith("%z") and len(values):
         last = str(values[0]).strip()
         codec["zone"] = "Z" if last.endswith("Z") else ":" if re.search(r"[+-]\d\d:\d\d$", last) else ""
@@ -116,7 +136,9 @@ def _detect_bool(values, counts) -> dict | None:
     low = {str(v).strip().lower() for v in values}
     for t, f in BOOL_WORDS:
         if low <= {t, f}:
-            spell = {str(v).strip().lower(): str(v) for v in values[np.argsort(counts, kind="stable")]}  # most frequent wins
+            spell = {
+                str(v).strip().lower(): str(v) for v in values[np.argsort(counts, kind="stable")]
+            }  # most frequent wins
             true, false = spell.get(t, _like(t, values[0])), spell.get(f, _like(f, values[0]))
             return {"type": "boolean", "true": true, "false": false, "native": "bool", "_ok": counts.sum()}
     return None
@@ -178,8 +200,13 @@ def _detect_number(values, counts) -> dict | None:
         return None
     num = m["num"][ok]
     prefix, suffix = m["prefix"][ok], m["suffix"][ok]
-    negative = ("parentheses" if (m["open"][ok] == "(").any() else
-                "before prefix" if ((m["lead"][ok] == "-") & (prefix != "")).any() else "sign")
+    negative = (
+        "parentheses"
+        if (m["open"][ok] == "(").any()
+        else "before prefix"
+        if ((m["lead"][ok] == "-") & (prefix != "")).any()
+        else "sign"
+    )
     # Plain digit strings (codes, zip codes, "007") stay text: a codec needs some formatting.
     formatted = (prefix != "") | (suffix != "") | num.str.contains(r"\d[,.' ]\d{3}(?:\D|$)", regex=True)
     if not formatted.any() or num.str.match(r"^[-+]?0\d").any():
@@ -188,8 +215,10 @@ def _detect_number(values, counts) -> dict | None:
     if len(prefixes) > 1 and "" not in prefixes or len(prefixes) > 2 or len(suffixes) > 2:
         return None
     dec_comma = num.str.contains(r",\d{1,2}$|,\d{4,}$", regex=True).any() or (
-        num.str.contains(r"\.\d{3}(?:\D|$)", regex=True).any() and not num.str.contains(r"\.\d{1,2}$", regex=True).any()
-        and num.str.contains(",", regex=False).any())
+        num.str.contains(r"\.\d{3}(?:\D|$)", regex=True).any()
+        and not num.str.contains(r"\.\d{1,2}$", regex=True).any()
+        and num.str.contains(",", regex=False).any()
+    )
     decimal, thousands = (",", ".") if dec_comma else (".", ",")
     if num.str.contains(" ", regex=False).any():
         thousands = " "
@@ -198,11 +227,19 @@ def _detect_number(values, counts) -> dict | None:
     parsed = _to_float(num, thousands, decimal)
     good = parsed.notna().to_numpy()
     frac = num[good].str.split(re.escape(decimal), regex=True).str[1].str.len().fillna(0).astype(int)
-    codec = {"type": "number", "thousands": thousands, "decimal": decimal,
-             "prefix": max(prefixes, key=len), "suffix": max(suffixes, key=len),
-             "decimals": int(frac.max()) if len(frac) else 0, "fixed": bool(frac.nunique() <= 1),
-             "grouped": bool(num.str.contains(re.escape(thousands), regex=True).any()), "negative": negative,
-             "native": "double", "_ok": int(counts[np.flatnonzero(ok)[good]].sum())}
+    codec = {
+        "type": "number",
+        "thousands": thousands,
+        "decimal": decimal,
+        "prefix": max(prefixes, key=len),
+        "suffix": max(suffixes, key=len),
+        "decimals": int(frac.max()) if len(frac) else 0,
+        "fixed": bool(frac.nunique() <= 1),
+        "grouped": bool(num.str.contains(re.escape(thousands), regex=True).any()),
+        "negative": negative,
+        "native": "double",
+        "_ok": int(counts[np.flatnonzero(ok)[good]].sum()),
+    }
     return codec
 
 
@@ -212,8 +249,10 @@ def _extract_number(s: pd.Series) -> pd.DataFrame:
     m = s.str.extract(_NUMBER)
     paired = m["open"] == m["close"].replace(")", "(")
     neg = ((m["open"] == "(") | (m["lead"] == "-")) & m["num"].notna()
-    twice = (((m["open"] == "(") & (m["lead"] == "-"))  # "(-12)", "-$-12": not a spelling
-             | (neg & m["num"].str.startswith(("-", "+"), na=False)))
+    twice = (
+        ((m["open"] == "(") & (m["lead"] == "-"))  # "(-12)", "-$-12": not a spelling
+        | (neg & m["num"].str.startswith(("-", "+"), na=False))
+    )
     m["num"] = m["num"].where(paired & ~twice)
     m.loc[neg & paired & ~twice, "num"] = "-" + m.loc[neg & paired & ~twice, "num"]
     return m
@@ -228,8 +267,13 @@ def _to_float(num: pd.Series, thousands: str, decimal: str) -> pd.Series:
 
 # ---- parse / format --------------------------------------------------------------------------
 def native_type(codec: dict) -> pa.DataType:
-    return {"date32[day]": pa.date32(), "timestamp[us]": pa.timestamp("us"), "bool": pa.bool_(),
-            "timestamp[us, tz=UTC]": pa.timestamp("us", tz="UTC"), "double": pa.float64()}[codec["native"]]
+    return {
+        "date32[day]": pa.date32(),
+        "timestamp[us]": pa.timestamp("us"),
+        "bool": pa.bool_(),
+        "timestamp[us, tz=UTC]": pa.timestamp("us", tz="UTC"),
+        "double": pa.float64(),
+    }[codec["native"]]
 
 
 def parse(codec: dict, arr) -> pa.ChunkedArray:
@@ -241,26 +285,35 @@ def parse(codec: dict, arr) -> pa.ChunkedArray:
     typ = native_type(codec)
     if arr.type == typ:
         return arr
-    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) or pa.types.is_string_view(arr.type)
-            or pa.types.is_null(arr.type)):
+    if not (
+        pa.types.is_string(arr.type)
+        or pa.types.is_large_string(arr.type)
+        or pa.types.is_string_view(arr.type)
+        or pa.types.is_null(arr.type)
+    ):
         raise SynthgenError(f"a {codec['type']} codec reads strings, not {arr.type}; rerun `synthgen prepare`")
     s = arr.to_pandas().astype(object)
     if codec["type"] == "boolean":
         low = s.str.strip().str.lower()
-        out = pd.Series(np.where(low == codec["true"].lower(), True, np.where(low == codec["false"].lower(), False, None)),
-                        dtype=object)
+        out = pd.Series(
+            np.where(low == codec["true"].lower(), True, np.where(low == codec["false"].lower(), False, None)),
+            dtype=object,
+        )
         return pa.chunked_array([pa.array(out, type=pa.bool_(), from_pandas=True)])
     if codec["type"] == "datetime":
         d = _parse_dt(s.to_numpy(), codec["format"])
         if pa.types.is_date(typ):
             return pa.chunked_array([pa.array(d.dt.date, type=typ, from_pandas=True)])
-        return pa.chunked_array([pa.array(d.astype("datetime64[us, UTC]" if typ.tz else "datetime64[us]"),
-                                          type=typ, from_pandas=True)])
+        return pa.chunked_array(
+            [pa.array(d.astype("datetime64[us, UTC]" if typ.tz else "datetime64[us]"), type=typ, from_pandas=True)]
+        )
     m = _extract_number(s)
-    f = _to_float(m["num"].astype(object).where(m["num"].notna(), None).astype("string"),
-                  codec["thousands"], codec["decimal"])
-    return pa.chunked_array([pa.array(f.to_numpy(dtype=np.float64, na_value=np.nan), type=pa.float64(),
-                                      from_pandas=True)])
+    f = _to_float(
+        m["num"].astype(object).where(m["num"].notna(), None).astype("string"), codec["thousands"], codec["decimal"]
+    )
+    return pa.chunked_array(
+        [pa.array(f.to_numpy(dtype=np.float64, na_value=np.nan), type=pa.float64(), from_pandas=True)]
+    )
 
 
 def format_values(codec: dict, arr, typ: pa.DataType) -> pa.Array:
@@ -299,6 +352,12 @@ def _format_numbers(v: np.ndarray, codec: dict) -> np.ndarray:
     style, pre, suf = codec.get("negative", "sign"), codec["prefix"], codec["suffix"]
     if style == "sign":  # Python's "-" after the prefix: "$-12"
         return np.array([f"{pre}{t}{suf}" for t in text], dtype=object)
-    out = [f"{pre}{t}{suf}" if not t.startswith("-") else
-           f"({pre}{t[1:]}{suf})" if style == "parentheses" else f"-{pre}{t[1:]}{suf}" for t in text]
+    out = [
+        f"{pre}{t}{suf}"
+        if not t.startswith("-")
+        else f"({pre}{t[1:]}{suf})"
+        if style == "parentheses"
+        else f"-{pre}{t[1:]}{suf}"
+        for t in text
+    ]
     return np.array(out, dtype=object)

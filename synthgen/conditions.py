@@ -14,6 +14,7 @@ Three sources, combinable as long as they fix different columns:
 `fix_values(table, start)` writes the exact requested values into a decoded chunk, since a
 numeric value is modelled as a bin and the decoder would otherwise draw a value inside it.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,19 +27,22 @@ from synthgen.io import read_table
 
 
 class RowConditions:
-    def __init__(self, enc, n_rows: int | None, condition: dict, condition_file: str | None, rebalance: dict,
-                 seed: int):
+    def __init__(
+        self, enc, n_rows: int | None, condition: dict, condition_file: str | None, rebalance: dict, seed: int
+    ):
         self.enc = enc
         self.condition, self.condition_file = condition, condition_file
         self.names = list(enc.layout.columns)
-        self.fixed = enc.condition_tokens(condition)            # {column index: token}, every row
+        self.fixed = enc.condition_tokens(condition)  # {column index: token}, every row
         self.fixed_values = {self.names[j]: condition[self.names[j]] for j in self.fixed}
-        self.file_tokens, self.file_values = {}, {}             # {column index: int64 [N]}, {name: pa.Array}
+        self.file_tokens, self.file_values = {}, {}  # {column index: int64 [N]}, {name: pa.Array}
         if condition_file:
             n_file = self._read_file(condition_file)
             if n_rows not in (None, n_file):
-                raise SynthgenError(f"generate.n_rows={n_rows} but {condition_file} has {n_file} condition rows; "
-                                    f"leave generate.n_rows null")
+                raise SynthgenError(
+                    f"generate.n_rows={n_rows} but {condition_file} has {n_file} condition rows; "
+                    f"leave generate.n_rows null"
+                )
             n_rows = n_file
         self.n_rows = int(n_rows if n_rows is not None else enc.schema.n_rows)
         if self.n_rows < 1:
@@ -53,8 +57,9 @@ class RowConditions:
         table = read_table(path, key="generate.condition_file", training=False)
         unknown = [c for c in table.column_names if c not in self.names]
         if unknown:
-            raise SynthgenError(f"{path}: column(s) {unknown} are not modelled columns; "
-                                f"condition on some of {self.names}")
+            raise SynthgenError(
+                f"{path}: column(s) {unknown} are not modelled columns; condition on some of {self.names}"
+            )
         for name in table.column_names:
             j = self.names.index(name)
             if j in self.fixed:
@@ -96,8 +101,7 @@ class RowConditions:
             others = np.delete(freq, k)
             weights = np.insert(others / others.sum() * (1 - share), k, share)
         counts = largest_remainder(self.n_rows, weights / weights.sum())
-        assign = seeding.numpy_rng(seeding.REBALANCE, seed).permutation(
-            np.repeat(np.arange(len(levels)), counts))
+        assign = seeding.numpy_rng(seeding.REBALANCE, seed).permutation(np.repeat(np.arange(len(levels)), counts))
         self.rebalance_col, self.rebalance_tokens = j, tokens[assign]
         self.rebalance_info = {"column": name, "counts": {str(v): int(c) for v, c in zip(levels, counts)}}
 
@@ -109,9 +113,9 @@ class RowConditions:
         for j, tok in self.fixed.items():
             t[:, j] = tok
         for j, toks in self.file_tokens.items():
-            t[:, j] = toks[start:start + n]
+            t[:, j] = toks[start : start + n]
         if self.rebalance_col is not None:
-            t[:, self.rebalance_col] = self.rebalance_tokens[start:start + n]
+            t[:, self.rebalance_col] = self.rebalance_tokens[start : start + n]
         return torch.from_numpy(t)
 
     def fix_values(self, table: pa.Table, start: int) -> pa.Table:
@@ -158,5 +162,5 @@ def largest_remainder(n: int, p: np.ndarray) -> np.ndarray:
     """Whole counts summing to n, as close to n * p as rounding allows."""
     exact = n * p
     k = np.floor(exact).astype(np.int64)
-    k[np.argsort(-(exact - k), kind="stable")[:n - int(k.sum())]] += 1
+    k[np.argsort(-(exact - k), kind="stable")[: n - int(k.sum())]] += 1
     return k

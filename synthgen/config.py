@@ -1,4 +1,5 @@
 """Compose the Hydra config for a stage, and check overrides so mistakes give one-line errors."""
+
 from __future__ import annotations
 
 import re
@@ -51,12 +52,16 @@ def _compose(overrides: list[str]) -> DictConfig:
         group = re.search(r"Could not find '([\w/]+)/([^']*)'", first)
         if group:  # an unknown choice of a config group, e.g. model=vaee: list the choices
             options = sorted(p.stem for p in (CONF_DIR / group.group(1)).glob("*.yaml"))
-            raise SynthgenError(f"{group.group(1).replace('/', '.')}={group.group(2)} is unknown; choose one of: "
-                                f"{', '.join(options)}") from None
+            raise SynthgenError(
+                f"{group.group(1).replace('/', '.')}={group.group(2)} is unknown; choose one of: {', '.join(options)}"
+            ) from None
         if first.startswith("Could not override"):
             key = first.split("'")[1] if "'" in first else first
-            hint = (" (a family's keys are model.tabular.<key>, model.image.<key> and "
-                    "model.training.<modality>.<key>)" if key.startswith("model.") else "")
+            hint = (
+                " (a family's keys are model.tabular.<key>, model.image.<key> and model.training.<modality>.<key>)"
+                if key.startswith("model.")
+                else ""
+            )
             raise SynthgenError(f"unknown config key '{key}'{hint}; `synthgen compose` lists every key") from None
         raise SynthgenError(f"bad override: {first}") from None
 
@@ -137,14 +142,17 @@ def _set_column_settings(cfg: DictConfig, columns: list[tuple[str, str, str]]) -
             node = cfg.data.columns.get(column)
             if node is not None and not isinstance(node, DictConfig):
                 node = {"kind": node}  # `kind` given as a plain string in a config file
-            cfg.data.columns[column] = {**(OmegaConf.to_container(node) if isinstance(node, DictConfig)
-                                           else node or {}), setting: value}
+            cfg.data.columns[column] = {
+                **(OmegaConf.to_container(node) if isinstance(node, DictConfig) else node or {}),
+                setting: value,
+            }
 
 
 def _check_types(cfg: DictConfig, overrides: list[str]) -> None:
     """A value overriding a number or a boolean must be one: `trainer.max_epochs=abc` is refused."""
-    defaults = _compose([o for o in overrides if "=" in o and ("." not in o.split("=")[0].lstrip("+~")
-                                                               or o.startswith(SEARCHPATH))])
+    defaults = _compose(
+        [o for o in overrides if "=" in o and ("." not in o.split("=")[0].lstrip("+~") or o.startswith(SEARCHPATH))]
+    )
     for o in overrides:
         key = o.lstrip("+~").partition("=")[0]
         if "." not in key or o.startswith(SEARCHPATH):
@@ -155,8 +163,11 @@ def _check_types(cfg: DictConfig, overrides: list[str]) -> None:
             default = 0
         if isinstance(default, bool) and not isinstance(value, bool):
             raise SynthgenError(f"{key}={value!r}: expected true or false")
-        if isinstance(default, int) and not isinstance(default, bool) and not (
-                isinstance(value, int) and not isinstance(value, bool)):
+        if (
+            isinstance(default, int)
+            and not isinstance(default, bool)
+            and not (isinstance(value, int) and not isinstance(value, bool))
+        ):
             raise SynthgenError(f"{key}={value!r}: expected an integer")
         if isinstance(default, float) and not (isinstance(value, (int, float)) and not isinstance(value, bool)):
             raise SynthgenError(f"{key}={value!r}: expected a number")

@@ -15,6 +15,7 @@ copying are kept and counted.
 Cost: one 64-bit hash per token row and a table lookup; only rows whose tokens equal a training
 row's tokens are decoded values compared (a binned number can decode to another value).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,7 +27,7 @@ _WEIGHTS_SEED = 0x5EED
 
 def token_hashes(tokens: np.ndarray) -> np.ndarray:
     """int tokens [n, C] -> uint64 [n]: a fixed random linear hash (wrapping), equal rows equal hashes."""
-    w = np.random.default_rng(_WEIGHTS_SEED).integers(1, 2 ** 63, tokens.shape[1], dtype=np.uint64) | np.uint64(1)
+    w = np.random.default_rng(_WEIGHTS_SEED).integers(1, 2**63, tokens.shape[1], dtype=np.uint64) | np.uint64(1)
     t = np.ascontiguousarray(tokens, dtype=np.int64).view(np.uint64)
     h = t[:, 0] * w[0]
     for c in range(1, t.shape[1]):  # column by column: no [n, C] temporary
@@ -57,22 +58,39 @@ class _HashSet:
 
 def value_hashes(table: pa.Table) -> np.ndarray:
     """uint64 per row of `table` (pandas' row hash of the plain values)."""
-    plain = pa.table({n: c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c
-                      for n, c in zip(table.column_names, table.columns)}) if table.num_columns else table
+    plain = (
+        pa.table(
+            {
+                n: c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c
+                for n, c in zip(table.column_names, table.columns)
+            }
+        )
+        if table.num_columns
+        else table
+    )
     return pd.util.hash_pandas_object(plain.to_pandas(), index=False).to_numpy()
 
 
 class CopyGuard:
     """The training rows' hashes, and which synthetic rows copy one of them."""
 
-    def __init__(self, train: pa.Table, train_tokens: np.ndarray, columns: list[str], holdout: pa.Table | None = None,
-                 max_rounds: int = 10):
+    def __init__(
+        self,
+        train: pa.Table,
+        train_tokens: np.ndarray,
+        columns: list[str],
+        holdout: pa.Table | None = None,
+        max_rounds: int = 10,
+    ):
         self.columns, self.max_rounds = list(columns), max_rounds
         self.train_tokens = _HashSet(token_hashes(train_tokens))
         self.train_values = _HashSet(value_hashes(train.select(self.columns)))
         # the share of real rows, never trained on, that copy a training row: what chance allows
-        self.allowed_share = (float(self.train_values.contains(value_hashes(holdout.select(self.columns))).mean())
-                              if holdout is not None and holdout.num_rows else 0.0)
+        self.allowed_share = (
+            float(self.train_values.contains(value_hashes(holdout.select(self.columns))).mean())
+            if holdout is not None and holdout.num_rows
+            else 0.0
+        )
 
     def copies(self, tokens: np.ndarray, table: pa.Table) -> np.ndarray:
         """tokens [n, C] and their decoded table -> indices of the rows that copy a training row."""

@@ -7,6 +7,7 @@ set through the UI's own "shared view" mechanism: an experiment tag `mlflow.shar
 holding the runs table's state (selected columns, sort) as JSON, opened by `?viewStateShareKey=<key>`.
 `synthgen ui` prints that URL; tests/test_dashboard_browser.py checks the columns in a real browser.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,16 +16,26 @@ VIEW_KEY = "synthgen"
 VIEW_TAG = f"mlflow.sharedViewState.{VIEW_KEY}"
 
 # Columns of the runs list, in this order: the figures a person compares, then what differs between runs.
-METRIC_COLUMNS = ("fidelity.shape", "fidelity.pair_trends", "fidelity.detection_auc", "utility.roc_auc_ratio",
-                  "utility.r2_ratio", "privacy.dcr_share", "gate.passed")
+METRIC_COLUMNS = (
+    "fidelity.shape",
+    "fidelity.pair_trends",
+    "fidelity.detection_auc",
+    "utility.roc_auc_ratio",
+    "utility.r2_ratio",
+    "privacy.dcr_share",
+    "gate.passed",
+)
 PARAM_COLUMNS = ("data.name", "trainer.max_epochs", "seed", "generate.n_rows")
 TAG_COLUMNS = ("synthgen.family",)  # the model family (gan, vae, transformer), set on the train run
 
 
 def view_state() -> str:
     """The runs table's state in the UI's key format (`metrics.\\`name\\``); newest run first."""
-    cols = ([f"metrics.`{k}`" for k in METRIC_COLUMNS] + [f"params.`{k}`" for k in PARAM_COLUMNS]
-            + [f"tags.`{k}`" for k in TAG_COLUMNS])
+    cols = (
+        [f"metrics.`{k}`" for k in METRIC_COLUMNS]
+        + [f"params.`{k}`" for k in PARAM_COLUMNS]
+        + [f"tags.`{k}`" for k in TAG_COLUMNS]
+    )
     return json.dumps({"selectedColumns": cols, "orderByKey": "attributes.start_time", "orderByAsc": False})
 
 

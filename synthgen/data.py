@@ -1,4 +1,5 @@
 """LightningDataModules: encoded training rows or images, and chunk indices for generation."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,8 +31,9 @@ class TensorDataModule(pl.LightningDataModule):
         g = seeding.torch_generator(seeding.TRAIN_ORDER, self.seed)
         bs = min(self.batch_size, len(self.train_set))
         # repeats > 1: that many fresh permutations back to back (RandomSampler without replacement)
-        sampler = RandomSampler(self.train_set, num_samples=len(self.train_set) * max(1, int(self.repeats)),
-                                generator=g)
+        sampler = RandomSampler(
+            self.train_set, num_samples=len(self.train_set) * max(1, int(self.repeats)), generator=g
+        )
         return DataLoader(self.train_set, batch_size=bs, sampler=sampler, drop_last=len(self.train_set) > bs)
 
     def val_dataloader(self):

@@ -10,6 +10,7 @@ tags) and keeps `{plot_divs}`, where DVC puts each plot's vega-lite spec and its
     python -m synthgen.dvc_plots .dvc/tmp/plots-offline.html     # `make plots` does this, then
     dvc plots show --html-template .dvc/tmp/plots-offline.html   # dvc_plots/index.html, offline
 """
+
 from __future__ import annotations
 
 import sys

@@ -14,6 +14,7 @@ Every image is converted to the configured size and channels (pillow resize, con
 skipped and counted in `ImageSet.skipped`. The output side (PNGs, manifest, grids) is
 synthgen/writers/image.py and writers/png.py.
 """
+
 from __future__ import annotations
 
 import io
@@ -50,6 +51,7 @@ _KIND_KEYS = {
 @dataclass
 class ImageSet:
     """images uint8 [N, H, W, C]; labels int64 [N], indices into class_names."""
+
     images: np.ndarray
     labels: np.ndarray
     class_names: list[str]
@@ -96,8 +98,9 @@ def load_image_source(spec: dict) -> ImageSet:
         raise SynthgenError(f"image source kind={kind!r} is unknown; use one of {sorted(_KIND_KEYS)}")
     unknown = sorted(set(spec) - _COMMON_KEYS - _KIND_KEYS[kind])
     if unknown:
-        raise SynthgenError(f"image source '{kind}' has unknown key(s) {unknown}; "
-                            f"allowed: {sorted(_COMMON_KEYS | _KIND_KEYS[kind])}")
+        raise SynthgenError(
+            f"image source '{kind}' has unknown key(s) {unknown}; allowed: {sorted(_COMMON_KEYS | _KIND_KEYS[kind])}"
+        )
     conv = _Conform.from_spec(spec)
     if kind == "digits":
         return _digits(conv)
@@ -107,8 +110,10 @@ def load_image_source(spec: dict) -> ImageSet:
         raise SynthgenError(f"image source '{kind}' needs a path")
     path = Path(spec["path"])
     if not path.exists():
-        raise SynthgenError(f"image source not found: {path}; set the source path to an existing "
-                            f"{'folder' if kind == 'folder' else kind + ' file'}")
+        raise SynthgenError(
+            f"image source not found: {path}; set the source path to an existing "
+            f"{'folder' if kind == 'folder' else kind + ' file'}"
+        )
     if kind == "folder":
         return _folder(path, conv)
     if kind == "npz":
@@ -132,6 +137,7 @@ def mnist5k_split(data: ImageSet) -> tuple[ImageSet, ImageSet]:
 def _plain(spec) -> dict:
     try:
         from omegaconf import DictConfig, OmegaConf
+
         if isinstance(spec, DictConfig):
             spec = OmegaConf.to_container(spec, resolve=True)
     except ImportError:  # pragma: no cover
@@ -143,8 +149,13 @@ def _plain(spec) -> dict:
 
 class _Conform:
     """Converts decoded images to one size and channel count; remembers the first size seen."""
-    _RESAMPLE = {"nearest": Image.Resampling.NEAREST, "bilinear": Image.Resampling.BILINEAR,
-                 "bicubic": Image.Resampling.BICUBIC, "lanczos": Image.Resampling.LANCZOS}
+
+    _RESAMPLE = {
+        "nearest": Image.Resampling.NEAREST,
+        "bilinear": Image.Resampling.BILINEAR,
+        "bicubic": Image.Resampling.BICUBIC,
+        "lanczos": Image.Resampling.LANCZOS,
+    }
 
     def __init__(self, size, channels, on_error, resample):
         self.size, self.channels, self.on_error, self.resample = size, channels, on_error, resample
@@ -156,8 +167,11 @@ class _Conform:
         if size is not None:
             if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
                 size = (int(size), int(size))
-            elif isinstance(size, (list, tuple)) and len(size) == 2 and all(
-                    isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in size):
+            elif (
+                isinstance(size, (list, tuple))
+                and len(size) == 2
+                and all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in size)
+            ):
                 size = (int(size[0]), int(size[1]))
             else:
                 raise SynthgenError(f"image size={spec['size']!r} must be a whole number or [height, width]")
@@ -183,8 +197,10 @@ class _Conform:
         if self.size is None:
             self.size, self.first = hw, name
         elif hw != self.size and self.first is not None:
-            raise SynthgenError(f"{name}: image is {hw[0]}x{hw[1]} but {self.first} is "
-                                f"{self.size[0]}x{self.size[1]}; set the source size to convert them all")
+            raise SynthgenError(
+                f"{name}: image is {hw[0]}x{hw[1]} but {self.first} is "
+                f"{self.size[0]}x{self.size[1]}; set the source size to convert them all"
+            )
         if hw != self.size:
             im = im.resize((self.size[1], self.size[0]), self.resample)
         a = np.asarray(im, dtype=np.uint8)
@@ -199,8 +215,9 @@ class _Conform:
             self.size, self.channels = (h, w), c
             return np.ascontiguousarray(images)
         mode = {1: "L", 3: "RGB"}[c]
-        out = [self.image(Image.fromarray(a[:, :, 0] if c == 1 else a, mode), f"image {i}")
-               for i, a in enumerate(images)]
+        out = [
+            self.image(Image.fromarray(a[:, :, 0] if c == 1 else a, mode), f"image {i}") for i, a in enumerate(images)
+        ]
         return np.stack(out) if out else np.zeros((0, *self.size, self.channels), np.uint8)
 
 
@@ -231,8 +248,10 @@ def _decode(data, name: str, conv: _Conform) -> np.ndarray | None:
         if conv.on_error == "skip":
             return None
         reason = "unknown or corrupt image format" if isinstance(e, Image.UnidentifiedImageError) else _first_line(e)
-        raise SynthgenError(f"{name}: cannot read the image ({reason}); replace or remove it, "
-                            f"or set on_error=skip to skip unreadable images") from None
+        raise SynthgenError(
+            f"{name}: cannot read the image ({reason}); replace or remove it, "
+            f"or set on_error=skip to skip unreadable images"
+        ) from None
 
 
 def _first_line(e: Exception) -> str:
@@ -263,8 +282,9 @@ def _folder(root: Path, conv: _Conform) -> ImageSet:
     folders = sorted(p.name for p in root.iterdir() if p.is_dir())
     hidden = [n for n in folders if n.startswith(".")]
     if hidden:  # e.g. .ipynb_checkpoints, .git: skipped, but said so, since a class may hide there
-        logging.getLogger("synthgen").warning("%s: skipping hidden folder(s) %s; they are not classes",
-                                              root, ", ".join(hidden))
+        logging.getLogger("synthgen").warning(
+            "%s: skipping hidden folder(s) %s; they are not classes", root, ", ".join(hidden)
+        )
     classes = [n for n in folders if not n.startswith(".")]
     check_class_names(classes, str(root))  # before training: generate writes one folder per class
     items = []
@@ -274,8 +294,9 @@ def _folder(root: Path, conv: _Conform) -> ImageSet:
             if f.suffix.lower() in IMAGE_SUFFIXES and not any(p.startswith(".") for p in rel.parts) and f.is_file():
                 items.append((f, str(f), label))
     if not items:
-        raise SynthgenError(f"{root}: no images found; expected <class>/<image>.png (or jpg, bmp, gif, webp) "
-                            f"in one subfolder per class")
+        raise SynthgenError(
+            f"{root}: no images found; expected <class>/<image>.png (or jpg, bmp, gif, webp) in one subfolder per class"
+        )
     return _collect(items, conv, str(root), classes)
 
 
@@ -285,8 +306,7 @@ def _npz(path: Path, spec: dict, conv: _Conform) -> ImageSet:
         with np.load(path, allow_pickle=False) as z:
             missing = [k for k in (ik, lk) if k not in z.files]
             if missing:
-                raise SynthgenError(f"{path}: no array(s) {missing}; it holds {z.files} "
-                                    f"(set images_key / labels_key)")
+                raise SynthgenError(f"{path}: no array(s) {missing}; it holds {z.files} (set images_key / labels_key)")
             images, raw = z[ik], z[lk]
     except SynthgenError:
         raise
@@ -295,11 +315,13 @@ def _npz(path: Path, spec: dict, conv: _Conform) -> ImageSet:
     if images.ndim == 3:
         images = images[..., None]
     if images.ndim != 4 or images.shape[-1] not in (1, 3, 4):
-        raise SynthgenError(f"{path}: '{ik}' has shape {images.shape}; expected [N, H, W] or [N, H, W, C] "
-                            f"with C = 1, 3 or 4")
+        raise SynthgenError(
+            f"{path}: '{ik}' has shape {images.shape}; expected [N, H, W] or [N, H, W, C] with C = 1, 3 or 4"
+        )
     if images.dtype != np.uint8:
-        ok = np.issubdtype(images.dtype, np.integer) and (images.size == 0 or
-                                                          (images.min() >= 0 and images.max() <= 255))
+        ok = np.issubdtype(images.dtype, np.integer) and (
+            images.size == 0 or (images.min() >= 0 and images.max() <= 255)
+        )
         if not ok:
             raise SynthgenError(f"{path}: '{ik}' is {images.dtype}; store uint8 intensities 0..255")
         images = images.astype(np.uint8)
@@ -347,8 +369,7 @@ def check_class_names(names: list[str], source: str) -> None:
     """Class names become folder names of the output: no separators, nothing hidden or empty."""
     for n in names:
         if not n or n in (".", "..") or n.startswith(".") or any(c in n for c in "/\\\0"):
-            raise SynthgenError(f"{source}: class name {n!r} cannot be a folder name; rename it or "
-                                f"give class_names")
+            raise SynthgenError(f"{source}: class name {n!r} cannot be a folder name; rename it or give class_names")
 
 
 def _parquet(path: Path, spec: dict, conv: _Conform) -> ImageSet:

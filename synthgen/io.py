@@ -1,4 +1,5 @@
 """Reading user tables with clear errors, and atomic writes (temporary name, then rename)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -22,14 +23,23 @@ def _supported(t: pa.DataType) -> bool:
     """Types the schema and encoder model: numbers, strings, booleans, timestamps and dates."""
     if pa.types.is_dictionary(t):
         t = t.value_type
-    return (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
-            or pa.types.is_boolean(t) or pa.types.is_timestamp(t) or pa.types.is_date(t)
-            or pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
-            or pa.types.is_null(t))  # an all-null column (carried through as nulls)
+    return (
+        pa.types.is_integer(t)
+        or pa.types.is_floating(t)
+        or pa.types.is_decimal(t)
+        or pa.types.is_boolean(t)
+        or pa.types.is_timestamp(t)
+        or pa.types.is_date(t)
+        or pa.types.is_string(t)
+        or pa.types.is_large_string(t)
+        or pa.types.is_string_view(t)
+        or pa.types.is_null(t)
+    )  # an all-null column (carried through as nulls)
 
 
-def read_table(path: str | Path, max_rows: int | None = None, key: str = "data.path",
-               training: bool = True) -> pa.Table:
+def read_table(
+    path: str | Path, max_rows: int | None = None, key: str = "data.path", training: bool = True
+) -> pa.Table:
     """Read a Parquet or CSV file into Arrow and validate it for training (`training=False`: for
     other tables, e.g. condition rows, which may have one row or an all-null column).
 
@@ -50,10 +60,14 @@ def read_table(path: str | Path, max_rows: int | None = None, key: str = "data.p
             table = pq.read_table(path)
         elif suffix in (".csv", ".tsv", ".txt"):
             encoding, delim = sniff_csv(path, "\t" if suffix == ".tsv" else ",")
-            table = pacsv.read_csv(path, read_options=pacsv.ReadOptions(encoding=encoding),
-                                   parse_options=pacsv.ParseOptions(delimiter=delim),
-                                   convert_options=pacsv.ConvertOptions(null_values=["", "NA", "NaN", "null", "?"],
-                                                                        strings_can_be_null=True))
+            table = pacsv.read_csv(
+                path,
+                read_options=pacsv.ReadOptions(encoding=encoding),
+                parse_options=pacsv.ParseOptions(delimiter=delim),
+                convert_options=pacsv.ConvertOptions(
+                    null_values=["", "NA", "NaN", "null", "?"], strings_can_be_null=True
+                ),
+            )
         else:
             raise SynthgenError(f"{path}: unsupported file type '{suffix}'; use .parquet or .csv")
     except SynthgenError:
@@ -61,10 +75,13 @@ def read_table(path: str | Path, max_rows: int | None = None, key: str = "data.p
     except (pa.ArrowException, OSError, UnicodeError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         if isinstance(e, UnicodeError) or "utf8" in first.lower().replace("-", ""):
-            raise SynthgenError(f"{path}: text is not valid {encoding or 'UTF-8'} throughout ({first}); "
-                                f"save the file as UTF-8") from None
-        raise SynthgenError(f"{path}: cannot read it ({first}); check that the file is a complete, "
-                            f"rectangular {suffix.lstrip('.')} file") from None
+            raise SynthgenError(
+                f"{path}: text is not valid {encoding or 'UTF-8'} throughout ({first}); save the file as UTF-8"
+            ) from None
+        raise SynthgenError(
+            f"{path}: cannot read it ({first}); check that the file is a complete, "
+            f"rectangular {suffix.lstrip('.')} file"
+        ) from None
     if max_rows is not None and len(table) > max_rows:
         table = table.slice(0, max_rows)
     validate_table(table, str(path), training)
@@ -95,14 +112,18 @@ def sniff_csv(path: Path, default_delimiter: str = ",") -> tuple[str, str]:
             if e.start < len(head) - 4:  # not merely a character cut at the sample's end
                 encoding = _guess_encoding(from_bytes(head), head)
                 if encoding is None:
-                    raise SynthgenError(f"{path}: not UTF-8 (invalid byte at {e.start}) and its encoding cannot be "
-                                        f"detected; save the file as UTF-8") from None
+                    raise SynthgenError(
+                        f"{path}: not UTF-8 (invalid byte at {e.start}) and its encoding cannot be "
+                        f"detected; save the file as UTF-8"
+                    ) from None
             else:
                 encoding = "utf-8"
     try:
         text = head.decode(encoding, errors="ignore" if len(head) == _SNIFF_BYTES else "strict")
     except (UnicodeDecodeError, LookupError) as e:
-        raise SynthgenError(f"{path}: cannot read it as {encoding} ({type(e).__name__}); save the file as UTF-8") from None
+        raise SynthgenError(
+            f"{path}: cannot read it as {encoding} ({type(e).__name__}); save the file as UTF-8"
+        ) from None
     lines = text.splitlines()[:200]
     if len(head) == _SNIFF_BYTES and len(lines) > 1:
         lines = lines[:-1]  # the last line may be cut
@@ -158,11 +179,15 @@ def _pandas_column_error(df, names: list[str], source: str, err: Exception) -> S
         except (pa.ArrowException, ValueError, TypeError):
             sample = col.dropna().iloc[:100_000]
             types = sorted({type(v).__name__ for v in sample})
-            return SynthgenError(f"{source}: column '{name}' mixes types ({', '.join(types)}); convert it to one "
-                                 f"type, e.g. df['{name}'].astype(str) or pd.to_numeric(df['{name}'], errors='coerce')")
+            return SynthgenError(
+                f"{source}: column '{name}' mixes types ({', '.join(types)}); convert it to one "
+                f"type, e.g. df['{name}'].astype(str) or pd.to_numeric(df['{name}'], errors='coerce')"
+            )
     first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    return SynthgenError(f"{source}: cannot convert the DataFrame to Arrow ({first}); convert its columns to "
-                         f"numbers, strings, booleans or datetimes")
+    return SynthgenError(
+        f"{source}: cannot convert the DataFrame to Arrow ({first}); convert its columns to "
+        f"numbers, strings, booleans or datetimes"
+    )
 
 
 def validate_table(table: pa.Table, source: str, training: bool = True) -> None:
@@ -182,11 +207,14 @@ def validate_table(table: pa.Table, source: str, training: bool = True) -> None:
     for name in names:
         col = table.column(name)
         if not _supported(col.type):
-            raise SynthgenError(f"{source}: column '{name}' has unsupported type {col.type}; "
-                                f"flatten or convert it (numbers, strings, booleans, timestamps) or drop it")
+            raise SynthgenError(
+                f"{source}: column '{name}' has unsupported type {col.type}; "
+                f"flatten or convert it (numbers, strings, booleans, timestamps) or drop it"
+            )
         if pa.types.is_floating(col.type) and pc.any(pc.is_inf(col)).as_py():
-            raise SynthgenError(f"{source}: column '{name}' holds infinite values; "
-                                f"replace them with nulls or finite numbers")
+            raise SynthgenError(
+                f"{source}: column '{name}' holds infinite values; replace them with nulls or finite numbers"
+            )
 
 
 def _check_names(names: list[str], source: str) -> None:
@@ -250,8 +278,7 @@ def read_encoder_state(path: Path, version: int, kind: str | None = None) -> dic
     d = read_json_artifact(path, "encoder", "encode")
     if d.get("version") != version or d.get("kind") != kind:
         what = "an image" if kind == "image" else f"a {kind or 'tabular'}"
-        raise SynthgenError(f"{path}: not {what} encoder state of version {version}; "
-                            f"rerun `synthgen encode`")
+        raise SynthgenError(f"{path}: not {what} encoder state of version {version}; rerun `synthgen encode`")
     return d
 
 

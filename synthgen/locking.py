@@ -10,6 +10,7 @@ DDP through SYNTHGEN_LOCK_OWNER (the holder's pid, checked against the file). DD
 Lightning re-launches (LOCAL_RANK/NODE_RANK > 0) and torchrun/srun ranks other than global rank 0
 take no lock: rank 0 holds it.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -92,8 +93,9 @@ def _acquire(out_dir: Path, path: Path, stage: str) -> int:
             who = f"pid {owner.get('pid', '?')} on {owner.get('host', '?')}"
             if owner.get("stage"):
                 who += f" (synthgen {owner['stage']}, started {owner.get('started', '?')})"
-            raise SynthgenError(f"paths.out_dir={out_dir} is in use by {who}; wait for it to finish or "
-                                f"choose another paths.out_dir") from None
+            raise SynthgenError(
+                f"paths.out_dir={out_dir} is in use by {who}; wait for it to finish or choose another paths.out_dir"
+            ) from None
         # The holder before us may have removed the file between our open and our flock: then we
         # locked a file nobody else will see, so try again on the current one.
         try:
@@ -103,8 +105,12 @@ def _acquire(out_dir: Path, path: Path, stage: str) -> int:
         if same:
             break
         os.close(fd)
-    owner = {"pid": os.getpid(), "host": socket.gethostname(), "stage": stage,
-             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    owner = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "stage": stage,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
     os.ftruncate(fd, 0)
     os.pwrite(fd, json.dumps(owner).encode(), 0)
     return fd

@@ -12,6 +12,7 @@ the same as `synthgen generate` writes for that seed and those conditions, excep
 guard is off (the training rows are not part of the model). Artifacts: model.ckpt, encoder.json,
 schema.json and the run's config.yaml; sampling needs synthgen installed where the model is loaded.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -20,9 +21,9 @@ import json
 import logging
 import os
 import shutil
-import warnings
 import tempfile
 import uuid
+import warnings
 from pathlib import Path
 
 import mlflow.pyfunc
@@ -36,8 +37,11 @@ class SynthgenModel(mlflow.pyfunc.PythonModel):
         # An out dir laid out as the pipeline's, which write_synthetic reads.
         self.root = Path(tempfile.mkdtemp(prefix="synthgen-model-"))
         a = context.artifacts
-        for key, rel in (("model", "model/model.ckpt"), ("encoder", "encoder/encoder.json"),
-                         ("schema", "prepared/schema.json")):
+        for key, rel in (
+            ("model", "model/model.ckpt"),
+            ("encoder", "encoder/encoder.json"),
+            ("schema", "prepared/schema.json"),
+        ):
             (self.root / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(a[key], self.root / rel)
         from omegaconf import OmegaConf
@@ -63,7 +67,9 @@ class SynthgenModel(mlflow.pyfunc.PythonModel):
             try:
                 conditions = json.loads(conditions) if conditions.strip() else {}
             except json.JSONDecodeError:
-                raise SynthgenError(f"conditions={conditions!r}: give a JSON object, e.g. {{\"sex\": \"Female\"}}") from None
+                raise SynthgenError(
+                    f'conditions={conditions!r}: give a JSON object, e.g. {{"sex": "Female"}}'
+                ) from None
         out = self.root / "requests" / uuid.uuid4().hex
         cfg = OmegaConf.create(self.config_text)
         cfg.paths.out_dir = str(self.root)
@@ -89,8 +95,13 @@ def signature(train_head):
     from mlflow.models import ModelSignature, infer_signature
     from mlflow.types import ColSpec, Schema
 
-    inputs = Schema([ColSpec("long", "n_rows"), ColSpec("long", "seed", required=False),
-                     ColSpec("string", "conditions", required=False)])
+    inputs = Schema(
+        [
+            ColSpec("long", "n_rows"),
+            ColSpec("long", "seed", required=False),
+            ColSpec("string", "conditions", required=False),
+        ]
+    )
     sig = infer_signature(model_input=train_head.head(1), model_output=train_head, params=DEFAULTS)
     return ModelSignature(inputs=inputs, outputs=sig.outputs, params=sig.params)
 
@@ -98,10 +109,9 @@ def signature(train_head):
 def log_generator(cfg, paths, run_id: str, registered_name: str | None) -> str | None:
     """Log the pyfunc model on the (finished) train run; register it under `registered_name`
     (None: not registered). Returns the registered version, or None."""
+    import mlflow
     import pyarrow.parquet as pq
     from omegaconf import OmegaConf
-
-    import mlflow
 
     head = pq.read_table(paths.train_table).slice(0, 5).to_pandas()
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -109,18 +119,30 @@ def log_generator(cfg, paths, run_id: str, registered_name: str | None) -> str |
     level = mlflow_log.level
     mlflow_log.setLevel(logging.ERROR)  # the CloudPickle and type-hint advice, for this call
     # MLflow prints "Successfully registered model ..." and warns about type hints and input examples.
-    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings(), _restore_level(mlflow_log, level), \
-            contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        warnings.catch_warnings(),
+        _restore_level(mlflow_log, level),
+        contextlib.redirect_stdout(io.StringIO()),
+        contextlib.redirect_stderr(io.StringIO()),
+    ):
         warnings.simplefilter("ignore")
         config = Path(tmp) / "config.yaml"
         config.write_text(OmegaConf.to_yaml(cfg), encoding="utf-8")
         with mlflow.start_run(run_id=run_id):
             info = mlflow.pyfunc.log_model(
-                name=ARTIFACT_PATH, python_model=SynthgenModel(),
-                artifacts={"model": str(paths.model), "encoder": str(paths.encoder), "schema": str(paths.schema),
-                           "config": str(config)},
-                signature=signature(head), pip_requirements=["synthgen"],
-                registered_model_name=registered_name or None)
+                name=ARTIFACT_PATH,
+                python_model=SynthgenModel(),
+                artifacts={
+                    "model": str(paths.model),
+                    "encoder": str(paths.encoder),
+                    "schema": str(paths.schema),
+                    "config": str(config),
+                },
+                signature=signature(head),
+                pip_requirements=["synthgen"],
+                registered_model_name=registered_name or None,
+            )
     return str(info.registered_model_version) if registered_name else None
 
 

@@ -1,4 +1,5 @@
 """Every artifact path of a run, made absolute once, before any DDP process starts."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from omegaconf import DictConfig
 class RunPaths:
     out: Path
     mlflow_dir: Path
-    synthetic_dir: Path | None = None   # generate.out_dir (null: <out>/synthetic)
+    synthetic_dir: Path | None = None  # generate.out_dir (null: <out>/synthetic)
     evaluation_dir: Path | None = None  # evaluate.out_dir (null: see `evaluation`)
     synthetic_file: Path | None = None  # synthetic.path: a table from any tool, scored by evaluate
 
@@ -21,9 +22,13 @@ class RunPaths:
             value = node.get(key) if node is not None else None
             return Path(value).resolve() if value not in (None, "") else None
 
-        return cls(Path(cfg.paths.out_dir).resolve(), Path(cfg.paths.mlflow_dir).resolve(),
-                   opt(cfg.get("generate"), "out_dir"), opt(cfg.get("evaluate"), "out_dir"),
-                   opt(cfg.get("synthetic"), "path"))
+        return cls(
+            Path(cfg.paths.out_dir).resolve(),
+            Path(cfg.paths.mlflow_dir).resolve(),
+            opt(cfg.get("generate"), "out_dir"),
+            opt(cfg.get("evaluate"), "out_dir"),
+            opt(cfg.get("synthetic"), "path"),
+        )
 
     # prepare
     @property

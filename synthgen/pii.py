@@ -19,6 +19,7 @@ Identifying values (a full name, a first + last pair, an e-mail, a phone, an add
 stored as 64-bit hashes (`value_hashes`), and a fake value equal to a real one is redrawn.
 A first or a last name alone is not identifying.
 """
+
 from __future__ import annotations
 
 import base64
@@ -34,12 +35,39 @@ PII_TYPES = ("full_name", "first_name", "last_name", "email", "phone", "address"
 IDENTIFYING = ("full_name", "email", "phone", "address")  # on their own; first + last as a pair
 _EMAIL = r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$"
 _PHONE = r"^\+?\d{0,3}[\s.-]?\(?\d{2,4}\)?[\s.-]?\d{3,4}[\s.-]?\d{3,5}$"
-_ADDRESS = (r"(?i)^\d+[A-Za-z]?\s+[A-Za-z0-9 .'-]+\s(street|st|avenue|ave|road|rd|boulevard|blvd|drive|dr|lane|ln|"
-            r"way|court|ct|place|pl|terrace|ter|circle|cir|parkway|pkwy|highway|hwy|square|sq|trail|trl)\b")
+_ADDRESS = (
+    r"(?i)^\d+[A-Za-z]?\s+[A-Za-z0-9 .'-]+\s(street|st|avenue|ave|road|rd|boulevard|blvd|drive|dr|lane|ln|"
+    r"way|court|ct|place|pl|terrace|ter|circle|cir|parkway|pkwy|highway|hwy|square|sq|trail|trl)\b"
+)
 _NAME_VALUE = r"^[^\W\d_][^\W\d_' .-]*(?:[' .-]+[^\W\d_][^\W\d_'.-]*)*\.?$"
-_PERSON_WORDS = {"full", "person", "customer", "patient", "client", "employee", "user", "contact", "owner",
-                 "member", "student", "applicant", "driver", "account", "holder", "defendant", "offender",
-                 "subject", "victim", "witness", "agent", "staff", "worker", "mother", "father", "spouse"}
+_PERSON_WORDS = {
+    "full",
+    "person",
+    "customer",
+    "patient",
+    "client",
+    "employee",
+    "user",
+    "contact",
+    "owner",
+    "member",
+    "student",
+    "applicant",
+    "driver",
+    "account",
+    "holder",
+    "defendant",
+    "offender",
+    "subject",
+    "victim",
+    "witness",
+    "agent",
+    "staff",
+    "worker",
+    "mother",
+    "father",
+    "spouse",
+}
 _ID_WORDS = {"id", "number", "no", "num", "nr", "ssn", "uuid", "guid", "mrn", "passport", "license", "licence"}
 _SAMPLE = 5000
 
@@ -66,8 +94,10 @@ def detect(name: str, valid: pa.ChunkedArray, n_unique: int) -> str | None:
     if email >= 0.9 or (ws & {"email", "mail", "e"} and email >= 0.5):
         return "email"
     phone = _share(valid, _PHONE)
-    if phone >= 0.9 and (ws & {"phone", "tel", "telephone", "mobile", "cell", "fax"}
-                         or _share(valid, r"^\+|\(\d+\)|\d[\s.-]\d{3,4}[\s.-]\d") >= 0.9):
+    if phone >= 0.9 and (
+        ws & {"phone", "tel", "telephone", "mobile", "cell", "fax"}
+        or _share(valid, r"^\+|\(\d+\)|\d[\s.-]\d{3,4}[\s.-]\d") >= 0.9
+    ):
         return "phone"
     address = _share(valid, _ADDRESS)
     if address >= 0.8 or (ws & {"address", "street", "addr"} and _share(valid, r"\d") >= 0.5):
@@ -136,9 +166,11 @@ def _word_lists():
     from faker.providers.internet.en_US import Provider as Internet
     from faker.providers.lorem.en_US import Provider as Lorem
 
-    return (np.asarray(list(Address.street_suffixes), dtype=object),
-            np.asarray(list(Internet.free_email_domains) + ["example.com", "example.org"], dtype=object),
-            np.asarray(list(Lorem.word_list), dtype=object))
+    return (
+        np.asarray(list(Address.street_suffixes), dtype=object),
+        np.asarray(list(Internet.free_email_domains) + ["example.com", "example.org"], dtype=object),
+        np.asarray(list(Lorem.word_list), dtype=object),
+    )
 
 
 # ---- what schema.json keeps of a pii or text column (no real values) -------------------------
@@ -152,9 +184,11 @@ def style_of(valid: pa.ChunkedArray) -> dict:
     shapes = pc.value_counts(pc.replace_substring_regex(s, r"\d", "#"))
     top = shapes.field("values")[int(np.argmax(shapes.field("counts").to_numpy()))].as_py() if len(shapes) else ""
     lengths = np.quantile(pc.utf8_length(s).to_numpy(), np.linspace(0, 1, 11)) if len(s) else np.zeros(11)
-    return {"case": "lower" if lower else "upper" if upper else "title",
-            "shape": top if re.fullmatch(r"[#\s()+.\-/x]*", top or "") else None,
-            "lengths": [int(round(x)) for x in lengths]}
+    return {
+        "case": "lower" if lower else "upper" if upper else "title",
+        "shape": top if re.fullmatch(r"[#\s()+.\-/x]*", top or "") else None,
+        "lengths": [int(round(x)) for x in lengths],
+    }
 
 
 def _case(v: np.ndarray, case: str) -> np.ndarray:
@@ -185,7 +219,14 @@ def fake_column(kind: str, style: dict, first: np.ndarray, last: np.ndarray, rng
         return _case(first + " " + last, case)
     if kind == "email":
         num = rng.integers(1, 1000, n).astype(str)
-        out = first + "." + last + np.where(rng.random(n) < 0.5, num, "") + "@" + domains[rng.integers(0, len(domains), n)]
+        out = (
+            first
+            + "."
+            + last
+            + np.where(rng.random(n) < 0.5, num, "")
+            + "@"
+            + domains[rng.integers(0, len(domains), n)]
+        )
         return _case(out, "upper" if case == "upper" else "lower")
     if kind == "phone":
         shape = style.get("shape") or "(###) ###-####"
@@ -205,7 +246,7 @@ def fake_column(kind: str, style: dict, first: np.ndarray, last: np.ndarray, rng
     n_words = np.maximum(1, np.round(target / 6.5)).astype(np.int64)
     flat = lorem[rng.integers(0, len(lorem), int(n_words.sum()))]
     ends = np.cumsum(n_words)
-    out = np.array([" ".join(flat[e - k:e]) for e, k in zip(ends, n_words)], dtype=object)
+    out = np.array([" ".join(flat[e - k : e]) for e, k in zip(ends, n_words)], dtype=object)
     out = np.array([t[:1].upper() + t[1:] + "." for t in out], dtype=object)
     return out
 

@@ -5,6 +5,7 @@ The CLI, the DVC stages and the tests all call these. Each stage computes its pa
 between tables and images lives in a modality handler (synthgen/modalities/); what is the same
 (seeding, trainer, checkpoints, MLflow runs, staged atomic outputs) lives here, once.
 """
+
 from __future__ import annotations
 
 import functools
@@ -13,7 +14,7 @@ import os
 import shutil
 import warnings
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from synthgen import tracking
 from synthgen.errors import SynthgenError
@@ -34,6 +35,7 @@ def _is_launcher() -> bool:
 def _locked(stage):
     """Run the stage holding the lock on paths.out_dir (synthgen/locking.py): a second run into a
     folder in use stops with one line instead of mixing its outputs with this one's."""
+
     @functools.wraps(stage)
     def run(cfg: DictConfig, *args, **kwargs):
         from synthgen.locking import out_dir_lock
@@ -43,6 +45,7 @@ def _locked(stage):
             if _is_launcher():
                 _recover(paths)
             return stage(cfg, *args, **kwargs)
+
     return run
 
 
@@ -111,9 +114,12 @@ def train(cfg: DictConfig):
     logger = tracking.lightning_logger(cfg, paths) if _is_launcher() else False
     # best.ckpt: the lowest val_loss; last.ckpt: every epoch's end, for resuming (ModelCheckpoint's own
     # save_last writes last.ckpt only when it saves a new best, so resuming would repeat epochs).
-    callbacks = [ModelCheckpoint(dirpath=paths.checkpoints, filename="best", monitor="val_loss", save_top_k=1),
-                 ModelCheckpoint(dirpath=paths.checkpoints, filename="last", save_top_k=1),
-                 EarlyStopping(monitor="val_loss", patience=patience), *handler.train_callbacks(enc)]
+    callbacks = [
+        ModelCheckpoint(dirpath=paths.checkpoints, filename="best", monitor="val_loss", save_top_k=1),
+        ModelCheckpoint(dirpath=paths.checkpoints, filename="last", save_top_k=1),
+        EarlyStopping(monitor="val_loss", patience=patience),
+        *handler.train_callbacks(enc),
+    ]
     if not (cfg.trainer.enable_progress_bar and is_terminal()):  # a log file: one line per epoch instead
         callbacks.append(EpochLog(max_epochs))
     # Lightning refuses gradient clipping under manual optimisation (the GANs step their own optimisers).
@@ -122,15 +128,29 @@ def train(cfg: DictConfig):
     if pcfg.enabled:  # DP-SGD: per-sample clipping replaces clip; planned epochs, final weights
         from synthgen.privacy.training import DPCallback, PoissonDataModule, plan_training
 
-        plan = plan_training(pcfg, enc.settings.get("privacy"), type(model).__name__, len(dm.train_set),
-                             len(dm.train_dataloader()), max_epochs, cfg.trainer)
+        plan = plan_training(
+            pcfg,
+            enc.settings.get("privacy"),
+            type(model).__name__,
+            len(dm.train_set),
+            len(dm.train_dataloader()),
+            max_epochs,
+            cfg.trainer,
+        )
         dp = DPCallback(plan, cfg.seed)
         dm, clip = PoissonDataModule(dm, cfg.seed), None
         callbacks = [callbacks[1], dp]
         extra = {"limit_val_batches": 0, "num_sanity_val_steps": 0}
     callbacks.append(LossCurve(paths.model_dir / "losses.csv"))  # per-epoch losses, DVC's loss plot
-    trainer = instantiate(cfg.trainer, logger=logger, callbacks=callbacks, default_root_dir=str(paths.model_dir),
-                          max_epochs=max_epochs, gradient_clip_val=clip, **extra)
+    trainer = instantiate(
+        cfg.trainer,
+        logger=logger,
+        callbacks=callbacks,
+        default_root_dir=str(paths.model_dir),
+        max_epochs=max_epochs,
+        gradient_clip_val=clip,
+        **extra,
+    )
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*does not have many workers.*")
@@ -167,17 +187,25 @@ def _record_privacy(paths: RunPaths, dp) -> tracking.RunLog:
     report = dp.plan.report(dp.epsilon_spent(), dp.steps)
     write_report(paths, report)
     metrics = report_metrics(report)
-    log.info("differential privacy: epsilon %.3f of %g spent (delta %.3g, noise multiplier %.3f, %d steps)",
-             report["epsilon_spent"], report["epsilon_requested"], report["delta"], report["noise_multiplier"],
-             report["steps"])
+    log.info(
+        "differential privacy: epsilon %.3f of %g spent (delta %.3g, noise multiplier %.3f, %d steps)",
+        report["epsilon_spent"],
+        report["epsilon_requested"],
+        report["delta"],
+        report["noise_multiplier"],
+        report["steps"],
+    )
     return tracking.RunLog(tags={"synthgen.dp_accountant": metrics.pop("privacy.dp_accountant")}, metrics=metrics)
 
 
 def ended_annealed(optimizers) -> bool:
     """True when every parameter group's rate is at most ANNEALED_SHARE of its scheduled peak
     (`initial_lr`, which a learning-rate scheduler records); False for optimizers without one."""
-    return all("initial_lr" in g and g["lr"] <= ANNEALED_SHARE * g["initial_lr"]
-               for opt in optimizers for g in opt.param_groups)
+    return all(
+        "initial_lr" in g and g["lr"] <= ANNEALED_SHARE * g["initial_lr"]
+        for opt in optimizers
+        for g in opt.param_groups
+    )
 
 
 def _resume_path(cfg: DictConfig, paths: RunPaths):
@@ -198,12 +226,14 @@ def _check_checkpoint(path) -> None:
         state = torch.load(p, map_location="cpu", weights_only=True)
         if not isinstance(state, dict) or not isinstance(state.get("state_dict"), dict):
             raise ValueError("no state_dict")
+
     try:
         load(path)
     except Exception as e:  # noqa: BLE001  (truncated, empty, garbage, or not a checkpoint)
         first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
-        raise SynthgenError(f"{path}: not a usable training checkpoint ({first}); rerun `synthgen train` "
-                            f"without ckpt_path") from None
+        raise SynthgenError(
+            f"{path}: not a usable training checkpoint ({first}); rerun `synthgen train` without ckpt_path"
+        ) from None
 
 
 # ---- generate --------------------------------------------------------------------------------
@@ -217,12 +247,24 @@ def generate(cfg: DictConfig):
     if written is None:  # a DDP worker
         return None
     handler, manifest = written
-    metrics = {"generate.rows": manifest["rows"], "generate.files": len(manifest["files"]),
-               **{f"generate.{k}": v for k, v in manifest.get("metrics", {}).items()}}
-    tracking.log_child_run(cfg, paths, "generate", handler.generation_log(manifest)
-                           + tracking.RunLog(dicts={"manifest.json": manifest}, metrics=metrics))
-    log.info("wrote %d synthetic %s in %d file(s) to %s", manifest["rows"], handler.unit, len(manifest["files"]),
-             paths.synthetic)
+    metrics = {
+        "generate.rows": manifest["rows"],
+        "generate.files": len(manifest["files"]),
+        **{f"generate.{k}": v for k, v in manifest.get("metrics", {}).items()},
+    }
+    tracking.log_child_run(
+        cfg,
+        paths,
+        "generate",
+        handler.generation_log(manifest) + tracking.RunLog(dicts={"manifest.json": manifest}, metrics=metrics),
+    )
+    log.info(
+        "wrote %d synthetic %s in %d file(s) to %s",
+        manifest["rows"],
+        handler.unit,
+        len(manifest["files"]),
+        paths.synthetic,
+    )
     return paths
 
 
@@ -245,13 +287,23 @@ def write_synthetic(cfg: DictConfig, paths: RunPaths):
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
     # Progress in rows (RowProgress), not Lightning's bar, which counts chunks of 50,000 rows.
-    trainer = instantiate(cfg.trainer, logger=False, callbacks=[plan.writer, RowProgress(plan.chunks, handler.unit)],
-                          use_distributed_sampler=False, enable_checkpointing=False, fast_dev_run=False, max_epochs=1,
-                          gradient_clip_val=None, enable_progress_bar=False, enable_model_summary=False,
-                          default_root_dir=str(paths.out))
+    trainer = instantiate(
+        cfg.trainer,
+        logger=False,
+        callbacks=[plan.writer, RowProgress(plan.chunks, handler.unit)],
+        use_distributed_sampler=False,
+        enable_checkpointing=False,
+        fast_dev_run=False,
+        max_epochs=1,
+        gradient_clip_val=None,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=str(paths.out),
+    )
     try:
-        trainer.predict(model, datamodule=ChunkDataModule(plan.chunks, plan.cond_for_chunk, cfg.seed),
-                        return_predictions=False)
+        trainer.predict(
+            model, datamodule=ChunkDataModule(plan.chunks, plan.cond_for_chunk, cfg.seed), return_predictions=False
+        )
         trainer.strategy.barrier()
         if not trainer.is_global_zero:
             return None

@@ -1,6 +1,7 @@
 """Progress as log lines: one per training epoch (losses, elapsed, ETA) and one per generated chunk
 (rows so far, rows/s). Lightning's bar redraws one terminal line, which a log file or CI output
 shows as nothing for minutes; these lines read well anywhere."""
+
 from __future__ import annotations
 
 import logging
@@ -42,8 +43,9 @@ class EpochLog(Callback):
         elapsed = time.monotonic() - self.start
         done = max(1, epoch - self.first_epoch)
         eta = elapsed / done * max(0, self.max_epochs - epoch)
-        losses = " ".join(f"{k} {float(v):.4f}" for k, v in sorted(trainer.callback_metrics.items())
-                          if k.endswith("loss"))
+        losses = " ".join(
+            f"{k} {float(v):.4f}" for k, v in sorted(trainer.callback_metrics.items()) if k.endswith("loss")
+        )
         log.info("epoch %d/%d %s elapsed %s ETA %s", epoch, self.max_epochs, losses, _clock(elapsed), _clock(eta))
 
 
@@ -56,7 +58,7 @@ class RowProgress(Callback):
         self.start = None
 
     def on_predict_start(self, trainer, pl_module):
-        mine = self.chunks[trainer.global_rank::trainer.world_size]  # as ChunkDataModule deals them
+        mine = self.chunks[trainer.global_rank :: trainer.world_size]  # as ChunkDataModule deals them
         self.total, self.done, self.start = sum(n for _, _, n in mine), 0, time.monotonic()
 
     def on_predict_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0):
@@ -64,8 +66,15 @@ class RowProgress(Callback):
         self.done += len(out) if out is not None else 0
         rate = self.done / max(time.monotonic() - self.start, 1e-9)
         rank = f" (rank {trainer.global_rank})" if trainer.world_size > 1 else ""
-        log.info("generated %s/%s %s (%s %s/s)%s", f"{self.done:,}", f"{self.total:,}", self.unit,
-                 f"{rate:,.0f}", self.unit, rank)
+        log.info(
+            "generated %s/%s %s (%s %s/s)%s",
+            f"{self.done:,}",
+            f"{self.total:,}",
+            self.unit,
+            f"{rate:,.0f}",
+            self.unit,
+            rank,
+        )
 
 
 class LossCurve(Callback):
@@ -94,8 +103,9 @@ class LossCurve(Callback):
         if not trainer.is_global_zero or trainer.sanity_checking:
             return
         m = trainer.callback_metrics
-        self.rows.append({"epoch": trainer.current_epoch,
-                          **{k: f"{float(m[k]):.6g}" if k in m else "" for k in self.COLUMNS[1:]}})
+        self.rows.append(
+            {"epoch": trainer.current_epoch, **{k: f"{float(m[k]):.6g}" if k in m else "" for k in self.COLUMNS[1:]}}
+        )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=self.COLUMNS)

@@ -6,6 +6,7 @@ dir (model/, encoder/, prepared/schema.json, synthgen.yaml) that `synthgen gener
 `Synthesizer.load` read. The training rows are not in MLflow, so such a model samples without
 the copy guard (generate.redraw_copies off, said in a warning).
 """
+
 from __future__ import annotations
 
 import re
@@ -39,9 +40,9 @@ def train_run_id(ref: str, c) -> str:
 
     try:
         if ref.startswith("runs:/"):
-            return ref[len("runs:/"):].split("/")[0]
+            return ref[len("runs:/") :].split("/")[0]
         if ref.startswith("models:/"):
-            name, _, version = ref[len("models:/"):].partition("/")
+            name, _, version = ref[len("models:/") :].partition("/")
             if not name or not version:
                 raise SynthgenError(f"{ref}: use models:/<name>/<version>, e.g. models:/synthgen-adult/1")
             if version == "latest":
@@ -60,8 +61,10 @@ def train_run_id(ref: str, c) -> str:
 def fetch_model(ref: str, dest: Path, mlflow_dir=None) -> Path:
     """Download the train run's model, encoder, schema and config into `dest` (an out dir)."""
     if not is_model_ref(ref):
-        raise SynthgenError(f"{ref}: not a saved Synthesizer folder, an out dir with model/model.ckpt, a run id, "
-                            f"runs:/<id> or models:/<name>/<version>")
+        raise SynthgenError(
+            f"{ref}: not a saved Synthesizer folder, an out dir with model/model.ckpt, a run id, "
+            f"runs:/<id> or models:/<name>/<version>"
+        )
     c = _client(mlflow_dir)
     run_id = train_run_id(ref, c)
     dest = Path(dest)
@@ -72,9 +75,11 @@ def fetch_model(ref: str, dest: Path, mlflow_dir=None) -> Path:
             model = c.download_artifacts(run_id, "model/model.ckpt", tmp)
             enc = c.download_artifacts(run_id, "encoder", tmp)
             config = c.download_artifacts(run_id, "config.yaml", tmp)
-        except Exception as e:  # MlflowException, OSError: the run lacks them
-            raise SynthgenError(f"{ref}: run {run_id} has no model/model.ckpt, encoder/ or config.yaml "
-                                f"(is it a synthgen train run with logger.log_checkpoint=true?)") from None
+        except Exception:  # MlflowException, OSError: the run lacks them
+            raise SynthgenError(
+                f"{ref}: run {run_id} has no model/model.ckpt, encoder/ or config.yaml "
+                f"(is it a synthgen train run with logger.log_checkpoint=true?)"
+            ) from None
         (dest / "model").mkdir(parents=True)
         (dest / "prepared").mkdir()
         shutil.copy2(model, dest / "model" / "model.ckpt")
@@ -85,6 +90,7 @@ def fetch_model(ref: str, dest: Path, mlflow_dir=None) -> Path:
         cfg.paths.out_dir = str(dest)
         (dest / "synthgen.yaml").write_text(OmegaConf.to_yaml(cfg), encoding="utf-8")
     from synthgen.io import write_json
+
     write_json(dest / "model" / "mlflow_run.json", {"run_id": run_id})
     return dest
 
@@ -115,7 +121,9 @@ def generate_from(ref: str, overrides: list[str]):
     if not (dest / "model" / "model.ckpt").exists():
         shutil.rmtree(dest, ignore_errors=True)
         fetch_model(ref, dest, base.mlflow_dir)
-    cfg = load_config([o for o in overrides if not o.startswith(("paths.", "+paths."))] +
-                      [f"paths.out_dir={dest}", f"paths.mlflow_dir={base.mlflow_dir}", "generate.redraw_copies=false"],
-                      params_file=dest / "synthgen.yaml")
+    cfg = load_config(
+        [o for o in overrides if not o.startswith(("paths.", "+paths."))]
+        + [f"paths.out_dir={dest}", f"paths.mlflow_dir={base.mlflow_dir}", "generate.redraw_copies=false"],
+        params_file=dest / "synthgen.yaml",
+    )
     return pipeline.generate(cfg)

@@ -33,6 +33,7 @@ lists integer columns that are the whole years between two date columns (synthge
 
 Float NaN counts as null everywhere (the readers turn it into null).
 """
+
 from __future__ import annotations
 
 import base64
@@ -53,7 +54,7 @@ NUMERIC_KINDS = ("continuous", "integer", "datetime")
 MODELLED_KINDS = NUMERIC_KINDS + ("categorical", "boolean")
 _CODEC_FAMILY = {"datetime": "datetime", "continuous": "number", "integer": "number", "boolean": "boolean"}
 COLUMN_SETTINGS = ("kind", "format", "pii", "bounds", "categories")  # bounds/categories: public domains
-                                                                    # under privacy.epsilon (encoders/dp_stats.py)
+# under privacy.epsilon (encoders/dp_stats.py)
 # Datetime resolutions, coarsest first, as numpy units.
 _RESOLUTIONS = ("D", "h", "m", "s", "ms", "us", "ns")
 MAX_DECIMALS = 6
@@ -61,7 +62,7 @@ ID_MIN_ROWS = 50  # fewer valid values than this: never guess "identifier"
 ID_UNIQUE_SHARE = 0.95  # near-unique: at least this share of the valid values are distinct
 ID_NAME_WORDS = {"id", "key", "uuid", "guid", "pk"}
 TEXT_MIN_MEAN_LEN = 40
-_INT_EXACT = 2.0 ** 53  # floats above this are not reliably whole numbers
+_INT_EXACT = 2.0**53  # floats above this are not reliably whole numbers
 
 
 @dataclass
@@ -107,9 +108,11 @@ class TableSchema:
     def check_modelled(self, source: str) -> None:
         """One line when no column is left for the model (all identifiers, personal data, text, empty)."""
         if not any(c.kind in MODELLED_KINDS for c in self.columns):
-            raise SynthgenError(f"{source}: nothing is left to model: every column is "
-                                f"{' or '.join(sorted({c.kind for c in self.columns}))}; set "
-                                f"data.columns.<name>.kind=categorical (or another kind) for a column to model")
+            raise SynthgenError(
+                f"{source}: nothing is left to model: every column is "
+                f"{' or '.join(sorted({c.kind for c in self.columns}))}; set "
+                f"data.columns.<name>.kind=categorical (or another kind) for a column to model"
+            )
 
     def model_type(self, name: str) -> pa.DataType:
         """The Arrow type the model's codecs see: the codec's native type, else the input's."""
@@ -176,8 +179,9 @@ def _json_default(v):
 
 
 # ---- inference -------------------------------------------------------------------------------
-def infer_schema(table: pa.Table, overrides: dict | None = None, max_stored_categories: int = 100_000,
-                 source: str = "input table") -> TableSchema:
+def infer_schema(
+    table: pa.Table, overrides: dict | None = None, max_stored_categories: int = 100_000, source: str = "input table"
+) -> TableSchema:
     """Infer kind, null share and domain of each column.
 
     `overrides` maps column -> {"kind": ...} (or the kind as a plain string). The table is
@@ -194,15 +198,21 @@ def infer_schema(table: pa.Table, overrides: dict | None = None, max_stored_cate
         )
     cols, native = [], {}
     for name in table.column_names:
-        col, arr = _infer_column(name, table.column(name), _column_settings(name, overrides.get(name)),
-                                 len(table), max_stored_categories)
+        col, arr = _infer_column(
+            name, table.column(name), _column_settings(name, overrides.get(name)), len(table), max_stored_categories
+        )
         cols.append(col)
         if col.kind in ("datetime", "integer"):
             native[name] = arr
     sink = table.schema.serialize()
     relations, ages = ages_and_relations(cols, native, date_relations(cols, native))
-    return TableSchema(columns=cols, n_rows=len(table), arrow_schema_b64=base64.b64encode(sink.to_pybytes()).decode(),
-                       relations=relations, ages=ages)
+    return TableSchema(
+        columns=cols,
+        n_rows=len(table),
+        arrow_schema_b64=base64.b64encode(sink.to_pybytes()).decode(),
+        relations=relations,
+        ages=ages,
+    )
 
 
 def _column_settings(name: str, ov) -> dict:
@@ -223,10 +233,13 @@ def _column_settings(name: str, ov) -> dict:
         ov["pii"], ov["kind"] = ov["kind"], "pii"
     forced = ov.get("kind")
     if forced is not None and forced not in KINDS:
-        raise SynthgenError(f"data.columns.{name}.kind='{forced}' is not a kind; use one of "
-                            f"{', '.join(KINDS + PII_TYPES)}")
+        raise SynthgenError(
+            f"data.columns.{name}.kind='{forced}' is not a kind; use one of {', '.join(KINDS + PII_TYPES)}"
+        )
     if ov.get("pii") is not None and ov["pii"] not in PII_TYPES:
-        raise SynthgenError(f"data.columns.{name}.pii='{ov['pii']}' is not a pii type; use one of {', '.join(PII_TYPES)}")
+        raise SynthgenError(
+            f"data.columns.{name}.pii='{ov['pii']}' is not a pii type; use one of {', '.join(PII_TYPES)}"
+        )
     if ov.get("format") is not None and (not isinstance(ov["format"], str) or "%" not in ov["format"]):
         raise SynthgenError(f"data.columns.{name}.format={ov['format']!r} must be a strftime format such as '%d/%m/%Y'")
     return ov
@@ -253,8 +266,9 @@ def is_temporal_type(t: pa.DataType) -> bool:
     return pa.types.is_timestamp(t) or pa.types.is_date(t)
 
 
-def _infer_column(name: str, arr: pa.ChunkedArray, settings: dict, n_rows: int,
-                  max_cats: int) -> tuple[ColumnSchema, pa.ChunkedArray]:
+def _infer_column(
+    name: str, arr: pa.ChunkedArray, settings: dict, n_rows: int, max_cats: int
+) -> tuple[ColumnSchema, pa.ChunkedArray]:
     """-> (the column's schema, its values as the model sees them: parsed when it has a codec)."""
     from synthgen import codecs, pii
 
@@ -270,15 +284,18 @@ def _infer_column(name: str, arr: pa.ChunkedArray, settings: dict, n_rows: int,
         warnings.warn(f"column '{name}' is entirely null: it is carried through as nulls", stacklevel=3)
         return ColumnSchema(**{**base, "null_share": 1.0, "n_unique": 0}, kind="empty"), arr
     if not len(valid):
-        raise SynthgenError(f"column '{name}' is entirely null, so it cannot be {forced}; "
-                            f"set data.columns.{name}.kind=empty or drop it")
+        raise SynthgenError(
+            f"column '{name}' is entirely null, so it cannot be {forced}; set data.columns.{name}.kind=empty or drop it"
+        )
     if n_unique == 1 and not arr.null_count and forced is None:
         warnings.warn(f"column '{name}' holds one value: it is carried through as that value", stacklevel=3)
     if is_string_type(vt) and forced in (None, "pii", "identifier", "text"):
         found = settings.get("pii") or (pii.detect(name, valid, n_unique) if forced in (None, "pii") else None)
         if forced == "pii" and found in (None, "identifier"):
-            raise SynthgenError(f"column '{name}' does not look like a name, e-mail, phone or address; "
-                                f"set data.columns.{name}.pii to one of {', '.join(pii.PII_TYPES)}")
+            raise SynthgenError(
+                f"column '{name}' does not look like a name, e-mail, phone or address; "
+                f"set data.columns.{name}.pii to one of {', '.join(pii.PII_TYPES)}"
+            )
         if found == "identifier" and forced is None:
             forced = "identifier"
         elif found and found != "identifier" and forced in (None, "pii"):
@@ -291,9 +308,11 @@ def _infer_column(name: str, arr: pa.ChunkedArray, settings: dict, n_rows: int,
         codec = codecs.from_format(fmt, valid) if fmt else codecs.detect(valid, _CODEC_FAMILY.get(forced))
         if (forced or fmt) and (codec is None or codec["parse_rate"] < codecs.PARSE_MIN):
             rate = 0 if codec is None else codec["parse_rate"]
-            raise SynthgenError(f"column '{name}': {rate:.0%} of its values read as {forced or 'datetime'}"
-                                f"{' with format ' + repr(fmt) if fmt else ''}; set data.columns.{name}.format to "
-                                f"the format they are written in, or another kind")
+            raise SynthgenError(
+                f"column '{name}': {rate:.0%} of its values read as {forced or 'datetime'}"
+                f"{' with format ' + repr(fmt) if fmt else ''}; set data.columns.{name}.format to "
+                f"the format they are written in, or another kind"
+            )
         if codec is not None:
             arr = codecs.parse(codec, arr)
             vt = arr.type
@@ -316,6 +335,7 @@ def _infer_typed(name, t, vt, arr, valid, n_unique, base, forced, max_cats) -> C
         kind = "integer"  # formatted numbers ("1,234") are amounts, not keys
     if kind == "text":
         from synthgen.pii import style_of
+
         return ColumnSchema(**base, kind=kind, style=style_of(valid))
 
     if kind in ("continuous", "integer"):
@@ -327,9 +347,10 @@ def _infer_typed(name, t, vt, arr, valid, n_unique, base, forced, max_cats) -> C
         else:
             lo, hi = float(v.min()), float(v.max())
             if kind == "integer":
-                if max(abs(lo), abs(hi)) >= 2.0 ** 63:
-                    raise SynthgenError(f"column '{name}' has values beyond the int64 range; "
-                                        f"set data.columns.{name}.kind=continuous")
+                if max(abs(lo), abs(hi)) >= 2.0**63:
+                    raise SynthgenError(
+                        f"column '{name}' has values beyond the int64 range; set data.columns.{name}.kind=continuous"
+                    )
                 lo, hi = int(np.round(lo)), int(np.round(hi))
         decimals = None
         if kind == "continuous":
@@ -337,31 +358,46 @@ def _infer_typed(name, t, vt, arr, valid, n_unique, base, forced, max_cats) -> C
         return ColumnSchema(**base, kind=kind, min=lo, max=hi, decimals=decimals)
     if kind == "datetime":
         if not is_temporal_type(vt):
-            raise SynthgenError(f"column '{name}' is {t}; datetime needs a timestamp or date column "
-                                f"(or set data.columns.{name}.kind=categorical)")
+            raise SynthgenError(
+                f"column '{name}' is {t}; datetime needs a timestamp or date column "
+                f"(or set data.columns.{name}.kind=categorical)"
+            )
         ints, _, unit = temporal_ints(valid)
         res = _resolution(ints, unit)
         ints = np.floor_divide(ints, unit_ratio(res, unit))
-        return ColumnSchema(**base, kind=kind, min=int(ints.min()), max=int(ints.max()), resolution=res,
-                            timezone=getattr(vt, "tz", None))
+        return ColumnSchema(
+            **base,
+            kind=kind,
+            min=int(ints.min()),
+            max=int(ints.max()),
+            resolution=res,
+            timezone=getattr(vt, "tz", None),
+        )
     if kind in ("categorical", "boolean"):
         if not (is_string_type(vt) or numeric and not pa.types.is_decimal(vt) or pa.types.is_boolean(vt)):
-            raise SynthgenError(f"column '{name}' is {t}, which cannot be {kind}; cast it to strings first "
-                                f"or set data.columns.{name}.kind to "
-                                f"{'datetime' if is_temporal_type(vt) else 'continuous'}")
+            raise SynthgenError(
+                f"column '{name}' is {t}, which cannot be {kind}; cast it to strings first "
+                f"or set data.columns.{name}.kind to "
+                f"{'datetime' if is_temporal_type(vt) else 'continuous'}"
+            )
         counts = pc.value_counts(valid)
         values = counts.field("values").to_pylist()
         freq = counts.field("counts").to_numpy()
         order = np.lexsort((np.arange(len(freq)), -freq))[:max_cats]  # most frequent first, then first seen
-        return ColumnSchema(**base, kind=kind, categories=[values[i] for i in order],
-                            frequencies=[int(freq[i]) for i in order])
+        return ColumnSchema(
+            **base, kind=kind, categories=[values[i] for i in order], frequencies=[int(freq[i]) for i in order]
+        )
     if kind == "identifier":
         if not (is_string_type(vt) or pa.types.is_integer(vt) or pa.types.is_floating(vt)):
-            raise SynthgenError(f"column '{name}' is {t}; identifiers must be strings or whole numbers; "
-                                f"set data.columns.{name}.kind to another kind")
+            raise SynthgenError(
+                f"column '{name}' is {t}; identifiers must be strings or whole numbers; "
+                f"set data.columns.{name}.kind to another kind"
+            )
         if v is not None and not (np.all(v == np.round(v)) and np.abs(v).max() < _INT_EXACT):
-            raise SynthgenError(f"column '{name}' holds fractional numbers, which cannot be identifiers; "
-                                f"set data.columns.{name}.kind=continuous")
+            raise SynthgenError(
+                f"column '{name}' holds fractional numbers, which cannot be identifiers; "
+                f"set data.columns.{name}.kind=continuous"
+            )
     return ColumnSchema(**base, kind=kind)
 
 
@@ -374,7 +410,8 @@ def _guess_kind(name: str, t: pa.DataType, valid: pa.ChunkedArray, n_unique: int
         return "datetime"
     if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
         whole = pa.types.is_integer(t) or (
-            len(v) > 0 and bool(np.all(v == np.round(v))) and float(np.abs(v).max()) < _INT_EXACT)
+            len(v) > 0 and bool(np.all(v == np.round(v))) and float(np.abs(v).max()) < _INT_EXACT
+        )
         if not whole:
             return "continuous"
         if near_unique:
@@ -394,8 +431,9 @@ def _guess_kind(name: str, t: pa.DataType, valid: pa.ChunkedArray, n_unique: int
         if near_unique and mean_len <= TEXT_MIN_MEAN_LEN:
             return "identifier"
         return "categorical"
-    raise SynthgenError(f"column '{name}' has unsupported type {t}; convert it to numbers, strings, booleans "
-                        f"or timestamps")
+    raise SynthgenError(
+        f"column '{name}' has unsupported type {t}; convert it to numbers, strings, booleans or timestamps"
+    )
 
 
 def _id_like_name(name: str) -> bool:
@@ -469,7 +507,7 @@ def _resolution(ints: np.ndarray, unit: str) -> str:
 # ---- orderings between date columns -------------------------------------------------------------
 RELATION_MIN_ROWS = 10  # pairs with fewer rows where both are set state no relation
 RELATION_MIN_SHARE = 0.99  # B >= A in at least this share of the rows where both are set (data-entry
-                           # slips in a real table must not hide an ordering that holds in all others)
+# slips in a real table must not hide an ordering that holds in all others)
 
 
 def date_relations(cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray]) -> list[dict]:
@@ -499,8 +537,10 @@ def date_relations(cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray])
     # A base set wherever its dependant is has no more nulls and a median no later: visiting by null
     # count, then median, meets such bases first. A base with more nulls (visited later) can only
     # be a "clamp" one; decoding resolves bases before dependants whatever the list order.
-    order = sorted(dt, key=lambda c: (int(vals[c.name][1].sum()), float(np.median(vals[c.name][0][~vals[c.name][1]])),
-                                      cols.index(c)))
+    order = sorted(
+        dt,
+        key=lambda c: (int(vals[c.name][1].sum()), float(np.median(vals[c.name][0][~vals[c.name][1]])), cols.index(c)),
+    )
     deps: dict[str, set[str]] = {}  # column -> every column it is raised to or offset from
 
     def leans_on(x: str, target: str) -> bool:  # x depends on target, directly or through others
@@ -546,8 +586,13 @@ def date_relations(cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray])
         if best is not None:
             # every other earlier date B is (nearly) never before is a lower bound too: B is raised
             # to the latest of them (c_jail_in after both the birth date and the offense date)
-            rel[b.name] = {"column": b.name, "base": best[1], "op": best[2], "encoding": best[3],
-                           "also": [a for a in also if a != best[1]]}
+            rel[b.name] = {
+                "column": b.name,
+                "base": best[1],
+                "op": best[2],
+                "encoding": best[3],
+                "also": [a for a in also if a != best[1]],
+            }
             deps[b.name] = set(also)
         # and B bounds the earlier dates that are never before it (a base with more nulls than its
         # dependant is visited after it: the offense date, missing where the jail-in date is not)
@@ -564,8 +609,9 @@ def date_relations(cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray])
 
 
 # ---- ages: an integer column = whole years between two dates ---------------------------------------
-def ages_and_relations(cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray],
-                       relations: list[dict]) -> tuple[list[dict], list[dict]]:
+def ages_and_relations(
+    cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray], relations: list[dict]
+) -> tuple[list[dict], list[dict]]:
     """(date relations, ages): the age relations of synthgen/ages.py, and the date relations that
     still apply once each age's birth date is written from its age and later date.
 

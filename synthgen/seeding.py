@@ -42,6 +42,7 @@ weight initialisation seeds torch's global generator the same way; streaming.row
 hash per row (HOLDOUT_STREAM ...), not a generator; copies._WEIGHTS_SEED (the copy hash's weights)
 and image_sources.MNIST5K_SEED (the MNIST-5k split) are constants that define data, not draws.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -53,7 +54,7 @@ from synthgen.errors import SynthgenError
 
 @dataclass(frozen=True)
 class Purpose:
-    id: int           # first entropy word; distinct per purpose
+    id: int  # first entropy word; distinct per purpose
     name: str
     index: tuple = ()  # the names of the index words, e.g. ("chunk", "round")
 
@@ -84,7 +85,7 @@ FIXED = 0  # the seed of the monitoring streams (VAL_NOISE, VAL_SAMPLE): the sam
 
 def check_seed(seed) -> int:
     """The run's seed as an int; one-line SynthgenError unless it is a whole number in [0, 2**64)."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2 ** 64:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**64:
         raise SynthgenError(f"seed={seed!r} must be a whole number from 0 to 2**64 - 1")
     return int(seed)
 
@@ -95,7 +96,7 @@ def entropy(purpose: Purpose, seed: int, *index: int) -> list[int]:
         raise TypeError(f"the {purpose.name} stream takes index {purpose.index}, got {index}")
     seed = check_seed(seed)
     words = [int(i) for i in index]
-    if any(not 0 <= w < 2 ** 32 for w in words):
+    if any(not 0 <= w < 2**32 for w in words):
         raise ValueError(f"the {purpose.name} stream's index {index} must lie in [0, 2**32)")
     return [purpose.id, seed & 0xFFFFFFFF, seed >> 32, *words]
 

@@ -19,6 +19,7 @@ they are never trained on. Memory stays a few blocks per rank, whatever the row 
 Generation's copy guard (`ShardCopyGuard`) reads the two hash indexes built here, instead of
 re-encoding the training table at every `generate`.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,15 +36,14 @@ import pyarrow.parquet as pq
 
 from synthgen import seeding
 from synthgen.errors import SynthgenError
-from synthgen.streaming import (HOLDOUT_SAMPLE_FILE, SAMPLE_FILE, VAL_STREAM, read_stream_info, row_hashes,
-                                unit_floats)
+from synthgen.streaming import HOLDOUT_SAMPLE_FILE, SAMPLE_FILE, VAL_STREAM, read_stream_info, row_hashes, unit_floats
 
 log = logging.getLogger("synthgen")
 
 MANIFEST = "manifest.json"
 BLOCK_ROWS = 65_536  # contiguous rows dealt to a rank at once
 SHUFFLE_BLOCKS = 4  # blocks mixed in one shuffle buffer
-_NULL_KEY, _UNKNOWN_KEY = -(2 ** 62), -(2 ** 62) + 1
+_NULL_KEY, _UNKNOWN_KEY = -(2**62), -(2**62) + 1
 
 
 def encoded_dir(paths) -> Path:
@@ -52,7 +52,7 @@ def encoded_dir(paths) -> Path:
 
 def token_dtype(cardinalities) -> np.dtype:
     top = max(cardinalities, default=1)
-    return np.dtype(np.uint8 if top <= 2 ** 8 else np.uint16 if top <= 2 ** 16 else np.uint32)
+    return np.dtype(np.uint8 if top <= 2**8 else np.uint16 if top <= 2**16 else np.uint32)
 
 
 # ---- hashes of rows --------------------------------------------------------------------------------
@@ -116,6 +116,7 @@ def _encode_part(task) -> tuple[int, str]:
 
 def _sha256(path: Path) -> str:
     from synthgen.io import file_sha256
+
     return file_sha256(path)
 
 
@@ -155,23 +156,40 @@ def stream_encode(cfg, paths, settings: dict) -> dict:
                 done = list(pool.map(_encode_part, tasks))
         else:
             done = [_encode_part(t) for t in tasks]
-        shards = [{"path": f"tokens-{i:06d}.npy", "first_row": p["first_row"], "rows": rows, "sha256": sha}
-                  for i, (p, (rows, sha)) in enumerate(zip(parts, done))]
+        shards = [
+            {"path": f"tokens-{i:06d}.npy", "first_row": p["first_row"], "rows": rows, "sha256": sha}
+            for i, (p, (rows, sha)) in enumerate(zip(parts, done))
+        ]
         n_tok = _merge_hashes(d, ".th", len(parts), d / "copy-tokens.npy")
         _merge_hashes(d, ".vh", len(parts), d / "copy-values.npy")
         holdout = pq.read_table(paths.prepared / HOLDOUT_SAMPLE_FILE)
         values = SortedHashes(d / "copy-values.npy")
         allowed = float(values.contains(value_hashes(enc, holdout)).mean()) if holdout.num_rows else 0.0
         del values
-        manifest = {"version": 1, "rows": sum(s["rows"] for s in shards), "columns": list(enc.layout.columns),
-                    "dtype": dtype.name, "shard_rows": info["shard_rows"], "shards": shards,
-                    "copy_index": {"tokens": "copy-tokens.npy", "values": "copy-values.npy",
-                                   "distinct_token_rows": n_tok, "holdout_copy_share": allowed,
-                                   "holdout_rows_checked": holdout.num_rows},
-                    "encoder_sha256": enc_sha}
+        manifest = {
+            "version": 1,
+            "rows": sum(s["rows"] for s in shards),
+            "columns": list(enc.layout.columns),
+            "dtype": dtype.name,
+            "shard_rows": info["shard_rows"],
+            "shards": shards,
+            "copy_index": {
+                "tokens": "copy-tokens.npy",
+                "values": "copy-values.npy",
+                "distinct_token_rows": n_tok,
+                "holdout_copy_share": allowed,
+                "holdout_rows_checked": holdout.num_rows,
+            },
+            "encoder_sha256": enc_sha,
+        }
         (d / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
-    log.info("encoded %d training rows into %d shard(s) (%s) in %s", manifest["rows"], len(shards), dtype.name,
-             encoded_dir(paths))
+    log.info(
+        "encoded %d training rows into %d shard(s) (%s) in %s",
+        manifest["rows"],
+        len(shards),
+        dtype.name,
+        encoded_dir(paths),
+    )
     return manifest
 
 
@@ -186,8 +204,9 @@ def load_manifest(paths) -> dict:
 
     m = read_json_artifact(encoded_dir(paths) / MANIFEST, "token shard manifest", "encode")
     if not Path(paths.encoder).exists() or _sha256(paths.encoder) != m.get("encoder_sha256"):
-        raise SynthgenError(f"{encoded_dir(paths)}: the token shards were made with another encoder; "
-                            f"rerun `synthgen encode`")
+        raise SynthgenError(
+            f"{encoded_dir(paths)}: the token shards were made with another encoder; rerun `synthgen encode`"
+        )
     return m
 
 
@@ -203,8 +222,11 @@ class ShardTokens:
 
 
 def _blocks(tokens: ShardTokens) -> list[tuple[int, int, int]]:
-    return [(s, a, min(a + BLOCK_ROWS, len(arr))) for s, arr in enumerate(tokens.shards)
-            for a in range(0, len(arr), BLOCK_ROWS)]
+    return [
+        (s, a, min(a + BLOCK_ROWS, len(arr)))
+        for s, arr in enumerate(tokens.shards)
+        for a in range(0, len(arr), BLOCK_ROWS)
+    ]
 
 
 class ShardTrainSet:
@@ -222,7 +244,7 @@ class ShardTrainSet:
 
     def _deal(self, epoch: int) -> list[list[int]]:
         order = seeding.numpy_rng(seeding.SHARD_DEAL, self.seed, epoch).permutation(len(self.blocks))
-        return [order[r::self.world].tolist() for r in range(self.world)]
+        return [order[r :: self.world].tolist() for r in range(self.world)]
 
     def __len__(self) -> int:
         """Batches per epoch, the same on every rank (the rank with the fewest training rows sets it)."""
@@ -238,7 +260,7 @@ class ShardTrainSet:
         carry, done = np.empty((0, self.tokens.n_columns), dtype=np.int64), 0
         for g in range(0, len(mine), SHUFFLE_BLOCKS):
             parts = [carry]
-            for i in mine[g:g + SHUFFLE_BLOCKS]:
+            for i in mine[g : g + SHUFFLE_BLOCKS]:
                 s, a, b = self.blocks[i]
                 rows = np.asarray(self.tokens.shards[s][a:b])
                 parts.append(rows[~self._val_mask(self.blocks[i])].astype(np.int64))
@@ -246,7 +268,7 @@ class ShardTrainSet:
             buf = buf[rng.permutation(len(buf))]
             k = 0
             while k + self.bs <= len(buf) and done < n_batches:
-                yield torch.from_numpy(buf[k:k + self.bs])
+                yield torch.from_numpy(buf[k : k + self.bs])
                 k += self.bs
                 done += 1
             carry = buf[k:]
@@ -282,8 +304,10 @@ def shard_datamodule(paths, batch_size: int, val_share: float, seed: int, val_ma
             rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
             inner = ShardTrainSet(tokens, thr, batch_size, seed, rank, world)
             if len(inner) == 0:
-                raise SynthgenError(f"{n} training rows give no batch of {batch_size} rows on each of {world} "
-                                    f"rank(s); use fewer processes or a smaller model.tabular.batch_size")
+                raise SynthgenError(
+                    f"{n} training rows give no batch of {batch_size} rows on each of {world} "
+                    f"rank(s); use fewer processes or a smaller model.tabular.batch_size"
+                )
             return DataLoader(_TrainSet(inner), batch_size=None)
 
         def val_dataloader(self):

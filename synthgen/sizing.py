@@ -31,6 +31,7 @@ tuned on Adult (REF_ROWS training rows), to the table:
 The vocabulary V enters through the validation share's floor only (a column with more tokens than
 validation rows cannot be scored). Measurements that chose the rule: benchmarks/sizing.md.
 """
+
 from __future__ import annotations
 
 import math
@@ -39,27 +40,33 @@ from dataclasses import dataclass
 from synthgen.errors import SynthgenError
 
 AUTO = "auto"
-REF_ROWS = 24_000          # Adult's training rows, where the families' reference settings were measured
-VAL_ROWS = 500             # validation rows wanted for early stopping (Adult: 2 %, as measured there)
+REF_ROWS = 24_000  # Adult's training rows, where the families' reference settings were measured
+VAL_ROWS = 500  # validation rows wanted for early stopping (Adult: 2 %, as measured there)
 TOKENS_PER_BATCH = 16_384  # cap on batch_size x columns (64 columns: 256 rows per step)
 MIN_BATCH = 32
-ROWS_PER_BIN = 20          # encoder.n_bins=auto: 100 bins from 2,000 rows on
-ROUND_STEPS = 50           # an epoch (one validation round, checkpoint, early-stopping check) is at least
-                           # this many steps: a 400-row table's epochs are several passes over its rows
+ROWS_PER_BIN = 20  # encoder.n_bins=auto: 100 bins from 2,000 rows on
+ROUND_STEPS = 50  # an epoch (one validation round, checkpoint, early-stopping check) is at least
+# this many steps: a 400-row table's epochs are several passes over its rows
 
 
 @dataclass(frozen=True)
 class TableSize:
-    rows: int        # training rows (the validation share is taken from these)
-    columns: int     # modelled columns
+    rows: int  # training rows (the validation share is taken from these)
+    columns: int  # modelled columns
     vocabulary: int  # tokens over all columns
 
 
 # Reference settings per family at REF_ROWS rows (the values measured on Adult, benchmarks/results/adult.json):
 # steps = epochs x steps per epoch there. Only the keys a family has are filled in.
 PROFILES = {
-    "TabularTransformer": {"steps": 1400, "batch_size": 512, "warmup_steps": 100, "d_model": 64,
-                           "dropout": 0.1, "weight_decay": 0.01},
+    "TabularTransformer": {
+        "steps": 1400,
+        "batch_size": 512,
+        "warmup_steps": 100,
+        "d_model": 64,
+        "dropout": 0.1,
+        "weight_decay": 0.01,
+    },
     "TabularVAE": {"steps": 3800, "batch_size": 256, "weight_decay": 1e-5},
     "TabularGAN": {"steps": 1950, "batch_size": 250, "weight_decay": 1e-6},
 }
@@ -112,8 +119,14 @@ def plan(family: str, size: TableSize, multiple: int = 1, fixed: dict | None = N
     # passes over the rows per epoch (validation round); explicit epochs count single passes
     repeats = 1 if fixed.get("epochs") else max(1, ROUND_STEPS // per_pass)
     epochs = int(fixed.get("epochs") or math.ceil(steps / (per_pass * repeats)))
-    out = {"batch_size": batch, "epochs": epochs, "val_share": share, "patience": max(5, math.ceil(epochs / 3)),
-           "steps": steps, "repeats": repeats}
+    out = {
+        "batch_size": batch,
+        "epochs": epochs,
+        "val_share": share,
+        "patience": max(5, math.ceil(epochs / 3)),
+        "steps": steps,
+        "repeats": repeats,
+    }
     small = REF_ROWS / size.rows  # > 1 below the reference size
     if "warmup_steps" in ref:
         out["warmup_steps"] = max(1, min(ref["warmup_steps"], steps // 10))
@@ -135,14 +148,16 @@ def resolve(spec: dict, training: dict, size: TableSize | None, modality: str = 
 
     def key(k):
         return f"model.{modality}.{k}" if k in spec else f"model.training.{modality}.{k}"
+
     for k in (*PROFILES.get(family, {}), *TRAINING):  # "steps" is no model key: .get gives None
         check_number(key(k), {**spec, **training}.get(k))
     autos = [key(k) for k, v in {**spec, **training}.items() if v == AUTO]
     if not autos:
         return spec, training, {}
     if family not in PROFILES:
-        raise SynthgenError(f"{', '.join(autos)} = 'auto', which {family or 'this model'} does not support; "
-                            "set numbers")
+        raise SynthgenError(
+            f"{', '.join(autos)} = 'auto', which {family or 'this model'} does not support; set numbers"
+        )
     size = size or TableSize(REF_ROWS, 15, 1_000)
     fixed = {k: d.get(k) for d in (spec, training) for k in ("batch_size", "val_share", "epochs") if k in d}
     rule = plan(family, size, int(spec.get("pac", 1) or 1), fixed)

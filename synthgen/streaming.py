@@ -24,6 +24,7 @@ are exact already: their rows are in the sample). The encoder is fitted on the s
 100 edges within about +-0.1 percentage points of its true rank (the binomial error of a
 1M-row sample); categories use the exact counts.
 """
+
 from __future__ import annotations
 
 import glob
@@ -61,7 +62,7 @@ def splitmix64(x: np.ndarray) -> np.ndarray:
 
 def row_hashes(seed: int, stream: int, first: int, n: int) -> np.ndarray:
     """uint64 [n]: the hash of rows first..first+n-1 in stream `stream` of `seed`."""
-    key = splitmix64(np.array([(int(seed) & (2 ** 32 - 1)) << 8 | stream], dtype=np.uint64))[0]
+    key = splitmix64(np.array([(int(seed) & (2**32 - 1)) << 8 | stream], dtype=np.uint64))[0]
     with np.errstate(over="ignore"):
         return splitmix64(np.arange(first, first + n, dtype=np.uint64) ^ key)
 
@@ -93,6 +94,7 @@ def wants_streaming(cfg) -> bool:
 @dataclass
 class Source:
     """A restartable stream of record batches (`batches()`) and where it comes from (`name`)."""
+
     name: str
     kind: str  # "dataset" or "sql"
     spec: object  # list of files, or the SQL text
@@ -112,8 +114,10 @@ class Source:
         except SynthgenError:
             raise
         except (pa.ArrowException, OSError) as e:
-            raise SynthgenError(f"{self.name}: cannot read it ({_first_line(e)}); check that every file is a "
-                                f"complete {self.fmt} file with the same columns and types") from None
+            raise SynthgenError(
+                f"{self.name}: cannot read it ({_first_line(e)}); check that every file is a "
+                f"complete {self.fmt} file with the same columns and types"
+            ) from None
 
 
 def _first_line(e: Exception) -> str:
@@ -128,9 +132,11 @@ def _file_format(fmt: str):
     if fmt == "parquet":
         return ds.ParquetFileFormat()
     delim = "\t" if fmt == "tsv" else ","
-    return ds.CsvFileFormat(parse_options=pacsv.ParseOptions(delimiter=delim),
-                            convert_options=pacsv.ConvertOptions(null_values=_NULLS, strings_can_be_null=True),
-                            read_options=pacsv.ReadOptions(block_size=64 << 20))  # types from a 64 MB first block
+    return ds.CsvFileFormat(
+        parse_options=pacsv.ParseOptions(delimiter=delim),
+        convert_options=pacsv.ConvertOptions(null_values=_NULLS, strings_can_be_null=True),
+        read_options=pacsv.ReadOptions(block_size=64 << 20),
+    )  # types from a 64 MB first block
 
 
 def _sql_batches(sql: str, batch_rows: int):
@@ -141,8 +147,9 @@ def _sql_batches(sql: str, batch_rows: int):
         try:
             reader = con.sql(sql).to_arrow_reader(batch_rows)
         except duckdb.Error as e:
-            raise SynthgenError(f"data.sql: {_first_line(e)}; fix the query (DuckDB SQL, e.g. "
-                                f"SELECT * FROM 'folder/*.parquet')") from None
+            raise SynthgenError(
+                f"data.sql: {_first_line(e)}; fix the query (DuckDB SQL, e.g. SELECT * FROM 'folder/*.parquet')"
+            ) from None
         except AttributeError:  # not a query that returns rows (e.g. CREATE TABLE)
             raise SynthgenError("data.sql must be a query that returns rows (SELECT ...)") from None
         while True:
@@ -170,8 +177,11 @@ def stream_source(cfg, key: str = "data.path", path=None) -> Source:
     if glob.has_magic(p):
         files = sorted(f for f in glob.glob(p, recursive=True) if os.path.isfile(f))
     elif os.path.isdir(p):
-        files = sorted(str(f) for f in Path(p).rglob("*") if f.is_file()
-                       and not any(part.startswith((".", "_")) for part in f.relative_to(p).parts))
+        files = sorted(
+            str(f)
+            for f in Path(p).rglob("*")
+            if f.is_file() and not any(part.startswith((".", "_")) for part in f.relative_to(p).parts)
+        )
     elif os.path.isfile(p):
         files = [p]
     else:
@@ -180,8 +190,12 @@ def stream_source(cfg, key: str = "data.path", path=None) -> Source:
     if not files:
         raise SynthgenError(f"{p}: no files there; set {key} to a folder or glob of .parquet or .csv files")
     if None in kinds or len(kinds) > 1:
-        odd = next(f for f in files if _SUFFIX.get(Path(f).suffix.lower()) != _SUFFIX.get(Path(files[0]).suffix.lower())
-                   or _SUFFIX.get(Path(f).suffix.lower()) is None)
+        odd = next(
+            f
+            for f in files
+            if _SUFFIX.get(Path(f).suffix.lower()) != _SUFFIX.get(Path(files[0]).suffix.lower())
+            or _SUFFIX.get(Path(f).suffix.lower()) is None
+        )
         raise SynthgenError(f"{p}: mixes file types ({Path(odd).name}); point {key} at .parquet or .csv files only")
     return Source(p, "dataset", files, kinds.pop())
 
@@ -229,7 +243,7 @@ class BottomK:
 
     def __init__(self, k: int):
         self.k, self.tables, self.hashes, self.rows = int(k), [], [], 0
-        self.threshold = np.uint64(2 ** 64 - 1)
+        self.threshold = np.uint64(2**64 - 1)
 
     def offer(self, table: pa.Table, hashes: np.ndarray) -> None:
         if self.k < 1:
@@ -266,10 +280,20 @@ class ColumnStats:
     def __init__(self, name: str, typ: pa.DataType):
         self.name, self.nulls, self.null_row = name, 0, None
         vt = typ.value_type if pa.types.is_dictionary(typ) else typ
-        self.countable = (pa.types.is_string(vt) or pa.types.is_large_string(vt) or pa.types.is_boolean(vt)
-                          or pa.types.is_integer(vt) or pa.types.is_string_view(vt))
-        self.ordered = pa.types.is_integer(vt) or pa.types.is_floating(vt) or pa.types.is_decimal(vt) or \
-            pa.types.is_timestamp(vt) or pa.types.is_date(vt)
+        self.countable = (
+            pa.types.is_string(vt)
+            or pa.types.is_large_string(vt)
+            or pa.types.is_boolean(vt)
+            or pa.types.is_integer(vt)
+            or pa.types.is_string_view(vt)
+        )
+        self.ordered = (
+            pa.types.is_integer(vt)
+            or pa.types.is_floating(vt)
+            or pa.types.is_decimal(vt)
+            or pa.types.is_timestamp(vt)
+            or pa.types.is_date(vt)
+        )
         self.counts = None  # pa.Table(values, counts) while <= COUNT_CAP levels
         self.min = self.max = self.min_row = self.max_row = None
 
@@ -293,8 +317,11 @@ class ColumnStats:
                 self.counts = _value_counts(col)
             elif self.counts is not None:
                 both = pa.concat_tables([self.counts, _value_counts(col)])
-                self.counts = both.group_by("values", use_threads=False).aggregate([("counts", "sum")]).rename_columns(
-                    ["values", "counts"])
+                self.counts = (
+                    both.group_by("values", use_threads=False)
+                    .aggregate([("counts", "sum")])
+                    .rename_columns(["values", "counts"])
+                )
             if self.counts is not None and self.counts.num_rows > COUNT_CAP:
                 self.counts, self.countable = None, "over"
 
@@ -391,20 +418,31 @@ def stream_prepare(cfg, prepared: Path) -> dict:
     pq.write_table(sample_t, prepared / SAMPLE_FILE, compression="zstd")
     pq.write_table(hold_sample.result(schema), prepared / HOLDOUT_SAMPLE_FILE, compression="zstd")
     schema_obj.save(prepared / "schema.json")
-    info = {"version": 1, "source": source.name, "input_rows": n_in, "train_rows": n_train,
-            "holdout_rows": hold_w.rows, "shard_rows": shard_rows, "sample_rows": sample_t.num_rows,
-            "train_parts": train_parts, "holdout_parts": hold_parts,
-            "exact_counts": [st.name for st in stats if st.counts is not None]}
+    info = {
+        "version": 1,
+        "source": source.name,
+        "input_rows": n_in,
+        "train_rows": n_train,
+        "holdout_rows": hold_w.rows,
+        "shard_rows": shard_rows,
+        "sample_rows": sample_t.num_rows,
+        "train_parts": train_parts,
+        "holdout_parts": hold_parts,
+        "exact_counts": [st.name for st in stats if st.counts is not None],
+    }
     (prepared / STREAM_FILE).write_text(json.dumps(info, indent=1) + "\n")
     return info
 
 
 def _conform(table: pa.Table, schema: pa.Schema, source: str) -> pa.Table:
     from synthgen.io import conform_columns
-    return conform_columns(table, schema,
-                           f"{source}: some rows lack column(s) {{missing}}; every file needs the same columns",
-                           f"{source}: column types differ between files or batches ({{error}}); "
-                           f"give every file the same types")
+
+    return conform_columns(
+        table,
+        schema,
+        f"{source}: some rows lack column(s) {{missing}}; every file needs the same columns",
+        f"{source}: column types differ between files or batches ({{error}}); give every file the same types",
+    )
 
 
 def _apply_full_counts(schema, stats: list[ColumnStats], n_rows: int) -> None:

@@ -1,4 +1,5 @@
 """What a person needs after a run: where the data is, the headline figures, how to see the runs."""
+
 from __future__ import annotations
 
 import json

@@ -3,10 +3,12 @@
 Hydra's own override grammar parses the command line (lists `a,b`, `choice(a,b)`, `range(0,3)`), and the
 combinations are its Cartesian product, as Hydra's basic sweeper makes them. Each job is a normal
 `synthgen run` with its own `paths.out_dir` under the sweep folder (`hydra.sweep.dir=`, default
-`<paths.out_dir>/multirun/<UTC time>`; a job's folder is `<n>-model-gan_seed-1`), so each has its own train run as the MLflow parent (tagged
+`<paths.out_dir>/multirun/<UTC time>`; a job's folder is `<n>-model-gan_seed-1`), so each has its own train run as the
+MLflow parent (tagged
 `synthgen.sweep=<folder name>`: filter the runs list with tags.`synthgen.sweep` = '...'). At the end a
 comparison table (headline figures per job) is printed and written to `<sweep dir>/sweep.csv`.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -23,8 +25,17 @@ log = logging.getLogger("synthgen")
 SWEEP_TAG = "synthgen.sweep"
 SWEEP_DIR_KEY = "hydra.sweep.dir"
 # The comparison table's figures (those present in at least one job's metrics.json).
-FIGURES = ("fidelity.shape", "fidelity.pair_trends", "fidelity.detection_auc", "utility.roc_auc_ratio",
-           "utility.r2_ratio", "utility.cas", "fidelity.fd", "privacy.dcr_share", "gate.passed")
+FIGURES = (
+    "fidelity.shape",
+    "fidelity.pair_trends",
+    "fidelity.detection_auc",
+    "utility.roc_auc_ratio",
+    "utility.r2_ratio",
+    "utility.cas",
+    "fidelity.fd",
+    "privacy.dcr_share",
+    "gate.passed",
+)
 
 
 def _parse(overrides: list[str]):
@@ -50,8 +61,10 @@ def expand(overrides: list[str]) -> list[list[str]]:
             axes.append([o.input_line])
             continue
         if o.is_interval_sweep() or type(o.value()).__name__ == "Glob":
-            raise SynthgenError(f"{o.input_line}: list the values to sweep, e.g. model=gan,vae,transformer or "
-                                "seed=range(0,3) (interval() and glob() are not supported)")
+            raise SynthgenError(
+                f"{o.input_line}: list the values to sweep, e.g. model=gan,vae,transformer or "
+                "seed=range(0,3) (interval() and glob() are not supported)"
+            )
         key = o.get_key_element()
         axes.append([f"{key}={v}" for v in o.sweep_string_iterator()])
     return [list(job) for job in itertools.product(*axes)]
@@ -124,10 +137,13 @@ def _report(rows: list[dict], root: Path) -> None:
     table = pd.DataFrame(rows)
     root.mkdir(parents=True, exist_ok=True)
     table.to_csv(root / "sweep.csv", index=False)
-    shown = table.drop(columns=["out_dir"]).rename(columns=lambda c: c.replace("fidelity.", "").replace(
-        "utility.", "").replace("privacy.", ""))
+    shown = table.drop(columns=["out_dir"]).rename(
+        columns=lambda c: c.replace("fidelity.", "").replace("utility.", "").replace("privacy.", "")
+    )
     if "run_id" in shown:
         shown["run_id"] = shown["run_id"].fillna("").str[:8]
-    print(f"\nsweep: {len(rows)} jobs in {root}  (table: {root / 'sweep.csv'}; MLflow: tags.`{SWEEP_TAG}` = "
-          f"'{root.name}')")
+    print(
+        f"\nsweep: {len(rows)} jobs in {root}  (table: {root / 'sweep.csv'}; MLflow: tags.`{SWEEP_TAG}` = "
+        f"'{root.name}')"
+    )
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.4f}"))

@@ -1,5 +1,6 @@
 """MLflow helpers: one SQLite store per project; train, generate and evaluate runs of one pipeline
 run are grouped as children of the train run (tag `synthgen.pipeline_run` = train run id)."""
+
 from __future__ import annotations
 
 import json
@@ -21,17 +22,23 @@ FAMILY_TAG = "synthgen.family"  # gan, vae, transformer: a column of the runs li
 class RunLog:
     """What a stage or handler records on an MLflow run, as plain data; log_run writes it. Handlers
     and stages return these instead of calling MLflow, so the client never leaves this module."""
+
     tags: dict[str, str] = field(default_factory=dict)
-    metrics: dict[str, float] = field(default_factory=dict)     # non-numbers and NaN are left out
-    texts: dict[str, str] = field(default_factory=dict)         # artifact file -> text
-    dicts: dict[str, dict] = field(default_factory=dict)        # artifact file -> JSON-able dict
-    images: dict[str, Any] = field(default_factory=dict)        # artifact file -> uint8 [H, W, 3] array
+    metrics: dict[str, float] = field(default_factory=dict)  # non-numbers and NaN are left out
+    texts: dict[str, str] = field(default_factory=dict)  # artifact file -> text
+    dicts: dict[str, dict] = field(default_factory=dict)  # artifact file -> JSON-able dict
+    images: dict[str, Any] = field(default_factory=dict)  # artifact file -> uint8 [H, W, 3] array
     artifacts: list[tuple[str, str]] = field(default_factory=list)  # (local file, artifact folder)
 
     def __add__(self, other: RunLog) -> RunLog:
-        return RunLog({**self.tags, **other.tags}, {**self.metrics, **other.metrics}, {**self.texts, **other.texts},
-                      {**self.dicts, **other.dicts}, {**self.images, **other.images},
-                      [*self.artifacts, *other.artifacts])
+        return RunLog(
+            {**self.tags, **other.tags},
+            {**self.metrics, **other.metrics},
+            {**self.texts, **other.texts},
+            {**self.dicts, **other.dicts},
+            {**self.images, **other.images},
+            [*self.artifacts, *other.artifacts],
+        )
 
 
 def log_run(c, run_id: str, entry: RunLog) -> None:
@@ -87,9 +94,8 @@ def tracking_uri(cfg: DictConfig, paths: RunPaths) -> str:
 
 def client(cfg: DictConfig, paths: RunPaths):
     _quiet()
-    from mlflow.tracking import MlflowClient
-
     import mlflow
+    from mlflow.tracking import MlflowClient
 
     paths.mlflow_dir.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(tracking_uri(cfg, paths))  # so no call can fall back to ./mlflow.db
@@ -111,8 +117,7 @@ def experiment_id(c, cfg: DictConfig, paths: RunPaths) -> str:
             if key not in exp.tags or (key == VIEW_TAG and exp.tags[key] != value):
                 c.set_experiment_tag(exp.experiment_id, key, value)
         return exp.experiment_id
-    return c.create_experiment(cfg.logger.experiment_name, artifact_location=paths.artifact_root.as_uri(),
-                               tags=tags)
+    return c.create_experiment(cfg.logger.experiment_name, artifact_location=paths.artifact_root.as_uri(), tags=tags)
 
 
 def log_headline(c, paths: RunPaths, result: dict) -> None:
@@ -121,6 +126,7 @@ def log_headline(c, paths: RunPaths, result: dict) -> None:
     parent = read_run_info(paths)
     if parent:
         from synthgen.evaluate.headline import TRACKED
+
         log_metrics(c, parent, {k: result[k] for k in TRACKED if k in result})
 
 
@@ -151,8 +157,9 @@ def mark_stale_runs(c, exp_id: str) -> list[str]:
 
     host = socket.gethostname()
     stale = []
-    runs = c.search_runs([exp_id], filter_string=f"attributes.status = 'RUNNING' and tags.`{HOST_TAG}` = '{host}'",
-                         max_results=1000)
+    runs = c.search_runs(
+        [exp_id], filter_string=f"attributes.status = 'RUNNING' and tags.`{HOST_TAG}` = '{host}'", max_results=1000
+    )
     for run in runs:
         pid = run.data.tags.get(PID_TAG, "")
         if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
@@ -187,20 +194,25 @@ def lightning_logger(cfg: DictConfig, paths: RunPaths):
     paths.mlflow_dir.mkdir(parents=True, exist_ok=True)
     c = client(cfg, paths)
     mark_stale_runs(c, experiment_id(c, cfg, paths))  # create the experiment with our artifact root
-    return MLFlowLogger(experiment_name=cfg.logger.experiment_name, tracking_uri=tracking_uri(cfg, paths),
-                        run_name=f"train-{cfg.data.name}-{_family(cfg)}",
-                        tags={STAGE_TAG: "train", FAMILY_TAG: _family_key(cfg), **owner_tags()},
-                        log_model=False)
+    return MLFlowLogger(
+        experiment_name=cfg.logger.experiment_name,
+        tracking_uri=tracking_uri(cfg, paths),
+        run_name=f"train-{cfg.data.name}-{_family(cfg)}",
+        tags={STAGE_TAG: "train", FAMILY_TAG: _family_key(cfg), **owner_tags()},
+        log_model=False,
+    )
 
 
 def _family_key(cfg: DictConfig) -> str:
     """The family as `model=` names it (gan, vae, transformer)."""
     from synthgen.modalities import family_label
+
     return family_label(cfg.model)
 
 
 def _family(cfg: DictConfig) -> str:
     from synthgen.modalities import family_name
+
     return family_name(cfg)
 
 
@@ -230,7 +242,7 @@ def log_params(c, run_id: str, cfg: DictConfig) -> None:
 
     items = [Param(k, v) for k, v in flat_params(cfg).items()]
     for i in range(0, len(items), 100):  # MLflow takes at most 100 params per batch
-        c.log_batch(run_id, params=items[i:i + 100])
+        c.log_batch(run_id, params=items[i : i + 100])
 
 
 def log_metrics(c, run_id: str, metrics: dict, step: int = 0) -> None:
@@ -239,10 +251,13 @@ def log_metrics(c, run_id: str, metrics: dict, step: int = 0) -> None:
     from mlflow.entities import Metric
 
     now = int(time.time() * 1000)
-    items = [Metric(k.replace("/", "_"), float(v), now, step) for k, v in metrics.items()
-             if isinstance(v, (int, float)) and v == v]
+    items = [
+        Metric(k.replace("/", "_"), float(v), now, step)
+        for k, v in metrics.items()
+        if isinstance(v, (int, float)) and v == v
+    ]
     for i in range(0, len(items), 500):
-        c.log_batch(run_id, metrics=items[i:i + 500])
+        c.log_batch(run_id, metrics=items[i : i + 500])
 
 
 def write_run_info(paths: RunPaths, run_id: str) -> None:
@@ -262,8 +277,18 @@ def ui_command(paths: RunPaths, port: int = 5000) -> list[str]:
 
     local = Path(sys.executable).with_name("mlflow")  # the one installed beside this Python
     exe = str(local) if local.exists() else (shutil.which("mlflow") or "mlflow")
-    return [exe, "ui", "--backend-store-uri", paths.tracking_uri, "--host", "127.0.0.1",
-            "--port", str(port), "--workers", "1"]
+    return [
+        exe,
+        "ui",
+        "--backend-store-uri",
+        paths.tracking_uri,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
 
 
 def ui_env() -> dict:
@@ -288,6 +313,7 @@ def log_model(cfg: DictConfig, paths: RunPaths, run_id: str, modality: str) -> s
     client(cfg, paths)  # sets the tracking URI that mlflow.start_run uses
     version = log_generator(cfg, paths, run_id, cfg.logger.get("registered_model"))
     if version is not None:
-        logging.getLogger("synthgen").info("registered the generator as models:/%s/%s",
-                                           cfg.logger.registered_model, version)
+        logging.getLogger("synthgen").info(
+            "registered the generator as models:/%s/%s", cfg.logger.registered_model, version
+        )
     return version

@@ -1,4 +1,5 @@
 """Shared fixtures: small real tables and configs that write under a temporary folder."""
+
 from __future__ import annotations
 
 import os
@@ -24,9 +25,17 @@ settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 # Small runs: a few hundred Adult rows, one short epoch, two detection folds.
-TINY = ["data.max_rows=400", "trainer.max_epochs=1", "trainer.enable_progress_bar=false",
-        "generate.n_rows=300", "generate.chunk_rows=128", "evaluate.detection_folds=2",
-        "model.tabular.d_model=16", "model.tabular.n_layers=1", "model.tabular.n_heads=2"]
+TINY = [
+    "data.max_rows=400",
+    "trainer.max_epochs=1",
+    "trainer.enable_progress_bar=false",
+    "generate.n_rows=300",
+    "generate.chunk_rows=128",
+    "evaluate.detection_folds=2",
+    "model.tabular.d_model=16",
+    "model.tabular.n_layers=1",
+    "model.tabular.n_heads=2",
+]
 
 
 def tiny_overrides(tmp_path: Path, *extra: str) -> list[str]:
@@ -37,6 +46,7 @@ def tiny_overrides(tmp_path: Path, *extra: str) -> list[str]:
 def tiny_cfg(tmp_path):
     def make(*extra):
         return load_config(tiny_overrides(tmp_path, *extra))
+
     return make
 
 
@@ -61,8 +71,12 @@ def one_thread():
 
 
 def subprocess_env() -> dict:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "DVC_NO_ANALYTICS": "1",
-           "PYTHONWARNINGS": "ignore"}
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "DVC_NO_ANALYTICS": "1",
+        "PYTHONWARNINGS": "ignore",
+    }
     return env
 
 

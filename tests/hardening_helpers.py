@@ -1,5 +1,6 @@
 """Shared by the hardening tests (test_hardening, test_corruption, test_faults, test_fuzz): the CLI
 as a subprocess, the one-line error check, and a complete tiny run to copy and damage."""
+
 from __future__ import annotations
 
 import shutil
@@ -11,8 +12,14 @@ from tests.conftest import subprocess_env, tiny_overrides
 
 
 def run_cli(*args, cwd=None, timeout=300, env=None):
-    return subprocess.run([sys.executable, "-m", "synthgen.cli", *args], capture_output=True, text=True,
-                          env=env or subprocess_env(), cwd=cwd, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "synthgen.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env or subprocess_env(),
+        cwd=cwd,
+        timeout=timeout,
+    )
 
 
 def assert_one_line_error(proc, *needles) -> str:

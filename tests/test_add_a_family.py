@@ -1,5 +1,6 @@
 """Adding a family from outside synthgen: a module of your own plus a YAML in a config folder of
 your own (`hydra.searchpath=[file://<folder>]`), no file of synthgen touched (README "Development")."""
+
 from __future__ import annotations
 
 import sys
@@ -15,7 +16,7 @@ from synthgen.modalities import training_spec
 from tests.conftest import tiny_overrides
 
 # The family: each column drawn from its own learnt token frequencies (no dependence between columns).
-MODULE = '''
+MODULE = """
 import torch
 import torch.nn.functional as F
 
@@ -49,7 +50,7 @@ class Marginals(TabularGenerator):
         free = torch.stack([torch.multinomial(s.softmax(0), len(cond), replacement=True, generator=generator)
                             for s in self._spans()], 1)
         return torch.where(cond >= 0, cond, free)
-'''
+"""
 FAMILY = """\
 tabular:                 # the network for tables
   _target_: toy_marginals.Marginals

@@ -1,5 +1,6 @@
 """Ages: an integer column that is the whole years between a birth date and a later date (another
 column or one fixed day) is found in the real rows, kept in every synthetic row, and scored."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -10,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from synthgen.ages import birth_dates, calendar_age, find_age_relations
+from synthgen.ages import birth_dates, calendar_age
 from synthgen.encoders import TabularEncoder
 from synthgen.errors import SynthgenError
 from synthgen.evaluate.orderings import age_agreement
@@ -32,9 +33,13 @@ def test_calendar_age_matches_the_reference_on_leap_days_and_birthdays():
     rng = np.random.default_rng(0)
     born = rng.integers(-20_000, 20_000, 3000)
     at = born + rng.integers(0, 40_000, 3000)
-    leap = [(dt.date(2000, 2, 29), dt.date(2001, 2, 28)), (dt.date(2000, 2, 29), dt.date(2001, 3, 1)),
-            (dt.date(1999, 3, 1), dt.date(2000, 2, 29)), (dt.date(1980, 6, 15), dt.date(2020, 6, 15)),
-            (dt.date(1980, 6, 15), dt.date(2020, 6, 14))]
+    leap = [
+        (dt.date(2000, 2, 29), dt.date(2001, 2, 28)),
+        (dt.date(2000, 2, 29), dt.date(2001, 3, 1)),
+        (dt.date(1999, 3, 1), dt.date(2000, 2, 29)),
+        (dt.date(1980, 6, 15), dt.date(2020, 6, 15)),
+        (dt.date(1980, 6, 15), dt.date(2020, 6, 14)),
+    ]
     born = np.concatenate([born, [days(b) for b, _ in leap]])
     at = np.concatenate([at, [days(a) for _, a in leap]])
     want = [python_age(EPOCH + dt.timedelta(int(b)), EPOCH + dt.timedelta(int(a))) for b, a in zip(born, at)]
@@ -56,13 +61,21 @@ def people(n: int, seed: int = 0, noise: float = 0.0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     dob = pd.Timestamp("1940-01-01") + pd.to_timedelta(rng.integers(0, 20_000, n), "D")
     visit = pd.Timestamp("2013-01-01") + pd.to_timedelta(rng.integers(0, 900, n), "D")
-    at_visit = calendar_age(dob.values.astype("datetime64[D]").astype(np.int64),
-                            visit.values.astype("datetime64[D]").astype(np.int64))
+    at_visit = calendar_age(
+        dob.values.astype("datetime64[D]").astype(np.int64), visit.values.astype("datetime64[D]").astype(np.int64)
+    )
     on_day = calendar_age(dob.values.astype("datetime64[D]").astype(np.int64), np.full(n, days(dt.date(2016, 4, 19))))
     wrong = rng.random(n) < noise
     at_visit = np.where(wrong, at_visit + 1, at_visit)
-    return pd.DataFrame({"dob": dob.strftime("%Y-%m-%d"), "visit": visit.strftime("%Y-%m-%d"),
-                         "age_at_visit": at_visit, "age": on_day, "count": rng.integers(0, 80, n)})
+    return pd.DataFrame(
+        {
+            "dob": dob.strftime("%Y-%m-%d"),
+            "visit": visit.strftime("%Y-%m-%d"),
+            "age_at_visit": at_visit,
+            "age": on_day,
+            "count": rng.integers(0, 80, n),
+        }
+    )
 
 
 def fit(df: pd.DataFrame):
@@ -108,6 +121,7 @@ def test_synthetic_rows_keep_the_age_and_dob_nulls_and_conditioning_on_dob_is_re
 def test_the_score_sees_ages_that_disagree():
     df = people(500).drop(columns=["age"])
     shuffled = df.assign(age_at_visit=df["age_at_visit"].sample(frac=1, random_state=0).to_numpy())
-    r = age_agreement(df, shuffled, {"dob": "datetime", "visit": "datetime", "age_at_visit": "integer",
-                                     "count": "integer"})
+    r = age_agreement(
+        df, shuffled, {"dob": "datetime", "visit": "datetime", "age_at_visit": "integer", "count": "integer"}
+    )
     assert r["fidelity.ages"] < 0.2

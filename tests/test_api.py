@@ -1,5 +1,6 @@
 """The Python API (synthgen/api.py) on real Adult rows: fit in a fresh process (quiet, with log lines
 per epoch and per chunk), then sample, save/load, load from MLflow, evaluate, generate.out_dir."""
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,13 @@ from synthgen.api import Synthesizer
 from synthgen.errors import SynthgenError
 from tests.conftest import ROOT, subprocess_env
 
-TINY_MODEL = dict(trainer={"max_epochs": 1}, model__tabular__d_model=16, model__tabular__n_layers=1, model__tabular__n_heads=2,
-                  evaluate={"detection_folds": 2})
+TINY_MODEL = dict(
+    trainer={"max_epochs": 1},
+    model__tabular__d_model=16,
+    model__tabular__n_layers=1,
+    model__tabular__n_heads=2,
+    evaluate={"detection_folds": 2},
+)
 FIT = """
 import json, logging, pandas as pd, synthgen
 logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
@@ -36,8 +42,14 @@ def fitted(tmp_path_factory):
     """One tiny fit in a fresh process, as a notebook would run it (cwd = a temporary project)."""
     tmp = tmp_path_factory.mktemp("api")
     script = FIT.format(data=str(ROOT / "data/adult/adult_train.parquet"), tiny=TINY_MODEL)
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], cwd=tmp, env=subprocess_env(),
-                          capture_output=True, text=True, timeout=1200)
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        cwd=tmp,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     info = json.loads(proc.stdout.strip().splitlines()[-1])
     return tmp, info, proc.stdout + proc.stderr
@@ -105,9 +117,15 @@ def test_evaluate_any_dataframe(fitted, tmp_path):
     tmp, _, _ = fitted
     real = pd.read_parquet(ROOT / "data/adult/adult_train.parquet")
     other = real.iloc[600:900][list(reversed(real.columns))].astype({"age": "float64"})  # any order, other types
-    result = synthgen.evaluate(real.iloc[:400], other, holdout=real.iloc[400:600], target="income",
-                               out_dir=tmp_path / "ev", evaluate={"detection_folds": 2},
-                               paths={"mlflow_dir": str(tmp / "mlruns")})
+    result = synthgen.evaluate(
+        real.iloc[:400],
+        other,
+        holdout=real.iloc[400:600],
+        target="income",
+        out_dir=tmp_path / "ev",
+        evaluate={"detection_folds": 2},
+        paths={"mlflow_dir": str(tmp / "mlruns")},
+    )
     assert result.passed and set(result.verdicts) == {"fidelity", "utility", "privacy", "bias", "validity"}
     assert result.metrics["validity.schema_mismatches"] == 0  # age cast back to the real int64
     assert result.metrics["rows.synthetic"] == 300
@@ -125,18 +143,36 @@ def test_generate_out_dir_keeps_the_default_set(fitted, tmp_path):
     assert cli.main(["generate", *common, f"generate.out_dir={tmp_path / 'big'}", "generate.n_rows=90"]) == 0
     assert pq.read_table(tmp_path / "big").num_rows == 90
     assert pq.read_table(f"{out}/synthetic").equals(default)  # untouched
-    assert cli.main(["evaluate", *common, f"generate.out_dir={tmp_path / 'big'}", "data.target=income",
-                     "evaluate.detection_folds=2", "evaluate.gate.enabled=false"]) == 0
+    assert (
+        cli.main(
+            [
+                "evaluate",
+                *common,
+                f"generate.out_dir={tmp_path / 'big'}",
+                "data.target=income",
+                "evaluate.detection_folds=2",
+                "evaluate.gate.enabled=false",
+            ]
+        )
+        == 0
+    )
     assert json.loads((tmp_path / "big-evaluation" / "metrics.json").read_text())["rows.synthetic"] == 90
     # the dashboard: the default set's headline figures land on the pipeline's top-level (train) run,
     # and the experiment opens in MLflow's model-training view
-    assert cli.main(["evaluate", *common, "data.target=income", "evaluate.detection_folds=2",
-                     "evaluate.gate.enabled=false"]) == 0
+    assert (
+        cli.main(
+            ["evaluate", *common, "data.target=income", "evaluate.detection_folds=2", "evaluate.gate.enabled=false"]
+        )
+        == 0
+    )
     c = MlflowClient(f"sqlite:///{tmp / 'mlruns' / 'mlflow.db'}")
     top = c.get_run(info["run_id"])
-    assert {"fidelity.shape", "fidelity.detection_auc", "privacy.dcr_share", "verdict.fidelity"} <= set(top.data.metrics)
+    assert {"fidelity.shape", "fidelity.detection_auc", "privacy.dcr_share", "verdict.fidelity"} <= set(
+        top.data.metrics
+    )
     assert top.data.metrics["fidelity.shape"] == pytest.approx(
-        json.loads((tmp / "outputs" / "api").glob("*/evaluation/metrics.json").__next__().read_text())["fidelity.shape"])
+        json.loads((tmp / "outputs" / "api").glob("*/evaluation/metrics.json").__next__().read_text())["fidelity.shape"]
+    )
     exp = c.get_experiment(top.info.experiment_id)
     assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
 
@@ -183,8 +219,13 @@ def test_the_generator_is_a_registered_pyfunc_model(fitted, tmp_path):
     # the same rows as the API and the CLI give from that registered model, seed and condition
     same = Synthesizer.load("models:/synthgen-dataframe/1", mlflow_dir=tmp / "mlruns", out_dir=tmp_path / "m")
     assert same.sample(7, conditions={"sex": "Female"}, seed=2).equals(rows)
-    common = [f"paths.out_dir={tmp_path / 'cli'}", f"paths.mlflow_dir={tmp / 'mlruns'}", "seed=2",
-              "generate.n_rows=7", "generate.condition.sex=Female"]
+    common = [
+        f"paths.out_dir={tmp_path / 'cli'}",
+        f"paths.mlflow_dir={tmp / 'mlruns'}",
+        "seed=2",
+        "generate.n_rows=7",
+        "generate.condition.sex=Female",
+    ]
     assert cli.main(["generate", "model=models:/synthgen-dataframe/1", *common]) == 0
     assert pq.read_table(tmp_path / "cli/registry/models_synthgen-dataframe_1/synthetic").to_pandas().equals(rows)
 
@@ -202,11 +243,29 @@ def test_mlflow_models_serve_answers_invocations(fitted):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**subprocess_env(), "MLFLOW_TRACKING_URI": f"sqlite:///{tmp / 'mlruns' / 'mlflow.db'}"}
-    server = subprocess.Popen([str(ROOT / ".venv/bin/mlflow") if (ROOT / ".venv/bin/mlflow").exists() else "mlflow",
-                               "models", "serve", "-m", "models:/synthgen-dataframe/1", "--env-manager", "local",
-                               "--host", "127.0.0.1", "-p", str(port), "--workers", "1"],
-                              cwd=tmp, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                              start_new_session=True)
+    server = subprocess.Popen(
+        [
+            str(ROOT / ".venv/bin/mlflow") if (ROOT / ".venv/bin/mlflow").exists() else "mlflow",
+            "models",
+            "serve",
+            "-m",
+            "models:/synthgen-dataframe/1",
+            "--env-manager",
+            "local",
+            "--host",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        cwd=tmp,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 300
         while True:
@@ -217,10 +276,12 @@ def test_mlflow_models_serve_answers_invocations(fitted):
                 assert server.poll() is None, server.stderr.read()[-2000:]
                 assert time.monotonic() < deadline, "the model server did not start"
                 time.sleep(2)
-        body = json.dumps({"dataframe_records": [{"n_rows": 5, "seed": 1}],
-                           "params": {"conditions": '{"race": "White"}'}}).encode()
-        req = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body,
-                                     headers={"Content-Type": "application/json"})
+        body = json.dumps(
+            {"dataframe_records": [{"n_rows": 5, "seed": 1}], "params": {"conditions": '{"race": "White"}'}}
+        ).encode()
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations", data=body, headers={"Content-Type": "application/json"}
+        )
         answer = json.loads(urllib.request.urlopen(req, timeout=120).read())
         rows = pd.DataFrame(answer["predictions"])
         assert len(rows) == 5 and set(rows["race"]) == {"White"} and "income" in rows.columns

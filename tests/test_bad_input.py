@@ -1,4 +1,5 @@
 """Mistakes a user can make get a one-line error from the CLI and leave no output behind."""
+
 from __future__ import annotations
 
 import subprocess
@@ -12,8 +13,14 @@ from tests.conftest import subprocess_env, tiny_overrides
 
 
 def run_cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "synthgen.cli", *args], capture_output=True, text=True,
-                          env=subprocess_env(), cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "synthgen.cli", *args],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        cwd=cwd,
+        timeout=300,
+    )
 
 
 def assert_one_line_error(proc, *needles):
@@ -54,13 +61,16 @@ def test_unknown_target(tmp_path, adult_small):
     assert not (tmp_path / "out" / "prepared").exists()
 
 
-@pytest.mark.parametrize("name,table,needle", [
-    ("empty", pa.table({"a": pa.array([], pa.int64()), "b": pa.array([], pa.string())}), "0 row"),
-    ("one_row", pa.table({"a": [1], "b": ["x"]}), "1 row"),
-    ("nested", pa.table({"a": [1, 2], "b": [[1], [2]]}), "unsupported type"),
-    ("binary", pa.table({"a": [1, 2], "b": pa.array([b"x", b"y"])}), "unsupported type"),
-    ("infinite", pa.table({"a": [1.0, float("inf"), 2.0], "b": ["x", "y", "z"]}), "infinite"),
-])
+@pytest.mark.parametrize(
+    "name,table,needle",
+    [
+        ("empty", pa.table({"a": pa.array([], pa.int64()), "b": pa.array([], pa.string())}), "0 row"),
+        ("one_row", pa.table({"a": [1], "b": ["x"]}), "1 row"),
+        ("nested", pa.table({"a": [1, 2], "b": [[1], [2]]}), "unsupported type"),
+        ("binary", pa.table({"a": [1, 2], "b": pa.array([b"x", b"y"])}), "unsupported type"),
+        ("infinite", pa.table({"a": [1.0, float("inf"), 2.0], "b": ["x", "y", "z"]}), "infinite"),
+    ],
+)
 def test_bad_tables(tmp_path, name, table, needle):
     path = tmp_path / f"{name}.parquet"
     pq.write_table(table, path)

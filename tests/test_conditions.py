@@ -3,6 +3,7 @@
 Conditioned rows must carry exactly the requested values, and their other columns must follow
 the real conditional distribution: compared with the real rows that have those values.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,9 +25,18 @@ from tests.conftest import ROOT
 ADULT = ROOT / "data/adult/adult_train.parquet"
 # Six real Adult columns (8,000 rows), so that a small transformer learns them in a few epochs.
 COLUMNS = ["age", "marital_status", "relationship", "race", "sex", "income"]
-TRAINED = ["trainer.max_epochs=4", "trainer.enable_progress_bar=false", "model.tabular.d_model=32", "model.tabular.n_layers=1",
-           "model.tabular.n_heads=2", "model.tabular.batch_size=128", "generate.chunk_rows=1000", "data.holdout_path=null",
-           "data.sensitive=[sex]", "model.tabular.random_order_share=1.0"]  # every row a random subset first: conditioning is tested
+TRAINED = [
+    "trainer.max_epochs=4",
+    "trainer.enable_progress_bar=false",
+    "model.tabular.d_model=32",
+    "model.tabular.n_layers=1",
+    "model.tabular.n_heads=2",
+    "model.tabular.batch_size=128",
+    "generate.chunk_rows=1000",
+    "data.holdout_path=null",
+    "data.sensitive=[sex]",
+    "model.tabular.random_order_share=1.0",
+]  # every row a random subset first: conditioning is tested
 
 
 def tv(a: pd.Series, b: pd.Series) -> float:
@@ -39,8 +49,12 @@ def tv(a: pd.Series, b: pd.Series) -> float:
 def trained(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cond")
     pq.write_table(pq.read_table(ADULT, columns=COLUMNS).slice(0, 8000), tmp / "adult6.parquet")
-    base = [f"paths.out_dir={tmp / 'out'}", f"paths.mlflow_dir={tmp / 'mlruns'}", f"data.path={tmp / 'adult6.parquet'}",
-            *TRAINED]
+    base = [
+        f"paths.out_dir={tmp / 'out'}",
+        f"paths.mlflow_dir={tmp / 'mlruns'}",
+        f"data.path={tmp / 'adult6.parquet'}",
+        *TRAINED,
+    ]
     cfg = load_config(base)
     for stage in ("prepare", "encode", "train"):
         pipeline.STAGES[stage](cfg)
@@ -70,8 +84,9 @@ def test_fixed_values_and_the_real_conditional_distribution(trained):
 
 def test_rebalancing_gives_the_requested_share_and_keeps_relations(trained):
     _, _, real = trained
-    df, manifest = generate(trained, "rebal", "generate.rebalance.column=income", "generate.rebalance.share=0.5",
-                            "generate.n_rows=3000")
+    df, manifest = generate(
+        trained, "rebal", "generate.rebalance.column=income", "generate.rebalance.share=0.5", "generate.n_rows=3000"
+    )
     assert (df["income"] == ">50K").sum() == 1500  # the rarest level gets exactly half
     assert manifest["rebalance"]["counts"] == {"<=50K": 1500, ">50K": 1500}
     # rows are mixed over chunks, not sorted by level
@@ -85,8 +100,9 @@ def test_rebalancing_gives_the_requested_share_and_keeps_relations(trained):
 
 
 def test_condition_rows_from_parquet(trained, tmp_path):
-    rows = pa.table({"age": pa.array([25, 61, None, 40] * 50, pa.int64()),
-                     "sex": pa.array(["Female", None, "Male", "Female"] * 50)})
+    rows = pa.table(
+        {"age": pa.array([25, 61, None, 40] * 50, pa.int64()), "sex": pa.array(["Female", None, "Male", "Female"] * 50)}
+    )
     path = tmp_path / "conditions.parquet"
     pq.write_table(rows, path)
     df, manifest = generate(trained, "file", f"generate.condition_file={path}")
@@ -99,14 +115,19 @@ def test_condition_rows_from_parquet(trained, tmp_path):
     assert manifest["condition_file"] == str(path)
 
 
-@pytest.mark.parametrize("overrides,message", [
-    (["generate.rebalance.column=age"], "rebalance a categorical column"),
-    (["generate.rebalance.column=nosuch"], "nosuch"),
-    (["generate.rebalance.column=income", "generate.rebalance.share=1.5"], "strictly between 0 and 1"),
-    (["generate.rebalance.column=income", "generate.rebalance.share=0.3", "generate.rebalance.value=rich"],
-     "not a level"),
-    (["generate.rebalance.column=sex", "generate.condition.sex=Female"], "both rebalanced and fixed"),
-])
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        (["generate.rebalance.column=age"], "rebalance a categorical column"),
+        (["generate.rebalance.column=nosuch"], "nosuch"),
+        (["generate.rebalance.column=income", "generate.rebalance.share=1.5"], "strictly between 0 and 1"),
+        (
+            ["generate.rebalance.column=income", "generate.rebalance.share=0.3", "generate.rebalance.value=rich"],
+            "not a level",
+        ),
+        (["generate.rebalance.column=sex", "generate.condition.sex=Female"], "both rebalanced and fixed"),
+    ],
+)
 def test_bad_rebalancing_is_one_line(trained, overrides, message):
     tmp, base, _ = trained
     cfg = load_config([*base, f"paths.out_dir={tmp / 'bad'}", *overrides])
@@ -146,9 +167,19 @@ def test_rejection_sampling_reports_its_acceptance_rate(tmp_path):
     """The VAE meets conditions by rejection: the measured rate goes to the manifest and MLflow."""
     from mlflow.tracking import MlflowClient
 
-    cfg = load_config([f"paths.out_dir={tmp_path / 'out'}", f"paths.mlflow_dir={tmp_path / 'mlruns'}", "model=vae",
-                       "data.max_rows=2000", "trainer.max_epochs=2", "trainer.enable_progress_bar=false",
-                       "generate.n_rows=500", "generate.chunk_rows=200", "generate.condition.sex=Female"])
+    cfg = load_config(
+        [
+            f"paths.out_dir={tmp_path / 'out'}",
+            f"paths.mlflow_dir={tmp_path / 'mlruns'}",
+            "model=vae",
+            "data.max_rows=2000",
+            "trainer.max_epochs=2",
+            "trainer.enable_progress_bar=false",
+            "generate.n_rows=500",
+            "generate.chunk_rows=200",
+            "generate.condition.sex=Female",
+        ]
+    )
     for stage in ("prepare", "encode", "train", "generate"):
         pipeline.STAGES[stage](cfg)
     paths = RunPaths.from_config(cfg)
@@ -157,6 +188,7 @@ def test_rejection_sampling_reports_its_acceptance_rate(tmp_path):
     assert len(rates) == 3 and all(0 < r <= 1 for r in rates)
     assert np.isclose(manifest["metrics"]["acceptance_rate"], np.average(rates, weights=[200, 200, 100]))
     client = MlflowClient(tracking_uri=paths.tracking_uri)
-    runs = client.search_runs([client.get_experiment_by_name(cfg.logger.experiment_name).experiment_id],
-                              "tags.`synthgen.stage` = 'generate'")
+    runs = client.search_runs(
+        [client.get_experiment_by_name(cfg.logger.experiment_name).experiment_id], "tags.`synthgen.stage` = 'generate'"
+    )
     assert runs[0].data.metrics["generate.acceptance_rate"] == pytest.approx(manifest["metrics"]["acceptance_rate"])

@@ -1,4 +1,5 @@
 """Every config group composes and instantiates; mistakes give one-line errors."""
+
 from __future__ import annotations
 
 import pytest
@@ -48,13 +49,16 @@ def test_models_instantiate(model):
     assert training["epochs"] > 0 and training["patience"] > 0
 
 
-@pytest.mark.parametrize("override,message", [
-    (["nosuchkey=1"], "unknown config key 'nosuchkey'"),
-    (["trainer.max_epochs=abc"], "expected an integer"),
-    (["model=nosuchfamily"], f"model=nosuchfamily is unknown; choose one of: {', '.join(GROUPS['model'])}"),
-    (["model.d_model=16"], "unknown config key 'model.d_model' (a family's keys are model.tabular.<key>"),
-    (["model.tabular.lr=fast"], "expected a number"),
-])
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        (["nosuchkey=1"], "unknown config key 'nosuchkey'"),
+        (["trainer.max_epochs=abc"], "expected an integer"),
+        (["model=nosuchfamily"], f"model=nosuchfamily is unknown; choose one of: {', '.join(GROUPS['model'])}"),
+        (["model.d_model=16"], "unknown config key 'model.d_model' (a family's keys are model.tabular.<key>"),
+        (["model.tabular.lr=fast"], "expected a number"),
+    ],
+)
 def test_bad_overrides_are_one_line(override, message):
     with pytest.raises(SynthgenError) as e:
         load_config(override)

@@ -1,5 +1,6 @@
 """No more copies of real rows than real data has: generation redraws synthetic rows equal to a
 training row beyond the holdout's copy share (synthgen/copies.py)."""
+
 from __future__ import annotations
 
 import json
@@ -16,9 +17,17 @@ from synthgen.copies import CopyGuard
 from synthgen.encoders import TabularEncoder
 from synthgen.schema import infer_schema
 
-VAE = ["model=vae", "model.tabular.latent_dim=4", "model.tabular.encoder_widths=[32]", "model.tabular.decoder_widths=[32]",
-       "model.tabular.batch_size=100", "trainer.max_epochs=2", "trainer.enable_progress_bar=false",
-       "data.target=null", "evaluate.gate.enabled=false"]
+VAE = [
+    "model=vae",
+    "model.tabular.latent_dim=4",
+    "model.tabular.encoder_widths=[32]",
+    "model.tabular.decoder_widths=[32]",
+    "model.tabular.batch_size=100",
+    "trainer.max_epochs=2",
+    "trainer.enable_progress_bar=false",
+    "data.target=null",
+    "evaluate.gate.enabled=false",
+]
 
 
 def test_guard_finds_exact_copies_and_the_holdouts_share():
@@ -39,9 +48,19 @@ def run(tmp_path, table: pa.Table, *extra: str, holdout: pa.Table | None = None)
     if holdout is not None:
         pq.write_table(holdout, tmp_path / "holdout.parquet")
         extra = (*extra, f"data.holdout_path={tmp_path / 'holdout.parquet'}")
-    cfg = load_config([*VAE, "data=file", f"data.path={data}", f"paths.out_dir={tmp_path / 'out'}",
-                       f"paths.mlflow_dir={tmp_path / 'mlruns'}", "generate.n_rows=3000",
-                       "generate.chunk_rows=1000", "encoder.n_bins=4", *extra])
+    cfg = load_config(
+        [
+            *VAE,
+            "data=file",
+            f"data.path={data}",
+            f"paths.out_dir={tmp_path / 'out'}",
+            f"paths.mlflow_dir={tmp_path / 'mlruns'}",
+            "generate.n_rows=3000",
+            "generate.chunk_rows=1000",
+            "encoder.n_bins=4",
+            *extra,
+        ]
+    )
     for stage in ("prepare", "encode", "train", "generate"):
         pipeline.STAGES[stage](cfg)
     out = tmp_path / "out"

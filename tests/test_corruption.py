@@ -1,6 +1,7 @@
 """Every artifact a stage reads, damaged after the fact (truncated, emptied, garbage, valid JSON or a
 valid torch file of the wrong shape, missing): the next stage stops with one line naming the file and
 the stage to rerun, and changes nothing on disk."""
+
 from __future__ import annotations
 
 import shutil

@@ -2,6 +2,7 @@
 in headless Chromium (Debian's `chromium`, driven by Playwright: `pip install -e ".[ui-test]"`).
 The runs list must show one row for the pipeline run with the headline metrics and key params as
 columns (synthgen/dashboard.py). SYNTHGEN_SCREENSHOTS=docs also writes the README's screenshots."""
+
 from __future__ import annotations
 
 import json
@@ -29,10 +30,13 @@ except ImportError:
     sync_playwright = None
 
 pytestmark = [
-    pytest.mark.slow, pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.browser,
     pytest.mark.skipif(sync_playwright is None, reason='needs Playwright: pip install -e ".[ui-test]"'),
-    pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                       reason=f"needs Chromium at {CHROMIUM}: apt-get install chromium (or set SYNTHGEN_CHROMIUM)"),
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(),
+        reason=f"needs Chromium at {CHROMIUM}: apt-get install chromium (or set SYNTHGEN_CHROMIUM)",
+    ),
 ]
 
 
@@ -61,9 +65,13 @@ def test_runs_list_shows_one_row_per_pipeline_run_with_metric_columns(tmp_path):
     metrics = json.loads((tmp_path / "out/evaluation/metrics.json").read_text())
 
     port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "synthgen.cli", "ui", f"paths.mlflow_dir={tmp_path / 'mlruns'}",
-                               f"port={port}"], env=subprocess_env(), stdout=subprocess.PIPE, text=True,
-                              start_new_session=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "synthgen.cli", "ui", f"paths.mlflow_dir={tmp_path / 'mlruns'}", f"port={port}"],
+        env=subprocess_env(),
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     shots = tmp_path / "shots"
     shots.mkdir()
     try:
@@ -80,9 +88,18 @@ def test_runs_list_shows_one_row_per_pipeline_run_with_metric_columns(tmp_path):
             _close_assistant(page)
             page.screenshot(path=str(shots / "mlflow-runs.png"))
             table = page.inner_text("body")
-            for column in ("fidelity.shape", "fidelity.pair_trends", "fidelity.detection_auc", "privacy.dcr_share",
-                           "gate.passed", "data.name", "trainer.max_epochs", "seed", "generate.n_rows",
-                           "synthgen.family"):
+            for column in (
+                "fidelity.shape",
+                "fidelity.pair_trends",
+                "fidelity.detection_auc",
+                "privacy.dcr_share",
+                "gate.passed",
+                "data.name",
+                "trainer.max_epochs",
+                "seed",
+                "generate.n_rows",
+                "synthgen.family",
+            ):
                 assert column in table, column
             for key in ("fidelity.shape", "fidelity.detection_auc", "privacy.dcr_share"):
                 assert str(metrics[key])[:6] in table, (key, metrics[key])  # the value in its cell

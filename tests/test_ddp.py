@@ -1,5 +1,6 @@
 """Real two-process DDP (gloo on CPU), launched as subprocesses: Lightning re-executes the command
 line once per extra rank, which must not happen inside pytest itself (see shared STACK.md)."""
+
 from __future__ import annotations
 
 import subprocess
@@ -12,8 +13,9 @@ from tests.conftest import subprocess_env, tiny_overrides
 
 
 def synthgen(*args):
-    proc = subprocess.run([sys.executable, "-m", "synthgen.cli", *args], capture_output=True, text=True,
-                          env=subprocess_env(), timeout=400)
+    proc = subprocess.run(
+        [sys.executable, "-m", "synthgen.cli", *args], capture_output=True, text=True, env=subprocess_env(), timeout=400
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
 

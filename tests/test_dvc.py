@@ -1,4 +1,5 @@
 """A real `dvc repro` of the default dvc.yaml in a temporary git repository."""
+
 from __future__ import annotations
 
 import json
@@ -32,12 +33,21 @@ def dvc_repo(tmp_path, adult_small):
     shutil.copy(ROOT / "dvc.yaml", repo)
     shutil.copytree(ROOT / "synthgen", repo / "synthgen", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(ROOT / "conf", repo / "conf")
-    shutil.copytree(ROOT / "pipelines/mnist", repo / "pipelines/mnist",  # a DVC project of its own
-                    ignore=shutil.ignore_patterns("outputs", "tmp", "cache", "dvc.lock", "dvc_plots"))
+    shutil.copytree(
+        ROOT / "pipelines/mnist",
+        repo / "pipelines/mnist",  # a DVC project of its own
+        ignore=shutil.ignore_patterns("outputs", "tmp", "cache", "dvc.lock", "dvc_plots"),
+    )
     (repo / "data").mkdir()
     shutil.copy(adult_small, repo / "data" / "small.parquet")
-    overrides = ["paths.out_dir=outputs", "paths.mlflow_dir=mlruns", "data.path=data/small.parquet",
-                 "data.holdout_path=null", *TINY, "evaluate.gate.enabled=false"]
+    overrides = [
+        "paths.out_dir=outputs",
+        "paths.mlflow_dir=mlruns",
+        "data.path=data/small.parquet",
+        "data.holdout_path=null",
+        *TINY,
+        "evaluate.gate.enabled=false",
+    ]
     (repo / "params.yaml").write_text(composed_yaml(overrides))
     (repo / ".gitignore").write_text("mlruns/\n")
     sh(repo, "git", "init", "-q")
@@ -105,11 +115,13 @@ def test_exp_run_switches_family_through_hydra(dvc_repo):
     """`dvc exp run -S model=<family>` composes conf/ into params.yaml (Hydra) and reproduces."""
     import yaml
 
-    tiny = {"paths": {"out_dir": "outputs", "mlflow_dir": "mlruns"},
-            "data": {"path": "data/small.parquet", "holdout_path": None, "max_rows": 400},
-            "trainer": {"max_epochs": 1, "enable_progress_bar": False},
-            "generate": {"n_rows": 300, "chunk_rows": 128},
-            "evaluate": {"detection_folds": 2, "gate": {"enabled": False}}}
+    tiny = {
+        "paths": {"out_dir": "outputs", "mlflow_dir": "mlruns"},
+        "data": {"path": "data/small.parquet", "holdout_path": None, "max_rows": 400},
+        "trainer": {"max_epochs": 1, "enable_progress_bar": False},
+        "generate": {"n_rows": 300, "chunk_rows": 128},
+        "evaluate": {"detection_folds": 2, "gate": {"enabled": False}},
+    }
     (dvc_repo / "conf/experiment/tiny.yaml").write_text("# @package _global_\n" + yaml.safe_dump(tiny))
     sh(dvc_repo, "dvc", "config", "hydra.enabled", "true")
     sh(dvc_repo, "git", "add", "-A")
@@ -134,13 +146,24 @@ def test_image_pipeline_repro_in_its_folder(tmp_path):
     shutil.copytree(ROOT / "synthgen", repo / "synthgen", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(ROOT / "data/mnist5k", repo / "data/mnist5k")
     line = next(ln for ln in (ROOT / "Makefile").read_text().splitlines() if ln.startswith("MNIST_OVERRIDES ="))
-    small = ["data.max_rows=300", "trainer.max_epochs=1", "trainer.enable_progress_bar=false",
-             "generate.n_rows=200", "generate.chunk_rows=64", "evaluate.images.classifier_epochs=1"]
+    small = [
+        "data.max_rows=300",
+        "trainer.max_epochs=1",
+        "trainer.enable_progress_bar=false",
+        "generate.n_rows=200",
+        "generate.chunk_rows=64",
+        "evaluate.images.classifier_epochs=1",
+    ]
     (repo / "pipelines/mnist/params.yaml").write_text(composed_yaml(line.split("=", 1)[1].split() + small))
     (repo / ".gitignore").write_text("mlruns/\n")
-    for cmd in (["git", "init", "-q"], ["git", "config", "user.email", "ci@example.invalid"],
-                ["git", "config", "user.name", "ci"], ["dvc", "init", "-q"], ["git", "add", "-A"],
-                ["git", "commit", "-qm", "pipeline"]):
+    for cmd in (
+        ["git", "init", "-q"],
+        ["git", "config", "user.email", "ci@example.invalid"],
+        ["git", "config", "user.name", "ci"],
+        ["dvc", "init", "-q"],
+        ["git", "add", "-A"],
+        ["git", "commit", "-qm", "pipeline"],
+    ):
         sh(repo, *cmd)
     folder = repo / "pipelines/mnist"
     first = sh(folder, "dvc", "repro").stdout

@@ -12,6 +12,7 @@ resolution, time zone) and a seed; numpy fills in the values. Properties:
 - any token a model may emit decodes to a value that encodes back to that token;
 - a date column modelled as another plus an offset (schema relations) keeps the real ordering.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -28,8 +29,15 @@ from synthgen.schema import infer_schema
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 INT_TYPES = [pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint32()]
-TIME_TYPES = [pa.timestamp("s"), pa.timestamp("ms"), pa.timestamp("us", tz="Europe/Paris"),
-              pa.timestamp("ns", tz="UTC"), pa.timestamp("s", tz="America/New_York"), pa.date32(), pa.date64()]
+TIME_TYPES = [
+    pa.timestamp("s"),
+    pa.timestamp("ms"),
+    pa.timestamp("us", tz="Europe/Paris"),
+    pa.timestamp("ns", tz="UTC"),
+    pa.timestamp("s", tz="America/New_York"),
+    pa.date32(),
+    pa.date64(),
+]
 STEPS = {"D": 86_400_000_000, "h": 3_600_000_000, "s": 1_000_000, "ms": 1000, "us": 1}  # in microseconds
 
 

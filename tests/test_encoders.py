@@ -3,6 +3,7 @@
 Decoded tables are checked for tokens a model could emit (uniformly random ones, not only the
 encoded real rows): the guarantees must hold whatever the model samples.
 """
+
 from __future__ import annotations
 
 import decimal
@@ -37,36 +38,39 @@ def zoo_table(n: int = N, seed: int = 0) -> pa.Table:
     secs = np.datetime64("2021-03-01") + rng.integers(0, 10**8, n).astype("timedelta64[s]")
     days = np.datetime64("1960-01-01") + rng.integers(0, 30_000, n).astype("timedelta64[D]")  # before 1970 too
     cg = np.where(rng.random(n) < 0.9, 0, rng.integers(100, 99_999, n))
-    return pa.table({
-        "age": rng.integers(17, 91, n),
-        "code": rng.integers(1, 5, n).astype(np.int8),
-        "u16": rng.integers(0, 60_000, n).astype(np.uint16),
-        "capital_gain": cg,
-        "int_as_float": pa.array(np.where(rng.random(n) < 0.1, np.nan, rng.integers(0, 5000, n)), from_pandas=True),
-        "price": with_nulls(np.round(rng.lognormal(3, 1, n), 2)),
-        "f32": pa.array(np.round(rng.normal(size=n), 3).astype(np.float32)),
-        "tiny": rng.random(n) * 1e-9,
-        "dec": pa.array([decimal.Decimal(f"{x:.2f}") for x in rng.random(n) * 100], pa.decimal128(8, 2)),
-        "cat": with_nulls(rng.choice(["a", "b", "c", "d"], n, p=[0.5, 0.3, 0.15, 0.05])),
-        "large": pa.array(rng.choice(["x", "y"], n)).cast(pa.large_string()),
-        "dict": pa.array(rng.choice(["p", "q", "r"], n)).dictionary_encode(),
-        "view": pa.array(rng.choice(["u", "v"], n)).cast(pa.string_view()),
-        "flag": with_nulls(rng.random(n) < 0.3, 0.05),
-        "yes_no": rng.choice(["yes", "no"], n),
-        "ts_s": pa.array(secs.astype("datetime64[s]")),
-        "ts_paris": pa.array((secs.astype("datetime64[us]") + rng.integers(0, 10**6, n).astype("timedelta64[us]")))
-                      .cast(pa.timestamp("us", tz="Europe/Paris")),
-        "paris_day": pc.assume_timezone(pa.array(days.astype("datetime64[s]")), "Europe/Paris"),
-        "d32": with_nulls(days, 0.2).cast(pa.date32()),
-        "ts_day": pa.array(days.astype("datetime64[ns]")),
-        "d64": pa.array(days).cast(pa.date64()),
-        "row_id": np.arange(10, 10 + n),
-        "customer": [f"CUST-{i:06d}" for i in rng.permutation(n)],
-        "email": [f"user{i}@example.org" if i % 2 else f"person.{i}@mail.com" for i in range(n)],
-        "uuid": [str(uuid.UUID(bytes=rng.bytes(16), version=4)) for _ in range(n)],
-        "ref_id": with_nulls(rng.choice(10**12, n, replace=False), 0.05),
-        "note": [f"free text that is long enough to be a comment, row {i} " + "x" * (i % 17) for i in range(n)],
-    })
+    return pa.table(
+        {
+            "age": rng.integers(17, 91, n),
+            "code": rng.integers(1, 5, n).astype(np.int8),
+            "u16": rng.integers(0, 60_000, n).astype(np.uint16),
+            "capital_gain": cg,
+            "int_as_float": pa.array(np.where(rng.random(n) < 0.1, np.nan, rng.integers(0, 5000, n)), from_pandas=True),
+            "price": with_nulls(np.round(rng.lognormal(3, 1, n), 2)),
+            "f32": pa.array(np.round(rng.normal(size=n), 3).astype(np.float32)),
+            "tiny": rng.random(n) * 1e-9,
+            "dec": pa.array([decimal.Decimal(f"{x:.2f}") for x in rng.random(n) * 100], pa.decimal128(8, 2)),
+            "cat": with_nulls(rng.choice(["a", "b", "c", "d"], n, p=[0.5, 0.3, 0.15, 0.05])),
+            "large": pa.array(rng.choice(["x", "y"], n)).cast(pa.large_string()),
+            "dict": pa.array(rng.choice(["p", "q", "r"], n)).dictionary_encode(),
+            "view": pa.array(rng.choice(["u", "v"], n)).cast(pa.string_view()),
+            "flag": with_nulls(rng.random(n) < 0.3, 0.05),
+            "yes_no": rng.choice(["yes", "no"], n),
+            "ts_s": pa.array(secs.astype("datetime64[s]")),
+            "ts_paris": pa.array(
+                (secs.astype("datetime64[us]") + rng.integers(0, 10**6, n).astype("timedelta64[us]"))
+            ).cast(pa.timestamp("us", tz="Europe/Paris")),
+            "paris_day": pc.assume_timezone(pa.array(days.astype("datetime64[s]")), "Europe/Paris"),
+            "d32": with_nulls(days, 0.2).cast(pa.date32()),
+            "ts_day": pa.array(days.astype("datetime64[ns]")),
+            "d64": pa.array(days).cast(pa.date64()),
+            "row_id": np.arange(10, 10 + n),
+            "customer": [f"CUST-{i:06d}" for i in rng.permutation(n)],
+            "email": [f"user{i}@example.org" if i % 2 else f"person.{i}@mail.com" for i in range(n)],
+            "uuid": [str(uuid.UUID(bytes=rng.bytes(16), version=4)) for _ in range(n)],
+            "ref_id": with_nulls(rng.choice(10**12, n, replace=False), 0.05),
+            "note": [f"free text that is long enough to be a comment, row {i} " + "x" * (i % 17) for i in range(n)],
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -85,13 +89,34 @@ def random_tokens(enc: TabularEncoder, n: int, seed: int = 1) -> np.ndarray:
 def test_inferred_kinds(zoo):
     _, s, _ = zoo
     assert s.kinds() == {
-        "age": "integer", "code": "integer", "u16": "integer", "capital_gain": "integer",
-        "int_as_float": "integer", "price": "continuous", "f32": "continuous", "tiny": "continuous",
-        "dec": "continuous", "cat": "categorical", "large": "categorical", "dict": "categorical",
-        "view": "categorical", "flag": "boolean", "yes_no": "boolean", "ts_s": "datetime",
-        "ts_paris": "datetime", "paris_day": "datetime", "d32": "datetime", "ts_day": "datetime",
-        "d64": "datetime", "row_id": "identifier", "customer": "identifier", "email": "pii",
-        "uuid": "identifier", "ref_id": "identifier", "note": "text"}
+        "age": "integer",
+        "code": "integer",
+        "u16": "integer",
+        "capital_gain": "integer",
+        "int_as_float": "integer",
+        "price": "continuous",
+        "f32": "continuous",
+        "tiny": "continuous",
+        "dec": "continuous",
+        "cat": "categorical",
+        "large": "categorical",
+        "dict": "categorical",
+        "view": "categorical",
+        "flag": "boolean",
+        "yes_no": "boolean",
+        "ts_s": "datetime",
+        "ts_paris": "datetime",
+        "paris_day": "datetime",
+        "d32": "datetime",
+        "ts_day": "datetime",
+        "d64": "datetime",
+        "row_id": "identifier",
+        "customer": "identifier",
+        "email": "pii",
+        "uuid": "identifier",
+        "ref_id": "identifier",
+        "note": "text",
+    }
 
 
 @pytest.mark.parametrize("source", ["real", "random"])
@@ -118,6 +143,7 @@ def test_decoded_table_guarantees(zoo, source):
             assert b.null_count == 0, col.name
         if col.kind in ("continuous", "integer", "datetime"):
             if col.name in enc.derived:  # B >= A, also where A lies beyond B's real maximum
+
                 def wall(arr):
                     ints, null, unit = temporal_ints(arr)
                     return ints[~null].astype(f"datetime64[{unit}]").astype("datetime64[us]").astype(np.int64)
@@ -163,16 +189,30 @@ def assert_same_tokens(enc, out, tokens):
 def test_date_relations(zoo):
     real, s, enc = zoo
     rel = {r["column"]: r for r in s.relations}
-    assert rel["d32"] == {"column": "d32", "base": "paris_day", "op": "==", "encoding": "offset",
-                          "also": ["ts_day", "d64"]}  # equal to those too: each bounds it from below
-    assert rel["ts_day"] == {"column": "ts_day", "base": "paris_day", "op": "==", "encoding": "offset",
-                             "also": []}  # ns storage
+    assert rel["d32"] == {
+        "column": "d32",
+        "base": "paris_day",
+        "op": "==",
+        "encoding": "offset",
+        "also": ["ts_day", "d64"],
+    }  # equal to those too: each bounds it from below
+    assert rel["ts_day"] == {
+        "column": "ts_day",
+        "base": "paris_day",
+        "op": "==",
+        "encoding": "offset",
+        "also": [],
+    }  # ns storage
     assert rel["ts_paris"]["base"] == "ts_s" and rel["ts_paris"]["op"] == ">="  # Paris wall clock >= the UTC one
     out = enc.decode(random_tokens(enc, 5000, seed=8), np.random.default_rng(8))
     for r, base in ((r, base) for r in s.relations for base in (r["base"], *r["also"])):
         a, b = (out.column(c) for c in (base, r["column"]))
-        a, b = (x.cast(pa.timestamp("us", tz=getattr(x.type, "tz", None))) if pa.types.is_timestamp(x.type)
-                else x.cast(pa.date32()).cast(pa.timestamp("us")) for x in (a, b))
+        a, b = (
+            x.cast(pa.timestamp("us", tz=getattr(x.type, "tz", None)))
+            if pa.types.is_timestamp(x.type)
+            else x.cast(pa.date32()).cast(pa.timestamp("us"))
+            for x in (a, b)
+        )
         a = pc.local_timestamp(a) if a.type.tz else a  # wall-clock time, as the encoder compares them
         b = pc.local_timestamp(b) if b.type.tz else b
         ok = (pc.equal if r["op"] == "==" and base == r["base"] else pc.greater_equal)(b, a)
@@ -208,8 +248,12 @@ def test_identifiers_are_fresh_unique_keys_in_the_real_format(zoo):
     parts = [enc.decode(random_tokens(enc, n, seed=i), np.random.default_rng(i), row_offset=i * n) for i in range(2)]
     out = pa.concat_tables(parts)
     assert not pc.any(pc.is_in(out.column("email"), value_set=real.column("email"))).as_py()  # pii: fake, never real
-    patterns = {"customer": r"CUST-\d{6}", "row_id": None, "ref_id": None,
-                "uuid": r"[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"}
+    patterns = {
+        "customer": r"CUST-\d{6}",
+        "row_id": None,
+        "ref_id": None,
+        "uuid": r"[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}",
+    }
     for name, pattern in patterns.items():
         b, a = out.column(name).drop_null(), real.column(name).drop_null()
         assert len(pc.unique(b)) == len(b), name
@@ -289,16 +333,19 @@ def test_condition_tokens(zoo):
     assert_same_tokens(enc, out, tokens)
 
 
-@pytest.mark.parametrize("condition,needle", [
-    ({"nosuch": 1}, "unknown column 'nosuch'"),
-    ({"row_id": 3}, "identifier column, which is not modelled"),
-    ({"note": "x"}, "text column"),
-    ({"cat": "Martian"}, "'Martian' is not among its real values"),
-    ({"age": 300}, "between 17 and 90"),
-    ({"age": "old"}, "expected a integer value"),
-    ({"yes_no": None}, "never null"),
-    ({"ts_s": "1800-01-01"}, "ts_s"),
-])
+@pytest.mark.parametrize(
+    "condition,needle",
+    [
+        ({"nosuch": 1}, "unknown column 'nosuch'"),
+        ({"row_id": 3}, "identifier column, which is not modelled"),
+        ({"note": "x"}, "text column"),
+        ({"cat": "Martian"}, "'Martian' is not among its real values"),
+        ({"age": 300}, "between 17 and 90"),
+        ({"age": "old"}, "expected a integer value"),
+        ({"yes_no": None}, "never null"),
+        ({"ts_s": "1800-01-01"}, "ts_s"),
+    ],
+)
 def test_unmeetable_conditions(zoo, condition, needle):
     _, _, enc = zoo
     with pytest.raises(SynthgenError) as e:
@@ -314,9 +361,15 @@ def test_rare_levels_cannot_be_conditioned_on():
 
 
 # ---- fitting edge cases --------------------------------------------------------------------------
-@pytest.mark.parametrize("kwargs,needle", [({"n_bins": 1}, "n_bins"), ({"max_categories": 0}, "max_categories"),
-                                           ({"rare_min_count": "5"}, "rare_min_count"),
-                                           ({"text_strategy": "copy"}, "text_strategy")])
+@pytest.mark.parametrize(
+    "kwargs,needle",
+    [
+        ({"n_bins": 1}, "n_bins"),
+        ({"max_categories": 0}, "max_categories"),
+        ({"rare_min_count": "5"}, "rare_min_count"),
+        ({"text_strategy": "copy"}, "text_strategy"),
+    ],
+)
 def test_bad_settings(kwargs, needle):
     t = pa.table({"a": [1, 2, 3]})
     with pytest.raises(SynthgenError, match=needle):
@@ -407,8 +460,11 @@ def test_high_cardinality_column_is_cheap(tmp_path):
     enc.save(path)
     size = path.stat().st_size
     assert size < 30 * levels, size  # the levels and their counts once, about 20 bytes each
-    assert TabularEncoder.load(path).decode(tokens[:1000], np.random.default_rng(0)).equals(
-        enc.decode(tokens[:1000], np.random.default_rng(0)))
+    assert (
+        TabularEncoder.load(path)
+        .decode(tokens[:1000], np.random.default_rng(0))
+        .equals(enc.decode(tokens[:1000], np.random.default_rng(0)))
+    )
 
 
 def test_free_text_is_dropped_with_a_warning_when_asked():

@@ -1,5 +1,6 @@
 """`synthgen evaluate synthetic.path=...`: any tool's table scored with synthgen's metrics, report,
 verdicts, MLflow run and gate; and the per-area verdicts on a column-shuffled table."""
+
 from __future__ import annotations
 
 import json
@@ -33,9 +34,17 @@ def files(tmp_path_factory):
 
 
 def _args(tmp, synthetic: str, *extra):
-    return ["evaluate", f"data.path={tmp / 'real.parquet'}", f"data.holdout_path={tmp / 'holdout.parquet'}",
-            f"synthetic.path={tmp / synthetic}", "data.target=income", f"paths.out_dir={tmp / 'out'}",
-            f"paths.mlflow_dir={tmp / 'mlruns'}", "evaluate.detection_folds=2", *extra]
+    return [
+        "evaluate",
+        f"data.path={tmp / 'real.parquet'}",
+        f"data.holdout_path={tmp / 'holdout.parquet'}",
+        f"synthetic.path={tmp / synthetic}",
+        "data.target=income",
+        f"paths.out_dir={tmp / 'out'}",
+        f"paths.mlflow_dir={tmp / 'mlruns'}",
+        "evaluate.detection_folds=2",
+        *extra,
+    ]
 
 
 def test_any_csv_is_scored_with_metrics_report_and_its_own_mlflow_run(files):
@@ -61,8 +70,11 @@ def test_the_gate_applies_and_bad_tables_fail_in_one_line(files, capsys):
 
     pd.read_csv(files / "other.csv").drop(columns="income").to_csv(files / "notarget.csv", index=False)
     pd.DataFrame({"x": [1, 2]}).to_csv(files / "unrelated.csv", index=False)
-    for name, message in (("notarget.csv", "lacks column 'income'"), ("unrelated.csv", "no column of the real"),
-                          ("absent.csv", "input file not found")):
+    for name, message in (
+        ("notarget.csv", "lacks column 'income'"),
+        ("unrelated.csv", "no column of the real"),
+        ("absent.csv", "input file not found"),
+    ):
         assert cli.main(_args(files, name)) == 2
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1, err
@@ -92,9 +104,11 @@ def test_a_column_shuffled_table_is_not_all_green(tmp_path):
 
 def test_verdict_limits_are_checked():
     assert limits({"shape": [0.95, 0.5]})["shape"] == (0.95, 0.5)
-    for bad, message in (({"shapes": [1, 0]}, "unknown evaluate.verdicts key"),
-                         ({"shape": [0.5, 0.9]}, "pass limit must be above"),
-                         ({"detection_auc": [0.9, 0.8]}, "pass limit must be below"),
-                         ({"shape": 0.9}, r"give \[pass limit, warn limit\]")):
+    for bad, message in (
+        ({"shapes": [1, 0]}, "unknown evaluate.verdicts key"),
+        ({"shape": [0.5, 0.9]}, "pass limit must be above"),
+        ({"detection_auc": [0.9, 0.8]}, "pass limit must be below"),
+        ({"shape": 0.9}, r"give \[pass limit, warn limit\]"),
+    ):
         with pytest.raises(SynthgenError, match=message):
             EvalConfig(verdicts=bad)

@@ -1,6 +1,7 @@
 """Image evaluation: the Fréchet formula, determinism and caching of the classifier, metric
 ordering on real vs noise, CAS trained on synthetic only, Inception FID opt-in, config errors,
 report files. Small data: sklearn's 8x8 digits (1,437 train / 360 test)."""
+
 from __future__ import annotations
 
 import json
@@ -13,10 +14,8 @@ import pytest
 from synthgen.errors import SynthgenError
 from synthgen.evaluate import image_classifier
 from synthgen.evaluate.image_report import write_image_evaluation
-from synthgen.evaluate.images import (ImageEvalConfig, cas_selection, evaluate_images, frechet_distance,
-                                      manifold_metrics)
+from synthgen.evaluate.images import ImageEvalConfig, cas_selection, evaluate_images, frechet_distance, manifold_metrics
 from synthgen.image_sources import load_image_source
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -35,8 +34,7 @@ def cache(tmp_path_factory):
 
 def run(digits, synth_images, synth_labels, cfg: ImageEvalConfig) -> dict:
     train, test = digits
-    return evaluate_images(train.images, train.labels, test.images, test.labels, synth_images, synth_labels,
-                           10, cfg)
+    return evaluate_images(train.images, train.labels, test.images, test.labels, synth_images, synth_labels, 10, cfg)
 
 
 @pytest.fixture(scope="module")
@@ -57,9 +55,11 @@ def noise_result(digits, cache):
 # ---- Fréchet distance -----------------------------------------------------------------------------
 def _reference_fd(mu1, s1, mu2, s2) -> float:
     """Direct computation through the symmetric form sqrt(S1) S2 sqrt(S1) (eigh, always real)."""
+
     def psd_sqrt(m):
         w, v = np.linalg.eigh(m)
         return (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+
     r = psd_sqrt(s1)
     return float(np.sum((mu1 - mu2) ** 2) + np.trace(s1) + np.trace(s2) - 2 * np.trace(psd_sqrt(r @ s2 @ r)))
 
@@ -71,7 +71,7 @@ def test_frechet_distance_matches_closed_forms():
     mu = rng.normal(size=6)
     assert frechet_distance(mu, s, mu, s) == pytest.approx(0.0, abs=1e-8)  # equal Gaussians
     # 1-D: (mu1 - mu2)^2 + (sd1 - sd2)^2
-    assert frechet_distance([1.5], [[4.0]], [-0.5], [[0.25]]) == pytest.approx(2.0 ** 2 + (2.0 - 0.5) ** 2)
+    assert frechet_distance([1.5], [[4.0]], [-0.5], [[0.25]]) == pytest.approx(2.0**2 + (2.0 - 0.5) ** 2)
     b = rng.normal(size=(6, 6))
     s2 = b @ b.T + 0.1 * np.eye(6)
     mu2 = rng.normal(size=6)
@@ -213,8 +213,16 @@ def test_report_files(digits, real_result, tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics == real_result
     text = (out / "report.html").read_text()
-    for needle in ("Fréchet distance", "floor", "CAS", "Precision", "Inception FID skipped", "Exact copies",
-                   "fidelity.fd_floor", "One row per class"):
+    for needle in (
+        "Fréchet distance",
+        "floor",
+        "CAS",
+        "Precision",
+        "Inception FID skipped",
+        "Exact copies",
+        "fidelity.fd_floor",
+        "One row per class",
+    ):
         assert needle in text
     for name in ("samples.png", "per_class_accuracy.png", "class_counts.png"):
         assert (out / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,5 +1,6 @@
 """Metric definitions, edge cases and the privacy gate on small generated tables (fast), plus
 the reproduction of published measurements on the Adult anchors (slow, needs ../shared)."""
+
 from __future__ import annotations
 
 import json
@@ -18,9 +19,17 @@ from synthgen.evaluate.fidelity import contingency_similarity, correlation_simil
 from synthgen.evaluate.privacy import copy_metrics
 from synthgen.evaluate.validity import validity_metrics
 
-KINDS = {"age": "integer", "income": "continuous", "joined": "datetime", "city": "categorical",
-         "member": "boolean", "grade": "categorical", "uid": "identifier", "note": "text",
-         "target": "categorical"}
+KINDS = {
+    "age": "integer",
+    "income": "continuous",
+    "joined": "datetime",
+    "city": "categorical",
+    "member": "boolean",
+    "grade": "categorical",
+    "uid": "identifier",
+    "note": "text",
+    "target": "categorical",
+}
 
 
 def make_table(n: int, seed: int, prefix: str) -> pd.DataFrame:
@@ -29,18 +38,25 @@ def make_table(n: int, seed: int, prefix: str) -> pd.DataFrame:
     age = np.clip(rng.normal(40, 12, n), 18, 90).round().astype(np.int64)
     income = np.exp(8 + 0.02 * age + rng.normal(0, 0.5, n))
     grade = np.where(age + rng.normal(0, 8, n) > 45, "senior", np.where(rng.random(n) < 0.5, "mid", "junior"))
-    city = pd.Series(rng.choice(["Oslo", "Lima", "Pune", "Kyiv", "Lagos"], n, p=[.4, .2, .2, .1, .1]),
-                     dtype="string")
+    city = pd.Series(
+        rng.choice(["Oslo", "Lima", "Pune", "Kyiv", "Lagos"], n, p=[0.4, 0.2, 0.2, 0.1, 0.1]), dtype="string"
+    )
     city[rng.random(n) < 0.1] = pd.NA
     logit = -3 + 0.05 * (age - 40) + 1.5 * (grade == "senior")
     target = np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "yes", "no")
-    return pd.DataFrame({
-        "age": age, "income": income,
-        "joined": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 1500, n), unit="D"),
-        "city": city, "member": rng.random(n) < 0.3, "grade": pd.Series(grade, dtype="string"),
-        "uid": [f"{prefix}-{i}" for i in range(n)], "note": [f"note {i % 7}" for i in range(n)],
-        "target": pd.Series(target, dtype="string"),
-    })
+    return pd.DataFrame(
+        {
+            "age": age,
+            "income": income,
+            "joined": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 1500, n), unit="D"),
+            "city": city,
+            "member": rng.random(n) < 0.3,
+            "grade": pd.Series(grade, dtype="string"),
+            "uid": [f"{prefix}-{i}" for i in range(n)],
+            "note": [f"note {i % 7}" for i in range(n)],
+            "target": pd.Series(target, dtype="string"),
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -91,15 +107,36 @@ def test_identical_tables_score_perfect_fidelity(copy):
 
 
 def test_result_is_flat_json_and_has_the_stable_keys(tables, good):
-    for key in ["fidelity.shape", "fidelity.pair_trends", "fidelity.overall", "fidelity.shape.age",
-                "fidelity.detection_auc", "utility.real.roc_auc", "utility.synthetic.roc_auc",
-                "utility.roc_auc_ratio", "utility.real.accuracy", "utility.synthetic.f1",
-                "privacy.dcr_share", "privacy.dcr_synthetic_p5", "privacy.dcr_synthetic_p50",
-                "privacy.exact_copies_synthetic_share", "privacy.exact_copies_holdout_share",
-                "privacy.nndr_p50", "privacy.identifier_copies", "bias.grade.senior.rate_real",
-                "bias.grade.senior.gap", "bias.grade.senior.share_synthetic", "bias.flagged_groups",
-                "validity.out_of_domain", "validity.unseen_categories", "validity.non_integers",
-                "validity.new_nulls", "validity.schema_mismatches", "validity.total", "gate.passed"]:
+    for key in [
+        "fidelity.shape",
+        "fidelity.pair_trends",
+        "fidelity.overall",
+        "fidelity.shape.age",
+        "fidelity.detection_auc",
+        "utility.real.roc_auc",
+        "utility.synthetic.roc_auc",
+        "utility.roc_auc_ratio",
+        "utility.real.accuracy",
+        "utility.synthetic.f1",
+        "privacy.dcr_share",
+        "privacy.dcr_synthetic_p5",
+        "privacy.dcr_synthetic_p50",
+        "privacy.exact_copies_synthetic_share",
+        "privacy.exact_copies_holdout_share",
+        "privacy.nndr_p50",
+        "privacy.identifier_copies",
+        "bias.grade.senior.rate_real",
+        "bias.grade.senior.gap",
+        "bias.grade.senior.share_synthetic",
+        "bias.flagged_groups",
+        "validity.out_of_domain",
+        "validity.unseen_categories",
+        "validity.non_integers",
+        "validity.new_nulls",
+        "validity.schema_mismatches",
+        "validity.total",
+        "gate.passed",
+    ]:
         assert key in good, key
     assert all(isinstance(v, (int, float)) and math.isfinite(v) for v in good.values())
     assert all(MLFLOW_KEY.match(k) for k in good)
@@ -191,8 +228,9 @@ def test_bias_flags_a_shifted_group(tables):
 
 def test_regression_and_multiclass_tasks(tables):
     train, holdout, syn = tables
-    reg = evaluate_tables(train, holdout, syn, KINDS, EvalConfig(target="income", detection_folds=2,
-                                                                 sensitive=["city"]))
+    reg = evaluate_tables(
+        train, holdout, syn, KINDS, EvalConfig(target="income", detection_folds=2, sensitive=["city"])
+    )
     assert {"utility.real.r2", "utility.synthetic.rmse", "utility.r2_ratio"} <= set(reg)
     assert "bias.city.Oslo.gap" in reg and "bias.city._null_.share_real" in reg
     assert all(MLFLOW_KEY.match(k) for k in reg)
@@ -222,9 +260,11 @@ def test_user_errors_raise_synthgen_error(tables):
 ANCHORS = Path(__file__).resolve().parents[2] / "shared" / "anchors" / "adult"
 ADULT_INT = ["age", "fnlwgt", "education_num", "capital_gain", "capital_loss", "hours_per_week"]
 # model: shape, pair trends, TSTR AUC ratio, detection AUC, DCR share (our earlier measurements)
-PUBLISHED = {"tabsyn": (0.992, 0.980, 0.986, 0.59, 0.50),
-             "tabargn": (0.980, 0.965, 0.989, 0.64, 0.49),
-             "tabmt": (0.979, 0.966, 0.990, 0.96, 0.50)}
+PUBLISHED = {
+    "tabsyn": (0.992, 0.980, 0.986, 0.59, 0.50),
+    "tabargn": (0.980, 0.965, 0.989, 0.64, 0.49),
+    "tabmt": (0.979, 0.966, 0.990, 0.96, 0.50),
+}
 # TabMT's DCR share comes out at 0.483 with this distance (ECDF-scaled numbers + one-hot); eight
 # other encodings tried (min-max, robust, z-score, Gower/L1, quantile bins) gave 0.481-0.492, so
 # the published 0.50 is not reproducible to +-0.005 here. TabMT emits only 65 distinct fnlwgt

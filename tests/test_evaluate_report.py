@@ -1,4 +1,5 @@
 """write_evaluation: the files DVC and people read, self-contained HTML, atomic replacement."""
+
 from __future__ import annotations
 
 import json
@@ -10,8 +11,14 @@ import pytest
 
 from synthgen.evaluate import EvalConfig, evaluate_tables, write_evaluation
 
-KINDS = {"age": "integer", "income": "continuous", "city": "categorical", "member": "boolean",
-         "uid": "identifier", "target": "categorical"}
+KINDS = {
+    "age": "integer",
+    "income": "continuous",
+    "city": "categorical",
+    "member": "boolean",
+    "uid": "identifier",
+    "target": "categorical",
+}
 CFG = EvalConfig(target="target", sensitive=["city"], detection_folds=2)
 
 
@@ -20,11 +27,16 @@ def make_table(n: int, seed: int, prefix: str) -> pd.DataFrame:
     age = rng.integers(18, 80, n)
     city = pd.Series(rng.choice(["Oslo", "Lima", "São Paulo"], n), dtype="string")
     city[rng.random(n) < 0.1] = pd.NA
-    return pd.DataFrame({
-        "age": age, "income": np.exp(8 + 0.02 * age + rng.normal(0, 0.4, n)), "city": city,
-        "member": rng.random(n) < 0.4, "uid": [f"{prefix}{i}" for i in range(n)],
-        "target": np.where(rng.random(n) < 0.1 + age / 200, ">50K", "<=50K"),
-    })
+    return pd.DataFrame(
+        {
+            "age": age,
+            "income": np.exp(8 + 0.02 * age + rng.normal(0, 0.4, n)),
+            "city": city,
+            "member": rng.random(n) < 0.4,
+            "uid": [f"{prefix}{i}" for i in range(n)],
+            "target": np.where(rng.random(n) < 0.1 + age / 200, ">50K", "<=50K"),
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -82,10 +94,11 @@ def test_report_is_self_contained_with_the_summary_first(case, out):
     assert "<script" not in page and "<link" not in page and "http" not in page
     srcs = re.findall(r'src="([^"]+)"', page)
     assert srcs and all(s.startswith("data:image/png;base64,") for s in srcs)
-    order = [page.index(h) for h in ("<h2>Summary", "<h2>Fidelity", "<h2>Utility", "<h2>Privacy",
-                                      "<h2>Bias", "<h2>Validity")]
+    order = [
+        page.index(h) for h in ("<h2>Summary", "<h2>Fidelity", "<h2>Utility", "<h2>Privacy", "<h2>Bias", "<h2>Validity")
+    ]
     assert order == sorted(order)
-    summary = page[order[0]:order[1]]
+    summary = page[order[0] : order[1]]
     assert "Privacy gate PASSED" in summary and "DCR share" in summary
     assert f"{case[3]['fidelity.overall']:.4f}" in summary
     assert "São Paulo" in page

@@ -1,4 +1,5 @@
 """Each model config trains for one batch (Lightning's fast_dev_run) and samples valid rows."""
+
 from __future__ import annotations
 
 import pyarrow.parquet as pq

@@ -6,6 +6,7 @@ The kill is real (SIGKILL, no cleanup code runs) and lands at a named point, not
 delay: a small runner patches one function of synthgen to SIGKILL its own process after the N-th
 call returns (@N, or on entry with @0), then runs the CLI stage.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -49,17 +50,26 @@ sys.exit(main(args))
 
 
 def run_until_killed(spec: str, stage: str, overrides) -> None:
-    proc = subprocess.run([sys.executable, "-c", KILLER, spec, stage, *overrides], capture_output=True,
-                          text=True, env=subprocess_env(), timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", KILLER, spec, stage, *overrides],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        timeout=600,
+    )
     assert proc.returncode == -signal.SIGKILL, f"{spec} was never reached:\n{proc.stderr[-2000:]}"
 
 
 def visible(root) -> dict:
     """The outputs a reader sees: every file except hidden names (staging, the lock) and Lightning's
     resume checkpoints, and except the MLflow run id (a new run has a new id)."""
-    return {k: v for k, v in tree(root).items()
-            if not any(part.startswith(".") for part in k.split("/"))
-            and not k.startswith("model/checkpoints/") and k != "model/mlflow_run.json"}
+    return {
+        k: v
+        for k, v in tree(root).items()
+        if not any(part.startswith(".") for part in k.split("/"))
+        and not k.startswith("model/checkpoints/")
+        and k != "model/mlflow_run.json"
+    }
 
 
 @pytest.fixture(scope="module")
@@ -72,13 +82,16 @@ def baseline(tmp_path_factory):
 
 # (kill point, stage killed): the middle of each stage and the moment just before its output is swapped in
 FAULTS = [
-    ("synthgen.modalities.tabular:write_parquet_atomic@1", "prepare"),    # train.parquet staged, holdout not
-    ("synthgen.io:replace_dir@0", "prepare"),                              # staged complete, not swapped in
-    ("synthgen.encoders.tabular:TabularEncoder.save@1", "encode"),        # encoder.json staged
-    ("synthgen.models.transformer:TabularTransformer.training_step@9", "train"),  # epoch 2 of 2 (6 steps each), mid-epoch
-    ("synthgen.checkpoint:export_generator@0", "train"),                   # trained, not exported
+    ("synthgen.modalities.tabular:write_parquet_atomic@1", "prepare"),  # train.parquet staged, holdout not
+    ("synthgen.io:replace_dir@0", "prepare"),  # staged complete, not swapped in
+    ("synthgen.encoders.tabular:TabularEncoder.save@1", "encode"),  # encoder.json staged
+    (
+        "synthgen.models.transformer:TabularTransformer.training_step@9",
+        "train",
+    ),  # epoch 2 of 2 (6 steps each), mid-epoch
+    ("synthgen.checkpoint:export_generator@0", "train"),  # trained, not exported
     ("synthgen.writers.table:TableChunkWriter.write_chunk@1", "generate"),  # chunk 1 of 3 written
-    ("synthgen.writers.table:write_manifest@1", "generate"),              # every shard + manifest staged
+    ("synthgen.writers.table:write_manifest@1", "generate"),  # every shard + manifest staged
 ]
 
 
@@ -89,7 +102,7 @@ def test_killed_stage_leaves_old_outputs_and_rerun_gives_same_bytes(baseline, tm
     ov = tiny_overrides(tmp_path, *EXTRA)
     run_until_killed(spec, stage, ov)
     assert visible(tmp_path / "out") == expected  # the old complete state, nothing half-replaced
-    pipeline.STAGES[stage](load_config(ov))       # the rerun: recovers, then writes the same bytes
+    pipeline.STAGES[stage](load_config(ov))  # the rerun: recovers, then writes the same bytes
     assert visible(tmp_path / "out") == expected
     leftovers = [k for k in tree(tmp_path / "out") if any(p.startswith(".") for p in k.split("/"))]
     assert leftovers == []  # the killed run's staging folders and temporary files are gone
@@ -102,7 +115,10 @@ def test_killed_first_prepare_leaves_nothing(tmp_path):
     assert not (tmp_path / "out" / "prepared").exists()
     pipeline.prepare(load_config(ov))
     assert sorted(p.name for p in (tmp_path / "out" / "prepared").iterdir()) == [
-        "holdout.parquet", "schema.json", "train.parquet"]
+        "holdout.parquet",
+        "schema.json",
+        "train.parquet",
+    ]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["prepared"]
 
 

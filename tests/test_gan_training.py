@@ -1,5 +1,6 @@
 """models/gan_training.py: the GANs' weight average survives a resume from last.ckpt, and model files
 written before its step counter was saved still load."""
+
 from __future__ import annotations
 
 import warnings
@@ -26,20 +27,30 @@ class FirstStep(pl.Callback):
 
     def on_train_batch_end(self, trainer, model, outputs, batch, batch_idx):
         if self.after is None:
-            self.after = ([p.clone() for p in model.generator.parameters()],
-                          [p.clone() for p in model.generator_ema.parameters()])
+            self.after = (
+                [p.clone() for p in model.generator.parameters()],
+                [p.clone() for p in model.generator_ema.parameters()],
+            )
 
 
 def fit(model, tmp_path, max_epochs: int, ckpt_path=None) -> FirstStep:
     torch.manual_seed(0)
     watch = FirstStep()
-    trainer = pl.Trainer(max_epochs=max_epochs, logger=False, enable_progress_bar=False, enable_model_summary=False,
-                         accelerator="cpu", num_sanity_val_steps=0, limit_val_batches=0,
-                         callbacks=[ModelCheckpoint(dirpath=tmp_path, save_last=True, save_top_k=0), watch])
+    trainer = pl.Trainer(
+        max_epochs=max_epochs,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+        callbacks=[ModelCheckpoint(dirpath=tmp_path, save_last=True, save_top_k=0), watch],
+    )
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-        trainer.fit(model, datamodule=TokenDataModule(equal_pair_table(), model.batch_size, 0.1, seed=0),
-                    ckpt_path=ckpt_path)
+        trainer.fit(
+            model, datamodule=TokenDataModule(equal_pair_table(), model.batch_size, 0.1, seed=0), ckpt_path=ckpt_path
+        )
     return watch
 
 
@@ -76,5 +87,6 @@ def test_a_model_file_without_the_counter_still_loads(tmp_path):
     old = load_generator(tmp_path / "old.ckpt")
     assert int(old.ema_steps) == 0
     cond = free(500, 3)
-    assert torch.equal(old.sample(cond, torch.Generator().manual_seed(1)),
-                       model.eval().sample(cond, torch.Generator().manual_seed(1)))
+    assert torch.equal(
+        old.sample(cond, torch.Generator().manual_seed(1)), model.eval().sample(cond, torch.Generator().manual_seed(1))
+    )

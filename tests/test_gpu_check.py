@@ -1,5 +1,6 @@
 """benchmarks/gpu_check.py: one line and exit 0 without CUDA; the same steps on CPU (slow) give
 every figure and byte-identical generation across world sizes."""
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,9 @@ SCRIPT = ROOT / "benchmarks" / "gpu_check.py"
 def test_skips_with_one_line_without_cuda(tmp_path):
     out = tmp_path / "gpu.json"
     env = {**subprocess_env(), "CUDA_VISIBLE_DEVICES": ""}  # hides any GPU, so the skip path runs everywhere
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--out", str(out)], capture_output=True, text=True,
-                          env=env, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--out", str(out)], capture_output=True, text=True, env=env, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("gpu-check: skipped"), proc.stdout
@@ -34,8 +36,13 @@ def test_make_target_runs_the_script():
 @pytest.mark.skipif(torch.cuda.is_available(), reason="the CPU smoke run is for machines without a GPU")
 def test_cpu_smoke_run_measures_everything(tmp_path):
     out = tmp_path / "gpu.json"
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--cpu-smoke", "--families", "transformer", "--out", str(out)],
-                          capture_output=True, text=True, env=subprocess_env(), timeout=1800)
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--cpu-smoke", "--families", "transformer", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        timeout=1800,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     r = json.loads(out.read_text())
     t = r["train_rows_per_s"]["transformer"]

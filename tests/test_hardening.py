@@ -1,4 +1,5 @@
 """Issue #13: a model file cannot run code; broken model files give one line naming the file."""
+
 from __future__ import annotations
 
 import pytest
@@ -39,6 +40,7 @@ def test_crafted_model_file_cannot_run_code(trained, tmp_path, where):
             cfg["extra"] = [1, {"x": call}]
         else:
             state["layout"]["columns"] = call
+
     model = tmp_path / "out" / "model" / "model.ckpt"
     _craft(model, edit)
     if where == "nested":  # through the CLI: one line, no traceback
@@ -117,8 +119,13 @@ def _holder(out):
 
     from tests.conftest import subprocess_env
 
-    p = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(out)], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, text=True, env=subprocess_env())
+    p = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(out)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=subprocess_env(),
+    )
     assert p.stdout.readline().strip() == "held"
     return p
 
@@ -178,12 +185,15 @@ def test_ddp_workers_and_run_children_do_not_take_the_lock(tmp_path, monkeypatch
         holder.communicate("")
 
 
-@pytest.mark.parametrize("args,needle", [
-    (("ui", "port=abc"), "port='abc'"),
-    (("prepare", "data=file"), "data.path is not set"),
-    (("train", "model=vaee"), "choose one of: gan, transformer, vae"),
-    (("train", "trainer=dpp"), "choose one of: cpu, ddp, gpu"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (("ui", "port=abc"), "port='abc'"),
+        (("prepare", "data=file"), "data.path is not set"),
+        (("train", "model=vaee"), "choose one of: gan, transformer, vae"),
+        (("train", "trainer=dpp"), "choose one of: cpu, ddp, gpu"),
+    ],
+)
 def test_cli_mistakes_are_one_line(tmp_path, args, needle):
     proc = run_cli(*args, f"paths.out_dir={tmp_path / 'out'}")
     assert_one_line_error(proc, needle)
@@ -195,10 +205,13 @@ def test_stage_help_prints_usage():
     assert proc.returncode == 0 and proc.stdout.startswith("usage: synthgen") and not proc.stderr.strip()
 
 
-@pytest.mark.parametrize("stage,artifact,content,rerun", [
-    ("generate", "encoder/encoder.json", b"[]", "synthgen encode"),
-    ("train", "model/checkpoints/last.ckpt", None, "synthgen train"),  # truncated
-])
+@pytest.mark.parametrize(
+    "stage,artifact,content,rerun",
+    [
+        ("generate", "encoder/encoder.json", b"[]", "synthgen encode"),
+        ("train", "model/checkpoints/last.ckpt", None, "synthgen train"),  # truncated
+    ],
+)
 def test_damaged_artifacts_through_the_cli(trained, tmp_path, stage, artifact, content, rerun):
     ov = copy_run(trained, tmp_path, extra=("ckpt_path=last",) if stage == "train" else ())
     path = tmp_path / "out" / artifact
@@ -221,8 +234,9 @@ def test_runs_of_killed_processes_are_marked_killed(tmp_path):
     paths = RunPaths.from_config(cfg)
     c = tracking.client(cfg, paths)
     exp = tracking.experiment_id(c, cfg, paths)
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True).stdout.strip()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout.strip()
     host = socket.gethostname()
     killed = c.create_run(exp, tags={tracking.PID_TAG: dead, tracking.HOST_TAG: host})
     alive = c.create_run(exp, tags={tracking.PID_TAG: "1", tracking.HOST_TAG: host})
@@ -283,6 +297,7 @@ def test_evaluate_of_a_column_at_the_float_limits_warns_nothing():
     def table(seed):
         r = np.random.default_rng(seed)
         return pd.DataFrame({"x": r.choice([-1e308, 1e308, 0.0, 5.5], 120), "c": r.choice(list("ab"), 120)})
+
     cfg = EvalConfig.from_mapping({"detection_folds": 2, "seed": 0, "target": "c", "sensitive": []})
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
@@ -338,8 +353,12 @@ def test_run_hands_its_lock_to_its_stage_subprocesses(tmp_path, adult_small):
     from tests.conftest import subprocess_env
 
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-c", HANDOFF, str(out), f"paths.out_dir={out}", "data=file",
-                           f"data.path={adult_small}"], capture_output=True, text=True, env=subprocess_env(),
-                          timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", HANDOFF, str(out), f"paths.out_dir={out}", "data=file", f"data.path={adult_small}"],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        timeout=600,
+    )
     assert proc.stdout.split() == ["0", "2"], proc.stderr[-2000:]
     assert (out / "prepared" / "schema.json").exists() and not (out / ".synthgen.lock").exists()

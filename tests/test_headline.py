@@ -1,5 +1,6 @@
 """One headline list per modality (evaluate/headline.py) read by the report and `synthgen summary`;
 one place for both privacy gates (evaluate/gate.py)."""
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,9 @@ COPIES = {"privacy.exact_copies_share": 0.02, "privacy.exact_copies_test_share":
 def test_image_gate_compares_exact_copies_with_the_real_test_images():
     passed, reason = check_image_gate(COPIES, GateConfig())
     assert not passed and "\n" not in reason
-    assert reason == ("2.00% of the synthetic images are exact copies of training images "
-                      "(real test images: 1.00%, margin 0.00%)")
+    assert reason == (
+        "2.00% of the synthetic images are exact copies of training images (real test images: 1.00%, margin 0.00%)"
+    )
     assert check_image_gate(COPIES, GateConfig(exact_copy_margin=0.015)) == (True, "")
     assert check_image_gate(COPIES, GateConfig(enabled=False)) == (True, "")
     assert check_image_gate({**COPIES, "privacy.exact_copies_share": 0.01}, GateConfig())[0]

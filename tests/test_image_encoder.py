@@ -1,4 +1,5 @@
 """ImageEncoder: uint8 HWC <-> float CHW in [-1, 1] and <-> pixel tokens; JSON state; layout."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -29,8 +30,7 @@ def test_layout_and_state(tmp_path, mnist_bit):
     enc = ImageEncoder.fit(mnist_bit, levels=16)
     lay = enc.layout
     assert lay == ImageLayout(1, 28, 28, 10, 16)
-    assert lay.to_dict() == {"kind": "image", "channels": 1, "height": 28, "width": 28, "n_classes": 10,
-                             "levels": 16}
+    assert lay.to_dict() == {"kind": "image", "channels": 1, "height": 28, "width": 28, "n_classes": 10, "levels": 16}
     assert ImageLayout.from_dict(lay.to_dict()) == lay and lay.shape == (1, 28, 28) and lay.n_tokens == 784
     with pytest.raises(dataclasses.FrozenInstanceError):
         lay.levels = 4
@@ -132,8 +132,9 @@ def test_labels_follow_class_names_not_positions():
     data = _set()
     enc = ImageEncoder.fit(data)
     order = [2, 0, 1]
-    remapped = ImageSet(data.images, np.array([order.index(k) for k in data.labels]),
-                        [data.class_names[k] for k in order])
+    remapped = ImageSet(
+        data.images, np.array([order.index(k) for k in data.labels]), [data.class_names[k] for k in order]
+    )
     _, y = enc.encode(remapped)
     np.testing.assert_array_equal(y, data.labels)
     stranger = ImageSet(data.images[:1], [0], ["unseen"])

@@ -2,6 +2,7 @@
 
 Inputs are tiny images built here with pillow; only the mnist5k and digits tests read real data.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -51,9 +52,9 @@ def gray_folder(tmp_path) -> tuple[Path, np.ndarray, np.ndarray]:
         d.mkdir(parents=True, exist_ok=True)
         (d / f"im{i}.png").write_bytes(_png_bytes(a))
     (root / "cat" / "notes.txt").write_text("not an image")  # other files are ignored
-    (root / "cat" / ".hidden.png").write_bytes(b"garbage")    # hidden (e.g. temporary) files too
-    (root / "_manifest.parquet").write_bytes(b"x")            # files at the top level too
-    (root / ".partial").mkdir()                               # and hidden folders
+    (root / "cat" / ".hidden.png").write_bytes(b"garbage")  # hidden (e.g. temporary) files too
+    (root / "_manifest.parquet").write_bytes(b"x")  # files at the top level too
+    (root / ".partial").mkdir()  # and hidden folders
     return root, imgs, labels
 
 
@@ -71,10 +72,15 @@ def test_folder_lossless_png(gray_folder):
 def test_folder_every_format_converted_to_one_size_and_mode(tmp_path):
     root = tmp_path / "mixed"
     rgb = _rng_images(1, 12, 10, 3, seed=1)[0]
-    files = {"a/x.png": _png_bytes(rgb), "a/y.jpg": _png_bytes(rgb, "JPEG"), "b/z.bmp": _png_bytes(rgb, "BMP"),
-             "b/w.gif": _png_bytes(rgb, "GIF"), "c/v.webp": _png_bytes(rgb, "WEBP"),
-             "c/rgba.png": _png_bytes(np.dstack([rgb, np.full(rgb.shape[:2], 7, np.uint8)])),
-             "c/sub/small.PNG": _png_bytes(rgb[:4, :4])}
+    files = {
+        "a/x.png": _png_bytes(rgb),
+        "a/y.jpg": _png_bytes(rgb, "JPEG"),
+        "b/z.bmp": _png_bytes(rgb, "BMP"),
+        "b/w.gif": _png_bytes(rgb, "GIF"),
+        "c/v.webp": _png_bytes(rgb, "WEBP"),
+        "c/rgba.png": _png_bytes(np.dstack([rgb, np.full(rgb.shape[:2], 7, np.uint8)])),
+        "c/sub/small.PNG": _png_bytes(rgb[:4, :4]),
+    }
     for name, data in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_bytes(data)
@@ -144,19 +150,22 @@ def test_all_unreadable_or_empty_folder(tmp_path):
         load_image_source({"kind": "folder", "path": empty})
 
 
-@pytest.mark.parametrize("spec, needle", [
-    ({"kind": "folder", "path": "/nonexistent/imgs"}, "/nonexistent/imgs"),
-    ({"kind": "npz", "path": "/nonexistent/x.npz"}, "/nonexistent/x.npz"),
-    ({"kind": "parquet", "path": "/nonexistent/x.parquet"}, "/nonexistent/x.parquet"),
-    ({"kind": "zip", "path": "x"}, "kind='zip'"),
-    ({"kind": "folder", "path": "x", "on_eror": "skip"}, "on_eror"),
-    ({"kind": "digits", "on_error": "ignore"}, "on_error"),
-    ({"kind": "digits", "channels": 2}, "channels"),
-    ({"kind": "digits", "size": "big"}, "size"),
-    ({"kind": "digits", "resample": "magic"}, "resample"),
-    ({"kind": "mnist5k", "split": "val"}, "split"),
-    ({"kind": "npz"}, "needs a path"),
-])
+@pytest.mark.parametrize(
+    "spec, needle",
+    [
+        ({"kind": "folder", "path": "/nonexistent/imgs"}, "/nonexistent/imgs"),
+        ({"kind": "npz", "path": "/nonexistent/x.npz"}, "/nonexistent/x.npz"),
+        ({"kind": "parquet", "path": "/nonexistent/x.parquet"}, "/nonexistent/x.parquet"),
+        ({"kind": "zip", "path": "x"}, "kind='zip'"),
+        ({"kind": "folder", "path": "x", "on_eror": "skip"}, "on_eror"),
+        ({"kind": "digits", "on_error": "ignore"}, "on_error"),
+        ({"kind": "digits", "channels": 2}, "channels"),
+        ({"kind": "digits", "size": "big"}, "size"),
+        ({"kind": "digits", "resample": "magic"}, "resample"),
+        ({"kind": "mnist5k", "split": "val"}, "split"),
+        ({"kind": "npz"}, "needs a path"),
+    ],
+)
 def test_bad_specs_give_one_line_errors(spec, needle):
     with pytest.raises(SynthgenError) as e:
         load_image_source(spec)
@@ -181,11 +190,9 @@ def test_npz_shapes_keys_and_labels(tmp_path):
     assert s.class_names == ["3", "7", "9"] and s.labels.tolist() == [0, 0, 1, 1, 2, 0]
     q = tmp_path / "b.npz"
     np.savez(q, X=_rng_images(6, 4, 3, 3), y=np.array(["b", "a", "b", "a", "a", "b"]))
-    s = load_image_source({"kind": "npz", "path": q, "images_key": "X", "labels_key": "y", "channels": 1,
-                           "size": 2})
+    s = load_image_source({"kind": "npz", "path": q, "images_key": "X", "labels_key": "y", "channels": 1, "size": 2})
     assert s.images.shape == (6, 2, 2, 1) and s.class_names == ["a", "b"]
-    s = load_image_source({"kind": "npz", "path": q, "images_key": "X", "labels_key": "y",
-                           "class_names": ["b", "a"]})
+    s = load_image_source({"kind": "npz", "path": q, "images_key": "X", "labels_key": "y", "class_names": ["b", "a"]})
     assert s.labels.tolist() == [0, 1, 0, 1, 1, 0] and s.images.shape == (6, 4, 3, 3)
     with pytest.raises(SynthgenError) as e:
         load_image_source({"kind": "npz", "path": q})
@@ -213,8 +220,9 @@ def test_npz_bad_contents(tmp_path):
 
 # ---- parquet ------------------------------------------------------------------------------------
 def _parquet_source(path: Path, imgs: np.ndarray, labels, fmt="PNG") -> Path:
-    pq.write_table(pa.table({"img": pa.array([_png_bytes(a, fmt) for a in imgs], pa.binary()),
-                             "digit": pa.array(labels)}), path)
+    pq.write_table(
+        pa.table({"img": pa.array([_png_bytes(a, fmt) for a in imgs], pa.binary()), "digit": pa.array(labels)}), path
+    )
     return path
 
 
@@ -225,15 +233,25 @@ def test_parquet_png_and_jpeg_bytes(tmp_path):
     np.testing.assert_array_equal(s.images, imgs)
     assert s.class_names == ["x", "y"] and s.labels.tolist() == [0, 1, 0, 1]
     j = _parquet_source(tmp_path / "j.parquet", _rng_images(3, 16, 16, 3), [2, 0, 2], fmt="JPEG")
-    s = load_image_source({"kind": "parquet", "path": j, "image_column": "img", "label_column": "digit",
-                           "channels": 3, "class_names": ["zero", "one", "two"]})
+    s = load_image_source(
+        {
+            "kind": "parquet",
+            "path": j,
+            "image_column": "img",
+            "label_column": "digit",
+            "channels": 3,
+            "class_names": ["zero", "one", "two"],
+        }
+    )
     assert s.images.shape == (3, 16, 16, 3) and s.labels.tolist() == [2, 0, 2] and s.n_classes == 3
 
 
 def test_parquet_hugging_face_struct_column(tmp_path):
     imgs = _rng_images(2, 3, 3, 1)
-    col = pa.array([{"bytes": _png_bytes(a), "path": None} for a in imgs],
-                   pa.struct([("bytes", pa.binary()), ("path", pa.string())]))
+    col = pa.array(
+        [{"bytes": _png_bytes(a), "path": None} for a in imgs],
+        pa.struct([("bytes", pa.binary()), ("path", pa.string())]),
+    )
     pq.write_table(pa.table({"image": col, "label": [1, 0]}), tmp_path / "hf.parquet")
     s = load_image_source({"kind": "parquet", "path": tmp_path / "hf.parquet"})
     np.testing.assert_array_equal(s.images, imgs)
@@ -254,8 +272,9 @@ def test_parquet_errors(tmp_path):
         load_image_source({"kind": "parquet", "path": p, "image_column": "img", "label_column": "digit"})
     assert f"{p} row 1" in _one_line(e)
     with pytest.warns(UserWarning):
-        s = load_image_source({"kind": "parquet", "path": p, "image_column": "img", "label_column": "digit",
-                               "on_error": "skip"})
+        s = load_image_source(
+            {"kind": "parquet", "path": p, "image_column": "img", "label_column": "digit", "on_error": "skip"}
+        )
     assert len(s) == 1 and s.skipped == [f"{p} row 1"] and s.class_names == ["0", "1"]
     (tmp_path / "x.parquet").write_bytes(b"PAR1 nonsense")
     with pytest.raises(SynthgenError, match="cannot read it as Parquet"):
@@ -301,17 +320,28 @@ CLASSES = ["zero", "one", "two"]
 def _write_all(out: Path, images, labels, chunk_size=7, order=None, workers=1) -> list[dict]:
     starts = list(range(0, len(images), chunk_size))
     rows = []
-    for c in (order or range(len(starts))):
+    for c in order or range(len(starts)):
         s = starts[c]
-        rows += write_image_chunk(out, c, images[s:s + chunk_size], labels[s:s + chunk_size], CLASSES, seed=5,
-                                  first_index=s, workers=workers)
+        rows += write_image_chunk(
+            out,
+            c,
+            images[s : s + chunk_size],
+            labels[s : s + chunk_size],
+            CLASSES,
+            seed=5,
+            first_index=s,
+            workers=workers,
+        )
     write_image_manifest(out, rows, extra={"class_names": CLASSES})
     return rows
 
 
 def _tree(out: Path) -> dict[str, str]:
-    return {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(out.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(out.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.mark.parametrize("channels", [1, 3])

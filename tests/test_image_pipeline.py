@@ -1,5 +1,6 @@
 """Images through the same stages as tables: prepare -> encode -> train -> generate -> evaluate,
 on scikit-learn's 8x8 digits (bundled offline), with every family behind the same `model=` switch."""
+
 from __future__ import annotations
 
 import hashlib
@@ -21,9 +22,16 @@ from synthgen.paths import RunPaths
 from tests.conftest import subprocess_env
 
 FAMILIES = families("image")  # those with an `image:` network
-SMALL = ["data=digits", "data.max_rows=300", "trainer.max_epochs=1", "trainer.enable_progress_bar=false",
-         "generate.n_rows=200", "generate.chunk_rows=64", "evaluate.images.classifier_epochs=1",
-         "evaluate.detection_folds=2"]
+SMALL = [
+    "data=digits",
+    "data.max_rows=300",
+    "trainer.max_epochs=1",
+    "trainer.enable_progress_bar=false",
+    "generate.n_rows=200",
+    "generate.chunk_rows=64",
+    "evaluate.images.classifier_epochs=1",
+    "evaluate.detection_folds=2",
+]
 
 
 def overrides(tmp, *extra):
@@ -31,8 +39,10 @@ def overrides(tmp, *extra):
 
 
 def file_hashes(folder):
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*.png"))}
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*.png"))
+    }
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +57,9 @@ def encoded(tmp_path_factory):
 @pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])  # bf16-mixed: trainer=gpu's, autocast on CPU
 @pytest.mark.parametrize("family", FAMILIES)
 def test_fast_dev_run_of_each_image_family(encoded, family, precision):
-    cfg = load_config(overrides(encoded, f"model={family}", "trainer.fast_dev_run=true",
-                                f"trainer.precision={precision}"))
+    cfg = load_config(
+        overrides(encoded, f"model={family}", "trainer.fast_dev_run=true", f"trainer.precision={precision}")
+    )
     paths = pipeline.train(cfg)
     assert paths.model.exists()
     pipeline.generate(cfg)
@@ -115,9 +126,21 @@ def test_ddp_generation_writes_the_same_bytes(finished):
     tmp, cfg, paths, _ = finished
     pipeline.generate(cfg)
     single = file_hashes(paths.synthetic)
-    proc = subprocess.run([sys.executable, "-m", "synthgen.cli", "generate", *overrides(tmp, "model=vae"),
-                           "trainer=ddp", "trainer.devices=2"], capture_output=True, text=True,
-                          env=subprocess_env(), timeout=400)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "synthgen.cli",
+            "generate",
+            *overrides(tmp, "model=vae"),
+            "trainer=ddp",
+            "trainer.devices=2",
+        ],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        timeout=400,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert file_hashes(paths.synthetic) == single
     assert len(pq.read_table(paths.synthetic / "_manifest.parquet")) == 200
@@ -146,8 +169,12 @@ def test_corrupt_file_is_named_or_skipped_and_counted(tmp_path):
     src = tmp_path / "src"
     _png_folder(src)
     (src / "b" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
-    base = [f"paths.out_dir={tmp_path / 'out'}", f"paths.mlflow_dir={tmp_path / 'ml'}", "data=images",
-            f"data.source.path={src}"]
+    base = [
+        f"paths.out_dir={tmp_path / 'out'}",
+        f"paths.mlflow_dir={tmp_path / 'ml'}",
+        "data=images",
+        f"data.source.path={src}",
+    ]
     with pytest.raises(SynthgenError, match="broken.png") as e:
         pipeline.prepare(load_config(base))
     assert "\n" not in str(e.value)
@@ -160,10 +187,12 @@ def test_corrupt_file_is_named_or_skipped_and_counted(tmp_path):
 
 def test_missing_image_source_and_unknown_modality_are_one_line(tmp_path):
     with pytest.raises(SynthgenError, match="not found"):
-        pipeline.prepare(load_config([f"paths.out_dir={tmp_path}", "data=images",
-                                      f"data.source.path={tmp_path / 'nowhere'}"]))
+        pipeline.prepare(
+            load_config([f"paths.out_dir={tmp_path}", "data=images", f"data.source.path={tmp_path / 'nowhere'}"])
+        )
     with pytest.raises(SynthgenError, match="data.modality"):
         from synthgen.modalities import modality_name
+
         modality_name(load_config(["data=digits", "data.modality=video"]))
 
 
@@ -174,7 +203,8 @@ def test_png_bytes_in_one_parquet_file(finished):
     tmp, _, paths, _ = finished
     pipeline.generate(load_config(overrides(tmp, "model=vae", "generate.png_parquet=true")))
     images, labels = read_synthetic_images(paths.synthetic)
-    back = load_image_source({"kind": "parquet", "path": str(paths.synthetic / "images.parquet"),
-                              "label_column": "class"})
+    back = load_image_source(
+        {"kind": "parquet", "path": str(paths.synthetic / "images.parquet"), "label_column": "class"}
+    )
     assert (back.images == images).all()
     assert [back.class_names[i] for i in back.labels] == [str(i) for i in labels]

@@ -1,4 +1,5 @@
 """Membership inference from the synthetic table: a copy of train is caught, a fresh sample is not."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -63,8 +64,12 @@ def test_too_small_a_holdout_reports_nothing(real):
 
 
 def test_the_gate_reads_mia_auc_max_only_when_set():
-    base = {"privacy.exact_copies_synthetic_share": 0.0, "privacy.exact_copies_holdout_share": 0.0,
-            "privacy.dcr_share": 0.5, "privacy.mia_auc": 0.58}
+    base = {
+        "privacy.exact_copies_synthetic_share": 0.0,
+        "privacy.exact_copies_holdout_share": 0.0,
+        "privacy.dcr_share": 0.5,
+        "privacy.mia_auc": 0.58,
+    }
     assert check_gate(base, EvalConfig())[0]  # default None: reported, not gating
     passed, reason = check_gate(base, EvalConfig(gate=GateConfig(mia_auc_max=0.55)))
     assert not passed and "membership attack AUC 0.580 > 0.550" in reason

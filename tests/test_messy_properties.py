@@ -8,6 +8,7 @@ Properties, for the real rows' tokens and for any tokens a model may emit:
 - an ordering between two date columns that holds in every real row holds in every decoded row;
 - no decoded row carries a real first + last name pair or a real e-mail.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -47,17 +48,20 @@ def messy_tables(draw):
     if draw(st.booleans()):
         cols["first_name"] = rng.choice(FIRST, n)
         cols["last_name"] = rng.choice(LAST, n)
-        cols["email"] = [f"{a}.{b}{i // 2}@mail.com" for i, (a, b) in
-                         enumerate(zip(cols["first_name"], cols["last_name"]))]
+        cols["email"] = [
+            f"{a}.{b}{i // 2}@mail.com" for i, (a, b) in enumerate(zip(cols["first_name"], cols["last_name"]))
+        ]
     if draw(st.booleans()):
         cols["amount"] = pd.Series([f"{x:,.2f}" for x in rng.uniform(0, 10**6, n)]).where(~nulls(0.1), None)
     if draw(st.booleans()):
         cols["nothing"] = pd.Series([None] * n, dtype=object)
-    cols["level"] = pd.Series(rng.choice(["low", "mid", "high"], n)).where(~nulls(draw(st.sampled_from([0, 0.3]))),
-                                                                          None)
+    cols["level"] = pd.Series(rng.choice(["low", "mid", "high"], n)).where(
+        ~nulls(draw(st.sampled_from([0, 0.3]))), None
+    )
     cols["count"] = rng.integers(0, draw(st.sampled_from([3, 1000])), n)
-    table = pa.table({k: pa.array(v, type=pa.string()) if k not in ("count",) else pa.array(v)
-                      for k, v in cols.items()})
+    table = pa.table(
+        {k: pa.array(v, type=pa.string()) if k not in ("count",) else pa.array(v) for k, v in cols.items()}
+    )
     return table, (f_a, f_b)
 
 
@@ -81,8 +85,10 @@ def test_messy_tables_keep_schema_validity_and_date_orderings(case, seed):
     real_both = start.notna() & end.notna()
     # a relation is stated (schema.date_relations) when end >= start in nearly every row where both
     # are set, in enough rows: not so when end is a date and start has times
-    ordered = (float((end[real_both] >= start[real_both]).mean()) >= RELATION_MIN_SHARE
-               and int(real_both.sum()) >= RELATION_MIN_ROWS)
+    ordered = (
+        float((end[real_both] >= start[real_both]).mean()) >= RELATION_MIN_SHARE
+        and int(real_both.sum()) >= RELATION_MIN_ROWS
+    )
     for tokens in (real_tokens, any_tokens):
         out = enc.decode(tokens, np.random.default_rng(seed))
         assert out.schema == table.schema

@@ -1,4 +1,5 @@
 """The dashboard a person opens: a real `mlflow ui` server on 127.0.0.1 lists a logged run."""
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,9 @@ def test_dashboard_lists_run_with_metrics(tmp_path):
     c.set_terminated(run.info.run_id)
 
     port = _free_port()
-    server = subprocess.Popen(ui_command(paths, port), env=ui_env(), stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        ui_command(paths, port), env=ui_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.time() + 90
@@ -74,9 +76,10 @@ def test_experiment_carries_the_runs_list_view_and_ui_prints_its_url(tmp_path):
     c = client(cfg, paths)
     old = c.create_experiment(cfg.logger.experiment_name)  # as an older synthgen left it: no tags
     assert _runs_url(cfg, paths, "http://h") == (
-        f"http://h/#/experiments/{old}/runs?viewStateShareKey=synthgen&workflowType=machine_learning")
+        f"http://h/#/experiments/{old}/runs?viewStateShareKey=synthgen&workflowType=machine_learning"
+    )
     tags = c.get_experiment(old).tags
     view = json.loads(tags[VIEW_TAG])
-    assert [f"metrics.`{m}`" for m in METRIC_COLUMNS] == view["selectedColumns"][:len(METRIC_COLUMNS)]
+    assert [f"metrics.`{m}`" for m in METRIC_COLUMNS] == view["selectedColumns"][: len(METRIC_COLUMNS)]
     assert {"params.`data.name`", "tags.`synthgen.family`"} <= set(view["selectedColumns"])
     assert tags["mlflow.experimentKind"] == "custom_model_development"

@@ -1,6 +1,7 @@
 """Image GAN and VAE: training through a real Lightning Trainer on 8x8 digits, any image size and
 channel count, seeded and bounded samples, both GAN optimisers stepping, the export round trip,
 the shared conv blocks, and a short learning check that samples follow their labels."""
+
 from __future__ import annotations
 
 import warnings
@@ -16,19 +17,33 @@ from synthgen.checkpoint import export_generator, load_generator
 from synthgen.encoders.images import ImageEncoder
 from synthgen.image_sources import load_image_source
 from synthgen.models.image_gan import ImageGAN
-from synthgen.models.image_nets import (ConditionalBatchNorm2d, ConvDecoder, ConvEncoder, ToImage,
-                                        class_moment_distance, padded_size)
+from synthgen.models.image_nets import (
+    ConditionalBatchNorm2d,
+    ConvDecoder,
+    ConvEncoder,
+    ToImage,
+    class_moment_distance,
+    padded_size,
+)
 from synthgen.models.image_vae import ImageVAE
 
 FAMILIES = {"gan": ImageGAN, "vae": ImageVAE}
 # Small networks so that every test takes a second or two on one CPU thread.
-SMALL = {"gan": {"noise_dim": 8, "generator_width": 8, "critic_width": 8, "batch_size": 32, "sample_batch": 64},
-         "vae": {"latent_dim": 4, "width": 8, "batch_size": 32, "sample_batch": 64}}
+SMALL = {
+    "gan": {"noise_dim": 8, "generator_width": 8, "critic_width": 8, "batch_size": 32, "sample_batch": 64},
+    "vae": {"latent_dim": 4, "width": 8, "batch_size": 32, "sample_batch": 64},
+}
 
 
 def layout(channels=1, height=8, width=8, n_classes=10) -> dict:
-    return {"kind": "image", "channels": channels, "height": height, "width": width, "n_classes": n_classes,
-            "levels": 256}
+    return {
+        "kind": "image",
+        "channels": channels,
+        "height": height,
+        "width": width,
+        "n_classes": n_classes,
+        "levels": 256,
+    }
 
 
 def make(family: str, lay: dict | None = None, **kw):
@@ -51,8 +66,15 @@ def fit(model, x, y, **trainer_kwargs):
     torch.manual_seed(0)
     train = DataLoader(TensorDataset(x, y), batch_size=model.batch_size, shuffle=True, drop_last=True)
     val = DataLoader(TensorDataset(x[:100], y[:100]), batch_size=100)
-    kwargs = dict(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                  enable_model_summary=False, accelerator="cpu", num_sanity_val_steps=0)
+    kwargs = dict(
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+        num_sanity_val_steps=0,
+    )
     trainer = pl.Trainer(**{**kwargs, **trainer_kwargs})
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
@@ -77,8 +99,10 @@ def test_gan_steps_both_optimisers_and_the_weight_average(digits):
     model = make("gan")
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
     fit(model, *digits, limit_train_batches=3, limit_val_batches=0)
-    changed = lambda prefix: any(not torch.equal(p, before[n])  # noqa: E731
-                                 for n, p in model.named_parameters() if n.startswith(prefix))
+
+    def changed(prefix: str) -> bool:
+        return any(not torch.equal(p, before[n]) for n, p in model.named_parameters() if n.startswith(prefix))
+
     assert changed("generator.") and changed("critic.")
     assert int(model.ema_steps) == 3
     avg, raw = model.generator_ema.fc.weight, model.generator.fc.weight
@@ -87,8 +111,9 @@ def test_gan_steps_both_optimisers_and_the_weight_average(digits):
 
 # ---- sampling ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("family", FAMILIES)
-@pytest.mark.parametrize("lay", [layout(), layout(1, 28, 28), layout(3, 13, 10, n_classes=3)],
-                         ids=["8x8x1", "28x28x1", "13x10x3"])
+@pytest.mark.parametrize(
+    "lay", [layout(), layout(1, 28, 28), layout(3, 13, 10, n_classes=3)], ids=["8x8x1", "28x28x1", "13x10x3"]
+)
 def test_samples_have_the_layout_shape_and_lie_in_range(family, lay):
     model = make(family, lay)
     labels = torch.arange(150) % lay["n_classes"]  # more than sample_batch: several blocks

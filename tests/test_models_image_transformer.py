@@ -1,6 +1,7 @@
 """Image transformer: patch tokens round trip, a real Lightning fit on load_digits, sample shapes and
 range (grey and colour, with padding), KV-cached sampling equal to full-sequence sampling, seeded
 reproducibility, class conditioning that is learned, and the export/reload round trip."""
+
 from __future__ import annotations
 
 import math
@@ -20,8 +21,13 @@ from synthgen.encoders.images import ImageEncoder, ImageLayout, quantization_tab
 from synthgen.image_sources import load_image_source
 
 # A small network so that every test takes a second or two on one CPU thread.
-SMALL = ["model.image.d_model=32", "model.image.n_layers=2", "model.image.n_heads=2",
-         "model.image.batch_size=50", "model.image.sample_batch=64"]
+SMALL = [
+    "model.image.d_model=32",
+    "model.image.n_layers=2",
+    "model.image.n_heads=2",
+    "model.image.batch_size=50",
+    "model.image.sample_batch=64",
+]
 
 
 def make_model(layout: dict, *extra: str):
@@ -43,8 +49,16 @@ def fit(model, tokens: torch.Tensor, labels: torch.Tensor, **trainer_kwargs):
     torch.manual_seed(0)
     train = DataLoader(TensorDataset(tokens, labels), batch_size=model.batch_size, shuffle=True)
     val = DataLoader(TensorDataset(tokens[:100], labels[:100]), batch_size=100)
-    kwargs = dict(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                  enable_model_summary=False, accelerator="cpu", gradient_clip_val=1.0, num_sanity_val_steps=0)
+    kwargs = dict(
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+        gradient_clip_val=1.0,
+        num_sanity_val_steps=0,
+    )
     trainer = pl.Trainer(**{**kwargs, **trainer_kwargs})
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
@@ -147,7 +161,7 @@ def test_cached_logits_equal_the_teacher_forced_forward(digits_model):
         x = torch.cat([model.cls_emb(y).unsqueeze(1), model.tok_emb(p[:, :-1])], 1) + model.pos_emb
         cache = model.trunk.new_cache(6, model.n_pos, x)
         steps = [model.head(model.trunk(x[:, :2], cache))]  # a prefill of two positions, then one at a time
-        steps += [model.head(model.trunk(x[:, t:t + 1], cache)) for t in range(2, model.n_pos)]
+        steps += [model.head(model.trunk(x[:, t : t + 1], cache)) for t in range(2, model.n_pos)]
     torch.testing.assert_close(torch.cat(steps, 1), full, atol=1e-5, rtol=1e-5)
 
 

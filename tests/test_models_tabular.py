@@ -1,6 +1,7 @@
 """The tabular families (GAN, VAE over one-hot token spans; the transformer over column tokens):
 fit, valid and reproducible samples, learning a simple relation, conditions (native and by
 rejection), checkpoint round trip, the pipeline; the transformer's orders and KV cache."""
+
 from __future__ import annotations
 
 import warnings
@@ -23,12 +24,30 @@ FAMILIES = ["gan", "vae"]  # conditions by rejection (the GAN: partly through it
 ALL = [*FAMILIES, "transformer"]  # the transformer conditions natively (fixed columns first)
 # Small networks so that each test takes a few seconds on one CPU thread.
 SMALL = {
-    "gan": ["model.tabular.noise_dim=16", "model.tabular.generator_widths=[64,64]", "model.tabular.critic_widths=[64,64]",
-            "model.tabular.batch_size=100", "model.tabular.lr=0.002", "model.tabular.sample_block=512"],
-    "vae": ["model.tabular.latent_dim=8", "model.tabular.encoder_widths=[64,64]", "model.tabular.decoder_widths=[64,64]",
-            "model.tabular.batch_size=100", "model.tabular.lr=0.01", "model.tabular.sample_block=512"],
-    "transformer": ["model.tabular.d_model=32", "model.tabular.n_layers=1", "model.tabular.batch_size=100", "model.tabular.lr=0.01",
-                    "model.tabular.warmup_steps=10", "model.tabular.sample_block=512"],
+    "gan": [
+        "model.tabular.noise_dim=16",
+        "model.tabular.generator_widths=[64,64]",
+        "model.tabular.critic_widths=[64,64]",
+        "model.tabular.batch_size=100",
+        "model.tabular.lr=0.002",
+        "model.tabular.sample_block=512",
+    ],
+    "vae": [
+        "model.tabular.latent_dim=8",
+        "model.tabular.encoder_widths=[64,64]",
+        "model.tabular.decoder_widths=[64,64]",
+        "model.tabular.batch_size=100",
+        "model.tabular.lr=0.01",
+        "model.tabular.sample_block=512",
+    ],
+    "transformer": [
+        "model.tabular.d_model=32",
+        "model.tabular.n_layers=1",
+        "model.tabular.batch_size=100",
+        "model.tabular.lr=0.01",
+        "model.tabular.warmup_steps=10",
+        "model.tabular.sample_block=512",
+    ],
 }
 
 
@@ -38,8 +57,11 @@ def free(n: int, C: int) -> torch.Tensor:
 
 def make_model(family: str, cardinalities, *extra: str):
     cfg = load_config([f"model={family}", *SMALL[family], *extra])
-    layout = {"kind": "tokens", "columns": [f"c{i}" for i in range(len(cardinalities))],
-              "cardinalities": list(cardinalities)}
+    layout = {
+        "kind": "tokens",
+        "columns": [f"c{i}" for i in range(len(cardinalities))],
+        "cardinalities": list(cardinalities),
+    }
     model_config = model_spec(cfg)[0]
     return instantiate(model_config, layout=layout, _convert_="all"), model_config
 
@@ -47,9 +69,16 @@ def make_model(family: str, cardinalities, *extra: str):
 def fit(model, tokens: np.ndarray, **trainer_kwargs):
     torch.manual_seed(0)
     dm = TokenDataModule(tokens, model.batch_size, 0.1, seed=0)
-    kwargs = dict(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                  enable_model_summary=False, accelerator="cpu", num_sanity_val_steps=0,
-                  gradient_clip_val=1.0 if model.automatic_optimization else None)  # as the pipeline does
+    kwargs = dict(
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+        num_sanity_val_steps=0,
+        gradient_clip_val=1.0 if model.automatic_optimization else None,
+    )  # as the pipeline does
     trainer = pl.Trainer(**{**kwargs, **trainer_kwargs})
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
@@ -86,8 +115,13 @@ def test_span_cross_entropy_matches_per_column_softmax():
     spans = Spans([3, 1, 5])
     logits = torch.randn(6, 9)
     tokens = torch.tensor([[0, 0, 4], [2, 0, 1], [1, 0, 0], [0, 0, 3], [2, 0, 2], [1, 0, 1]])
-    expected = torch.stack([torch.nn.functional.cross_entropy(logits[:, o:o + k], tokens[:, c], reduction="none")
-                            for c, o, k in spans.slices()], 1)
+    expected = torch.stack(
+        [
+            torch.nn.functional.cross_entropy(logits[:, o : o + k], tokens[:, c], reduction="none")
+            for c, o, k in spans.slices()
+        ],
+        1,
+    )
     assert torch.allclose(spans.cross_entropy(logits, tokens), expected, atol=1e-5)
     assert torch.allclose(spans.log_softmax(logits)[:, 3], torch.zeros(6), atol=1e-6)  # 1-token span
     one = spans.one_hot(tokens)
@@ -103,7 +137,7 @@ def test_span_sampler_follows_softmax():
     logits = h[0] @ weight.T + bias
     for c, o, k in spans.slices():
         freq = torch.bincount(tokens[:, c], minlength=k).float() / len(tokens)
-        assert torch.allclose(freq, torch.softmax(logits[o:o + k], 0), atol=0.01)
+        assert torch.allclose(freq, torch.softmax(logits[o : o + k], 0), atol=0.01)
 
 
 def test_rejection_sample_fills_or_names_the_acceptance_rate():
@@ -201,10 +235,21 @@ def test_pipeline_trains_and_generates(family, tmp_path):
     from synthgen import pipeline
     from tests.conftest import ROOT
 
-    cfg = load_config([f"model={family}", *SMALL[family], f"paths.out_dir={tmp_path / 'out'}",
-                       f"paths.mlflow_dir={tmp_path / 'mlruns'}", "data.max_rows=400", "trainer.max_epochs=1",
-                       "trainer.enable_progress_bar=false", "generate.n_rows=300", "generate.chunk_rows=128",
-                       f"data.path={ROOT / 'data/adult/adult_train.parquet'}", "generate.condition.sex=Female"])
+    cfg = load_config(
+        [
+            f"model={family}",
+            *SMALL[family],
+            f"paths.out_dir={tmp_path / 'out'}",
+            f"paths.mlflow_dir={tmp_path / 'mlruns'}",
+            "data.max_rows=400",
+            "trainer.max_epochs=1",
+            "trainer.enable_progress_bar=false",
+            "generate.n_rows=300",
+            "generate.chunk_rows=128",
+            f"data.path={ROOT / 'data/adult/adult_train.parquet'}",
+            "generate.condition.sex=Female",
+        ]
+    )
     for stage in ("prepare", "encode", "train", "generate"):
         pipeline.STAGES[stage](cfg)
     df = pq.read_table(tmp_path / "out" / "synthetic").to_pandas()

@@ -1,6 +1,7 @@
 """trainer=multinode on one machine: two "nodes" of one process each, each started by its own torchrun
 agent (--node_rank 0 and 1, rendezvous at 127.0.0.1), the way two machines start (README, Hardware).
 Lightning reads torchrun's environment and launches nothing itself; both runs are subprocesses."""
+
 from __future__ import annotations
 
 import socket
@@ -14,8 +15,9 @@ from tests.conftest import BIN, subprocess_env, tiny_overrides
 
 
 def synthgen(*args):
-    proc = subprocess.run([sys.executable, "-m", "synthgen.cli", *args], capture_output=True, text=True,
-                          env=subprocess_env(), timeout=400)
+    proc = subprocess.run(
+        [sys.executable, "-m", "synthgen.cli", *args], capture_output=True, text=True, env=subprocess_env(), timeout=400
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
@@ -28,10 +30,28 @@ def free_port() -> int:
 def two_nodes(stage: str, overrides: list[str]):
     """Start both torchrun agents at once (as two machines would) and wait for both."""
     port = free_port()
-    cmd = [str(BIN / "torchrun"), "--nnodes=2", "--nproc_per_node=1", "--master_addr=127.0.0.1",
-           f"--master_port={port}", "-m", "synthgen.cli", stage, *overrides, "trainer=multinode"]
-    nodes = [subprocess.Popen(cmd[:3] + [f"--node_rank={rank}"] + cmd[3:], stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, env=subprocess_env()) for rank in range(2)]
+    cmd = [
+        str(BIN / "torchrun"),
+        "--nnodes=2",
+        "--nproc_per_node=1",
+        "--master_addr=127.0.0.1",
+        f"--master_port={port}",
+        "-m",
+        "synthgen.cli",
+        stage,
+        *overrides,
+        "trainer=multinode",
+    ]
+    nodes = [
+        subprocess.Popen(
+            cmd[:3] + [f"--node_rank={rank}"] + cmd[3:],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=subprocess_env(),
+        )
+        for rank in range(2)
+    ]
     try:
         outs = [p.communicate(timeout=300)[0] for p in nodes]
     finally:

@@ -1,4 +1,5 @@
 """A tiny end-to-end pipeline on real Adult rows: prepare -> encode -> train -> generate -> evaluate."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,8 @@ from synthgen.tracking import PIPELINE_TAG, STAGE_TAG
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
-    from tests.conftest import tiny_overrides
     from synthgen.config import load_config
+    from tests.conftest import tiny_overrides
 
     tmp = tmp_path_factory.mktemp("e2e")
     # The gate is off here: a one-epoch model on 400 rows is not what the gate is about.
@@ -89,8 +90,9 @@ def test_same_seed_same_bytes(finished_run, tmp_path):
 
     cfg, paths, _ = finished_run
     first = {p.name: p.read_bytes() for p in paths.synthetic.glob("part-*.parquet")}
-    again = load_config([f"paths.out_dir={paths.out}", f"paths.mlflow_dir={paths.mlflow_dir}", *TINY,
-                         "evaluate.gate.enabled=false"])
+    again = load_config(
+        [f"paths.out_dir={paths.out}", f"paths.mlflow_dir={paths.mlflow_dir}", *TINY, "evaluate.gate.enabled=false"]
+    )
     pipeline.generate(again)
     second = {p.name: p.read_bytes() for p in paths.synthetic.glob("part-*.parquet")}
     assert first == second
@@ -106,8 +108,15 @@ def test_resume_from_last_checkpoint(finished_run):
 
     cfg, paths, _ = finished_run
     assert (paths.checkpoints / "last.ckpt").exists()
-    resumed = load_config([f"paths.out_dir={paths.out}", f"paths.mlflow_dir={paths.mlflow_dir}", *TINY,
-                           "trainer.max_epochs=2", "ckpt_path=last"])
+    resumed = load_config(
+        [
+            f"paths.out_dir={paths.out}",
+            f"paths.mlflow_dir={paths.mlflow_dir}",
+            *TINY,
+            "trainer.max_epochs=2",
+            "ckpt_path=last",
+        ]
+    )
     pipeline.train(resumed)
     import torch
 
@@ -124,8 +133,15 @@ def test_conditioned_generation(finished_run):
     import shutil
 
     shutil.copytree(paths.out, out)
-    c = load_config([f"paths.out_dir={out}", f"paths.mlflow_dir={paths.mlflow_dir}", *TINY,
-                     "generate.condition.sex=Female", "generate.condition.income=>50K"])
+    c = load_config(
+        [
+            f"paths.out_dir={out}",
+            f"paths.mlflow_dir={paths.mlflow_dir}",
+            *TINY,
+            "generate.condition.sex=Female",
+            "generate.condition.income=>50K",
+        ]
+    )
     pipeline.generate(c)
     df = pq.read_table(out / "synthetic").to_pandas()
     assert (df["sex"] == "Female").all() and (df["income"] == ">50K").all()
@@ -133,6 +149,7 @@ def test_conditioned_generation(finished_run):
 
 def _states_equal(a: dict, b: dict) -> bool:
     import torch
+
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
@@ -151,12 +168,21 @@ def test_export_keeps_final_weights_after_the_schedule_reaches_zero_else_the_bes
         pipeline.encode(cfg)
         paths = pipeline.train(cfg)
         load = lambda p: torch.load(p, map_location="cpu", weights_only=True)  # noqa: E731
-        return (load(paths.model)["state_dict"], load(paths.checkpoints / "last.ckpt"),
-                load(paths.checkpoints / "best.ckpt")["state_dict"])
+        return (
+            load(paths.model)["state_dict"],
+            load(paths.checkpoints / "last.ckpt"),
+            load(paths.checkpoints / "best.ckpt")["state_dict"],
+        )
 
     # Without dropout, in batches of 16, the transformer overfits 400 rows: val_loss is lowest early.
-    exported, last, best = trained("annealed", "model=transformer", "model.tabular.dropout=0", "model.tabular.batch_size=16",
-                                   "trainer.max_epochs=12", "train.patience=100")
+    exported, last, best = trained(
+        "annealed",
+        "model=transformer",
+        "model.tabular.dropout=0",
+        "model.tabular.batch_size=16",
+        "trainer.max_epochs=12",
+        "train.patience=100",
+    )
     assert last["epoch"] == 11  # last.ckpt is the final epoch's, whatever the best one
     assert not _states_equal(best, last["state_dict"])
     assert _states_equal(exported, last["state_dict"])

@@ -1,4 +1,5 @@
 """Differential privacy: the accountant, DP-SGD under Lightning, the DP encoder state, the reports."""
+
 from __future__ import annotations
 
 import json
@@ -37,10 +38,16 @@ def test_default_delta_is_the_smaller_of_1_over_n_to_the_1_1_and_1e_5():
     assert PrivacyConfig(epsilon=1, delta=1e-7).total_delta(100) == 1e-7
 
 
-@pytest.mark.parametrize("raw, needle", [({"epsilon": -1}, "positive"), ({"epsilon": 1, "delta": 2}, "delta"),
-                                         ({"epsilon": 1, "accountant": "gdp"}, "accountant"),
-                                         ({"epsilon": 1, "encoder_share": 1.0}, "encoder_share"),
-                                         ({"epsilon": 1, "budget": 3}, "unknown privacy")])
+@pytest.mark.parametrize(
+    "raw, needle",
+    [
+        ({"epsilon": -1}, "positive"),
+        ({"epsilon": 1, "delta": 2}, "delta"),
+        ({"epsilon": 1, "accountant": "gdp"}, "accountant"),
+        ({"epsilon": 1, "encoder_share": 1.0}, "encoder_share"),
+        ({"epsilon": 1, "budget": 3}, "unknown privacy"),
+    ],
+)
 def test_bad_privacy_settings_are_one_line(raw, needle):
     with pytest.raises(SynthgenError, match=needle) as e:
         PrivacyConfig.from_mapping(raw)
@@ -59,7 +66,7 @@ def test_per_sample_gradients_equal_one_backward_per_row():
     single = []
     for i in range(6):  # the reference: each row's gradient on its own
         m.zero_grad()
-        m._loss(x[i:i + 1], eps[i:i + 1])[0].backward()
+        m._loss(x[i : i + 1], eps[i : i + 1])[0].backward()
         single.append({n: p.grad.clone() for n, p in m.named_parameters()})
     m.zero_grad()
     gsm = SynthgenGradSampleModule(m, batch_first=True, loss_reduction="mean", strict=False)
@@ -74,8 +81,9 @@ def test_transformer_loss_is_the_same_on_the_per_sample_path():
     from synthgen.models.transformer import TabularTransformer
 
     torch.manual_seed(0)
-    m = TabularTransformer({"columns": ["a", "b", "c"], "cardinalities": [3, 5, 7]}, d_model=16, n_layers=1,
-                           n_heads=2, dropout=0.0).eval()
+    m = TabularTransformer(
+        {"columns": ["a", "b", "c"], "cardinalities": [3, 5, 7]}, d_model=16, n_layers=1, n_heads=2, dropout=0.0
+    ).eval()
     x = torch.stack([torch.randint(0, k, (8,)) for k in (3, 5, 7)], 1)
     fast = m._loss(x)
     m.per_sample_grads = True
@@ -90,8 +98,14 @@ def _long_tail_table(n_frequent=6000, seed=0) -> pa.Table:
     rare = [f"village-{i}" for i in range(40) for _ in range(1 + i % 5)]
     city = frequent + rare
     n = len(city)
-    return pa.table({"city": city, "amount": np.round(np.exp(rng.normal(5, 1, n)), 2),
-                     "age": rng.integers(18, 90, n), "member": rng.random(n) < 0.3})
+    return pa.table(
+        {
+            "city": city,
+            "amount": np.round(np.exp(rng.normal(5, 1, n)), 2),
+            "age": rng.integers(18, 90, n),
+            "member": rng.random(n) < 0.3,
+        }
+    )
 
 
 def _fit(table, columns=None, epsilon=1.0, **kw):
@@ -145,9 +159,14 @@ def test_declared_categories_and_bounds_are_public():
     assert info["city"]["epsilon"] == 0.0 and info["age"]["range"] == "public"
 
 
-@pytest.mark.parametrize("columns, needle", [({"age": {"bounds": [5]}}, "bounds must be"),
-                                             ({"age": {"bounds": [9, 1]}}, "low <= high"),
-                                             ({"city": {"categories": ["a", "a"]}}, "distinct")])
+@pytest.mark.parametrize(
+    "columns, needle",
+    [
+        ({"age": {"bounds": [5]}}, "bounds must be"),
+        ({"age": {"bounds": [9, 1]}}, "low <= high"),
+        ({"city": {"categories": ["a", "a"]}}, "distinct"),
+    ],
+)
 def test_bad_declarations_are_one_line(columns, needle):
     with pytest.raises(SynthgenError, match=needle) as e:
         _fit(_long_tail_table(600), columns)
@@ -158,8 +177,15 @@ def test_bad_declarations_are_one_line(columns, needle):
 @pytest.fixture(scope="module")
 def dp_run(tmp_path_factory, adult_small):
     tmp = tmp_path_factory.mktemp("dp")
-    cfg = load_config(tiny_overrides(tmp, "evaluate.gate.enabled=false", "privacy.epsilon=3",
-                                     "trainer.max_epochs=2", "model.tabular.batch_size=100"))
+    cfg = load_config(
+        tiny_overrides(
+            tmp,
+            "evaluate.gate.enabled=false",
+            "privacy.epsilon=3",
+            "trainer.max_epochs=2",
+            "model.tabular.batch_size=100",
+        )
+    )
     result = pipeline.run_all(cfg)
     return cfg, RunPaths.from_config(cfg), result
 
@@ -206,8 +232,9 @@ def test_a_dp_run_keeps_rare_categories_out_of_encoder_json(dp_run):
         info = state["settings"]["privacy"]["columns"].get(col["name"], {})
         if "threshold" not in info:
             continue
-        values, counts = np.unique(train.column(col["name"]).drop_null().to_numpy(zero_copy_only=False),
-                                   return_counts=True)
+        values, counts = np.unique(
+            train.column(col["name"]).drop_null().to_numpy(zero_copy_only=False), return_counts=True
+        )
         real = dict(zip(values.tolist(), counts.tolist()))
         for v in col["categories"][:-1]:
             assert real[v] >= info["threshold"], (col["name"], v)
@@ -228,11 +255,14 @@ def test_the_vae_trains_under_dp_and_a_later_plain_run_drops_the_report(tmp_path
     assert not (paths.model_dir / "privacy.json").exists()
 
 
-@pytest.mark.parametrize("extra, needle", [
-    (["privacy.noise_multiplier=0.3"], "would spend epsilon"),
-    (["model=gan"], "model=transformer and model=vae"),
-    (["trainer=ddp", "trainer.devices=2"], "one process"),
-])
+@pytest.mark.parametrize(
+    "extra, needle",
+    [
+        (["privacy.noise_multiplier=0.3"], "would spend epsilon"),
+        (["model=gan"], "model=transformer and model=vae"),
+        (["trainer=ddp", "trainer.devices=2"], "one process"),
+    ],
+)
 def test_refusals_stop_before_training_with_one_line(tmp_path, extra, needle):
     cfg = _family_cfg(tmp_path, "privacy.epsilon=1", *extra)
     for stage in ("prepare", "encode"):

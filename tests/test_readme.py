@@ -2,6 +2,7 @@
 `dvc exp run -S` command's overrides compose (so no README key is stale), and the cheap commands
 (`synthgen --help`, `synthgen compose ...`) run for real from the venv's bin, as after
 `. .venv/bin/activate`."""
+
 from __future__ import annotations
 
 import re
@@ -15,7 +16,18 @@ from synthgen.config import load_config
 from synthgen.registry import split_model_ref
 from tests.conftest import BIN, ROOT, subprocess_env
 
-TOOLS = {"make", "synthgen", "torchrun", "srun", "dvc", "cd", ".", "mlflow", "curl", "MLFLOW_TRACKING_URI=sqlite:///mlruns/mlflow.db"}
+TOOLS = {
+    "make",
+    "synthgen",
+    "torchrun",
+    "srun",
+    "dvc",
+    "cd",
+    ".",
+    "mlflow",
+    "curl",
+    "MLFLOW_TRACKING_URI=sqlite:///mlruns/mlflow.db",
+}
 
 
 def shell_commands() -> list[list[str]]:
@@ -27,7 +39,7 @@ def shell_commands() -> list[list[str]]:
             while words:  # `a && b` is two commands
                 cut = words.index("&&") if "&&" in words else len(words)
                 out.append(words[:cut])
-                words = words[cut + 1:]
+                words = words[cut + 1 :]
     return out
 
 
@@ -59,8 +71,9 @@ def test_every_readme_command_uses_a_known_tool_and_valid_config_keys():
 
 @pytest.mark.parametrize("args", [["--help"], ["compose"], ["compose", "model=vae", "trainer.max_epochs=40"]])
 def test_cheap_commands_run_from_the_venv(args):
-    proc = subprocess.run([str(BIN / "synthgen"), *args], cwd=ROOT, env=subprocess_env(), capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run(
+        [str(BIN / "synthgen"), *args], cwd=ROOT, env=subprocess_env(), capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr
     if args[0] == "--help":
         assert "usage: synthgen <stage>" in proc.stdout

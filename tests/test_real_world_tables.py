@@ -7,6 +7,7 @@ free text, date strings in three formats, timestamps with and without zone, a co
 `my col.x`. One small end-to-end run (module fixture) takes a Parquet file with all of them
 through prepare -> encode -> train -> generate -> evaluate.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,12 +27,73 @@ from synthgen.schema import infer_schema
 from tests.conftest import tiny_overrides
 
 N = 240
-FIRST = ["james", "mary", "john", "linda", "miguel", "kevon", "ana", "li", "robert", "susan", "omar", "fatima",
-         "david", "sarah", "wei", "jose", "emma", "noah", "olivia", "liam", "ava", "lucas", "mia", "ethan",
-         "chloe", "mateo", "zoe", "ivan", "nora", "leo", "ella", "hugo"]
-LAST = ["smith", "jones", "hernandez", "dixon", "brown", "nguyen", "garcia", "miller", "davis", "lopez",
-        "wilson", "moore", "taylor", "thomas", "lee", "walker", "hall", "young", "king", "wright", "scott",
-        "green", "baker", "adams", "nelson", "carter", "mitchell", "perez", "roberts", "turner", "phillips"]
+FIRST = [
+    "james",
+    "mary",
+    "john",
+    "linda",
+    "miguel",
+    "kevon",
+    "ana",
+    "li",
+    "robert",
+    "susan",
+    "omar",
+    "fatima",
+    "david",
+    "sarah",
+    "wei",
+    "jose",
+    "emma",
+    "noah",
+    "olivia",
+    "liam",
+    "ava",
+    "lucas",
+    "mia",
+    "ethan",
+    "chloe",
+    "mateo",
+    "zoe",
+    "ivan",
+    "nora",
+    "leo",
+    "ella",
+    "hugo",
+]
+LAST = [
+    "smith",
+    "jones",
+    "hernandez",
+    "dixon",
+    "brown",
+    "nguyen",
+    "garcia",
+    "miller",
+    "davis",
+    "lopez",
+    "wilson",
+    "moore",
+    "taylor",
+    "thomas",
+    "lee",
+    "walker",
+    "hall",
+    "young",
+    "king",
+    "wright",
+    "scott",
+    "green",
+    "baker",
+    "adams",
+    "nelson",
+    "carter",
+    "mitchell",
+    "perez",
+    "roberts",
+    "turner",
+    "phillips",
+]
 
 
 def messy_frame(n: int = N, seed: int = 0) -> pd.DataFrame:
@@ -41,26 +103,30 @@ def messy_frame(n: int = N, seed: int = 0) -> pd.DataFrame:
     din = pd.Timestamp("2013-01-01") + pd.to_timedelta(rng.integers(0, 700, n), "D")
     dout = din + pd.to_timedelta(rng.integers(0, 40, n), "D")
     out_null = rng.random(n) < 0.2
-    return pd.DataFrame({
-        "id": np.arange(n),
-        "first": first, "last": last, "name": [f"{a} {b}" for a, b in zip(first, last)],
-        "email": [f"{a}.{b}{i // 2}@mail.com" for i, (a, b) in enumerate(zip(first, last))],  # two rows each
-        "case_number": [f"13{i // 2:06d}CF10A" for i in range(n)],
-        "in_date": din.strftime("%Y-%m-%d"),
-        "out_date": pd.Series(dout.strftime("%Y-%m-%d")).where(~out_null, None),
-        "screening": din.strftime("%m/%d/%Y"),  # always the in_date, in another format
-        "eu_date": dout.strftime("%d.%m.%Y"),
-        "ts": (din + pd.to_timedelta(rng.integers(0, 86400, n), "s")).strftime("%Y-%m-%d %H:%M:%S"),
-        "ts_zone": (din + pd.to_timedelta(rng.integers(0, 86400, n), "s")).strftime("%Y-%m-%dT%H:%M:%S+00:00"),
-        "amount": [f"{x:,.1f}" for x in rng.uniform(0, 5000, n)],
-        "flag": rng.choice(["Yes", "No"], n),
-        "empty": pd.Series([None] * n, dtype=object),
-        "constant": ["same"] * n,
-        "notes": [" ".join(rng.choice(["lorem", "ipsum", "dolor", "sit", "amet", "elit"], 12)) for _ in range(n)],
-        "my col.x": rng.normal(size=n).round(3),
-        "age": rng.integers(18, 70, n),
-        "label": rng.choice(["a", "b"], n),
-    })
+    return pd.DataFrame(
+        {
+            "id": np.arange(n),
+            "first": first,
+            "last": last,
+            "name": [f"{a} {b}" for a, b in zip(first, last)],
+            "email": [f"{a}.{b}{i // 2}@mail.com" for i, (a, b) in enumerate(zip(first, last))],  # two rows each
+            "case_number": [f"13{i // 2:06d}CF10A" for i in range(n)],
+            "in_date": din.strftime("%Y-%m-%d"),
+            "out_date": pd.Series(dout.strftime("%Y-%m-%d")).where(~out_null, None),
+            "screening": din.strftime("%m/%d/%Y"),  # always the in_date, in another format
+            "eu_date": dout.strftime("%d.%m.%Y"),
+            "ts": (din + pd.to_timedelta(rng.integers(0, 86400, n), "s")).strftime("%Y-%m-%d %H:%M:%S"),
+            "ts_zone": (din + pd.to_timedelta(rng.integers(0, 86400, n), "s")).strftime("%Y-%m-%dT%H:%M:%S+00:00"),
+            "amount": [f"{x:,.1f}" for x in rng.uniform(0, 5000, n)],
+            "flag": rng.choice(["Yes", "No"], n),
+            "empty": pd.Series([None] * n, dtype=object),
+            "constant": ["same"] * n,
+            "notes": [" ".join(rng.choice(["lorem", "ipsum", "dolor", "sit", "amet", "elit"], 12)) for _ in range(n)],
+            "my col.x": rng.normal(size=n).round(3),
+            "age": rng.integers(18, 70, n),
+            "label": rng.choice(["a", "b"], n),
+        }
+    )
 
 
 def round_trip(table: pa.Table, overrides=None, seed: int = 1):
@@ -133,22 +199,32 @@ def test_date_strings_come_back_as_new_dates_in_their_format(fmt):
 def test_timestamps_with_and_without_zone():
     rng = np.random.default_rng(5)
     ts = pd.Timestamp("2013-02-20") + pd.to_timedelta(rng.integers(0, 10**8, 300), "s")
-    t = pa.table({"plain": ts.strftime("%Y-%m-%d %H:%M:%S"), "iso_z": ts.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                  "offset": ts.strftime("%Y-%m-%d %H:%M:%S+01:00"), "k": rng.integers(0, 3, 300)})
+    t = pa.table(
+        {
+            "plain": ts.strftime("%Y-%m-%d %H:%M:%S"),
+            "iso_z": ts.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "offset": ts.strftime("%Y-%m-%d %H:%M:%S+01:00"),
+            "k": rng.integers(0, 3, 300),
+        }
+    )
     schema, _, out = round_trip(t)
     assert schema.kinds()["plain"] == schema.kinds()["iso_z"] == schema.kinds()["offset"] == "datetime"
     assert schema.column("iso_z").codec["native"].endswith("tz=UTC]")
     assert out.schema == t.schema
-    for name, pattern in (("plain", r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"), ("iso_z", r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"),
-                          ("offset", r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\+\d\d:\d\d")):
+    for name, pattern in (
+        ("plain", r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"),
+        ("iso_z", r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"),
+        ("offset", r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\+\d\d:\d\d"),
+    ):
         assert all(re.fullmatch(pattern, v) for v in out.column(name).to_pylist()), name
     # written at the input's offset (its most common one), the same instants as the decoded ones
     assert schema.column("offset").codec["offset_minutes"] == 60
     assert all(v.endswith("+01:00") for v in out.column("offset").to_pylist())
     instants = pd.to_datetime(pd.Series(out.column("offset").to_pylist()), utc=True)
     assert instants.min() >= ts.min().tz_localize("+01:00") and instants.max() <= ts.max().tz_localize("+01:00")
-    new_york = pa.table({"t": [x.strftime("%Y-%m-%d %H:%M:%S") + ("-04:00" if i % 3 else "-05:00")
-                               for i, x in enumerate(ts)]})
+    new_york = pa.table(
+        {"t": [x.strftime("%Y-%m-%d %H:%M:%S") + ("-04:00" if i % 3 else "-05:00") for i, x in enumerate(ts)]}
+    )
     ny_schema, _, ny_out = round_trip(new_york)
     assert ny_schema.column("t").codec["offset_minutes"] == -240
     assert all(v.endswith("-04:00") for v in ny_out.column("t").to_pylist())
@@ -157,8 +233,14 @@ def test_timestamps_with_and_without_zone():
 def test_formatted_numbers_and_yes_no_words():
     rng = np.random.default_rng(6)
     v = rng.uniform(0, 1e6, 300).round(1)
-    t = pa.table({"amount": [f"{x:,.1f}" for x in v], "price": [f"${x:,.2f}" for x in v / 100],
-                  "share": [f"{x:.1f}%" for x in v / 1e4], "ok": rng.choice(["Yes", "No"], 300)})
+    t = pa.table(
+        {
+            "amount": [f"{x:,.1f}" for x in v],
+            "price": [f"${x:,.2f}" for x in v / 100],
+            "share": [f"{x:.1f}%" for x in v / 1e4],
+            "ok": rng.choice(["Yes", "No"], 300),
+        }
+    )
     schema, _, out = round_trip(t)
     assert schema.kinds() == {"amount": "continuous", "price": "continuous", "share": "continuous", "ok": "boolean"}
     assert schema.column("amount").codec["parse_rate"] == 1.0
@@ -172,21 +254,35 @@ def test_formatted_numbers_and_yes_no_words():
 def test_negative_amounts_keep_their_spelling():
     rng = np.random.default_rng(8)
     v = rng.normal(0, 5000, 300).round(2)
-    def acct(x): return f"({abs(x):,.2f})" if x < 0 else f"{x:,.2f}"
-    def lead(x): return f"-${abs(x):,.2f}" if x < 0 else f"${x:,.2f}"
+
+    def acct(x):
+        return f"({abs(x):,.2f})" if x < 0 else f"{x:,.2f}"
+
+    def lead(x):
+        return f"-${abs(x):,.2f}" if x < 0 else f"${x:,.2f}"
+
     t = pa.table({"ledger": [acct(x) for x in v], "refund": [lead(x) for x in v], "plain": [f"{x:,.2f}" for x in v]})
     schema, _, out = round_trip(t)
     assert {c: schema.column(c).codec["negative"] for c in t.column_names} == {
-        "ledger": "parentheses", "refund": "before prefix", "plain": "sign"}
+        "ledger": "parentheses",
+        "refund": "before prefix",
+        "plain": "sign",
+    }
     from synthgen.codecs import parse
+
     np.testing.assert_allclose(parse(schema.column("ledger").codec, t.column("ledger")).to_numpy(), v)
     np.testing.assert_allclose(parse(schema.column("refund").codec, t.column("refund")).to_numpy(), v)
     assert out.schema == t.schema
     ledger, refund = out.column("ledger").to_pylist(), out.column("refund").to_pylist()
     assert any(x.startswith("(") for x in ledger) and all(re.fullmatch(r"\(?[\d,]+\.\d\d\)?", x) for x in ledger)
     assert any(x.startswith("-$") for x in refund) and all(re.fullmatch(r"-?\$[\d,]+\.\d\d", x) for x in refund)
-    assert parse({"type": "number", "thousands": ",", "decimal": "."} | schema.column("plain").codec,
-                 pa.array(["(12", "12)", "(-12)", "-$-3"])).null_count == 4  # unpaired or doubly negative
+    assert (
+        parse(
+            {"type": "number", "thousands": ",", "decimal": "."} | schema.column("plain").codec,
+            pa.array(["(12", "12)", "(-12)", "-$-3"]),
+        ).null_count
+        == 4
+    )  # unpaired or doubly negative
 
 
 def test_kind_and_format_overrides():
@@ -204,8 +300,13 @@ def test_loose_date_orderings_are_clamped_tight_ones_offset():
     rng = np.random.default_rng(7)
     dob = pd.Timestamp("1950-01-01") + pd.to_timedelta(rng.integers(0, 16000, 300), "D")
     screen = pd.Timestamp("2013-01-01") + pd.to_timedelta(rng.integers(0, 700, 300), "D")
-    t = pa.table({"dob": dob.strftime("%Y-%m-%d"), "screening": screen.strftime("%Y-%m-%d"),
-                  "decision": (screen + pd.to_timedelta(rng.integers(0, 5, 300), "D")).strftime("%Y-%m-%d")})
+    t = pa.table(
+        {
+            "dob": dob.strftime("%Y-%m-%d"),
+            "screening": screen.strftime("%Y-%m-%d"),
+            "decision": (screen + pd.to_timedelta(rng.integers(0, 5, 300), "D")).strftime("%Y-%m-%d"),
+        }
+    )
     schema, enc, _ = round_trip(t)
     rel = {r["column"]: (r["base"], r["encoding"]) for r in schema.relations}
     # screening is never before the birth date, but an offset from it would smear the screening date
@@ -231,8 +332,12 @@ def test_an_ordering_with_a_few_slips_is_kept_and_one_with_many_is_not():
     out = enc.decode(tokens, np.random.default_rng(6)).to_pandas().apply(pd.to_datetime)
     both = out.notna().all(axis=1)
     assert (out["jail_in"][both] >= out["offense"][both]).all()
-    many = pa.table({"offense": offense.strftime("%Y-%m-%d"),
-                     "jail_in": (offense + pd.to_timedelta(rng.integers(-3, 30, 400), "D")).strftime("%Y-%m-%d")})
+    many = pa.table(
+        {
+            "offense": offense.strftime("%Y-%m-%d"),
+            "jail_in": (offense + pd.to_timedelta(rng.integers(-3, 30, 400), "D")).strftime("%Y-%m-%d"),
+        }
+    )
     assert infer_schema(many).relations == []  # ~9 % of rows before: not an ordering
 
 
@@ -240,12 +345,17 @@ def test_date_orderings_read_nanoseconds_and_never_tie_two_zones():
     rng = np.random.default_rng(3)
     start = pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 900, 200), "D")
     end = start + pd.to_timedelta(rng.integers(0, 5, 200), "D")
-    ns = pa.table({"start": pa.array(start.values.astype("datetime64[ns]")),
-                   "end": pa.array(end.values.astype("datetime64[ns]"))})
+    ns = pa.table(
+        {"start": pa.array(start.values.astype("datetime64[ns]")), "end": pa.array(end.values.astype("datetime64[ns]"))}
+    )
     # nanosecond counts once all read as 0 microseconds: a tie everywhere, "end == start"
     assert [(r["column"], r["base"], r["op"]) for r in infer_schema(ns).relations] == [("end", "start", ">=")]
-    zoned = pa.table({"paris": pa.array(start).cast(pa.timestamp("us", tz="Europe/Paris")),
-                      "utc": pa.array(end).cast(pa.timestamp("ns", tz="UTC"))})
+    zoned = pa.table(
+        {
+            "paris": pa.array(start).cast(pa.timestamp("us", tz="Europe/Paris")),
+            "utc": pa.array(end).cast(pa.timestamp("ns", tz="UTC")),
+        }
+    )
     # utc's instant is never before paris', but decoding would raise utc's wall clock to paris'
     assert infer_schema(zoned).relations == []
 
@@ -267,8 +377,9 @@ def test_all_null_and_constant_columns_are_carried_through(tmp_path):
 def test_category_columns_work_in_every_stage(tmp_path):
     from synthgen.copies import CopyGuard
 
-    df = pd.DataFrame({"c": pd.Categorical(np.random.default_rng(0).choice(["x", "y", "z"], 80)),
-                       "n": np.arange(80) % 9})
+    df = pd.DataFrame(
+        {"c": pd.Categorical(np.random.default_rng(0).choice(["x", "y", "z"], 80)), "n": np.arange(80) % 9}
+    )
     path = tmp_path / "cat.parquet"
     df.to_parquet(path)
     t = read_table(path)
@@ -298,7 +409,11 @@ def test_personal_data_is_fake_consistent_and_never_real():
     t = pa.Table.from_pandas(messy_frame(), preserve_index=False)
     schema, enc, out = round_trip(t)
     assert {c.name: c.pii for c in schema.columns if c.kind == "pii"} == {
-        "first": "first_name", "last": "last_name", "name": "full_name", "email": "email"}
+        "first": "first_name",
+        "last": "last_name",
+        "name": "full_name",
+        "email": "email",
+    }
     assert schema.column("case_number").kind == "identifier"  # repeats do not make it safe
     assert out.schema == t.schema
     d, real = out.to_pandas(), t.to_pandas()
@@ -336,8 +451,11 @@ def messy_run(tmp_path_factory):
     df["group"] = pd.Categorical(np.random.default_rng(9).choice(["p", "q", "r"], len(df)))
     path = tmp / "messy.parquet"
     df.to_parquet(path)
-    cfg = load_config(tiny_overrides(tmp, "data=file", f"data.path={path}", "data.target=label",
-                                     "data.columns.my col.x.kind=continuous"))
+    cfg = load_config(
+        tiny_overrides(
+            tmp, "data=file", f"data.path={path}", "data.target=label", "data.columns.my col.x.kind=continuous"
+        )
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = run_all(cfg)
@@ -356,11 +474,20 @@ def test_messy_table_end_to_end(messy_run):
     assert (pd.to_datetime(d["screening"], format="%m/%d/%Y") == pd.to_datetime(d["in_date"])).all()
     schema = json.loads((tmp / "out" / "prepared" / "schema.json").read_text())
     cols = {c["name"]: c for c in schema["columns"]}
-    assert cols["in_date"]["codec"] == {"type": "datetime", "format": "%Y-%m-%d", "native": "date32[day]",
-                                        "parse_rate": 1.0}
+    assert cols["in_date"]["codec"] == {
+        "type": "datetime",
+        "format": "%Y-%m-%d",
+        "native": "date32[day]",
+        "parse_rate": 1.0,
+    }
     relations = {r["column"]: r for r in schema["relations"]}
-    assert relations["screening"] == {"column": "screening", "base": "in_date", "op": "==", "encoding": "offset",
-                                      "also": []}
+    assert relations["screening"] == {
+        "column": "screening",
+        "base": "in_date",
+        "op": "==",
+        "encoding": "offset",
+        "also": [],
+    }
     assert relations["out_date"]["encoding"] == "offset"  # within 40 days of in_date
     report = (tmp / "out" / "evaluation" / "report.html").read_text()
     assert "personal data (email)" in report and "entirely null" in report
@@ -375,8 +502,9 @@ def test_overrides_for_any_column_name(tmp_path):
     names = ["my col.x", "a=b", "Größe"]
     t = pa.table({n: [str(i % 4) for i in range(40)] for n in names} | {"v": np.arange(40) % 3})
     # command line: everything between "data.columns." and ".kind=" is the column's name
-    cfg = load_config(["data=file", *(f"data.columns.{n}.kind=categorical" for n in names),
-                       "data.columns.v.kind=categorical"])
+    cfg = load_config(
+        ["data=file", *(f"data.columns.{n}.kind=categorical" for n in names), "data.columns.v.kind=categorical"]
+    )
     assert plain(cfg.data.columns) == {n: {"kind": "categorical"} for n in names + ["v"]}
     assert set(infer_schema(t, plain(cfg.data.columns)).kinds().values()) == {"categorical"}
     # config file: column names are plain YAML keys (quoted when they hold ':' or start oddly)
@@ -385,5 +513,8 @@ def test_overrides_for_any_column_name(tmp_path):
     raw.data.columns = {n: {"kind": "integer"} for n in names}
     OmegaConf.save(raw, params)
     cfg = load_config(["data.columns.a=b.kind=categorical"], params_file=params)
-    assert plain(cfg.data.columns) == {"my col.x": {"kind": "integer"}, "a=b": {"kind": "categorical"},
-                                       "Größe": {"kind": "integer"}}
+    assert plain(cfg.data.columns) == {
+        "my col.x": {"kind": "integer"},
+        "a=b": {"kind": "categorical"},
+        "Größe": {"kind": "integer"},
+    }

@@ -1,4 +1,5 @@
 """Schema inference on tricky columns, overrides, and the one-line errors of the reading layer."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -58,20 +59,28 @@ def test_near_unique_keys_are_identifiers():
 
 def test_string_kinds():
     long_text = [f"a free-text comment number {i} that goes on for quite a while" for i in range(N)]
-    k = kinds_of(flag=rng.choice(["yes", "no"], N), city=rng.choice(["Paris", "Lyon", "Nice"], N),
-                 note=long_text, b=rng.random(N) < 0.5)
+    k = kinds_of(
+        flag=rng.choice(["yes", "no"], N),
+        city=rng.choice(["Paris", "Lyon", "Nice"], N),
+        note=long_text,
+        b=rng.random(N) < 0.5,
+    )
     assert k == {"flag": "boolean", "city": "categorical", "note": "text", "b": "boolean"}
 
 
 def test_continuous_decimals():
-    k = infer_schema(pa.table({
-        "price": np.round(rng.random(N) * 100, 2),
-        "f32": np.round(rng.normal(size=N), 2).astype(np.float32),  # float32 noise must not hide 2 decimals
-        "noisy": np.round(rng.random(N), 1) + 0.2 - 0.2,  # 0.30000000000000004 and friends
-        "free": rng.random(N) * 1e-9,  # tiny values: rounding to 6 decimals would zero them
-        "big": rng.random(N) * 1e5,  # 64042.265044328204 is not 64042.265044
-        "f32_free": rng.normal(size=N).astype(np.float32),
-    }))
+    k = infer_schema(
+        pa.table(
+            {
+                "price": np.round(rng.random(N) * 100, 2),
+                "f32": np.round(rng.normal(size=N), 2).astype(np.float32),  # float32 noise must not hide 2 decimals
+                "noisy": np.round(rng.random(N), 1) + 0.2 - 0.2,  # 0.30000000000000004 and friends
+                "free": rng.random(N) * 1e-9,  # tiny values: rounding to 6 decimals would zero them
+                "big": rng.random(N) * 1e5,  # 64042.265044328204 is not 64042.265044
+                "f32_free": rng.normal(size=N).astype(np.float32),
+            }
+        )
+    )
     got = [k.column(c).decimals for c in ("price", "f32", "noisy", "free", "big", "f32_free")]
     assert got == [2, 2, 1, None, None, None]
     assert all(c.kind == "continuous" for c in k.columns)
@@ -81,17 +90,25 @@ def test_datetime_resolutions_and_time_zones():
     secs = np.datetime64("2021-03-01") + rng.integers(0, 10**7, N).astype("timedelta64[s]")
     days = np.datetime64("2020-01-01") + rng.integers(0, 700, N).astype("timedelta64[D]")
     paris_midnights = pc.assume_timezone(pa.array(days.astype("datetime64[s]")), "Europe/Paris")
-    s = infer_schema(pa.table({
-        "ts_s": pa.array(secs.astype("datetime64[s]")),
-        "ts_us_paris": pa.array(secs.astype("datetime64[us]")).cast(pa.timestamp("us", tz="Europe/Paris")),
-        "paris_days": paris_midnights,
-        "d32": pa.array(days, type=pa.date32()),
-        "ts_day": pa.array(days.astype("datetime64[ns]")),
-    }))
+    s = infer_schema(
+        pa.table(
+            {
+                "ts_s": pa.array(secs.astype("datetime64[s]")),
+                "ts_us_paris": pa.array(secs.astype("datetime64[us]")).cast(pa.timestamp("us", tz="Europe/Paris")),
+                "paris_days": paris_midnights,
+                "d32": pa.array(days, type=pa.date32()),
+                "ts_day": pa.array(days.astype("datetime64[ns]")),
+            }
+        )
+    )
     got = {c.name: (c.kind, c.resolution, c.timezone) for c in s.columns}
-    assert got == {"ts_s": ("datetime", "s", None), "ts_us_paris": ("datetime", "s", "Europe/Paris"),
-                   "paris_days": ("datetime", "D", "Europe/Paris"), "d32": ("datetime", "D", None),
-                   "ts_day": ("datetime", "D", None)}
+    assert got == {
+        "ts_s": ("datetime", "s", None),
+        "ts_us_paris": ("datetime", "s", "Europe/Paris"),
+        "paris_days": ("datetime", "D", "Europe/Paris"),
+        "d32": ("datetime", "D", None),
+        "ts_day": ("datetime", "D", None),
+    }
     # Domains are ints in resolution units of local wall-clock time.
     c = s.column("paris_days")
     assert (c.min, c.max) == (int(days.min().astype(np.int64)), int(days.max().astype(np.int64)))
@@ -104,8 +121,12 @@ def test_categories_are_sorted_by_frequency():
 
 
 def test_dictionary_and_string_view_columns():
-    t = pa.table({"d": pa.array(["x", "y", "x", None]).dictionary_encode(),
-                  "v": pa.array(["p", "q", "p", "p"]).cast(pa.string_view())})
+    t = pa.table(
+        {
+            "d": pa.array(["x", "y", "x", None]).dictionary_encode(),
+            "v": pa.array(["p", "q", "p", "p"]).cast(pa.string_view()),
+        }
+    )
     s = infer_schema(t)
     assert s.kinds() == {"d": "categorical", "v": "categorical"}
     assert s.column("d").null_share == 0.25 and s.column("v").categories == ["p", "q"]
@@ -124,18 +145,22 @@ def test_overrides():
     assert sum(s.column("zip").frequencies) == N
 
 
-@pytest.mark.parametrize("overrides,needle", [
-    ({"nosuch": {"kind": "categorical"}}, "nosuch"),
-    ({"a": {"kind": "number"}}, "data.columns.a.kind='number'"),
-    ({"a": {"kidn": "integer"}}, "data.columns.a.kidn"),
-    ({"s": {"kind": "integer"}}, "of its values read as integer"),
-    ({"t": {"kind": "categorical"}}, "data.columns.t.kind to datetime"),
-    ({"a": {"kind": "datetime"}}, "datetime needs a timestamp"),
-    ({"f": {"kind": "identifier"}}, "fractional"),
-])
+@pytest.mark.parametrize(
+    "overrides,needle",
+    [
+        ({"nosuch": {"kind": "categorical"}}, "nosuch"),
+        ({"a": {"kind": "number"}}, "data.columns.a.kind='number'"),
+        ({"a": {"kidn": "integer"}}, "data.columns.a.kidn"),
+        ({"s": {"kind": "integer"}}, "of its values read as integer"),
+        ({"t": {"kind": "categorical"}}, "data.columns.t.kind to datetime"),
+        ({"a": {"kind": "datetime"}}, "datetime needs a timestamp"),
+        ({"f": {"kind": "identifier"}}, "fractional"),
+    ],
+)
 def test_bad_overrides(overrides, needle):
-    t = pa.table({"a": [1, 2, 3], "s": ["x", "y", "z"], "f": [0.5, 1.5, 2.5],
-                  "t": pa.array([0, 1, 2], pa.timestamp("s"))})
+    t = pa.table(
+        {"a": [1, 2, 3], "s": ["x", "y", "z"], "f": [0.5, 1.5, 2.5], "t": pa.array([0, 1, 2], pa.timestamp("s"))}
+    )
     with pytest.raises(SynthgenError) as e:
         infer_schema(t, overrides)
     assert needle in one_line(e)
@@ -174,17 +199,20 @@ def test_missing_and_corrupt_files(tmp_path):
     assert "not found" in one_line(e)
 
 
-@pytest.mark.parametrize("table,needle", [
-    (pa.table({"a": pa.array([], pa.int64())}), "0 row"),
-    (pa.table({"a": [1]}), "1 row"),
-    (pa.table({"a": [1, 2], "b": [[1], [2]]}), "column 'b' has unsupported type list"),
-    (pa.table({"a": [1, 2], "b": [{"x": 1}, {"x": 2}]}), "column 'b' has unsupported type struct"),
-    (pa.table({"a": [1, 2], "b": [b"x", b"y"]}), "column 'b' has unsupported type binary"),
-    (pa.table({"a": [1, 2], "b": pa.array([1, 2], pa.time64("us"))}), "unsupported type time64"),
-    (pa.table({"a": [1.0, float("inf")]}), "column 'a' holds infinite values"),
-    (pa.table({"a": [1.0, -float("inf"), 3.0, None]}), "column 'a' holds infinite values"),  # int-as-float
-    (pa.Table.from_arrays([pa.array([1, 2]), pa.array([3, 4])], names=["a", "a"]), "duplicate column names"),
-])
+@pytest.mark.parametrize(
+    "table,needle",
+    [
+        (pa.table({"a": pa.array([], pa.int64())}), "0 row"),
+        (pa.table({"a": [1]}), "1 row"),
+        (pa.table({"a": [1, 2], "b": [[1], [2]]}), "column 'b' has unsupported type list"),
+        (pa.table({"a": [1, 2], "b": [{"x": 1}, {"x": 2}]}), "column 'b' has unsupported type struct"),
+        (pa.table({"a": [1, 2], "b": [b"x", b"y"]}), "column 'b' has unsupported type binary"),
+        (pa.table({"a": [1, 2], "b": pa.array([1, 2], pa.time64("us"))}), "unsupported type time64"),
+        (pa.table({"a": [1.0, float("inf")]}), "column 'a' holds infinite values"),
+        (pa.table({"a": [1.0, -float("inf"), 3.0, None]}), "column 'a' holds infinite values"),  # int-as-float
+        (pa.Table.from_arrays([pa.array([1, 2]), pa.array([3, 4])], names=["a", "a"]), "duplicate column names"),
+    ],
+)
 def test_bad_tables(tmp_path, table, needle):
     path = tmp_path / "t.parquet"
     pq.write_table(table, path)
@@ -214,8 +242,15 @@ def test_duplicate_csv_columns(tmp_path):
 
 def test_read_table_normalises_nan_and_string_views(tmp_path):
     path = tmp_path / "nan.parquet"
-    pq.write_table(pa.table({"x": pa.array([1.0, float("nan"), 3.0]),  # NaN as a value, not null
-                             "v": pa.array(["a", "b", None]).cast(pa.string_view())}), path)
+    pq.write_table(
+        pa.table(
+            {
+                "x": pa.array([1.0, float("nan"), 3.0]),  # NaN as a value, not null
+                "v": pa.array(["a", "b", None]).cast(pa.string_view()),
+            }
+        ),
+        path,
+    )
     t = read_table(path)
     assert t.column("x").null_count == 1
     assert t.schema.field("v").type == pa.large_string()
@@ -224,16 +259,28 @@ def test_read_table_normalises_nan_and_string_views(tmp_path):
 
 # ---- pandas input ------------------------------------------------------------------------------
 def test_table_from_pandas():
-    df = pd.DataFrame({"a": pd.array([1, None, 3], dtype="Int64"), "b": ["x", None, "z"],
-                       "c": pd.to_datetime(["2020-01-01", None, "2020-01-03"]).tz_localize("Europe/Paris"),
-                       "d": [1.0, np.nan, 2.0]})
+    df = pd.DataFrame(
+        {
+            "a": pd.array([1, None, 3], dtype="Int64"),
+            "b": ["x", None, "z"],
+            "c": pd.to_datetime(["2020-01-01", None, "2020-01-03"]).tz_localize("Europe/Paris"),
+            "d": [1.0, np.nan, 2.0],
+        }
+    )
     t = table_from_pandas(df, "frame")
     assert t.column_names == ["a", "b", "c", "d"] and t.column("d").null_count == 1
     assert infer_schema(t).kinds() == {"a": "integer", "b": "categorical", "c": "datetime", "d": "integer"}
 
 
-@pytest.mark.parametrize("col,types", [([1, "x", 2.5], "float, int, str"), ([True, 1, None], "bool, int"),
-                                       ([[1], 2], "int, list"), ([dt.date(2020, 1, 1), "x"], "date, str")])
+@pytest.mark.parametrize(
+    "col,types",
+    [
+        ([1, "x", 2.5], "float, int, str"),
+        ([True, 1, None], "bool, int"),
+        ([[1], 2], "int, list"),
+        ([dt.date(2020, 1, 1), "x"], "date, str"),
+    ],
+)
 def test_table_from_pandas_mixed_types(col, types):
     df = pd.DataFrame({"ok": range(len(col)), "mixed": col})
     with pytest.raises(SynthgenError) as e:
@@ -253,9 +300,18 @@ def test_table_from_pandas_duplicate_names_and_bad_input():
 
 
 def test_validate_table_accepts_supported_types():
-    validate_table(pa.table({"i": pa.array([1, 2], pa.uint16()), "f": pa.array([1.5, 2.5], pa.float32()),
-                             "dec": pa.array([decimal.Decimal("1.25"), None], pa.decimal128(5, 2)),
-                             "s": pa.array(["a", "b"], pa.large_string()), "b": [True, False],
-                             "d": pa.array(["x", "y"]).dictionary_encode(),
-                             "t": pa.array([0, 1], pa.timestamp("ns", tz="UTC")),
-                             "d64": pa.array([0, 86400000], pa.date64())}), "ok")
+    validate_table(
+        pa.table(
+            {
+                "i": pa.array([1, 2], pa.uint16()),
+                "f": pa.array([1.5, 2.5], pa.float32()),
+                "dec": pa.array([decimal.Decimal("1.25"), None], pa.decimal128(5, 2)),
+                "s": pa.array(["a", "b"], pa.large_string()),
+                "b": [True, False],
+                "d": pa.array(["x", "y"]).dictionary_encode(),
+                "t": pa.array([0, 1], pa.timestamp("ns", tz="UTC")),
+                "d64": pa.array([0, 86400000], pa.date64()),
+            }
+        ),
+        "ok",
+    )

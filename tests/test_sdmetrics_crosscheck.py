@@ -12,6 +12,7 @@ Deliberate differences, each checked here in its own way:
 - Pair trends average over all pairs; SDMetrics 0.32's QualityReport leaves out pairs whose
   real association is weak (|rho| <= 0.5, Cramer's V <= 0.3).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -24,18 +25,31 @@ import pytest
 sdmetrics = pytest.importorskip("sdmetrics")
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")  # SDMetrics' own deprecations
 from sdmetrics.column_pairs import ContingencySimilarity, CorrelationSimilarity  # noqa: E402
+
 with warnings.catch_warnings():  # the single-table report is deprecated in favour of a
     warnings.simplefilter("ignore", FutureWarning)  # multi-table one; same scores for one table
     from sdmetrics.reports.single_table import QualityReport  # noqa: E402
 from sdmetrics.single_column import KSComplement, TVComplement  # noqa: E402
 
 from synthgen.evaluate.columns import bin_codes, numbers  # noqa: E402
-from synthgen.evaluate.fidelity import (column_views, contingency_similarity,  # noqa: E402
-                                        correlation_similarity, ks_complement, pair_scores,
-                                        shape_scores, tv_complement)
+from synthgen.evaluate.fidelity import (  # noqa: E402
+    column_views,
+    contingency_similarity,
+    correlation_similarity,
+    ks_complement,
+    pair_scores,
+    shape_scores,
+    tv_complement,
+)
 
-KINDS = {"x": "continuous", "n": "integer", "when": "datetime", "color": "categorical",
-         "size": "categorical", "flag": "boolean"}
+KINDS = {
+    "x": "continuous",
+    "n": "integer",
+    "when": "datetime",
+    "color": "categorical",
+    "size": "categorical",
+    "flag": "boolean",
+}
 NUMS = ["x", "n", "when"]
 CATS = ["color", "size", "flag"]
 
@@ -44,14 +58,16 @@ def make(n: int, seed: int, nulls: bool) -> pd.DataFrame:
     """A small table; `seed` also shifts the distributions so real and synthetic differ."""
     rng = np.random.default_rng(seed)
     x = rng.normal(seed % 3, 1 + seed % 2, n)
-    df = pd.DataFrame({
-        "x": x,
-        "n": (2 * x + rng.normal(0, 2, n)).round().astype(np.int64),
-        "when": pd.Timestamp("2021-01-01") + pd.to_timedelta(rng.integers(0, 400, n), unit="D"),
-        "color": pd.Series(rng.choice(["red", "green", "blue", "teal"], n, p=[.4, .3, .2, .1]), dtype="string"),
-        "size": pd.Series(np.where(x > 0.5, "L", rng.choice(["S", "M"], n)), dtype="string"),
-        "flag": rng.random(n) < 0.3 + 0.05 * seed,
-    })
+    df = pd.DataFrame(
+        {
+            "x": x,
+            "n": (2 * x + rng.normal(0, 2, n)).round().astype(np.int64),
+            "when": pd.Timestamp("2021-01-01") + pd.to_timedelta(rng.integers(0, 400, n), unit="D"),
+            "color": pd.Series(rng.choice(["red", "green", "blue", "teal"], n, p=[0.4, 0.3, 0.2, 0.1]), dtype="string"),
+            "size": pd.Series(np.where(x > 0.5, "L", rng.choice(["S", "M"], n)), dtype="string"),
+            "flag": rng.random(n) < 0.3 + 0.05 * seed,
+        }
+    )
     if nulls:
         df.loc[rng.random(n) < 0.1, "x"] = np.nan
         df.loc[rng.random(n) < 0.1, "when"] = pd.NaT
@@ -81,8 +97,10 @@ def test_tv_complement(pair):
     for col in CATS:
         ours = tv_complement(views[col].codes_real, views[col].codes_syn, views[col].n_codes)
         # Deliberate: null is a category for us; SDMetrics drops nulls, so give it a label.
-        ref = TVComplement.compute(real[col].astype(object).where(real[col].notna(), "<null>"),
-                                   syn[col].astype(object).where(syn[col].notna(), "<null>"))
+        ref = TVComplement.compute(
+            real[col].astype(object).where(real[col].notna(), "<null>"),
+            syn[col].astype(object).where(syn[col].notna(), "<null>"),
+        )
         assert ours == pytest.approx(ref, abs=1e-6), col
         if real[col].notna().all() and syn[col].notna().all():
             assert ours == pytest.approx(TVComplement.compute(real[col], syn[col]), abs=1e-6)
@@ -91,8 +109,9 @@ def test_tv_complement(pair):
 def test_correlation_similarity_spearman(pair):
     real, syn = pair
     for a, b in itertools.combinations(NUMS, 2):
-        ours = correlation_similarity(numbers(real[a], KINDS[a]), numbers(real[b], KINDS[b]),
-                                      numbers(syn[a], KINDS[a]), numbers(syn[b], KINDS[b]))
+        ours = correlation_similarity(
+            numbers(real[a], KINDS[a]), numbers(real[b], KINDS[b]), numbers(syn[a], KINDS[a]), numbers(syn[b], KINDS[b])
+        )
         ref = CorrelationSimilarity.compute(real[[a, b]], syn[[a, b]], coefficient="Spearman")
         assert ours == pytest.approx(ref, abs=1e-6), (a, b)
 
@@ -105,13 +124,15 @@ def test_contingency_similarity(pair):
         # two categorical columns (nulls are a category on both sides)
         for a, b in itertools.combinations(CATS, 2):
             va, vb = views[a], views[b]
-            ours = contingency_similarity(va.codes_real, vb.codes_real, va.codes_syn, vb.codes_syn,
-                                          va.n_codes, vb.n_codes)
+            ours = contingency_similarity(
+                va.codes_real, vb.codes_real, va.codes_syn, vb.codes_syn, va.n_codes, vb.n_codes
+            )
             assert ours == pytest.approx(ContingencySimilarity.compute(real[[a, b]], syn[[a, b]]), abs=1e-6)
         for num, cat in itertools.product(["x", "n"], CATS):
             vn, vc = views[num], views[cat]
-            ours = contingency_similarity(vn.codes_real, vc.codes_real, vn.codes_syn, vc.codes_syn,
-                                          vn.n_codes, vc.n_codes)
+            ours = contingency_similarity(
+                vn.codes_real, vc.codes_real, vn.codes_syn, vc.codes_syn, vn.n_codes, vc.n_codes
+            )
             # (1) our quantile bins handed to SDMetrics as a discrete column
             r = pd.DataFrame({num: vn.codes_real, cat: real[cat]})
             s = pd.DataFrame({num: vn.codes_syn, cat: syn[cat]})
@@ -127,10 +148,19 @@ def test_contingency_similarity(pair):
 
 
 def _metadata(kinds):
-    sd = {"continuous": "numerical", "integer": "numerical", "datetime": "datetime",
-          "categorical": "categorical", "boolean": "boolean"}
-    return {"columns": {c: {"sdtype": sd[k]} | ({"datetime_format": "%Y-%m-%d"} if k == "datetime" else {})
-                        for c, k in kinds.items()}}
+    sd = {
+        "continuous": "numerical",
+        "integer": "numerical",
+        "datetime": "datetime",
+        "categorical": "categorical",
+        "boolean": "boolean",
+    }
+    return {
+        "columns": {
+            c: {"sdtype": sd[k]} | ({"datetime_format": "%Y-%m-%d"} if k == "datetime" else {})
+            for c, k in kinds.items()
+        }
+    }
 
 
 def test_quality_report_agrees_where_definitions_coincide():

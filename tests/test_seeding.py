@@ -1,4 +1,5 @@
 """synthgen/seeding.py: every purpose and index is its own stream, and every seeded draw goes through it."""
+
 from __future__ import annotations
 
 import itertools
@@ -10,13 +11,13 @@ import pytest
 
 from synthgen import seeding
 from synthgen.errors import SynthgenError
-from tests.hardening_helpers import assert_one_line_error, run_cli
 from tests.conftest import tiny_overrides
+from tests.hardening_helpers import assert_one_line_error, run_cli
 
 # Seeds around the word boundaries: a seed of 2**32 + 5 must not read as (5, 1).
-SEEDS = (0, 1, 2, 5, 17, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 5, 2 ** 63 + 2, 2 ** 64 - 1)
+SEEDS = (0, 1, 2, 5, 17, 2**32 - 1, 2**32, 2**32 + 5, 2**63 + 2, 2**64 - 1)
 # Indexes per word: small values (chunks, rounds, epochs, ranks, batches) and the top of the range.
-INDEX = (0, 1, 2, 3, 11, 17, 2 ** 32 - 1)
+INDEX = (0, 1, 2, 3, 11, 17, 2**32 - 1)
 
 
 def all_streams():
@@ -41,7 +42,7 @@ def test_no_two_streams_are_the_same():
         state = tuple(seeding.seed_sequence(purpose, seed, *index).generate_state(4))
         assert state not in states, f"{key} repeats {states.get(state)}"
         states[state] = key
-        draws.add(int(seeding.numpy_rng(purpose, seed, *index).integers(2 ** 63)))
+        draws.add(int(seeding.numpy_rng(purpose, seed, *index).integers(2**63)))
         torch_seeds.add(seeding.torch_seed(purpose, seed, *index))
     assert len(draws) == len(torch_seeds) == len(states)
 
@@ -64,10 +65,10 @@ def test_index_shape_is_fixed_per_purpose():
     with pytest.raises(TypeError, match="rebalance"):
         seeding.numpy_rng(seeding.REBALANCE, 0, 0)
     with pytest.raises(ValueError, match="2\\*\\*32"):
-        seeding.numpy_rng(seeding.DECODE, 0, 2 ** 32)
+        seeding.numpy_rng(seeding.DECODE, 0, 2**32)
 
 
-@pytest.mark.parametrize("seed", [-1, 2 ** 64, 1.5, True, "7"])
+@pytest.mark.parametrize("seed", [-1, 2**64, 1.5, True, "7"])
 def test_a_bad_seed_is_one_line(seed):
     with pytest.raises(SynthgenError, match="seed=") as e:
         seeding.numpy_rng(seeding.REBALANCE, seed)
@@ -81,9 +82,11 @@ def test_a_negative_seed_on_the_command_line_is_refused_before_anything_is_writt
 
 
 # Seeded draws that are allowed outside seeding.py: constants that define data (module docstring).
-ALLOWED = {("copies.py", "np.random.default_rng(_WEIGHTS_SEED)"),
-           ("image_sources.py", "np.random.default_rng(MNIST5K_SEED)"),
-           ("evaluate/image_classifier.py", "torch.default_generator.manual_seed(settings.seed)")}
+ALLOWED = {
+    ("copies.py", "np.random.default_rng(_WEIGHTS_SEED)"),
+    ("image_sources.py", "np.random.default_rng(MNIST5K_SEED)"),
+    ("evaluate/image_classifier.py", "torch.default_generator.manual_seed(settings.seed)"),
+}
 
 
 def test_every_seeded_draw_goes_through_seeding():

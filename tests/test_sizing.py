@@ -1,9 +1,9 @@
 """The sizing rule (synthgen/sizing.py): its properties over 300 to 1,000,000 rows, `auto` keys and
 explicit overrides, and that pipeline.train trains with it."""
+
 from __future__ import annotations
 
 import json
-import math
 
 import pytest
 from hypothesis import given, settings
@@ -37,8 +37,12 @@ def test_monotone_in_rows(family):
 
 
 @settings(max_examples=100, deadline=None)
-@given(rows=st.integers(1, 2_000_000), columns=st.integers(1, 300), vocabulary=st.integers(2, 100_000),
-       family=st.sampled_from(FAMILIES))
+@given(
+    rows=st.integers(1, 2_000_000),
+    columns=st.integers(1, 300),
+    vocabulary=st.integers(2, 100_000),
+    family=st.sampled_from(FAMILIES),
+)
 def test_bounds(rows, columns, vocabulary, family):
     p, ref = plan(family, TableSize(rows, columns, vocabulary)), PROFILES[family]
     assert 1 <= p["batch_size"] <= ref["batch_size"] and p["batch_size"] <= rows
@@ -62,7 +66,13 @@ def test_warmup_fits_in_the_run_of_a_500_row_table():
 
 def test_reference_table_keeps_the_adult_settings():
     p = plan("TabularTransformer", size(REF_ROWS))
-    assert (p["batch_size"], p["d_model"], p["dropout"], p["weight_decay"], p["warmup_steps"]) == (512, 64, 0.1, 0.01, 100)
+    assert (p["batch_size"], p["d_model"], p["dropout"], p["weight_decay"], p["warmup_steps"]) == (
+        512,
+        64,
+        0.1,
+        0.01,
+        100,
+    )
     assert 28 <= p["epochs"] <= 34  # Adult's 30 epochs of ~46 steps
 
 
@@ -74,7 +84,10 @@ def test_validation_rows_enough_to_stop_on():
 
 def test_wide_tables_get_smaller_batches():
     assert plan("TabularTransformer", size(100_000, 128))["batch_size"] * 128 <= 16_384
-    assert plan("TabularTransformer", size(100_000, 128))["batch_size"] < plan("TabularTransformer", size(100_000))["batch_size"]
+    assert (
+        plan("TabularTransformer", size(100_000, 128))["batch_size"]
+        < plan("TabularTransformer", size(100_000))["batch_size"]
+    )
 
 
 def test_gan_batch_is_a_multiple_of_pac():
@@ -82,8 +95,15 @@ def test_gan_batch_is_a_multiple_of_pac():
 
 
 def test_auto_keys_resolve_and_explicit_values_win():
-    cfg = load_config(["model=transformer", "model.tabular.d_model=32", "model.tabular.batch_size=100", "trainer.max_epochs=3",
-                       "train.val_share=0.2"])
+    cfg = load_config(
+        [
+            "model=transformer",
+            "model.tabular.d_model=32",
+            "model.tabular.batch_size=100",
+            "trainer.max_epochs=3",
+            "train.val_share=0.2",
+        ]
+    )
     spec, training, rule = training_spec(cfg, size(800, 20))
     assert spec["d_model"] == 32 and spec["batch_size"] == 100 and training["epochs"] == 3
     assert training["val_share"] == 0.2 and spec["dropout"] == rule["dropout"] > 0.1
@@ -99,10 +119,13 @@ def test_epochs_follow_an_explicit_batch_size():
     assert b < a  # smaller batches: more steps per epoch, fewer epochs for the same steps
 
 
-@pytest.mark.parametrize("override, message", [
-    ("model.tabular.batch_size=many", "expected a number or auto"),
-    ("model.tabular.dropout=high", "expected a number or auto"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("model.tabular.batch_size=many", "expected a number or auto"),
+        ("model.tabular.dropout=high", "expected a number or auto"),
+    ],
+)
 def test_bad_values_are_one_line_errors(override, message):
     with pytest.raises(SynthgenError, match=message) as e:
         training_spec(load_config(["model=transformer", override]), size(1_000))
@@ -144,6 +167,7 @@ def test_pipeline_trains_with_the_rule(tiny_cfg):
 
 def rule_columns(paths) -> int:
     from synthgen.encoders import TabularEncoder
+
     return len(TabularEncoder.load(paths.encoder).layout.cardinalities)
 
 

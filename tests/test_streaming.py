@@ -1,5 +1,6 @@
 """Streamed prepare/encode (synthgen/streaming.py), token shards and training from them (synthgen/shards.py):
 folders, globs, CSV and DuckDB SQL through one path; real Adult rows, real Lightning training."""
+
 from __future__ import annotations
 
 import json
@@ -29,10 +30,22 @@ def adult_parts(tmp_path_factory):
 
 
 def overrides(tmp_path, *extra):
-    return [f"paths.out_dir={tmp_path / 'out'}", f"paths.mlflow_dir={tmp_path / 'mlruns'}", "data=file",
-            "stream.shard_rows=500", "stream.sample_rows=800", "stream.batch_rows=300", "stream.workers=1",
-            "trainer.max_epochs=1", "trainer.enable_progress_bar=false", "model.tabular.d_model=16", "model.tabular.n_layers=1",
-            "model.tabular.n_heads=2", "evaluate.detection_folds=2", *extra]
+    return [
+        f"paths.out_dir={tmp_path / 'out'}",
+        f"paths.mlflow_dir={tmp_path / 'mlruns'}",
+        "data=file",
+        "stream.shard_rows=500",
+        "stream.sample_rows=800",
+        "stream.batch_rows=300",
+        "stream.workers=1",
+        "trainer.max_epochs=1",
+        "trainer.enable_progress_bar=false",
+        "model.tabular.d_model=16",
+        "model.tabular.n_layers=1",
+        "model.tabular.n_heads=2",
+        "evaluate.detection_folds=2",
+        *extra,
+    ]
 
 
 def prepared(cfg):
@@ -57,6 +70,7 @@ def test_folder_is_split_counted_and_encoded_into_shards(tmp_path, adult_parts):
     assert schema["n_rows"] == train.num_rows
     # shards hold exactly the encoder's tokens of the training parts, in order
     from synthgen.encoders import TabularEncoder
+
     enc = TabularEncoder.load(paths.encoder)
     m = json.loads((paths.out / "encoded" / "manifest.json").read_text())
     shards = np.concatenate([np.load(paths.out / "encoded" / s["path"]) for s in m["shards"]])
@@ -77,6 +91,7 @@ def test_an_all_null_column_streams_through_as_nulls_of_its_type(tmp_path):
     pipeline.encode(cfg)
     paths, _ = prepared(cfg)
     from synthgen.encoders import TabularEncoder
+
     enc = TabularEncoder.load(paths.encoder)
     assert enc.schema.column("nothing").kind == "empty" and "nothing" not in enc.layout.columns
     rng = np.random.default_rng(0)
@@ -90,8 +105,13 @@ def test_split_and_sample_do_not_depend_on_batch_size(tmp_path, adult_parts):
         cfg = load_config(overrides(tmp_path / str(rows), f"data.path={adult_parts}", f"stream.batch_rows={rows}"))
         pipeline.prepare(cfg)
         paths, _ = prepared(cfg)
-        got.append((pq.read_table(paths.train_table), pq.read_table(paths.prepared / "sample.parquet"),
-                    paths.schema.read_text()))
+        got.append(
+            (
+                pq.read_table(paths.train_table),
+                pq.read_table(paths.prepared / "sample.parquet"),
+                paths.schema.read_text(),
+            )
+        )
     assert got[0][0].equals(got[1][0]) and got[0][1].equals(got[1][1]) and got[0][2] == got[1][2]
 
 
@@ -113,9 +133,14 @@ def test_sql_and_csv_glob_stream_into_the_same_path(tmp_path, adult_parts):
     assert prepared(cfg)[1]["input_rows"] == 3000
 
 
-@pytest.mark.parametrize("sql, needle", [("SELEC * FROM t", "syntax error"),
-                                         ("SELECT * FROM 'nowhere/*.parquet'", "No files found"),
-                                         ("SELECT nosuch FROM range(3)", "nosuch")])
+@pytest.mark.parametrize(
+    "sql, needle",
+    [
+        ("SELEC * FROM t", "syntax error"),
+        ("SELECT * FROM 'nowhere/*.parquet'", "No files found"),
+        ("SELECT nosuch FROM range(3)", "nosuch"),
+    ],
+)
 def test_bad_sql_gives_one_line_and_leaves_nothing(tmp_path, sql, needle):
     proc = run_cli("prepare", *overrides(tmp_path, f"data.sql={sql}"))
     assert_one_line_error(proc, "data.sql", needle)
@@ -166,8 +191,16 @@ def test_train_generate_evaluate_from_shards_with_the_index_copy_guard(tmp_path,
     from synthgen.encoders import TabularEncoder
     from synthgen.shards import ShardCopyGuard
 
-    cfg = load_config(overrides(tmp_path, f"data.path={adult_parts}", "generate.n_rows=600",
-                                "generate.chunk_rows=200", "evaluate.gate.enabled=false", "data.target=income"))
+    cfg = load_config(
+        overrides(
+            tmp_path,
+            f"data.path={adult_parts}",
+            "generate.n_rows=600",
+            "generate.chunk_rows=200",
+            "evaluate.gate.enabled=false",
+            "data.target=income",
+        )
+    )
     for stage in ("prepare", "encode", "train", "generate"):
         pipeline.STAGES[stage](cfg)
     paths = RunPaths.from_config(cfg)
@@ -181,8 +214,9 @@ def test_train_generate_evaluate_from_shards_with_the_index_copy_guard(tmp_path,
     rng = np.random.default_rng(0)
     fresh = np.stack([rng.integers(0, c, 500) for c in enc.layout.cardinalities], axis=1)
     both = np.concatenate([tokens[:300], fresh])
-    table = pa.concat_tables([train.slice(0, 300).select(enc.schema.arrow_schema.names),
-                              enc.decode(fresh, np.random.default_rng(1))])
+    table = pa.concat_tables(
+        [train.slice(0, 300).select(enc.schema.arrow_schema.names), enc.decode(fresh, np.random.default_rng(1))]
+    )
     ours = ShardCopyGuard(paths, enc).copies(both, table)
     theirs = CopyGuard(train, tokens, enc.layout.columns).copies(both, table)
     assert set(range(300)) <= set(ours.tolist())

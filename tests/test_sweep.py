@@ -1,4 +1,5 @@
 """`synthgen run -m key=a,b`: Hydra's sweep syntax, one whole pipeline per combination (synthgen/sweep.py)."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -13,20 +14,27 @@ from tests.conftest import TINY
 
 def test_expand_is_the_product_of_the_swept_values_in_command_line_order():
     jobs = expand(["model=gan,vae", "seed=range(0,2)", "data.sensitive=[sex,race]", "trainer.max_epochs=1"])
-    assert [j[:2] for j in jobs] == [["model=gan", "seed=0"], ["model=gan", "seed=1"],
-                                     ["model=vae", "seed=0"], ["model=vae", "seed=1"]]
+    assert [j[:2] for j in jobs] == [
+        ["model=gan", "seed=0"],
+        ["model=gan", "seed=1"],
+        ["model=vae", "seed=0"],
+        ["model=vae", "seed=1"],
+    ]
     assert all(j[2:] == ["data.sensitive=[sex,race]", "trainer.max_epochs=1"] for j in jobs)  # a list is no sweep
     assert sweep_keys(["model=choice(gan,vae)", "seed=3"]) == ["model"]
     assert job_label(jobs[1], ["model", "seed"]) == "model-gan_seed-1"  # no '=' (Hydra syntax in paths.out_dir=)
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["run", "-m", "seed=interval(0,1)"], "list the values to sweep"),
-    (["run", "-m", "seed=1"], "none given"),
-    (["train", "-m", "model=gan,vae"], "synthgen run -m"),
-    (["run", "model=gan,vae"], "several values are a sweep: synthgen run -m model=gan,vae"),
-    (["run", "-m", "model=gan,nosuch"], "nosuch"),  # every combination composes before any job runs
-])
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["run", "-m", "seed=interval(0,1)"], "list the values to sweep"),
+        (["run", "-m", "seed=1"], "none given"),
+        (["train", "-m", "model=gan,vae"], "synthgen run -m"),
+        (["run", "model=gan,vae"], "several values are a sweep: synthgen run -m model=gan,vae"),
+        (["run", "-m", "model=gan,nosuch"], "nosuch"),  # every combination composes before any job runs
+    ],
+)
 def test_bad_sweeps_are_one_line_errors_and_leave_nothing(tmp_path, capsys, argv, words):
     code = cli.main([*argv, f"paths.out_dir={tmp_path / 'out'}", f"hydra.sweep.dir={tmp_path / 'sweep'}"])
     err = capsys.readouterr().err.strip()
@@ -49,8 +57,18 @@ def test_sweep_folder_must_be_new(tmp_path):
 def test_two_family_sweep_runs_two_pipelines_and_compares_them(tmp_path, capsys):
     tiny = [o for o in TINY if not o.startswith("model.")]  # the transformer's sizes are not the VAE's keys
     sweep = tmp_path / "sweep"
-    code = cli.main(["run", "-m", "model=transformer,vae", *tiny, f"paths.mlflow_dir={tmp_path / 'mlruns'}",
-                     "evaluate.gate.enabled=false", "logger.log_model=false", f"hydra.sweep.dir={sweep}"])
+    code = cli.main(
+        [
+            "run",
+            "-m",
+            "model=transformer,vae",
+            *tiny,
+            f"paths.mlflow_dir={tmp_path / 'mlruns'}",
+            "evaluate.gate.enabled=false",
+            "logger.log_model=false",
+            f"hydra.sweep.dir={sweep}",
+        ]
+    )
     printed = capsys.readouterr().out
     assert code == 0, printed[-3000:]
     table = pd.read_csv(sweep / "sweep.csv")

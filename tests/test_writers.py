@@ -1,5 +1,6 @@
 """The table and image writers share one completeness check (writers/chunks.py:read_chunks): a
 chunk missing or short when rank 0 finishes fails naming the chunk and its file, for both."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -50,5 +51,14 @@ def test_complete_chunks_give_a_manifest_of_every_row(tmp_path, kind):
     assert manifest["rows"] == 9 and [f["chunk"] for f in manifest["files"]] == [0, 1, 2]
     if kind == "image":  # the per-chunk rows files are merged into the one manifest, then removed
         assert pq.read_table(tmp_path / "out" / "_manifest.parquet").column("index").to_pylist() == [
-            0, 1, 2, 10, 11, 12, 20, 21, 22]
+            0,
+            1,
+            2,
+            10,
+            11,
+            12,
+            20,
+            21,
+            22,
+        ]
         assert not list((tmp_path / "out").glob(".rows-*"))

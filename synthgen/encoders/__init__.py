@@ -1,4 +1,5 @@
 """Encoders turn raw data into model tensors and back; each publishes a Layout."""
+
 from synthgen.encoders.layout import TokenLayout
 from synthgen.encoders.tabular import TabularEncoder
 

@@ -25,6 +25,7 @@ so a 50,000-level column costs one token. The levels and their frequencies live 
 
 Each codec reserves token 0 for null when the real column had nulls.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -32,11 +33,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from synthgen.errors import SynthgenError
-from synthgen.schema import (ColumnSchema, is_string_type, is_temporal_type, plain_values, temporal_ints,
-                             temporal_unit, unit_ratio)
+from synthgen.schema import (
+    ColumnSchema,
+    is_string_type,
+    is_temporal_type,
+    plain_values,
+    temporal_ints,
+    temporal_unit,
+    unit_ratio,
+)
 
 KNOTS = 16  # equal-mass pieces per bin for the within-bin draw
-_GRID_LIMIT = 2 ** 53  # a continuous grid needs |value| * 10**decimals below this (exact in float64)
+_GRID_LIMIT = 2**53  # a continuous grid needs |value| * 10**decimals below this (exact in float64)
 
 
 def _chunked(arr) -> pa.ChunkedArray:
@@ -44,8 +52,9 @@ def _chunked(arr) -> pa.ChunkedArray:
 
 
 class NumericCodec:
-    def __init__(self, col: ColumnSchema, typ: pa.DataType, has_null: bool, points, edges, scale: int | None,
-                 knots=None):
+    def __init__(
+        self, col: ColumnSchema, typ: pa.DataType, has_null: bool, points, edges, scale: int | None, knots=None
+    ):
         self.col, self.typ, self.has_null = col, typ, bool(has_null)
         self.scale = scale  # None: float units (no grid); else int units = value * scale (1 for ints/datetimes)
         dtype = np.float64 if scale is None else np.int64
@@ -70,8 +79,9 @@ class NumericCodec:
         return cls.fit_units(col, arr.type, u[~null], bool(null.any()), n_bins)
 
     @classmethod
-    def fit_units(cls, col: ColumnSchema, typ: pa.DataType, valid: np.ndarray, has_null: bool,
-                  n_bins: int) -> "NumericCodec":
+    def fit_units(
+        cls, col: ColumnSchema, typ: pa.DataType, valid: np.ndarray, has_null: bool, n_bins: int
+    ) -> "NumericCodec":
         """Fit from the non-null values in units (encoders/dp_stats.py passes values drawn from a
         DP histogram)."""
         scale = _scale_of(col)
@@ -92,8 +102,13 @@ class NumericCodec:
         return cls(col, typ, has_null, points, edges, scale, _bin_knots(rest, rest_n, edges))
 
     def state(self) -> dict:
-        return {"has_null": self.has_null, "scale": self.scale, "points": self.points.tolist(),
-                "edges": self.edges.tolist(), "knots": None if self.knots is None else self.knots.tolist()}
+        return {
+            "has_null": self.has_null,
+            "scale": self.scale,
+            "points": self.points.tolist(),
+            "edges": self.edges.tolist(),
+            "knots": None if self.knots is None else self.knots.tolist(),
+        }
 
     @classmethod
     def from_state(cls, col: ColumnSchema, typ: pa.DataType, s: dict) -> "NumericCodec":
@@ -148,7 +163,7 @@ class NumericCodec:
         if self._lut is None and self.grid and len(self.points) + len(self.edges):
             lo = int(min(self.points[:1].tolist() + self.edges[:1].tolist()))
             hi = int(max(self.points[-1:].tolist() + self.edges[-1:].tolist()))
-            if hi - lo < 2 ** 20:
+            if hi - lo < 2**20:
                 values = np.arange(lo, hi + 1, dtype=np.int64)
                 self._lut_lo = lo
                 self._lut = self._encode_search(values, np.zeros(len(values), dtype=bool)).astype(np.int32)
@@ -189,13 +204,17 @@ class NumericCodec:
                 a = a.cast(pa.timestamp("us") if self.col.kind == "datetime" else pa.float64())
             u, null = self.units(a)
         except (pa.ArrowException, SynthgenError, TypeError, ValueError):
-            raise SynthgenError(f"cannot condition on {name}={value!r}: expected a {self.col.kind} value "
-                                f"like {self._describe(self.col.min)}") from None
+            raise SynthgenError(
+                f"cannot condition on {name}={value!r}: expected a {self.col.kind} value "
+                f"like {self._describe(self.col.min)}"
+            ) from None
         lo = min(self.points[:1].tolist() + self.edges[:1].tolist())
         hi = max(self.points[-1:].tolist() + self.edges[-1:].tolist())
         if not lo <= u[0] <= hi:
-            raise SynthgenError(f"cannot condition on {name}={value!r}: the real values lie between "
-                                f"{self._describe(self.col.min)} and {self._describe(self.col.max)}")
+            raise SynthgenError(
+                f"cannot condition on {name}={value!r}: the real values lie between "
+                f"{self._describe(self.col.min)} and {self._describe(self.col.max)}"
+            )
         return int(self._encode_units(u, null)[0])
 
     def _describe(self, v) -> str:
@@ -285,16 +304,18 @@ def _units(col: ColumnSchema, scale: int | None, arr) -> tuple[np.ndarray, np.nd
         try:
             return arr.cast(pa.int64()).fill_null(0).to_numpy(), null
         except pa.ArrowInvalid:
-            raise SynthgenError(f"column '{col.name}' has values beyond the int64 range; "
-                                f"set data.columns.{col.name}.kind=continuous") from None
+            raise SynthgenError(
+                f"column '{col.name}' has values beyond the int64 range; set data.columns.{col.name}.kind=continuous"
+            ) from None
     f = arr.cast(pa.float64()).fill_null(np.nan).to_numpy()
     if scale is None:
         return f, null
     f = np.round(f * scale)
     f[null] = 0
-    if np.abs(f).max(initial=0) >= 2.0 ** 63:
-        raise SynthgenError(f"column '{col.name}' has values beyond the int64 range; "
-                            f"set data.columns.{col.name}.kind=continuous")
+    if np.abs(f).max(initial=0) >= 2.0**63:
+        raise SynthgenError(
+            f"column '{col.name}' has values beyond the int64 range; set data.columns.{col.name}.kind=continuous"
+        )
     return f.astype(np.int64), null
 
 
@@ -329,7 +350,7 @@ class CategoryCodec:
         self.n_cats = len(col.categories or [])
         self.n_kept = int(n_kept)
         self.n_rare = self.n_cats - self.n_kept
-        freq = np.asarray(col.frequencies or [], dtype=np.float64)[self.n_kept:]
+        freq = np.asarray(col.frequencies or [], dtype=np.float64)[self.n_kept :]
         self._rare_cdf = np.cumsum(freq) / freq.sum() if self.n_rare else freq
         self.cardinality = int(self.has_null) + self.n_kept + int(self.n_rare > 0)
         vt = typ.value_type if pa.types.is_dictionary(typ) else typ
@@ -342,7 +363,7 @@ class CategoryCodec:
 
     @property
     def rare(self) -> list:
-        return list((self.col.categories or [])[self.n_kept:])
+        return list((self.col.categories or [])[self.n_kept :])
 
     @property
     def dictionary(self) -> pa.Array:
@@ -371,8 +392,9 @@ class CategoryCodec:
             try:
                 arr = arr.cast(self._dict_type)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                raise SynthgenError(f"column '{self.col.name}' is {arr.type}, not {self._dict_type} "
-                                    f"as at fitting time") from None
+                raise SynthgenError(
+                    f"column '{self.col.name}' is {arr.type}, not {self._dict_type} as at fitting time"
+                ) from None
         base = int(self.has_null)
         null = arr.is_null().to_numpy()
         if null.any() and not self.has_null:
@@ -390,16 +412,18 @@ class CategoryCodec:
     def token_of(self, value) -> int:
         if value is None:
             if not self.has_null:
-                raise SynthgenError(f"column '{self.col.name}' is never null in the real data; "
-                                    f"cannot condition on null")
+                raise SynthgenError(
+                    f"column '{self.col.name}' is never null in the real data; cannot condition on null"
+                )
             return 0
         kept = self.kept
         if value in kept:
             return int(self.has_null) + kept.index(value)
         hint = ", ".join(map(str, kept[:8]))
         why = "is too rare to condition on" if value in self.rare else "is not among its real values"
-        raise SynthgenError(f"column '{self.col.name}': value {value!r} {why}; "
-                            f"use one of: {hint}{', ...' if len(kept) > 8 else ''}")
+        raise SynthgenError(
+            f"column '{self.col.name}': value {value!r} {why}; use one of: {hint}{', ...' if len(kept) > 8 else ''}"
+        )
 
     def decode(self, tok: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """tokens [n] -> (indices into the schema's categories [n], null mask [n])."""

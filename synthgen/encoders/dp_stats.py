@@ -21,6 +21,7 @@ add/remove-one-row neighbours). delta is spent only by the stability histograms.
 Not covered, stated in the report: identifier columns' key format (e.g. numbering after the
 largest real key) and datetime resolution/time zone are read from the data as before.
 """
+
 from __future__ import annotations
 
 import math
@@ -51,8 +52,9 @@ def threshold(eps: float, delta: float) -> float:
     return 1.0 + math.log(1.0 / (2.0 * delta)) / eps
 
 
-def fit_dp_encoder(table: pa.Table, schema: TableSchema, settings: dict, columns_cfg: dict | None,
-                   pcfg, seed: int) -> TabularEncoder:
+def fit_dp_encoder(
+    table: pa.Table, schema: TableSchema, settings: dict, columns_cfg: dict | None, pcfg, seed: int
+) -> TabularEncoder:
     """A TabularEncoder whose saved state is DP in the rows of `table` (plus what the user declared
     public), spending pcfg.encoder_share of pcfg's budget. `settings`: the encoder.* config.
     settings.privacy in the state records the budget and the spend (privacy/training.py reads it)."""
@@ -80,8 +82,18 @@ def fit_dp_encoder(table: pa.Table, schema: TableSchema, settings: dict, columns
         if col.kind in NUMERIC_KINDS:
             new, codec, info = _numeric(col, typ, arr, declared.get("bounds"), eps_c, settings["n_bins"], rng)
         else:
-            new, n_kept, info = _categorical(col, typ, arr, declared.get("categories"), col.name in public,
-                                             eps_c, delta_c, n_noisy, settings["max_categories"], rng)
+            new, n_kept, info = _categorical(
+                col,
+                typ,
+                arr,
+                declared.get("categories"),
+                col.name in public,
+                eps_c,
+                delta_c,
+                n_noisy,
+                settings["max_categories"],
+                rng,
+            )
             codec = CategoryCodec(new, typ, True, n_kept)
         cols.append(new)
         codecs[col.name] = codec
@@ -90,10 +102,16 @@ def fit_dp_encoder(table: pa.Table, schema: TableSchema, settings: dict, columns
     for name, codec in codecs.items():  # the codecs must point at the schema's columns
         codec.col = dp_schema.column(name)
     spent_delta = delta_c * n_stab
-    privacy = {"epsilon_total": float(pcfg.epsilon), "delta_total": delta_total, "epsilon_spent": float(epsilon),
-               "delta_spent": float(spent_delta), "epsilon_per_mechanism": eps_c, "row_count": "laplace",
-               "columns": report,
-               "not_covered": "identifier key formats, datetime resolution and time zone"}
+    privacy = {
+        "epsilon_total": float(pcfg.epsilon),
+        "delta_total": delta_total,
+        "epsilon_spent": float(epsilon),
+        "delta_spent": float(spent_delta),
+        "epsilon_per_mechanism": eps_c,
+        "row_count": "laplace",
+        "columns": report,
+        "not_covered": "identifier key formats, datetime resolution and time zone",
+    }
     return TabularEncoder(dp_schema, codecs, base.id_formats, {**base.settings, "privacy": privacy})
 
 
@@ -118,8 +136,11 @@ def _categorical(col, typ, arr, declared, public, eps, delta, n_noisy, max_categ
         levels = list(declared) if declared is not None else [True, False]
         _check_declared(col, vt, levels)
         freqs = [1] * len(levels)
-        info = {"mechanism": "public categories" if declared is not None else "public boolean domain",
-                "epsilon": 0.0, "listed": len(levels)}
+        info = {
+            "mechanism": "public categories" if declared is not None else "public boolean domain",
+            "epsilon": 0.0,
+            "listed": len(levels),
+        }
     else:
         counts = pc.value_counts(plain_values(arr).drop_null())
         values = counts.field("values").to_pylist()
@@ -129,15 +150,23 @@ def _categorical(col, typ, arr, declared, public, eps, delta, n_noisy, max_categ
         keep = keep[np.argsort(-noisy[keep], kind="stable")][:max_categories]
         levels = [values[i] for i in keep]
         freqs = [int(round(noisy[i])) for i in keep]
-        info = {"mechanism": "stability histogram (Laplace)", "epsilon": eps, "delta": delta,
-                "threshold": tau, "listed": len(levels)}
+        info = {
+            "mechanism": "stability histogram (Laplace)",
+            "epsilon": eps,
+            "delta": delta,
+            "threshold": tau,
+            "listed": len(levels),
+        }
         if not levels and not stringy:
-            raise SynthgenError(f"column '{col.name}': no level is frequent enough to list under "
-                                f"privacy.epsilon; declare data.columns.{col.name}.categories")
+            raise SynthgenError(
+                f"column '{col.name}': no level is frequent enough to list under "
+                f"privacy.epsilon; declare data.columns.{col.name}.categories"
+            )
     rare_freq = max(1, n_noisy - sum(freqs)) if not public else 1
     rare = OTHER if stringy else levels[0]  # the rare slot: what a merged level decodes to
-    new = replace(col, categories=[*levels, rare], frequencies=[*freqs, rare_freq], null_share=0.0,
-                  n_unique=len(levels))
+    new = replace(
+        col, categories=[*levels, rare], frequencies=[*freqs, rare_freq], null_share=0.0, n_unique=len(levels)
+    )
     return new, len(levels), info
 
 
@@ -145,7 +174,9 @@ def _check_declared(col, vt, levels) -> None:
     try:
         pa.array(levels, type=vt)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
-        raise SynthgenError(f"data.columns.{col.name}.categories {levels!r} do not fit the column's type {vt}") from None
+        raise SynthgenError(
+            f"data.columns.{col.name}.categories {levels!r} do not fit the column's type {vt}"
+        ) from None
     if len(set(levels)) != len(levels) or not levels:
         raise SynthgenError(f"data.columns.{col.name}.categories must list distinct values")
 
@@ -175,8 +206,11 @@ def _numeric(col, typ, arr, bounds, eps, n_bins, rng):
         lo, hi = math.ceil(lo), math.floor(hi)
         if hi < lo:
             hi = lo
-    edges = (np.arange(lo, hi + 2, dtype=np.float64) if grid_int and hi - lo < _FINE_UNIT_CELLS
-             else np.linspace(lo, hi, _FINE_CELLS + 1))
+    edges = (
+        np.arange(lo, hi + 2, dtype=np.float64)
+        if grid_int and hi - lo < _FINE_UNIT_CELLS
+        else np.linspace(lo, hi, _FINE_CELLS + 1)
+    )
     if grid_int:
         edges = np.unique(np.round(edges))
     if len(edges) < 2:

@@ -7,6 +7,7 @@
   and white (255) exact and move a pixel by at most 127.5 / (levels - 1) + 0.5 grey levels
   (8 for levels=16, whose 16 grey levels are multiples of 17); levels=2 binarises at 128.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,6 +26,7 @@ STATE_VERSION = 1
 @dataclass(frozen=True)
 class ImageLayout:
     """What a model sees of an image set: sizes only. Tensors are [N, C, H, W]; tokens [N, H*W*C]."""
+
     channels: int
     height: int
     width: int
@@ -43,13 +45,18 @@ class ImageLayout:
             raise ValueError(f"levels must lie in [2, 256], got {self.levels}")
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "channels": self.channels, "height": self.height, "width": self.width,
-                "n_classes": self.n_classes, "levels": self.levels}
+        return {
+            "kind": self.kind,
+            "channels": self.channels,
+            "height": self.height,
+            "width": self.width,
+            "n_classes": self.n_classes,
+            "levels": self.levels,
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> "ImageLayout":
-        return cls(d["channels"], d["height"], d["width"], d["n_classes"], d.get("levels", 256),
-                   d.get("kind", "image"))
+        return cls(d["channels"], d["height"], d["width"], d["n_classes"], d.get("levels", 256), d.get("kind", "image"))
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -72,8 +79,15 @@ def quantization_tables(levels: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 class ImageEncoder:
-    def __init__(self, height: int, width: int, channels: int, class_names: list[str], levels: int = 256,
-                 class_counts: list[int] | None = None):
+    def __init__(
+        self,
+        height: int,
+        width: int,
+        channels: int,
+        class_names: list[str],
+        levels: int = 256,
+        class_counts: list[int] | None = None,
+    ):
         if not isinstance(levels, (int, np.integer)) or isinstance(levels, bool) or not 2 <= levels <= 256:
             raise SynthgenError(f"encoder.levels={levels!r} must be a whole number from 2 to 256")
         self.class_names = [str(c) for c in class_names]
@@ -92,8 +106,13 @@ class ImageEncoder:
         return cls(h, w, c, data.class_names, levels, counts.tolist())
 
     def to_dict(self) -> dict:
-        return {"version": STATE_VERSION, "kind": "image", "layout": self.layout.to_dict(),
-                "class_names": self.class_names, "class_counts": self.class_counts}
+        return {
+            "version": STATE_VERSION,
+            "kind": "image",
+            "layout": self.layout.to_dict(),
+            "class_names": self.class_names,
+            "class_counts": self.class_counts,
+        }
 
     def save(self, path: Path) -> None:
         atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=1) + "\n")
@@ -149,9 +168,11 @@ class ImageEncoder:
         lay = self.layout
         want = (lay.height, lay.width, lay.channels)
         if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != want:
-            raise SynthgenError(f"{what}: images are {images.dtype} {tuple(images.shape)}, but the encoder was "
-                                f"fitted on uint8 [N, {', '.join(map(str, want))}]; load the source with the "
-                                f"same size and channels")
+            raise SynthgenError(
+                f"{what}: images are {images.dtype} {tuple(images.shape)}, but the encoder was "
+                f"fitted on uint8 [N, {', '.join(map(str, want))}]; load the source with the "
+                f"same size and channels"
+            )
         return images
 
     def labels_for(self, data: ImageSet) -> np.ndarray:
@@ -163,8 +184,9 @@ class ImageEncoder:
         used = set(np.unique(data.labels).tolist())
         unknown = [n for i, n in enumerate(data.class_names) if n in unknown and i in used]
         if unknown:
-            raise SynthgenError(f"class(es) {unknown[:5]} were not seen when the encoder was fitted "
-                                f"(it knows {self.class_names[:10]})")
+            raise SynthgenError(
+                f"class(es) {unknown[:5]} were not seen when the encoder was fitted (it knows {self.class_names[:10]})"
+            )
         remap = np.array([index.get(n, -1) for n in data.class_names], np.int64)
         return remap[data.labels]
 

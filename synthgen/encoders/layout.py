@@ -3,6 +3,7 @@
 Tabular: one token per modelled column, each with its own vocabulary size. The transformer reads
 the tokens; GAN and VAE read the same tokens as one-hot spans (see models/heads.py).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -14,6 +14,7 @@ What the model sees, per column kind (synthgen/schema.py):
 - empty: nulls of the column's type.
 The decoded table has every column of the input, in order, with its Arrow type.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -25,15 +26,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from synthgen import ages
+from synthgen import ages, pii
 from synthgen import codecs as text_codecs
-from synthgen import pii
 from synthgen.encoders.columns import CategoryCodec, NumericCodec, _rescale, _temporal_array
 from synthgen.encoders.layout import TokenLayout
 from synthgen.errors import SynthgenError
 from synthgen.io import atomic_write_text, read_encoder_state
-from synthgen.schema import (NUMERIC_KINDS, ColumnSchema, TableSchema, plain_values,
-                             temporal_ints, unit_ratio)
+from synthgen.schema import NUMERIC_KINDS, ColumnSchema, TableSchema, plain_values, temporal_ints, unit_ratio
 
 STATE_VERSION = 3
 TEXT_STRATEGIES = ("fake", "drop")
@@ -43,8 +42,15 @@ _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 
 
 class TabularEncoder:
-    def __init__(self, schema: TableSchema, codecs: dict, id_formats: dict, settings: dict,
-                 offsets: dict | None = None, real_hashes: dict | None = None):
+    def __init__(
+        self,
+        schema: TableSchema,
+        codecs: dict,
+        id_formats: dict,
+        settings: dict,
+        offsets: dict | None = None,
+        real_hashes: dict | None = None,
+    ):
         self.schema = schema
         self.codecs = codecs  # modelled column -> codec, in table order
         self.id_formats = id_formats  # identifier column -> key format (see _id_format)
@@ -61,14 +67,25 @@ class TabularEncoder:
 
     # ---- fitting -----------------------------------------------------------------------------
     @classmethod
-    def fit(cls, table: pa.Table, schema: TableSchema, n_bins: int = 100, max_categories: int = 1000,
-            rare_min_count: int = 1, text_strategy: str = "fake") -> "TabularEncoder":
+    def fit(
+        cls,
+        table: pa.Table,
+        schema: TableSchema,
+        n_bins: int = 100,
+        max_categories: int = 1000,
+        rare_min_count: int = 1,
+        text_strategy: str = "fake",
+    ) -> "TabularEncoder":
         """Fit one codec per modelled column (see the module docstring for the others)."""
         if text_strategy not in TEXT_STRATEGIES:
-            raise SynthgenError(f"encoder.text_strategy='{text_strategy}' is unknown; use one of "
-                                f"{', '.join(TEXT_STRATEGIES)}")
-        for key, v, lo in (("n_bins", n_bins, 2), ("max_categories", max_categories, 1),
-                           ("rare_min_count", rare_min_count, 1)):
+            raise SynthgenError(
+                f"encoder.text_strategy='{text_strategy}' is unknown; use one of {', '.join(TEXT_STRATEGIES)}"
+            )
+        for key, v, lo in (
+            ("n_bins", n_bins, 2),
+            ("max_categories", max_categories, 1),
+            ("rare_min_count", rare_min_count, 1),
+        ):
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < lo:
                 raise SynthgenError(f"encoder.{key}={v!r} must be an integer of at least {lo}")
         missing = [n for n in schema.names if n not in table.column_names]
@@ -85,8 +102,9 @@ class TabularEncoder:
                 off, null, unit = _offsets(base, native.column(base.name), col, arr)
                 valid = off[~null]
                 offsets[col.name] = {"base": base.name, "unit": unit, "min": int(valid.min()), "max": int(valid.max())}
-                codecs[col.name] = NumericCodec.fit(_offset_column(col, offsets[col.name]),
-                                                    pa.chunked_array([pa.array(off, mask=null)]), n_bins)
+                codecs[col.name] = NumericCodec.fit(
+                    _offset_column(col, offsets[col.name]), pa.chunked_array([pa.array(off, mask=null)]), n_bins
+                )
             elif col.kind in NUMERIC_KINDS:
                 codecs[col.name] = NumericCodec.fit(col, arr, n_bins)
             elif col.kind in ("categorical", "boolean"):
@@ -94,19 +112,29 @@ class TabularEncoder:
             elif col.kind == "identifier":
                 ids[col.name] = _id_format(col.name, arr, types[col.name])
             elif col.kind == "text" and text_strategy == "drop":
-                warnings.warn(f"column '{col.name}' is free text: it is dropped from the synthetic table "
-                              f"(encoder.text_strategy=fake writes fake text instead)", stacklevel=2)
-        settings = dict(n_bins=n_bins, max_categories=max_categories, rare_min_count=rare_min_count,
-                        text_strategy=text_strategy)
+                warnings.warn(
+                    f"column '{col.name}' is free text: it is dropped from the synthetic table "
+                    f"(encoder.text_strategy=fake writes fake text instead)",
+                    stacklevel=2,
+                )
+        settings = dict(
+            n_bins=n_bins, max_categories=max_categories, rare_min_count=rare_min_count, text_strategy=text_strategy
+        )
         return cls(schema, codecs, ids, settings, offsets, _real_hashes(table, schema))
 
     # ---- state ---------------------------------------------------------------------------------
     def to_dict(self) -> dict:
         """JSON-able state; category levels and frequencies are stored once, in the schema."""
-        return {"version": STATE_VERSION, "settings": self.settings, "layout": self.layout.to_dict(),
-                "identifiers": self.id_formats, "codecs": {n: c.state() for n, c in self.codecs.items()},
-                "offsets": self.offsets, "real_hashes": self.real_hashes,
-                "schema": json.loads(self.schema.to_json(indent=None))}
+        return {
+            "version": STATE_VERSION,
+            "settings": self.settings,
+            "layout": self.layout.to_dict(),
+            "identifiers": self.id_formats,
+            "codecs": {n: c.state() for n, c in self.codecs.items()},
+            "offsets": self.offsets,
+            "real_hashes": self.real_hashes,
+            "schema": json.loads(self.schema.to_json(indent=None)),
+        }
 
     def save(self, path: Path) -> None:
         atomic_write_text(path, json.dumps(self.to_dict(), separators=(",", ":")))
@@ -143,7 +171,9 @@ class TabularEncoder:
                 base = self.schema.column(self.offsets[name]["base"])
                 off, null, _ = _offsets(base, native.column(base.name), self.schema.column(name), native.column(name))
                 null = null if codec.has_null else np.zeros(len(off), dtype=bool)
-                out[:, j] = codec._encode_units(np.clip(off, self.offsets[name]["min"], self.offsets[name]["max"]), null)
+                out[:, j] = codec._encode_units(
+                    np.clip(off, self.offsets[name]["min"], self.offsets[name]["max"]), null
+                )
             else:
                 out[:, j] = codec.encode(native.column(name))
         return out
@@ -167,8 +197,10 @@ class TabularEncoder:
             bad = np.flatnonzero((lo < 0) | (hi >= self._cards))
             if len(bad):
                 j = int(bad[0])
-                raise ValueError(f"tokens of column '{self.layout.columns[j]}' lie in [{lo[j]}, {hi[j]}], "
-                                 f"outside its vocabulary [0, {self._cards[j]})")
+                raise ValueError(
+                    f"tokens of column '{self.layout.columns[j]}' lie in [{lo[j]}, {hi[j]}], "
+                    f"outside its vocabulary [0, {self._cards[j]})"
+                )
         schema = self.schema.arrow_schema
         j = {name: i for i, name in enumerate(self.codecs)}
         decoded = {}  # modelled column -> (values in its units, null mask)
@@ -188,16 +220,18 @@ class TabularEncoder:
                 age = ages[name]
                 if age.get("at"):
                     resolve(age["at"])
-                decoded[name] = self._birth_dates(age, *decoded[name], *decoded[age["column"]],
-                                                  *(decoded.get(age["at"]) or (None, None)), rng)
+                decoded[name] = self._birth_dates(
+                    age, *decoded[name], *decoded[age["column"]], *(decoded.get(age["at"]) or (None, None)), rng
+                )
             elif name in rels:
                 r = rels[name]
                 bounds = [b for b in (r["base"], *r.get("also", [])) if b in decoded or b in self.offsets]
                 for b in bounds:
                     resolve(b)
                 if name in self.offsets:
-                    decoded[name] = self._add_offset(name, *self.codecs[name].decode(cols[j[name]], rng),
-                                                     *decoded[r["base"]])
+                    decoded[name] = self._add_offset(
+                        name, *self.codecs[name].decode(cols[j[name]], rng), *decoded[r["base"]]
+                    )
                 if name in decoded:  # B = max(B, A) for each lower bound A, where both are set
                     for b in bounds:
                         decoded[name] = self._at_least(name, b, *decoded[name], *decoded[b])
@@ -281,8 +315,11 @@ class TabularEncoder:
     def _fake_values(self, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """pii and text columns: one fake person per row; rows whose fake identifying values equal
         real ones get a new person (at most _REDRAW_ROUNDS times)."""
-        cols = [c for c in self.schema.columns
-                if c.kind == "pii" or (c.kind == "text" and self.settings.get("text_strategy", "fake") == "fake")]
+        cols = [
+            c
+            for c in self.schema.columns
+            if c.kind == "pii" or (c.kind == "text" and self.settings.get("text_strategy", "fake") == "fake")
+        ]
         if not cols or not n:
             return {}
         first, last = pii.fake_people(n, rng)
@@ -317,19 +354,25 @@ class TabularEncoder:
                 kind = self.schema.column(name).kind  # raises for an unknown column
                 raise SynthgenError(f"cannot condition on '{name}': it is a {kind} column, which is not modelled")
             if name in self.offsets:
-                raise SynthgenError(f"cannot condition on '{name}': it is modelled as an offset from "
-                                    f"'{self.offsets[name]['base']}' (a date ordering); condition on that column")
+                raise SynthgenError(
+                    f"cannot condition on '{name}': it is modelled as an offset from "
+                    f"'{self.offsets[name]['base']}' (a date ordering); condition on that column"
+                )
             age = next((a for a in self.schema.ages if a["born"] == name and a["column"] in idx), None)
             if age:
-                raise SynthgenError(f"cannot condition on '{name}': it is written from the age '{age['column']}' "
-                                    f"and {repr(age['at']) if age['at'] else 'the day ' + age['day']} "
-                                    f"(an age relation); condition on '{age['column']}'")
+                raise SynthgenError(
+                    f"cannot condition on '{name}': it is written from the age '{age['column']}' "
+                    f"and {repr(age['at']) if age['at'] else 'the day ' + age['day']} "
+                    f"(an age relation); condition on '{age['column']}'"
+                )
             col = self.schema.column(name)
             if col.codec and isinstance(value, str):
                 value = text_codecs.parse(col.codec, pa.array([value], pa.large_string()))[0].as_py()
                 if value is None:
-                    raise SynthgenError(f"cannot condition on '{name}': the value is not written like its "
-                                        f"real values (format {col.codec.get('format', col.codec['type'])})")
+                    raise SynthgenError(
+                        f"cannot condition on '{name}': the value is not written like its "
+                        f"real values (format {col.codec.get('format', col.codec['type'])})"
+                    )
             out[idx[name]] = self.codecs[name].token_of(value)
         return out
 
@@ -349,8 +392,15 @@ def _offsets(base: ColumnSchema, a_arr, col: ColumnSchema, b_arr) -> tuple[np.nd
 
 def _offset_column(col: ColumnSchema, o: dict) -> ColumnSchema:
     """The integer column the model sees for a date modelled as base + offset (units of o['unit'])."""
-    return ColumnSchema(name=col.name, kind="integer", arrow_type="int64", null_share=col.null_share, n_unique=0,
-                        min=o["min"], max=o["max"])
+    return ColumnSchema(
+        name=col.name,
+        kind="integer",
+        arrow_type="int64",
+        null_share=col.null_share,
+        n_unique=0,
+        min=o["min"],
+        max=o["max"],
+    )
 
 
 def _real_hashes(table: pa.Table, schema: TableSchema) -> dict[str, str]:
@@ -411,16 +461,22 @@ def _id_format(name: str, arr: pa.ChunkedArray, typ: pa.DataType) -> dict:
         if len(prefix) == 1 and len(suffix) == 1 and lens["max"].as_py() <= 18:
             top = pc.max(digits.cast(pa.int64())).as_py()
             width = lens["max"].as_py() if lens["min"].as_py() == lens["max"].as_py() else 0
-            return {"type": "pattern", "prefix": prefix[0].as_py(), "suffix": suffix[0].as_py(),
-                    "width": width, "start": top + 1}
+            return {
+                "type": "pattern",
+                "prefix": prefix[0].as_py(),
+                "suffix": suffix[0].as_py(),
+                "width": width,
+                "start": top + 1,
+            }
     prefix = f"{name}-syn-"
     while pc.any(pc.starts_with(valid, prefix)).as_py():  # ends: each round is longer than before
         prefix = prefix[:-1] + "x-"
     return {"type": "pattern", "prefix": prefix, "suffix": "", "width": 9, "start": 1}
 
 
-def _make_ids(name: str, fmt: dict, n: int, row_offset: int, typ: pa.DataType, rng: np.random.Generator,
-              null_share: float) -> pa.Array:
+def _make_ids(
+    name: str, fmt: dict, n: int, row_offset: int, typ: pa.DataType, rng: np.random.Generator, null_share: float
+) -> pa.Array:
     """n fresh keys numbered from row_offset, with nulls at the real null share (drawn from rng)."""
     start = fmt.get("start", 0) + row_offset
     nums = np.arange(start, start + n, dtype=np.int64)
@@ -429,8 +485,10 @@ def _make_ids(name: str, fmt: dict, n: int, row_offset: int, typ: pa.DataType, r
         if pa.types.is_integer(vt) and n:
             top = np.iinfo(vt.to_pandas_dtype()).max
             if nums[-1] > top:
-                raise SynthgenError(f"identifier column '{name}' ({vt}) has no room for {n} fresh keys above "
-                                    f"its real maximum; widen its type, e.g. to int64")
+                raise SynthgenError(
+                    f"identifier column '{name}' ({vt}) has no room for {n} fresh keys above "
+                    f"its real maximum; widen its type, e.g. to int64"
+                )
         out = pa.array(nums)
     elif fmt["type"] == "uuid":
         out = _uuid_strings(fmt["salt"], nums, fmt["upper"])

@@ -7,6 +7,7 @@ and a self-contained HTML report.
 Called as a function, `synthgen.evaluate(real, synthetic, holdout=..., target=...)` is
 synthgen.api.evaluate (the package and the function share the name `synthgen.evaluate`).
 """
+
 import sys
 import types
 
@@ -21,6 +22,7 @@ __all__ = ["EvalConfig", "GateConfig", "check_gate", "check_image_gate", "evalua
 class _CallableModule(types.ModuleType):
     def __call__(self, *args, **kwargs):
         from synthgen.api import evaluate
+
         return evaluate(*args, **kwargs)
 
 

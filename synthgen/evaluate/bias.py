@@ -5,6 +5,7 @@ the minority class of the real target) or its mean (regression), in real train a
 synthetic. The gap is in points: percentage points for rates; for regression, percent of
 the real target's standard deviation, so one threshold serves both.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,8 +21,9 @@ def _groups(real: pd.Series, syn: pd.Series, kind: str) -> tuple[np.ndarray, np.
     if kind in NUMERIC:
         vr, vs = numbers(real, kind), numbers(syn, kind)
         edges = quantile_edges(vr, 4)
-        return tuple(np.where(np.isnan(v), _NULL, np.char.add("q", np.digitize(v, edges).astype(str)))
-                     for v in (vr, vs))
+        return tuple(
+            np.where(np.isnan(v), _NULL, np.char.add("q", np.digitize(v, edges).astype(str))) for v in (vr, vs)
+        )
     return tuple(s.astype(object).where(s.notna(), _NULL).astype(str).to_numpy() for s in (real, syn))
 
 
@@ -36,8 +38,15 @@ def _outcome(real: pd.Series, syn: pd.Series, task: str, kind: str) -> tuple[np.
     return vr, vs, (100.0 / sd if sd > 0 else 0.0)
 
 
-def group_table(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str], sensitive: list[str],
-                target: str | None, task: str, threshold: float) -> pd.DataFrame:
+def group_table(
+    real: pd.DataFrame,
+    syn: pd.DataFrame,
+    kinds: dict[str, str],
+    sensitive: list[str],
+    target: str | None,
+    task: str,
+    threshold: float,
+) -> pd.DataFrame:
     """One row per (column, group): rate_real/rate_synthetic/gap/share_real/share_synthetic/flagged."""
     rows = []
     for col in sensitive:
@@ -56,12 +65,23 @@ def group_table(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str], se
             share_s = ss["size"].get(grp, 0) / max(len(syn), 1)
             rate_r, rate_s = sr["mean"].get(grp, np.nan), ss["mean"].get(grp, np.nan)
             gap = (rate_s - rate_r) * scale
-            flagged = bool(abs(100.0 * (share_s - share_r)) > threshold
-                           or (np.isfinite(gap) and abs(gap) > threshold))
-            rows.append(dict(column=col, group=grp, rate_real=rate_r, rate_synthetic=rate_s, gap=gap,
-                             share_real=share_r, share_synthetic=share_s, flagged=int(flagged)))
-    return pd.DataFrame(rows, columns=["column", "group", "rate_real", "rate_synthetic", "gap",
-                                       "share_real", "share_synthetic", "flagged"])
+            flagged = bool(abs(100.0 * (share_s - share_r)) > threshold or (np.isfinite(gap) and abs(gap) > threshold))
+            rows.append(
+                dict(
+                    column=col,
+                    group=grp,
+                    rate_real=rate_r,
+                    rate_synthetic=rate_s,
+                    gap=gap,
+                    share_real=share_r,
+                    share_synthetic=share_s,
+                    flagged=int(flagged),
+                )
+            )
+    return pd.DataFrame(
+        rows,
+        columns=["column", "group", "rate_real", "rate_synthetic", "gap", "share_real", "share_synthetic", "flagged"],
+    )
 
 
 def bias_metrics(table: pd.DataFrame) -> dict[str, float]:

@@ -3,6 +3,7 @@
 Every metric works on numpy arrays built here, so dtype quirks (pandas string dtypes,
 nullable integers, time zones) are handled in one place.
 """
+
 from __future__ import annotations
 
 import re
@@ -60,7 +61,7 @@ def shared_codes(*series: pd.Series) -> tuple[list[np.ndarray], np.ndarray]:
     codes, uniques = pd.factorize(both, use_na_sentinel=True)
     out, start = [], 0
     for s in series:
-        out.append(codes[start:start + len(s)].astype(np.int64))
+        out.append(codes[start : start + len(s)].astype(np.int64))
         start += len(s)
     return out, np.asarray(uniques, dtype=object)
 

@@ -1,4 +1,5 @@
 """Evaluation settings: one small dataclass, Hydra-friendly (plain fields, nested gate)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ class GateConfig:
     dcr_share_max: float = 0.6  # share of synthetic rows closer to train than to holdout (ideal 0.5)
     exact_copy_margin: float = 0.0  # allowed excess of synthetic exact-copy share over holdout's
     mia_auc_max: float | None = None  # fail when the membership attack's AUC is above this (0.5 is
-                                      # chance); None: reported, not gating
+    # chance); None: reported, not gating
 
 
 @dataclass

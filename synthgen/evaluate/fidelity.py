@@ -9,6 +9,7 @@ Deliberate differences from SDMetrics 0.32 (see tests/test_sdmetrics_crosscheck.
 - CorrelationSimilarity uses Spearman's rho (QualityReport uses Pearson): robust to the
   heavy tails of e.g. fnlwgt and capital_gain.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -19,8 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import ks_2samp, spearmanr
 
-from synthgen.evaluate.columns import (DISCRETE, NUMERIC, bin_codes, null_as_code, numbers,
-                                       quantile_edges, shared_codes)
+from synthgen.evaluate.columns import DISCRETE, NUMERIC, bin_codes, null_as_code, numbers, quantile_edges, shared_codes
 
 _KS_DECIMALS = 14  # as SDMetrics: round away float noise (0.1 + 0.2) before comparing CDFs
 
@@ -50,8 +50,7 @@ def column_views(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -
         if kind in NUMERIC:
             vr, vs = numbers(real[col], kind), numbers(syn[col], kind)
             edges = quantile_edges(vr)
-            views.append(ColumnView(col, True, bin_codes(vr, edges), bin_codes(vs, edges),
-                                    len(edges), [], vr, vs))
+            views.append(ColumnView(col, True, bin_codes(vr, edges), bin_codes(vs, edges), len(edges), [], vr, vs))
         elif kind in DISCRETE:
             (cr, cs), uniques = shared_codes(real[col], syn[col])
             n = len(uniques)
@@ -107,25 +106,33 @@ def contingency_similarity(ra, rb, sa, sb, n_a: int, n_b: int) -> float:
     ur, cr = np.unique(keys_r, return_counts=True)
     us, cs = np.unique(keys_s, return_counts=True)
     cells = np.union1d(ur, us)
-    p = np.zeros(len(cells)); p[np.searchsorted(cells, ur)] = cr / len(keys_r)
-    q = np.zeros(len(cells)); q[np.searchsorted(cells, us)] = cs / len(keys_s)
+    p = np.zeros(len(cells))
+    p[np.searchsorted(cells, ur)] = cr / len(keys_r)
+    q = np.zeros(len(cells))
+    q[np.searchsorted(cells, us)] = cs / len(keys_s)
     return 1.0 - 0.5 * float(np.abs(p - q).sum())
 
 
 def shape_scores(views: list[ColumnView]) -> dict[str, float]:
-    return {v.name: (ks_complement(v.values_real, v.values_syn) if v.numeric
-                     else tv_complement(v.codes_real, v.codes_syn, v.n_codes)) for v in views}
+    return {
+        v.name: (
+            ks_complement(v.values_real, v.values_syn)
+            if v.numeric
+            else tv_complement(v.codes_real, v.codes_syn, v.n_codes)
+        )
+        for v in views
+    }
 
 
 def pair_scores(views: list[ColumnView]) -> dict[tuple[str, str], float]:
     out = {}
     for a, b in itertools.combinations(views, 2):
         if a.numeric and b.numeric:
-            out[a.name, b.name] = correlation_similarity(a.values_real, b.values_real,
-                                                         a.values_syn, b.values_syn)
+            out[a.name, b.name] = correlation_similarity(a.values_real, b.values_real, a.values_syn, b.values_syn)
         else:
-            out[a.name, b.name] = contingency_similarity(a.codes_real, b.codes_real, a.codes_syn,
-                                                         b.codes_syn, a.n_codes, b.n_codes)
+            out[a.name, b.name] = contingency_similarity(
+                a.codes_real, b.codes_real, a.codes_syn, b.codes_syn, a.n_codes, b.n_codes
+            )
     return out
 
 

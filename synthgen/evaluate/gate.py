@@ -1,5 +1,6 @@
 """Privacy gates, tables and images: a pass/fail verdict on the flat evaluation result, with a
 one-line reason. Both read the same `evaluate.gate` settings (GateConfig)."""
+
 from __future__ import annotations
 
 from synthgen.evaluate.config import EvalConfig
@@ -20,8 +21,9 @@ def check_gate(result: dict, config: EvalConfig) -> tuple[bool, str]:
     pii = int(result.get("privacy.pii_copies", 0))
     fails = []
     if syn > hold + g.exact_copy_margin:
-        fails.append(f"exact copies of train rows {syn:.2%} > holdout baseline {hold:.2%} "
-                     f"+ margin {g.exact_copy_margin:.2%}")
+        fails.append(
+            f"exact copies of train rows {syn:.2%} > holdout baseline {hold:.2%} + margin {g.exact_copy_margin:.2%}"
+        )
     if dcr > g.dcr_share_max:
         fails.append(f"DCR share {dcr:.3f} > {g.dcr_share_max:.3f}")
     if ids > 0:
@@ -33,10 +35,15 @@ def check_gate(result: dict, config: EvalConfig) -> tuple[bool, str]:
         fails.append(f"membership attack AUC {mia:.3f} > {g.mia_auc_max:.3f}")
     if fails:
         return False, "failed: " + "; ".join(fails)
-    mia_note = (f", membership attack AUC {mia:.3f} <= {g.mia_auc_max:.3f}"
-                if g.mia_auc_max is not None and mia is not None else "")
-    return True, (f"passed: exact copies {syn:.2%} <= holdout {hold:.2%} + {g.exact_copy_margin:.2%}, "
-                  f"DCR share {dcr:.3f} <= {g.dcr_share_max:.3f}, no identifier or personal data reused{mia_note}")
+    mia_note = (
+        f", membership attack AUC {mia:.3f} <= {g.mia_auc_max:.3f}"
+        if g.mia_auc_max is not None and mia is not None
+        else ""
+    )
+    return True, (
+        f"passed: exact copies {syn:.2%} <= holdout {hold:.2%} + {g.exact_copy_margin:.2%}, "
+        f"DCR share {dcr:.3f} <= {g.dcr_share_max:.3f}, no identifier or personal data reused{mia_note}"
+    )
 
 
 def check_image_gate(result: dict, gate) -> tuple[bool, str]:
@@ -47,6 +54,8 @@ def check_image_gate(result: dict, gate) -> tuple[bool, str]:
         return True, ""
     syn, test = result["privacy.exact_copies_share"], result["privacy.exact_copies_test_share"]
     if syn > test + float(gate.exact_copy_margin):
-        return False, (f"{syn:.2%} of the synthetic images are exact copies of training images "
-                       f"(real test images: {test:.2%}, margin {float(gate.exact_copy_margin):.2%})")
+        return False, (
+            f"{syn:.2%} of the synthetic images are exact copies of training images "
+            f"(real test images: {test:.2%}, margin {float(gate.exact_copy_margin):.2%})"
+        )
     return True, ""

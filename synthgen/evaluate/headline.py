@@ -4,6 +4,7 @@
 Each entry: the metrics.json key, its label, what good looks like, and (images) the key of the
 real-data figure to read it against (e.g. the Frechet distance beside its real-vs-real floor).
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -47,10 +48,15 @@ IMAGE = (
     Headline("fidelity.inception_fid", "Inception FID", "≈ floor", "fidelity.inception_fid_floor"),
     Headline("fidelity.pixel_tv", "Pixel-intensity histogram TV", "≈ reference", "fidelity.pixel_tv_reference"),
     Headline("fidelity.class_tv", "Class-share TV (train vs synthetic)", "0"),
-    Headline("privacy.exact_copies_share", "Exact copies of train images", "0 (≤ test's share)",
-             "privacy.exact_copies_test_share"),
-    Headline("privacy.near_copies_share", "Near copies of train images", "≤ test's share",
-             "privacy.near_copies_test_share"),
+    Headline(
+        "privacy.exact_copies_share",
+        "Exact copies of train images",
+        "0 (≤ test's share)",
+        "privacy.exact_copies_test_share",
+    ),
+    Headline(
+        "privacy.near_copies_share", "Near copies of train images", "≤ test's share", "privacy.near_copies_test_share"
+    ),
 )
 
 HEADLINES = {"tabular": TABLE, "image": IMAGE}

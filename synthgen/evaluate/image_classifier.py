@@ -16,6 +16,7 @@ Cache: the real-trained classifier is stored as <cache_dir>/image_classifier-<ke
 sha256 over the train images and labels, their shape, the class count, the settings and
 CLASSIFIER_VERSION. A missing or unreadable file is (re)trained and written atomically.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -69,11 +70,15 @@ class SmallCNN(nn.Module):
     def __init__(self, channels: int, n_classes: int):
         super().__init__()
         self.body = nn.Sequential(
-            *_block(channels, 16), nn.MaxPool2d(2, ceil_mode=True),  # [B,16,H/2,W/2]
-            *_block(16, 32), nn.MaxPool2d(2, ceil_mode=True),  # [B,32,H/4,W/4]
+            *_block(channels, 16),
+            nn.MaxPool2d(2, ceil_mode=True),  # [B,16,H/2,W/2]
+            *_block(16, 32),
+            nn.MaxPool2d(2, ceil_mode=True),  # [B,32,H/4,W/4]
             *_block(32, 64),  # [B,64,H/4,W/4]
-            nn.AdaptiveAvgPool2d(3), nn.Flatten(),  # [B,576]
-            nn.Linear(64 * 9, self.FEATURES), nn.ReLU(),  # [B,128] penultimate features
+            nn.AdaptiveAvgPool2d(3),
+            nn.Flatten(),  # [B,576]
+            nn.Linear(64 * 9, self.FEATURES),
+            nn.ReLU(),  # [B,128] penultimate features
         )
         self.drop = nn.Dropout(0.25)
         self.head = nn.Linear(self.FEATURES, n_classes)  # [B,n_classes]
@@ -103,8 +108,7 @@ def deterministic_cpu():
         torch.set_num_threads(threads)
 
 
-def train_classifier(images: np.ndarray, labels: np.ndarray, n_classes: int,
-                     settings: ClassifierSettings) -> SmallCNN:
+def train_classifier(images: np.ndarray, labels: np.ndarray, n_classes: int, settings: ClassifierSettings) -> SmallCNN:
     """A fresh SmallCNN trained on (images uint8 [N,H,W,C], labels int64 [N]); eval mode."""
     STATS["trained"] += 1
     n = len(images)
@@ -121,7 +125,7 @@ def train_classifier(images: np.ndarray, labels: np.ndarray, n_classes: int,
         for _ in range(settings.epochs):
             order = torch.randperm(n, generator=gen)
             for i in range(0, n, bs):
-                idx = order[i:i + bs]
+                idx = order[i : i + bs]
                 if len(idx) == 1 and n > 1:
                     continue  # a lone leftover image would give batch norm a one-sample batch
                 loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
@@ -138,7 +142,7 @@ def predict(model: SmallCNN, images: np.ndarray) -> tuple[np.ndarray, np.ndarray
     feats, preds = [], []
     with deterministic_cpu():
         for i in range(0, len(images), _BATCH_EVAL):
-            f = model.features(to_tensor(images[i:i + _BATCH_EVAL]))
+            f = model.features(to_tensor(images[i : i + _BATCH_EVAL]))
             feats.append(f.double().numpy())
             preds.append(model.head(f).argmax(1).numpy())
     if not feats:
@@ -148,16 +152,16 @@ def predict(model: SmallCNN, images: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 def cache_key(images: np.ndarray, labels: np.ndarray, n_classes: int, settings: ClassifierSettings) -> str:
     h = hashlib.sha256()
-    meta = {"version": CLASSIFIER_VERSION, "shape": list(images.shape), "n_classes": int(n_classes),
-            **asdict(settings)}
+    meta = {"version": CLASSIFIER_VERSION, "shape": list(images.shape), "n_classes": int(n_classes), **asdict(settings)}
     h.update(json.dumps(meta, sort_keys=True).encode())
     h.update(np.ascontiguousarray(images, dtype=np.uint8).tobytes())
     h.update(np.ascontiguousarray(labels, dtype="<i8").tobytes())
     return h.hexdigest()
 
 
-def real_classifier(images: np.ndarray, labels: np.ndarray, n_classes: int, settings: ClassifierSettings,
-                    cache_dir: str | Path | None) -> tuple[SmallCNN, str]:
+def real_classifier(
+    images: np.ndarray, labels: np.ndarray, n_classes: int, settings: ClassifierSettings, cache_dir: str | Path | None
+) -> tuple[SmallCNN, str]:
     """The classifier trained on the real train split, from the cache when present; (model, key)."""
     key = cache_key(images, labels, n_classes, settings)
     path = Path(cache_dir) / f"image_classifier-{key[:24]}.pt" if cache_dir else None

@@ -10,6 +10,7 @@ Layout of out_dir (fixed names, so DVC can declare them as outs):
     plots/per_class_accuracy.png, plots/class_counts.png
 Everything is written to a sibling temporary folder, then renamed into place (io.staged_dir).
 """
+
 from __future__ import annotations
 
 import base64
@@ -23,41 +24,65 @@ import pandas as pd
 
 from synthgen.evaluate import plots
 from synthgen.evaluate.headline import IMAGE as HEADLINE
-from synthgen.writers.png import sample_grid_png
 from synthgen.io import staged_dir
 from synthgen.summary import write_headline
+from synthgen.writers.png import sample_grid_png
 
 _PER_CLASS = 10  # samples per class in the grid
 _MIN_CELL = 28  # grid cells are enlarged (nearest) to at least this many pixels
 
 _MEANINGS = [
-    ("Feature space", "The penultimate layer (128 units) of a small CNN trained on the real train "
-     "images; it is cached per data set and trained deterministically. Real test images are the "
-     "reference set for the feature-space metrics."),
-    ("Fréchet distance", "Distance between Gaussians fitted to the features of the real test images "
-     "and of the synthetic images (the FID formula in this classifier's feature space). The floor "
-     "is the same distance between real train and real test images: what a perfect generator "
-     "would score with samples of these sizes. Lower is better; near the floor is ideal."),
-    ("Precision / recall", "Kynkäänniemi et al. (2019): precision is the share of synthetic images "
-     "inside the real manifold (the union of balls around each real test image out to its k-th "
-     "nearest real neighbour), recall the share of real test images inside the synthetic manifold. "
-     "Reference: the same with the real train images in place of the synthetic ones."),
-    ("Density / coverage", "Naeem et al. (2020), robust to real outliers (which can let precision "
-     "credit junk images): density is the mean number of real balls holding a synthetic image, "
-     "divided by k (about 1 for real data); coverage the share of real balls holding at least one."),
-    ("CAS", "Classification accuracy score (Ravuri & Vinyals 2019): a fresh classifier of the same "
-     "architecture trained only on synthetic images (per class as many as the real train split "
-     "has), tested on the real test images, beside the accuracy of the classifier trained on the "
-     "real train images. A ratio near 1 means the synthetic labels and images carry the class "
-     "information of the real ones."),
-    ("Inception FID", "The standard FID (torchmetrics, Inception-v3 pool features); computed only "
-     "when a local weights file is configured, never downloaded."),
-    ("Pixel / class TV", "Total variation distance (0 to 1) between the pixel-intensity histograms "
-     "(32 bins) of real train and synthetic images, and between their class shares."),
-    ("Copies", "Exact copies: synthetic images byte-identical to a train image. Near copies: synthetic "
-     "images whose nearest train image (pixel L2) is no farther than the copy_quantile quantile of "
-     "the real test images' nearest-train distances; a fresh real sample has about copy_quantile of "
-     "its images there, so a clearly larger share means the generator reproduces train images."),
+    (
+        "Feature space",
+        "The penultimate layer (128 units) of a small CNN trained on the real train "
+        "images; it is cached per data set and trained deterministically. Real test images are the "
+        "reference set for the feature-space metrics.",
+    ),
+    (
+        "Fréchet distance",
+        "Distance between Gaussians fitted to the features of the real test images "
+        "and of the synthetic images (the FID formula in this classifier's feature space). The floor "
+        "is the same distance between real train and real test images: what a perfect generator "
+        "would score with samples of these sizes. Lower is better; near the floor is ideal.",
+    ),
+    (
+        "Precision / recall",
+        "Kynkäänniemi et al. (2019): precision is the share of synthetic images "
+        "inside the real manifold (the union of balls around each real test image out to its k-th "
+        "nearest real neighbour), recall the share of real test images inside the synthetic manifold. "
+        "Reference: the same with the real train images in place of the synthetic ones.",
+    ),
+    (
+        "Density / coverage",
+        "Naeem et al. (2020), robust to real outliers (which can let precision "
+        "credit junk images): density is the mean number of real balls holding a synthetic image, "
+        "divided by k (about 1 for real data); coverage the share of real balls holding at least one.",
+    ),
+    (
+        "CAS",
+        "Classification accuracy score (Ravuri & Vinyals 2019): a fresh classifier of the same "
+        "architecture trained only on synthetic images (per class as many as the real train split "
+        "has), tested on the real test images, beside the accuracy of the classifier trained on the "
+        "real train images. A ratio near 1 means the synthetic labels and images carry the class "
+        "information of the real ones.",
+    ),
+    (
+        "Inception FID",
+        "The standard FID (torchmetrics, Inception-v3 pool features); computed only "
+        "when a local weights file is configured, never downloaded.",
+    ),
+    (
+        "Pixel / class TV",
+        "Total variation distance (0 to 1) between the pixel-intensity histograms "
+        "(32 bins) of real train and synthetic images, and between their class shares.",
+    ),
+    (
+        "Copies",
+        "Exact copies: synthetic images byte-identical to a train image. Near copies: synthetic "
+        "images whose nearest train image (pixel L2) is no farther than the copy_quantile quantile of "
+        "the real test images' nearest-train distances; a fresh real sample has about copy_quantile of "
+        "its images there, so a clearly larger share means the generator reproduces train images.",
+    ),
 ]
 
 
@@ -80,12 +105,18 @@ def write_image_evaluation(result: dict, synth_images, synth_labels, class_names
         if table["cas"].notna().any():
             figs["accuracy"] = plots.paired_bars(
                 labels,
-                table["real_accuracy"].fillna(0).tolist(), table["cas"].fillna(0).tolist(),
-                "Per-class accuracy on real test images", ("trained on real", "trained on synthetic"))
+                table["real_accuracy"].fillna(0).tolist(),
+                table["cas"].fillna(0).tolist(),
+                "Per-class accuracy on real test images",
+                ("trained on real", "trained on synthetic"),
+            )
         figs["counts"] = plots.paired_bars(
             labels,
-            table["train"].fillna(0).tolist(), table["synthetic"].fillna(0).tolist(),
-            "Images per class", ("real train", "synthetic"))
+            table["train"].fillna(0).tolist(),
+            table["synthetic"].fillna(0).tolist(),
+            "Images per class",
+            ("real train", "synthetic"),
+        )
         for key, name in (("accuracy", "per_class_accuracy"), ("counts", "class_counts")):
             if key in figs:
                 (pdir / f"{name}.png").write_bytes(figs[key])
@@ -109,11 +140,21 @@ def _per_class(result: dict, names: list[str]) -> pd.DataFrame:
     rows = []
     for k, name in enumerate(names):
         g = lambda key: result.get(f"{key}.class_{k}")  # noqa: E731
-        rows.append({"class": k, "name": name, "train": g("counts.train"), "test": g("counts.test"),
-                     "synthetic": g("counts.synthetic"), "cas_train": g("counts.cas_train"),
-                     "real_accuracy": g("utility.real_accuracy"), "cas": g("utility.cas")})
-    return pd.DataFrame(rows, columns=["class", "name", "train", "test", "synthetic", "cas_train",
-                                       "real_accuracy", "cas"]).astype({"real_accuracy": float, "cas": float})
+        rows.append(
+            {
+                "class": k,
+                "name": name,
+                "train": g("counts.train"),
+                "test": g("counts.test"),
+                "synthetic": g("counts.synthetic"),
+                "cas_train": g("counts.cas_train"),
+                "real_accuracy": g("utility.real_accuracy"),
+                "cas": g("utility.cas"),
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["class", "name", "train", "test", "synthetic", "cas_train", "real_accuracy", "cas"]
+    ).astype({"real_accuracy": float, "cas": float})
 
 
 def _fmt(v) -> str:
@@ -131,13 +172,19 @@ def _table(rows: list[tuple], head: tuple) -> str:
 
 
 def _html(r: dict, table: pd.DataFrame, grid: bytes, figs: dict) -> str:
-    summary = [(h.label, "skipped (see the note)" if r.get(h.key) is None else r[h.key],
-                r.get(h.reference) if h.reference else None, h.good) for h in HEADLINE if h.key in r]
-    notes = [p + str(r[k]) for k, p in (("fidelity.inception_fid_note", ""), ("utility.cas_note", "CAS: "))
-             if r.get(k)]
+    summary = [
+        (
+            h.label,
+            "skipped (see the note)" if r.get(h.key) is None else r[h.key],
+            r.get(h.reference) if h.reference else None,
+            h.good,
+        )
+        for h in HEADLINE
+        if h.key in r
+    ]
+    notes = [p + str(r[k]) for k, p in (("fidelity.inception_fid_note", ""), ("utility.cas_note", "CAS: ")) if r.get(k)]
     names = ", ".join(f"{c}: {n}" for c, n in zip(table["class"], table["name"]))
-    per_class = [tuple(None if pd.isna(x) else x for x in row)
-                 for row in table.itertuples(index=False, name=None)]
+    per_class = [tuple(None if pd.isna(x) else x for x in row) for row in table.itertuples(index=False, name=None)]
     privacy = [(k, v) for k, v in sorted(r.items()) if k.startswith("privacy.")]
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>synthgen image evaluation</title><style>",
@@ -165,8 +212,10 @@ def _html(r: dict, table: pd.DataFrame, grid: bytes, figs: dict) -> str:
         _img(figs["accuracy"], "per-class accuracy") if "accuracy" in figs else "",
         _img(figs["counts"], "class counts"),
         _table(per_class, tuple(table.columns)),
-        "<h2>Privacy</h2>", _table(privacy, ("metric", "value")),
-        "<h2>All metrics</h2>", _table(sorted(r.items()), ("key", "value")),
+        "<h2>Privacy</h2>",
+        _table(privacy, ("metric", "value")),
+        "<h2>All metrics</h2>",
+        _table(sorted(r.items()), ("key", "value")),
         "</body></html>\n",
     ]
     return "\n".join(parts)

@@ -40,6 +40,7 @@ Values undefined for a run (e.g. the accuracy of a class absent from test) are l
 values are numbers except the strings classifier.cache_key, *_note, and inception_fid(_floor)
 = None when skipped: filter on type before logging metrics to MLflow.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -61,9 +62,11 @@ from synthgen.evaluate.image_classifier import ClassifierSettings, predict, real
 
 log = logging.getLogger("synthgen")
 
-INCEPTION_SKIPPED = ("Inception FID skipped: no local weights file; set evaluate.images.inception_weights="
-                     "<path to pt_inception-2015-12-05 .pth> (needs torch-fidelity) to compute it; "
-                     "nothing is downloaded")
+INCEPTION_SKIPPED = (
+    "Inception FID skipped: no local weights file; set evaluate.images.inception_weights="
+    "<path to pt_inception-2015-12-05 .pth> (needs torch-fidelity) to compute it; "
+    "nothing is downloaded"
+)
 _PIXEL_BINS = 32
 
 
@@ -87,8 +90,9 @@ class ImageEvalConfig:
         if self.pr_k < 1:
             raise SynthgenError(f"evaluate.images.pr_k is {self.pr_k}; use 1 or more")
         if self.max_images < max(10, self.pr_k + 2):
-            raise SynthgenError(f"evaluate.images.max_images is {self.max_images}; use at least "
-                                f"{max(10, self.pr_k + 2)}")
+            raise SynthgenError(
+                f"evaluate.images.max_images is {self.max_images}; use at least {max(10, self.pr_k + 2)}"
+            )
         if not 0.0 < float(self.copy_quantile) < 1.0:
             raise SynthgenError(f"evaluate.images.copy_quantile is {self.copy_quantile}; use a share in (0, 1)")
         self.seed, self.classifier_epochs = int(self.seed), int(self.classifier_epochs)
@@ -107,8 +111,9 @@ class ImageEvalConfig:
 
 
 # ---- metric functions (plain arrays in, numbers out) ------------------------------------------
-def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray,
-                     eps: float = 1e-6) -> float:
+def frechet_distance(
+    mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray, eps: float = 1e-6
+) -> float:
     """||mu1 - mu2||^2 + Tr(S1 + S2 - 2 sqrt(S1 S2)), as in the reference FID code (pytorch-fid):
     a non-finite sqrtm is retried with eps added to both diagonals; a complex result whose
     diagonal's imaginary part is negligible (< 1e-3) keeps its real part."""
@@ -124,8 +129,10 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
             offset = np.eye(len(mu1)) * eps
             covmean = linalg.sqrtm((s1 + offset) @ (s2 + offset))
     if _imaginary(covmean):
-        raise SynthgenError(f"Fréchet distance: sqrtm has an imaginary part of "
-                            f"{np.max(np.abs(covmean.imag)):.3g}; the feature covariances are degenerate")
+        raise SynthgenError(
+            f"Fréchet distance: sqrtm has an imaginary part of "
+            f"{np.max(np.abs(covmean.imag)):.3g}; the feature covariances are degenerate"
+        )
     covmean = np.real(covmean)
     return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * np.trace(covmean))
 
@@ -151,8 +158,8 @@ def _balls(query: np.ndarray, ref: np.ndarray, radii: np.ndarray, chunk: int = 1
     each ref ball holds some query row: [R] bool."""
     count, hit = np.zeros(len(query), np.int64), np.zeros(len(ref), bool)
     for i in range(0, len(query), chunk):
-        inside = cdist(query[i:i + chunk], ref) <= radii[None, :]  # [chunk,R]
-        count[i:i + chunk] = inside.sum(1)
+        inside = cdist(query[i : i + chunk], ref) <= radii[None, :]  # [chunk,R]
+        count[i : i + chunk] = inside.sum(1)
         hit |= inside.any(0)
     return count, hit
 
@@ -168,8 +175,12 @@ def manifold_metrics(real: np.ndarray, fake: np.ndarray, k: int = 3) -> dict[str
     """
     count, hit = _balls(fake, real, knn_radii(real, k))
     recall_count = _balls(real, fake, knn_radii(fake, k))[0]
-    return {"precision": float((count > 0).mean()), "recall": float((recall_count > 0).mean()),
-            "density": float(count.mean() / min(k, len(real) - 1)), "coverage": float(hit.mean())}
+    return {
+        "precision": float((count > 0).mean()),
+        "recall": float((recall_count > 0).mean()),
+        "density": float(count.mean() / min(k, len(real) - 1)),
+        "coverage": float(hit.mean()),
+    }
 
 
 def pixel_tv(a: np.ndarray, b: np.ndarray, bins: int = _PIXEL_BINS) -> float:
@@ -185,8 +196,12 @@ def exact_copies(train: np.ndarray, test: np.ndarray, synth: np.ndarray) -> dict
     seen = {digest(im) for im in train}
     syn = sum(digest(im) in seen for im in synth)
     test_hits = sum(digest(im) in seen for im in test)
-    return {"privacy.exact_copies": int(syn), "privacy.exact_copies_share": syn / len(synth),
-            "privacy.exact_copies_test": int(test_hits), "privacy.exact_copies_test_share": test_hits / len(test)}
+    return {
+        "privacy.exact_copies": int(syn),
+        "privacy.exact_copies_share": syn / len(synth),
+        "privacy.exact_copies_test": int(test_hits),
+        "privacy.exact_copies_test_share": test_hits / len(test),
+    }
 
 
 def near_copies(train: np.ndarray, test: np.ndarray, synth: np.ndarray, q: float) -> dict:
@@ -198,26 +213,27 @@ def near_copies(train: np.ndarray, test: np.ndarray, synth: np.ndarray, q: float
     d_syn = nn.kneighbors(flat(synth))[0][:, 0]  # [S]
     d_test = nn.kneighbors(flat(test))[0][:, 0]  # [T]
     thr = float(np.quantile(d_test, q))
-    return {"privacy.near_copy_threshold": thr,
-            "privacy.near_copies_share": float((d_syn <= thr).mean()),
-            "privacy.near_copies_test_share": float((d_test <= thr).mean()),
-            "privacy.nn_distance_synthetic_p50": float(np.median(d_syn)),
-            "privacy.nn_distance_test_p50": float(np.median(d_test))}
+    return {
+        "privacy.near_copy_threshold": thr,
+        "privacy.near_copies_share": float((d_syn <= thr).mean()),
+        "privacy.near_copies_test_share": float((d_test <= thr).mean()),
+        "privacy.nn_distance_synthetic_p50": float(np.median(d_syn)),
+        "privacy.nn_distance_test_p50": float(np.median(d_test)),
+    }
 
 
 def per_class_accuracy(pred: np.ndarray, labels: np.ndarray, n_classes: int) -> dict[int, float]:
     return {k: float((pred[labels == k] == k).mean()) for k in range(n_classes) if (labels == k).any()}
 
 
-def cas_selection(train_labels: np.ndarray, synth_labels: np.ndarray, n_classes: int,
-                  seed: int) -> np.ndarray:
+def cas_selection(train_labels: np.ndarray, synth_labels: np.ndarray, n_classes: int, seed: int) -> np.ndarray:
     """Indices into the synthetic set: per class as many as the real train split has (a seeded
     choice), or all of them when there are fewer; sorted."""
     rng = seeding.numpy_rng(seeding.CAS_SELECTION, seed)
     chosen = []
     for k in range(n_classes):
         idx = np.flatnonzero(synth_labels == k)
-        chosen.append(rng.permutation(idx)[:int((train_labels == k).sum())])
+        chosen.append(rng.permutation(idx)[: int((train_labels == k).sum())])
     return np.sort(np.concatenate(chosen)).astype(np.int64)
 
 
@@ -229,8 +245,10 @@ def _check(name: str, images, labels, n_classes: int, shape=None) -> tuple[np.nd
     if len(images) < 2:
         raise SynthgenError(f"{name} images: {len(images)} given, at least 2 are needed")
     if shape is not None and images.shape[1:] != shape:
-        raise SynthgenError(f"{name} images are {images.shape[1:]} (H, W, C) but the train images are {shape}; "
-                            f"generate at the training size")
+        raise SynthgenError(
+            f"{name} images are {images.shape[1:]} (H, W, C) but the train images are {shape}; "
+            f"generate at the training size"
+        )
     if labels.shape != (len(images),):
         raise SynthgenError(f"{name}: {len(images)} images but {labels.size} labels")
     if len(labels) and (labels.min() < 0 or labels.max() >= n_classes):
@@ -242,8 +260,16 @@ def _cap(n: int, cap: int, rng: np.random.Generator) -> np.ndarray:
     return np.arange(n) if n <= cap else np.sort(rng.choice(n, cap, replace=False))
 
 
-def evaluate_images(train_images, train_labels, test_images, test_labels, synth_images, synth_labels,
-                    n_classes: int, cfg: ImageEvalConfig | None = None) -> dict:
+def evaluate_images(
+    train_images,
+    train_labels,
+    test_images,
+    test_labels,
+    synth_images,
+    synth_labels,
+    n_classes: int,
+    cfg: ImageEvalConfig | None = None,
+) -> dict:
     """All image metrics as one flat dict (see the module docstring for the keys)."""
     cfg = cfg or ImageEvalConfig()
     n_classes = int(n_classes)
@@ -264,8 +290,13 @@ def evaluate_images(train_images, train_labels, test_images, test_labels, synth_
     r: dict[str, Any] = {"classifier.cache_key": key}
     h, w, c = xtr.shape[1:]
     r.update({"data.height": int(h), "data.width": int(w), "data.channels": int(c), "data.n_classes": n_classes})
-    r.update({f"settings.{f.name}": getattr(cfg, f.name) for f in fields(cfg)
-              if f.name not in ("cache_dir", "inception_weights")})
+    r.update(
+        {
+            f"settings.{f.name}": getattr(cfg, f.name)
+            for f in fields(cfg)
+            if f.name not in ("cache_dir", "inception_weights")
+        }
+    )
     for name, y in (("train", ytr), ("test", yte), ("synthetic", ysy)):
         r[f"counts.{name}"] = int(len(y))
         r.update({f"counts.{name}.class_{k}": int(v) for k, v in enumerate(np.bincount(y, minlength=n_classes))})
@@ -281,9 +312,15 @@ def evaluate_images(train_images, train_labels, test_images, test_labels, synth_
     r["fidelity.pixel_tv_reference"] = pixel_tv(xtr, xte)
     share = lambda y: np.bincount(y, minlength=n_classes) / len(y)  # noqa: E731
     r["fidelity.class_tv"] = float(0.5 * np.abs(share(ytr) - share(ysy)).sum())
-    r.update(inception(xtr[i_tr], xte[i_te], xsy[i_sy]) if inception else
-             {"fidelity.inception_fid": None, "fidelity.inception_fid_floor": None,
-              "fidelity.inception_fid_note": INCEPTION_SKIPPED})
+    r.update(
+        inception(xtr[i_tr], xte[i_te], xsy[i_sy])
+        if inception
+        else {
+            "fidelity.inception_fid": None,
+            "fidelity.inception_fid_floor": None,
+            "fidelity.inception_fid_note": INCEPTION_SKIPPED,
+        }
+    )
     if not inception:
         log.info(INCEPTION_SKIPPED)
 
@@ -300,13 +337,18 @@ def _cas(xtr, ytr, xte, yte, xsy, ysy, p_real, n_classes: int, settings: Classif
     sel = cas_selection(ytr, ysy, n_classes, settings.seed)
     used = np.bincount(ysy[sel], minlength=n_classes)
     need = np.bincount(ytr, minlength=n_classes)
-    r: dict[str, Any] = {"utility.cas_train_images": int(len(sel)),
-                         "utility.cas_short_classes": int((used < need).sum())}
+    r: dict[str, Any] = {
+        "utility.cas_train_images": int(len(sel)),
+        "utility.cas_short_classes": int((used < need).sum()),
+    }
     r.update({f"counts.cas_train.class_{k}": int(v) for k, v in enumerate(used)})
     short = [f"{k} ({used[k]}/{need[k]})" for k in range(n_classes) if used[k] < need[k]]
     if short:
-        r["utility.cas_note"] = ("fewer synthetic than real train images for class(es) " + ", ".join(short)
-                                 + "; CAS was trained on what there is")
+        r["utility.cas_note"] = (
+            "fewer synthetic than real train images for class(es) "
+            + ", ".join(short)
+            + "; CAS was trained on what there is"
+        )
         log.warning("CAS: %s", r["utility.cas_note"])
     p_syn = predict(train_classifier(xsy[sel], ysy[sel], n_classes, settings), xte)[1]
     r["utility.cas"] = float((p_syn == yte).mean())
@@ -325,13 +367,17 @@ def _inception_check(cfg: ImageEvalConfig):
         return None
     path = Path(cfg.inception_weights).expanduser()
     if not path.is_file():
-        raise SynthgenError(f"evaluate.images.inception_weights: file not found: {path}; give a local "
-                            f"Inception-v3 weights file or set it to null to skip Inception FID")
+        raise SynthgenError(
+            f"evaluate.images.inception_weights: file not found: {path}; give a local "
+            f"Inception-v3 weights file or set it to null to skip Inception FID"
+        )
     try:
         importlib.import_module("torch_fidelity")  # torchmetrics' Inception feature extractor
     except ImportError as e:
-        raise SynthgenError(f"evaluate.images.inception_weights is set but torch-fidelity cannot be imported "
-                            f"({e}); pip install torch-fidelity torchvision, or set it to null") from None
+        raise SynthgenError(
+            f"evaluate.images.inception_weights is set but torch-fidelity cannot be imported "
+            f"({e}); pip install torch-fidelity torchvision, or set it to null"
+        ) from None
     return lambda xtr, xte, xsy: inception_fid(xtr, xte, xsy, str(path))
 
 
@@ -344,12 +390,13 @@ def inception_fid(xtr: np.ndarray, xte: np.ndarray, xsy: np.ndarray, weights: st
     from torchmetrics.image.fid import FrechetInceptionDistance
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    fid = FrechetInceptionDistance(feature=2048, reset_real_features=False, normalize=False,
-                                   feature_extractor_weights_path=weights).to(device)
+    fid = FrechetInceptionDistance(
+        feature=2048, reset_real_features=False, normalize=False, feature_extractor_weights_path=weights
+    ).to(device)
 
     def feed(x: np.ndarray, real: bool) -> None:
         for i in range(0, len(x), batch):
-            t = torch.from_numpy(np.ascontiguousarray(x[i:i + batch])).permute(0, 3, 1, 2)  # [B,C,H,W] uint8
+            t = torch.from_numpy(np.ascontiguousarray(x[i : i + batch])).permute(0, 3, 1, 2)  # [B,C,H,W] uint8
             fid.update((t.expand(-1, 3, -1, -1) if t.shape[1] == 1 else t).to(device), real=real)
 
     with torch.no_grad():
@@ -359,5 +406,8 @@ def inception_fid(xtr: np.ndarray, xte: np.ndarray, xsy: np.ndarray, weights: st
         fid.reset()  # keeps the real (test) statistics
         feed(xtr, False)
         floor = float(fid.compute())
-    return {"fidelity.inception_fid": value, "fidelity.inception_fid_floor": floor,
-            "fidelity.inception_fid_note": f"Inception FID computed with local weights {weights}"}
+    return {
+        "fidelity.inception_fid": value,
+        "fidelity.inception_fid_floor": floor,
+        "fidelity.inception_fid_note": f"Inception FID computed with local weights {weights}",
+    }

@@ -4,6 +4,7 @@ Features: numbers as float64 (NaN = missing, handled natively), categories as or
 with native categorical support. HistGradientBoosting takes at most 255 levels per feature,
 so rarer levels share one 'other' code.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -48,8 +49,9 @@ def features(frames: list[pd.DataFrame], kinds: dict[str, str], cols: list[str])
     return [np.column_stack(b) if b else np.zeros((len(f), 0)) for b, f in zip(blocks, frames)], np.array(is_cat)
 
 
-def detection_auc(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str], cols: list[str],
-                  folds: int, seed: int, max_rows: int) -> float:
+def detection_auc(
+    real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str], cols: list[str], folds: int, seed: int, max_rows: int
+) -> float:
     """ROC AUC of a classifier telling real from synthetic rows (0.5: indistinguishable).
 
     Equal row counts per side, so 0.5 is the ideal whatever the table sizes; the score is
@@ -80,15 +82,25 @@ def resolve_task(task: str, target_kind: str, target: pd.Series | None = None) -
     return "regression"
 
 
-def utility(train: pd.DataFrame, holdout: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str],
-            cols: list[str], target: str, task: str, seed: int) -> dict[str, float]:
+def utility(
+    train: pd.DataFrame,
+    holdout: pd.DataFrame,
+    syn: pd.DataFrame,
+    kinds: dict[str, str],
+    cols: list[str],
+    target: str,
+    task: str,
+    seed: int,
+) -> dict[str, float]:
     """Train on synthetic / test on holdout (TSTR) against train on real / test on holdout."""
     feats = [c for c in cols if c != target]
     (x_tr, x_ho, x_sy), is_cat = features([train, holdout, syn], kinds, feats)
     if task == "classification":
         # labels as text: sklearn refuses an object array of numbers (a 0/1 integer target)
-        y_tr, y_ho, y_sy = (f[target].astype(str).astype(object).where(f[target].notna(), None).to_numpy()
-                            for f in (train, holdout, syn))
+        y_tr, y_ho, y_sy = (
+            f[target].astype(str).astype(object).where(f[target].notna(), None).to_numpy()
+            for f in (train, holdout, syn)
+        )
         classes = list(pd.Series(y_tr).value_counts().index)  # most frequent first
         positive = classes[-1]  # the minority class of the real target
         keep = [pd.Series(y).isin(classes).to_numpy() for y in (y_tr, y_ho, y_sy)]
@@ -100,15 +112,18 @@ def utility(train: pd.DataFrame, holdout: pd.DataFrame, syn: pd.DataFrame, kinds
     with _one_thread():
         preds = Parallel(n_jobs=jobs)(
             delayed(_fit_predict)(x[k], y[k], x_ho[keep[1]], classes, is_cat, seed)
-            for x, y, k in ((x_tr, y_tr, keep[0]), (x_sy, y_sy, keep[2])))
+            for x, y, k in ((x_tr, y_tr, keep[0]), (x_sy, y_sy, keep[2]))
+        )
     out: dict[str, float] = {}
     names = ("roc_auc", "accuracy", "f1") if classes else ("r2", "rmse")
     for name, pred in zip(("real", "synthetic"), preds):
         if classes:
             scores = _class_scores(y_ho[keep[1]], pred, classes, positive)
         else:
-            scores = {"r2": float(r2_score(y_ho[keep[1]], pred)),
-                      "rmse": float(np.sqrt(mean_squared_error(y_ho[keep[1]], pred)))}
+            scores = {
+                "r2": float(r2_score(y_ho[keep[1]], pred)),
+                "rmse": float(np.sqrt(mean_squared_error(y_ho[keep[1]], pred))),
+            }
         out.update({f"utility.{name}.{k}": v for k, v in scores.items()})
     for k in names:
         out[f"utility.{k}_ratio"] = _ratio(out[f"utility.synthetic.{k}"], out[f"utility.real.{k}"])
@@ -148,8 +163,9 @@ def _class_scores(y_true, proba, classes, positive) -> dict[str, float]:
         f1 = f1_score(y_true == positive, pred == positive)
     else:
         order = sorted(range(len(classes)), key=lambda i: classes[i])  # sklearn wants sorted labels
-        auc = roc_auc_score(y_true, proba[:, order], multi_class="ovr", average="macro",
-                            labels=[classes[i] for i in order])
+        auc = roc_auc_score(
+            y_true, proba[:, order], multi_class="ovr", average="macro", labels=[classes[i] for i in order]
+        )
         f1 = f1_score(y_true, pred, average="macro", labels=classes)
     return {"roc_auc": float(auc), "accuracy": float(accuracy_score(y_true, pred)), "f1": float(f1)}
 

@@ -15,6 +15,7 @@ from the synthetic table alone, in the distance space of privacy.encode_rows:
 Reported per attack: ROC AUC and its 95 % DeLong interval. `privacy.mia_auc` is the larger of
 the two AUCs (the attack a careful adversary would pick), the one the gate reads.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -41,14 +42,21 @@ def delong_auc(pos: np.ndarray, neg: np.ndarray, level: float = 0.95) -> tuple[f
     return float(auc), float(max(0.0, auc - z * se)), float(min(1.0, auc + z * se))
 
 
-def membership_metrics(train: pd.DataFrame, holdout: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str],
-                       cols: list[str], seed: int, max_rows: int) -> dict[str, float]:
+def membership_metrics(
+    train: pd.DataFrame,
+    holdout: pd.DataFrame,
+    syn: pd.DataFrame,
+    kinds: dict[str, str],
+    cols: list[str],
+    seed: int,
+    max_rows: int,
+) -> dict[str, float]:
     """Attack AUCs with intervals; {} when the holdout is too small to split (under 4 rows)."""
     n = min(len(holdout) // 2, len(train), max_rows)
     if n < 2 or len(syn) == 0:
         return {}
     ho = subsample(holdout, 2 * n, seed + 5).sample(frac=1.0, random_state=seed + 6)
-    nonmem, ref = ho.iloc[:n], ho.iloc[n:2 * n]
+    nonmem, ref = ho.iloc[:n], ho.iloc[n : 2 * n]
     mem = subsample(train, n, seed + 7)
     syn = subsample(syn, max_rows, seed + 8)
     # The synthetic table is the reference of the number scaling: the attacker has nothing else.

@@ -9,6 +9,7 @@ Ages (synthgen/ages.py): for each integer column that is the whole years between
 (nearly) every real row, `fidelity.age.<column>` is the synthetic share of rows (all three set)
 that agree, and `fidelity.ages` the lowest of them.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,7 +38,7 @@ def date_orderings(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str])
     vs = {c: numbers(syn[c], "datetime") for c in cols}
     out, kept = {}, []
     for i, a in enumerate(cols):
-        for b in cols[i + 1:]:
+        for b in cols[i + 1 :]:
             le, eq, k = _shares(vr[a], vr[b])
             if k < _MIN_ROWS:
                 continue

@@ -2,6 +2,7 @@
 
 Every function takes plain data (DataFrames of the report's CSV files) and returns PNG bytes.
 """
+
 from __future__ import annotations
 
 import io
@@ -28,7 +29,7 @@ def distribution(name: str, dist: pd.DataFrame, score: float | None) -> bytes:
     wide = wide.reindex(columns=["real", "synthetic"], fill_value=0.0)
     if len(wide) > _MAX_BARS:
         top = wide.sort_values("real", ascending=False)
-        wide = pd.concat([top.iloc[:_MAX_BARS - 1], top.iloc[_MAX_BARS - 1:].sum().to_frame("(other)").T])
+        wide = pd.concat([top.iloc[: _MAX_BARS - 1], top.iloc[_MAX_BARS - 1 :].sum().to_frame("(other)").T])
     fig = Figure(figsize=(4.2, 2.8))
     ax = fig.subplots()
     x = np.arange(len(wide))
@@ -60,8 +61,12 @@ def pair_heatmap(pairs: pd.DataFrame) -> bytes:
     side = min(0.42 * n, 16.0)  # wide tables: cells shrink rather than the figure growing
     fig = Figure(figsize=(1.2 + side, 0.9 + side))
     ax = fig.subplots()
-    im = ax.imshow(mat.to_numpy(dtype=float), cmap="Reds", vmin=0.0,
-                   vmax=max(0.1, float(np.nanmax(mat.to_numpy(dtype=float))) if n > 1 else 0.1))
+    im = ax.imshow(
+        mat.to_numpy(dtype=float),
+        cmap="Reds",
+        vmin=0.0,
+        vmax=max(0.1, float(np.nanmax(mat.to_numpy(dtype=float))) if n > 1 else 0.1),
+    )
     ax.set_xticks(range(n), cols, rotation=90, fontsize=7)
     ax.set_yticks(range(n), cols, fontsize=7)
     if n <= 20:
@@ -75,8 +80,9 @@ def pair_heatmap(pairs: pd.DataFrame) -> bytes:
     return _png(fig)
 
 
-def paired_bars(labels: list[str], real: list[float], syn: list[float], title: str,
-                names: tuple[str, str] = ("real", "synthetic")) -> bytes:
+def paired_bars(
+    labels: list[str], real: list[float], syn: list[float], title: str, names: tuple[str, str] = ("real", "synthetic")
+) -> bytes:
     fig = Figure(figsize=(max(4.0, 0.6 * len(labels) + 1.5), 3.0))
     ax = fig.subplots()
     x = np.arange(len(labels))

@@ -10,6 +10,7 @@ the squared distance:
 Identifier and text columns take no part in distances. Euclidean (not Manhattan) because
 exact brute-force kNN then runs as a matrix product.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -60,8 +61,15 @@ def _nearest(ref: np.ndarray, query: np.ndarray, k: int) -> np.ndarray:
     return np.sort(d, axis=1)
 
 
-def dcr_metrics(train: pd.DataFrame, holdout: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str],
-                cols: list[str], seed: int, max_rows: int) -> dict[str, float]:
+def dcr_metrics(
+    train: pd.DataFrame,
+    holdout: pd.DataFrame,
+    syn: pd.DataFrame,
+    kinds: dict[str, str],
+    cols: list[str],
+    seed: int,
+    max_rows: int,
+) -> dict[str, float]:
     # Equal-size train and holdout samples, so a generator that does not memorise is as
     # likely to land nearer a train row as nearer a holdout row: the ideal share is 0.5.
     n_ref = min(len(train), len(holdout), max_rows)
@@ -97,12 +105,17 @@ def _row_keys(frames: list[pd.DataFrame], cols: list[str]) -> list[np.ndarray]:
         codes, _ = shared_codes(*(f[col] for f in frames))  # 5 and 5.0 are the same value
         for c, x in zip(coded, codes):
             c.append(x)
-    return [pd.util.hash_pandas_object(pd.DataFrame(np.column_stack(c)), index=False).to_numpy()
-            for c in coded]
+    return [pd.util.hash_pandas_object(pd.DataFrame(np.column_stack(c)), index=False).to_numpy() for c in coded]
 
 
-def copy_metrics(train: pd.DataFrame, holdout: pd.DataFrame, syn: pd.DataFrame,
-                 kinds: dict[str, str], cols: list[str], identifying: list[list[str]] | None = None) -> dict[str, float]:
+def copy_metrics(
+    train: pd.DataFrame,
+    holdout: pd.DataFrame,
+    syn: pd.DataFrame,
+    kinds: dict[str, str],
+    cols: list[str],
+    identifying: list[list[str]] | None = None,
+) -> dict[str, float]:
     """Exact copies of train rows, with holdout's rate as the baseline a fresh sample shows."""
     # Identifiers are left out of the row comparison (a generator re-issues them), and
     # checked on their own: any train identifier value in the synthetic table is a leak.

@@ -13,6 +13,7 @@ Layout of out_dir (fixed names, so DVC can declare them as outs):
 Everything is written to a sibling temporary folder, then renamed into place: a failed
 evaluation leaves the previous output (or nothing), never a half-written one.
 """
+
 from __future__ import annotations
 
 import base64
@@ -25,8 +26,8 @@ import numpy as np
 import pandas as pd
 
 from synthgen.evaluate import plots
-from synthgen.evaluate.columns import bin_codes, key_part, quantile_edges
 from synthgen.evaluate.bias import group_table
+from synthgen.evaluate.columns import bin_codes, key_part, quantile_edges
 from synthgen.evaluate.config import EvalConfig
 from synthgen.evaluate.fidelity import ColumnView, column_views, pair_scores, shares
 from synthgen.evaluate.gate import check_gate
@@ -75,8 +76,13 @@ def _dist_frame(v: ColumnView) -> pd.DataFrame:
     r, s = shares(cr, len(labels)), shares(cs, len(labels))
     keep = (r > 0) | (s > 0)
     labels = [lab for lab, k in zip(labels, keep) if k]
-    return pd.DataFrame({"bin": labels * 2, "source": ["real"] * len(labels) + ["synthetic"] * len(labels),
-                         "share": list(r[keep]) + list(s[keep])})
+    return pd.DataFrame(
+        {
+            "bin": labels * 2,
+            "source": ["real"] * len(labels) + ["synthetic"] * len(labels),
+            "share": list(r[keep]) + list(s[keep]),
+        }
+    )
 
 
 def _img(png: bytes, alt: str) -> str:
@@ -99,14 +105,22 @@ def _section_rows(result: dict, prefix: str) -> list[tuple]:
     return [(k, v) for k, v in sorted(result.items()) if k.startswith(prefix)]
 
 
-def write_evaluation(result: dict, train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame,
-                     kinds: dict[str, str], config: EvalConfig | None, out_dir: Path) -> Path:
+def write_evaluation(
+    result: dict,
+    train: pd.DataFrame,
+    holdout: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    kinds: dict[str, str],
+    config: EvalConfig | None,
+    out_dir: Path,
+) -> Path:
     """Write metrics.json, plots/ and report.html for `result` (from evaluate_tables) to out_dir."""
     config = config or EvalConfig()
     p = prepare_tables(train, holdout, synthetic, kinds, config)  # same subsamples as the metrics
     views = column_views(p.train, p.synthetic, {c: p.kinds[c] for c in p.scored})
-    groups = group_table(p.train, p.synthetic, p.kinds, config.sensitive, config.target, p.task,
-                         config.bias_threshold_points)
+    groups = group_table(
+        p.train, p.synthetic, p.kinds, config.sensitive, config.target, p.task, config.bias_threshold_points
+    )
     passed, reason = check_gate(result, config)
     with staged_dir(Path(out_dir)) as stage:
         figs = _write_plots(stage / "plots", result, views, pair_scores(views), groups)
@@ -119,8 +133,9 @@ def write_evaluation(result: dict, train: pd.DataFrame, holdout: pd.DataFrame, s
     return Path(out_dir)
 
 
-def _write_plots(pdir: Path, result: dict, views: list[ColumnView], pairs: dict,
-                 groups: pd.DataFrame) -> dict[str, list[str]]:
+def _write_plots(
+    pdir: Path, result: dict, views: list[ColumnView], pairs: dict, groups: pd.DataFrame
+) -> dict[str, list[str]]:
     """CSV data and PNG figures under pdir; returns the figures as <img> tags per section."""
     pdir.mkdir()
     figs: dict[str, list[str]] = {"fidelity": [], "columns": [], "utility": [], "privacy": [], "bias": []}
@@ -147,70 +162,104 @@ def _write_plots(pdir: Path, result: dict, views: list[ColumnView], pairs: dict,
             save(stem, png, "columns", v.name)
 
     pair_rows = [(a, b, s, 1.0 - s) for (a, b), s in pairs.items()]
-    pair_df = pd.DataFrame(pair_rows + [(b, a, s, d) for a, b, s, d in pair_rows],
-                           columns=["column_a", "column_b", "score", "difference"])
+    pair_df = pd.DataFrame(
+        pair_rows + [(b, a, s, d) for a, b, s, d in pair_rows], columns=["column_a", "column_b", "score", "difference"]
+    )
     pair_df.to_csv(pdir / "pair_trends.csv", index=False)
-    pd.DataFrame({"pair": [f"{a} ~ {b}" for a, b, _, _ in pair_rows], "score": [s for _, _, s, _ in pair_rows]},
-                 columns=["pair", "score"]).to_csv(pdir / "pair_scores.csv", index=False)
+    pd.DataFrame(
+        {"pair": [f"{a} ~ {b}" for a, b, _, _ in pair_rows], "score": [s for _, _, s, _ in pair_rows]},
+        columns=["pair", "score"],
+    ).to_csv(pdir / "pair_scores.csv", index=False)
     if len(pair_df):
         save("pair_trends", plots.pair_heatmap(pair_df), "fidelity", "pair trend differences")
 
     metrics = [m for m in ("roc_auc", "accuracy", "f1", "r2") if f"utility.real.{m}" in result]
     if metrics:
-        save("utility", plots.paired_bars(metrics, [result[f"utility.real.{m}"] for m in metrics],
-                                          [result[f"utility.synthetic.{m}"] for m in metrics],
-                                          "Trained on real vs on synthetic, tested on holdout",
-                                          ("train on real", "train on synthetic")), "utility", "utility")
+        save(
+            "utility",
+            plots.paired_bars(
+                metrics,
+                [result[f"utility.real.{m}"] for m in metrics],
+                [result[f"utility.synthetic.{m}"] for m in metrics],
+                "Trained on real vs on synthetic, tested on holdout",
+                ("train on real", "train on synthetic"),
+            ),
+            "utility",
+            "utility",
+        )
 
     q = [k for k in ("p5", "p50") if f"privacy.dcr_synthetic_{k}" in result]
     if q:
-        save("privacy", plots.paired_bars([f"DCR {k}" for k in q],
-                                          [result[f"privacy.dcr_synthetic_{k}"] for k in q],
-                                          [result[f"privacy.dcr_synthetic_holdout_{k}"] for k in q],
-                                          "Synthetic rows: distance to closest train vs holdout row",
-                                          ("to train", "to holdout")), "privacy", "privacy")
+        save(
+            "privacy",
+            plots.paired_bars(
+                [f"DCR {k}" for k in q],
+                [result[f"privacy.dcr_synthetic_{k}"] for k in q],
+                [result[f"privacy.dcr_synthetic_holdout_{k}"] for k in q],
+                "Synthetic rows: distance to closest train vs holdout row",
+                ("to train", "to holdout"),
+            ),
+            "privacy",
+            "privacy",
+        )
 
-    long = pd.concat([groups.assign(source="real", rate=groups["rate_real"], share=groups["share_real"]),
-                      groups.assign(source="synthetic", rate=groups["rate_synthetic"],
-                                    share=groups["share_synthetic"])])
+    long = pd.concat(
+        [
+            groups.assign(source="real", rate=groups["rate_real"], share=groups["share_real"]),
+            groups.assign(source="synthetic", rate=groups["rate_synthetic"], share=groups["share_synthetic"]),
+        ]
+    )
     long[["column", "group", "source", "rate", "share"]].to_csv(pdir / "bias_groups.csv", index=False)
     if len(groups) and groups["rate_real"].notna().any():
         labels = [f"{c}={g}" for c, g in zip(groups["column"], groups["group"])]
-        save("bias_groups", plots.paired_bars(labels, groups["rate_real"].fillna(0).tolist(),
-                                              groups["rate_synthetic"].fillna(0).tolist(),
-                                              "Target rate per group"), "bias", "group rates")
+        save(
+            "bias_groups",
+            plots.paired_bars(
+                labels,
+                groups["rate_real"].fillna(0).tolist(),
+                groups["rate_synthetic"].fillna(0).tolist(),
+                "Target rate per group",
+            ),
+            "bias",
+            "group rates",
+        )
     return figs
 
 
 def _mia_paragraph(result: dict) -> str:
     if "privacy.mia_auc" not in result:
         return "<p>Membership attack: not run (the holdout has fewer than 4 rows).</p>"
-    return ("<p>Membership attack (synthetic table only): training rows as members against as many "
-            "holdout rows as non-members; AUC 0.5 means the attacker cannot tell them apart. "
-            "Distance attack: closeness to the nearest synthetic row. Density-ratio attack (DOMIAS-style): "
-            "synthetic density over the density of a separate reference half of the holdout. "
-            f"Stronger attack's AUC {result['privacy.mia_auc']:.3f} (95 % DeLong interval "
-            f"{result['privacy.mia_auc_ci_low']:.3f} to {result['privacy.mia_auc_ci_high']:.3f}, "
-            f"{int(result['privacy.mia_rows'])} rows per side).</p>")
+    return (
+        "<p>Membership attack (synthetic table only): training rows as members against as many "
+        "holdout rows as non-members; AUC 0.5 means the attacker cannot tell them apart. "
+        "Distance attack: closeness to the nearest synthetic row. Density-ratio attack (DOMIAS-style): "
+        "synthetic density over the density of a separate reference half of the holdout. "
+        f"Stronger attack's AUC {result['privacy.mia_auc']:.3f} (95 % DeLong interval "
+        f"{result['privacy.mia_auc_ci_low']:.3f} to {result['privacy.mia_auc_ci_high']:.3f}, "
+        f"{int(result['privacy.mia_rows'])} rows per side).</p>"
+    )
 
 
 def _dp_paragraph(result: dict) -> str:
     if "privacy.dp_epsilon_spent" not in result:
-        return ("<p>Differential privacy: off (privacy.epsilon not set). The distance and copy checks "
-                "above are heuristics; they bound nothing.</p>")
+        return (
+            "<p>Differential privacy: off (privacy.epsilon not set). The distance and copy checks "
+            "above are heuristics; they bound nothing.</p>"
+        )
     r = result
-    return ("<p><b>Differential privacy</b>: the whole path spent epsilon "
-            f"{r['privacy.dp_epsilon_spent']:.3f} of {r['privacy.dp_epsilon_requested']:g} requested, "
-            f"delta {r['privacy.dp_delta']:.3g} ({html.escape(str(r['privacy.dp_accountant']))} accountant): "
-            f"the encoder's statistics epsilon {r['privacy.dp_epsilon_encoder']:.3f}, DP-SGD training "
-            f"{r['privacy.dp_epsilon_training']:.3f} over {int(r['privacy.dp_steps'])} steps at sample rate "
-            f"{r['privacy.dp_sample_rate']:.4g}, noise multiplier {r['privacy.dp_noise_multiplier']:.3f}, "
-            f"clipping norm {r['privacy.dp_max_grad_norm']:g}. Copy redraws, which would read real rows, "
-            "were off; the metrics in this report read real rows and are not part of the release.</p>")
+    return (
+        "<p><b>Differential privacy</b>: the whole path spent epsilon "
+        f"{r['privacy.dp_epsilon_spent']:.3f} of {r['privacy.dp_epsilon_requested']:g} requested, "
+        f"delta {r['privacy.dp_delta']:.3g} ({html.escape(str(r['privacy.dp_accountant']))} accountant): "
+        f"the encoder's statistics epsilon {r['privacy.dp_epsilon_encoder']:.3f}, DP-SGD training "
+        f"{r['privacy.dp_epsilon_training']:.3f} over {int(r['privacy.dp_steps'])} steps at sample rate "
+        f"{r['privacy.dp_sample_rate']:.4g}, noise multiplier {r['privacy.dp_noise_multiplier']:.3f}, "
+        f"clipping norm {r['privacy.dp_max_grad_norm']:g}. Copy redraws, which would read real rows, "
+        "were off; the metrics in this report read real rows and are not part of the release.</p>"
+    )
 
 
-def _html(result: dict, passed: bool, reason: str, figs: dict, groups: pd.DataFrame,
-          config: EvalConfig) -> str:
+def _html(result: dict, passed: bool, reason: str, figs: dict, groups: pd.DataFrame, config: EvalConfig) -> str:
     headline = [(h.label, result[h.key], h.good) for h in HEADLINE if h.key in result]
     verdict = "PASSED" if passed else "FAILED"
     detail = reason.split(": ", 1)[-1]  # the reason starts with "passed: " / "failed: "
@@ -223,9 +272,22 @@ def _html(result: dict, passed: bool, reason: str, figs: dict, groups: pd.DataFr
         detail += " — but " + ", ".join(f"{a} {areas[a].level.upper()}" for a in weak)
     area_rows = "".join(
         f"<tr><td>{a}</td><td class='lvl' style='background:{_LEVEL_COLOUR.get(v.level, '#eee')}'>"
-        f"{v.level.upper()}</td><td>{html.escape(v.reason)}</td></tr>" for a, v in areas.items())
-    bias_rows = [(r.column, r.group, r.share_real, r.share_synthetic, r.rate_real, r.rate_synthetic,
-                  r.gap, "yes" if r.flagged else "") for r in groups.itertuples(index=False)]
+        f"{v.level.upper()}</td><td>{html.escape(v.reason)}</td></tr>"
+        for a, v in areas.items()
+    )
+    bias_rows = [
+        (
+            r.column,
+            r.group,
+            r.share_real,
+            r.share_synthetic,
+            r.rate_real,
+            r.rate_synthetic,
+            r.gap,
+            "yes" if r.flagged else "",
+        )
+        for r in groups.itertuples(index=False)
+    ]
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>synthgen evaluation</title><style>",
         "body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em;color:#222}"
@@ -244,25 +306,45 @@ def _html(result: dict, passed: bool, reason: str, figs: dict, groups: pd.DataFr
         "Pair trends: Spearman correlation similarity for two numbers, contingency similarity "
         "(10 real-quantile bins) otherwise. Detection: a gradient-boosted classifier telling real "
         "from synthetic rows (ROC AUC, 0.5 means indistinguishable).</p>",
-        *figs["fidelity"], "<h3>Columns, worst shape score first</h3><div class='grid'>",
-        *figs["columns"], "</div>",
+        *figs["fidelity"],
+        "<h3>Columns, worst shape score first</h3><div class='grid'>",
+        *figs["columns"],
+        "</div>",
         _table(_section_rows(result, "fidelity."), ("metric", "value")),
         "<h2>Utility</h2><p>The same learner trained on real train or on synthetic rows, scored on the "
-        "real holdout; ratio = synthetic / real.</p>", *figs["utility"],
+        "real holdout; ratio = synthetic / real.</p>",
+        *figs["utility"],
         _table(_section_rows(result, "utility."), ("metric", "value")),
         "<h2>Privacy</h2><p>DCR share: synthetic rows strictly closer to a train row than to any "
         "holdout row (equal-size samples; ties count half). Exact copies are compared with the "
-        "share of holdout rows that also occur in train.</p>", _mia_paragraph(result), _dp_paragraph(result),
+        "share of holdout rows that also occur in train.</p>",
+        _mia_paragraph(result),
+        _dp_paragraph(result),
         *figs["privacy"],
         _table(_section_rows(result, "privacy."), ("metric", "value")),
         f"<h2>Bias</h2><p>Groups flagged when the target rate or the group's share moves by more "
-        f"than {config.bias_threshold_points:g} points.</p>", *figs["bias"],
-        _table(bias_rows, ("column", "group", "share real", "share synthetic", "rate real",
-                           "rate synthetic", "gap (points)", "flagged")) if bias_rows
+        f"than {config.bias_threshold_points:g} points.</p>",
+        *figs["bias"],
+        _table(
+            bias_rows,
+            (
+                "column",
+                "group",
+                "share real",
+                "share synthetic",
+                "rate real",
+                "rate synthetic",
+                "gap (points)",
+                "flagged",
+            ),
+        )
+        if bias_rows
         else "<p>No sensitive columns declared.</p>",
-        "<h2>Validity</h2>", _table(_section_rows(result, "validity."), ("check", "count")),
+        "<h2>Validity</h2>",
+        _table(_section_rows(result, "validity."), ("check", "count")),
         "<h2>Columns not modelled</h2>",
-        _table(sorted(config.treatment.items()), ("column", "what was done")) if config.treatment
+        _table(sorted(config.treatment.items()), ("column", "what was done"))
+        if config.treatment
         else "<p>Every column is modelled.</p>",
         "</body></html>\n",
     ]

@@ -5,6 +5,7 @@ rows.*. Column and group names inside keys pass through columns.key_part, so eve
 valid MLflow metric name. Undefined values (e.g. a rate for a group the synthetic table
 lacks) are left out rather than written as NaN, which JSON does not have.
 """
+
 from __future__ import annotations
 
 import math
@@ -14,13 +15,13 @@ import pandas as pd
 
 from synthgen.errors import SynthgenError
 from synthgen.evaluate.bias import bias_metrics, group_table
-from synthgen.evaluate.orderings import age_agreement, date_orderings
 from synthgen.evaluate.columns import DISCRETE, NUMERIC, check_kinds, key_part, subsample
 from synthgen.evaluate.config import EvalConfig
 from synthgen.evaluate.fidelity import column_views, mean_defined, pair_scores, shape_scores
 from synthgen.evaluate.gate import check_gate
 from synthgen.evaluate.learners import detection_auc, resolve_task, utility
 from synthgen.evaluate.membership import membership_metrics
+from synthgen.evaluate.orderings import age_agreement, date_orderings
 from synthgen.evaluate.privacy import copy_metrics, dcr_metrics
 from synthgen.evaluate.validity import validity_metrics
 from synthgen.evaluate.verdicts import judge, verdict_metrics
@@ -50,8 +51,10 @@ def prepare_tables(train, holdout, synthetic, kinds: dict[str, str], config: Eva
         if col not in synthetic.columns:
             raise SynthgenError(f"the synthetic table lacks column '{col}', which the evaluation needs")
     if config.target and kinds[config.target] not in NUMERIC + DISCRETE:
-        raise SynthgenError(f"evaluate.target '{config.target}' is a {kinds[config.target]} column; "
-                            f"pick a numeric, categorical or boolean column")
+        raise SynthgenError(
+            f"evaluate.target '{config.target}' is a {kinds[config.target]} column; "
+            f"pick a numeric, categorical or boolean column"
+        )
     # Columns the synthetic table lacks are reported by validity.schema_mismatches, not scored.
     present = {c: k for c, k in kinds.items() if c in synthetic.columns}
     s = config.seed
@@ -65,8 +68,13 @@ def prepare_tables(train, holdout, synthetic, kinds: dict[str, str], config: Eva
     )
 
 
-def evaluate_tables(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame,
-                    kinds: dict[str, str], config: EvalConfig | None = None) -> dict:
+def evaluate_tables(
+    train: pd.DataFrame,
+    holdout: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    kinds: dict[str, str],
+    config: EvalConfig | None = None,
+) -> dict:
     """Score `synthetic` against the real `train` it imitates and the real `holdout` it never
     saw. Returns a flat {key: number} dict; see the module docstring for the key groups."""
     config = config or EvalConfig()
@@ -79,26 +87,24 @@ def evaluate_tables(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.Da
     out["fidelity.pair_trends"] = mean_defined(pairs.values())
     out["fidelity.overall"] = mean_defined([out["fidelity.shape"], out["fidelity.pair_trends"]])
     out.update({f"fidelity.shape.{key_part(c)}": v for c, v in shape.items()})
-    out["fidelity.detection_auc"] = detection_auc(p.train, p.synthetic, p.kinds, p.scored,
-                                                  config.detection_folds, config.seed,
-                                                  config.detection_max_rows)
+    out["fidelity.detection_auc"] = detection_auc(
+        p.train, p.synthetic, p.kinds, p.scored, config.detection_folds, config.seed, config.detection_max_rows
+    )
 
     if config.target:
-        out.update(utility(p.train, p.holdout, p.synthetic, p.kinds, p.scored, config.target,
-                           p.task, config.seed))
+        out.update(utility(p.train, p.holdout, p.synthetic, p.kinds, p.scored, config.target, p.task, config.seed))
 
-    out.update(dcr_metrics(p.train, p.holdout, p.synthetic, p.kinds, p.scored, config.seed,
-                           config.dcr_max_rows))
-    out.update(membership_metrics(p.train, p.holdout, p.synthetic, p.kinds, p.scored, config.seed,
-                                  config.dcr_max_rows))
+    out.update(dcr_metrics(p.train, p.holdout, p.synthetic, p.kinds, p.scored, config.seed, config.dcr_max_rows))
+    out.update(membership_metrics(p.train, p.holdout, p.synthetic, p.kinds, p.scored, config.seed, config.dcr_max_rows))
     # Shares are estimated on the samples, but against the whole train table: a copy of a
     # train row left out of the sample is still a copy.
     out.update(copy_metrics(train, p.holdout, p.synthetic, p.kinds, list(p.kinds), config.identifying))
     out.update(date_orderings(train, synthetic, kinds))
     out.update(age_agreement(train, synthetic, kinds))
 
-    groups = group_table(p.train, p.synthetic, p.kinds, config.sensitive, config.target, p.task,
-                         config.bias_threshold_points)
+    groups = group_table(
+        p.train, p.synthetic, p.kinds, config.sensitive, config.target, p.task, config.bias_threshold_points
+    )
     out.update(bias_metrics(groups))
     # Validity looks at every synthetic row: it is cheap, and one bad cell matters.
     out.update(validity_metrics(train, synthetic, kinds))

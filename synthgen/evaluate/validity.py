@@ -1,4 +1,5 @@
 """Validity: counts of synthetic cells (or columns) that break rules the real table obeys."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,8 +27,13 @@ def validity_metrics(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str
     extra = [c for c in syn.columns if c not in real.columns]
     shared = [c for c in real.columns if c in syn.columns]
     dtype_diff = [c for c in shared if _family(real[c].dtype) != _family(syn[c].dtype)]
-    out = {"out_of_domain": 0, "unseen_categories": 0, "non_integers": 0, "new_nulls": 0,
-           "schema_mismatches": len(missing) + len(extra) + len(dtype_diff)}
+    out = {
+        "out_of_domain": 0,
+        "unseen_categories": 0,
+        "non_integers": 0,
+        "new_nulls": 0,
+        "schema_mismatches": len(missing) + len(extra) + len(dtype_diff),
+    }
     for col in (c for c in kinds if c in syn.columns):
         kind = kinds[col]
         if real[col].notna().all():

@@ -6,6 +6,7 @@ beyond the warn limit fails. An area's verdict is its worst figure's. Only the p
 a release (gate.py); these verdicts say where a passing set is still weak, e.g. a table whose
 columns were shuffled independently keeps perfect column shapes but fails fidelity and utility.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ HIGHER_IS_BETTER = {"shape", "pair_trends", "utility_ratio"}
 @dataclass
 class Verdict:
     area: str
-    level: str   # pass | warn | fail | n/a (nothing to judge, e.g. no target for utility)
+    level: str  # pass | warn | fail | n/a (nothing to judge, e.g. no target for utility)
     reason: str  # the figures behind it, one line
 
 
@@ -44,11 +45,14 @@ def limits(raw: Mapping | None) -> dict[str, tuple[float, float]]:
         try:
             ok, warn = (float(x) for x in pair)
         except (TypeError, ValueError):
-            raise SynthgenError(f"evaluate.verdicts.{name}={pair!r}: give [pass limit, warn limit], "
-                                f"e.g. {list(DEFAULTS[name])}") from None
+            raise SynthgenError(
+                f"evaluate.verdicts.{name}={pair!r}: give [pass limit, warn limit], e.g. {list(DEFAULTS[name])}"
+            ) from None
         if (ok < warn) if name in HIGHER_IS_BETTER else (ok > warn):
-            raise SynthgenError(f"evaluate.verdicts.{name}={pair!r}: the pass limit must be "
-                                f"{'above' if name in HIGHER_IS_BETTER else 'below'} the warn limit")
+            raise SynthgenError(
+                f"evaluate.verdicts.{name}={pair!r}: the pass limit must be "
+                f"{'above' if name in HIGHER_IS_BETTER else 'below'} the warn limit"
+            )
         out[name] = (ok, warn)
     return out
 
@@ -76,18 +80,44 @@ def judge(result: dict, raw_limits: Mapping | None, gate_passed: bool) -> dict[s
     """One Verdict per area from the flat evaluation result (evaluate_tables' keys)."""
     lim = limits(raw_limits)
     g = result.get
-    fidelity = [(n, label, g(k)) for n, label, k in (("shape", "column shapes", "fidelity.shape"),
-                                                       ("pair_trends", "pair trends", "fidelity.pair_trends"),
-                                                       ("detection_auc", "detection AUC", "fidelity.detection_auc"))
-                if g(k) is not None]
-    utility = [("utility_ratio", f"TSTR {m} ratio", g(f"utility.{m}_ratio")) for m in ("roc_auc", "r2")
-               if g(f"utility.{m}_ratio") is not None][:1]
+    fidelity = [
+        (n, label, g(k))
+        for n, label, k in (
+            ("shape", "column shapes", "fidelity.shape"),
+            ("pair_trends", "pair trends", "fidelity.pair_trends"),
+            ("detection_auc", "detection AUC", "fidelity.detection_auc"),
+        )
+        if g(k) is not None
+    ]
+    utility = [
+        ("utility_ratio", f"TSTR {m} ratio", g(f"utility.{m}_ratio"))
+        for m in ("roc_auc", "r2")
+        if g(f"utility.{m}_ratio") is not None
+    ][:1]
     privacy = [("dcr_share", "DCR share", g("privacy.dcr_share"))] if g("privacy.dcr_share") is not None else []
     n_groups = len({k.rsplit(".", 1)[0] for k in result if k.startswith("bias.") and k.endswith(".share_real")})
-    bias = ([("flagged_groups_share", f"{int(g('bias.flagged_groups', 0))} of {n_groups} groups flagged, share",
-              g("bias.flagged_groups", 0) / n_groups)] if n_groups else [])
-    validity = ([("invalid_share", f"{int(g('validity.total', 0))} invalid values, share of cells",
-                  g("validity.invalid_share"))] if g("validity.invalid_share") is not None else [])
+    bias = (
+        [
+            (
+                "flagged_groups_share",
+                f"{int(g('bias.flagged_groups', 0))} of {n_groups} groups flagged, share",
+                g("bias.flagged_groups", 0) / n_groups,
+            )
+        ]
+        if n_groups
+        else []
+    )
+    validity = (
+        [
+            (
+                "invalid_share",
+                f"{int(g('validity.total', 0))} invalid values, share of cells",
+                g("validity.invalid_share"),
+            )
+        ]
+        if g("validity.invalid_share") is not None
+        else []
+    )
     return {
         "fidelity": _judge("fidelity", fidelity, lim),
         "utility": _judge("utility", utility, lim),

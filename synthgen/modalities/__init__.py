@@ -8,6 +8,7 @@ log (a tracking.RunLog) and synthgen/tracking.py logs it. A new modality is one 
 line in MODALITIES; the family comes from `model=`, and `model_spec` picks its network for the
 modality (conf/model/<family>.yaml's block named after the modality).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -24,27 +25,29 @@ from synthgen.tracking import RunLog
 
 if TYPE_CHECKING:
     import pytorch_lightning as pl
-    import torch
 
     from synthgen.paths import RunPaths
     from synthgen.sizing import TableSize
     from synthgen.writers.chunks import ChunkWriter
 
 # data.modality -> "module:class" of its handler (imported only when that modality runs)
-MODALITIES = {"tabular": "synthgen.modalities.tabular:TabularModality",
-              "image": "synthgen.modalities.image:ImageModality"}
+MODALITIES = {
+    "tabular": "synthgen.modalities.tabular:TabularModality",
+    "image": "synthgen.modalities.image:ImageModality",
+}
 
 
 class Encoder(Protocol):
     """What the shared stages read from a modality's fitted encoder."""
+
     layout: Any  # has .to_dict(): the plain dict every family's network is built from (`layout=`)
 
 
 @dataclass
 class GenerationPlan:
-    chunks: list                      # (chunk index, first row, row count)
-    cond_for_chunk: Callable          # (chunk, first row, n) -> the chunk's conditions tensor
-    writer: ChunkWriter               # writes each chunk into the staging folder; .finish() the manifest
+    chunks: list  # (chunk index, first row, row count)
+    cond_for_chunk: Callable  # (chunk, first row, n) -> the chunk's conditions tensor
+    writer: ChunkWriter  # writes each chunk into the staging folder; .finish() the manifest
     info: dict = field(default_factory=dict)  # recorded in the manifest (conditions, rebalancing...)
 
 
@@ -56,6 +59,7 @@ def plain(node):
 class Modality(ABC):
     """A modality's parts of the five stages. `self.cfg` is the composed config, `self.paths` the
     run's folders (synthgen/paths.py). Every method may raise SynthgenError (one line: what to fix)."""
+
     name: str = ""  # the data.modality value, also the block of conf/model/<family>.yaml it uses
     unit: str = ""  # what a generated row is called in log lines ("rows", "images")
 
@@ -155,17 +159,23 @@ def training_spec(cfg: DictConfig, size: TableSize | None = None) -> tuple[dict,
     spec = node.get(modality)
     if not isinstance(spec, dict) or "_target_" not in spec:
         has = [m for m in MODALITIES if isinstance(node.get(m), dict)]
-        raise SynthgenError(f"model {family_label(node)} has no {modality} network (no model.{modality} block; "
-                            f"it has {has or 'none'}); pick another model= for data.modality={modality}")
+        raise SynthgenError(
+            f"model {family_label(node)} has no {modality} network (no model.{modality} block; "
+            f"it has {has or 'none'}); pick another model= for data.modality={modality}"
+        )
     training = dict((node.get("training") or {}).get(modality) or {})
-    overrides = {"epochs": OmegaConf.select(cfg, "trainer.max_epochs", default=None),
-                 "patience": OmegaConf.select(cfg, "train.patience", default=None),
-                 "val_share": OmegaConf.select(cfg, "train.val_share", default=None)}
+    overrides = {
+        "epochs": OmegaConf.select(cfg, "trainer.max_epochs", default=None),
+        "patience": OmegaConf.select(cfg, "train.patience", default=None),
+        "val_share": OmegaConf.select(cfg, "train.val_share", default=None),
+    }
     training.update({k: v for k, v in overrides.items() if v is not None})
     for key in ("epochs", "patience", "val_share"):
         if training.get(key) is None:
-            raise SynthgenError(f"model.training.{modality}.{key} is not set: give it a value (or auto) in the "
-                                f"family's file conf/model/<family>.yaml")
+            raise SynthgenError(
+                f"model.training.{modality}.{key} is not set: give it a value (or auto) in the "
+                f"family's file conf/model/<family>.yaml"
+            )
     return sizing.resolve(spec, training, size, modality)
 
 
@@ -173,16 +183,25 @@ def family_label(node) -> str:
     """A family's name for run names and messages: the module of its first network
     (synthgen.models.vae.TabularVAE -> vae), from a model config node or dict."""
     node = plain(node)
-    target = next((node[m]["_target_"] for m in MODALITIES if isinstance(node.get(m), dict)
-                   and isinstance(node[m].get("_target_"), str)), "?.?")
+    target = next(
+        (
+            node[m]["_target_"]
+            for m in MODALITIES
+            if isinstance(node.get(m), dict) and isinstance(node[m].get("_target_"), str)
+        ),
+        "?.?",
+    )
     return target.split(".")[-2]
 
 
 def family_targets(node) -> list[str]:
     """The `_target_` of every network block (tabular:, image:, ...) of a model config node or dict."""
     node = plain(node) or {}
-    return [node[m]["_target_"] for m in MODALITIES if isinstance(node.get(m), dict)
-            and isinstance(node[m].get("_target_"), str)]
+    return [
+        node[m]["_target_"]
+        for m in MODALITIES
+        if isinstance(node.get(m), dict) and isinstance(node[m].get("_target_"), str)
+    ]
 
 
 OLD_TRAINING_KEYS = ("epochs", "patience", "val_share", "repeats")

@@ -3,6 +3,7 @@
 prepared/ holds train.npz and holdout.npz (images uint8 [N, H, W, C], labels int64 [N],
 class_names) and schema.json (size, channels, classes, counts, skipped files).
 """
+
 from __future__ import annotations
 
 import json
@@ -42,6 +43,7 @@ def load_image_set(path: Path) -> ImageSet:
     def load(p):
         with np.load(p) as z:
             return ImageSet(z["images"], z["labels"], [str(c) for c in z["class_names"]])
+
     return load_artifact(path, "prepared image set", "prepare", load)
 
 
@@ -71,20 +73,38 @@ class ImageModality(Modality):
         if len(train) < 2:
             raise SynthgenError(f"the training split has {len(train)} image(s); at least 2 are needed")
         h, w, c = train.shape
-        info = {"modality": "image", "height": h, "width": w, "channels": c, "class_names": train.class_names,
-                "class_counts": np.bincount(train.labels, minlength=train.n_classes).tolist(),
-                "n_rows": len(train), "n_holdout": len(holdout),
-                "skipped": {"count": len(data.skipped) + len(holdout.skipped),
-                            "files": (data.skipped + holdout.skipped)[:100]}}
+        info = {
+            "modality": "image",
+            "height": h,
+            "width": w,
+            "channels": c,
+            "class_names": train.class_names,
+            "class_counts": np.bincount(train.labels, minlength=train.n_classes).tolist(),
+            "n_rows": len(train),
+            "n_holdout": len(holdout),
+            "skipped": {
+                "count": len(data.skipped) + len(holdout.skipped),
+                "files": (data.skipped + holdout.skipped)[:100],
+            },
+        }
         with staged_dir(paths.prepared) as d:
             save_image_set(train, d / "train.npz")
             save_image_set(holdout, d / "holdout.npz")
             atomic_write_text(d / "schema.json", json.dumps(info, indent=1) + "\n")
         if info["skipped"]["count"]:
-            log.warning("skipped %d unreadable image(s), e.g. %s", info["skipped"]["count"],
-                        info["skipped"]["files"][:3])
-        log.info("prepared %d train and %d holdout images (%dx%dx%d, %d classes) in %s", len(train), len(holdout),
-                 h, w, c, train.n_classes, paths.prepared)
+            log.warning(
+                "skipped %d unreadable image(s), e.g. %s", info["skipped"]["count"], info["skipped"]["files"][:3]
+            )
+        log.info(
+            "prepared %d train and %d holdout images (%dx%dx%d, %d classes) in %s",
+            len(train),
+            len(holdout),
+            h,
+            w,
+            c,
+            train.n_classes,
+            paths.prepared,
+        )
 
     def encode(self) -> None:
         from synthgen.encoders.images import ImageEncoder
@@ -95,8 +115,9 @@ class ImageModality(Modality):
         log.info("image encoder: %s", enc.layout)
 
     def load_encoder(self) -> ImageEncoder:
-        from synthgen.encoders.images import ImageEncoder
         from synthgen.artifacts import load_artifact
+        from synthgen.encoders.images import ImageEncoder
+
         return load_artifact(self.paths.encoder, "encoder state", "encode", ImageEncoder.load)
 
     # ---- train -----------------------------------------------------------------------------------
@@ -126,11 +147,12 @@ class ImageModality(Modality):
         labels = planned_labels(n, enc, condition)
 
         def cond_for_chunk(chunk, start, count):
-            return torch.from_numpy(labels[start:start + count])
+            return torch.from_numpy(labels[start : start + count])
 
         writer = ImageChunkWriter(staging, enc, cfg.seed, bool(cfg.generate.get("png_parquet")))
-        return GenerationPlan(plan_chunks(n, chunk_rows), cond_for_chunk, writer,
-                              {"condition": condition, "class_names": enc.class_names})
+        return GenerationPlan(
+            plan_chunks(n, chunk_rows), cond_for_chunk, writer, {"condition": condition, "class_names": enc.class_names}
+        )
 
     def finish_generation(self, plan: GenerationPlan, staging: Path) -> dict:
         return plan.writer.finish(plan.chunks, plan.info)
@@ -156,8 +178,16 @@ class ImageModality(Modality):
         settings = {**plain(cfg.evaluate.images), "seed": cfg.seed}
         settings["cache_dir"] = settings.get("cache_dir") or str(paths.out / "cache")
         ecfg = ImageEvalConfig.from_mapping(settings)
-        result = evaluate_images(train.images, enc.labels_for(train), test.images, enc.labels_for(test), images, labels,
-                                 len(enc.class_names), ecfg)
+        result = evaluate_images(
+            train.images,
+            enc.labels_for(train),
+            test.images,
+            enc.labels_for(test),
+            images,
+            labels,
+            len(enc.class_names),
+            ecfg,
+        )
         write_image_evaluation(result, images, labels, enc.class_names, paths.evaluation)
         return result, *check_image_gate(result, cfg.evaluate.gate)
 
@@ -171,8 +201,10 @@ def planned_labels(n: int, enc, condition: dict) -> np.ndarray:
     if "label" in condition:
         name = str(condition["label"])
         if name not in enc.class_names:
-            raise SynthgenError(f"generate.condition.label={name!r} is not a class of the training images "
-                                f"(classes: {enc.class_names[:20]})")
+            raise SynthgenError(
+                f"generate.condition.label={name!r} is not a class of the training images "
+                f"(classes: {enc.class_names[:20]})"
+            )
         return np.full(n, enc.class_names.index(name), np.int64)
     from synthgen.conditions import largest_remainder
 
@@ -207,8 +239,9 @@ class SampleGridLogger(pl.Callback):
         g = seeding.torch_generator(seeding.PREVIEW, self.seed, device=pl_module.device)
         out = pl_module.sample(labels.to(pl_module.device), g)
         images = to_uint8(self.enc, pl_module, out.cpu())
-        grid = sample_grid_png(images, labels.numpy(), len(self.enc.class_names), self.per_class,
-                               scale=_grid_scale(images))
+        grid = sample_grid_png(
+            images, labels.numpy(), len(self.enc.class_names), self.per_class, scale=_grid_scale(images)
+        )
         trainer.logger.experiment.log_image(trainer.logger.run_id, _png_array(grid), f"samples/{name}.png")
 
     def on_validation_epoch_end(self, trainer, pl_module):

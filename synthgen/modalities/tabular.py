@@ -1,4 +1,5 @@
 """Tables: Parquet/CSV in, Parquet shards out; the shared token layout feeds every family."""
+
 from __future__ import annotations
 
 import logging
@@ -51,8 +52,13 @@ class TabularModality(Modality):
         if wants_streaming(cfg):  # record batches, Parquet parts, a seeded sample (synthgen/streaming.py)
             with staged_dir(paths.prepared) as d:
                 info = stream_prepare(cfg, d)
-            log.info("prepared %d train and %d holdout rows (streamed, %d parts) in %s", info["train_rows"],
-                     info["holdout_rows"], len(info["train_parts"]), paths.prepared)
+            log.info(
+                "prepared %d train and %d holdout rows (streamed, %d parts) in %s",
+                info["train_rows"],
+                info["holdout_rows"],
+                len(info["train_parts"]),
+                paths.prepared,
+            )
             return
         train, holdout, schema = self.split()
         with staged_dir(paths.prepared) as d:
@@ -62,9 +68,8 @@ class TabularModality(Modality):
         log.info("prepared %d train and %d holdout rows in %s", len(train), len(holdout), paths.prepared)
 
     def encode(self) -> None:
-        from synthgen.encoders import TabularEncoder
-
         from synthgen import shards
+        from synthgen.encoders import TabularEncoder
         from synthgen.privacy import privacy_config
         from synthgen.sizing import n_bins
 
@@ -72,8 +77,10 @@ class TabularModality(Modality):
         settings = plain(self.cfg.encoder)
         if self._streamed():  # encoder fitted on the sample, tokens written as shards (synthgen/shards.py)
             if pcfg.enabled:
-                raise SynthgenError("privacy.epsilon is not supported for streamed tables yet; "
-                                    "set stream.enabled=false (the table must fit in memory)")
+                raise SynthgenError(
+                    "privacy.epsilon is not supported for streamed tables yet; "
+                    "set stream.enabled=false (the table must fit in memory)"
+                )
             if settings.get("n_bins") == "auto":  # streamed tables are large: the rule's upper end
                 settings["n_bins"] = n_bins(10**9)
             shards.stream_encode(self.cfg, self.paths, settings)
@@ -85,30 +92,34 @@ class TabularModality(Modality):
             settings["n_bins"] = n_bins(train.num_rows)
         if pcfg.enabled:  # the saved state from DP mechanisms or declared public domains
             from synthgen.encoders.dp_stats import fit_dp_encoder
+
             enc = fit_dp_encoder(train, schema, settings, plain(self.cfg.data.columns), pcfg, self.cfg.seed)
         else:
             enc = TabularEncoder.fit(train, schema, **settings)
         with staged_dir(self.paths.encoder_dir) as d:
             enc.save(d / "encoder.json")
-        log.info("encoder: %d modelled columns, vocabulary sizes %s", len(enc.layout.columns),
-                 enc.layout.cardinalities)
+        log.info("encoder: %d modelled columns, vocabulary sizes %s", len(enc.layout.columns), enc.layout.cardinalities)
 
     def _streamed(self) -> bool:
         from synthgen.streaming import read_stream_info
+
         return read_stream_info(self.paths.prepared) is not None
 
     def load_encoder(self) -> TabularEncoder:
         from synthgen.encoders import TabularEncoder
+
         return load_artifact(self.paths.encoder, "encoder state", "encode", TabularEncoder.load)
 
     # ---- train -----------------------------------------------------------------------------------
     def table_size(self, enc: TabularEncoder) -> TableSize:
-        from synthgen.sizing import TableSize
-
         import pyarrow.dataset as ds
 
+        from synthgen.sizing import TableSize
+
         cards = enc.layout.cardinalities
-        rows = ds.dataset(self.paths.train_table, format="parquet").count_rows()  # a file, or a streamed folder of parts
+        rows = ds.dataset(
+            self.paths.train_table, format="parquet"
+        ).count_rows()  # a file, or a streamed folder of parts
         return TableSize(rows, len(cards), int(sum(cards)))
 
     def datamodule(self, enc: TabularEncoder, model: pl.LightningModule, val_share: float) -> pl.LightningDataModule:
@@ -116,8 +127,10 @@ class TabularModality(Modality):
 
         if self._streamed():
             from synthgen.shards import shard_datamodule
-            return shard_datamodule(self.paths, model.batch_size, val_share, self.cfg.seed,
-                                    self.cfg.stream.val_max_rows)
+
+            return shard_datamodule(
+                self.paths, model.batch_size, val_share, self.cfg.seed, self.cfg.stream.val_max_rows
+            )
         tokens = enc.encode(read_parquet(self.paths.train_table, "prepare"))
         return TokenDataModule(tokens, model.batch_size, val_share, self.cfg.seed)
 
@@ -135,20 +148,28 @@ class TabularModality(Modality):
         if chunk_rows < 1:
             raise SynthgenError("generate.chunk_rows must be positive")
         condition = plain(g.condition) or {}
-        rows = RowConditions(enc, g.n_rows, condition, g.get("condition_file"), plain(g.get("rebalance")) or {},
-                             self.cfg.seed)
+        rows = RowConditions(
+            enc, g.n_rows, condition, g.get("condition_file"), plain(g.get("rebalance")) or {}, self.cfg.seed
+        )
         dp = self._privacy_report()
         # Under DP nothing after training reads real rows: the copy redraw would (privacy/__init__.py).
         redraw = g.get("redraw_copies", True) and dp is None
-        writer = TableChunkWriter(staging, enc, self.cfg.seed, rows.fix_values if rows.active else None,
-                                  self._copy_guard(enc) if redraw else None)
+        writer = TableChunkWriter(
+            staging,
+            enc,
+            self.cfg.seed,
+            rows.fix_values if rows.active else None,
+            self._copy_guard(enc) if redraw else None,
+        )
         info = {**rows.info, **({"privacy": {**dp, "redraw_copies": False}} if dp else {})}
-        return GenerationPlan(plan_chunks(rows.n_rows, chunk_rows), lambda chunk, start, n: rows.tokens(start, n),
-                              writer, info)
+        return GenerationPlan(
+            plan_chunks(rows.n_rows, chunk_rows), lambda chunk, start, n: rows.tokens(start, n), writer, info
+        )
 
     def _privacy_report(self) -> dict | None:
         """The model's DP spend (model/privacy.json), or None for a model trained without DP."""
         from synthgen.privacy.training import read_report
+
         return read_report(self.paths)
 
     def _copy_guard(self, enc):
@@ -156,9 +177,12 @@ class TabularModality(Modality):
 
         if self._streamed():  # the hash indexes built at encode time
             from synthgen.shards import ShardCopyGuard
+
             return ShardCopyGuard(self.paths, enc)
         train = read_parquet(self.paths.train_table, "prepare")
-        return CopyGuard(train, enc.encode(train), enc.layout.columns, read_parquet(self.paths.holdout_table, "prepare"))
+        return CopyGuard(
+            train, enc.encode(train), enc.layout.columns, read_parquet(self.paths.holdout_table, "prepare")
+        )
 
     def finish_generation(self, plan: GenerationPlan, staging: Path) -> dict:
         return plan.writer.finish(plan.chunks, plan.info)
@@ -174,8 +198,11 @@ class TabularModality(Modality):
         cfg, paths = self.cfg, self.paths
         if paths.synthetic_file is not None:  # a table from any tool, scored against data.path as it is now
             train, holdout, schema = self.split()
-            synthetic = conform_synthetic(read_table(paths.synthetic_file, key="synthetic.path", training=False),
-                                          train.schema, paths.synthetic_file)
+            synthetic = conform_synthetic(
+                read_table(paths.synthetic_file, key="synthetic.path", training=False),
+                train.schema,
+                paths.synthetic_file,
+            )
             # string dates, formatted numbers and yes/no words compared as the values they stand for
             train_df, holdout_df, synthetic_df = (schema.to_native(t).to_pandas() for t in (train, holdout, synthetic))
         else:
@@ -185,23 +212,33 @@ class TabularModality(Modality):
             check_synthetic(paths.synthetic)  # every shard present, with the hash the manifest recorded
             if self._streamed():  # the seeded samples of both splits that prepare kept (evaluate.max_rows rows)
                 from synthgen.streaming import HOLDOUT_SAMPLE_FILE, SAMPLE_FILE
+
                 n = int(cfg.evaluate.max_rows)
                 train_df = schema.to_native(pq.read_table(paths.prepared / SAMPLE_FILE).slice(0, n)).to_pandas()
-                holdout_df = schema.to_native(pq.read_table(paths.prepared / HOLDOUT_SAMPLE_FILE).slice(0, n)).to_pandas()
+                holdout_df = schema.to_native(
+                    pq.read_table(paths.prepared / HOLDOUT_SAMPLE_FILE).slice(0, n)
+                ).to_pandas()
             else:
                 train_df = schema.to_native(read_parquet(paths.train_table, "prepare")).to_pandas()
                 holdout_df = schema.to_native(read_parquet(paths.holdout_table, "prepare")).to_pandas()
             synthetic_df = schema.to_native(pq.read_table(paths.synthetic)).to_pandas()
         settings = {k: v for k, v in plain(cfg.evaluate).items() if k not in ("images", "out_dir")}
-        ecfg = EvalConfig.from_mapping({**settings, "target": cfg.data.target,
-                                        "sensitive": list(cfg.data.sensitive or []), "seed": cfg.seed,
-                                        "identifying": schema.identifying_groups(),
-                                        "treatment": treatment(schema)})
+        ecfg = EvalConfig.from_mapping(
+            {
+                **settings,
+                "target": cfg.data.target,
+                "sensitive": list(cfg.data.sensitive or []),
+                "seed": cfg.seed,
+                "identifying": schema.identifying_groups(),
+                "treatment": treatment(schema),
+            }
+        )
         kinds = schema.kinds()
         result = evaluate_tables(train_df, holdout_df, synthetic_df, kinds, ecfg)
         dp = self._privacy_report()
         if dp:  # the model's DP spend, next to the empirical privacy metrics
             from synthgen.privacy.training import report_metrics
+
             result.update(report_metrics(dp))
         write_evaluation(result, train_df, holdout_df, synthetic_df, kinds, ecfg, paths.evaluation)
         passed, reason = check_gate(result, ecfg)
@@ -226,8 +263,13 @@ def treatment(schema: TableSchema) -> dict[str, str]:
 def _conform(table: pa.Table, schema: pa.Schema, source) -> pa.Table:
     """The holdout must have the training columns; cast it to their types."""
     from synthgen.io import conform_columns
-    return conform_columns(table, schema, f"{source}: holdout lacks column(s) {{missing}} of the training table",
-                           f"{source}: holdout columns do not match the training types ({{error}})")
+
+    return conform_columns(
+        table,
+        schema,
+        f"{source}: holdout lacks column(s) {{missing}} of the training table",
+        f"{source}: holdout columns do not match the training types ({{error}})",
+    )
 
 
 def conform_synthetic(table: pa.Table, schema: pa.Schema, source) -> pa.Table:
@@ -240,16 +282,23 @@ def conform_synthetic(table: pa.Table, schema: pa.Schema, source) -> pa.Table:
     """
     common = [f for f in schema if f.name in table.column_names]
     if not common:
-        raise SynthgenError(f"{source}: no column of the real table ({', '.join(schema.names[:8])}...) is in it; "
-                            f"columns are matched by name")
+        raise SynthgenError(
+            f"{source}: no column of the real table ({', '.join(schema.names[:8])}...) is in it; "
+            f"columns are matched by name"
+        )
     cols, names = [], []
     for f in common:
         col = table.column(f.name)
         try:
             col = col.cast(f.type)  # safe cast: 1.5 does not become 1
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-            log.warning("%s: column '%s' (%s) does not cast to the real type %s; scored as it is",
-                        source, f.name, col.type, f.type)
+            log.warning(
+                "%s: column '%s' (%s) does not cast to the real type %s; scored as it is",
+                source,
+                f.name,
+                col.type,
+                f.type,
+            )
         cols.append(col)
         names.append(f.name)
     extra = [n for n in table.column_names if n not in schema.names]

@@ -4,6 +4,7 @@ A family implements `sample(cond, generator)`. Tables: cond is int64 [n, n_colum
 where the column is free and a token where it is fixed; it returns int64 tokens [n, n_columns].
 Images (models/image_base.py): cond is int64 class labels [n].
 """
+
 from __future__ import annotations
 
 import pytorch_lightning as pl
@@ -53,8 +54,9 @@ class TabularGenerator(Generator):
         was_training = self.training
         self.eval()
         try:
-            out, self.last_acceptance_rate = rejection_sample(draw, cond, self.layout.cardinalities,
-                                                              self.max_rejection_rounds)
+            out, self.last_acceptance_rate = rejection_sample(
+                draw, cond, self.layout.cardinalities, self.max_rejection_rounds
+            )
         except SynthgenError as e:
             self.last_acceptance_rate = getattr(e, "acceptance_rate", 0.0)
             raise

@@ -35,6 +35,7 @@ and validation rows: the mean of the per-column marginal total-variation distanc
 coarsened pairwise joint TV distance (0 is perfect; a few thousand validation rows leave a floor
 of a few hundredths). Shapes: B batch, C columns, V one-hot width, Vc conditional-vector width.
 """
+
 from __future__ import annotations
 
 import torch
@@ -99,8 +100,8 @@ class Critic(nn.Module):
         super().__init__()
         self.spans, self.pac = spans, pac
         fan_in = pac * spans.width
-        self.weight = nn.Parameter(torch.empty(fan_in, widths[0]).uniform_(-fan_in ** -0.5, fan_in ** -0.5))
-        self.bias = nn.Parameter(torch.empty(widths[0]).uniform_(-fan_in ** -0.5, fan_in ** -0.5))
+        self.weight = nn.Parameter(torch.empty(fan_in, widths[0]).uniform_(-(fan_in**-0.5), fan_in**-0.5))
+        self.bias = nn.Parameter(torch.empty(widths[0]).uniform_(-(fan_in**-0.5), fan_in**-0.5))
         self.cond_embed = nn.Embedding(n_cond, cond_dim)
         self.cond_in = nn.Linear(pac * cond_dim, widths[0], bias=False)
         layers = [nn.LeakyReLU(0.2), nn.Dropout(dropout)]
@@ -137,13 +138,29 @@ class Critic(nn.Module):
 
 
 class TabularGAN(WeightAverage, TabularGenerator):
-    def __init__(self, layout: dict, noise_dim: int = 64, generator_widths: list | tuple = (256, 256),
-                 critic_widths: list | tuple = (256, 256), pac: int = 1, lr: float = 1e-3,
-                 critic_lr: float | None = 2e-3, betas: list | tuple = (0.5, 0.9), weight_decay: float = 1e-6,
-                 gp_weight: float = 10.0, critic_steps: int = 3, tau: float = 0.2, critic_dropout: float = 0.0,
-                 cond_max_cardinality: int = 50, cond_dim: int = 16, ema_decay: float = 0.998,
-                 batch_size: int = 250, temperature: float = 1.0, max_rejection_rounds: int = 50,
-                 sample_block: int = 4096):
+    def __init__(
+        self,
+        layout: dict,
+        noise_dim: int = 64,
+        generator_widths: list | tuple = (256, 256),
+        critic_widths: list | tuple = (256, 256),
+        pac: int = 1,
+        lr: float = 1e-3,
+        critic_lr: float | None = 2e-3,
+        betas: list | tuple = (0.5, 0.9),
+        weight_decay: float = 1e-6,
+        gp_weight: float = 10.0,
+        critic_steps: int = 3,
+        tau: float = 0.2,
+        critic_dropout: float = 0.0,
+        cond_max_cardinality: int = 50,
+        cond_dim: int = 16,
+        ema_decay: float = 0.998,
+        batch_size: int = 250,
+        temperature: float = 1.0,
+        max_rejection_rounds: int = 50,
+        sample_block: int = 4096,
+    ):
         super().__init__(layout, batch_size, lr)
         self.save_hyperparameters()
         self.automatic_optimization = False
@@ -160,8 +177,10 @@ class TabularGAN(WeightAverage, TabularGenerator):
         # ---- the conditional vector: the one-hot spans of the cond columns, Vc wide -----------------
         cond_cols = [c for c, k in enumerate(cards) if k <= cond_max_cardinality]
         if not cond_cols:
-            raise SynthgenError(f"model.tabular.cond_max_cardinality={cond_max_cardinality} leaves no column for the "
-                                f"conditional vector (smallest vocabulary: {min(cards)}); raise it")
+            raise SynthgenError(
+                f"model.tabular.cond_max_cardinality={cond_max_cardinality} leaves no column for the "
+                f"conditional vector (smallest vocabulary: {min(cards)}); raise it"
+            )
         in_cond = torch.isin(self.spans.column, torch.tensor(cond_cols))  # [V]
         cond_pos = torch.full((V,), -1, dtype=torch.long)
         cond_pos[in_cond] = torch.arange(int(in_cond.sum()))
@@ -197,12 +216,21 @@ class TabularGAN(WeightAverage, TabularGenerator):
         start = torch.zeros(sp.width, dtype=torch.long, device=self.device)
         for i, c in enumerate(cols.tolist()):
             o, k = sp.offsets[c], sp.cardinalities[c]
-            start[o:o + k] = i * N + torch.cumsum(counts[o:o + k], 0).long() - counts[o:o + k].long()
+            start[o : o + k] = i * N + torch.cumsum(counts[o : o + k], 0).long() - counts[o : o + k].long()
         log_freq = torch.log1p(counts)
-        log_freq = log_freq / torch.zeros(sp.n_columns, device=self.device).index_add_(
-            0, sp.column, log_freq).clamp(min=1e-12)[sp.column]
-        self._data = {"tokens": tokens, "by_token": by_token.flatten(), "start": start,
-                      "count": counts.long(), "log_freq": log_freq}
+        log_freq = (
+            log_freq
+            / torch.zeros(sp.n_columns, device=self.device)
+            .index_add_(0, sp.column, log_freq)
+            .clamp(min=1e-12)[sp.column]
+        )
+        self._data = {
+            "tokens": tokens,
+            "by_token": by_token.flatten(),
+            "start": start,
+            "count": counts.long(),
+            "log_freq": log_freq,
+        }
 
     def _draw_condition(self, B: int, probs: torch.Tensor, generator=None):
         """B conditions: a cond column uniformly, then a token of it from probs [V] -> (col, tok, idx) [B]."""
@@ -237,8 +265,9 @@ class TabularGAN(WeightAverage, TabularGenerator):
                     fake = self._fake(idx)[1]
                 h_real, h_fake = self.critic.first(self._real_rows(col, tok)), self.critic.first(fake)
                 gp = self.critic.gradient_penalty(h_real, h_fake, idx)
-                loss_d = (self.critic.score(h_fake, idx).mean() - self.critic.score(h_real, idx).mean()
-                          + self.gp_weight * gp)
+                loss_d = (
+                    self.critic.score(h_fake, idx).mean() - self.critic.score(h_real, idx).mean() + self.gp_weight * gp
+                )
                 optimiser_step(self, opt_d, loss_d)
 
         with self.toggled_optimizer(opt_g):
@@ -252,8 +281,12 @@ class TabularGAN(WeightAverage, TabularGenerator):
         self.update_average()
 
         self.log("train_loss", loss_g, on_step=False, on_epoch=True, prog_bar=True, batch_size=B)
-        self.log_dict({"train_loss_critic": loss_d, "train_gp": gp, "train_cond_ce": cond_ce},
-                      on_step=False, on_epoch=True, batch_size=B)
+        self.log_dict(
+            {"train_loss_critic": loss_d, "train_gp": gp, "train_cond_ce": cond_ce},
+            on_step=False,
+            on_epoch=True,
+            batch_size=B,
+        )
 
     def validation_step(self, batch, batch_idx):
         self._val_rows.append(batch[0])
@@ -290,7 +323,7 @@ class TabularGAN(WeightAverage, TabularGenerator):
             else:
                 idx = cond_idx.expand(b)
             gen = self.sampler
-            gen.head.sample(gen.hidden(z, idx), generator, self.temperature, out[:, s:s + b])
+            gen.head.sample(gen.hidden(z, idx), generator, self.temperature, out[:, s : s + b])
         return out.t().contiguous()
 
     @torch.no_grad()

@@ -9,6 +9,7 @@
   where it stopped rather than starting it over; model files written before it existed (tabular
   GAN) load with ema_steps = 0, which only matters if their training is resumed.
 """
+
 from __future__ import annotations
 
 import copy

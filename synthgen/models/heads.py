@@ -8,6 +8,7 @@ marginal/pairwise distances, and rejection sampling for conditions.
 
 Shapes: N rows, C columns, V = sum of cardinalities, d hidden width, G coarse groups per column.
 """
+
 from __future__ import annotations
 
 import math
@@ -52,7 +53,7 @@ class Spans(nn.Module):
 
     def argmax(self, x: torch.Tensor) -> torch.Tensor:
         """[N, V] (logits or one-hot) -> tokens [N, C], the largest entry of each span."""
-        return torch.stack([x[:, o:o + k].argmax(1) for _, o, k in self.slices()], 1)
+        return torch.stack([x[:, o : o + k].argmax(1) for _, o, k in self.slices()], 1)
 
     # ---- per-span activations and losses (differentiable) ----------------------------------------
     def logsumexp(self, logits: torch.Tensor) -> torch.Tensor:
@@ -86,9 +87,15 @@ class Spans(nn.Module):
 
     # ---- sampling (no gradient) -------------------------------------------------------------------
     @torch.no_grad()
-    def sample_linear(self, h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
-                      generator: torch.Generator, temperature: float = 1.0,
-                      out: torch.Tensor | None = None) -> torch.Tensor:
+    def sample_linear(
+        self,
+        h: torch.Tensor,
+        weight: torch.Tensor,
+        bias: torch.Tensor,
+        generator: torch.Generator,
+        temperature: float = 1.0,
+        out: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """One categorical draw per span from softmax((h @ weight.T + bias) / temperature).
 
         h [n, d], weight [V, d], bias [V] -> tokens [C, n] (note: column-major, written into
@@ -111,7 +118,7 @@ class Spans(nn.Module):
             out = torch.empty(self.n_columns, n, dtype=torch.long, device=h.device)
         rows = x.unbind(0)  # V views [n], made once: cheaper than indexing in the loop
         for c, o, k in self.slices():
-            span = x[o:o + k]  # [k, n]
+            span = x[o : o + k]  # [k, n]
             span.sub_(span.amax(0)).exp_()  # unnormalised probabilities, largest = 1
             for j in range(o + 1, o + k):  # running sum down the span: the unnormalised CDF
                 rows[j].add_(rows[j - 1])
@@ -239,15 +246,17 @@ class SpanHead(nn.Module):
         return self.proj(h)
 
     @torch.no_grad()
-    def sample(self, h: torch.Tensor, generator: torch.Generator, temperature: float = 1.0,
-               out: torch.Tensor | None = None) -> torch.Tensor:
+    def sample(
+        self, h: torch.Tensor, generator: torch.Generator, temperature: float = 1.0, out: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """hidden [n, d] -> tokens [C, n] (column-major), one categorical draw per span."""
         return self.spans.sample_linear(h, self.proj.weight, self.proj.bias, generator, temperature, out)
 
 
 # ---- conditions by rejection ---------------------------------------------------------------------
-def rejection_sample(draw: Callable[[int, torch.Tensor], torch.Tensor], cond: torch.Tensor,
-                     cardinalities, max_rounds: int = 50) -> tuple[torch.Tensor, float]:
+def rejection_sample(
+    draw: Callable[[int, torch.Tensor], torch.Tensor], cond: torch.Tensor, cardinalities, max_rounds: int = 50
+) -> tuple[torch.Tensor, float]:
     """Fill cond's rows with drawn rows that match every fixed token; returns (tokens, acceptance).
 
     cond [n, C]: -1 where the column is free, a token where it is fixed. `draw(m, target)` returns
@@ -263,8 +272,10 @@ def rejection_sample(draw: Callable[[int, torch.Tensor], torch.Tensor], cond: to
     bad = (cond >= cards).any(0)
     if bad.any():
         j = int(bad.nonzero()[0])
-        raise SynthgenError(f"condition token {int(cond[:, j].max())} for column {j} is outside its "
-                            f"vocabulary of {int(cards[j])} tokens")
+        raise SynthgenError(
+            f"condition token {int(cond[:, j].max())} for column {j} is outside its "
+            f"vocabulary of {int(cards[j])} tokens"
+        )
     if not (cond >= 0).any():
         return draw(n, cond[0]) if n else cond.clone(), 1.0
     out = torch.empty_like(cond)
@@ -292,7 +303,8 @@ def rejection_sample(draw: Callable[[int, torch.Tensor], torch.Tensor], cond: to
             err = SynthgenError(
                 f"could not generate {len(rows)} rows meeting the condition (column: token) {shown}: acceptance "
                 f"rate {rate:.3g} ({accepted} of {drawn} drawn rows matched in {max_rounds} rounds); the model "
-                f"finds this combination too rare, so condition on fewer columns or on more common values")
+                f"finds this combination too rare, so condition on fewer columns or on more common values"
+            )
             err.acceptance_rate = rate
             raise err
         out[rows] = torch.cat(parts)

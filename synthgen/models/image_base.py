@@ -9,6 +9,7 @@
   The writer turns it into uint8 images with ImageEncoder.decode / from_tokens.
 - Training logs `val_loss` once per validation epoch (early stopping and checkpoints watch it).
 """
+
 from __future__ import annotations
 
 import torch
@@ -36,8 +37,10 @@ class ImageGenerator(Generator):
         self.eval()
         try:
             with torch.no_grad():
-                parts = [self.sample_images(labels[i:i + self.sample_batch], generator)
-                         for i in range(0, len(labels), self.sample_batch)]
+                parts = [
+                    self.sample_images(labels[i : i + self.sample_batch], generator)
+                    for i in range(0, len(labels), self.sample_batch)
+                ]
         finally:
             self.train(was_training)
         return torch.cat(parts)

@@ -28,6 +28,7 @@ between the validation images and as many generated images with the same labels 
 draw): per class, the mean absolute gap of per-pixel means plus that of per-pixel standard
 deviations. 0 is a perfect match; a missing or collapsed class raises it.
 """
+
 from __future__ import annotations
 
 import torch
@@ -55,10 +56,22 @@ class ProjectionCritic(nn.Module):
 
 
 class ImageGAN(WeightAverage, ImageGenerator):
-    def __init__(self, layout: dict, noise_dim: int = 64, generator_width: int = 64, critic_width: int = 64,
-                 critic_depth: int = 2, label_dim: int = 16, lr: float = 8e-4, critic_lr: float = 8e-4,
-                 betas: list | tuple = (0.5, 0.999), critic_steps: int = 1, ema_decay: float = 0.995,
-                 batch_size: int = 32, sample_batch: int = 1000):
+    def __init__(
+        self,
+        layout: dict,
+        noise_dim: int = 64,
+        generator_width: int = 64,
+        critic_width: int = 64,
+        critic_depth: int = 2,
+        label_dim: int = 16,
+        lr: float = 8e-4,
+        critic_lr: float = 8e-4,
+        betas: list | tuple = (0.5, 0.999),
+        critic_steps: int = 1,
+        ema_decay: float = 0.995,
+        batch_size: int = 32,
+        sample_batch: int = 1000,
+    ):
         super().__init__(layout, batch_size, lr, sample_batch)
         self.save_hyperparameters()
         self.automatic_optimization = False

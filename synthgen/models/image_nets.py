@@ -19,6 +19,7 @@ its output back, so any H x W works. MNIST (28x28) needs no padding.
 
 `class_moment_distance` compares generated and real images class by class (the GAN's val_loss).
 """
+
 from __future__ import annotations
 
 import math
@@ -42,7 +43,7 @@ def conv_stages(height: int, width: int) -> int:
 def padded_size(height: int, width: int) -> tuple[int, int, int]:
     """(stages, H', W'): H and W rounded up to a multiple of 2^stages."""
     s = conv_stages(height, width)
-    m = 2 ** s
+    m = 2**s
     return s, math.ceil(height / m) * m, math.ceil(width / m) * m
 
 
@@ -78,7 +79,7 @@ class ToImage(nn.Module):
     def __init__(self, in_channels: int, channels: int):
         super().__init__()
         # one 4x4 patch of C channels per input pixel, initialised as nn.Linear(in_channels, C * 16)
-        bound = in_channels ** -0.5
+        bound = in_channels**-0.5
         self.weight = nn.Parameter(torch.empty(channels * 16, in_channels).uniform_(-bound, bound))
         self.bias = nn.Parameter(torch.zeros(channels))
 
@@ -92,13 +93,21 @@ class ConvDecoder(nn.Module):
     """(z [B, Z], labels [B]) -> raw image [B, C, H, W]; the label enters as an embedding
     concatenated to z and through conditional batch norm."""
 
-    def __init__(self, in_dim: int, channels: int, height: int, width: int, n_classes: int,
-                 base_width: int = 64, label_dim: int = 16):
+    def __init__(
+        self,
+        in_dim: int,
+        channels: int,
+        height: int,
+        width: int,
+        n_classes: int,
+        base_width: int = 64,
+        label_dim: int = 16,
+    ):
         super().__init__()
         self.height, self.width = height, width
         stages, hp, wp = padded_size(height, width)
         self.start = (hp >> stages, wp >> stages)
-        widths = [base_width * 2 ** i for i in reversed(range(stages))]  # e.g. [128, 64] for 28x28
+        widths = [base_width * 2**i for i in reversed(range(stages))]  # e.g. [128, 64] for 28x28
         self.label = nn.Embedding(n_classes, label_dim)
         self.fc = nn.Linear(in_dim + label_dim, widths[0] * self.start[0] * self.start[1])
         self.norms = nn.ModuleList([ConditionalBatchNorm2d(widths[0], n_classes)])
@@ -116,17 +125,18 @@ class ConvDecoder(nn.Module):
             h = F.relu(norm(up(h), labels), inplace=True)  # twice the side, half the channels
         x = self.out(h)  # [B, C, H', W']
         top, left = (x.shape[2] - self.height) // 2, (x.shape[3] - self.width) // 2
-        return x[:, :, top:top + self.height, left:left + self.width]
+        return x[:, :, top : top + self.height, left : left + self.width]
 
 
 class ConvEncoder(nn.Module):
     """[B, C, H, W] (padded to H' x W' with -1) -> features [B, out_features] by convs with LeakyReLU(0.2)."""
 
-    def __init__(self, channels: int, height: int, width: int, base_width: int = 64, spectral: bool = False,
-                 depth: int = 1):
+    def __init__(
+        self, channels: int, height: int, width: int, base_width: int = 64, spectral: bool = False, depth: int = 1
+    ):
         super().__init__()
         stages, self.hp, self.wp = padded_size(height, width)
-        widths = [channels] + [base_width * 2 ** i for i in range(stages)]  # e.g. [1, 64, 128]
+        widths = [channels] + [base_width * 2**i for i in range(stages)]  # e.g. [1, 64, 128]
         wrap = spectral_norm if spectral else (lambda m: m)
         layers = []
         for a, b in zip(widths[:-1], widths[1:]):

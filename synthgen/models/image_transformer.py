@@ -17,6 +17,7 @@ Sequence layout over P patch positions (0..P-1), class y, patch tokens p:
 Sampling fills one position per step with the shared Trunk's KV cache (models/blocks.py) and maps
 the patch tokens back to layout tokens (each level's grey value, cropped to H x W).
 """
+
 from __future__ import annotations
 
 import torch
@@ -26,8 +27,8 @@ from torch import nn
 from synthgen.encoders.images import quantization_tables
 from synthgen.errors import SynthgenError
 from synthgen.models.blocks import Trunk, sample_categorical
-from synthgen.models.schedules import adamw_warmup_cosine
 from synthgen.models.image_base import ImageGenerator
+from synthgen.models.schedules import adamw_warmup_cosine
 
 MAX_VOCAB = 4096  # patch tokens; the output layer has one row each
 
@@ -35,22 +36,37 @@ MAX_VOCAB = 4096  # patch tokens; the output layer has one row each
 class ImageTransformer(ImageGenerator):
     input_kind = "tokens"
 
-    def __init__(self, layout: dict, levels: int = 2, patch: int | list = (2, 4), d_model: int = 96, n_layers: int = 4,
-                 n_heads: int = 4, dropout: float = 0.1, lr: float = 2e-3, weight_decay: float = 0.01,
-                 warmup_steps: int = 200, batch_size: int = 32, temperature: float = 1.0, sample_batch: int = 500):
+    def __init__(
+        self,
+        layout: dict,
+        levels: int = 2,
+        patch: int | list = (2, 4),
+        d_model: int = 96,
+        n_layers: int = 4,
+        n_heads: int = 4,
+        dropout: float = 0.1,
+        lr: float = 2e-3,
+        weight_decay: float = 0.01,
+        warmup_steps: int = 200,
+        batch_size: int = 32,
+        temperature: float = 1.0,
+        sample_batch: int = 500,
+    ):
         super().__init__(layout, batch_size, lr, sample_batch)
         self.save_hyperparameters()
         C, H, W = self.layout.shape
         self.levels = int(levels)
         ph, pw = (patch, patch) if isinstance(patch, int) else patch
-        if not 2 <= self.levels <= 256 or min(ph, pw) < 1 or self.levels ** C > MAX_VOCAB:
-            raise SynthgenError(f"model.image.levels={levels}, patch={patch}: need levels in [2, 256] with "
-                                f"levels^channels <= {MAX_VOCAB} ({C} channel(s)) and patch sides >= 1")
+        if not 2 <= self.levels <= 256 or min(ph, pw) < 1 or self.levels**C > MAX_VOCAB:
+            raise SynthgenError(
+                f"model.image.levels={levels}, patch={patch}: need levels in [2, 256] with "
+                f"levels^channels <= {MAX_VOCAB} ({C} channel(s)) and patch sides >= 1"
+            )
         while self.levels ** (ph * pw * C) > MAX_VOCAB:  # shrink the longer side (colour images)
             ph, pw = (ph, -(-pw // 2)) if pw >= ph else (-(-ph // 2), pw)
         self.ph, self.pw = int(ph), int(pw)
         self.n_values = self.ph * self.pw * C  # values per patch token
-        self.vocab = self.levels ** self.n_values
+        self.vocab = self.levels**self.n_values
         self.hp, self.wp = -(-H // self.ph), -(-W // self.pw)  # patch rows and columns (padded)
         self.n_pos = self.hp * self.wp
         self.weight_decay, self.warmup_steps, self.temperature = weight_decay, warmup_steps, temperature
@@ -115,8 +131,15 @@ class ImageTransformer(ImageGenerator):
         return loss
 
     def validation_step(self, batch, batch_idx):
-        self.log("val_loss", self._loss(batch), on_step=False, on_epoch=True, prog_bar=True, sync_dist=True,
-                 batch_size=len(batch[0]))
+        self.log(
+            "val_loss",
+            self._loss(batch),
+            on_step=False,
+            on_epoch=True,
+            prog_bar=True,
+            sync_dist=True,
+            batch_size=len(batch[0]),
+        )
 
     def configure_optimizers(self):
         return adamw_warmup_cosine(self, self.lr, self.weight_decay, self.warmup_steps)
@@ -133,6 +156,6 @@ class ImageTransformer(ImageGenerator):
             h = (self.trunk(x, cache) if use_cache else self.trunk(seq))[:, -1]  # [b, d]
             out[:, t] = sample_categorical(self.head(h), generator, self.temperature)
             if t + 1 < P:
-                x = self.tok_emb(out[:, t:t + 1]) + self.pos_emb[:, t + 1:t + 2]  # [b, 1, d]
+                x = self.tok_emb(out[:, t : t + 1]) + self.pos_emb[:, t + 1 : t + 2]  # [b, 1, d]
                 seq = seq if use_cache else torch.cat([seq, x], 1)
         return self.from_patches(out)

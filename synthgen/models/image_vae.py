@@ -32,6 +32,7 @@ against 0.877 for sharpness 1 (real 0.994).
 val_loss is the loss on the validation images with a fixed noise draw per batch, so it compares
 across epochs; val_moment (image_nets.class_moment_distance, as the GAN's val_loss) is logged too.
 """
+
 from __future__ import annotations
 
 import torch
@@ -44,9 +45,20 @@ from synthgen.models.image_nets import ConvDecoder, ConvEncoder, validation_mome
 
 
 class ImageVAE(ImageGenerator):
-    def __init__(self, layout: dict, latent_dim: int = 16, width: int = 64, label_dim: int = 16,
-                 beta: float = 1.0, lr: float = 1e-3, weight_decay: float = 0.0, temperature: float = 1.0,
-                 sharpness: float = 2.0, batch_size: int = 64, sample_batch: int = 1000):
+    def __init__(
+        self,
+        layout: dict,
+        latent_dim: int = 16,
+        width: int = 64,
+        label_dim: int = 16,
+        beta: float = 1.0,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        temperature: float = 1.0,
+        sharpness: float = 2.0,
+        batch_size: int = 64,
+        sample_batch: int = 1000,
+    ):
         super().__init__(layout, batch_size, lr, sample_batch)
         self.save_hyperparameters()
         self.latent_dim, self.beta = latent_dim, beta
@@ -85,8 +97,7 @@ class ImageVAE(ImageGenerator):
         eps = torch.randn(len(x), self.latent_dim, generator=g, device=x.device)
         loss, rec, kl = self._loss(x, y, eps)
         self.log("val_loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True, batch_size=len(x))
-        self.log_dict({"val_rec": rec, "val_kl": kl}, on_step=False, on_epoch=True, sync_dist=True,
-                      batch_size=len(x))
+        self.log_dict({"val_rec": rec, "val_kl": kl}, on_step=False, on_epoch=True, sync_dist=True, batch_size=len(x))
         self._val.append(batch)
 
     def on_validation_epoch_end(self):

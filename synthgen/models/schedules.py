@@ -1,4 +1,5 @@
 """The optimiser and learning-rate schedule shared by the families that train with automatic optimisation."""
+
 from __future__ import annotations
 
 import math
@@ -6,8 +7,7 @@ import math
 import torch
 
 
-def adamw_warmup_cosine(module, lr: float, weight_decay: float, warmup_steps: int,
-                        betas=(0.9, 0.95)) -> dict:
+def adamw_warmup_cosine(module, lr: float, weight_decay: float, warmup_steps: int, betas=(0.9, 0.95)) -> dict:
     """Lightning optimiser config: AdamW with a linear warm-up, then a cosine decay to 0 over the run
     (when its length is known). Decaying to 0 matters for tables: with a constant or plateau-halved
     rate the last iterate keeps enough noise to miss a column's marginal by a few points of TV."""

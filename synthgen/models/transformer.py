@@ -18,6 +18,7 @@ Sequence layout for an order pi over C columns (positions 0..C-1):
     input_t  = [BOS if t == 0 else value(pi[t-1]) + col_in(pi[t-1])] + col_query(pi[t])
     output_t -> logits over the vocabulary of column pi[t] (one head slice per column)
 """
+
 from __future__ import annotations
 
 import torch
@@ -30,10 +31,22 @@ from synthgen.models.schedules import adamw_warmup_cosine
 
 
 class TabularTransformer(TabularGenerator):
-    def __init__(self, layout: dict, d_model: int = 64, n_layers: int = 2, n_heads: int = 4, dropout: float = 0.1,
-                 lr: float = 3e-3, weight_decay: float = 0.01, batch_size: int = 512, random_order_share: float = 0.5,
-                 temperature: float = 1.0, sample_block: int = 2048, warmup_steps: int = 100,
-                 column_order: str = "cardinality"):
+    def __init__(
+        self,
+        layout: dict,
+        d_model: int = 64,
+        n_layers: int = 2,
+        n_heads: int = 4,
+        dropout: float = 0.1,
+        lr: float = 3e-3,
+        weight_decay: float = 0.01,
+        batch_size: int = 512,
+        random_order_share: float = 0.5,
+        temperature: float = 1.0,
+        sample_block: int = 2048,
+        warmup_steps: int = 100,
+        column_order: str = "cardinality",
+    ):
         super().__init__(layout, batch_size, lr)
         self.save_hyperparameters()
         C, V = self.n_columns, sum(self.layout.cardinalities)
@@ -89,7 +102,7 @@ class TabularTransformer(TabularGenerator):
     def column_logits(self, h: torch.Tensor, c: int) -> torch.Tensor:
         """Hidden states [..., d] -> logits over column c's vocabulary [..., k_c]."""
         o, k = self.layout.offsets[c], self.layout.cardinalities[c]
-        return F.linear(h, self.head.weight[o:o + k], self.head.bias[o:o + k])
+        return F.linear(h, self.head.weight[o : o + k], self.head.bias[o : o + k])
 
     def _loss(self, x: torch.Tensor) -> torch.Tensor:
         """Mean over columns of the per-column negative log-likelihood (nats per column)."""
@@ -114,8 +127,9 @@ class TabularTransformer(TabularGenerator):
 
     def validation_step(self, batch, batch_idx):
         loss = self._loss(batch[0])  # eval mode: the generation order used for unconditional sampling
-        self.log("val_loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True,
-                 batch_size=len(batch[0]))
+        self.log(
+            "val_loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True, batch_size=len(batch[0])
+        )
 
     def configure_optimizers(self):
         return adamw_warmup_cosine(self, self.lr, self.weight_decay, self.warmup_steps)
@@ -145,7 +159,7 @@ class TabularTransformer(TabularGenerator):
         order = torch.cat([gen[fixed[gen]], gen[~fixed[gen]]]).tolist()  # fixed first, then free, in generation order
         out = cond.clone()
         for s in range(0, n, self.sample_block):
-            self._sample_block(out[s:s + self.sample_block], order, fixed.tolist(), generator)
+            self._sample_block(out[s : s + self.sample_block], order, fixed.tolist(), generator)
         return out
 
     def _sample_block(self, out: torch.Tensor, order: list, fixed: list, generator: torch.Generator) -> None:

@@ -9,6 +9,7 @@ outputs and learned sigmas are not needed: the span cross-entropies from heads.p
 reconstruction term. Sampling draws z ~ N(0, I) and one token per span at temperature 1; fixed
 columns are met by rejection sampling (heads.rejection_sample).
 """
+
 from __future__ import annotations
 
 import torch
@@ -21,10 +22,20 @@ from synthgen.models.schedules import adamw_warmup_cosine
 
 
 class TabularVAE(TabularGenerator):
-    def __init__(self, layout: dict, latent_dim: int = 64, encoder_widths: list | tuple = (128, 128),
-                 decoder_widths: list | tuple = (128, 128), beta: float = 0.5, lr: float = 2e-3,
-                 weight_decay: float = 1e-5, batch_size: int = 256, temperature: float = 1.0,
-                 max_rejection_rounds: int = 50, sample_block: int = 4096):
+    def __init__(
+        self,
+        layout: dict,
+        latent_dim: int = 64,
+        encoder_widths: list | tuple = (128, 128),
+        decoder_widths: list | tuple = (128, 128),
+        beta: float = 0.5,
+        lr: float = 2e-3,
+        weight_decay: float = 1e-5,
+        batch_size: int = 256,
+        temperature: float = 1.0,
+        max_rejection_rounds: int = 50,
+        sample_block: int = 4096,
+    ):
         super().__init__(layout, batch_size, lr)
         self.save_hyperparameters()
         self.latent_dim, self.beta, self.weight_decay = latent_dim, beta, weight_decay
@@ -70,8 +81,7 @@ class TabularVAE(TabularGenerator):
         eps = torch.randn(len(x), self.latent_dim, generator=g, device=x.device)
         loss, rec, kl = self._loss(x, eps)
         self.log("val_loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True, batch_size=len(x))
-        self.log_dict({"val_rec": rec, "val_kl": kl}, on_step=False, on_epoch=True, sync_dist=True,
-                      batch_size=len(x))
+        self.log_dict({"val_rec": rec, "val_kl": kl}, on_step=False, on_epoch=True, sync_dist=True, batch_size=len(x))
         self._val_rows.append(x)
 
     def on_validation_epoch_end(self):
@@ -92,11 +102,10 @@ class TabularVAE(TabularGenerator):
         for s in range(0, m, self.sample_block):
             b = min(self.sample_block, m - s)
             z = torch.randn(b, self.latent_dim, generator=generator, device=device)
-            self.head.sample(self.decoder(z), generator, self.temperature, out[:, s:s + b])
+            self.head.sample(self.decoder(z), generator, self.temperature, out[:, s : s + b])
         return out.t().contiguous()
 
     @torch.no_grad()
     def sample(self, cond: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """cond [n, C] (-1 free, token fixed) -> tokens [n, C]; fixed columns by rejection."""
         return self.sample_by_rejection(lambda m, target: self._draw(m, generator, cond.device), cond)
-

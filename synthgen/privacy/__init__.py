@@ -13,6 +13,7 @@ The budget is split by basic composition (the spends add up):
 Nothing after training reads real rows: copy redraws (generate.redraw_copies) are off under DP.
 The spend is written to model/privacy.json, then the manifest, metrics.json, the report and MLflow.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

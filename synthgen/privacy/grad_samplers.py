@@ -6,6 +6,7 @@ bias plus an EmbeddingBag over one-hot span offsets, with a buffer, which rules 
 functorch fallback) gets one here, and GradSampleModule treats it as one layer (its EmbeddingBag
 child takes [N, C] indices without offsets, which Opacus's EmbeddingBag sampler does not read).
 """
+
 from __future__ import annotations
 
 import torch

@@ -10,6 +10,7 @@ Validation is off under DP (a validation split of real rows choosing epochs or w
 a release the accountant does not count); the run trains its planned epochs and keeps the final
 weights.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytorch_lightning as pl
-import torch
 
 from synthgen import seeding
 from synthgen.errors import SynthgenError
@@ -45,16 +45,26 @@ class DPPlan:
 
     def report(self, spent_training: float, steps_done: int) -> dict:
         """The spend as reported everywhere (model/privacy.json, manifest, metrics, MLflow)."""
-        return {"epsilon_requested": self.epsilon_total, "delta": self.delta_total,
-                "epsilon_spent": self.epsilon_encoder + spent_training, "epsilon_training": spent_training,
-                "epsilon_encoder": self.epsilon_encoder, "delta_training": self.delta_training,
-                "delta_encoder": self.delta_encoder, "noise_multiplier": self.noise_multiplier,
-                "max_grad_norm": self.max_grad_norm, "sample_rate": self.sample_rate, "steps": steps_done,
-                "expected_batch_size": self.expected_batch_size, "accountant": self.accountant}
+        return {
+            "epsilon_requested": self.epsilon_total,
+            "delta": self.delta_total,
+            "epsilon_spent": self.epsilon_encoder + spent_training,
+            "epsilon_training": spent_training,
+            "epsilon_encoder": self.epsilon_encoder,
+            "delta_training": self.delta_training,
+            "delta_encoder": self.delta_encoder,
+            "noise_multiplier": self.noise_multiplier,
+            "max_grad_norm": self.max_grad_norm,
+            "sample_rate": self.sample_rate,
+            "steps": steps_done,
+            "expected_batch_size": self.expected_batch_size,
+            "accountant": self.accountant,
+        }
 
 
 def make_accountant(name: str):
     from opacus.accountants import create_accountant
+
     return create_accountant(mechanism=name)
 
 
@@ -65,45 +75,80 @@ def epsilon_of(accountant: str, noise_multiplier: float, sample_rate: float, ste
     return float(acc.get_epsilon(delta=delta))
 
 
-def plan_training(pcfg: PrivacyConfig, encoder_privacy: dict | None, family: str, n_train: int,
-                  steps_per_epoch: int, epochs: int, trainer_cfg) -> DPPlan:
+def plan_training(
+    pcfg: PrivacyConfig,
+    encoder_privacy: dict | None,
+    family: str,
+    n_train: int,
+    steps_per_epoch: int,
+    epochs: int,
+    trainer_cfg,
+) -> DPPlan:
     """Check the setting and derive the noise; every refusal is one SynthgenError line."""
     if family not in DP_FAMILIES:
-        raise SynthgenError(f"privacy.epsilon is supported for model=transformer and model=vae on tables, "
-                            f"not {family}; pick one of those or set privacy.epsilon=null")
+        raise SynthgenError(
+            f"privacy.epsilon is supported for model=transformer and model=vae on tables, "
+            f"not {family}; pick one of those or set privacy.epsilon=null"
+        )
     if int(trainer_cfg.get("devices", 1) or 1) * int(trainer_cfg.get("num_nodes", 1) or 1) > 1:
         raise SynthgenError("privacy.epsilon runs in one process for now; use trainer=cpu or trainer=gpu")
     if not encoder_privacy:
-        raise SynthgenError("the encoder was fitted without differential privacy; rerun `synthgen encode` "
-                            "with the same privacy.epsilon")
-    if not (math.isclose(encoder_privacy["epsilon_total"], pcfg.epsilon)
-            and (pcfg.delta is None or math.isclose(encoder_privacy["delta_total"], pcfg.delta))):
-        raise SynthgenError(f"the encoder was fitted for privacy.epsilon={encoder_privacy['epsilon_total']:g}, "
-                            f"delta={encoder_privacy['delta_total']:g}; rerun `synthgen encode` with this budget")
+        raise SynthgenError(
+            "the encoder was fitted without differential privacy; rerun `synthgen encode` with the same privacy.epsilon"
+        )
+    if not (
+        math.isclose(encoder_privacy["epsilon_total"], pcfg.epsilon)
+        and (pcfg.delta is None or math.isclose(encoder_privacy["delta_total"], pcfg.delta))
+    ):
+        raise SynthgenError(
+            f"the encoder was fitted for privacy.epsilon={encoder_privacy['epsilon_total']:g}, "
+            f"delta={encoder_privacy['delta_total']:g}; rerun `synthgen encode` with this budget"
+        )
     eps_t = encoder_privacy["epsilon_total"] - encoder_privacy["epsilon_spent"]
     delta_t = encoder_privacy["delta_total"] - encoder_privacy["delta_spent"]
     q = 1.0 / max(steps_per_epoch, 1)
     steps = epochs * max(steps_per_epoch, 1)
     if pcfg.noise_multiplier is None:
         from opacus.accountants.utils import get_noise_multiplier
+
         try:
-            sigma = get_noise_multiplier(target_epsilon=eps_t, target_delta=delta_t, sample_rate=q, steps=steps,
-                                         accountant=pcfg.accountant, epsilon_tolerance=0.01 * eps_t)
+            sigma = get_noise_multiplier(
+                target_epsilon=eps_t,
+                target_delta=delta_t,
+                sample_rate=q,
+                steps=steps,
+                accountant=pcfg.accountant,
+                epsilon_tolerance=0.01 * eps_t,
+            )
         except ValueError:
-            raise SynthgenError(f"privacy.epsilon={pcfg.epsilon:g} is too small for {epochs} epochs of "
-                                f"{steps_per_epoch} steps; use fewer epochs or a larger batch") from None
+            raise SynthgenError(
+                f"privacy.epsilon={pcfg.epsilon:g} is too small for {epochs} epochs of "
+                f"{steps_per_epoch} steps; use fewer epochs or a larger batch"
+            ) from None
     else:
         sigma = float(pcfg.noise_multiplier)
     planned = epsilon_of(pcfg.accountant, sigma, q, steps, delta_t)
     if planned > eps_t:
-        raise SynthgenError(f"the {pcfg.accountant} accountant would spend epsilon {planned:.3f} on training, "
-                            f"more than the {eps_t:.3f} left of privacy.epsilon={pcfg.epsilon:g}; raise "
-                            f"privacy.noise_multiplier (now {sigma:g}) or train fewer epochs")
-    return DPPlan(epsilon_total=float(pcfg.epsilon), delta_total=encoder_privacy["delta_total"],
-                  epsilon_encoder=encoder_privacy["epsilon_spent"], delta_encoder=encoder_privacy["delta_spent"],
-                  epsilon_training=eps_t, delta_training=delta_t, noise_multiplier=float(sigma),
-                  max_grad_norm=float(pcfg.max_grad_norm), sample_rate=q, steps=steps,
-                  expected_batch_size=n_train * q, accountant=pcfg.accountant, epsilon_training_planned=planned)
+        raise SynthgenError(
+            f"the {pcfg.accountant} accountant would spend epsilon {planned:.3f} on training, "
+            f"more than the {eps_t:.3f} left of privacy.epsilon={pcfg.epsilon:g}; raise "
+            f"privacy.noise_multiplier (now {sigma:g}) or train fewer epochs"
+        )
+    return DPPlan(
+        epsilon_total=float(pcfg.epsilon),
+        delta_total=encoder_privacy["delta_total"],
+        epsilon_encoder=encoder_privacy["epsilon_spent"],
+        delta_encoder=encoder_privacy["delta_spent"],
+        epsilon_training=eps_t,
+        delta_training=delta_t,
+        noise_multiplier=float(sigma),
+        max_grad_norm=float(pcfg.max_grad_norm),
+        sample_rate=q,
+        steps=steps,
+        expected_batch_size=n_train * q,
+        accountant=pcfg.accountant,
+        epsilon_training_planned=planned,
+    )
 
 
 class PoissonDataModule(pl.LightningDataModule):
@@ -116,6 +161,7 @@ class PoissonDataModule(pl.LightningDataModule):
 
     def train_dataloader(self):
         from opacus.data_loader import DPDataLoader
+
         g = seeding.torch_generator(seeding.DP_BATCHES, self.seed)
         return DPDataLoader.from_data_loader(self.dm.train_dataloader(), generator=g)
 
@@ -149,10 +195,19 @@ class DPCallback(pl.Callback):
         self.gsm = SynthgenGradSampleModule(pl_module, batch_first=True, loss_reduction="mean", strict=False)
         (opt,) = trainer.strategy.optimizers
         g = seeding.torch_generator(seeding.DP_NOISE, self.seed, device=pl_module.device)
-        dp = DPOptimizer(opt, noise_multiplier=self.plan.noise_multiplier, max_grad_norm=self.plan.max_grad_norm,
-                         expected_batch_size=max(1, round(self.plan.expected_batch_size)),
-                         loss_reduction="mean", generator=g)
-        dp.attach_step_hook(self.accountant.get_optimizer_hook_fn(sample_rate=self.plan.sample_rate,))
+        dp = DPOptimizer(
+            opt,
+            noise_multiplier=self.plan.noise_multiplier,
+            max_grad_norm=self.plan.max_grad_norm,
+            expected_batch_size=max(1, round(self.plan.expected_batch_size)),
+            loss_reduction="mean",
+            generator=g,
+        )
+        dp.attach_step_hook(
+            self.accountant.get_optimizer_hook_fn(
+                sample_rate=self.plan.sample_rate,
+            )
+        )
         trainer.strategy.optimizers = [dp]
 
     def teardown(self, trainer, pl_module, stage):
@@ -185,6 +240,7 @@ def report_path(paths) -> Path:
 
 def write_report(paths, report: dict) -> None:
     from synthgen.io import write_json
+
     write_json(report_path(paths), report)
 
 
@@ -202,8 +258,17 @@ __all__ = ["DPPlan", "DPCallback", "PoissonDataModule", "plan_training", "epsilo
 
 def report_metrics(report: dict) -> dict:
     """The spend as flat evaluation keys (privacy.dp_*); the accountant's name is the one string."""
-    keys = ("epsilon_requested", "epsilon_spent", "epsilon_training", "epsilon_encoder", "delta",
-            "noise_multiplier", "max_grad_norm", "sample_rate", "steps")
+    keys = (
+        "epsilon_requested",
+        "epsilon_spent",
+        "epsilon_training",
+        "epsilon_encoder",
+        "delta",
+        "noise_multiplier",
+        "max_grad_norm",
+        "sample_rate",
+        "steps",
+    )
     out = {f"privacy.dp_{k}": report[k] for k in keys if k in report}
     out["privacy.dp_accountant"] = report.get("accountant", "")
     return out

@@ -13,11 +13,12 @@ table.py  TableChunkWriter: part-NNNNNN.parquet shards (copy redraws, exact valu
 image.py  ImageChunkWriter: <class>/img-NNNNNNNN.png + _manifest.parquet (+ images.parquet)
 png.py    PNG bytes and sample grids (no pillow in the written bytes)
 """
+
 from __future__ import annotations
 
 # What each modality's output is and how to read it (synthgen summary).
 OUTPUT_NOTES = {
     "tabular": "synthetic Parquet: {folder}/  (read with pandas.read_parquet on the folder)",
     "image": "synthetic images: {folder}/<class>/*.png with {folder}/_manifest.parquet "
-             "(torchvision ImageFolder reads the folder as it is)",
+    "(torchvision ImageFolder reads the folder as it is)",
 }

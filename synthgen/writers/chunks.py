@@ -1,4 +1,5 @@
 """What the table and image chunk writers share: the Lightning hook and the completeness check."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,8 +28,9 @@ class ChunkWriter(BasePredictionWriter):
         raise NotImplementedError
 
 
-def read_chunks(chunks, path_of: Callable[[int], Path], read: Callable[[Path], tuple[int, object]],
-                unit: str = "rows") -> Iterator[tuple[int, int, Path, object]]:
+def read_chunks(
+    chunks, path_of: Callable[[int], Path], read: Callable[[Path], tuple[int, object]], unit: str = "rows"
+) -> Iterator[tuple[int, int, Path, object]]:
     """The one completeness check: for each planned (chunk, first row, count), the chunk's file
     `path_of(chunk)` must exist and `read(path)` -> (count found, contents) must find `count`.
     Yields (chunk, first row, path, contents) in plan order; RuntimeError naming the chunk and

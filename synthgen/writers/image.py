@@ -2,6 +2,7 @@
 manifest rows, merged by rank 0 into _manifest.parquet (the contract shared with tables:
 synthgen/writers/__init__.py). Optionally one Parquet file of all PNGs (generate.png_parquet).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -33,8 +34,9 @@ class ImageChunkWriter(ChunkWriter):
 
     def write_chunk(self, model, prediction, batch, chunk: int, start: int) -> None:
         images = to_uint8(self.enc, model, prediction["output"])
-        rows = write_image_chunk(self.out_dir, chunk, images, batch["cond"][0].numpy(), self.enc.class_names,
-                                 self.seed, first_index=start)
+        rows = write_image_chunk(
+            self.out_dir, chunk, images, batch["cond"][0].numpy(), self.enc.class_names, self.seed, first_index=start
+        )
         write_parquet_atomic(pa.Table.from_pylist(rows, schema=MANIFEST_SCHEMA), self._rows_part(chunk))
 
     def _rows_part(self, chunk: int) -> Path:
@@ -50,8 +52,14 @@ class ImageChunkWriter(ChunkWriter):
         if self.png_parquet:
             write_png_parquet(self.out_dir, rows)
         counts = np.bincount([r["label"] for r in rows], minlength=len(info["class_names"])).tolist()
-        return {"seed": self.seed, "rows": len(rows), "files": files, "manifest": IMAGE_MANIFEST,
-                "class_counts": dict(zip(info["class_names"], counts)), **info}
+        return {
+            "seed": self.seed,
+            "rows": len(rows),
+            "files": files,
+            "manifest": IMAGE_MANIFEST,
+            "class_counts": dict(zip(info["class_names"], counts)),
+            **info,
+        }
 
 
 def _rows_of(part: Path) -> tuple[int, list[dict]]:
@@ -78,7 +86,7 @@ def _write_atomic(path: str, tmp: str, data: bytes) -> None:
         try:
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
         finally:
             os.close(fd)
         os.replace(tmp, path)
@@ -90,8 +98,16 @@ def _write_atomic(path: str, tmp: str, data: bytes) -> None:
         raise
 
 
-def write_image_chunk(out_dir, chunk: int, images: np.ndarray, labels, class_names, seed: int,
-                      first_index: int, workers: int | None = None) -> list[dict]:
+def write_image_chunk(
+    out_dir,
+    chunk: int,
+    images: np.ndarray,
+    labels,
+    class_names,
+    seed: int,
+    first_index: int,
+    workers: int | None = None,
+) -> list[dict]:
     """Write one generated chunk as `<out_dir>/<class>/img-{global index:08d}.png`; return its manifest rows.
 
     images uint8 [n, H, W, C] (C = 1 or 3), labels int [n]; image i gets global index first_index + i.
@@ -124,9 +140,16 @@ def write_image_chunk(out_dir, chunk: int, images: np.ndarray, labels, class_nam
         data = encode_png(images[i])
         tmp = os.path.join(base, class_names[label], f".{image_name(index)}.{token}.tmp")
         _write_atomic(os.path.join(base, rel), tmp, data)
-        return {"path": rel, "index": index, "label": label, "class": class_names[label], "seed": int(seed),
-                "chunk": int(chunk), "sha256": hashlib.sha256(data).hexdigest(),
-                "pixel_sha256": hashlib.sha256(images[i].tobytes()).hexdigest()}
+        return {
+            "path": rel,
+            "index": index,
+            "label": label,
+            "class": class_names[label],
+            "seed": int(seed),
+            "chunk": int(chunk),
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "pixel_sha256": hashlib.sha256(images[i].tobytes()).hexdigest(),
+        }
 
     workers = 4 if workers is None else int(workers)
     if workers <= 1 or len(images) < 64:
@@ -135,9 +158,18 @@ def write_image_chunk(out_dir, chunk: int, images: np.ndarray, labels, class_nam
         return list(ex.map(one, range(len(images))))
 
 
-MANIFEST_SCHEMA = pa.schema([("path", pa.string()), ("index", pa.int64()), ("label", pa.int64()),
-                             ("class", pa.string()), ("seed", pa.int64()), ("chunk", pa.int64()),
-                             ("sha256", pa.string()), ("pixel_sha256", pa.string())])
+MANIFEST_SCHEMA = pa.schema(
+    [
+        ("path", pa.string()),
+        ("index", pa.int64()),
+        ("label", pa.int64()),
+        ("class", pa.string()),
+        ("seed", pa.int64()),
+        ("chunk", pa.int64()),
+        ("sha256", pa.string()),
+        ("pixel_sha256", pa.string()),
+    ]
+)
 
 
 def write_image_manifest(out_dir, rows: list[dict], extra: dict | None = None) -> pa.Table:
@@ -173,10 +205,14 @@ def write_png_parquet(out_dir, rows: list[dict], path=None) -> Path:
     out_dir = Path(out_dir)
     path = Path(path) if path is not None else out_dir / "images.parquet"
     rows = sorted(rows, key=lambda r: r["index"])
-    table = pa.table({"image": pa.array([(out_dir / r["path"]).read_bytes() for r in rows], pa.binary()),
-                      "label": pa.array([r["label"] for r in rows], pa.int64()),
-                      "class": pa.array([r["class"] for r in rows], pa.string()),
-                      "path": pa.array([r["path"] for r in rows], pa.string())})
+    table = pa.table(
+        {
+            "image": pa.array([(out_dir / r["path"]).read_bytes() for r in rows], pa.binary()),
+            "label": pa.array([r["label"] for r in rows], pa.int64()),
+            "class": pa.array([r["class"] for r in rows], pa.string()),
+            "path": pa.array([r["path"] for r in rows], pa.string()),
+        }
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     write_parquet_atomic(table, path)
     return path

@@ -1,6 +1,7 @@
 """PNG bytes written with the standard library: `encode_png` (one image) and `sample_grid_png`
 (one row per class). The bytes depend only on the pixels and zlib, never on pillow's version.
 """
+
 from __future__ import annotations
 
 import struct
@@ -23,8 +24,14 @@ def encode_png(image: np.ndarray) -> bytes:
     rows = np.zeros((h, 1 + w * c), np.uint8)  # a leading 0 per row: filter type "none"
     rows[:, 1:] = image.reshape(h, w * c)
     ihdr = struct.pack(">IIBBBBB", w, h, 8, 0 if c == 1 else 2, 0, 0, 0)
-    return b"".join((_PNG_SIGNATURE, _png_chunk(b"IHDR", ihdr),
-                     _png_chunk(b"IDAT", zlib.compress(rows.tobytes(), PNG_COMPRESS_LEVEL)), _PNG_IEND))
+    return b"".join(
+        (
+            _PNG_SIGNATURE,
+            _png_chunk(b"IHDR", ihdr),
+            _png_chunk(b"IDAT", zlib.compress(rows.tobytes(), PNG_COMPRESS_LEVEL)),
+            _PNG_IEND,
+        )
+    )
 
 
 def _png_chunk(tag: bytes, data: bytes) -> bytes:
@@ -35,8 +42,9 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_IEND = _png_chunk(b"IEND", b"")
 
 
-def sample_grid_png(images: np.ndarray, labels, n_classes: int, per_class: int = 10, pad: int = 2,
-                    scale: int = 1) -> bytes:
+def sample_grid_png(
+    images: np.ndarray, labels, n_classes: int, per_class: int = 10, pad: int = 2, scale: int = 1
+) -> bytes:
     """A PNG grid with one row per class: its first `per_class` images (blank cells if fewer).
 
     images uint8 [N, H, W, C]; `scale` enlarges each pixel (nearest) for tiny images, e.g. 8x8 digits.
@@ -51,7 +59,7 @@ def sample_grid_png(images: np.ndarray, labels, n_classes: int, per_class: int =
     for k in range(rows):
         for j, i in enumerate(np.flatnonzero(labels == k)[:cols]):
             y, x = pad + k * (h + pad), pad + j * (w + pad)
-            grid[y:y + h, x:x + w] = images[i]
+            grid[y : y + h, x : x + w] = images[i]
     if scale > 1:
         grid = grid.repeat(scale, axis=0).repeat(scale, axis=1)
     return encode_png(grid)

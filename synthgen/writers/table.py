@@ -1,5 +1,6 @@
 """The table writer: one Parquet shard per chunk, atomically, and _manifest.json at the end
 (the contract shared with images: synthgen/writers/__init__.py)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,8 +30,10 @@ def decode_rng(seed: int, chunk: int) -> np.random.Generator:
 
 def redraw_streams(seed: int, chunk: int, round_: int, device="cpu"):
     """The model's and the decoder's random streams for one round of redrawing copies in a chunk."""
-    return (seeding.torch_generator(seeding.REDRAW_MODEL, seed, chunk, round_, device=device),
-            seeding.numpy_rng(seeding.REDRAW_DECODE, seed, chunk, round_))
+    return (
+        seeding.torch_generator(seeding.REDRAW_MODEL, seed, chunk, round_, device=device),
+        seeding.numpy_rng(seeding.REDRAW_DECODE, seed, chunk, round_),
+    )
 
 
 class TableChunkWriter(ChunkWriter):
@@ -53,7 +56,8 @@ class TableChunkWriter(ChunkWriter):
             figures["acceptance_rate"] = prediction["acceptance_rate"]
         if self.guard is not None:
             table, figures["copies_redrawn"], figures["copies_kept"] = self._redraw_copies(
-                model, batch["cond"][0], chunk, start, tokens, table)
+                model, batch["cond"][0], chunk, start, tokens, table
+            )
         if self.fix_values is not None:  # the exact requested values (see synthgen/conditions.py)
             table = self.fix_values(table, start)
         if figures:  # kept with the shard (SHARD_FIGURES), read back by write_manifest
@@ -67,7 +71,7 @@ class TableChunkWriter(ChunkWriter):
     def _redraw_copies(self, model, cond, chunk: int, start: int, tokens, table):
         """Redraw the rows of `table` that copy a training row -> (table, rows redrawn, rows kept)."""
         n = table.num_rows
-        idx = self.guard.copies(tokens, table)[int(self.guard.allowed_share * n):]  # the first ones may stay
+        idx = self.guard.copies(tokens, table)[int(self.guard.allowed_share * n) :]  # the first ones may stay
         redrawn = len(idx)
         for r in range(1, self.guard.max_rounds + 1):
             if not len(idx):
@@ -102,12 +106,19 @@ def write_manifest(out_dir: Path, chunks, seed: int, extra: dict) -> dict:
             if f"synthgen.{key}".encode() in meta:
                 entry[key] = cast(meta[f"synthgen.{key}".encode()])
         files.append(entry)
-    manifest = {"seed": seed, "rows": sum(f["rows"] for f in files), "files": files,
-                "schema": {f.name: str(f.type) for f in schema} if schema else {}, **extra}
+    manifest = {
+        "seed": seed,
+        "rows": sum(f["rows"] for f in files),
+        "files": files,
+        "schema": {f.name: str(f.type) for f in schema} if schema else {},
+        **extra,
+    }
     metrics = {}
     rated = [f for f in files if "acceptance_rate" in f]
     if rated:  # rows-weighted mean over the chunks sampled by rejection
-        metrics["acceptance_rate"] = sum(f["acceptance_rate"] * f["rows"] for f in rated) / sum(f["rows"] for f in rated)
+        metrics["acceptance_rate"] = sum(f["acceptance_rate"] * f["rows"] for f in rated) / sum(
+            f["rows"] for f in rated
+        )
     for key in ("copies_redrawn", "copies_kept"):
         if any(key in f for f in files):
             metrics[key] = sum(f.get(key, 0) for f in files)
