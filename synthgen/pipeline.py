@@ -85,6 +85,7 @@ def train(cfg: DictConfig):
     from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 
     from synthgen.checkpoint import export_generator
+    from synthgen.io import atomic_write_text
     from synthgen.progress import EpochLog, LossCurve, is_terminal
 
     paths = RunPaths.from_config(cfg)
@@ -141,7 +142,9 @@ def train(cfg: DictConfig):
         dm, clip = PoissonDataModule(dm, cfg.seed), None
         callbacks = [callbacks[1], dp]
         extra = {"limit_val_batches": 0, "num_sanity_val_steps": 0}
-    callbacks.append(LossCurve(paths.model_dir / "losses.csv"))  # per-epoch losses, DVC's loss plot
+    # per-epoch losses (DVC's loss plot), kept beside the resume checkpoints while training and
+    # published next to the model when it is exported: a killed run never touches the old file
+    callbacks.append(LossCurve(paths.checkpoints / "losses.csv"))
     trainer = instantiate(
         cfg.trainer,
         logger=logger,
@@ -170,6 +173,9 @@ def train(cfg: DictConfig):
     if best and os.path.exists(best) and not annealed:
         model.load_state_dict(torch.load(best, map_location="cpu", weights_only=True)["state_dict"])
     export_generator(model, spec, paths.model)
+    curve = paths.checkpoints / "losses.csv"
+    if curve.exists():
+        atomic_write_text(paths.model_dir / "losses.csv", curve.read_text())
     settings = {"max_epochs": max_epochs, "patience": patience, "val_share": val_share}
     entry = tracking.train_run_log(cfg, paths, logger.run_id, settings, rule) + _record_privacy(paths, dp)
     tracking.finish_train_run(cfg, paths, logger.run_id, entry, handler.name)

@@ -632,7 +632,8 @@ def ages_and_relations(
         elif c.kind == "integer":
             arr = native[c.name]
             null = arr.is_null().to_numpy(zero_copy_only=False)
-            vals = arr.cast(pa.float64()).fill_null(0).to_numpy(zero_copy_only=False)
+            # unsafe cast: values beyond 2**53 lose precision here and the column is dropped below
+            vals = arr.cast(pa.float64(), safe=False).fill_null(0).to_numpy(zero_copy_only=False)
             if np.abs(vals).max(initial=0) < _INT_EXACT:
                 ints[c.name] = (vals.astype(np.int64), null)
     if len(dates) < 2 or not ints:
