@@ -582,7 +582,8 @@ def date_relations(cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray])
                 # defined wherever B is; else B is modelled on its own and only lifted to A where it
                 # falls below (screening date vs birth date)
                 tight = float(np.std(gap)) < float(np.std(vb[~na & ~nb])) and not (na & ~nb).any()
-                best = (med, a.name, "==" if not gap.any() else ">=", "offset" if tight else "clamp")
+                # "==" only as an offset that is always 0: a clamp keeps B >= A, not equality
+                best = (med, a.name, "==" if tight and not gap.any() else ">=", "offset" if tight else "clamp")
         if best is not None:
             # every other earlier date B is (nearly) never before is a lower bound too: B is raised
             # to the latest of them (c_jail_in after both the birth date and the offense date)
