@@ -510,6 +510,20 @@ RELATION_MIN_SHARE = 0.99  # B >= A in at least this share of the rows where bot
 # slips in a real table must not hide an ordering that holds in all others)
 
 
+def leans_on(deps: dict, x: str, target: str) -> bool:
+    """Whether column x depends on target in {column: the columns it is written from}, directly or
+    through others (a relation that would close a cycle is never added)."""
+    todo, seen = [x], set()
+    while todo:
+        for d in deps.get(todo.pop(), ()):
+            if d == target:
+                return True
+            if d not in seen:
+                seen.add(d)
+                todo.append(d)
+    return False
+
+
 def date_relations(cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray]) -> list[dict]:
     """Date columns that are (nearly) never before another one in the real rows, each tied to the
     nearest such earlier column: [{"column": B, "base": A, "op": ">=" | "==", "encoding"}], no
@@ -542,17 +556,6 @@ def date_relations(cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray])
         key=lambda c: (int(vals[c.name][1].sum()), float(np.median(vals[c.name][0][~vals[c.name][1]])), cols.index(c)),
     )
     deps: dict[str, set[str]] = {}  # column -> every column it is raised to or offset from
-
-    def leans_on(x: str, target: str) -> bool:  # x depends on target, directly or through others
-        todo, seen = [x], set()
-        while todo:
-            for d in deps.get(todo.pop(), ()):
-                if d == target:
-                    return True
-                if d not in seen:
-                    seen.add(d)
-                    todo.append(d)
-        return False
 
     def ordered(a, b) -> tuple[float, np.ndarray] | None:  # (median gap, gap) when B >= A holds
         (va, na), (vb, nb) = vals[a.name], vals[b.name]
@@ -598,7 +601,7 @@ def date_relations(cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray])
         # and B bounds the earlier dates that are never before it (a base with more nulls than its
         # dependant is visited after it: the offense date, missing where the jail-in date is not)
         for p in placed:
-            if ordered(b, p) is None or leans_on(b.name, p.name):
+            if ordered(b, p) is None or leans_on(deps, b.name, p.name):
                 continue
             if p.name in rel:
                 rel[p.name]["also"].append(b.name)
@@ -640,18 +643,6 @@ def ages_and_relations(
     if len(dates) < 2 or not ints:
         return relations, []
 
-    def leans_on(rels: list[dict], x: str, target: str) -> bool:  # x depends on target, maybe through others
-        deps = {r["column"]: (r["base"], *r.get("also", [])) for r in rels}
-        todo, seen = [x], set()
-        while todo:
-            for d in deps.get(todo.pop(), ()):
-                if d == target:
-                    return True
-                if d not in seen:
-                    seen.add(d)
-                    todo.append(d)
-        return False
-
     ages = []
     for age in find_age_relations(dates, ints):
         a, b = age["born"], age["at"]
@@ -669,7 +660,9 @@ def ages_and_relations(
                     r = {**r, "base": bounds[0], "op": ">=", "encoding": "clamp"}
                 r = {**r, "also": bounds[1:]}
             kept.append(r)
-        if b is not None and leans_on(kept, b, a):  # B would be decoded after A, which needs B first
+        if b is not None and leans_on(
+            {r["column"]: (r["base"], *r.get("also", [])) for r in kept}, b, a
+        ):  # B would be decoded after A, which needs B first
             continue
         relations = kept
         if age["day"] is not None:
