@@ -7,6 +7,11 @@
     result = synthgen.evaluate(df, rows, holdout=holdout_df, target="income")
     result.verdicts, result.passed, result.metrics["fidelity.shape"]; result.to_html("report.html")
 
+Images the same way (synthgen/api_images.py): arrays or a folder in, arrays or PNGs out.
+
+    synth = synthgen.Synthesizer(model="vae").fit(images, labels)      # uint8 [N, H, W(, C)] or a folder
+    fake, fake_labels = synth.sample(100, conditions={"label": 3}, seed=1, out_dir="fake")
+
 A Synthesizer is one out dir (default outputs/api/<time>-<model>) laid out as the CLI's
 (prepared/, encoder/, model/, evaluation/) and one MLflow pipeline run in the config's store
 (mlruns/ by default), so `synthgen ui` shows API and CLI runs side by side. Keyword arguments are
@@ -160,7 +165,10 @@ def _table_input(data, where: Path, name: str, what: str) -> str:
         path = where / f"{name}.parquet"
         write_parquet_atomic(table, path)
         return str(path)
-    raise SynthgenError(f"{what}: expected a pandas DataFrame or a .parquet/.csv path, got {type(data).__name__}")
+    raise SynthgenError(
+        f"{what}: expected a pandas DataFrame or a .parquet/.csv path (images: a numpy array or an image "
+        f"folder), got {type(data).__name__}"
+    )
 
 
 def _data_overrides(data, holdout, target, sensitive, columns, name, input_dir: Path) -> dict:
@@ -206,9 +214,10 @@ class Evaluation:
         """The headline figures as a pandas Series."""
         import pandas as pd
 
-        from synthgen.evaluate.headline import GATE, TABLE
+        from synthgen.evaluate.headline import GATE, IMAGE, TABLE
 
-        return pd.Series({h.label: self.metrics[h.key] for h in (*TABLE, GATE) if h.key in self.metrics})
+        heads = IMAGE if "data.height" in self.metrics else TABLE  # an image evaluation's own figures
+        return pd.Series({h.label: self.metrics[h.key] for h in (*heads, GATE) if h.key in self.metrics})
 
     def __repr__(self) -> str:
         areas = ", ".join(f"{a} {v}" for a, v in self.verdicts.items())
@@ -253,8 +262,18 @@ def evaluate(
     generator never saw (None: 20 % of `real` is held out; a float: that share). Columns are
     matched by name and cast to the real table's types. A failed gate does not raise here:
     see `.passed`. Other keyword arguments are config overrides (e.g. evaluate={"max_rows": 10000}).
+
+    Images: real, synthetic and holdout are arrays, (array, labels) pairs, image folders or .npz
+    files (synthgen/api_images.py); the image evaluation runs as the CLI's evaluate stage does.
     """
-    from synthgen import pipeline
+    from synthgen import api_images, pipeline
+
+    if api_images.is_image_input(real):
+        if target is not None or sensitive or columns:
+            raise SynthgenError("target=, sensitive= and columns= are for tables; image classes come with the images")
+        return api_images.evaluate_images(
+            real, synthetic, holdout, name=name, out_dir=out_dir, verbose=verbose, overrides=overrides
+        )
 
     out = Path(out_dir).resolve() if out_dir else _fresh_dir("outputs/api", "evaluate")
     with _cleanup_on_error(out):
@@ -276,40 +295,81 @@ class Synthesizer:
     """fit / sample / save / load around the pipeline's stages (synthgen/pipeline.py)."""
 
     def __init__(
-        self, model: str = "transformer", *, out_dir: str | Path | None = None, verbose: bool = False, **overrides
+        self,
+        model: str = "transformer",
+        *,
+        modality: str | None = None,
+        out_dir: str | Path | None = None,
+        verbose: bool = False,
+        **overrides,
     ):
-        self.model, self.verbose = model, verbose
+        if modality not in (None, "tabular", "image"):
+            raise SynthgenError(f"modality={modality!r}: use 'tabular', 'image' or None (told by fit's data)")
+        self.model, self.verbose, self.modality = model, verbose, modality
         self.overrides = {"model": model, **overrides}
         self.out_dir = Path(out_dir).resolve() if out_dir else None
         self.config: DictConfig | None = None
 
     # ---- fit ----
     def fit(
-        self, data, target: str | None = None, holdout=None, *, sensitive=None, columns=None, name: str | None = None
+        self,
+        data,
+        target: str | None = None,
+        holdout=None,
+        *,
+        labels=None,
+        sensitive=None,
+        columns=None,
+        name: str | None = None,
+        size=None,
+        channels: int | None = None,
     ) -> "Synthesizer":
         """prepare -> encode -> train on `data` (a DataFrame or a .parquet/.csv path).
 
         holdout: real rows kept out of training for the utility and privacy metrics (a DataFrame
         or path; None: 20 % of `data`; a float: that share). columns: {name: kind} overrides of the
         inferred kinds. sensitive: the columns whose groups the bias report compares.
-        """
-        from synthgen import pipeline
 
+        Images (a numpy array, a folder of class subfolders or an .npz; modality="image" also takes
+        an image Parquet file): fit(images, labels) with labels one int or string per image (or
+        None); holdout a share, an array (or (array, labels)) or a folder; size (28 or [H, W]) and
+        channels (1 or 3) convert every image, as data.source.size/channels do.
+        """
+        from synthgen import api_images, pipeline
+
+        image = self.modality == "image" or (self.modality is None and api_images.is_image_input(data))
         out = self.out_dir or _fresh_dir("outputs/api", self.model)
         with _cleanup_on_error(out):
+            holdout_source = meta = None
+            if image:
+                if labels is None and target is not None and not isinstance(target, str):
+                    labels, target = target, None  # fit(images, labels) positionally
+                if target is not None or sensitive or columns:
+                    raise SynthgenError("target=, sensitive= and columns= are for tables; give images labels=")
+                data_values, holdout_source, meta = api_images.data_overrides(
+                    data, labels, holdout, name, size, channels, out / "input"
+                )
+            else:
+                if labels is not None or size is not None or channels is not None:
+                    raise SynthgenError("labels=, size= and channels= are for images; a table's target is target=")
+                data_values = _data_overrides(data, holdout, target, sensitive, columns, name, out / "input")
             values = {
-                **_data_overrides(data, holdout, target, sensitive, columns, name, out / "input"),
+                **data_values,
                 "paths.out_dir": str(out),
                 "trainer.enable_progress_bar": _show_progress(),
                 **self.overrides,
             }
             cfg = _compose(values)
+            if holdout_source:
+                _set(cfg, "data.holdout_source", holdout_source)
             _set(cfg, "paths.mlflow_dir", str(Path(cfg.paths.mlflow_dir).resolve()))  # survives a chdir
             if not self.verbose:
                 _set(cfg, "trainer.enable_model_summary", False)  # a table printed outside logging
             with quiet(self.verbose):
                 for stage in (pipeline.prepare, pipeline.encode, pipeline.train):
                     stage(cfg)
+            if meta is not None:
+                api_images.write_meta(out, meta)
         self.out_dir, self.config = out, cfg
         return self
 
@@ -327,11 +387,23 @@ class Synthesizer:
         return read_run_info(RunPaths.from_config(self._require_fit()))
 
     # ---- sample ----
-    def sample(self, n: int | None = None, conditions=None, seed: int | None = None, rebalance: dict | None = None):
+    def sample(
+        self,
+        n: int | None = None,
+        conditions=None,
+        seed: int | None = None,
+        rebalance: dict | None = None,
+        out_dir: str | Path | None = None,
+    ):
         """n synthetic rows as a pandas DataFrame, through the generate stage (same seed, same rows
         as `synthgen generate`). conditions: {column: value} fixed in every row, or a DataFrame whose
         row i row i of the output carries (null cells free; n then defaults to its length).
-        rebalance: {"column": c, "share": 0.5, "value": v} as generate.rebalance.*."""
+        rebalance: {"column": c, "share": 0.5, "value": v} as generate.rebalance.*.
+
+        Images: a uint8 array in the layout fit was given (n default: as many as trained on), or
+        (images, labels) when fit had labels; conditions={"label": <class>} generates one class.
+        out_dir: also keep the generate stage's PNGs and _manifest.parquet there (a new or empty
+        folder, or an earlier set, which is replaced)."""
         import pandas as pd
         import pyarrow.parquet as pq
 
@@ -342,6 +414,10 @@ class Synthesizer:
             raise SynthgenError(f"sample(n={n!r}): n must be a positive whole number")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise SynthgenError(f"sample(seed={seed!r}): seed must be a whole number")
+        if _is_image(cfg):
+            return self._sample_images(cfg, n, conditions, seed, rebalance, out_dir)
+        if out_dir is not None:
+            raise SynthgenError("out_dir= is for images; a table's sample is a DataFrame (df.to_parquet(...))")
         out = Path(cfg.paths.out_dir) / "samples" / uuid.uuid4().hex[:12]
         try:
             _set(cfg, "generate.n_rows", n)
@@ -362,15 +438,49 @@ class Synthesizer:
         finally:
             shutil.rmtree(out, ignore_errors=True)
 
+    def _sample_images(self, cfg: DictConfig, n, conditions, seed, rebalance, out_dir):
+        """sample() for an image model: the generate stage into out_dir (or a temporary folder), read back."""
+        from synthgen import api_images, pipeline
+        from synthgen.modalities import handler_for
+        from synthgen.paths import RunPaths
+
+        if rebalance:
+            raise SynthgenError("rebalance= is for tables; images take conditions={'label': <class>}")
+        enc = handler_for(cfg, RunPaths.from_config(cfg)).load_encoder()
+        meta = api_images.read_meta(self.out_dir, len(enc.class_names))
+        condition = api_images.condition_for(conditions, enc, meta)
+        tmp = Path(cfg.paths.out_dir) / "samples" / uuid.uuid4().hex[:12]
+        out = api_images.check_out_dir(out_dir) if out_dir is not None else tmp / "synthetic"
+        try:
+            _set(cfg, "generate.n_rows", n)
+            _set(cfg, "generate.out_dir", str(out))
+            _set(cfg, "generate.condition", condition)
+            if seed is not None:
+                _set(cfg, "seed", seed)
+            with quiet(self.verbose):
+                pipeline.generate(cfg)
+            return api_images.read_back(out, enc, meta)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
     def evaluate(self, synthetic=None) -> Evaluation:
         """Score `synthetic` (a DataFrame or path; None: generate the default set as `synthgen
-        generate` does, into <out>/synthetic) against the training data and its holdout."""
+        generate` does, into <out>/synthetic) against the training data and its holdout.
+        Images: an array, (array, labels), a folder or an .npz, in the training images' classes."""
         from synthgen import pipeline
 
         cfg = self._require_fit().copy()
         with quiet(self.verbose):
             if synthetic is None:
                 pipeline.generate(cfg)
+            elif _is_image(cfg):
+                from synthgen import api_images
+                from synthgen.modalities import handler_for
+                from synthgen.paths import RunPaths
+
+                enc = handler_for(cfg, RunPaths.from_config(cfg)).load_encoder()
+                _set(cfg, "generate.out_dir", str(api_images.synthetic_set(synthetic, cfg, enc)))
+                _set(cfg, "evaluate.out_dir", str(Path(cfg.paths.out_dir) / "evaluation-synthetic"))
             else:
                 out = Path(cfg.paths.out_dir)
                 _set(cfg, "synthetic.path", _table_input(synthetic, out / "input", "synthetic", "synthetic"))
@@ -394,6 +504,10 @@ class Synthesizer:
         if paths.run_info.exists():
             shutil.copy2(paths.run_info, dest / "model" / paths.run_info.name)
         shutil.copytree(paths.encoder_dir, dest / "encoder")
+        from synthgen.api_images import META
+
+        if (paths.out / META).exists():  # what an image fit was given (array layout, label type)
+            shutil.copy2(paths.out / META, dest / META)
         if include_data:
             shutil.copytree(paths.prepared, dest / "prepared")
         else:
@@ -439,7 +553,8 @@ class Synthesizer:
             _set(cfg, "paths.mlflow_dir", str(Path(mlflow_dir).resolve()))
         for key, value in _flatten(overrides):
             _set(cfg, key, value)
-        if not (folder / "prepared" / "train.parquet").exists() and cfg.generate.redraw_copies:
+        tabular = not _is_image(cfg)  # the copy guard compares table rows only
+        if tabular and not (folder / "prepared" / "train.parquet").exists() and cfg.generate.redraw_copies:
             logging.getLogger("synthgen").warning("%s has no training rows: sampling without the copy guard", folder)
             _set(cfg, "generate.redraw_copies", False)
         from synthgen.modalities import family_label
@@ -451,6 +566,10 @@ class Synthesizer:
     def __repr__(self) -> str:
         state = f"fitted, out_dir={self.out_dir}" if self.config is not None else "not fitted"
         return f"Synthesizer(model={self.model!r}, {state})"
+
+
+def _is_image(cfg: DictConfig) -> bool:
+    return cfg.data.get("modality", "tabular") == "image"
 
 
 def _plain(v):
