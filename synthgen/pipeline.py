@@ -141,7 +141,8 @@ def train(cfg: DictConfig):
         dp = DPCallback(plan, cfg.seed)
         dm, clip = PoissonDataModule(dm, cfg.seed), None
         callbacks = [callbacks[1], dp]
-        extra = {"limit_val_batches": 0, "num_sanity_val_steps": 0}
+        # the Poisson loader draws each rank's own rows under DDP: Lightning must not swap its sampler
+        extra = {"limit_val_batches": 0, "num_sanity_val_steps": 0, "use_distributed_sampler": False}
     # per-epoch losses (DVC's loss plot), kept beside the resume checkpoints while training and
     # published next to the model when it is exported: a killed run never touches the old file
     callbacks.append(LossCurve(paths.checkpoints / "losses.csv"))

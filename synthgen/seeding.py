@@ -27,6 +27,7 @@ the fixed layout rules that out). tests/test_seeding.py checks it.
     SHARD_SHUFFLE    (epoch, rank)   numpy  the shuffle of a rank's rows within its blocks
     DP_ENCODER       ()              numpy  the DP encoder's noise (encoders/dp_stats.py)
     DP_BATCHES       ()              torch  Poisson-sampled DP batches (privacy/training.py)
+    DP_RANK_BATCHES  (rank,)         torch  a DDP rank's Poisson draws over its share of the rows
     DP_NOISE         ()              torch  the DP optimiser's gradient noise
     monitoring: seed FIXED, so a figure compares across epochs and runs
     VAL_NOISE        (batch,)        torch  the VAEs' noise for val_loss, per validation batch
@@ -73,6 +74,7 @@ SHARD_SHUFFLE = Purpose(14, "shard shuffle", ("epoch", "rank"))
 DP_ENCODER = Purpose(15, "dp encoder")
 DP_BATCHES = Purpose(16, "dp batches")
 DP_NOISE = Purpose(17, "dp noise")
+DP_RANK_BATCHES = Purpose(18, "dp batches of a rank", ("rank",))
 VAL_NOISE = Purpose(20, "validation noise", ("batch",))
 VAL_SAMPLE = Purpose(21, "validation sample")
 EVAL_SUBSET = Purpose(30, "evaluation subset")

@@ -260,7 +260,7 @@ def test_the_vae_trains_under_dp_and_a_later_plain_run_drops_the_report(tmp_path
     [
         (["privacy.noise_multiplier=0.3"], "would spend epsilon"),
         (["model=gan"], "model=transformer and model=vae"),
-        (["trainer=ddp", "trainer.devices=2"], "one process"),
+        (["trainer=ddp", "trainer.devices=2", "trainer.strategy=ddp_spawn"], "strategy=ddp"),
     ],
 )
 def test_refusals_stop_before_training_with_one_line(tmp_path, extra, needle):

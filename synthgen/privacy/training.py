@@ -9,6 +9,21 @@ q = 1 / steps per epoch) and makes the callback that wraps the optimiser when fi
 Validation is off under DP (a validation split of real rows choosing epochs or weights would be
 a release the accountant does not count); the run trains its planned epochs and keeps the final
 weights.
+
+Under DDP (trainer=ddp, Lightning's DDPStrategy, `trainer.strategy=ddp`) the plan is the one-process
+plan: q and the steps come from the GLOBAL rows and model.tabular.batch_size, which under DP is the
+global expected batch (Opacus's convention: its distributed loader keeps q = 1 / len(loader)). Each
+rank Poisson-samples its own share of the rows (rank r: rows r, r + W, ...) with probability q from
+its own stream, so the union of the ranks' batches is a Poisson batch of the whole table, as in one
+process; Opacus's DistributedDPOptimizer clips per row on each rank, adds the noise on rank 0 only
+(std noise_multiplier * max_grad_norm, once per global step), sums the ranks' gradients and divides
+by the global expected batch. Every rank's accountant records the same (sigma, q) steps; rank 0
+reports. So a W-process run spends exactly the epsilon of the same schedule on one process. Lightning's
+own DDP wrapper stays (Opacus accepts torch DDP as well as its DPDDP: PrivacyEngine.make_private
+treats both as distributed); its all-reduce of the unclipped mean gradient is overwritten by the
+optimiser's clipped, noised one before the step, so nothing but that noised sum moves the weights.
+The weights are NOT the same bytes at different world sizes (other Poisson draws, another summation
+order); generating from a trained model still is.
 """
 
 from __future__ import annotations
@@ -23,6 +38,7 @@ import pytorch_lightning as pl
 from synthgen import seeding
 from synthgen.errors import SynthgenError
 from synthgen.privacy import PrivacyConfig
+from synthgen.privacy.dpsgd import dp_optimizer, poisson_loader
 
 DP_FAMILIES = ("TabularTransformer", "TabularVAE")
 
@@ -90,8 +106,13 @@ def plan_training(
             f"privacy.epsilon is supported for model=transformer and model=vae on tables, "
             f"not {family}; pick one of those or set privacy.epsilon=null"
         )
-    if int(trainer_cfg.get("devices", 1) or 1) * int(trainer_cfg.get("num_nodes", 1) or 1) > 1:
-        raise SynthgenError("privacy.epsilon runs in one process for now; use trainer=cpu or trainer=gpu")
+    world = int(trainer_cfg.get("devices", 1) or 1) * int(trainer_cfg.get("num_nodes", 1) or 1)
+    if world > 1 and trainer_cfg.get("strategy") != "ddp":
+        # ddp_spawn and the like: only the launcher comes back from fit, without the ranks' accountant
+        raise SynthgenError(
+            f"privacy.epsilon on several processes needs trainer.strategy=ddp (trainer=ddp), "
+            f"not {trainer_cfg.get('strategy')!r}"
+        )
     if not encoder_privacy:
         raise SynthgenError(
             "the encoder was fitted without differential privacy; rerun `synthgen encode` with the same privacy.epsilon"
@@ -152,23 +173,24 @@ def plan_training(
 
 
 class PoissonDataModule(pl.LightningDataModule):
-    """The family's datamodule with Poisson-sampled training batches (Opacus's DPDataLoader) and
-    no validation batches."""
+    """The family's datamodule with Poisson-sampled training batches and no validation batches.
+    The trainer runs with use_distributed_sampler=False so Lightning leaves the sampler alone."""
 
     def __init__(self, dm, seed: int):
         super().__init__()
         self.dm, self.seed = dm, seed
 
     def train_dataloader(self):
-        from opacus.data_loader import DPDataLoader
-
-        g = seeding.torch_generator(seeding.DP_BATCHES, self.seed)
-        return DPDataLoader.from_data_loader(self.dm.train_dataloader(), generator=g)
+        rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
+        # the family's batch_size is the global expected batch: q = 1 / len(its loader)
+        return poisson_loader(self.dm.train_dataloader(), self.seed, rank, world)
 
 
 class DPCallback(pl.Callback):
-    """Wraps the optimiser in Opacus's DPOptimizer when fit starts; the accountant's history is
-    part of the checkpoint, so a resumed run keeps counting."""
+    """Adds Opacus's per-sample gradient hooks at setup (before Lightning wraps the module in DDP,
+    which must see the frozen parameters as frozen) and wraps the optimiser in Opacus's DPOptimizer
+    (DistributedDPOptimizer under DDP) when fit starts; the accountant's history is part of the
+    checkpoint, so a resumed run keeps counting."""
 
     def __init__(self, plan: DPPlan, seed: int):
         from opacus.accountants import create_accountant
@@ -178,11 +200,11 @@ class DPCallback(pl.Callback):
         self.gsm = None
         self._frozen: list = []
 
-    def on_fit_start(self, trainer, pl_module):
-        from opacus.optimizers import DPOptimizer
-
+    def setup(self, trainer, pl_module, stage):
         from synthgen.privacy.grad_samplers import SynthgenGradSampleModule
 
+        if stage != "fit" or self.gsm is not None:
+            return
         # Parameters held by the top module itself (the transformer's BOS vector, redundant with its
         # first column query) stay at their initial values: Opacus would otherwise treat the whole
         # model as one layer.
@@ -193,15 +215,13 @@ class DPCallback(pl.Callback):
             pl_module.per_sample_grads = True
         # strict=False: the layers' buffers are the token layout's index tensors, not data statistics.
         self.gsm = SynthgenGradSampleModule(pl_module, batch_first=True, loss_reduction="mean", strict=False)
+
+    def on_fit_start(self, trainer, pl_module):
         (opt,) = trainer.strategy.optimizers
-        g = seeding.torch_generator(seeding.DP_NOISE, self.seed, device=pl_module.device)
-        dp = DPOptimizer(
-            opt,
-            noise_multiplier=self.plan.noise_multiplier,
-            max_grad_norm=self.plan.max_grad_norm,
-            expected_batch_size=max(1, round(self.plan.expected_batch_size)),
-            loss_reduction="mean",
-            generator=g,
+        g = seeding.torch_generator(seeding.DP_NOISE, self.seed, device=pl_module.device)  # rank 0's under DDP
+        plan = self.plan
+        dp = dp_optimizer(
+            opt, plan.noise_multiplier, plan.max_grad_norm, plan.expected_batch_size, trainer.world_size, g
         )
         dp.attach_step_hook(
             self.accountant.get_optimizer_hook_fn(
