@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import shutil
 import sys
@@ -369,7 +370,7 @@ class Synthesizer:
                 for stage in (pipeline.prepare, pipeline.encode, pipeline.train):
                     stage(cfg)
             if meta is not None:
-                api_images.write_meta(out, meta)
+                api_images.record_meta(cfg, meta)
         self.out_dir, self.config = out, cfg
         return self
 
@@ -529,8 +530,9 @@ class Synthesizer:
         **overrides,
     ) -> "Synthesizer":
         """A fitted Synthesizer from a folder written by `save` or by the CLI (an out dir such as
-        outputs/), an MLflow run id of a train run, or a `runs:/<id>` / `models:/<name>/<version>` URI
-        (downloaded into out_dir, default outputs/api/<time>-loaded). overrides: config keys."""
+        outputs/, with the config its train run logged in mlflow_dir), an MLflow run id of a train
+        run, or a `runs:/<id>` / `models:/<name>/<version>` URI (downloaded into out_dir, default
+        outputs/api/<time>-loaded). overrides: config keys."""
         from synthgen.registry import fetch_model
 
         folder = Path(source)
@@ -545,9 +547,7 @@ class Synthesizer:
             cfg = upgrade_model_config(OmegaConf.load(folder / SAVED_CONFIG))  # saved by an older synthgen too
             OmegaConf.set_struct(cfg, True)
         else:  # a CLI out dir: the config the train run logged, else the default
-            from synthgen.config import load_config
-
-            cfg = load_config()
+            cfg = _logged_config(folder, mlflow_dir)
         _set(cfg, "paths.out_dir", str(folder))
         if mlflow_dir is not None:
             _set(cfg, "paths.mlflow_dir", str(Path(mlflow_dir).resolve()))
@@ -566,6 +566,41 @@ class Synthesizer:
     def __repr__(self) -> str:
         state = f"fitted, out_dir={self.out_dir}" if self.config is not None else "not fitted"
         return f"Synthesizer(model={self.model!r}, {state})"
+
+
+def _logged_config(folder: Path, mlflow_dir) -> DictConfig:
+    """The config a CLI out dir's train run logged (model/mlflow_run.json names the run; the store is
+    mlflow_dir, else the default config's), so its data (an image set too) and family come back;
+    the default config when that run or store is not there."""
+    import tempfile
+
+    from synthgen.config import load_config
+    from synthgen.modalities import upgrade_model_config
+    from synthgen.paths import RunPaths
+    from synthgen.tracking import read_run_info
+
+    cfg = load_config()
+    run_id = read_run_info(RunPaths(folder, folder))
+    store = Path(mlflow_dir or cfg.paths.mlflow_dir).resolve() / "mlflow.db"
+    if run_id is None or not store.exists():
+        return cfg
+    from mlflow.tracking import MlflowClient
+
+    bar = os.environ.get("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
+    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"  # quiet: one small file
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            logged = MlflowClient(f"sqlite:///{store}").download_artifacts(run_id, "config.yaml", tmp)
+            cfg = upgrade_model_config(OmegaConf.load(logged))
+    except Exception as e:  # noqa: BLE001  (MlflowException, OSError: another store, a deleted run)
+        logging.getLogger("synthgen").warning("%s: the train run's config is not in %s (%s)", folder, store, e)
+        return load_config()
+    finally:
+        os.environ.pop("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
+        if bar is not None:
+            os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = bar
+    OmegaConf.set_struct(cfg, True)
+    return cfg
 
 
 def _is_image(cfg: DictConfig) -> bool:

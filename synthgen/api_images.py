@@ -165,17 +165,25 @@ def data_overrides(data, labels, holdout, name, size, channels, where: Path) -> 
     return values, holdout_source, meta
 
 
-def write_meta(folder: Path, meta: dict) -> None:
+def record_meta(cfg, meta: dict) -> None:
+    """META in the out dir, and beside the encoder on the MLflow train run, so that a model loaded
+    from a run id (registry.fetch_model downloads encoder/) returns the same arrays."""
+    from synthgen import tracking
     from synthgen.io import atomic_write_text
+    from synthgen.paths import RunPaths
 
-    atomic_write_text(Path(folder) / META, json.dumps(meta) + "\n")
+    paths = RunPaths.from_config(cfg)
+    atomic_write_text(paths.out / META, json.dumps(meta) + "\n")
+    run_id = tracking.read_run_info(paths)
+    if run_id:
+        tracking.client(cfg, paths).log_artifact(run_id, str(paths.out / META), "encoder")
 
 
 def read_meta(folder: Path, n_classes: int) -> dict:
     """What fit was given; a CLI out dir (no META): [n, H, W, C] arrays, labels when it has classes."""
-    path = Path(folder) / META
-    if path.exists():
-        return json.loads(path.read_text())
+    for path in (Path(folder) / META, Path(folder) / "encoder" / META):
+        if path.exists():
+            return json.loads(path.read_text())
     return {"ndim": 4, "labels": "str" if n_classes > 1 else "none"}
 
 

@@ -92,9 +92,15 @@ def test_save_load_gives_the_same_bytes(fitted, tmp_path):
         loaded = Synthesizer.load(dest)
         assert loaded.model == "vae"
         got, got_labels = loaded.sample(30, seed=7)
-        assert got.tobytes() == want.tobytes() and np.array_equal(got_labels, want_labels)
+        assert got.shape == want.shape and got.tobytes() == want.tobytes() and np.array_equal(got_labels, want_labels)
     with pytest.raises(SynthgenError, match="not empty"):
         synth.save(tmp_path / "saved-True")
+    # from the MLflow train run: the same model, encoder and input layout
+    tmp = synth.out_dir.parent
+    for i, ref in enumerate((synth.run_id, f"runs:/{synth.run_id}")):
+        loaded = Synthesizer.load(ref, mlflow_dir=tmp / "mlruns", out_dir=tmp_path / f"dl{i}")
+        got, got_labels = loaded.sample(30, seed=7)
+        assert got.shape == want.shape and got.tobytes() == want.tobytes() and np.array_equal(got_labels, want_labels)
 
 
 def test_float_rgb_images_without_labels(digits, tmp_path, one_thread):
@@ -148,6 +154,33 @@ def test_folder_in_pngs_out_quietly_as_the_cli_writes_them(digits, tmp_path, cap
     with pytest.raises(SynthgenError, match="not a generated image set"):
         synth.sample(5, out_dir=tmp_path / "real")
     assert len(list((tmp_path / "real").rglob("*.png"))) == len(images)  # untouched
+
+
+def test_a_cli_out_dir_loads_with_its_data_and_family(digits, tmp_path, one_thread):
+    """`synthgen prepare|encode|train|generate data=images ...`, then Synthesizer.load(out dir): the
+    config its train run logged comes back (image data, the gan family), and sample() gives the bytes
+    the CLI wrote for the same seed and count."""
+    images, labels = digits
+    _write_folder(tmp_path / "real", images, labels)
+    common = [
+        "data=images",
+        f"data.source.path={tmp_path / 'real'}",
+        "model=gan",
+        *(f"{k.replace('__', '.')}={v}" for k, v in TINY["gan"].items()),
+        "trainer.max_epochs=1",
+        "trainer.enable_progress_bar=false",
+        "generate.n_rows=24",
+        f"paths.out_dir={tmp_path / 'out'}",
+        f"paths.mlflow_dir={tmp_path / 'mlruns'}",
+    ]
+    for stage in ("prepare", "encode", "train", "generate"):
+        assert cli.main([stage, *common]) == 0, stage
+    loaded = Synthesizer.load(tmp_path / "out", mlflow_dir=tmp_path / "mlruns")
+    assert loaded.model == "gan" and loaded.config.data.modality == "image"
+    fake, fake_labels = loaded.sample(24, seed=0, out_dir=tmp_path / "again")
+    assert fake.shape == (24, 8, 8, 1) and set(fake_labels) <= {f"digit{k}" for k in range(10)}
+    want = pq.read_table(tmp_path / "out" / "synthetic" / "_manifest.parquet").column("sha256").to_pylist()
+    assert pq.read_table(tmp_path / "again" / "_manifest.parquet").column("sha256").to_pylist() == want
 
 
 def test_evaluate_image_arrays_and_a_fitted_model(fitted, digits, tmp_path):
