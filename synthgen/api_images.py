@@ -100,7 +100,11 @@ def check_labels(labels, n: int, what: str = "labels") -> tuple[np.ndarray, str]
     if raw.dtype.kind in "iu":
         return raw.astype(np.int64), "int"
     if raw.dtype.kind in "US":
-        return raw.astype(str), "str"
+        raw = raw.astype(str)
+        for name in np.unique(raw).tolist():  # each class becomes an output folder <class>/
+            if not name or name in (".", "..") or name.startswith(".") or any(c in name for c in "/\\\0"):
+                raise SynthgenError(f"{what}: {name!r} cannot name a class folder (slashes, leading dot); rename it")
+        return raw, "str"
     raise SynthgenError(f"{what}: labels are {raw.dtype}; use whole numbers or strings (class names)")
 
 

@@ -225,6 +225,7 @@ def _one_line(excinfo) -> str:
         (np.zeros((10, 8, 8), np.uint8), np.arange(9), "but 10 images; give one label per image"),
         (np.zeros((10, 8, 8), np.uint8), np.arange(10.0), "labels are float64"),
         (np.zeros((10, 8, 8), np.uint8), np.array([1, None] * 5, object), "some labels are missing"),
+        (np.zeros((10, 8, 8), np.uint8), ["a/b"] * 10, "'a/b' cannot name a class folder"),
     ],
 )
 def test_bad_images_give_one_line_and_leave_nothing(images, labels, match, tmp_path):
