@@ -46,6 +46,8 @@ KEYS = {
     "identifier_copies": "privacy.identifier_copies",
     "date_orderings": "fidelity.date_orderings",
     "ages": "fidelity.ages",
+    "durations": "fidelity.durations",
+    "spans": "fidelity.spans",
 }
 
 

@@ -29,7 +29,9 @@ A string column read as a date, number or boolean keeps its codec (synthgen/code
 separators, words, parse rate): the model sees native values, the output is written back in the
 input's spelling and Arrow type. `relations` lists date columns that are never before another
 one (`op` ">=") or always equal to it ("=="), in every real row: the encoder keeps them. `ages`
-lists integer columns that are the whole years between two date columns (synthgen/ages.py).
+lists integer columns that are the whole years between two date columns (synthgen/ages.py), and
+`durations` integer columns that count the days from a date to an event or to one fixed day
+(synthgen/durations.py).
 
 Float NaN counts as null everywhere (the readers turn it into null).
 """
@@ -91,6 +93,9 @@ class TableSchema:
     arrow_schema_b64: str = field(repr=False)
     relations: list[dict] = field(default_factory=list)  # {"column": B, "base": A, "op", "encoding", "also"}
     ages: list[dict] = field(default_factory=list)  # {"column": N, "born": A, "at": B, "share"} (synthgen/ages.py)
+    # {"column": N, "start": A, "day": ISO date, "share", "at_end"} (synthgen/durations.py)
+    durations: list[dict] = field(default_factory=list)
+    spans: list[dict] = field(default_factory=list)  # {"column": N, "start": A, "end": B, "derived", "share"}
 
     @property
     def names(self) -> list[str]:
@@ -205,13 +210,17 @@ def infer_schema(
         if col.kind in ("datetime", "integer"):
             native[name] = arr
     sink = table.schema.serialize()
-    relations, ages = ages_and_relations(cols, native, date_relations(cols, native))
+    dates, ints = day_numbers(cols, native)
+    relations, ages = ages_and_relations(dates, ints, date_relations(cols, native))
+    relations, spans = spans_and_relations(dates, ints, relations, ages)
     return TableSchema(
         columns=cols,
         n_rows=len(table),
         arrow_schema_b64=base64.b64encode(sink.to_pybytes()).decode(),
         relations=relations,
         ages=ages,
+        durations=durations_of(dates, ints, ages + spans),
+        spans=spans,
     )
 
 
@@ -612,20 +621,12 @@ def date_relations(cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray])
     return [rel[c.name] for c in order if c.name in rel]
 
 
-# ---- ages: an integer column = whole years between two dates ---------------------------------------
-def ages_and_relations(
-    cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray], relations: list[dict]
-) -> tuple[list[dict], list[dict]]:
-    """(date relations, ages): the age relations of synthgen/ages.py, and the date relations that
-    still apply once each age's birth date is written from its age and later date.
-
-    The birth date A of an age (N, A, B) is decoded after B, so B must not lean on A through date
-    relations; B >= A itself is implied by N >= 0, so a relation "B >= A" is dropped, and so is A's
-    own relation (A now comes from B and N). Relations on A (a date that is never before the birth
-    date) stay: they are applied after A is written.
-    """
-    from synthgen.ages import find_age_relations
-
+# ---- ages and durations: an integer column tied to date columns -----------------------------------
+def day_numbers(
+    cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray]
+) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """(date columns as (int64 days, null mask), integer columns as (int64 values, null mask)): what
+    synthgen/ages.py and synthgen/durations.py read. Time-only columns are not dates here."""
     dates, ints = {}, {}
     for c in cols:
         if c.name not in native:
@@ -640,6 +641,76 @@ def ages_and_relations(
             vals = arr.cast(pa.float64(), safe=False).fill_null(0).to_numpy(zero_copy_only=False)
             if np.abs(vals).max(initial=0) < _INT_EXACT:
                 ints[c.name] = (vals.astype(np.int64), null)
+    return dates, ints
+
+
+def durations_of(dates: dict, ints: dict, taken: list[dict]) -> list[dict]:
+    """synthgen/durations.py's durations (a count that is an age or a span is not one), fixed days
+    as ISO dates."""
+    from synthgen.durations import find_durations
+
+    if not dates or not ints:
+        return []
+    found = find_durations(dates, ints, skip={a["column"] for a in taken})
+    return [{**d, "day": str(np.datetime64(d["day"], "D"))} for d in found]
+
+
+def spans_and_relations(
+    dates: dict, ints: dict, relations: list[dict], ages: list[dict]
+) -> tuple[list[dict], list[dict]]:
+    """(date relations, spans): synthgen/durations.py's spans that can be written without a cycle,
+    and the date relations that still apply.
+
+    A span's derived date D is written from the other date O and the count, after O, so O must not
+    lean on D: D leaves O's lower bounds (the real ordering between them is the count's sign). D's
+    own bounds stay and are applied after it is written. A span whose O still leans on D (through
+    other relations, ages or spans), or whose D is already a birth date, is not kept.
+    """
+    from synthgen.durations import find_spans
+
+    if len(dates) < 2 or not ints:
+        return relations, []
+    born = {a["born"] for a in ages}
+    deps = {a["born"]: {a["at"]} for a in ages if a["at"]}  # ages and kept spans: written from
+    spans = []
+    for sp in find_spans(dates, ints, skip={a["column"] for a in ages}):
+        d = sp["derived"]
+        o = sp["end"] if d == sp["start"] else sp["start"]
+        if d in born:
+            continue
+        kept = []
+        for r in relations:
+            if r["column"] == o:
+                bounds = [x for x in (r["base"], *r.get("also", [])) if x != d]
+                if not bounds:
+                    continue
+                if bounds[0] != r["base"]:  # the base was D: the next bound clamps instead
+                    r = {**r, "base": bounds[0], "op": ">=", "encoding": "clamp"}
+                r = {**r, "also": bounds[1:]}
+            kept.append(r)
+        graph = {r["column"]: set((r["base"], *r.get("also", []))) for r in kept}
+        for k, v in deps.items():
+            graph.setdefault(k, set()).update(v)
+        if leans_on(graph, o, d):
+            continue
+        relations = kept
+        deps.setdefault(d, set()).add(o)
+        spans.append(sp)
+    return relations, spans
+
+
+def ages_and_relations(dates: dict, ints: dict, relations: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(date relations, ages): the age relations of synthgen/ages.py, and the date relations that
+    still apply once each age's birth date is written from its age and later date. `dates` and
+    `ints` as day_numbers gives them.
+
+    The birth date A of an age (N, A, B) is decoded after B, so B must not lean on A through date
+    relations; B >= A itself is implied by N >= 0, so a relation "B >= A" is dropped, and so is A's
+    own relation (A now comes from B and N). Relations on A (a date that is never before the birth
+    date) stay: they are applied after A is written.
+    """
+    from synthgen.ages import find_age_relations
+
     if len(dates) < 2 or not ints:
         return relations, []
 

@@ -264,6 +264,36 @@ class NumericCodec:
         return out.dictionary_encode().cast(typ) if pa.types.is_dictionary(typ) else out
 
 
+class DurationCodec:
+    """A duration (synthgen/durations.py): the count's own tokens (`inner`, a NumericCodec fitted on
+    the rows that do not end on the fixed day) and one more, the last, for "ends on the fixed day"
+    (count = day - start, written by the encoder once the start date is known)."""
+
+    def __init__(self, inner: NumericCodec, start: str):
+        self.inner, self.start = inner, start
+        self.col, self.typ, self.has_null = inner.col, inner.typ, inner.has_null
+        self.at_end = inner.cardinality
+        self.cardinality = inner.cardinality + 1
+
+    def state(self) -> dict:
+        return self.inner.state()
+
+    def units(self, arr) -> tuple[np.ndarray, np.ndarray]:
+        return self.inner.units(arr)
+
+    def encode_units(self, n: np.ndarray, null: np.ndarray, at_end: np.ndarray) -> np.ndarray:
+        return np.where(at_end, self.at_end, self.inner._encode_units(n, null))
+
+    def token_of(self, value) -> int:
+        raise SynthgenError(
+            f"cannot condition on '{self.col.name}': it is written as days from '{self.start}' "
+            f"to an event or a fixed day (a duration); condition on that column"
+        )
+
+    def to_arrow(self, values: np.ndarray, null: np.ndarray, typ: pa.DataType | None = None) -> pa.Array:
+        return self.inner.to_arrow(values, null, typ)
+
+
 def _bin_knots(values: np.ndarray, counts: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """[n_bins, KNOTS + 1] quantiles of the real values inside each bin (inverted CDF, so every
     knot is a real value of its bin). values: sorted distinct values, counts: their counts."""

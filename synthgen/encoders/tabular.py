@@ -8,6 +8,8 @@ What the model sees, per column kind (synthgen/schema.py):
   row (an "==" relation is an offset that is always 0).
 - the birth date of an age (schema `ages`: "age" is the whole years from "dob" to a later date)
   is written from the age and that date, so the three agree in every synthetic row.
+- a day count that stops at one fixed day (schema `durations`: follow-up time) gets one more
+  token, "ends on that day" (count = day - start), and its other draws are capped there.
 - identifier: not modelled; fresh unique keys in the real format (never a real key).
 - pii and text: not modelled; one fake person per row from Faker's lists (synthgen/pii.py),
   redrawn where a fake name, e-mail, phone or address equals a real one; text is fake too.
@@ -28,7 +30,7 @@ import pyarrow.compute as pc
 
 from synthgen import ages, pii
 from synthgen import codecs as text_codecs
-from synthgen.encoders.columns import CategoryCodec, NumericCodec, _rescale, _temporal_array
+from synthgen.encoders.columns import CategoryCodec, DurationCodec, NumericCodec, _rescale, _temporal_array, _units
 from synthgen.encoders.layout import TokenLayout
 from synthgen.errors import SynthgenError
 from synthgen.io import atomic_write_text, read_encoder_state
@@ -50,12 +52,15 @@ class TabularEncoder:
         settings: dict,
         offsets: dict | None = None,
         real_hashes: dict | None = None,
+        durations: dict | None = None,
     ):
         self.schema = schema
         self.codecs = codecs  # modelled column -> codec, in table order
         self.id_formats = id_formats  # identifier column -> key format (see _id_format)
         self.settings = settings
         self.offsets = offsets or {}  # date column -> {"base", "unit", "min", "max"}: modelled as base + offset
+        # integer column -> {"start", "day", "min", "max"}: a count with an "ends on the day" token
+        self.durations = durations or {}
         # packed hashes of real identifying values: {"names": full names and first + last pairs,
         # "columns": {e-mail/phone/address column: its values}}
         self.real_hashes = real_hashes or {"names": None, "columns": {}}
@@ -94,10 +99,27 @@ class TabularEncoder:
         types = {f.name: f.type for f in schema.arrow_schema}
         native = schema.to_native(table)
         rel = {r["column"]: r for r in schema.relations}
-        codecs, ids, offsets = {}, {}, {}
+        dur = {d["column"]: d for d in schema.durations}
+        codecs, ids, offsets, durations = {}, {}, {}, {}
         for col in schema.columns:
             arr = native.column(col.name)
-            if col.kind in NUMERIC_KINDS and col.name in rel and rel[col.name].get("encoding", "offset") == "offset":
+            if col.kind == "integer" and col.name in dur and dur[col.name]["start"] in native.column_names:
+                start = schema.column(dur[col.name]["start"])
+                day = ages.day_number(dur[col.name]["day"])
+                n, null, at_end = _ends_on_day(start, native.column(start.name), col, arr, day)
+                valid = n[~null]
+                durations[col.name] = {
+                    "start": start.name,
+                    "day": day,
+                    "min": int(valid.min()),
+                    "max": int(valid.max()),
+                }
+                off_day = n[~null & ~at_end]
+                inner = NumericCodec.fit_units(
+                    col, arr.type, off_day if len(off_day) else valid, bool(null.any()), n_bins
+                )
+                codecs[col.name] = DurationCodec(inner, start.name)
+            elif col.kind in NUMERIC_KINDS and col.name in rel and rel[col.name].get("encoding", "offset") == "offset":
                 base = schema.column(rel[col.name]["base"])
                 off, null, unit = _offsets(base, native.column(base.name), col, arr)
                 valid = off[~null]
@@ -120,7 +142,7 @@ class TabularEncoder:
         settings = dict(
             n_bins=n_bins, max_categories=max_categories, rare_min_count=rare_min_count, text_strategy=text_strategy
         )
-        return cls(schema, codecs, ids, settings, offsets, _real_hashes(table, schema))
+        return cls(schema, codecs, ids, settings, offsets, _real_hashes(table, schema), durations)
 
     # ---- state ---------------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -132,6 +154,7 @@ class TabularEncoder:
             "identifiers": self.id_formats,
             "codecs": {n: c.state() for n, c in self.codecs.items()},
             "offsets": self.offsets,
+            "durations": self.durations,
             "real_hashes": self.real_hashes,
             "schema": json.loads(self.schema.to_json(indent=None)),
         }
@@ -147,16 +170,20 @@ class TabularEncoder:
     @classmethod
     def from_dict(cls, d: dict) -> "TabularEncoder":
         schema = TableSchema.load_dict(d["schema"])
-        offsets = d.get("offsets", {})
+        offsets, durations = d.get("offsets", {}), d.get("durations", {})
         codecs = {}
         for name, s in d["codecs"].items():
             col = schema.column(name)
             if name in offsets:
                 codecs[name] = NumericCodec.from_state(_offset_column(col, offsets[name]), pa.int64(), s)
                 continue
+            if name in durations:
+                inner = NumericCodec.from_state(col, schema.model_type(name), s)
+                codecs[name] = DurationCodec(inner, durations[name]["start"])
+                continue
             codec_cls = NumericCodec if col.kind in NUMERIC_KINDS else CategoryCodec
             codecs[name] = codec_cls.from_state(col, schema.model_type(name), s)
-        return cls(schema, codecs, d["identifiers"], d["settings"], offsets, d.get("real_hashes"))
+        return cls(schema, codecs, d["identifiers"], d["settings"], offsets, d.get("real_hashes"), durations)
 
     # ---- transform -----------------------------------------------------------------------------
     def encode(self, table: pa.Table) -> np.ndarray:
@@ -174,6 +201,14 @@ class TabularEncoder:
                 out[:, j] = codec._encode_units(
                     np.clip(off, self.offsets[name]["min"], self.offsets[name]["max"]), null
                 )
+            elif name in self.durations:
+                d = self.durations[name]
+                start = self.schema.column(d["start"])
+                col = self.schema.column(name)
+                n, null, at_end = _ends_on_day(start, native.column(start.name), col, native.column(name), d["day"])
+                if null.any() and not codec.has_null:
+                    raise SynthgenError(f"column '{name}' has nulls, but the encoder was fitted without any")
+                out[:, j] = codec.encode_units(np.clip(n, d["min"], d["max"]), null, at_end)
             else:
                 out[:, j] = codec.encode(native.column(name))
         return out
@@ -205,14 +240,14 @@ class TabularEncoder:
         j = {name: i for i, name in enumerate(self.codecs)}
         decoded = {}  # modelled column -> (values in its units, null mask)
         for name, codec in self.codecs.items():
-            if name not in self.offsets:
+            if name not in self.offsets and name not in self.durations:
                 decoded[name] = codec.decode(cols[j[name]], rng)
         rels = {r["column"]: r for r in self.schema.relations}
         ages = {a["born"]: a for a in self.schema.ages if a["born"] in self.codecs and a["column"] in self.codecs}
         done = set()
 
         def resolve(name: str) -> None:
-            """Write `name` after the date(s) it leans on (relations, then ages' birth dates)."""
+            """Write `name` after the columns it leans on (relations, ages, spans, durations)."""
             if name in done:
                 return
             done.add(name)
@@ -223,20 +258,35 @@ class TabularEncoder:
                 decoded[name] = self._birth_dates(
                     age, *decoded[name], *decoded[age["column"]], *(decoded.get(age["at"]) or (None, None)), rng
                 )
-            elif name in rels:
-                r = rels[name]
-                bounds = [b for b in (r["base"], *r.get("also", [])) if b in decoded or b in self.offsets]
+            elif name in self.durations:
+                start = self.durations[name]["start"]
+                resolve(start)
+                decoded[name] = self._duration(name, cols[j[name]], rng, *decoded[start])
+            else:
+                r = rels.get(name)
+                bounds = [b for b in (r["base"], *r.get("also", [])) if b in decoded or b in self.offsets] if r else []
                 for b in bounds:
                     resolve(b)
                 if name in self.offsets:
                     decoded[name] = self._add_offset(
                         name, *self.codecs[name].decode(cols[j[name]], rng), *decoded[r["base"]]
                     )
+                if name in spans:  # D = O +- N where both are set; D's own draw elsewhere
+                    sp = spans[name]
+                    other = sp["end"] if name == sp["start"] else sp["start"]
+                    resolve(other)
+                    decoded[name] = self._span_date(sp, *decoded[name], *decoded[other], *decoded[sp["column"]])
                 if name in decoded:  # B = max(B, A) for each lower bound A, where both are set
                     for b in bounds:
                         decoded[name] = self._at_least(name, b, *decoded[name], *decoded[b])
 
-        for name in [*rels, *ages]:  # resolve() writes bounds first; this order fixes the order of draws
+        spans = {sp["derived"]: sp for sp in self.spans}
+        for name in [
+            *rels,
+            *ages,
+            *spans,
+            *self.durations,
+        ]:  # resolve() writes bounds first; this fixes the draws' order
             resolve(name)
         fake = self._fake_values(n, rng)
         arrays, fields = [], []
@@ -295,11 +345,53 @@ class TabularEncoder:
         return np.where(ok, born, v), null
 
     @property
+    def spans(self) -> list[dict]:
+        """The schema's spans whose three columns are modelled."""
+        return [sp for sp in self.schema.spans if all(sp[k] in self.codecs for k in ("column", "start", "end"))]
+
+    def _span_date(self, sp: dict, v, null, o, o_null, n, n_null):
+        """A span's derived date D = O + N days (D the end) or O - N days (D the start), in D's
+        resolution and keeping D's own time of day, within D's real range; D's own draw where O or
+        N is missing, and D's own null mask."""
+        d, other = sp["derived"], sp["end"] if sp["derived"] == sp["start"] else sp["start"]
+        col, ocol = self.schema.column(d), self.schema.column(other)
+        days = _rescale(o, ocol.resolution, "D") + (n if d == sp["end"] else -n)
+        k = unit_ratio("D", col.resolution) if np.timedelta64(1, col.resolution) < np.timedelta64(1, "D") else 1
+        if k > 1:
+            written = days * k + (v - np.floor_divide(v, k) * k)  # the day, at D's own time of day
+        else:
+            written = _rescale(days, "D", col.resolution)
+        written = np.clip(written, col.min, col.max)
+        own = v
+        if (self.schema.column(sp["column"]).min or 0) >= 0 and not o_null.all():
+            # a count never negative orders the two dates (schema.spans_and_relations took D out
+            # of O's bounds for it): D's own draw, where N is missing, keeps that order too
+            if d == sp["end"]:
+                own = self._at_least(d, other, v, null, o, o_null)[0]
+            else:
+                o_d = _rescale(o, ocol.resolution, col.resolution)
+                own = np.where(o_null, v, np.minimum(v, o_d))
+        return np.where(o_null | n_null, own, written), null
+
+    def _duration(self, name: str, tok: np.ndarray, rng, start, start_null):
+        """A duration N: day - start where the token says it ends on the fixed day, else its own
+        draw capped at day - start; within N's real range. Where the start is missing (never in
+        the real rows), it counts from the start column's earliest real day."""
+        d, codec = self.durations[name], self.codecs[name]
+        col = self.schema.column(d["start"])
+        room = d["day"] - np.where(start_null, _first_day(col), _rescale(start, col.resolution, "D"))
+        at_end = tok == codec.at_end
+        n, null = codec.inner.decode(np.where(at_end, 0, tok), rng)
+        null = null & ~at_end
+        return np.clip(np.where(at_end, room, np.minimum(n, room)), d["min"], d["max"]), null
+
+    @property
     def derived(self) -> set[str]:
-        """Date columns whose decoded value depends on other columns (schema relations; the birth
-        dates of ages)."""
+        """Columns whose decoded value depends on other columns (schema relations; the birth dates
+        of ages; durations, written from their start date)."""
         ages_born = {a["born"] for a in self.schema.ages if a["born"] in self.codecs and a["column"] in self.codecs}
-        return {r["column"] for r in self.schema.relations if r["column"] in self.codecs} | ages_born
+        rels = {r["column"] for r in self.schema.relations if r["column"] in self.codecs}
+        return rels | ages_born | set(self.durations) | {sp["derived"] for sp in self.spans}
 
     def _at_least(self, name: str, base: str, v, null, a, a_null):
         """B's values raised to A's (in B's resolution, rounded up) where both are set."""
@@ -358,6 +450,13 @@ class TabularEncoder:
                     f"cannot condition on '{name}': it is modelled as an offset from "
                     f"'{self.offsets[name]['base']}' (a date ordering); condition on that column"
                 )
+            span = next((sp for sp in self.spans if sp["derived"] == name), None)
+            if span:
+                other = span["end"] if name == span["start"] else span["start"]
+                raise SynthgenError(
+                    f"cannot condition on '{name}': it is written from '{other}' and the day count "
+                    f"'{span['column']}' (a span); condition on those columns"
+                )
             age = next((a for a in self.schema.ages if a["born"] == name and a["column"] in idx), None)
             if age:
                 raise SynthgenError(
@@ -388,6 +487,19 @@ def _offsets(base: ColumnSchema, a_arr, col: ColumnSchema, b_arr) -> tuple[np.nd
     (a, na), (b, nb) = out
     null = na | nb
     return np.where(null, 0, b - a), null, unit
+
+
+def _first_day(start: ColumnSchema) -> int:
+    """The start column's earliest real day (int64 days): where a duration's start is missing."""
+    return int(_rescale(np.array([int(start.min)]), start.resolution, "D")[0]) if start.min is not None else 0
+
+
+def _ends_on_day(start: ColumnSchema, start_arr, col: ColumnSchema, n_arr, day: int):
+    """A duration N's (values, null mask, whether start + N is the fixed day), int64 days."""
+    ints, s_null, unit = temporal_ints(plain_values(start_arr))
+    days = np.where(s_null, _first_day(start), _rescale(ints, unit, "D"))
+    n, null = _units(col, 1, n_arr)
+    return n, null, ~null & ~s_null & (days + n == day)
 
 
 def _offset_column(col: ColumnSchema, o: dict) -> ColumnSchema:

@@ -8,6 +8,14 @@ Rows where either date is missing do not count.
 Ages (synthgen/ages.py): for each integer column that is the whole years between two dates in
 (nearly) every real row, `fidelity.age.<column>` is the synthetic share of rows (all three set)
 that agree, and `fidelity.ages` the lowest of them.
+
+Spans (synthgen/durations.py): for each integer column that is the days between two date columns
+in (nearly) every real row, `fidelity.span.<column>.<derived date>` is the synthetic share of rows
+(all three set) that agree, and `fidelity.spans` the lowest of them.
+
+Durations (synthgen/durations.py): for each integer column that counts the days from a date to an
+event or to one fixed day, `fidelity.duration.<column>` is the synthetic share of rows (both set)
+that end on or before that day, and `fidelity.durations` the lowest of them.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from synthgen.ages import calendar_age, find_age_relations
+from synthgen.durations import find_durations, find_spans
 from synthgen.evaluate.columns import key_part, numbers
 from synthgen.schema import RELATION_MIN_ROWS, RELATION_MIN_SHARE
 
@@ -97,4 +106,44 @@ def age_agreement(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) 
             out[f"fidelity.age.{key_part(age['column'])}"] = float((calendar_age(born[ok], at[ok]) == n[ok]).mean())
     if out:
         out["fidelity.ages"] = float(min(out.values()))
+    return out
+
+
+def duration_bounds(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict[str, float]:
+    dates = [c for c, k in kinds.items() if k == "datetime" and c in real.columns and c in syn.columns]
+    ints = [c for c, k in kinds.items() if k == "integer" and c in real.columns and c in syn.columns]
+    if not dates or not ints:
+        return {}
+    rd, ri = _days_and_ints(real, dates, ints)
+    sd, si = _days_and_ints(syn, dates, ints)
+    ages = {a["column"] for a in find_age_relations(rd, ri)}
+    spans = {sp["column"] for sp in find_spans(rd, ri, skip=ages)} if len(dates) > 1 else set()
+    out = {}
+    for d in find_durations(rd, ri, skip=ages | spans):
+        n, n_null = si[d["column"]]
+        start, start_null = sd[d["start"]]
+        ok = ~n_null & ~start_null
+        if ok.any():
+            out[f"fidelity.duration.{key_part(d['column'])}"] = float((start[ok] + n[ok] <= d["day"]).mean())
+    if out:
+        out["fidelity.durations"] = float(min(out.values()))
+    return out
+
+
+def span_agreement(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict[str, float]:
+    dates = [c for c, k in kinds.items() if k == "datetime" and c in real.columns and c in syn.columns]
+    ints = [c for c, k in kinds.items() if k == "integer" and c in real.columns and c in syn.columns]
+    if len(dates) < 2 or not ints:
+        return {}
+    rd, ri = _days_and_ints(real, dates, ints)
+    sd, si = _days_and_ints(syn, dates, ints)
+    out = {}
+    for sp in find_spans(rd, ri, skip={a["column"] for a in find_age_relations(rd, ri)}):
+        (n, n_null), (a, a_null), (b, b_null) = si[sp["column"]], sd[sp["start"]], sd[sp["end"]]
+        ok = ~n_null & ~a_null & ~b_null
+        if ok.any():
+            key = f"fidelity.span.{key_part(sp['column'])}.{key_part(sp['derived'])}"
+            out[key] = float((b[ok] - a[ok] == n[ok]).mean())
+    if out:
+        out["fidelity.spans"] = float(min(out.values()))
     return out
