@@ -56,7 +56,10 @@ def _rank(rank: int, world: int, port: int, out: str):
         for xb, idx in loader:
             batches.append(idx.tolist())
             _step(model, dp, xb)
-    torch.save({"batches": batches, "state": model.state_dict()}, os.path.join(out, f"rank{rank}.pt"))
+    # 4 rows at q = 1/4 (2 rows per rank): most local draws are empty, and each is still a step
+    tiny = poisson_loader(DataLoader(TensorDataset(torch.arange(4)), batch_size=1), SEED, rank, world)
+    sizes = [len(b) for _ in range(5) for (b,) in tiny]
+    torch.save({"batches": batches, "state": model.state_dict(), "sizes": sizes}, os.path.join(out, f"rank{rank}.pt"))
     torch.distributed.destroy_process_group()
 
 
@@ -96,6 +99,7 @@ def test_two_ranks_step_like_one_process_on_the_union_batch_with_one_noise_draw(
     assert len(r0["batches"]) == len(r1["batches"]) == steps
     assert all(i % 2 == 0 for b in r0["batches"] for i in b) and all(i % 2 == 1 for b in r1["batches"] for i in b)
     assert r0["batches"] != [[i - 1 for i in b] for b in r1["batches"]]  # the ranks' streams are not one stream
+    assert len(r0["sizes"]) == len(r1["sizes"]) == 5 * 4 and 0 in r0["sizes"] and 0 in r1["sizes"]
     union = [sorted(a + b) for a, b in zip(r0["batches"], r1["batches"])]
     assert sum(map(len, union)) == pytest.approx(steps * BATCH, rel=0.5)
     # the ranks ended with the same weights, the one-process DP-SGD weights for the union batches
