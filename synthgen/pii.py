@@ -175,8 +175,10 @@ def _word_lists():
 
 # ---- what schema.json keeps of a pii or text column (no real values) -------------------------
 def style_of(valid: pa.ChunkedArray) -> dict:
-    """Letter case of names ("lower", "upper", "title"), a phone's commonest shape, text lengths."""
+    """Letter case of names ("lower", "upper", "title"), a phone's commonest shape, text lengths,
+    and whether every value is different (an e-mail per person: the fakes are unique too)."""
     s = valid.cast(pa.large_string())
+    unique = len(s) > 1 and pc.count_distinct(s).as_py() == len(s)
     if len(s) > _SAMPLE:
         s = s.slice(0, _SAMPLE)
     lower = pc.all(pc.equal(s, pc.utf8_lower(s))).as_py()
@@ -188,6 +190,7 @@ def style_of(valid: pa.ChunkedArray) -> dict:
         "case": "lower" if lower else "upper" if upper else "title",
         "shape": top if re.fullmatch(r"[#\s()+.\-/x]*", top or "") else None,
         "lengths": [int(round(x)) for x in lengths],
+        "unique": bool(unique),
     }
 
 
@@ -206,8 +209,18 @@ def fake_people(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarra
     return (np.asarray(firsts.to_pylist(), dtype=object)[f], np.asarray(lasts.to_pylist(), dtype=object)[l_])
 
 
-def fake_column(kind: str, style: dict, first: np.ndarray, last: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Values of one pii/text column for the rows' fake people (object array of str)."""
+def fake_column(
+    kind: str,
+    style: dict,
+    first: np.ndarray,
+    last: np.ndarray,
+    rng: np.random.Generator,
+    rows: np.ndarray | None = None,
+) -> np.ndarray:
+    """Values of one pii/text column for the rows' fake people (object array of str). `rows`: the
+    rows' numbers in the whole output; an e-mail column whose real values are all different gets
+    the row number as its digits, so no two synthetic rows share one either (across chunks and
+    ranks too)."""
     n = len(first)
     suffixes, domains, lorem = _word_lists()
     case = style.get("case", "title")
@@ -219,14 +232,10 @@ def fake_column(kind: str, style: dict, first: np.ndarray, last: np.ndarray, rng
         return _case(first + " " + last, case)
     if kind == "email":
         num = rng.integers(1, 1000, n).astype(str)
-        out = (
-            first
-            + "."
-            + last
-            + np.where(rng.random(n) < 0.5, num, "")
-            + "@"
-            + domains[rng.integers(0, len(domains), n)]
-        )
+        digits = np.where(rng.random(n) < 0.5, num, "")
+        if style.get("unique") and rows is not None:
+            digits = (np.asarray(rows, dtype=np.int64) + 1).astype(str)
+        out = first + "." + last + digits + "@" + domains[rng.integers(0, len(domains), n)]
         return _case(out, "upper" if case == "upper" else "lower")
     if kind == "phone":
         shape = style.get("shape") or "(###) ###-####"

@@ -428,6 +428,29 @@ def test_personal_data_is_fake_consistent_and_never_real():
     assert "miguel" not in state and "@mail.com" not in state  # only hashes of real identifying values
 
 
+def test_fake_emails_are_unique_where_the_real_ones_are_across_chunks_and_repeat_where_they_repeat():
+    from synthgen import pii
+
+    f, l_ = pii.fake_people(600, np.random.default_rng(2))
+    t = pa.table(
+        {
+            "email": [f"{a}.{b}{i}@mail.com" for i, (a, b) in enumerate(zip(f, l_))],  # one per person
+            "k": np.arange(600) % 7,
+        }
+    )
+    schema, enc, _ = round_trip(t)
+    assert schema.column("email").pii == "email" and schema.column("email").style["unique"]
+    tokens = enc.encode(t)
+    rng = np.random.default_rng(0)
+    # three chunks decoded apart, numbered as generate numbers them (row_offset)
+    chunks = [enc.decode(np.tile(tokens, (4, 1))[i : i + 800], rng, row_offset=i) for i in (0, 800, 1600)]
+    emails = [e for c in chunks for e in c.column("email").to_pylist()]
+    assert len(set(emails)) == len(emails) == 2400
+    assert not set(emails) & set(t.column("email").to_pylist())
+    # an e-mail on two rows each (messy_frame): not unique, so no row numbers either
+    assert not infer_schema(pa.Table.from_pandas(messy_frame(), preserve_index=False)).column("email").style["unique"]
+
+
 def test_fake_values_equal_to_real_ones_are_redrawn():
     from synthgen import pii
 

@@ -288,7 +288,7 @@ class TabularEncoder:
             *self.durations,
         ]:  # resolve() writes bounds first; this fixes the draws' order
             resolve(name)
-        fake = self._fake_values(n, rng)
+        fake = self._fake_values(n, rng, row_offset)
         arrays, fields = [], []
         for field in schema:
             name = field.name
@@ -404,9 +404,10 @@ class TabularEncoder:
         both = ~null & ~a_null
         return np.where(both, np.maximum(v, a), v), null
 
-    def _fake_values(self, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    def _fake_values(self, n: int, rng: np.random.Generator, row_offset: int = 0) -> dict[str, np.ndarray]:
         """pii and text columns: one fake person per row; rows whose fake identifying values equal
-        real ones get a new person (at most _REDRAW_ROUNDS times)."""
+        real ones get a new person (at most _REDRAW_ROUNDS times). `row_offset`: the first row's
+        number in the whole output (unique e-mails carry row numbers)."""
         cols = [
             c
             for c in self.schema.columns
@@ -415,7 +416,8 @@ class TabularEncoder:
         if not cols or not n:
             return {}
         first, last = pii.fake_people(n, rng)
-        out = {c.name: pii.fake_column(c.pii or "text", c.style or {}, first, last, rng) for c in cols}
+        numbers = row_offset + np.arange(n, dtype=np.int64)
+        out = {c.name: pii.fake_column(c.pii or "text", c.style or {}, first, last, rng, numbers) for c in cols}
         rows = np.arange(n)
         for _ in range(_REDRAW_ROUNDS):
             bad = self._real_hits(first[rows], last[rows], {k: v[rows] for k, v in out.items()})
@@ -425,7 +427,7 @@ class TabularEncoder:
             f, l_ = pii.fake_people(len(rows), rng)
             first[rows], last[rows] = f, l_
             for c in cols:
-                out[c.name][rows] = pii.fake_column(c.pii or "text", c.style or {}, f, l_, rng)
+                out[c.name][rows] = pii.fake_column(c.pii or "text", c.style or {}, f, l_, rng, numbers[rows])
         return out
 
     def _real_hits(self, first, last, values: dict) -> np.ndarray:
