@@ -72,7 +72,7 @@ def unit_floats(h: np.ndarray) -> np.ndarray:
     return (h >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
 
 
-HOLDOUT_STREAM, SAMPLE_STREAM, HOLDOUT_SAMPLE_STREAM, VAL_STREAM = 1, 2, 3, 4
+HOLDOUT_STREAM, SAMPLE_STREAM, HOLDOUT_SAMPLE_STREAM, VAL_STREAM, EVAL_SYNTHETIC_STREAM = 1, 2, 3, 4, 5
 
 
 # ---- sources -------------------------------------------------------------------------------------
@@ -462,6 +462,66 @@ def _apply_full_counts(schema, stats: list[ColumnStats], n_rows: int) -> None:
             order = np.lexsort((np.arange(len(freq)), -freq))[:MAX_STORED_CATEGORIES]
             col.categories = [values[i] for i in order]
             col.frequencies = [int(freq[i]) for i in order]
+
+
+# ---- a seeded sample of a large Parquet set, read without materialising it -------------------------
+HASH_CHUNK = 1 << 22  # positions hashed at once when choosing a sample (32 MB of uint64)
+READ_BATCH = 65_536  # rows decoded at once when reading the sample
+
+
+def sample_positions(seed: int, n_total: int, k: int, stream: int = EVAL_SYNTHETIC_STREAM) -> np.ndarray:
+    """int64 [min(k, n_total)]: the k row positions in 0..n_total-1 with the smallest seeded hashes,
+    in hash order (a uniform sample without replacement, in random order). Depends on
+    (seed, n_total, k) only; memory O(k + HASH_CHUNK)."""
+    k = min(int(k), int(n_total))
+    if k <= 0:
+        return np.empty(0, dtype=np.int64)
+    pos, hs = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.uint64)
+    thr = np.uint64(2**64 - 1)
+    for first in range(0, n_total, HASH_CHUNK):
+        n = min(HASH_CHUNK, n_total - first)
+        h = row_hashes(seed, stream, first, n)
+        keep = np.flatnonzero(h <= thr)
+        pos, hs = np.concatenate([pos, keep + first]), np.concatenate([hs, h[keep]])
+        if len(hs) > k:  # keep the k smallest; later chunks only add hashes below the k-th
+            top = np.argpartition(hs, k - 1)[:k]
+            pos, hs = pos[top], hs[top]
+            thr = hs.max()
+    order = np.lexsort((pos, hs))
+    return pos[order]
+
+
+def read_parquet_sample(files: list, k: int, seed: int) -> pa.Table:
+    """A seeded sample of k rows of the Parquet files read as one table (in list order): the rows at
+    `sample_positions(seed, total rows, k)`, in that order. Row counts come from the files'
+    footers; only row groups holding a sampled row are decoded, READ_BATCH rows at a time, so memory
+    is the sample plus one batch, whatever the set's size. The sample depends on the concatenated
+    rows and the seed only, not on how they are cut into files or row groups."""
+    metas = [pq.read_metadata(f) for f in files]  # footers only; a file is opened when it is read
+    sizes = [m.num_rows for m in metas]
+    want = sample_positions(seed, sum(sizes), k)
+    srt = np.sort(want)
+    pieces, offset = [], 0
+    for f, meta, size in zip(files, metas, sizes):
+        lo, hi = np.searchsorted(srt, [offset, offset + size])
+        mine = srt[lo:hi] - offset  # local positions in this file, ascending
+        offset += size
+        if not len(mine):
+            continue
+        starts = np.cumsum([0] + [meta.row_group(g).num_rows for g in range(meta.num_row_groups)])
+        groups = np.unique(np.searchsorted(starts, mine, side="right") - 1)
+        with pq.ParquetFile(f) as pf:
+            for g in groups.tolist():
+                at = int(starts[g])
+                for batch in pf.iter_batches(batch_size=READ_BATCH, row_groups=[g], use_threads=False):
+                    a, b = np.searchsorted(mine, [at, at + batch.num_rows])
+                    if b > a:
+                        pieces.append(pa.Table.from_batches([batch]).take(pa.array(mine[a:b] - at)))
+                    at += batch.num_rows
+    schema = metas[0].schema.to_arrow_schema() if metas else pa.schema([])
+    table = pa.concat_tables(pieces) if pieces else schema.empty_table()
+    # `table` holds the rows in position order; give them the sample's (hash) order
+    return table.take(pa.array(np.searchsorted(srt, want)))
 
 
 def read_stream_info(prepared: Path) -> dict | None:

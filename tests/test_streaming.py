@@ -191,22 +191,23 @@ def test_train_generate_evaluate_from_shards_with_the_index_copy_guard(tmp_path,
     from synthgen.encoders import TabularEncoder
     from synthgen.shards import ShardCopyGuard
 
-    cfg = load_config(
-        overrides(
-            tmp_path,
-            f"data.path={adult_parts}",
-            "generate.n_rows=600",
-            "generate.chunk_rows=200",
-            "evaluate.gate.enabled=false",
-            "data.target=income",
-        )
+    ov = overrides(
+        tmp_path,
+        f"data.path={adult_parts}",
+        "generate.n_rows=600",
+        "generate.chunk_rows=200",
+        "evaluate.gate.enabled=false",
+        "data.target=income",
     )
+    cfg = load_config(ov)
     for stage in ("prepare", "encode", "train", "generate"):
         pipeline.STAGES[stage](cfg)
     paths = RunPaths.from_config(cfg)
     assert pq.read_table(paths.synthetic).num_rows == 600
     result = pipeline.evaluate(cfg)
-    assert "fidelity.shape" in result
+    assert "fidelity.shape" in result and result["rows.synthetic"] == 600
+    # above evaluate.max_rows, evaluate reads a seeded sample of that many synthetic rows (3 parts)
+    assert pipeline.evaluate(load_config([*ov, "evaluate.max_rows=250"]))["rows.synthetic"] == 250
     # the hash index answers as the in-memory guard does, on copies and on fresh rows
     enc = TabularEncoder.load(paths.encoder)
     train = pq.read_table(paths.train_table)

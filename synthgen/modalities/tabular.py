@@ -209,7 +209,7 @@ class TabularModality(Modality):
             schema = load_artifact(paths.schema, "schema", "prepare", TableSchema.load)
             if not (paths.synthetic / "_manifest.json").exists():
                 raise SynthgenError(f"no synthetic data at {paths.synthetic}; run `synthgen generate` first")
-            check_synthetic(paths.synthetic)  # every shard present, with the hash the manifest recorded
+            manifest = check_synthetic(paths.synthetic)  # every shard present, with the hash recorded
             if self._streamed():  # the seeded samples of both splits that prepare kept (evaluate.max_rows rows)
                 from synthgen.streaming import HOLDOUT_SAMPLE_FILE, SAMPLE_FILE
 
@@ -221,7 +221,7 @@ class TabularModality(Modality):
             else:
                 train_df = schema.to_native(read_parquet(paths.train_table, "prepare")).to_pandas()
                 holdout_df = schema.to_native(read_parquet(paths.holdout_table, "prepare")).to_pandas()
-            synthetic_df = schema.to_native(pq.read_table(paths.synthetic)).to_pandas()
+            synthetic_df = schema.to_native(self._synthetic_sample(manifest)).to_pandas()
         settings = {k: v for k, v in plain(cfg.evaluate).items() if k not in ("images", "out_dir")}
         ecfg = EvalConfig.from_mapping(
             {
@@ -243,6 +243,20 @@ class TabularModality(Modality):
         write_evaluation(result, train_df, holdout_df, synthetic_df, kinds, ecfg, paths.evaluation)
         passed, reason = check_gate(result, ecfg)
         return result, passed, reason
+
+
+    def _synthetic_sample(self, manifest: dict):
+        """The generated table, whole when it has at most evaluate.max_rows rows; else a seeded
+        sample of that many rows read part by part (streaming.read_parquet_sample), never the whole
+        set: the metrics subsample to evaluate.max_rows anyway, and validity, date and copy checks
+        are then shares of the sample."""
+        from synthgen.streaming import read_parquet_sample
+
+        files = [self.paths.synthetic / f["path"] for f in manifest["files"]]
+        cap = int(self.cfg.evaluate.max_rows)
+        if sum(pq.ParquetFile(f).metadata.num_rows for f in files) <= cap:
+            return pq.read_table(self.paths.synthetic)
+        return read_parquet_sample(files, cap, int(self.cfg.seed))
 
 
 def treatment(schema: TableSchema) -> dict[str, str]:
