@@ -3,13 +3,16 @@ against the published TabularARGN-DP output and smartnoise-synth's MST at the sa
 scored by synthgen's evaluation (shape, pair trends, TSTR ratio, detection, DCR, membership attack).
 
     python benchmarks/bench_dp.py [--epsilons 1,4] [--epochs N] [--public-domains] [--mst auto|yes|no]
+                                  [--set KEY=VALUE ...] [--tag NAME]
 
 MST runs in its own virtual environment (smartnoise-synth 1.0.8 pins opacus 0.14, which would
 break synthgen's opacus 1.6): create it with
     python3 -m venv /work/venv-snsynth && /work/venv-snsynth/bin/pip install -c constraints.txt smartnoise-synth==1.0.8
 and point --mst-python at its python (default: that path). --public-domains declares Adult's
 category lists and numeric bounds public (they are documented with the data set), so the whole
-budget goes to training and the numeric bin edges. Writes benchmarks/results/dp.json (rows of
+budget goes to training and the numeric bin edges; MST gets the same public domains (its
+rows are then named `..._public`). Without --epochs the DP schedule of synthgen/sizing.py
+chooses batch and epochs. --set passes extra synthgen overrides (probes). Writes benchmarks/results/dp.json (rows of
 earlier runs are kept unless re-measured) with the load average at the start of each row.
 """
 
@@ -73,7 +76,7 @@ def _declared(train) -> list[str]:
     return out
 
 
-def run_synthgen(eps: float, epochs: int | None, public: bool, tag: str) -> dict:
+def run_synthgen(eps: float, epochs: int | None, public: bool, tag: str, overrides=()) -> dict:
     from synthgen import pipeline
     from synthgen.config import load_config
     from synthgen.paths import RunPaths
@@ -96,6 +99,7 @@ def run_synthgen(eps: float, epochs: int | None, public: bool, tag: str) -> dict
             "privacy.delta=1e-5",
             *([f"trainer.max_epochs={epochs}"] if epochs else []),
             *(_declared(train) if public else []),
+            *overrides,
         ]
     )
     load = os.getloadavg()[0]
@@ -110,27 +114,41 @@ def run_synthgen(eps: float, epochs: int | None, public: bool, tag: str) -> dict
         "epsilon_spent": round(spent["epsilon_spent"], 3),
         "noise_multiplier": round(spent["noise_multiplier"], 3),
         "steps": spent["steps"],
+        "expected_batch": round(spent["expected_batch_size"]),
         "wall_s": round(train_s, 1),
         "load_average_at_start": round(load, 2),
         **_score(synthetic, _kinds(train)),
     }
 
 
-def run_mst(eps: float, python: str) -> dict | None:
-    """smartnoise-synth MST in its own venv; the script reads the anchors and writes a Parquet."""
+def run_mst(eps: float, python: str, public: bool = False) -> dict | None:
+    """smartnoise-synth MST in its own venv; the script reads the anchors and writes a Parquet.
+    public: the same public domains synthgen gets with --public-domains (BOUNDS for the numbers,
+    the documented levels for the categories, which snsynth's label transformer lists anyway), so
+    the whole epsilon goes to MST's marginals: each number in min(upper - lower + 1, 100) equal bins
+    over its public bounds (exact integers for age, education_num, hours; 100 bins as synthgen's
+    encoder on Adult otherwise). Without it snsynth spends 10 % of epsilon on DP bounds, 10 bins each."""
     if not Path(python).exists():
         print(f"no smartnoise-synth venv at {python}; skipping MST")
         return None
-    out = WORK / f"mst_eps{eps:g}.parquet"
+    out = WORK / f"mst_eps{eps:g}{'_public' if public else ''}.parquet"
     WORK.mkdir(parents=True, exist_ok=True)
+    bins = {c: [lo, hi, min(hi - lo + 1, 100)] for c, (lo, hi) in BOUNDS.items()}
     code = f"""
 import pandas as pd
 from snsynth import Synthesizer
+from snsynth.transform import BinTransformer, TableTransformer
 train = pd.read_parquet({str(ANCHORS / "argn_adult_train.parquet")!r})
 synth = Synthesizer.create("mst", epsilon={eps}, delta=1e-5)
 num = {ADULT_INT!r}
-synth.fit(train, preprocessor_eps={eps} * 0.1, categorical_columns=[c for c in train.columns if c not in num],
-          continuous_columns=num)
+cat = [c for c in train.columns if c not in num]
+if {public!r}:
+    bins = {bins!r}
+    tt = TableTransformer.create(train, style="cube", categorical_columns=cat, continuous_columns=num,
+        constraints={{c: BinTransformer(lower=lo, upper=hi, bins=b) for c, (lo, hi, b) in bins.items()}})
+    synth.fit(train, transformer=tt, preprocessor_eps=0.0)
+else:
+    synth.fit(train, preprocessor_eps={eps} * 0.1, categorical_columns=cat, continuous_columns=num)
 synth.sample(len(train)).to_parquet({str(out)!r})
 """
     load = os.getloadavg()[0]
@@ -159,6 +177,7 @@ def main(argv=None) -> int:
     ap.add_argument("--mst-python", default=MST_PYTHON)
     ap.add_argument("--skip-synthgen", action="store_true")
     ap.add_argument("--tag", default="")
+    ap.add_argument("--set", action="append", default=[], help="an extra synthgen override (repeatable)")
     args = ap.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / "dp.json"
@@ -171,13 +190,13 @@ def main(argv=None) -> int:
         tag = args.tag + ("_public" if args.public_domains else "")
         if not args.skip_synthgen:
             table[f"synthgen transformer DP eps={eps:g}{tag}"] = run_synthgen(
-                eps, args.epochs, args.public_domains, tag
+                eps, args.epochs, args.public_domains, tag, args.set
             )
             print(table[f"synthgen transformer DP eps={eps:g}{tag}"], flush=True)
         if args.mst != "no":
-            row = run_mst(eps, args.mst_python)
+            row = run_mst(eps, args.mst_python, args.public_domains)
             if row is not None:
-                table[f"smartnoise MST eps={eps:g}"] = row
+                table[f"smartnoise MST eps={eps:g}{'_public' if args.public_domains else ''}"] = row
         path.write_text(json.dumps(table, indent=1) + "\n")
     print_table(table, [k for k in KEYS] + ["epsilon_spent", "wall_s", "load_average_at_start"])
     return 0

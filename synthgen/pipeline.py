@@ -14,9 +14,9 @@ import os
 import shutil
 import warnings
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from synthgen import tracking
+from synthgen import sizing, tracking
 from synthgen.errors import SynthgenError
 from synthgen.modalities import family_targets, handler_for, training_spec
 from synthgen.paths import RunPaths
@@ -95,10 +95,14 @@ def train(cfg: DictConfig):
     enc = handler.load_encoder()
     # The family's network and training settings for this modality (conf/model/<family>.yaml, overridden by
     # trainer.max_epochs, train.*); `auto` ones follow the table's rows, columns and vocabulary (synthgen/sizing.py)
-    spec, training, rule = training_spec(cfg, handler.table_size(enc))
+    size = handler.table_size(enc)
+    spec, training, rule = training_spec(cfg, size)
+    pcfg = privacy_config(cfg)
+    if pcfg.enabled and spec.get("_target_", "").rsplit(".", 1)[-1] in sizing.DP_FAMILIES:
+        # larger expected batches at a fixed number of steps (synthgen/sizing.py, dp_schedule)
+        spec, training, rule = sizing.apply_dp_schedule(spec, training, rule, size, _auto_schedule_keys(cfg))
     model = instantiate(spec, layout=enc.layout.to_dict(), _convert_="all")
     max_epochs, patience, val_share = training["epochs"], training["patience"], training["val_share"]
-    pcfg = privacy_config(cfg)
     if pcfg.enabled:
         if handler.name != "tabular":
             raise SynthgenError("privacy.epsilon is supported for tables only; set privacy.epsilon=null for images")
@@ -182,6 +186,18 @@ def train(cfg: DictConfig):
     tracking.finish_train_run(cfg, paths, logger.run_id, entry, handler.name)
     log.info("trained %s for %d epochs; model at %s", type(model).__name__, trainer.current_epoch, paths.model)
     return paths
+
+
+def _auto_schedule_keys(cfg: DictConfig) -> set:
+    """Which of batch_size / epochs the user left to the sizing rule (`auto`, no trainer.max_epochs)."""
+    keys = set()
+    if OmegaConf.select(cfg, "model.tabular.batch_size", default=None) == sizing.AUTO:
+        keys.add("batch_size")
+    if OmegaConf.select(cfg, "trainer.max_epochs", default=None) is None and (
+        OmegaConf.select(cfg, "model.training.tabular.epochs", default=None) == sizing.AUTO
+    ):
+        keys.add("epochs")
+    return keys
 
 
 def _record_privacy(paths: RunPaths, dp) -> tracking.RunLog:

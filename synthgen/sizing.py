@@ -176,3 +176,50 @@ def check_number(key: str, value) -> None:
     """One-line error for a training setting that is neither a number nor `auto`."""
     if value is not None and value != AUTO and (isinstance(value, bool) or not isinstance(value, (int, float))):
         raise SynthgenError(f"{key}={value!r}: expected a number or auto")
+
+
+# ---- under differential privacy (privacy.epsilon set) ------------------------------------------------
+# DP-SGD adds Gaussian noise of std sigma * max_grad_norm to each step's sum of clipped per-row
+# gradients; what the weights see is that sum over the expected batch B, so the noise on the mean
+# gradient is sigma / B (x max_grad_norm). For a fixed number of steps T and budget, sigma grows
+# about linearly with the sample rate q = B / n once sigma >~ 1 (sigma ~ q sqrt(T log(1/delta)) / epsilon),
+# so sigma / B stops falling there; below that, a larger batch lowers sigma / B at a small rise in
+# sigma (Adult, eps 4, T = 190: B 512 -> 1.48e-3, 1024 -> 0.98e-3, 2048 -> 0.76e-3). The DP literature's
+# rule (De et al. 2022; Sander et al. 2023 "TAN without a burn"; Ponomareva et al. 2023 "How to DP-fy ML")
+# follows: fix the steps, then take the largest expected batch the compute allows. Compute is
+# the passes over the rows with per-sample gradients, DP_EPOCHS. Measurements that chose the
+# constants: /work/notes/issue-17.md (benchmarks/bench_dp.py on the Adult anchors split).
+DP_FAMILIES = ("TabularTransformer", "TabularVAE")  # the families DP-SGD trains (privacy/training.py)
+DP_STEPS = 180  # optimiser steps of a DP run, at least (Adult before this rule: 4 epochs at B 512, 188 steps)
+DP_EPOCHS = 8  # passes over the rows (the compute); more only when the batch floor leaves < DP_STEPS steps
+
+
+def dp_schedule(rows: int, batch: int | None = None) -> dict:
+    """Expected batch and epochs under DP for a table of `rows` training rows:
+        B      = n x DP_EPOCHS / DP_STEPS rounded down to a power of two, within [MIN_BATCH, n / 2];
+        epochs = max(DP_EPOCHS, ceil(DP_STEPS / (n // B))): DP_STEPS to ~2 x DP_STEPS steps.
+    1,000 rows: B 32, 8 epochs of 31 steps; 24,403 (Adult): B 1024, 8 x 23 = 184 steps;
+    30,000: B 1024, 8 x 29 = 232; 400: B 32, 15 x 12 = 180. `batch`: an explicit batch size,
+    which the epochs then follow. The epsilon enters through the noise multiplier only."""
+    if rows < 1:
+        raise SynthgenError("the training table has no rows; nothing to train on")
+    if batch is None:
+        b = 2 ** int(math.floor(math.log2(max(1.0, rows * DP_EPOCHS / DP_STEPS))))
+        batch = max(1, min(max(MIN_BATCH, b), rows // 2))
+    per_epoch = max(1, rows // batch)  # the Poisson loader's steps per epoch (drop_last, no validation split)
+    epochs = max(DP_EPOCHS, math.ceil(DP_STEPS / per_epoch))
+    return {"batch_size": int(batch), "epochs": epochs, "steps": epochs * per_epoch}
+
+
+def apply_dp_schedule(
+    spec: dict, training: dict, rule: dict, size: TableSize, auto_keys: set
+) -> tuple[dict, dict, dict]:
+    """spec/training with the DP schedule for the keys the user left `auto` (auto_keys, of
+    {"batch_size", "epochs"}); explicit values stay (the epochs follow an explicit batch). The
+    rule's plan gets the DP values as dp_*."""
+    dp = dp_schedule(size.rows, None if "batch_size" in auto_keys else int(spec["batch_size"]))
+    spec, training = dict(spec), dict(training)
+    spec["batch_size"] = dp["batch_size"]
+    if "epochs" in auto_keys:
+        training["epochs"] = dp["epochs"]
+    return spec, training, {**rule, **{f"dp_{k}": v for k, v in dp.items()}}

@@ -9,7 +9,9 @@ The budget is split by basic composition (the spends add up):
   and when every column is declared the training gets the whole budget;
 - DP-SGD training (Opacus: per-sample clipping, Poisson sampling, an RDP or PRV accountant) gets
   the rest (synthgen/privacy/training.py); the noise multiplier follows from it, the epochs and
-  the batch size.
+  the batch size. Batch size and epochs left `auto` follow the DP schedule (synthgen/sizing.py
+  dp_schedule: at least DP_STEPS steps, the largest expected batch DP_EPOCHS passes allow), since
+  the noise on the mean gradient is sigma / batch.
 Nothing after training reads real rows: copy redraws (generate.redraw_copies) are off under DP.
 The spend is written to model/privacy.json, then the manifest, metrics.json, the report and MLflow.
 """

@@ -39,8 +39,7 @@ from synthgen import seeding
 from synthgen.errors import SynthgenError
 from synthgen.privacy import PrivacyConfig
 from synthgen.privacy.dpsgd import dp_optimizer, poisson_loader
-
-DP_FAMILIES = ("TabularTransformer", "TabularVAE")
+from synthgen.sizing import DP_FAMILIES  # one list for the DP schedule and the family check
 
 
 @dataclass
