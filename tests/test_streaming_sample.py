@@ -97,3 +97,21 @@ def test_reading_the_sample_holds_far_less_than_the_set_and_does_not_grow_with_i
     assert 0 < peaks[8]["arrow_peak"] < whole / 8, (peaks, whole)
     assert peaks[8]["numpy_peak"] < whole / 5, (peaks, whole)
     assert peaks[8]["arrow_peak"] < 1.5 * peaks[2]["arrow_peak"], peaks  # 4x the rows, not 4x the memory
+
+
+def test_take_rows_equals_arrows_take_with_nulls_and_any_cardinality():
+    from synthgen.streaming import take_rows
+
+    n = 20_000
+    t = pa.table(
+        {
+            "few": pa.array([None if i % 7 == 0 else f"level-{i % 5}" for i in range(n)], pa.large_string()),
+            "many": pa.array([None if i % 11 == 0 else f"id-{i}" for i in range(n)], pa.string()),
+            "x": np.arange(n, dtype=np.int64),
+        }
+    )
+    t = pa.Table.from_batches(t.to_batches(max_chunksize=3_000))
+    rng = np.random.default_rng(0)
+    for idx in (rng.permutation(n), np.sort(rng.choice(n, n // 2, replace=False)), np.arange(10)):
+        got = take_rows(t, idx)
+        assert got.schema == t.schema and got.equals(t.take(pa.array(idx)))
