@@ -86,6 +86,9 @@ def test_metric_functions_on_hand_computed_examples():
     # KS: disjoint samples -> 0; identical -> 1; nulls are dropped first
     assert ks_complement(np.array([1.0, 2.0]), np.array([3.0, 4.0])) == pytest.approx(0.0)
     assert ks_complement(np.array([1.0, 2.0, np.nan]), np.array([2.0, 1.0])) == pytest.approx(1.0)
+    # a column written as all nulls where the real one has values: nothing matches, not "unscored"
+    assert ks_complement(np.array([1.0, np.nan]), np.array([np.nan, np.nan])) == 0.0
+    assert np.isnan(ks_complement(np.array([np.nan]), np.array([np.nan])))
     # Spearman: real rho = 1, synthetic rho = -1 -> 1 - 2/2 = 0
     x = np.arange(5.0)
     assert correlation_similarity(x, x, x, -x) == pytest.approx(0.0)
