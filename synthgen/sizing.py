@@ -187,8 +187,10 @@ def check_number(key: str, value) -> None:
 # sigma (Adult, eps 4, T = 190: B 512 -> 1.48e-3, 1024 -> 0.98e-3, 2048 -> 0.76e-3). The DP literature's
 # rule (De et al. 2022; Sander et al. 2023 "TAN without a burn"; Ponomareva et al. 2023 "How to DP-fy ML")
 # follows: fix the steps, then take the largest expected batch the compute allows. Compute is
-# the passes over the rows with per-sample gradients, DP_EPOCHS. Measurements that chose the
-# constants: /work/notes/issue-17.md (benchmarks/bench_dp.py on the Adult anchors split).
+# the passes over the rows with per-sample gradients, DP_EPOCHS. Measured (benchmarks/bench_dp.py,
+# Adult anchors split, public domains; shape / pair trends / TSTR ratio): eps 4, B 512 x 4 epochs
+# 0.931 / 0.908 / 0.812 -> B 1024 x 8 (this rule) 0.933 / 0.913 / 0.859; eps 1: 0.938 / 0.884 / 0.733 ->
+# 0.940 / 0.885 / 0.740. B 2048 x 8 (92 steps) trained behind B 1024 at every epoch (issue #17's notes).
 DP_FAMILIES = ("TabularTransformer", "TabularVAE")  # the families DP-SGD trains (privacy/training.py)
 DP_STEPS = 180  # optimiser steps of a DP run, at least (Adult before this rule: 4 epochs at B 512, 188 steps)
 DP_EPOCHS = 8  # passes over the rows (the compute); more only when the batch floor leaves < DP_STEPS steps
