@@ -502,7 +502,7 @@ def _apply_full_counts(schema, stats: list[ColumnStats], n_rows: int) -> None:
 
 
 # ---- a seeded sample of a large Parquet set, read without materialising it -------------------------
-HASH_CHUNK = 1 << 22  # positions hashed at once when choosing a sample (32 MB of uint64)
+HASH_CHUNK = 1 << 20  # positions hashed at once when choosing a sample (8 MB of uint64 per array)
 READ_BATCH = 65_536  # rows decoded at once when reading the sample
 
 
