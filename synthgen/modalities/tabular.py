@@ -98,6 +98,7 @@ class TabularModality(Modality):
             enc = TabularEncoder.fit(train, schema, **settings)
         with staged_dir(self.paths.encoder_dir) as d:
             enc.save(d / "encoder.json")
+        shards.encoded_dir(self.paths).mkdir(exist_ok=True)  # empty: the DVC encode stage's output either way
         log.info("encoder: %d modelled columns, vocabulary sizes %s", len(enc.layout.columns), enc.layout.cardinalities)
 
     def _streamed(self) -> bool:
