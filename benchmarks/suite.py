@@ -7,6 +7,7 @@ writes synthetic rows end to end into Parquet; this process scores them against 
 The ceiling row scores the real holdout as if it were synthetic (utility: train on real).
 
     python benchmarks/suite.py [--tables penguins,gapminder] [--families transformer,gan,vae,argn]
+    python benchmarks/suite.py --rescore [--tables ...]   # score the synthetic files again, no training
 
 Results: benchmarks/results/suite.json (rows of earlier runs stay unless re-measured) and suite.md.
 TabularARGN needs `pip install -e '.[bench]'` and then `pip uninstall -y torchvision torchaudio`
@@ -267,7 +268,14 @@ def main(argv=None) -> int:
     ap.add_argument("--extra", default="", help="comma-separated overrides for the synthgen families")
     ap.add_argument("--tag", default="", help="suffix of the result rows (side-by-side settings, with --extra)")
     ap.add_argument("--worker", nargs=2, metavar=("TABLE", "FAMILY"), help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--rescore",
+        action="store_true",
+        help="score the synthetic files of earlier runs again with the current evaluation",
+    )
     args = ap.parse_args(argv)
+    if args.rescore:
+        return rescore([t for t in args.tables.split(",") if t])
     if args.worker:
         worker(*args.worker, args.tag, tuple(e for e in args.extra.split(",") if e))
         return 0
@@ -296,6 +304,29 @@ def main(argv=None) -> int:
             entry.setdefault("models", {})[name] = row
             print(table, name, {k: v for k, v in row.items() if k != "sizing"}, flush=True)
             save(table, entry, name, row)
+    return 0
+
+
+def rescore(tables: list[str]) -> int:
+    """Score each model's synthetic file (still under WORK) again with the current evaluation; its
+    train and sampling figures stay those of its run. Rows whose file is gone are left as they are."""
+    out = RESULTS / "suite.json"
+    results = json.loads(out.read_text()) if out.exists() else {}
+    for table in tables:
+        entry, d = results.get(table), WORK / table
+        if not entry or not (d / "info.json").exists():
+            continue
+        info = json.loads((d / "info.json").read_text())
+        entry["ceiling"] = ceiling(table, info)
+        for name, row in entry.get("models", {}).items():
+            files = d / name / "synthetic"
+            if "not_run" in row or not files.exists():
+                continue
+            row.update(score(table, info, pd.read_parquet(files)))
+            row["rescored_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+            print(table, name, {k: row.get(k) for k in ("shape", "pairs", "tstr", "detection")}, flush=True)
+    out.write_text(json.dumps(results, indent=1))
+    write_markdown(results)
     return 0
 
 
