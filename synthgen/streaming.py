@@ -347,7 +347,9 @@ class ColumnStats:
             return
         both = pa.concat_tables(tables)
         counts = (
-            both.group_by("values", use_threads=False).aggregate([("counts", "sum")]).rename_columns(["values", "counts"])
+            both.group_by("values", use_threads=False)
+            .aggregate([("counts", "sum")])
+            .rename_columns(["values", "counts"])
             if len(tables) > 1
             else both
         )

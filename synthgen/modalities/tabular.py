@@ -245,7 +245,6 @@ class TabularModality(Modality):
         passed, reason = check_gate(result, ecfg)
         return result, passed, reason
 
-
     def _synthetic_sample(self, manifest: dict):
         """The generated table, whole when it has at most evaluate.max_rows rows; else a seeded
         sample of that many rows read part by part (streaming.read_parquet_sample), never the whole
