@@ -8,6 +8,8 @@ What the model sees, per column kind (synthgen/schema.py):
   row (an "==" relation is an offset that is always 0).
 - the birth date of an age (schema `ages`: "age" is the whole years from "dob" to a later date)
   is written from the age and that date, so the three agree in every synthetic row.
+- a day count between two date columns (schema `spans`) is kept with one of them, and the date
+  missing more often is written from the other and the count, so the three agree.
 - a day count that stops at one fixed day (schema `durations`: follow-up time) gets one more
   token, "ends on that day" (count = day - start), and its other draws are capped there.
 - identifier: not modelled; fresh unique keys in the real format (never a real key).
@@ -281,12 +283,8 @@ class TabularEncoder:
                         decoded[name] = self._at_least(name, b, *decoded[name], *decoded[b])
 
         spans = {sp["derived"]: sp for sp in self.spans}
-        for name in [
-            *rels,
-            *ages,
-            *spans,
-            *self.durations,
-        ]:  # resolve() writes bounds first; this fixes the draws' order
+        order = [*rels, *ages, *spans, *self.durations]  # resolve() writes bounds first; this fixes the draws' order
+        for name in order:
             resolve(name)
         fake = self._fake_values(n, rng, row_offset)
         arrays, fields = [], []
@@ -388,7 +386,7 @@ class TabularEncoder:
     @property
     def derived(self) -> set[str]:
         """Columns whose decoded value depends on other columns (schema relations; the birth dates
-        of ages; durations, written from their start date)."""
+        of ages; the derived dates of spans; durations, written from their start date)."""
         ages_born = {a["born"] for a in self.schema.ages if a["born"] in self.codecs and a["column"] in self.codecs}
         rels = {r["column"] for r in self.schema.relations if r["column"] in self.codecs}
         return rels | ages_born | set(self.durations) | {sp["derived"] for sp in self.spans}
