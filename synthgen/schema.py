@@ -655,6 +655,22 @@ def durations_of(dates: dict, ints: dict, taken: list[dict]) -> list[dict]:
     return [{**d, "day": str(np.datetime64(d["day"], "D"))} for d in found]
 
 
+def _without_bound(relations: list[dict], column: str, bound: str) -> list[dict]:
+    """The relations with `bound` taken out of `column`'s lower bounds (a relation left with none
+    goes; where `bound` was the base, the next bound becomes a clamp base)."""
+    kept = []
+    for r in relations:
+        if r["column"] == column:
+            bounds = [x for x in (r["base"], *r.get("also", [])) if x != bound]
+            if not bounds:
+                continue
+            if bounds[0] != r["base"]:
+                r = {**r, "base": bounds[0], "op": ">=", "encoding": "clamp"}
+            r = {**r, "also": bounds[1:]}
+        kept.append(r)
+    return kept
+
+
 def spans_and_relations(
     dates: dict, ints: dict, relations: list[dict], ages: list[dict]
 ) -> tuple[list[dict], list[dict]]:
@@ -678,16 +694,7 @@ def spans_and_relations(
         o = sp["end"] if d == sp["start"] else sp["start"]
         if d in born:
             continue
-        kept = []
-        for r in relations:
-            if r["column"] == o:
-                bounds = [x for x in (r["base"], *r.get("also", [])) if x != d]
-                if not bounds:
-                    continue
-                if bounds[0] != r["base"]:  # the base was D: the next bound clamps instead
-                    r = {**r, "base": bounds[0], "op": ">=", "encoding": "clamp"}
-                r = {**r, "also": bounds[1:]}
-            kept.append(r)
+        kept = _without_bound(relations, o, d)
         graph = {r["column"]: set((r["base"], *r.get("also", []))) for r in kept}
         for k, v in deps.items():
             graph.setdefault(k, set()).update(v)
@@ -719,18 +726,8 @@ def ages_and_relations(dates: dict, ints: dict, relations: list[dict]) -> tuple[
         a, b = age["born"], age["at"]
         if any(x["born"] == b for x in ages):
             continue
-        kept = []
-        for r in relations:  # A is written from B and N: it leans on nothing; B >= A is implied
-            if r["column"] == a:
-                continue
-            if r["column"] == b:
-                bounds = [x for x in (r["base"], *r.get("also", [])) if x != a]
-                if not bounds:
-                    continue
-                if bounds[0] != r["base"]:  # the base was A: the next bound clamps instead
-                    r = {**r, "base": bounds[0], "op": ">=", "encoding": "clamp"}
-                r = {**r, "also": bounds[1:]}
-            kept.append(r)
+        # A is written from B and N: it leans on nothing; B >= A is implied
+        kept = _without_bound([r for r in relations if r["column"] != a], b, a)
         if b is not None and leans_on(
             {r["column"]: (r["base"], *r.get("also", [])) for r in kept}, b, a
         ):  # B would be decoded after A, which needs B first

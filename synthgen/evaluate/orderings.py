@@ -86,64 +86,85 @@ def _days_and_ints(df: pd.DataFrame, dates: list[str], ints: list[str]):
     return d, i
 
 
-def age_agreement(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict[str, float]:
-    dates = [c for c, k in kinds.items() if k == "datetime" and c in real.columns and c in syn.columns]
-    ints = [c for c, k in kinds.items() if k == "integer" and c in real.columns and c in syn.columns]
-    if len(dates) < 1 or not ints:
-        return {}
-    rd, ri = _days_and_ints(real, dates, ints)
-    sd, si = _days_and_ints(syn, dates, ints)
+class _DayTables:
+    """Dates (int64 days) and integer columns of the real and the synthetic table, read once for
+    the ages, spans and durations scores; the real table's relations found as prepare finds them
+    (an age's count is never a span, an age's or a span's never a duration)."""
+
+    def __init__(self, real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]):
+        both = [c for c in kinds if c in real.columns and c in syn.columns]
+        self.dates = [c for c in both if kinds[c] == "datetime"]
+        self.ints = [c for c in both if kinds[c] == "integer"]
+        self.usable = bool(self.dates and self.ints)
+        if not self.usable:
+            return
+        self.rd, self.ri = _days_and_ints(real, self.dates, self.ints)
+        self.sd, self.si = _days_and_ints(syn, self.dates, self.ints)
+        self.n = len(syn)
+        self.ages = find_age_relations(self.rd, self.ri)
+        taken = {a["column"] for a in self.ages}
+        self.spans = find_spans(self.rd, self.ri, skip=taken) if len(self.dates) > 1 else []
+        self.durations = find_durations(self.rd, self.ri, skip=taken | {sp["column"] for sp in self.spans})
+
+
+def _with_worst(out: dict[str, float], key: str) -> dict[str, float]:
+    if out:
+        out[key] = float(min(out.values()))
+    return out
+
+
+def _ages(t: _DayTables) -> dict[str, float]:
     out = {}
-    for age in find_age_relations(rd, ri):
-        n, n_null = si[age["column"]]
-        born, born_null = sd[age["born"]]
+    for age in t.ages:
+        n, n_null = t.si[age["column"]]
+        born, born_null = t.sd[age["born"]]
         if age["at"]:
-            at, at_null = sd[age["at"]]
+            at, at_null = t.sd[age["at"]]
         else:
-            at, at_null = np.full(len(syn), age["day"], dtype=np.int64), np.zeros(len(syn), bool)
+            at, at_null = np.full(t.n, age["day"], dtype=np.int64), np.zeros(t.n, bool)
         ok = ~n_null & ~born_null & ~at_null
         if ok.any():
             out[f"fidelity.age.{key_part(age['column'])}"] = float((calendar_age(born[ok], at[ok]) == n[ok]).mean())
-    if out:
-        out["fidelity.ages"] = float(min(out.values()))
-    return out
+    return _with_worst(out, "fidelity.ages")
 
 
-def duration_bounds(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict[str, float]:
-    dates = [c for c, k in kinds.items() if k == "datetime" and c in real.columns and c in syn.columns]
-    ints = [c for c, k in kinds.items() if k == "integer" and c in real.columns and c in syn.columns]
-    if not dates or not ints:
-        return {}
-    rd, ri = _days_and_ints(real, dates, ints)
-    sd, si = _days_and_ints(syn, dates, ints)
-    ages = {a["column"] for a in find_age_relations(rd, ri)}
-    spans = {sp["column"] for sp in find_spans(rd, ri, skip=ages)} if len(dates) > 1 else set()
+def _spans(t: _DayTables) -> dict[str, float]:
     out = {}
-    for d in find_durations(rd, ri, skip=ages | spans):
-        n, n_null = si[d["column"]]
-        start, start_null = sd[d["start"]]
-        ok = ~n_null & ~start_null
-        if ok.any():
-            out[f"fidelity.duration.{key_part(d['column'])}"] = float((start[ok] + n[ok] <= d["day"]).mean())
-    if out:
-        out["fidelity.durations"] = float(min(out.values()))
-    return out
-
-
-def span_agreement(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict[str, float]:
-    dates = [c for c, k in kinds.items() if k == "datetime" and c in real.columns and c in syn.columns]
-    ints = [c for c, k in kinds.items() if k == "integer" and c in real.columns and c in syn.columns]
-    if len(dates) < 2 or not ints:
-        return {}
-    rd, ri = _days_and_ints(real, dates, ints)
-    sd, si = _days_and_ints(syn, dates, ints)
-    out = {}
-    for sp in find_spans(rd, ri, skip={a["column"] for a in find_age_relations(rd, ri)}):
-        (n, n_null), (a, a_null), (b, b_null) = si[sp["column"]], sd[sp["start"]], sd[sp["end"]]
+    for sp in t.spans:
+        (n, n_null), (a, a_null), (b, b_null) = t.si[sp["column"]], t.sd[sp["start"]], t.sd[sp["end"]]
         ok = ~n_null & ~a_null & ~b_null
         if ok.any():
             key = f"fidelity.span.{key_part(sp['column'])}.{key_part(sp['derived'])}"
             out[key] = float((b[ok] - a[ok] == n[ok]).mean())
-    if out:
-        out["fidelity.spans"] = float(min(out.values()))
-    return out
+    return _with_worst(out, "fidelity.spans")
+
+
+def _durations(t: _DayTables) -> dict[str, float]:
+    out = {}
+    for d in t.durations:
+        (n, n_null), (start, start_null) = t.si[d["column"]], t.sd[d["start"]]
+        ok = ~n_null & ~start_null
+        if ok.any():
+            out[f"fidelity.duration.{key_part(d['column'])}"] = float((start[ok] + n[ok] <= d["day"]).mean())
+    return _with_worst(out, "fidelity.durations")
+
+
+def day_count_scores(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict[str, float]:
+    """Ages, spans and durations together, the tables read once (what the evaluation calls)."""
+    t = _DayTables(real, syn, kinds)
+    return {**_ages(t), **_spans(t), **_durations(t)} if t.usable else {}
+
+
+def age_agreement(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict[str, float]:
+    t = _DayTables(real, syn, kinds)
+    return _ages(t) if t.usable else {}
+
+
+def span_agreement(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict[str, float]:
+    t = _DayTables(real, syn, kinds)
+    return _spans(t) if t.usable else {}
+
+
+def duration_bounds(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict[str, float]:
+    t = _DayTables(real, syn, kinds)
+    return _durations(t) if t.usable else {}
