@@ -1,17 +1,19 @@
 """Public-table suite: synthgen's families with their defaults against TabularARGN (mostlyai-engine)
-with its defaults, on the tables of benchmarks/suite_tables.py, scored by synthgen's evaluation.
+and SDV's CTGAN and TVAE (the baselines of the GAN and VAE families) with their defaults, on the
+tables of benchmarks/suite_tables.py, scored by synthgen's evaluation.
 
 Each table is split once (seeded, 20 % holdout) into benchmarks/work/suite/<table>/; every model
 then runs in its own child process (one at a time, same threads) that trains on train.parquet and
 writes synthetic rows end to end into Parquet; this process scores them against the same split.
 The ceiling row scores the real holdout as if it were synthetic (utility: train on real).
 
-    python benchmarks/suite.py [--tables penguins,gapminder] [--families transformer,gan,vae,argn]
+    python benchmarks/suite.py [--tables penguins,gapminder] [--families transformer,gan,vae,argn,ctgan,tvae]
     python benchmarks/suite.py --rescore [--tables ...]   # score the synthetic files again, no training
 
 Results: benchmarks/results/suite.json (rows of earlier runs stay unless re-measured) and suite.md.
 TabularARGN needs `pip install -e '.[bench]'` and then `pip uninstall -y torchvision torchaudio`
-(shared/STACK.md); without it the argn rows are recorded as not run.
+(shared/STACK.md); without it the argn rows are recorded as not run. CTGAN and TVAE need sdv (the
+same extra).
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ from suite_tables import TABLES  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "benchmarks" / "work" / "suite"
 RESULTS = ROOT / "benchmarks" / "results"
-FAMILIES = ("transformer", "gan", "vae", "argn")
+COMPETITORS = ("argn", "ctgan", "tvae")  # other libraries' models: no synthgen overrides, no --tag
+FAMILIES = ("transformer", "gan", "vae", *COMPETITORS)
 HOLDOUT_SHARE, SEED = 0.2, 0
 MIN_SAMPLE_ROWS = 20_000  # rows sampled end to end (at least the training rows): rows/s of a 300-row
 # sample would measure start-up alone; quality is scored on the first n_train rows
@@ -90,6 +93,8 @@ def worker(table: str, family: str, tag: str = "", extra: tuple = ()) -> None:
     n_sample = max(info["train_rows"], MIN_SAMPLE_ROWS)
     if family == "argn":
         res = run_argn(d, out, info, n_sample)
+    elif family in ("ctgan", "tvae"):
+        res = run_sdv(d, out, family, n_sample)
     else:
         res = run_synthgen(d, out, family, info, n_sample, list(extra))
     (d / f"{family}{tag}.json").write_text(json.dumps(res))
@@ -162,6 +167,58 @@ def run_argn(d: Path, out: Path, info: dict, n_sample: int) -> dict:
     t0 = time.perf_counter()
     syn = model.sample(n_samples=n_sample, device="cpu")
     (out / "synthetic").mkdir()
+    syn.to_parquet(out / "synthetic" / "part-0.parquet", index=False)
+    sample_s = time.perf_counter() - t0
+    return {
+        "train_s": round(train_s, 1),
+        "sample_s": round(sample_s, 2),
+        "sample_rows": n_sample,
+        "synthetic": str(out / "synthetic"),
+        "threads": torch.get_num_threads(),
+    }
+
+
+def sdv_metadata(train: pd.DataFrame, name: str):
+    """SDV's own detection (SDV 2.x Metadata), except that a column it takes for an id but synthgen's
+    schema models (gapminder's `pop`, a population count, becomes its primary key and would be
+    generated as fresh unique values) is modelled as a number or category, so both sides model the
+    same columns. Columns synthgen treats as identifiers or personal data keep SDV's reading."""
+    import pyarrow as pa
+    from sdv.metadata import Metadata
+
+    from synthgen.schema import MODELLED_KINDS, infer_schema
+
+    meta = Metadata.detect_from_dataframes({name: train})
+    kinds = infer_schema(pa.Table.from_pandas(train, preserve_index=False)).kinds()
+    table = meta.to_dict()["tables"][name]
+    for col, spec in table["columns"].items():
+        if spec["sdtype"] == "id" and kinds.get(col) in MODELLED_KINDS:
+            if table.get("primary_key") == col:
+                meta.remove_primary_key(name)
+            numeric = pd.api.types.is_numeric_dtype(train[col])
+            meta.update_column(col, name, sdtype="numerical" if numeric else "categorical")
+    return meta
+
+
+def run_sdv(d: Path, out: Path, family: str, n_sample: int) -> dict:
+    """SDV's CTGANSynthesizer or TVAESynthesizer with its defaults (300 epochs, batch 500); the train
+    time includes metadata detection and SDV's preprocessing, as TabularARGN's fit does."""
+    import shutil
+
+    import torch
+    from sdv.single_table import CTGANSynthesizer, TVAESynthesizer
+
+    train = pd.read_parquet(d / "train.parquet")
+    shutil.rmtree(out, ignore_errors=True)
+    (out / "synthetic").mkdir(parents=True)
+    t0 = time.perf_counter()
+    cls = CTGANSynthesizer if family == "ctgan" else TVAESynthesizer
+    synth = cls(sdv_metadata(train, d.name), enable_gpu=False)
+    synth.fit({d.name: train})  # SDV 2.x: fit takes {table name: frame}, sample may return one
+    train_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    syn = synth.sample(num_rows=n_sample)
+    syn = syn[d.name] if isinstance(syn, dict) else syn
     syn.to_parquet(out / "synthetic" / "part-0.parquet", index=False)
     sample_s = time.perf_counter() - t0
     return {
@@ -296,10 +353,11 @@ def main(argv=None) -> int:
         entry = {"info": info}
         entry["ceiling"] = ceiling(table, info)
         for family in families:
-            name = family if family == "argn" else f"{family}{args.tag}"
-            row = run_one(table, family, info, args.timeout, "" if family == "argn" else args.tag, args.extra)
+            ours = family not in COMPETITORS
+            name = f"{family}{args.tag}" if ours else family
+            row = run_one(table, family, info, args.timeout, args.tag if ours else "", args.extra if ours else "")
             row["measured_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-            if args.extra and family != "argn":
+            if args.extra and ours:
                 row["overrides"] = args.extra
             entry.setdefault("models", {})[name] = row
             print(table, name, {k: v for k, v in row.items() if k != "sizing"}, flush=True)
