@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from synthgen.models.base import TabularGenerator
-from synthgen.models.blocks import Trunk, sample_categorical
+from synthgen.models.blocks import KVCache, Trunk, sample_categorical
 from synthgen.models.schedules import adamw_warmup_cosine
 
 
@@ -158,11 +158,12 @@ class TabularTransformer(TabularGenerator):
         gen = self.generation
         order = torch.cat([gen[fixed[gen]], gen[~fixed[gen]]]).tolist()  # fixed first, then free, in generation order
         out = cond.clone()
+        cache = self.trunk.new_cache(1, C, self.bos, capacity=min(n, self.sample_block))  # reused by every block
         for s in range(0, n, self.sample_block):
-            self._sample_block(out[s : s + self.sample_block], order, fixed.tolist(), generator)
+            self._sample_block(out[s : s + self.sample_block], order, fixed.tolist(), generator, cache)
         return out
 
-    def _sample_block(self, out: torch.Tensor, order: list, fixed: list, generator: torch.Generator) -> None:
+    def _sample_block(self, out, order: list, fixed: list, generator: torch.Generator, cache: KVCache) -> None:
         """Fill the free columns of out [b, C] in place, column by column in `order`.
 
         Rows that share a prefix share its computation: each step runs the trunk once per distinct
@@ -173,7 +174,7 @@ class TabularTransformer(TabularGenerator):
         b, C = out.shape
         node = torch.zeros(b, dtype=torch.long, device=out.device)  # each row's prefix node
         per_row = False
-        cache = self.trunk.new_cache(1, C, self.bos)
+        cache.reset(1)
         x = self.bos  # [nodes, 1, d]: the next input of every node
         for t, c in enumerate(order):
             h = self.trunk(x + self.col_query.weight[c], cache)[:, -1]  # [nodes, d]
