@@ -19,6 +19,7 @@ same extra).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -367,7 +368,8 @@ def main(argv=None) -> int:
 
 def rescore(tables: list[str]) -> int:
     """Score each model's synthetic file (still under WORK) again with the current evaluation; its
-    train and sampling figures stay those of its run. Rows whose file is gone are left as they are."""
+    train and sampling figures stay those of its run. Rows whose file is gone are left as they are.
+    Each table's new figures are merged in under the suite's lock, as a run's rows are."""
     out = RESULTS / "suite.json"
     results = json.loads(out.read_text()) if out.exists() else {}
     for table in tables:
@@ -375,35 +377,49 @@ def rescore(tables: list[str]) -> int:
         if not entry or not (d / "info.json").exists():
             continue
         info = json.loads((d / "info.json").read_text())
-        entry["ceiling"] = ceiling(table, info)
+        scored = {"ceiling": ceiling(table, info)}
         for name, row in entry.get("models", {}).items():
             files = d / name / "synthetic"
             if "not_run" in row or not files.exists():
                 continue
-            row.update(score(table, info, pd.read_parquet(files)))
-            row["rescored_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-            print(table, name, {k: row.get(k) for k in ("shape", "pairs", "tstr", "detection")}, flush=True)
-    out.write_text(json.dumps(results, indent=1))
-    write_markdown(results)
+            scored[name] = {**score(table, info, pd.read_parquet(files)), "rescored_at": _now()}
+            print(table, name, {k: scored[name].get(k) for k in ("shape", "pairs", "tstr", "detection")}, flush=True)
+        with _locked() as current:
+            merged = current.setdefault(table, {})
+            merged["ceiling"] = scored.pop("ceiling")
+            for name, row in scored.items():
+                merged.setdefault("models", {}).setdefault(name, {}).update(row)
     return 0
 
 
-def save(table: str, entry: dict, name: str, row: dict) -> dict:
-    """Merge one row into suite.json under a lock (parts of the suite may run side by side)."""
+def _now() -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+
+
+@contextlib.contextmanager
+def _locked():
+    """suite.json's contents under an exclusive lock (parts of the suite may run side by side);
+    what the caller changes in them is written back, with suite.md, when the block ends."""
     import fcntl
 
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / "suite.json"
     WORK.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / "suite.json"
     with open(WORK / ".suite.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         results = json.loads(out.read_text()) if out.exists() else {}
+        yield results
+        out.write_text(json.dumps(results, indent=1))
+        write_markdown(results)
+
+
+def save(table: str, entry: dict, name: str, row: dict) -> dict:
+    """Merge one row into suite.json under the suite's lock."""
+    with _locked() as results:
         merged = results.setdefault(table, {})
         merged.pop("not_run", None)
         merged.update({k: v for k, v in entry.items() if k != "models"})
         merged.setdefault("models", {})[name] = row
-        out.write_text(json.dumps(results, indent=1))
-        write_markdown(results)
     return results
 
 
