@@ -383,3 +383,19 @@ def test_utility_classifier_stays_finite_with_classes_of_a_row_or_two():
     majority = (real["engine"] == "Turbo-fan").mean()
     assert r["utility.real.accuracy"] > majority + 0.03
     assert r["utility.synthetic.accuracy"] == r["utility.real.accuracy"]  # same rows, same fit
+
+
+def test_multiclass_auc_is_sklearns_macro_ovr_and_skips_classes_the_holdout_lacks():
+    rng = np.random.default_rng(0)
+    classes = ["b", "a", "c"]  # most frequent first, as utility() orders them
+    y = rng.choice(classes, 300).astype(object)
+    proba = rng.dirichlet(np.ones(3), 300) + np.eye(3)[[classes.index(v) for v in y]] * 0.3
+    proba /= proba.sum(1, keepdims=True)
+    from sklearn.metrics import roc_auc_score
+
+    order = np.argsort(classes)
+    reference = roc_auc_score(y, proba[:, order], multi_class="ovr", average="macro", labels=sorted(classes))
+    assert learners._macro_ovr_auc(y, proba, classes) == pytest.approx(reference, abs=1e-12)
+    y_no_c = np.where(y == "c", "a", y).astype(object)  # no holdout row of class "c"
+    two = [roc_auc_score(y_no_c == k, proba[:, classes.index(k)]) for k in ("a", "b")]
+    assert learners._macro_ovr_auc(y_no_c, proba, classes) == pytest.approx(np.mean(two))
