@@ -33,11 +33,9 @@ class KVCache:
         capacity: int = 0,
     ):
         self.shape = (max_len, n_layers, 2, n_heads, head_dim)  # the batch axis goes in at 3
-        per_row = max_len * n_layers * 2 * n_heads * head_dim
-        size = per_row * max(batch, capacity)
-        self._buf = torch.empty(size, device=device, dtype=dtype)  # only kv[:pos] is ever read
-        self._spare = torch.empty(size if capacity else 0, device=device, dtype=dtype)
-        self.kv = self._view(self._buf, batch)
+        self._buf = torch.empty(self._view_size(max(batch, capacity)), device=device, dtype=dtype)
+        self._spare = torch.empty(self._view_size(capacity), device=device, dtype=dtype)
+        self.kv = self._view(self._buf, batch)  # only kv[:pos] is ever read
         self.pos = 0
 
     def _view(self, buf: torch.Tensor, batch: int) -> torch.Tensor:
@@ -100,8 +98,8 @@ class Dropout(nn.Module):
         return f"p={self.p}"
 
 
-# Rows per piece of the cached attention: t * rows * H * D floats per temporary stay within
-# ATTENTION_PIECE * H * D (2 MB at H * D = 64), in the CPU cache and below malloc's mmap threshold.
+# Rows per piece of the cached attention: each [t, rows, H, D] temporary holds at most
+# ATTENTION_PIECE * H * D floats (2 MB at H * D = 64), so it stays in the CPU cache.
 ATTENTION_PIECE = 8192
 
 
@@ -110,9 +108,10 @@ def cached_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch
 
     Broadcast products on the position-major cache: 2x faster on CPU than SDPA's kernel for a
     single query row at small t. Their [t, b, H, D] temporaries grow with t, so the rows go in
-    pieces of at most ATTENTION_PIECE / t (a power of 2, at least 64): at t = 65 and 2,048 rows, 4x
-    faster than one piece of 34 MB. The pieces depend only on t and B, so the same inputs give
-    the same bits (a row's last bits may differ with the piece size).
+    pieces of at most ATTENTION_PIECE / t (a power of 2, at least 64): at t = 65 and 2,048 rows,
+    3-4x faster than one piece of 34 MB (benchmarks/bench_attention.py). The pieces depend only
+    on t and B, so the same inputs give the same bits (a row's last bits may differ with the
+    piece size).
     """
     t, B, H, D = k.shape
     rows = max(64, 1 << (ATTENTION_PIECE // t).bit_length() - 1)
