@@ -9,6 +9,7 @@ The ceiling row scores the real holdout as if it were synthetic (utility: train 
 
     python benchmarks/suite.py [--tables penguins,gapminder] [--families transformer,gan,vae,argn,ctgan,tvae]
     python benchmarks/suite.py --rescore [--tables ...]   # score the synthetic files again, no training
+    python benchmarks/suite.py --resample 3 [--tables ...] [--families transformer,argn]  # time sampling again
 
 Results: benchmarks/results/suite.json (rows of earlier runs stay unless re-measured) and suite.md.
 TabularARGN needs `pip install -e '.[bench]'` and then `pip uninstall -y torchvision torchaudio`
@@ -105,25 +106,9 @@ def run_synthgen(d: Path, out: Path, family: str, info: dict, n_sample: int, ext
     import torch
 
     from synthgen import pipeline
-    from synthgen.config import load_config
     from synthgen.paths import RunPaths
 
-    base = [
-        f"model={family}",
-        "data=file",
-        f"data.path={d / 'train.parquet'}",
-        f"data.holdout_path={d / 'holdout.parquet'}",
-        f"data.name=suite_{d.name}",
-        f"data.target={info['target']}" if info["target"] else "data.target=null",
-        "data.sensitive=[]",
-        f"paths.out_dir={out}",
-        f"paths.mlflow_dir={WORK / 'mlruns'}",
-        "trainer.enable_progress_bar=false",
-        "evaluate.gate.enabled=false",
-        f"generate.n_rows={n_sample}",
-        *extra,
-    ]
-    cfg = load_config(base)
+    cfg = synthgen_config(d, out, family, info, n_sample, extra)
     t0 = time.perf_counter()
     pipeline.prepare(cfg)
     pipeline.encode(cfg)
@@ -150,6 +135,28 @@ def _train_tags(cfg, paths) -> dict:
 
     handler = handler_for(cfg, paths)
     return {"sizing": training_spec(cfg, handler.table_size(handler.load_encoder()))[2]}
+
+
+def synthgen_config(d: Path, out: Path, family: str, info: dict, n_sample: int, extra: list):
+    """The run's Hydra config: the family's defaults on the table's split, outputs under `out`."""
+    from synthgen.config import load_config
+
+    base = [
+        f"model={family}",
+        "data=file",
+        f"data.path={d / 'train.parquet'}",
+        f"data.holdout_path={d / 'holdout.parquet'}",
+        f"data.name=suite_{d.name}",
+        f"data.target={info['target']}" if info["target"] else "data.target=null",
+        "data.sensitive=[]",
+        f"paths.out_dir={out}",
+        f"paths.mlflow_dir={WORK / 'mlruns'}",
+        "trainer.enable_progress_bar=false",
+        "evaluate.gate.enabled=false",
+        f"generate.n_rows={n_sample}",
+        *extra,
+    ]
+    return load_config(base)
 
 
 def run_argn(d: Path, out: Path, info: dict, n_sample: int) -> dict:
@@ -229,6 +236,74 @@ def run_sdv(d: Path, out: Path, family: str, n_sample: int) -> dict:
         "synthetic": str(out / "synthetic"),
         "threads": torch.get_num_threads(),
     }
+
+
+def time_sampling(table: str, family: str, extra: tuple = ()) -> float:
+    """Seconds to sample the table's n rows end to end from the model an earlier run trained (in this
+    child process, after the imports a training run would have made). Ours: pipeline.generate, which
+    rewrites the same bytes (one seed); TabularARGN: the engine's generate from its workspace, read
+    back and written to Parquet as run_argn does, into a scratch folder that is then removed."""
+    import shutil
+
+    d, info = WORK / table, json.loads((WORK / table / "info.json").read_text())
+    out, n_sample = d / family, max(info["train_rows"], MIN_SAMPLE_ROWS)
+    if family == "argn":
+        import torch  # noqa: F401
+        from mostlyai.engine import generate
+
+        ws, scratch = out / "workspace", d / ".resample"
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir()
+        t0 = time.perf_counter()
+        generate(sample_size=n_sample, device="cpu", workspace_dir=ws)
+        syn = pd.read_parquet(ws / "SyntheticData")
+        syn.to_parquet(scratch / "part-0.parquet", index=False)
+        seconds = time.perf_counter() - t0
+        shutil.rmtree(scratch)
+        return seconds
+    import pytorch_lightning  # noqa: F401
+
+    from synthgen import pipeline
+    from synthgen.modalities import tabular  # noqa: F401
+
+    cfg = synthgen_config(d, out, family, info, n_sample, list(extra))
+    t0 = time.perf_counter()
+    pipeline.generate(cfg)
+    return time.perf_counter() - t0
+
+
+def resample(tables: list[str], families: list[str], repeats: int) -> int:
+    """Time sampling again for models trained earlier, the families alternating `repeats` times in
+    fresh child processes on the same machine; each row's sample rows/s becomes the median, with the
+    load averages seen. Quality figures and files stay those of the run."""
+    import statistics
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    results = json.loads((RESULTS / "suite.json").read_text())
+    for table in tables:
+        models = results.get(table, {}).get("models", {})
+        names = [f for f in families if f in models and (WORK / table / f).exists() and "not_run" not in models[f]]
+        if not names:
+            continue
+        n = max(results[table]["info"]["train_rows"], MIN_SAMPLE_ROWS)
+        seconds, loads = {f: [] for f in names}, {f: [] for f in names}
+        for _ in range(repeats):
+            for f in names:
+                loads[f].append(load_avg())
+                cmd = [sys.executable, __file__, "--sample-worker", table, f, "--extra", models[f].get("overrides", "")]
+                proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+                if proc.returncode != 0:
+                    raise SystemExit(f"{table} {f}: sampling failed: {(proc.stderr or proc.stdout).strip()[-300:]}")
+                seconds[f].append(float(proc.stdout.strip().splitlines()[-1]))
+        with _locked() as current:
+            for f in names:
+                row = current[table]["models"][f]
+                row["sample_rows_per_s"] = round(n / statistics.median(seconds[f]))
+                row["sample_seconds"] = [round(x, 2) for x in seconds[f]]
+                row["sample_load"] = loads[f]
+                row["resampled_at"] = _now()
+                print(table, f, row["sample_rows_per_s"], "rows/s", row["sample_seconds"], "load", loads[f], flush=True)
+    return 0
 
 
 # ---- scoring ----------------------------------------------------------------------------------------
@@ -331,7 +406,21 @@ def main(argv=None) -> int:
         action="store_true",
         help="score the synthetic files of earlier runs again with the current evaluation",
     )
+    ap.add_argument(
+        "--resample",
+        type=int,
+        metavar="REPEATS",
+        help="time sampling again for models trained earlier, the families alternating REPEATS times",
+    )
+    ap.add_argument("--sample-worker", nargs=2, metavar=("TABLE", "FAMILY"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.sample_worker:
+        print(time_sampling(*args.sample_worker, tuple(e for e in args.extra.split(",") if e)))
+        return 0
+    if args.resample:
+        return resample(
+            [t for t in args.tables.split(",") if t], [f for f in args.families.split(",") if f], args.resample
+        )
     if args.rescore:
         return rescore([t for t in args.tables.split(",") if t])
     if args.worker:
