@@ -45,7 +45,9 @@ def render(results: dict) -> str:
         "scored as if it were synthetic. `copies`: share of synthetic rows equal to a training row (the",
         "ceiling row's figure is the holdout's own share). `load`: 1-minute load average when the model",
         "started (2 cores, shared with other work). train s: read + encode + train (TabularARGN: fit).",
-        "sample rows/s: end to end into Parquet, max(training rows, 20,000) rows.",
+        "sample rows/s: end to end into Parquet, max(training rows, 20,000) rows; where suite.json has",
+        "`resampled_at`, the median of `suite.py --resample` (the models sampling again side by side,",
+        "alternating, in one run; `sample_seconds` and `sample_load` hold each try).",
         "",
     ]
     not_run = []
