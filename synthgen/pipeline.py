@@ -85,6 +85,7 @@ def train(cfg: DictConfig):
     from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 
     from synthgen.checkpoint import export_generator
+    from synthgen.cooldown import cooldown_callback
     from synthgen.io import atomic_write_text
     from synthgen.progress import EpochLog, LossCurve, is_terminal
 
@@ -119,10 +120,12 @@ def train(cfg: DictConfig):
     logger = tracking.lightning_logger(cfg, paths) if _is_launcher() else False
     # best.ckpt: the lowest val_loss; last.ckpt: every epoch's end, for resuming (ModelCheckpoint's own
     # save_last writes last.ckpt only when it saves a new best, so resuming would repeat epochs).
+    # train.cooldown: on a plateau, back to the best weights and anneal to 0 instead of stopping there
+    cooldown = cooldown_callback(OmegaConf.select(cfg, "train.cooldown"), patience, model.automatic_optimization)
     callbacks = [
         ModelCheckpoint(dirpath=paths.checkpoints, filename="best", monitor="val_loss", save_top_k=1),
         ModelCheckpoint(dirpath=paths.checkpoints, filename="last", save_top_k=1),
-        EarlyStopping(monitor="val_loss", patience=patience),
+        cooldown or EarlyStopping(monitor="val_loss", patience=patience),
         *handler.train_callbacks(enc),
     ]
     if not (cfg.trainer.enable_progress_bar and is_terminal()):  # a log file: one line per epoch instead
@@ -173,7 +176,7 @@ def train(cfg: DictConfig):
     # at, and a validation argmin epochs earlier may pick weights that are still noisy. On Adult
     # via the own-data command, early stopping at epoch 29 of 30 exported epoch 19: shape 0.978
     # against 0.994 for the final weights. Families without a schedule (the GANs) export the best.
-    annealed = ended_annealed(trainer.optimizers)
+    annealed = ended_annealed(trainer.optimizers) or bool(cooldown and cooldown.finished)
     best = callbacks[0].best_model_path
     if best and os.path.exists(best) and not annealed:
         model.load_state_dict(torch.load(best, map_location="cpu", weights_only=True)["state_dict"])

@@ -1,0 +1,99 @@
+"""train.cooldown (synthgen/cooldown.py): on a validation plateau, back to the best weights, the
+rate falls linearly to 0, then training stops. A real Lightning Trainer on a one-weight module whose
+val_loss per round is scripted."""
+
+from __future__ import annotations
+
+import pytest
+import pytorch_lightning as pl
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from synthgen.cooldown import PlateauCooldown, check_share, cooldown_callback
+from synthgen.errors import SynthgenError
+
+BATCHES, LR = 4, 0.1
+
+
+class Scripted(pl.LightningModule):
+    def __init__(self, val_losses: list[float]):
+        super().__init__()
+        self.w = nn.Parameter(torch.zeros(1))
+        self.val_losses = val_losses
+        self.steps: list[tuple[float, float]] = []  # (rate used, w before the step) per step
+        self.w_at_round: list[float] = []
+
+    def training_step(self, batch, batch_idx):
+        self.steps.append((self.trainer.optimizers[0].param_groups[0]["lr"], float(self.w.detach())))
+        return ((self.w - 10) ** 2).sum()
+
+    def validation_step(self, batch, batch_idx):
+        self.w_at_round.append(float(self.w.detach()))
+        self.log("val_loss", self.val_losses[self.current_epoch])
+
+    def configure_optimizers(self):
+        opt = torch.optim.SGD(self.parameters(), lr=LR)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)  # the schedule would keep LR
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    def train_dataloader(self):
+        return DataLoader(TensorDataset(torch.zeros(BATCHES, 1)), batch_size=1)
+
+    def val_dataloader(self):
+        return DataLoader(TensorDataset(torch.zeros(1, 1)), batch_size=1)
+
+
+def fit(val_losses, patience=2, share=0.5, epochs=None):
+    module, cb = Scripted(val_losses), PlateauCooldown(patience, share)
+    trainer = pl.Trainer(
+        max_epochs=epochs or len(val_losses),
+        callbacks=[cb],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
+    trainer.fit(module)
+    return module, cb, trainer
+
+
+def test_a_plateau_restores_the_best_round_and_anneals_the_rate_to_zero():
+    # best after round 2 (12 steps); rounds 3 and 4 are worse -> patience 2 reached after round 4
+    module, cb, trainer = fit([5.0, 4.0, 3.0, 3.5, 3.6, 3.7, 3.8, 3.9])
+    cool = round(0.5 * 12)
+    assert cb.finished and cb.cool_steps == cool and cb.best_step == 12
+    assert trainer.global_step == 20 + cool  # 5 rounds of 4 steps, then the cool-down, then stop
+    rates = [lr for lr, _ in module.steps[20:]]
+    assert rates == pytest.approx([LR * (1 - k / cool) for k in range(cool)])
+    assert module.steps[20][1] == pytest.approx(module.w_at_round[2])  # the best round's weight is back
+    assert module.steps[19][1] != pytest.approx(module.w_at_round[2])  # (it had moved on since)
+    assert trainer.optimizers[0].param_groups[0]["lr"] == 0.0
+
+
+def test_without_a_plateau_the_run_is_untouched():
+    module, cb, trainer = fit([5.0, 4.0, 3.0, 2.0, 1.0])
+    assert not cb.cooling and not cb.finished
+    assert trainer.global_step == 5 * BATCHES
+    assert {lr for lr, _ in module.steps} == {LR}
+
+
+def test_counters_survive_a_checkpoint_round_trip():
+    _, cb, _ = fit([5.0, 4.0, 3.0, 3.5, 3.6, 3.7, 3.8, 3.9])
+    again = PlateauCooldown(2, 0.5)
+    again.load_state_dict(cb.state_dict())
+    assert again.state_dict() == cb.state_dict() and again.finished
+
+
+@pytest.mark.parametrize("bad", [0, 1.5, -0.1, "half", True])
+def test_a_bad_share_is_a_one_line_error(bad):
+    with pytest.raises(SynthgenError, match=r"train.cooldown=.*expected null \(off\) or a share") as e:
+        check_share(bad)
+    assert "\n" not in str(e.value)
+
+
+def test_off_by_default_and_never_for_families_that_step_their_own_optimisers():
+    assert cooldown_callback(None, 5, automatic=True) is None
+    assert cooldown_callback(0.2, 5, automatic=False) is None
+    assert isinstance(cooldown_callback(0.2, 5, automatic=True), PlateauCooldown)
