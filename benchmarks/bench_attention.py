@@ -12,24 +12,14 @@ Best of 5 calls after one warm-up; the figures depend on the machine's load (pri
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 import torch.nn.functional as F
+from table import best_of  # benchmarks/table.py (scripts run with this folder on sys.path)
 
 from synthgen.models import blocks
 
 LENGTHS = (2, 4, 8, 16, 32, 65, 98)  # tabular: one position per column (digits: 65); images: MNIST patches 98
-
-
-def best_ms(fn, reps: int = 5) -> float:
-    fn()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times) * 1000
 
 
 def main() -> None:
@@ -47,9 +37,9 @@ def main() -> None:
         k, v = torch.randn(2, t, B, H, D, generator=g)  # position-major, as in KVCache
         q = torch.randn(B, H, D, generator=g)
         kb, vb = k.permute(1, 2, 0, 3).contiguous(), v.permute(1, 2, 0, 3).contiguous()
-        pieces = best_ms(lambda: blocks.cached_attention(q, k, v))
-        one = best_ms(lambda: blocks._attend(q, k, v))
-        sdpa = best_ms(lambda: F.scaled_dot_product_attention(q.unsqueeze(2), kb, vb))
+        pieces = best_of(lambda: blocks.cached_attention(q, k, v), reps=5) * 1000
+        one = best_of(lambda: blocks._attend(q, k, v), reps=5) * 1000
+        sdpa = best_of(lambda: F.scaled_dot_product_attention(q.unsqueeze(2), kb, vb), reps=5) * 1000
         print(f"| {t} | {pieces:.2f} | {one:.2f} | {sdpa:.2f} |", flush=True)
 
 

@@ -23,28 +23,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
-from table import print_table  # benchmarks/table.py (scripts run with this folder on sys.path)
+from table import best_of, print_table  # benchmarks/table.py (scripts run with this folder on sys.path)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 WORK = ROOT / "benchmarks" / "work"
 TARGETS = {"gan": 1_000_000, "vae": 1_000_000, "transformer": 200_000}  # rows/s end to end (issue 4)
 MATMULS = {"aten::addmm": 3, "aten::mm": 2, "aten::bmm": 2, "aten::baddbmm": 3}  # op: its tensor inputs
-
-
-def best_of(fn, reps: int = 3) -> float:
-    """Least wall seconds of `reps` calls (after one warm-up call)."""
-    fn()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def recorded_matmuls(fn) -> Counter:

@@ -159,10 +159,22 @@ def synthgen_config(d: Path, out: Path, family: str, info: dict, n_sample: int, 
     return load_config(base)
 
 
+def competitor_result(out: Path, train_s: float, sample_s: float, n_sample: int) -> dict:
+    """What a competitor's worker reports: its timings and where its synthetic Parquet lies."""
+    import torch
+
+    return {
+        "train_s": round(train_s, 1),
+        "sample_s": round(sample_s, 2),
+        "sample_rows": n_sample,
+        "synthetic": str(out / "synthetic"),
+        "threads": torch.get_num_threads(),
+    }
+
+
 def run_argn(d: Path, out: Path, info: dict, n_sample: int) -> dict:
     import shutil
 
-    import torch
     from mostlyai.engine import TabularARGN
 
     train = pd.read_parquet(d / "train.parquet")
@@ -177,13 +189,7 @@ def run_argn(d: Path, out: Path, info: dict, n_sample: int) -> dict:
     (out / "synthetic").mkdir()
     syn.to_parquet(out / "synthetic" / "part-0.parquet", index=False)
     sample_s = time.perf_counter() - t0
-    return {
-        "train_s": round(train_s, 1),
-        "sample_s": round(sample_s, 2),
-        "sample_rows": n_sample,
-        "synthetic": str(out / "synthetic"),
-        "threads": torch.get_num_threads(),
-    }
+    return competitor_result(out, train_s, sample_s, n_sample)
 
 
 def sdv_metadata(train: pd.DataFrame, name: str):
@@ -213,7 +219,6 @@ def run_sdv(d: Path, out: Path, family: str, n_sample: int) -> dict:
     time includes metadata detection and SDV's preprocessing, as TabularARGN's fit does."""
     import shutil
 
-    import torch
     from sdv.single_table import CTGANSynthesizer, TVAESynthesizer
 
     train = pd.read_parquet(d / "train.parquet")
@@ -229,13 +234,7 @@ def run_sdv(d: Path, out: Path, family: str, n_sample: int) -> dict:
     syn = syn[d.name] if isinstance(syn, dict) else syn
     syn.to_parquet(out / "synthetic" / "part-0.parquet", index=False)
     sample_s = time.perf_counter() - t0
-    return {
-        "train_s": round(train_s, 1),
-        "sample_s": round(sample_s, 2),
-        "sample_rows": n_sample,
-        "synthetic": str(out / "synthetic"),
-        "threads": torch.get_num_threads(),
-    }
+    return competitor_result(out, train_s, sample_s, n_sample)
 
 
 def time_sampling(table: str, family: str, extra: tuple = ()) -> float:

@@ -1,6 +1,20 @@
-"""The markdown table every benchmark prints: one row per model, one column per figure."""
+"""Helpers every benchmark shares: the markdown table it prints (one row per model, one column per
+figure) and the best-of timing of a call."""
 
 from __future__ import annotations
+
+import time
+
+
+def best_of(fn, reps: int = 3) -> float:
+    """Least wall seconds of `reps` calls (after one warm-up call)."""
+    fn()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
 
 
 def print_table(table: dict, cols: list[str]) -> None:
