@@ -88,13 +88,13 @@ def split(table: str) -> dict:
 
 
 # ---- workers (child processes) ---------------------------------------------------------------------
-def worker(table: str, family: str, tag: str = "", extra: tuple = ()) -> None:
+def worker(table: str, family: str, tag: str = "", extra: tuple = (), argn_minutes: float | None = None) -> None:
     """Train `family` on the table's train split, sample end to end into Parquet; write timings."""
     d, info = WORK / table, json.loads((WORK / table / "info.json").read_text())
     out = d / f"{family}{tag}"
     n_sample = max(info["train_rows"], MIN_SAMPLE_ROWS)
     if family == "argn":
-        res = run_argn(d, out, info, n_sample)
+        res = run_argn(d, out, info, n_sample, argn_minutes)
     elif family in ("ctgan", "tvae"):
         res = run_sdv(d, out, family, n_sample)
     else:
@@ -172,7 +172,9 @@ def competitor_result(out: Path, train_s: float, sample_s: float, n_sample: int)
     }
 
 
-def run_argn(d: Path, out: Path, info: dict, n_sample: int) -> dict:
+def run_argn(d: Path, out: Path, info: dict, n_sample: int, max_minutes: float | None = None) -> dict:
+    """TabularARGN with its defaults; `max_minutes` (--argn-max-minutes) caps its training time where its
+    default (10 days, 100 epochs) does not fit the machine, and is then recorded with the row."""
     import shutil
 
     from mostlyai.engine import TabularARGN
@@ -181,7 +183,8 @@ def run_argn(d: Path, out: Path, info: dict, n_sample: int) -> dict:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     t0 = time.perf_counter()
-    model = TabularARGN(device="cpu", random_state=SEED, workspace_dir=str(out / "workspace"))
+    limits = {"max_training_time": max_minutes} if max_minutes else {}
+    model = TabularARGN(device="cpu", random_state=SEED, workspace_dir=str(out / "workspace"), **limits)
     model.fit(train)
     train_s = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -189,7 +192,10 @@ def run_argn(d: Path, out: Path, info: dict, n_sample: int) -> dict:
     (out / "synthetic").mkdir()
     syn.to_parquet(out / "synthetic" / "part-0.parquet", index=False)
     sample_s = time.perf_counter() - t0
-    return competitor_result(out, train_s, sample_s, n_sample)
+    return {
+        **competitor_result(out, train_s, sample_s, n_sample),
+        **({"max_training_minutes": max_minutes} if max_minutes else {}),
+    }
 
 
 def sdv_metadata(train: pd.DataFrame, name: str):
@@ -359,14 +365,17 @@ def ceiling(table: str, info: dict) -> dict:
 
 
 # ---- driver -----------------------------------------------------------------------------------------
-def run_one(table: str, family: str, info: dict, timeout: int, tag: str = "", extra: str = "") -> dict:
+def run_one(
+    table: str, family: str, info: dict, timeout: int, tag: str = "", extra: str = "", argn_minutes: float | None = None
+) -> dict:
     result = WORK / table / f"{family}{tag}.json"
     result.unlink(missing_ok=True)
     load = load_avg()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     try:
         proc = subprocess.run(
-            [sys.executable, __file__, "--worker", table, family, "--tag", tag, "--extra", extra],
+            [sys.executable, __file__, "--worker", table, family, "--tag", tag, "--extra", extra]
+            + (["--argn-max-minutes", str(argn_minutes)] if argn_minutes else []),
             env=env,
             timeout=timeout,
             capture_output=True,
@@ -386,8 +395,9 @@ def run_one(table: str, family: str, info: dict, timeout: int, tag: str = "", ex
         "threads": res["threads"],
         "load_average_at_start": load,
     }
-    if "sizing" in res:
-        row["sizing"] = res["sizing"]
+    for key in ("sizing", "max_training_minutes"):
+        if key in res:
+            row[key] = res[key]
     return row
 
 
@@ -404,6 +414,11 @@ def main(argv=None) -> int:
     ap.add_argument("--timeout", type=int, default=3600, help="seconds per model and table before it counts as not run")
     ap.add_argument("--extra", default="", help="comma-separated overrides for the synthgen families")
     ap.add_argument("--tag", default="", help="suffix of the result rows (side-by-side settings, with --extra)")
+    ap.add_argument(
+        "--argn-max-minutes",
+        type=float,
+        help="cap TabularARGN's training time (its default, 10 days and 100 epochs, does not fit 2 cores on flights)",
+    )
     ap.add_argument("--worker", nargs=2, metavar=("TABLE", "FAMILY"), help=argparse.SUPPRESS)
     ap.add_argument(
         "--rescore",
@@ -428,7 +443,7 @@ def main(argv=None) -> int:
     if args.rescore:
         return rescore([t for t in args.tables.split(",") if t])
     if args.worker:
-        worker(*args.worker, args.tag, tuple(e for e in args.extra.split(",") if e))
+        worker(*args.worker, args.tag, tuple(e for e in args.extra.split(",") if e), args.argn_max_minutes)
         return 0
     tables = [t for t in args.tables.split(",") if t]
     families = [f for f in args.families.split(",") if f]
@@ -449,7 +464,15 @@ def main(argv=None) -> int:
         for family in families:
             ours = family not in COMPETITORS
             name = f"{family}{args.tag}" if ours else family
-            row = run_one(table, family, info, args.timeout, args.tag if ours else "", args.extra if ours else "")
+            row = run_one(
+                table,
+                family,
+                info,
+                args.timeout,
+                args.tag if ours else "",
+                args.extra if ours else "",
+                args.argn_max_minutes,
+            )
             row["measured_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
             if args.extra and ours:
                 row["overrides"] = args.extra
