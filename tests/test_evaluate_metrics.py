@@ -399,3 +399,45 @@ def test_multiclass_auc_is_sklearns_macro_ovr_and_skips_classes_the_holdout_lack
     y_no_c = np.where(y == "c", "a", y).astype(object)  # no holdout row of class "c"
     two = [roc_auc_score(y_no_c == k, proba[:, classes.index(k)]) for k in ("a", "b")]
     assert learners._macro_ovr_auc(y_no_c, proba, classes) == pytest.approx(np.mean(two))
+
+
+def test_dcr_share_averages_disjoint_train_samples_of_the_holdouts_size():
+    """Train 4x the holdout: the share is the mean over the four disjoint train samples (fold 0 is
+    the single sample the share used before), and it no longer swings with the sampling seed."""
+    from synthgen.evaluate.privacy import dcr_metrics
+
+    train, holdout, syn = make_table(400, 0, "t"), make_table(100, 1, "h"), make_table(300, 2, "s")
+    cols = [c for c in KINDS if KINDS[c] not in ("identifier", "text")]
+    r = dcr_metrics(train, holdout, syn, KINDS, cols, seed=0, max_rows=1000)
+    shuffled = train.sample(frac=1.0, random_state=2)
+    by_fold = [
+        dcr_metrics(shuffled.iloc[i * 100 : (i + 1) * 100], holdout, syn, KINDS, cols, seed=0, max_rows=1000)
+        for i in range(4)
+    ]
+    assert r["privacy.dcr_share_folds"] == 4 and all(f["privacy.dcr_share_folds"] == 1 for f in by_fold)
+    shares = [f["privacy.dcr_share"] for f in by_fold]
+    assert r["privacy.dcr_share"] == pytest.approx(np.mean(shares))
+    assert r["privacy.dcr_share_fold_sd"] == pytest.approx(np.std(shares))
+    # the old single sample of 100 train rows (train.sample(n=100, random_state=seed + 2)) is fold 0
+    single = dcr_metrics(train.sample(n=100, random_state=2), holdout, syn, KINDS, cols, seed=0, max_rows=1000)
+    assert single["privacy.dcr_share"] == shares[0]
+    over_seeds = [dcr_metrics(train, holdout, syn, KINDS, cols, seed=s, max_rows=1000) for s in range(8)]
+    singles = [
+        dcr_metrics(train.sample(n=100, random_state=s + 2), holdout, syn, KINDS, cols, seed=s, max_rows=1000)
+        for s in range(8)
+    ]
+    spread = np.std([x["privacy.dcr_share"] for x in over_seeds])
+    assert spread < 0.5 * np.std([x["privacy.dcr_share"] for x in singles])
+
+
+def test_dcr_share_of_copied_train_rows_counts_every_fold():
+    """Copies of train rows sit at distance 0 from the fold holding them and nearer than the holdout
+    in the others only by chance: the share over four folds is about 1/4 + 3/4 x chance."""
+    from synthgen.evaluate.privacy import dcr_metrics
+
+    train, holdout = make_table(400, 0, "t"), make_table(100, 1, "h")
+    cols = [c for c in KINDS if KINDS[c] not in ("identifier", "text")]
+    copies = dcr_metrics(train, holdout, train.iloc[:300], KINDS, cols, seed=0, max_rows=1000)
+    fresh = dcr_metrics(train, holdout, make_table(300, 2, "s"), KINDS, cols, seed=0, max_rows=1000)
+    assert copies["privacy.dcr_share"] == pytest.approx(0.25 + 0.75 * fresh["privacy.dcr_share"], abs=0.04)
+    assert copies["privacy.dcr_synthetic_p5"] == 0.0
