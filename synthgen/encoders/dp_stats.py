@@ -10,10 +10,14 @@ Everything encoder.json says about the real rows comes from a DP mechanism or fr
   public: listed as given, no budget spent. Boolean columns have a public domain;
 - numeric and datetime columns: a noisy histogram on a data-independent grid: first a
   log-spaced grid over +-1e19 for the range (unless `data.columns.<col>.bounds: [lo, hi]` is
-  declared), then a fine grid inside the range (one cell per integer when the range spans at most
-  2,048 values, 512 equal cells otherwise). The codec (exact-value tokens, quantile bin edges,
-  within-bin knots, min/max) is then fitted to values drawn from that histogram by inverse CDF:
-  post-processing, no further budget. Real values outside the range are clipped into it.
+  declared; the live cells are widened by one cell on each side, so a tail whose cell fell short
+  of the threshold is not cut off), then a value grid inside the range whose cell count follows
+  the noise: about n x eps / 6 cells (within [8, 512]), so an average cell holds ~6 noise scales
+  of rows (one cell per integer when that many cover the range), and 0 gets a cell of its own
+  (counts and amounts pile up there). Cells whose noisy count is below 2 noise scales count as
+  empty. The codec (exact-value tokens, quantile bin edges, within-bin knots, min/max) is then
+  fitted to values drawn from that histogram by inverse CDF: post-processing, no further budget.
+  Real values outside the range are clipped into it.
 - every modelled column gets a null token (whether a column has nulls is itself data).
 Budget: (epsilon, delta) * privacy.encoder_share, split evenly over the mechanisms (basic
 composition; each row adds 1 to one cell of each histogram, so each has sensitivity 1 under
@@ -39,9 +43,11 @@ from synthgen.schema import NUMERIC_KINDS, ColumnSchema, TableSchema, is_string_
 
 OTHER = "<other>"  # the merged level of string columns under DP
 _PSEUDO_ROWS = 20_000  # values drawn from each numeric histogram to fit its codec
-_FINE_UNIT_CELLS = 2048  # integer ranges up to this many values get one cell per value
-_FINE_CELLS = 512
-_FALSE_CELL = 0.01  # chance that some empty cell of a grid passes the range threshold
+_FINE_CELLS = 512  # most cells of the value grid
+_MIN_CELLS = 8
+_ROWS_PER_CELL = 6.0  # noise scales (1 / eps) of rows an average value cell holds
+_EMPTY_BELOW = 2.0  # noise scales: a value cell with a lower noisy count counts as empty
+_FALSE_CELL = 0.01  # chance that some empty cell of the range grid passes the range threshold
 # Log-spaced range grid: 0, +-10^(k/4) for k = -24 .. 76 (1e-6 .. 1e19, int64 nanoseconds fit)
 _POS = 10.0 ** (np.arange(-24, 77) / 4)
 _RANGE_EDGES = np.concatenate([-_POS[::-1], [0.0], _POS])
@@ -80,7 +86,7 @@ def fit_dp_encoder(
             continue
         arr, typ, declared = table.column(col.name), types[col.name], dict(columns_cfg.get(col.name) or {})
         if col.kind in NUMERIC_KINDS:
-            new, codec, info = _numeric(col, typ, arr, declared.get("bounds"), eps_c, settings["n_bins"], rng)
+            new, codec, info = _numeric(col, typ, arr, declared.get("bounds"), eps_c, settings["n_bins"], n_noisy, rng)
         else:
             new, n_kept, info = _categorical(
                 col,
@@ -182,8 +188,9 @@ def _check_declared(col, vt, levels) -> None:
 
 
 # ---- numeric -------------------------------------------------------------------------------------
-def _numeric(col, typ, arr, bounds, eps, n_bins, rng):
-    """(DP column schema, codec, report) from a two-stage noisy histogram (one stage with bounds)."""
+def _numeric(col, typ, arr, bounds, eps, n_bins, n_noisy, rng):
+    """(DP column schema, codec, report) from a two-stage noisy histogram (one stage with bounds).
+    n_noisy: the DP row count, which sizes the value grid."""
     col = replace(col, decimals=None, null_share=0.0, n_unique=0)  # decimals would describe real values
     scale = _scale_of(col)
     u, null = _units(col, scale, arr)
@@ -200,33 +207,47 @@ def _numeric(col, typ, arr, bounds, eps, n_bins, rng):
         live = np.flatnonzero(noisy >= tau)
         if not len(live):
             live = np.array([int(np.argmax(noisy))])
-        lo, hi = _RANGE_EDGES[live[0]], _RANGE_EDGES[live[-1] + 1]
+        first, last = max(live[0] - 1, 0), min(live[-1] + 1, len(noisy) - 1)  # one cell more each side
+        lo, hi = _RANGE_EDGES[first], _RANGE_EDGES[last + 1]
         info = {"mechanism": "noisy histograms (range, then values)", "epsilon": eps, "range": "dp"}
     if grid_int:
         lo, hi = math.ceil(lo), math.floor(hi)
         if hi < lo:
             hi = lo
-    edges = (
-        np.arange(lo, hi + 2, dtype=np.float64)
-        if grid_int and hi - lo < _FINE_UNIT_CELLS
-        else np.linspace(lo, hi, _FINE_CELLS + 1)
-    )
-    if grid_int:
-        edges = np.unique(np.round(edges))
-    if len(edges) < 2:
-        edges = np.array([lo, lo + 1.0])
+    edges = _value_grid(lo, hi, grid_int, int(np.clip(n_noisy * eps_fine / _ROWS_PER_CELL, _MIN_CELLS, _FINE_CELLS)))
     counts = _noisy_counts(np.clip(x, lo, hi), edges, eps_fine, rng)
-    counts[counts < math.log(len(counts) / _FALSE_CELL) / eps_fine] = 0.0  # noise in empty cells
+    counts[counts < _EMPTY_BELOW / eps_fine] = 0.0  # noise in empty cells
     if counts.sum() <= 0:
         counts[:] = 1.0
     values = _inverse_cdf(counts, edges, _PSEUDO_ROWS)
     if grid_int:
         values = np.clip(np.floor(values), lo, hi).astype(np.int64)
+    elif 0.0 in edges[:-1]:  # the zero cell decodes to 0 itself, not to a spread next to it
+        zero = np.flatnonzero(edges == 0.0)[0]
+        values[(values >= 0.0) & (values < edges[zero + 1])] = 0.0
     vmin, vmax = values.min(), values.max()
     new = replace(col, min=_schema_value(col, vmin, scale), max=_schema_value(col, vmax, scale))
     codec = NumericCodec.fit_units(new, typ, np.sort(values), True, n_bins)
     info.update({"cells": len(counts)})
     return new, codec, info
+
+
+def _value_grid(lo: float, hi: float, grid_int: bool, cells: int) -> np.ndarray:
+    """Edges of the value histogram over [lo, hi]: one cell per integer when `cells` of them cover
+    an integer range, else `cells` equal cells; 0 inside the range gets a cell of its own (one
+    unit wide for integers, 1e-6 of the range for real numbers)."""
+    if grid_int and hi - lo + 1 <= cells:
+        return np.arange(lo, hi + 2, dtype=np.float64)
+    top = hi + 1 if grid_int else hi
+    edges = np.linspace(lo, top, cells + 1)
+    if grid_int:
+        edges = np.unique(np.round(edges))
+    if lo <= 0 < top:
+        width = 1.0 if grid_int else (top - lo) * 1e-6
+        edges = np.unique(np.concatenate([edges[(edges < 0) | (edges > width)], [0.0, width]]))
+    if len(edges) < 2:
+        edges = np.array([lo, lo + 1.0])
+    return edges
 
 
 def _schema_value(col, v, scale):
