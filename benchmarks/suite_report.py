@@ -71,7 +71,10 @@ def render(results: dict) -> str:
             if "not_run" in row:
                 not_run.append(f"- {table} / {name}: {row['not_run']}")
                 continue
-            lines.append(f"| {name} | " + " | ".join(_cell(row.get(k)) for _, k in cols) + " |")
+            capped = (
+                f" (training capped at {row['max_training_minutes']:g} min)" if row.get("max_training_minutes") else ""
+            )
+            lines.append(f"| {name}{capped} | " + " | ".join(_cell(row.get(k)) for _, k in cols) + " |")
         lines.append("")
     if not_run:
         lines += ["## Not run", "", *not_run, ""]

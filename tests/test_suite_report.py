@@ -31,6 +31,7 @@ def test_every_family_present_gets_a_row_and_a_failed_one_is_listed_as_not_run()
                 "gan": row,
                 "vae": {**row, "shape": 0.96},
                 "ctgan": {**row, "shape": 0.865},
+                "argn": {**row, "max_training_minutes": 60.0},
                 "tvae": {"not_run": "over the 2400 s limit"},
             },
         }
@@ -40,6 +41,7 @@ def test_every_family_present_gets_a_row_and_a_failed_one_is_listed_as_not_run()
     for name, shape in (("gan", "0.950"), ("vae", "0.960"), ("ctgan", "0.865")):
         [line] = [x for x in lines if x.startswith(f"| {name} |")]
         assert shape in [c.strip() for c in line.split("|")]
+    assert any(x.startswith("| argn (training capped at 60 min) |") for x in lines)  # a capped competitor says so
     assert not any(x.startswith("| tvae |") for x in lines)
     assert "- penguins / tvae: over the 2400 s limit" in lines
 
