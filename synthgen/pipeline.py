@@ -192,10 +192,12 @@ def train(cfg: DictConfig):
 
 
 def _auto_schedule_keys(cfg: DictConfig) -> set:
-    """Which of batch_size / epochs the user left to the sizing rule (`auto`, no trainer.max_epochs)."""
+    """Which of batch_size / epochs / random_order_share the user left to the sizing rule (`auto`,
+    no trainer.max_epochs)."""
     keys = set()
-    if OmegaConf.select(cfg, "model.tabular.batch_size", default=None) == sizing.AUTO:
-        keys.add("batch_size")
+    for key in ("batch_size", "random_order_share"):
+        if OmegaConf.select(cfg, f"model.tabular.{key}", default=None) == sizing.AUTO:
+            keys.add(key)
     if OmegaConf.select(cfg, "trainer.max_epochs", default=None) is None and (
         OmegaConf.select(cfg, "model.training.tabular.epochs", default=None) == sizing.AUTO
     ):

@@ -50,8 +50,29 @@ def test_explicit_batch_or_epochs_stay_and_the_epochs_follow_an_explicit_batch()
 
 
 def test_only_auto_settings_are_scheduled():
-    assert pipeline._auto_schedule_keys(load_config(["privacy.epsilon=1"])) == {"batch_size", "epochs"}
-    assert pipeline._auto_schedule_keys(load_config(["trainer.max_epochs=3", "model.tabular.batch_size=64"])) == set()
+    assert pipeline._auto_schedule_keys(load_config(["privacy.epsilon=1"])) == {
+        "batch_size",
+        "epochs",
+        "random_order_share",
+    }
+    explicit = ["trainer.max_epochs=3", "model.tabular.batch_size=64", "model.tabular.random_order_share=0.5"]
+    assert pipeline._auto_schedule_keys(load_config(explicit)) == set()
+
+
+@pytest.mark.parametrize("explicit", [None, 0.25])
+def test_under_dp_the_transformer_trains_in_its_generation_order_unless_told_otherwise(explicit):
+    """random_order_share auto: 0.5 without DP, 0 under DP (the DP signal is not split over random
+    column orders); an explicit share stays under DP."""
+    from synthgen.modalities import training_spec
+
+    over = ["model=transformer"] + ([f"model.tabular.random_order_share={explicit}"] if explicit else [])
+    cfg = load_config(over)
+    size = sizing.TableSize(24_403, 15, 1_000)
+    spec, training, rule = training_spec(cfg, size)
+    assert spec["random_order_share"] == (explicit or 0.5)
+    dp_spec, _, dp_rule = sizing.apply_dp_schedule(spec, training, rule, size, pipeline._auto_schedule_keys(cfg))
+    assert dp_spec["random_order_share"] == (explicit or 0.0)
+    assert ("dp_random_order_share" in dp_rule) == (explicit is None)
 
 
 def _plan(eps, rows, batch, epochs):
