@@ -43,6 +43,7 @@ log = logging.getLogger("synthgen")
 MANIFEST = "manifest.json"
 BLOCK_ROWS = 65_536  # contiguous rows dealt to a rank at once
 SHUFFLE_BLOCKS = 4  # blocks mixed in one shuffle buffer
+ENCODE_BATCH = 131_072  # rows of a part encoded at once
 _NULL_KEY, _UNKNOWN_KEY = -(2**62), -(2**62) + 1
 
 
@@ -81,7 +82,11 @@ def value_hashes(enc, table: pa.Table) -> np.ndarray:
 
 
 def _sorted_unique(h: np.ndarray) -> np.ndarray:
-    h = np.sort(h)
+    return _distinct(np.sort(h))
+
+
+def _distinct(h: np.ndarray) -> np.ndarray:
+    """The distinct values of an ascending array."""
     return h[np.concatenate([[True], h[1:] != h[:-1]])] if len(h) else h
 
 
@@ -100,18 +105,28 @@ class SortedHashes:
 
 # ---- encode ------------------------------------------------------------------------------------------
 def _encode_part(task) -> tuple[int, str]:
-    """One Parquet part -> its token shard and its two sorted hash arrays (files in the staging folder)."""
+    """One Parquet part -> its token shard and its two sorted hash arrays (files in the staging folder),
+    ENCODE_BATCH rows at a time: a worker holds one batch and the part's tokens, not the part."""
     from synthgen.copies import token_hashes
     from synthgen.encoders import TabularEncoder
 
     part, out, i, state, dtype = task
     enc = TabularEncoder.from_dict(state)
-    table = pq.read_table(part)
-    tokens = enc.encode(table)
-    np.save(out / f"tokens-{i:06d}.npy", tokens.astype(dtype))
-    np.save(out / f".th-{i:06d}.npy", _sorted_unique(token_hashes(tokens)))
-    np.save(out / f".vh-{i:06d}.npy", _sorted_unique(value_hashes(enc, table)))
-    return len(tokens), _sha256(out / f"tokens-{i:06d}.npy")
+    with pq.ParquetFile(part) as pf:
+        n = pf.metadata.num_rows
+        tokens = np.empty((n, len(enc.codecs)), dtype=dtype)
+        th, vh = np.empty(n, dtype=np.uint64), np.empty(n, dtype=np.uint64)
+        at = 0
+        for batch in pf.iter_batches(batch_size=ENCODE_BATCH, use_threads=False):
+            table = pa.Table.from_batches([batch])
+            tok = enc.encode(table)
+            b = at + len(tok)
+            tokens[at:b], th[at:b], vh[at:b] = tok, token_hashes(tok), value_hashes(enc, table)
+            at = b
+    np.save(out / f"tokens-{i:06d}.npy", tokens)
+    np.save(out / f".th-{i:06d}.npy", _sorted_unique(th))
+    np.save(out / f".vh-{i:06d}.npy", _sorted_unique(vh))
+    return n, _sha256(out / f"tokens-{i:06d}.npy")
 
 
 def _sha256(path: Path) -> str:
@@ -121,13 +136,19 @@ def _sha256(path: Path) -> str:
 
 
 def _merge_hashes(folder: Path, prefix: str, n: int, out: Path) -> int:
-    """Merge the parts' sorted hash arrays into one sorted distinct array; remove the parts."""
+    """Merge the parts' sorted hash arrays into one sorted distinct array; remove the parts. Memory:
+    one array of every part's hashes (8 bytes a row, sorted in place) and its distinct values."""
     files = [folder / f"{prefix}-{i:06d}.npy" for i in range(n)]
-    merged = _sorted_unique(np.concatenate([np.load(f) for f in files])) if files else np.empty(0, np.uint64)
-    np.save(out, merged)
+    sizes = [np.load(f, mmap_mode="r").shape[0] for f in files]
+    merged, at = np.empty(sum(sizes), dtype=np.uint64), 0
+    for f, size in zip(files, sizes):
+        merged[at : at + size] = np.load(f, mmap_mode="r")
+        at += size
+    merged.sort()
+    np.save(out, _distinct(merged))
     for f in files:
         f.unlink()
-    return len(merged)
+    return int(np.load(out, mmap_mode="r").shape[0])
 
 
 def stream_encode(cfg, paths, settings: dict) -> dict:
@@ -212,21 +233,48 @@ def load_manifest(paths) -> dict:
 
 # ---- training ----------------------------------------------------------------------------------------
 class ShardTokens:
-    """The memory-mapped shards of a manifest; rows addressed by (shard, start, stop)."""
+    """The token shards of a manifest; rows addressed by (shard, start, stop). Rows are read with
+    positional reads, not a memory map: pages a map has touched count in the process's resident
+    memory, so an epoch over a map grows RSS to the shards' size; reads leave them to the page cache."""
 
     def __init__(self, folder: Path, manifest: dict):
-        self.shards = [np.load(Path(folder) / s["path"], mmap_mode="r") for s in manifest["shards"]]
+        self.paths = [Path(folder) / s["path"] for s in manifest["shards"]]
         self.first = [s["first_row"] for s in manifest["shards"]]
+        self.lengths = [int(s["rows"]) for s in manifest["shards"]]
         self.n_rows = int(manifest["rows"])
         self.n_columns = len(manifest["columns"])
+        self.dtype = np.dtype(manifest["dtype"])
+        self.offsets = [_npy_data_offset(p) for p in self.paths]
+        self._fds: dict[int, int] = {}
+
+    def read(self, shard: int, start: int, stop: int) -> np.ndarray:
+        """[stop - start, C] rows of one shard, in its dtype."""
+        fd = self._fds.get(shard)
+        if fd is None:
+            fd = self._fds[shard] = os.open(self.paths[shard], os.O_RDONLY)
+        row = self.n_columns * self.dtype.itemsize
+        data = os.pread(fd, (stop - start) * row, self.offsets[shard] + start * row)
+        return np.frombuffer(data, dtype=self.dtype).reshape(stop - start, self.n_columns)
+
+    def __getstate__(self):  # file descriptors do not travel to dataloader workers; they reopen
+        return {**self.__dict__, "_fds": {}}
+
+    def __del__(self):
+        for fd in getattr(self, "_fds", {}).values():
+            os.close(fd)
+
+
+def _npy_data_offset(path: Path) -> int:
+    """Where a .npy file's data starts (after its header)."""
+    with open(path, "rb") as f:
+        fmt = np.lib.format
+        version = fmt.read_magic(f)
+        (fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0)(f)
+        return f.tell()
 
 
 def _blocks(tokens: ShardTokens) -> list[tuple[int, int, int]]:
-    return [
-        (s, a, min(a + BLOCK_ROWS, len(arr)))
-        for s, arr in enumerate(tokens.shards)
-        for a in range(0, len(arr), BLOCK_ROWS)
-    ]
+    return [(s, a, min(a + BLOCK_ROWS, n)) for s, n in enumerate(tokens.lengths) for a in range(0, n, BLOCK_ROWS)]
 
 
 class ShardTrainSet:
@@ -262,7 +310,7 @@ class ShardTrainSet:
             parts = [carry]
             for i in mine[g : g + SHUFFLE_BLOCKS]:
                 s, a, b = self.blocks[i]
-                rows = np.asarray(self.tokens.shards[s][a:b])
+                rows = self.tokens.read(s, a, b)
                 parts.append(rows[~self._val_mask(self.blocks[i])].astype(np.int64))
             buf = np.concatenate(parts)
             buf = buf[rng.permutation(len(buf))]
@@ -312,10 +360,10 @@ def shard_datamodule(paths, batch_size: int, val_share: float, seed: int, val_ma
 
         def val_dataloader(self):
             probe = ShardTrainSet(tokens, thr, batch_size, seed, 0, 1)
-            rows = [np.asarray(tokens.shards[s][a:b])[probe._val_mask((s, a, b))] for s, a, b in probe.blocks]
+            rows = [tokens.read(s, a, b)[probe._val_mask((s, a, b))] for s, a, b in probe.blocks]
             val = np.concatenate(rows).astype(np.int64) if rows else np.empty((0, tokens.n_columns), np.int64)
             if not len(val):  # too few rows for a validation split: one training row stands in
-                val = np.asarray(tokens.shards[0][:1]).astype(np.int64)
+                val = tokens.read(0, 0, 1).astype(np.int64)
             return DataLoader(TensorDataset(torch.from_numpy(val)), batch_size=4096)
 
     return ShardDataModule()

@@ -167,7 +167,7 @@ def _id_shards(tmp_path, sizes):
         np.save(folder / f"tokens-{i:06d}.npy", np.arange(first, first + n, dtype=np.uint32)[:, None])
         shards.append({"path": f"tokens-{i:06d}.npy", "first_row": first, "rows": n})
         first += n
-    return ShardTokens(folder, {"rows": first, "columns": ["id"], "shards": shards})
+    return ShardTokens(folder, {"rows": first, "columns": ["id"], "dtype": "uint32", "shards": shards})
 
 
 def test_ranks_take_disjoint_rows_and_equal_batch_counts(tmp_path, monkeypatch):
@@ -233,3 +233,33 @@ def test_ddp_trains_from_shards(tmp_path, adult_parts):
     synthgen("encode", *ov)
     synthgen("train", *ov, "trainer=ddp", "trainer.devices=2")
     assert (tmp_path / "out" / "model" / "model.ckpt").exists()
+
+
+def test_a_preset_sample_threshold_keeps_the_exact_sample_and_few_rows():
+    from synthgen.streaming import SAMPLE_STREAM, BottomK, row_hashes
+
+    t = pq.read_table(ROOT / "data/adult/adult_train.parquet").slice(0, 3000)
+    h = row_hashes(0, SAMPLE_STREAM, 0, 3000)
+    plain, preset, low = BottomK(100), BottomK(100, expected=3000), BottomK(100, expected=30_000)
+    for a in range(0, 3000, 256):
+        for s in (plain, preset, low):
+            s.offer(t.slice(a, 256), h[a : a + 256])
+    assert preset.complete and preset.rows < 250  # plain holds up to 200 between prunes
+    assert preset.result(t.schema).equals(plain.result(t.schema))
+    assert not low.complete  # a threshold set for ten times the rows turns needed rows away
+
+
+def test_prepare_falls_back_to_a_second_sampling_pass_when_the_preset_threshold_is_too_low(
+    tmp_path, adult_parts, monkeypatch
+):
+    from synthgen import streaming
+
+    got = []
+    for claimed in (None, 30_000):  # the footers' count, then ten times it
+        if claimed:
+            monkeypatch.setattr(streaming.Source, "known_rows", lambda self: claimed)
+        cfg = load_config(overrides(tmp_path / str(claimed), f"data.path={adult_parts}", "stream.sample_rows=100"))
+        pipeline.prepare(cfg)
+        paths, _ = prepared(cfg)
+        got.append(pq.read_table(paths.prepared / "sample.parquet"))
+    assert got[0].num_rows >= 100 and got[0].equals(got[1])
