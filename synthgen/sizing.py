@@ -27,6 +27,11 @@ tuned on Adult (REF_ROWS training rows), to the table:
     d_model      = the reference width (64 for the transformer); see benchmarks/sizing.md.
     n_bins       = rows / 20 within [10, 100]: the encoder's quantile bins per numeric column
                    (encoder.n_bins=auto, applied when the encoder is fitted).
+    max_categories = per categorical column, the number of its levels seen at least 20 times, within
+                   [1,000, 20,000] (encoder.max_categories=auto): as with bins, a token is worth ~20 rows;
+                   under 20,000 rows the floor keeps every level up to 1,000, so small tables are
+                   unchanged, and a large table keeps its frequent levels instead of merging them
+                   (flights: tailnum's 4,043 levels, 1,000 kept held 62 % of the rows; ~3,100 kept hold 97 %).
 
 The vocabulary V enters through the validation share's floor only (a column with more tokens than
 validation rows cannot be scored). Measurements that chose the rule: benchmarks/sizing.md.
@@ -45,6 +50,7 @@ VAL_ROWS = 500  # validation rows wanted for early stopping (Adult: 2 %, as meas
 TOKENS_PER_BATCH = 16_384  # cap on batch_size x columns (64 columns: 256 rows per step)
 MIN_BATCH = 32
 ROWS_PER_BIN = 20  # encoder.n_bins=auto: 100 bins from 2,000 rows on
+CATEGORY_CAP = (1_000, 20_000)  # encoder.max_categories=auto: levels kept per column, at least and at most
 ROUND_STEPS = 50  # an epoch (one validation round, checkpoint, early-stopping check) is at least
 # this many steps: a 400-row table's epochs are several passes over its rows
 
@@ -81,6 +87,13 @@ def _clip(x, lo, hi):
 def n_bins(rows: int) -> int:
     """Quantile bins per numeric column (encoder.n_bins=auto): ROWS_PER_BIN rows a bin, 10 to 100."""
     return int(_clip(round(rows / ROWS_PER_BIN), 10, 100))
+
+
+def max_categories(frequencies) -> int:
+    """Levels kept per categorical column (encoder.max_categories=auto): those seen at least
+    ROWS_PER_BIN times, within CATEGORY_CAP. `frequencies`: the column's level counts."""
+    frequent = sum(1 for f in frequencies if f >= ROWS_PER_BIN)
+    return int(_clip(frequent, *CATEGORY_CAP))
 
 
 def batch_size(size: TableSize, family_max: int, multiple: int = 1) -> int:

@@ -477,3 +477,22 @@ def test_free_text_is_dropped_with_a_warning_when_asked():
     out = enc.decode(enc.encode(t), np.random.default_rng(0))
     assert out.column_names == ["a"]
     assert re.search("note", json.dumps(enc.to_dict()["codecs"])) is None
+
+
+def test_auto_category_cap_keeps_every_level_seen_20_times():
+    """encoder.max_categories=auto: 1,500 levels of 20 rows each all get a token (a fixed cap of 1,000
+    merged a third of them into the rare token); levels seen fewer times share the rare token; a
+    small table keeps every level up to the 1,000 floor."""
+    from synthgen import sizing
+
+    names = [f"tail-{i:04d}" for i in range(1500) for _ in range(20)] + [f"once-{i}" for i in range(300)]
+    t = pa.table({"tailnum": names, "x": np.arange(len(names)) % 7})
+    s = infer_schema(t)
+    auto = TabularEncoder.fit(t, s, max_categories="auto")
+    fixed = TabularEncoder.fit(t, s, max_categories=1000)
+    assert auto.layout.cardinalities[0] == 1500 + 1 and fixed.layout.cardinalities[0] == 1000 + 1
+    small = pa.table({"city": [f"c{i}" for i in range(800)] * 2})
+    assert TabularEncoder.fit(small, infer_schema(small), max_categories="auto").layout.cardinalities[0] == 800
+    assert sizing.max_categories([5] * 30_000) == 1000 and sizing.max_categories([20] * 30_000) == 20_000
+    with pytest.raises(SynthgenError, match="max_categories"):
+        TabularEncoder.fit(t, s, max_categories="many")

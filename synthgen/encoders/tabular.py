@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from synthgen import ages, pii
+from synthgen import ages, pii, sizing
 from synthgen import codecs as text_codecs
 from synthgen.encoders.columns import CategoryCodec, DurationCodec, NumericCodec, _rescale, _temporal_array, _units
 from synthgen.encoders.layout import TokenLayout
@@ -79,7 +79,7 @@ class TabularEncoder:
         table: pa.Table,
         schema: TableSchema,
         n_bins: int = 100,
-        max_categories: int = 1000,
+        max_categories: int | str = 1000,
         rare_min_count: int = 1,
         text_strategy: str = "fake",
     ) -> "TabularEncoder":
@@ -93,6 +93,8 @@ class TabularEncoder:
             ("max_categories", max_categories, 1),
             ("rare_min_count", rare_min_count, 1),
         ):
+            if key == "max_categories" and v == sizing.AUTO:  # per column, from its level counts
+                continue
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < lo:
                 raise SynthgenError(f"encoder.{key}={v!r} must be an integer of at least {lo}")
         missing = [n for n in schema.names if n not in table.column_names]
@@ -132,7 +134,8 @@ class TabularEncoder:
             elif col.kind in NUMERIC_KINDS:
                 codecs[col.name] = NumericCodec.fit(col, arr, n_bins)
             elif col.kind in ("categorical", "boolean"):
-                codecs[col.name] = CategoryCodec.fit(col, arr, max_categories, rare_min_count)
+                cap = sizing.max_categories(col.frequencies or []) if max_categories == sizing.AUTO else max_categories
+                codecs[col.name] = CategoryCodec.fit(col, arr, cap, rare_min_count)
             elif col.kind == "identifier":
                 ids[col.name] = _id_format(col.name, arr, types[col.name])
             elif col.kind == "text" and text_strategy == "drop":

@@ -92,6 +92,10 @@ class TabularModality(Modality):
             settings["n_bins"] = n_bins(train.num_rows)
         if pcfg.enabled:  # the saved state from DP mechanisms or declared public domains
             from synthgen.encoders.dp_stats import fit_dp_encoder
+            from synthgen.sizing import AUTO, CATEGORY_CAP
+
+            if settings.get("max_categories") == AUTO:  # the rule reads real level counts: its floor
+                settings["max_categories"] = CATEGORY_CAP[0]
 
             enc = fit_dp_encoder(train, schema, settings, plain(self.cfg.data.columns), pcfg, self.cfg.seed)
         else:

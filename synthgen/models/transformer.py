@@ -29,6 +29,8 @@ from synthgen.models.base import TabularGenerator
 from synthgen.models.blocks import KVCache, Trunk, sample_categorical
 from synthgen.models.schedules import adamw_warmup_cosine
 
+HEAD_PAD_MAX = 1024  # columns with more tokens than this get a head matmul of their own in training
+
 
 class TabularTransformer(TabularGenerator):
     def __init__(
@@ -55,15 +57,22 @@ class TabularTransformer(TabularGenerator):
         self.register_buffer("offsets", torch.tensor(self.layout.offsets, dtype=torch.long), persistent=False)
         if column_order not in ("cardinality", "table"):
             raise ValueError(f"model.tabular.column_order must be 'cardinality' or 'table', got {column_order!r}")
-        cards, K = self.layout.cardinalities, max(self.layout.cardinalities)
+        cards = self.layout.cardinalities
         generation = torch.tensor(cards).argsort(stable=True) if column_order == "cardinality" else torch.arange(C)
         self.register_buffer("generation", generation, persistent=False)  # [C] columns in generation order
         self.register_buffer("rank", generation.argsort(), persistent=False)  # [C] each column's place in it
-        # The head read per column, padded to the widest vocabulary K: rows [C, K] of head.weight
-        # (padding repeats a column's last row) and a mask of the padding, for one batched matmul.
-        rows = [[o + min(j, k - 1) for j in range(K)] for o, k in zip(self.layout.offsets, cards)]
-        self.register_buffer("head_rows", torch.tensor(rows, dtype=torch.long), persistent=False)
-        self.register_buffer("head_pad", torch.tensor([[j >= k for j in range(K)] for k in cards]), persistent=False)
+        # The head read per column, padded to the widest vocabulary K among the columns of at most
+        # HEAD_PAD_MAX tokens: rows [C', K] of head.weight (padding repeats a column's last row) and a
+        # mask of the padding, for one batched matmul. Wider columns (a 3,000-level category) get a
+        # matmul each, so one of them does not pad every other column to its width.
+        self.wide = [c for c, k in enumerate(cards) if k > HEAD_PAD_MAX]
+        narrow = [c for c, k in enumerate(cards) if k <= HEAD_PAD_MAX]
+        K = max((cards[c] for c in narrow), default=1)
+        rows = [[self.layout.offsets[c] + min(j, cards[c] - 1) for j in range(K)] for c in narrow]
+        self.register_buffer("narrow", torch.tensor(narrow, dtype=torch.long), persistent=False)
+        self.register_buffer("head_rows", torch.tensor(rows, dtype=torch.long).view(len(narrow), K), persistent=False)
+        pad = [[j >= cards[c] for j in range(K)] for c in narrow]
+        self.register_buffer("head_pad", torch.tensor(pad, dtype=torch.bool).view(len(narrow), K), persistent=False)
         self.tok_emb = nn.Embedding(V, d_model)
         self.col_in = nn.Embedding(C, d_model)
         self.col_query = nn.Embedding(C, d_model)
@@ -111,14 +120,38 @@ class TabularTransformer(TabularGenerator):
             # DP-SGD (synthgen/privacy): Opacus sees a layer's parameters only through its forward
             # call, so the full head runs ([B, C, V], B*C*V*d) and each column's slice is read off.
             full = self.head(h)  # [B, C, V]
+            if self.wide:
+                return self._loss_by_group(x, h, full)
             logits = full.gather(2, self.head_rows.expand(len(x), -1, -1)).masked_fill(self.head_pad, float("-inf"))
             return F.cross_entropy(logits.flatten(0, 1), x.flatten())
+        if self.wide:
+            return self._loss_by_group(x, h)
         # One batched matmul over the padded per-column heads: B*C*K*d multiply-adds, one op instead
         # of C small ones (2x faster on CPU) and far below the B*C*V*d of a full head everywhere.
         weight = self.head.weight[self.head_rows]  # [C, K, d]
         bias = self.head.bias[self.head_rows].masked_fill(self.head_pad, float("-inf"))  # [C, K]
         logits = torch.einsum("bcd,ckd->bck", h, weight) + bias  # [B, C, K]
         return F.cross_entropy(logits.flatten(0, 1), x.flatten())
+
+    def _loss_by_group(self, x: torch.Tensor, h: torch.Tensor, full: torch.Tensor | None = None) -> torch.Tensor:
+        """_loss with wide columns: the narrow ones through the padded batched head, each wide one
+        through its own slice; the same mean over B x C column NLLs. full: [B, C, V] under DP-SGD."""
+        B, C = x.shape
+        xn, total = x[:, self.narrow], h.new_zeros(())
+        if len(self.narrow):
+            if full is None:
+                weight = self.head.weight[self.head_rows]  # [C', K, d]
+                bias = self.head.bias[self.head_rows].masked_fill(self.head_pad, float("-inf"))
+                logits = torch.einsum("bcd,ckd->bck", h[:, self.narrow], weight) + bias  # [B, C', K]
+            else:
+                rows = self.head_rows.expand(B, -1, -1)
+                logits = full[:, self.narrow].gather(2, rows).masked_fill(self.head_pad, float("-inf"))
+            total = total + F.cross_entropy(logits.flatten(0, 1), xn.flatten(), reduction="sum")
+        for c in self.wide:
+            o, k = self.layout.offsets[c], self.layout.cardinalities[c]
+            logits = self.column_logits(h[:, c], c) if full is None else full[:, c, o : o + k]
+            total = total + F.cross_entropy(logits, x[:, c], reduction="sum")
+        return total / (B * C)
 
     def training_step(self, batch, batch_idx):
         loss = self._loss(batch[0])
