@@ -249,3 +249,16 @@ def test_image_blocks_set_numbers():
         node = yaml.safe_load(path.read_text())
         image = {**node.get("image", {}), **node.get("training", {}).get("image", {})}
         assert "auto" not in image.values(), path.name
+
+
+def test_sampling_block_follows_the_kv_cache_of_a_row():
+    """sample_block=auto: a 256 MB KV cache (columns x layers x 2 x d_model float32 a row), a power of
+    two within [2,048, 32,768]; it follows an explicit width and depth."""
+    from synthgen.sizing import sample_block
+
+    assert sample_block(8, 64, 2) == 32768 and sample_block(15, 64, 2) == 16384 and sample_block(65, 64, 2) == 2048
+    cfg = load_config(["model=transformer", "model.tabular.d_model=128", "model.tabular.n_layers=4"])
+    spec, _, _ = training_spec(cfg, size(800, 15))
+    assert spec["sample_block"] == sample_block(15, 128, 4) == 4096
+    spec, _, _ = training_spec(load_config(["model=transformer", "model.tabular.sample_block=1000"]), size(800, 15))
+    assert spec["sample_block"] == 1000
