@@ -22,12 +22,20 @@ import pytorch_lightning as pl
 from synthgen.errors import SynthgenError
 
 
+def configured_share(cfg, training: dict) -> float | None:
+    """train.cooldown when set (0: off), else the family's training.<modality>.cooldown (None: off)."""
+    from omegaconf import OmegaConf
+
+    share = OmegaConf.select(cfg, "train.cooldown")
+    return check_share(training.get("cooldown") if share is None else share)
+
+
 def check_share(share) -> float | None:
-    """train.cooldown: null (off) or a share in (0, 1]; anything else is a one-line error."""
-    if share is None:
+    """train.cooldown: 0 or null (off) or a share in (0, 1]; anything else is a one-line error."""
+    if share is None or (share == 0 and not isinstance(share, bool)):
         return None
     if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1:
-        raise SynthgenError(f"train.cooldown={share!r}: expected null (off) or a share of the steps in (0, 1]")
+        raise SynthgenError(f"train.cooldown={share!r}: expected 0 (off) or a share of the steps in (0, 1]")
     return float(share)
 
 

@@ -85,7 +85,7 @@ def train(cfg: DictConfig):
     from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 
     from synthgen.checkpoint import export_generator
-    from synthgen.cooldown import cooldown_callback
+    from synthgen.cooldown import configured_share, cooldown_callback
     from synthgen.io import atomic_write_text
     from synthgen.progress import EpochLog, LossCurve, is_terminal
 
@@ -120,8 +120,9 @@ def train(cfg: DictConfig):
     logger = tracking.lightning_logger(cfg, paths) if _is_launcher() else False
     # best.ckpt: the lowest val_loss; last.ckpt: every epoch's end, for resuming (ModelCheckpoint's own
     # save_last writes last.ckpt only when it saves a new best, so resuming would repeat epochs).
-    # train.cooldown: on a plateau, back to the best weights and anneal to 0 instead of stopping there
-    cooldown = cooldown_callback(OmegaConf.select(cfg, "train.cooldown"), patience, model.automatic_optimization)
+    # train.cooldown (else the family's training.<modality>.cooldown): on a plateau, back to the best
+    # weights and anneal to 0 instead of stopping there
+    cooldown = cooldown_callback(configured_share(cfg, training), patience, model.automatic_optimization)
     callbacks = [
         ModelCheckpoint(dirpath=paths.checkpoints, filename="best", monitor="val_loss", save_top_k=1),
         ModelCheckpoint(dirpath=paths.checkpoints, filename="last", save_top_k=1),

@@ -86,14 +86,27 @@ def test_counters_survive_a_checkpoint_round_trip():
     assert again.state_dict() == cb.state_dict() and again.finished
 
 
-@pytest.mark.parametrize("bad", [0, 1.5, -0.1, "half", True])
+@pytest.mark.parametrize("bad", [1.5, -0.1, "half", True])
 def test_a_bad_share_is_a_one_line_error(bad):
-    with pytest.raises(SynthgenError, match=r"train.cooldown=.*expected null \(off\) or a share") as e:
+    with pytest.raises(SynthgenError, match=r"train.cooldown=.*expected 0 \(off\) or a share") as e:
         check_share(bad)
     assert "\n" not in str(e.value)
 
 
-def test_off_by_default_and_never_for_families_that_step_their_own_optimisers():
-    assert cooldown_callback(None, 5, automatic=True) is None
+def test_off_when_unset_or_zero_and_never_for_families_that_step_their_own_optimisers():
+    assert cooldown_callback(None, 5, automatic=True) is None and cooldown_callback(0, 5, automatic=True) is None
     assert cooldown_callback(0.2, 5, automatic=False) is None
     assert isinstance(cooldown_callback(0.2, 5, automatic=True), PlateauCooldown)
+
+
+def test_the_transformer_cools_down_by_default_and_train_cooldown_overrides_it():
+    from synthgen.config import load_config
+    from synthgen.cooldown import configured_share
+    from synthgen.modalities import training_spec
+
+    def share(*overrides):
+        cfg = load_config(list(overrides))
+        return configured_share(cfg, training_spec(cfg)[1])
+
+    assert share("model=transformer") == 0.2 and share("model=vae") is None
+    assert share("model=transformer", "train.cooldown=0") is None and share("model=vae", "train.cooldown=0.5") == 0.5
