@@ -29,6 +29,7 @@ the fixed layout rules that out). tests/test_seeding.py checks it.
     DP_BATCHES       ()              torch  Poisson-sampled DP batches (privacy/training.py)
     DP_RANK_BATCHES  (rank,)         torch  a DDP rank's Poisson draws over its share of the rows
     DP_NOISE         ()              torch  the DP optimiser's gradient noise
+    GAN_INDEX_ROWS   (rank,)         torch  the rows a large table's GAN samples conditions from
     monitoring: seed FIXED, so a figure compares across epochs and runs
     VAL_NOISE        (batch,)        torch  the VAEs' noise for val_loss, per validation batch
     VAL_SAMPLE       ()              torch  the GANs' generated rows or images for val_loss
@@ -75,6 +76,7 @@ DP_ENCODER = Purpose(15, "dp encoder")
 DP_BATCHES = Purpose(16, "dp batches")
 DP_NOISE = Purpose(17, "dp noise")
 DP_RANK_BATCHES = Purpose(18, "dp batches of a rank", ("rank",))
+GAN_INDEX_ROWS = Purpose(19, "gan index rows", ("rank",))
 VAL_NOISE = Purpose(20, "validation noise", ("batch",))
 VAL_SAMPLE = Purpose(21, "validation sample")
 EVAL_SUBSET = Purpose(30, "evaluation subset")

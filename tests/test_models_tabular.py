@@ -361,3 +361,23 @@ def test_a_wide_column_gets_its_own_head_and_the_same_loss_on_every_path(monkeyp
     assert torch.allclose(m._loss(x), by_column, atol=1e-6)
     m.per_sample_grads = True
     assert torch.allclose(m._loss(x), by_column, atol=1e-6)
+
+
+def test_a_large_tables_gan_samples_conditions_from_a_bounded_seeded_share_of_its_rows(monkeypatch):
+    """Training by sampling keeps every row up to INDEX_MAX_ROWS and a seeded ~INDEX_MAX_ROWS share of
+    a larger table (the same share for the same seed), so its memory does not grow with the table."""
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from synthgen.models import gan
+
+    model, _ = make_model("gan", [3, 5])
+    rows = torch.stack([torch.arange(4000) % 3, torch.arange(4000) % 5], 1)
+    loader = DataLoader(TensorDataset(rows), batch_size=model.batch_size, drop_last=True)
+    every = model._index_rows(loader)
+    assert len(every) == len(loader) * model.batch_size  # under the cap: all of them
+    monkeypatch.setattr(gan, "INDEX_MAX_ROWS", 400)
+    torch.manual_seed(7)
+    share = model._index_rows(loader)
+    torch.manual_seed(7)
+    again = model._index_rows(loader)
+    assert 300 < len(share) < 500 and torch.equal(share, again)

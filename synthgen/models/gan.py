@@ -47,6 +47,8 @@ from synthgen.models.base import TabularGenerator
 from synthgen.models.gan_training import WeightAverage, optimiser_step
 from synthgen.models.heads import SpanHead, Spans, generated_distance
 
+INDEX_MAX_ROWS = 1_000_000  # rows kept for training by sampling (a seeded share of larger tables)
+
 
 class GeneratorNet(nn.Module):
     """z [B, Z] + cond one-hot [B, Vc] -> MLP -> span logits [B, V]. The one-hot enters as an
@@ -205,7 +207,7 @@ class TabularGAN(WeightAverage, TabularGenerator):
     def on_train_start(self):
         # Training by sampling needs random access to the whole (rank-local) training table, so
         # the loader's batches only set the pace: one generator step per batch, an epoch per pass.
-        tokens = torch.cat([b[0] for b in self.trainer.train_dataloader]).to(self.device)  # [N, C]
+        tokens = self._index_rows(self.trainer.train_dataloader).to(self.device)  # [N, C]
         N, sp = len(tokens), self.spans
         counts = sp.counts(tokens)  # [V]
         self.token_freq.copy_(counts / N)
@@ -231,6 +233,21 @@ class TabularGAN(WeightAverage, TabularGenerator):
             "count": counts.long(),
             "log_freq": log_freq,
         }
+
+    def _index_rows(self, loader) -> torch.Tensor:
+        """The rows training by sampling draws from: every row of the rank's loader, or, when it holds
+        more than INDEX_MAX_ROWS, a seeded uniform share of them (~INDEX_MAX_ROWS rows), so memory stays
+        bounded whatever the table's size (the whole 5M-row table took 1.2 GB: int64 tokens plus a sort
+        per cond column)."""
+        from synthgen import seeding
+
+        expected = len(loader) * self.batch_size
+        if expected <= INDEX_MAX_ROWS:
+            return torch.cat([b[0] for b in loader])
+        rank = self.trainer.global_rank if self._trainer is not None else 0
+        g = seeding.torch_generator(seeding.GAN_INDEX_ROWS, torch.initial_seed() % 2**32, rank)
+        share = INDEX_MAX_ROWS / expected
+        return torch.cat([b[0][torch.rand(len(b[0]), generator=g) < share] for b in loader])
 
     def _draw_condition(self, B: int, probs: torch.Tensor, generator=None):
         """B conditions: a cond column uniformly, then a token of it from probs [V] -> (col, tok, idx) [B]."""
