@@ -145,10 +145,11 @@ def _merge_hashes(folder: Path, prefix: str, n: int, out: Path) -> int:
         merged[at : at + size] = np.load(f, mmap_mode="r")
         at += size
     merged.sort()
-    np.save(out, _distinct(merged))
+    distinct = _distinct(merged)
+    np.save(out, distinct)
     for f in files:
         f.unlink()
-    return int(np.load(out, mmap_mode="r").shape[0])
+    return len(distinct)
 
 
 def stream_encode(cfg, paths, settings: dict) -> dict:
