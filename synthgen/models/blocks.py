@@ -192,6 +192,17 @@ class Trunk(nn.Module):
         return self.ln_f(x)
 
 
+def bf16_native(device: torch.device) -> bool:
+    """Whether `device` multiplies bfloat16 matrices natively (faster than float32): a CUDA GPU with
+    bf16 support, or a CPU with AVX512-BF16 or AMX. Elsewhere bf16 is emulated and slower."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        cpu = torch.cpu
+        return any(getattr(cpu, f, lambda: False)() for f in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
+    return False
+
+
 def sample_categorical(logits: torch.Tensor, generator: torch.Generator, temperature: float = 1.0) -> torch.Tensor:
     """Sample from softmax(logits / temperature) along the last axis, reproducibly per generator.
 
