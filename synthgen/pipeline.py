@@ -300,18 +300,27 @@ def generate(cfg: DictConfig):
 def write_synthetic(cfg: DictConfig, paths: RunPaths):
     """The generate stage without MLflow (also what a served MLflow model runs): (handler, manifest),
     or None in a DDP worker."""
+    import torch
     from hydra.utils import instantiate
 
     from synthgen.checkpoint import load_generator
     from synthgen.data import ChunkDataModule
     from synthgen.io import replace_dir
+    from synthgen.models.base import PRECISIONS
     from synthgen.progress import RowProgress
 
+    precision = str(cfg.generate.get("precision", "native"))  # `32` arrives from Hydra as a number
+    if precision not in PRECISIONS:
+        raise SynthgenError(f"generate.precision={precision}: use one of {', '.join(PRECISIONS)}")
     handler = handler_for(cfg, paths)
     enc = handler.load_encoder()
     model = load_generator(paths.model, also_allowed=family_targets(cfg.model))  # the config's own family
+    model.sample_precision = precision
     staging = paths.synthetic.with_name(f".{paths.synthetic.name}.partial")  # same path in every process
     plan = handler.generation(enc, staging)
+    on = torch.device("cuda" if str(cfg.trainer.accelerator) in ("gpu", "cuda") else "cpu")  # where it will sample
+    if model.sampling_dtype(on) is not None:
+        plan.info["precision"] = model.sampling_dtype(on)  # the bytes depend on it (generate.precision)
     if _is_launcher():
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)

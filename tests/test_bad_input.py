@@ -99,6 +99,12 @@ def test_bad_override_is_one_line(tmp_path):
     assert_one_line_error(run_cli("train", "nosuchkey=1"), "nosuchkey")
 
 
+def test_unknown_generate_precision(tmp_path):
+    out = tmp_path / "out"
+    assert_one_line_error(run_cli("generate", "generate.precision=16", f"paths.out_dir={out}"), "native, bf16, 32")
+    assert not out.exists()
+
+
 def test_generate_before_train(tmp_path):
     assert_one_line_error(run_cli("generate", f"paths.out_dir={tmp_path / 'out'}"), "synthgen encode")
 

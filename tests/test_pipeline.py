@@ -6,6 +6,7 @@ import json
 
 import pyarrow.parquet as pq
 import pytest
+import torch
 from mlflow.tracking import MlflowClient
 
 from synthgen import pipeline
@@ -100,6 +101,29 @@ def test_same_seed_same_bytes(finished_run, tmp_path):
     pipeline.generate(other)
     assert {p.name: p.read_bytes() for p in paths.synthetic.glob("part-*.parquet")} != first
     pipeline.generate(again)  # leave the seed-0 output for the other tests
+
+
+def test_generate_precision_is_recorded_and_32_is_float32(finished_run):
+    """generate.precision=32 samples the transformer's trunk in float32 and says so in the manifest;
+    the default (native) records what this machine used."""
+    from synthgen.config import load_config
+    from synthgen.models.blocks import bf16_native
+    from tests.conftest import TINY
+
+    cfg, paths, _ = finished_run
+    assert cfg.model.tabular._target_.endswith("TabularTransformer")
+    manifest = paths.synthetic / "_manifest.json"
+    native = "bf16" if bf16_native(torch.device("cpu")) else "32"
+    assert json.loads(manifest.read_text())["precision"] == native
+    base = [f"paths.out_dir={paths.out}", f"paths.mlflow_dir={paths.mlflow_dir}", *TINY, "evaluate.gate.enabled=false"]
+    first = {p.name: p.read_bytes() for p in paths.synthetic.glob("part-*.parquet")}
+    try:
+        pipeline.generate(load_config([*base, "generate.precision=32"]))
+        assert json.loads(manifest.read_text())["precision"] == "32"
+        float32 = {p.name: p.read_bytes() for p in paths.synthetic.glob("part-*.parquet")}
+        assert (float32 == first) == (native == "32")  # bf16 moves some draws, float32 none
+    finally:
+        pipeline.generate(load_config(base))  # leave the default output for the other tests
 
 
 def test_resume_from_last_checkpoint(finished_run):

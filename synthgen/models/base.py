@@ -13,9 +13,31 @@ import torch
 from synthgen import seeding
 from synthgen.encoders.layout import TokenLayout
 
+PRECISIONS = ("native", "bf16", "32")  # generate.precision
+
 
 class Generator(pl.LightningModule):
     """`predict_step` samples one output chunk with the chunk's own random stream."""
+
+    # generate.precision, set by the pipeline before sampling: a family that samples through
+    # `sampling_autocast` runs those products in bfloat16 with "bf16", float32 with "32", and with
+    # "native" in bfloat16 only where the device computes it natively (blocks.bf16_native)
+    sample_precision: str = "native"
+    samples_with_autocast = False  # True in a family whose sampler uses sampling_autocast
+
+    def sampling_dtype(self, device: torch.device | None = None) -> str | None:
+        """ "bf16" or "32": what sampling_autocast runs in on `device` (default: the model's), or None
+        where the family does not use it; the generation manifest records it."""
+        from synthgen.models.blocks import bf16_native
+
+        if not self.samples_with_autocast:
+            return None
+        p = self.sample_precision
+        return "bf16" if p == "bf16" or (p == "native" and bf16_native(device or self.device)) else "32"
+
+    def sampling_autocast(self):
+        """Autocast to bfloat16 for the products a family's sampler runs inside it, or a no-op."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.sampling_dtype() == "bf16")
 
     def sample(self, cond: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         raise NotImplementedError

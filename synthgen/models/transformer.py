@@ -26,13 +26,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from synthgen.models.base import TabularGenerator
-from synthgen.models.blocks import KVCache, Trunk, bf16_native, sample_categorical
+from synthgen.models.blocks import KVCache, Trunk, sample_categorical
 from synthgen.models.schedules import adamw_warmup_cosine
 
 HEAD_PAD_MAX = 1024  # columns with more tokens than this get a head matmul of their own in training
 
 
 class TabularTransformer(TabularGenerator):
+    samples_with_autocast = True  # the trunk, under generate.precision
+
     def __init__(
         self,
         layout: dict,
@@ -48,7 +50,6 @@ class TabularTransformer(TabularGenerator):
         sample_block: int = 2048,
         warmup_steps: int = 100,
         column_order: str = "cardinality",
-        sample_precision: str = "native",
     ):
         super().__init__(layout, batch_size, lr)
         self.save_hyperparameters()
@@ -58,12 +59,6 @@ class TabularTransformer(TabularGenerator):
         self.register_buffer("offsets", torch.tensor(self.layout.offsets, dtype=torch.long), persistent=False)
         if column_order not in ("cardinality", "table"):
             raise ValueError(f"model.tabular.column_order must be 'cardinality' or 'table', got {column_order!r}")
-        sample_precision = str(sample_precision)  # `32` arrives from Hydra as a number
-        if sample_precision not in ("native", "bf16", "32"):
-            raise ValueError(
-                f"model.tabular.sample_precision must be 'native', 'bf16' or '32', got {sample_precision!r}"
-            )
-        self.sample_precision = sample_precision
         cards = self.layout.cardinalities
         generation = torch.tensor(cards).argsort(stable=True) if column_order == "cardinality" else torch.arange(C)
         self.register_buffer("generation", generation, persistent=False)  # [C] columns in generation order
@@ -196,10 +191,9 @@ class TabularTransformer(TabularGenerator):
     def _sample_block(self, out, order: list, fixed: list, generator: torch.Generator, cache: KVCache) -> None:
         """Fill the free columns of out [b, C] in place, column by column in `order`.
 
-        With sample_precision bf16 (native: where the device computes bf16 natively, e.g. a CPU with
-        AVX512-BF16 or AMX) the trunk's matrix products run in bfloat16 under autocast; the residual
-        stream, the KV cache, the norms, the head's logits and the draw stay float32
-        (benchmarks/sampling_precision.md: the speed and the samples' quality, side by side).
+        Under `sampling_autocast` (generate.precision) the trunk's matrix products may run in
+        bfloat16; the residual stream, the KV cache, the norms, the head's logits and the draw stay
+        float32 (benchmarks/sampling_precision.md: the speed and the samples' quality, side by side).
 
         Rows that share a prefix share its computation: each step runs the trunk once per distinct
         prefix ("node") and draws every row's token from its node's logits. The first columns have
@@ -211,9 +205,8 @@ class TabularTransformer(TabularGenerator):
         per_row = False
         cache.reset(1)
         x = self.bos  # [nodes, 1, d]: the next input of every node
-        bf16 = self.sample_precision == "bf16" or (self.sample_precision == "native" and bf16_native(out.device))
         for t, c in enumerate(order):
-            with torch.autocast(out.device.type, dtype=torch.bfloat16, enabled=bf16):
+            with self.sampling_autocast():
                 h = self.trunk(x + self.col_query.weight[c], cache)[:, -1].float()  # [nodes, d]
             if not fixed[c]:
                 logits = self.column_logits(h, c)
