@@ -72,6 +72,20 @@ def test_a_plateau_restores_the_best_round_and_anneals_the_rate_to_zero():
     assert trainer.optimizers[0].param_groups[0]["lr"] == 0.0
 
 
+def test_climbing_away_from_the_best_calls_the_plateau_before_the_patience():
+    """val_loss more than 2 % above its best for 3 rounds in a row starts the cool-down from the best
+    round at once; one within 2 % (or a streak broken by a round within it) waits out the patience."""
+    losses = [5.0, 4.0, 3.0, 3.01, 3.1, 3.2, 3.0, 3.1, 3.2, 3.3, 3.4, 3.5, 3.6, 3.7]
+    module, cb, trainer = fit(losses, patience=20)
+    # rounds 4, 5 climb, round 6 (3.0, not a new best) breaks the streak; 7, 8, 9 climb -> after round 9
+    assert cb.finished and cb.best_step == 12 and cb.cool_steps == 6
+    assert trainer.global_step == 10 * BATCHES + 6
+    assert module.steps[40][1] == pytest.approx(module.w_at_round[2])
+    wander = [5.0, 4.0, 3.0, 3.05, 3.06, 3.04, 3.06, 3.05, 3.03, 3.06]  # within 2 % of the best
+    _, cb, trainer = fit(wander, patience=20)
+    assert not cb.cooling and trainer.global_step == len(wander) * BATCHES
+
+
 def test_without_a_plateau_the_run_is_untouched():
     module, cb, trainer = fit([5.0, 4.0, 3.0, 2.0, 1.0])
     assert not cb.cooling and not cb.finished
