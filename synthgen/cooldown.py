@@ -12,10 +12,10 @@ The plateau is also called early when val_loss has stayed more than RISE (2 %) a
 RISE_ROUNDS (3) rounds in a row: a small table that over-fits climbs steadily away from its best
 round, and waiting out the patience there (max(5, epochs / 3) rounds, 550 steps on diabetes) trains
 weights the cool-down then throws away. It anneals from the best round the patience would have
-annealed from (the dropout draws and batch order of the cool-down differ), only sooner. On the suite's curves (benchmarks/sizing.md)
-it ends penguins at round 6 instead of 13, diabetes 5 / 12, seattle_weather 19 / 25, gapminder
-19 / 22, and never fires on the tables that improve to the end (planes, whose val_loss wanders up
-to 1.3 % above its best, digits, compas).
+annealed from (the dropout draws and batch order of the cool-down differ), only sooner. On the
+suite's curves (benchmarks/sizing.md) it ends penguins at round 6 instead of 13, diabetes 5 / 12,
+seattle_weather 19 / 25, gapminder 19 / 22, and never fires on the tables that improve to the end
+(planes, whose val_loss wanders up to 1.3 % above its best, digits, compas).
 
 Decisions use the logged val_loss, which every DDP rank sees alike (sync_dist), so all ranks restore
 and stop together. On a resume (ckpt_path=last) the counters come back but not the best weights:

@@ -193,10 +193,10 @@ def train(cfg: DictConfig):
 
 
 def _auto_schedule_keys(cfg: DictConfig) -> set:
-    """Which of batch_size / epochs / random_order_share the user left to the sizing rule (`auto`,
+    """Which of batch_size / epochs / lr / random_order_share the user left to the sizing rule (`auto`,
     no trainer.max_epochs)."""
     keys = set()
-    for key in ("batch_size", "random_order_share"):
+    for key in ("batch_size", "lr", "random_order_share"):
         if OmegaConf.select(cfg, f"model.tabular.{key}", default=None) == sizing.AUTO:
             keys.add(key)
     if OmegaConf.select(cfg, "trainer.max_epochs", default=None) is None and (

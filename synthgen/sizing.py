@@ -76,6 +76,7 @@ PROFILES = {
         "warmup_steps": 100,
         "d_model": 64,
         "dropout": 0.1,
+        "lr": 0.003,  # the peak AdamW rate; under DP, DP_LR (apply_dp_schedule)
         "weight_decay": 0.01,
         "random_order_share": 0.5,
         "n_layers": 2,  # the reference depth; sample_block() follows an explicit model.tabular.n_layers
@@ -157,6 +158,8 @@ def plan(family: str, size: TableSize, multiple: int = 1, fixed: dict | None = N
         out["weight_decay"] = float(f"{ref['weight_decay'] * _clip(math.sqrt(small), 1.0, 10.0):.3g}")
     if "d_model" in ref:
         out["d_model"] = ref["d_model"]
+    if "lr" in ref:
+        out["lr"] = ref["lr"]
     if "random_order_share" in ref:
         out["random_order_share"] = ref["random_order_share"]
     if "sample_block" in ref:
@@ -234,6 +237,14 @@ DP_FAMILIES = ("TabularTransformer", "TabularVAE")  # the families DP-SGD trains
 DP_STEPS = 180  # optimiser steps of a DP run, at least (Adult before this rule: 4 epochs at B 512, 188 steps)
 DP_EPOCHS = 8  # passes over the rows (the compute); more only when the batch floor leaves < DP_STEPS steps
 DP_RANDOM_ORDER_SHARE = 0.0  # the transformer trains in its generation order only under DP (apply_dp_schedule)
+# The peak rate under DP (the transformer's `lr: auto`). AdamW divides each coordinate's step by the root
+# of its second moment, which under DP-SGD is mostly the noise's variance (sigma / B per coordinate), not
+# the gradient's: the step a coordinate takes is ~lr x its signal-to-noise ratio, far below lr. The
+# reference 3e-3 then leaves a 184-step DP run under-trained; 10x compensates. Measured
+# (benchmarks/bench_dp.py, Adult anchors split, public domains, eps 4; shape / pair trends / TSTR ratio /
+# detection AUC): lr 3e-3 0.979 / 0.936 / 0.854 / 0.936, 1e-2 0.977 / 0.951 / 0.951 / 0.772, 3e-2
+# 0.978 / 0.957 / 0.964 / 0.728; on a second table and at eps 1 in benchmarks/dp.md.
+DP_LR = 0.03
 
 
 def dp_schedule(rows: int, batch: int | None = None) -> dict:
@@ -257,13 +268,15 @@ def apply_dp_schedule(
     spec: dict, training: dict, rule: dict, size: TableSize, auto_keys: set
 ) -> tuple[dict, dict, dict]:
     """spec/training with the DP schedule for the keys the user left `auto` (auto_keys, of
-    {"batch_size", "epochs", "random_order_share"}); explicit values stay (the epochs follow an
+    {"batch_size", "epochs", "lr", "random_order_share"}); explicit values stay (the epochs follow an
     explicit batch). The rule's plan gets the DP values as dp_*."""
     dp = dp_schedule(size.rows, None if "batch_size" in auto_keys else int(spec["batch_size"]))
     spec, training = dict(spec), dict(training)
     spec["batch_size"] = dp["batch_size"]
     if "epochs" in auto_keys:
         training["epochs"] = dp["epochs"]
+    if "lr" in auto_keys and "lr" in spec:
+        spec["lr"] = dp["lr"] = DP_LR
     if "random_order_share" in auto_keys and "random_order_share" in spec:
         # Rows trained in random column orders (any-column conditioning) split a signal DP-SGD's noise
         # leaves scarce; in the generation order alone, Adult (public domains) gave shape / pair trends /

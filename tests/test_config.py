@@ -56,7 +56,7 @@ def test_models_instantiate(model):
         (["trainer.max_epochs=abc"], "expected an integer"),
         (["model=nosuchfamily"], f"model=nosuchfamily is unknown; choose one of: {', '.join(GROUPS['model'])}"),
         (["model.d_model=16"], "unknown config key 'model.d_model' (a family's keys are model.tabular.<key>"),
-        (["model.tabular.lr=fast"], "expected a number"),
+        (["model.tabular.temperature=fast"], "expected a number"),
     ],
 )
 def test_bad_overrides_are_one_line(override, message):

@@ -53,9 +53,15 @@ def test_only_auto_settings_are_scheduled():
     assert pipeline._auto_schedule_keys(load_config(["privacy.epsilon=1"])) == {
         "batch_size",
         "epochs",
+        "lr",
         "random_order_share",
     }
-    explicit = ["trainer.max_epochs=3", "model.tabular.batch_size=64", "model.tabular.random_order_share=0.5"]
+    explicit = [
+        "trainer.max_epochs=3",
+        "model.tabular.batch_size=64",
+        "model.tabular.lr=0.01",
+        "model.tabular.random_order_share=0.5",
+    ]
     assert pipeline._auto_schedule_keys(load_config(explicit)) == set()
 
 
@@ -73,6 +79,21 @@ def test_under_dp_the_transformer_trains_in_its_generation_order_unless_told_oth
     dp_spec, _, dp_rule = sizing.apply_dp_schedule(spec, training, rule, size, pipeline._auto_schedule_keys(cfg))
     assert dp_spec["random_order_share"] == (explicit or 0.0)
     assert ("dp_random_order_share" in dp_rule) == (explicit is None)
+
+
+@pytest.mark.parametrize("explicit", [None, 0.005])
+def test_under_dp_the_transformer_takes_the_dp_learning_rate_unless_told_otherwise(explicit):
+    """lr auto: the reference 3e-3 without DP, DP_LR under DP (AdamW's noise-dominated second moment
+    shrinks every step); an explicit rate stays either way."""
+    from synthgen.modalities import training_spec
+
+    cfg = load_config(["model=transformer"] + ([f"model.tabular.lr={explicit}"] if explicit else []))
+    size = sizing.TableSize(24_403, 15, 1_000)
+    spec, training, rule = training_spec(cfg, size)
+    assert spec["lr"] == (explicit or 0.003)
+    dp_spec, _, dp_rule = sizing.apply_dp_schedule(spec, training, rule, size, pipeline._auto_schedule_keys(cfg))
+    assert dp_spec["lr"] == (explicit or sizing.DP_LR) and sizing.DP_LR > 0.003
+    assert ("dp_lr" in dp_rule) == (explicit is None)
 
 
 def _plan(eps, rows, batch, epochs):
