@@ -241,9 +241,11 @@ DP_RANDOM_ORDER_SHARE = 0.0  # the transformer trains in its generation order on
 # of its second moment, which under DP-SGD is mostly the noise's variance (sigma / B per coordinate), not
 # the gradient's: the step a coordinate takes is ~lr x its signal-to-noise ratio, far below lr. The
 # reference 3e-3 then leaves a 184-step DP run under-trained; 10x compensates. Measured
-# (benchmarks/bench_dp.py, Adult anchors split, public domains, eps 4; shape / pair trends / TSTR ratio /
-# detection AUC): lr 3e-3 0.979 / 0.936 / 0.854 / 0.936, 1e-2 0.977 / 0.951 / 0.951 / 0.772, 3e-2
-# 0.978 / 0.957 / 0.964 / 0.728; on a second table and at eps 1 in benchmarks/dp.md.
+# (benchmarks/bench_dp.py, Adult anchors split, public domains; shape / pair trends / TSTR ratio /
+# detection AUC): eps 4: lr 3e-3 0.979 / 0.936 / 0.854 / 0.936, 1e-2 0.977 / 0.951 / 0.951 / 0.772,
+# 3e-2 0.978 / 0.957 / 0.964 / 0.728, 1e-1 0.979 / 0.951 / 0.939 / 0.792; eps 1: 3e-3 0.978 / 0.925 /
+# 0.764 / 0.976, 1e-2 0.978 / 0.944 / 0.909 / 0.881, 3e-2 0.972 / 0.943 / 0.943 / 0.835. Other tables:
+# README, "Differential privacy".
 DP_LR = 0.03
 
 
