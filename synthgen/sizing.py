@@ -25,6 +25,7 @@ tuned on Adult (REF_ROWS training rows), to the table:
     weight_decay = the reference * sqrt(REF_ROWS / n) within [1, 10] x the reference:
                    small tables are regularised so that they do not memorise rows.
     d_model      = the reference width (64 for the transformer); see benchmarks/sizing.md.
+    lr           = the reference peak rate (0.003 for the transformer) at every size; under DP, DP_LR.
     sample_block = the transformer's rows sampled at once: a 256 MB KV cache, 2,048 to 32,768 rows.
     n_bins       = rows / 20 within [10, 100]: the encoder's quantile bins per numeric column
                    (encoder.n_bins=auto, applied when the encoder is fitted).
