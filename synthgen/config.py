@@ -19,6 +19,7 @@ OPEN_NODES = ("data.columns.", "generate.condition.")
 DATA_VALUE_KEYS = ("generate.rebalance.value=", "generate.condition_file=", "data.sql=")
 # Keys whose default is null but whose value, when set, must be a whole number.
 NULLABLE_INTS = ("trainer.max_epochs", "train.patience", "generate.n_rows", "data.max_rows")
+PRECISIONS = ("native", "bf16", "32")  # generate.precision (synthgen/models/base.py)
 
 
 def load_config(overrides: list[str] | tuple = (), params_file: str | Path | None = None) -> DictConfig:
@@ -36,7 +37,17 @@ def load_config(overrides: list[str] | tuple = (), params_file: str | Path | Non
         raise SynthgenError(f"config does not resolve: {_first_line(e)}") from None
     _check_types(cfg, overrides)
     seeding.check_seed(cfg.get("seed", 0))  # every stream derives from it (synthgen/seeding.py)
+    if "generate" in cfg:  # refused before `synthgen run` trains, not after
+        check_precision(cfg.generate.get("precision", "native"))
     return cfg
+
+
+def check_precision(value) -> str:
+    """generate.precision as one of PRECISIONS (`32` arrives from Hydra as a number), or a one-line error."""
+    precision = str(value)
+    if precision not in PRECISIONS:
+        raise SynthgenError(f"generate.precision={precision}: use one of {', '.join(PRECISIONS)}")
+    return precision
 
 
 def _compose(overrides: list[str]) -> DictConfig:

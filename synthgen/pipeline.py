@@ -304,14 +304,12 @@ def write_synthetic(cfg: DictConfig, paths: RunPaths):
     from hydra.utils import instantiate
 
     from synthgen.checkpoint import load_generator
+    from synthgen.config import check_precision
     from synthgen.data import ChunkDataModule
     from synthgen.io import replace_dir
-    from synthgen.models.base import PRECISIONS
     from synthgen.progress import RowProgress
 
-    precision = str(cfg.generate.get("precision", "native"))  # `32` arrives from Hydra as a number
-    if precision not in PRECISIONS:
-        raise SynthgenError(f"generate.precision={precision}: use one of {', '.join(PRECISIONS)}")
+    precision = check_precision(cfg.generate.get("precision", "native"))
     handler = handler_for(cfg, paths)
     enc = handler.load_encoder()
     model = load_generator(paths.model, also_allowed=family_targets(cfg.model))  # the config's own family

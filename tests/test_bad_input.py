@@ -99,9 +99,11 @@ def test_bad_override_is_one_line(tmp_path):
     assert_one_line_error(run_cli("train", "nosuchkey=1"), "nosuchkey")
 
 
-def test_unknown_generate_precision(tmp_path):
+@pytest.mark.parametrize("stage", ["generate", "run"])
+def test_unknown_generate_precision(tmp_path, stage):
+    """Refused when the config is read: `run` does not train first and fail at generating."""
     out = tmp_path / "out"
-    assert_one_line_error(run_cli("generate", "generate.precision=16", f"paths.out_dir={out}"), "native, bf16, 32")
+    assert_one_line_error(run_cli(stage, "generate.precision=16", f"paths.out_dir={out}"), "native, bf16, 32")
     assert not out.exists()
 
 

@@ -13,8 +13,6 @@ import torch
 from synthgen import seeding
 from synthgen.encoders.layout import TokenLayout
 
-PRECISIONS = ("native", "bf16", "32")  # generate.precision
-
 
 class Generator(pl.LightningModule):
     """`predict_step` samples one output chunk with the chunk's own random stream."""
