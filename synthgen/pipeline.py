@@ -317,8 +317,9 @@ def write_synthetic(cfg: DictConfig, paths: RunPaths):
     staging = paths.synthetic.with_name(f".{paths.synthetic.name}.partial")  # same path in every process
     plan = handler.generation(enc, staging)
     on = torch.device("cuda" if str(cfg.trainer.accelerator) in ("gpu", "cuda") else "cpu")  # where it will sample
-    if model.sampling_dtype(on) is not None:
-        plan.info["precision"] = model.sampling_dtype(on)  # the bytes depend on it (generate.precision)
+    dtype = model.sampling_dtype(on)
+    if dtype is not None:
+        plan.info["precision"] = dtype  # the bytes depend on it (generate.precision)
     if _is_launcher():
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)

@@ -205,8 +205,9 @@ class TabularTransformer(TabularGenerator):
         per_row = False
         cache.reset(1)
         x = self.bos  # [nodes, 1, d]: the next input of every node
+        autocast = self.sampling_autocast()  # resolved once per block, entered at every step
         for t, c in enumerate(order):
-            with self.sampling_autocast():
+            with autocast:
                 h = self.trunk(x + self.col_query.weight[c], cache)[:, -1].float()  # [nodes, d]
             if not fixed[c]:
                 logits = self.column_logits(h, c)
