@@ -34,9 +34,13 @@ def load_artifact(path: Path, what: str, stage: str, load: Callable):
 
 
 def read_parquet(path: Path, stage: str, what: str = "Parquet table"):
+    """The table at `path` (a file or a folder of parts), with the columns a streamed prepare kept as
+    dictionaries decoded to their source types (io.decoded)."""
     import pyarrow.parquet as pq
 
-    return load_artifact(path, what, stage, pq.read_table)
+    from synthgen.io import decoded
+
+    return decoded(load_artifact(path, what, stage, pq.read_table))
 
 
 def check_synthetic(folder: Path) -> dict:

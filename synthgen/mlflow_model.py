@@ -115,8 +115,11 @@ def _first_rows(table_path: Path, n: int):
     import pyarrow.parquet as pq
 
     path = min(Path(table_path).glob("*.parquet")) if Path(table_path).is_dir() else table_path
+    from synthgen.io import decoded
+
     with pq.ParquetFile(path) as pf:
-        return pa.Table.from_batches(list(itertools.islice(pf.iter_batches(batch_size=n), 1)), schema=pf.schema_arrow)
+        head = pa.Table.from_batches(list(itertools.islice(pf.iter_batches(batch_size=n), 1)), schema=pf.schema_arrow)
+    return decoded(head)
 
 
 def log_generator(cfg, paths, run_id: str, registered_name: str | None) -> str | None:

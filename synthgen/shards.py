@@ -31,7 +31,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from synthgen import seeding
@@ -57,25 +56,30 @@ def token_dtype(cardinalities) -> np.dtype:
 
 
 # ---- hashes of rows --------------------------------------------------------------------------------
-def value_hashes(enc, table: pa.Table) -> np.ndarray:
+def value_hashes(enc, table: pa.Table, tokens: np.ndarray | None = None) -> np.ndarray:
     """uint64 per row: a hash of its modelled values (numbers in the codec's exact units, levels by
     their index among the schema's categories). Equal values, equal hashes; computed the same way
-    for real and decoded rows, so a synthetic row that copies a real one hashes alike."""
+    for real and decoded rows, so a synthetic row that copies a real one hashes alike. `tokens`
+    (the rows' tokens, when the caller has them): a category column without a rare token takes its
+    level index from them (token - null slot) instead of looking every row up again."""
     from synthgen.copies import token_hashes
-    from synthgen.encoders.columns import NumericCodec
-    from synthgen.schema import plain_values
+    from synthgen.encoders.columns import NumericCodec, lookup
+    from synthgen.schema import plain_values, temporal_ints
 
+    table = enc.schema.to_native(table)  # codec columns (dates, numbers, yes/no held as strings) parsed
     keys = np.empty((table.num_rows, len(enc.codecs)), dtype=np.int64)
     for j, (name, codec) in enumerate(enc.codecs.items()):
         col = table.column(name)
-        if isinstance(codec, NumericCodec):
+        if name in enc.offsets or name in enc.durations:  # modelled from another date: its own instants
+            k, null, _ = temporal_ints(plain_values(col))
+        elif isinstance(codec, NumericCodec):
             u, null = codec.units(col)
             k = u.view(np.int64) if u.dtype == np.float64 else u.astype(np.int64, copy=False)
+        elif tokens is not None and codec.n_rare == 0:  # every level has its token: index = token - base
+            k = tokens[:, j].astype(np.int64) - int(codec.has_null)
+            null = k < 0
         else:
-            arr = plain_values(col)
-            idx = pc.index_in(arr.cast(codec.dictionary.type), value_set=codec.dictionary)
-            null = arr.is_null().to_numpy(zero_copy_only=False)
-            k = idx.fill_null(-1).to_numpy().astype(np.int64)
+            k, null = lookup(col, codec.dictionary)
             k[k < 0] = _UNKNOWN_KEY  # a level beyond the schema's stored ones
         keys[:, j] = np.where(null, _NULL_KEY, k)
     return token_hashes(keys)
@@ -112,7 +116,7 @@ def _encode_part(task) -> tuple[int, str]:
 
     part, out, i, state, dtype = task
     enc = TabularEncoder.from_dict(state)
-    with pq.ParquetFile(part) as pf:
+    with pq.ParquetFile(part, read_dictionary=dictionary_columns(enc)) as pf:
         n = pf.metadata.num_rows
         tokens = np.empty((n, len(enc.codecs)), dtype=dtype)
         th, vh = np.empty(n, dtype=np.uint64), np.empty(n, dtype=np.uint64)
@@ -121,12 +125,26 @@ def _encode_part(task) -> tuple[int, str]:
             table = pa.Table.from_batches([batch])
             tok = enc.encode(table)
             b = at + len(tok)
-            tokens[at:b], th[at:b], vh[at:b] = tok, token_hashes(tok), value_hashes(enc, table)
+            tokens[at:b], th[at:b], vh[at:b] = tok, token_hashes(tok), value_hashes(enc, table, tok)
             at = b
     np.save(out / f"tokens-{i:06d}.npy", tokens)
     np.save(out / f".th-{i:06d}.npy", _sorted_unique(th))
     np.save(out / f".vh-{i:06d}.npy", _sorted_unique(vh))
     return n, _sha256(out / f"tokens-{i:06d}.npy")
+
+
+def dictionary_columns(enc) -> list[str]:
+    """Category columns read as their files' dictionaries: encoded and hashed per level (lookup)."""
+    from synthgen.encoders.columns import CategoryCodec
+
+    return [
+        name
+        for name, codec in enc.codecs.items()
+        if isinstance(codec, CategoryCodec)
+        and not enc.schema.column(name).codec
+        and name not in enc.offsets
+        and name not in enc.durations
+    ]
 
 
 def _sha256(path: Path) -> str:
@@ -144,7 +162,7 @@ def _merge_hashes(folder: Path, prefix: str, n: int, out: Path) -> int:
     for f, size in zip(files, sizes):
         merged[at : at + size] = np.load(f, mmap_mode="r")
         at += size
-    merged.sort()
+    merged.sort(kind="stable")  # timsort merges the parts' sorted runs: 0.15 s for 10 x 1M, quicksort 0.85 s
     distinct = _distinct(merged)
     np.save(out, distinct)
     for f in files:
@@ -389,7 +407,7 @@ class ShardCopyGuard:
         if not len(candidates):
             return candidates
         rows = table.take(pa.array(candidates))
-        return candidates[self.train_values.contains(value_hashes(self.enc, rows))]
+        return candidates[self.train_values.contains(value_hashes(self.enc, rows, tokens[candidates]))]
 
 
 def invalid_shards(paths) -> list[str]:

@@ -496,3 +496,42 @@ def test_auto_category_cap_keeps_every_level_seen_20_times():
     assert sizing.max_categories([5] * 30_000) == 1000 and sizing.max_categories([20] * 30_000) == 20_000
     with pytest.raises(SynthgenError, match="max_categories"):
         TabularEncoder.fit(t, s, max_categories="many")
+
+
+def as_dictionaries(t: pa.Table, cut: int) -> pa.Table:
+    """`t` with every string column as a two-chunk dictionary column: each chunk its own dictionary,
+    holding a level no row uses (as a streamed part's row-group dictionary may)."""
+    cols = []
+    for col in t.columns:
+        if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+            cols.append(col)
+            continue
+        chunks = []
+        for piece in (col.slice(0, cut), col.slice(cut)):
+            d = pc.dictionary_encode(piece.combine_chunks())
+            levels = pa.concat_arrays([pa.array(["an unused level"], d.dictionary.type), d.dictionary])
+            chunks.append(pa.DictionaryArray.from_arrays(pc.add(d.indices, 1), levels))
+        cols.append(pa.chunked_array(chunks))
+    return pa.Table.from_arrays(cols, names=t.column_names)
+
+
+def test_dictionary_columns_encode_as_their_values_do(zoo):
+    """Category columns arriving as Arrow dictionaries (streamed parts, pandas categoricals) are looked
+    up per level; tokens, row hashes and errors are those of the plain column."""
+    from synthgen.shards import value_hashes
+
+    t, _, enc = zoo
+    d = as_dictionaries(t, cut=1234)
+    assert sum(pa.types.is_dictionary(c.type) for c in d.columns) >= 3
+    np.testing.assert_array_equal(enc.encode(d), enc.encode(t))
+    np.testing.assert_array_equal(value_hashes(enc, d), value_hashes(enc, t))
+    # given the rows' tokens, a category column without a rare token hashes its levels from them
+    from synthgen.encoders.columns import CategoryCodec
+
+    assert any(isinstance(c, CategoryCodec) and c.n_rare == 0 for c in enc.codecs.values())
+    np.testing.assert_array_equal(value_hashes(enc, d, enc.encode(t)), value_hashes(enc, t))
+    first = t.column_names.index("large")
+    unseen = t.set_column(first, "large", pa.array(["x"] * 7 + ["never seen"] + ["y"] * (t.num_rows - 8)))
+    for table in (unseen, as_dictionaries(unseen, cut=5)):
+        with pytest.raises(SynthgenError, match="has value 'never seen', which the real data never had"):
+            enc.encode(table)

@@ -4,6 +4,7 @@ folders, globs, CSV and DuckDB SQL through one path; real Adult rows, real Light
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pyarrow as pa
@@ -48,6 +49,13 @@ def overrides(tmp_path, *extra):
     ]
 
 
+def read_prepared(path):
+    """A prepared table as the pipeline reads it (the parts keep the string columns' dictionaries)."""
+    from synthgen.artifacts import read_parquet
+
+    return read_parquet(path, "prepare")
+
+
 def prepared(cfg):
     paths = RunPaths.from_config(cfg)
     return paths, json.loads((paths.prepared / "stream.json").read_text())
@@ -58,7 +66,7 @@ def test_folder_is_split_counted_and_encoded_into_shards(tmp_path, adult_parts):
     pipeline.prepare(cfg)
     pipeline.encode(cfg)
     paths, info = prepared(cfg)
-    train, holdout = pq.read_table(paths.train_table), pq.read_table(paths.holdout_table)
+    train, holdout = read_prepared(paths.train_table), read_prepared(paths.holdout_table)
     assert train.num_rows + holdout.num_rows == 3000 and 0.15 < holdout.num_rows / 3000 < 0.25
     assert [p["rows"] for p in info["train_parts"]][:-1] == [500] * (len(info["train_parts"]) - 1)
     # exact full-pass counts in the schema, although kinds came from an 800-row sample
@@ -107,7 +115,7 @@ def test_split_and_sample_do_not_depend_on_batch_size(tmp_path, adult_parts):
         paths, _ = prepared(cfg)
         got.append(
             (
-                pq.read_table(paths.train_table),
+                read_prepared(paths.train_table),
                 pq.read_table(paths.prepared / "sample.parquet"),
                 paths.schema.read_text(),
             )
@@ -122,7 +130,7 @@ def test_sql_and_csv_glob_stream_into_the_same_path(tmp_path, adult_parts):
     paths, info = prepared(cfg)
     females = sum(pc.sum(pc.equal(pq.read_table(f).column("sex"), "Female")).as_py() for f in adult_parts.glob("*"))
     assert info["input_rows"] == females
-    assert set(pq.read_table(paths.train_table).column("sex").to_pylist()) == {"Female"}
+    assert set(read_prepared(paths.train_table).column("sex").to_pylist()) == {"Female"}
 
     csv_dir = tmp_path / "csv"
     csv_dir.mkdir()
@@ -210,7 +218,7 @@ def test_train_generate_evaluate_from_shards_with_the_index_copy_guard(tmp_path,
     assert pipeline.evaluate(load_config([*ov, "evaluate.max_rows=250"]))["rows.synthetic"] == 250
     # the hash index answers as the in-memory guard does, on copies and on fresh rows
     enc = TabularEncoder.load(paths.encoder)
-    train = pq.read_table(paths.train_table)
+    train = read_prepared(paths.train_table)
     tokens = enc.encode(train)
     rng = np.random.default_rng(0)
     fresh = np.stack([rng.integers(0, c, 500) for c in enc.layout.cardinalities], axis=1)
@@ -263,3 +271,61 @@ def test_prepare_falls_back_to_a_second_sampling_pass_when_the_preset_threshold_
         paths, _ = prepared(cfg)
         got.append(pq.read_table(paths.prepared / "sample.parquet"))
     assert got[0].num_rows >= 100 and got[0].equals(got[1])
+
+
+def test_every_kind_streams_into_shards_with_its_copy_index(tmp_path):
+    """The encoder test's table of every kind (dates and yes/no held as strings, dates modelled from
+    another date, decimals, keys, nulls) as a folder: its string columns are read as the files'
+    dictionaries, the parts keep the input's types, the shards hold the encoder's tokens and the copy
+    index finds every training row."""
+    from synthgen.encoders import TabularEncoder
+    from synthgen.shards import ShardCopyGuard, dictionary_columns
+    from tests.test_encoders import zoo_table
+
+    t = zoo_table(2000)
+    t = t.drop_columns([n for n, typ in zip(t.column_names, t.schema.types) if pa.types.is_string_view(typ)])
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    for i in range(2):
+        pq.write_table(t.slice(i * 1000, 1000), folder / f"p{i}.parquet")
+    cfg = load_config(overrides(tmp_path, f"data.path={folder}", "stream.workers=2"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the zoo's free-text and constant columns warn
+        pipeline.prepare(cfg)
+        pipeline.encode(cfg)
+    paths, _ = prepared(cfg)
+    train = read_prepared(paths.train_table)
+    on_disk = pq.read_table(paths.train_table).schema
+    assert pa.types.is_dictionary(on_disk.field("large").type)  # as read, not a string per row
+    assert pa.types.is_dictionary(on_disk.field("dict").type)  # a dictionary column of the source
+    assert train.schema == pq.read_table(folder / "p0.parquet").schema  # as read: large strings stay large
+    enc = TabularEncoder.load(paths.encoder)
+    assert len(dictionary_columns(enc)) >= 2 and enc.offsets and enc.schema.column("yes_no").codec
+    m = json.loads((paths.out / "encoded" / "manifest.json").read_text())
+    shards = np.concatenate([np.load(paths.out / "encoded" / s["path"]) for s in m["shards"]])
+    np.testing.assert_array_equal(shards.astype(np.int64), enc.encode(train))
+    guard = ShardCopyGuard(paths, enc)
+    tokens = enc.encode(train.slice(0, 200))
+    assert set(guard.copies(tokens, train.slice(0, 200)).tolist()) == set(range(200))
+
+
+def test_parquet_read_as_dictionaries_counts_levels_as_plain_csv_does(tmp_path, adult_parts):
+    """Parquet string columns are counted by their dictionary indices, CSV ones string by string:
+    the same rows give the same categories, in the same order (ties by first row), with the same counts."""
+    from synthgen.streaming import stream_source
+
+    cfg = load_config(overrides(tmp_path / "pq", f"data.path={adult_parts}"))
+    batch = next(stream_source(cfg).batches(300, dictionaries=True))
+    assert pa.types.is_dictionary(batch.schema.field("workclass").type)
+    csv_dir = tmp_path / "csv"
+    csv_dir.mkdir()
+    for f in sorted(adult_parts.glob("*.parquet")):
+        pacsv.write_csv(pq.read_table(f), csv_dir / f"{f.stem}.csv")
+    levels = []
+    for c in (cfg, load_config(overrides(tmp_path / "csv_out", f"data.path={csv_dir}/*.csv"))):
+        pipeline.prepare(c)
+        schema = json.loads(prepared(c)[0].schema.read_text())
+        levels.append({col["name"]: (col["categories"], col["frequencies"]) for col in schema["columns"]})
+    assert levels[0] == levels[1]
+    countries = levels[0]["native_country"][1]
+    assert len(countries) > 20 and len(set(countries)) < len(countries)  # ties, ordered by first row

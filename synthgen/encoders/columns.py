@@ -51,6 +51,28 @@ def _chunked(arr) -> pa.ChunkedArray:
     return pa.chunked_array([arr]) if isinstance(arr, pa.Array) else arr
 
 
+def lookup(arr, value_set: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(int64 [n] position of each row's value in value_set, -1 when absent or null; bool [n] null).
+    A dictionary column is looked up once per level and taken by its indices (a streamed part is
+    read so: one hash per level, not one per row). Raises Arrow's error when the values cannot be
+    cast to value_set's type."""
+    arr = _chunked(arr)
+    if pa.types.is_dictionary(arr.type) and all(c.dictionary.null_count == 0 for c in arr.chunks):
+        pos, null = [np.empty(0, dtype=np.int64)], [np.empty(0, dtype=bool)]
+        for c in arr.chunks:
+            levels = pc.index_in(c.dictionary.cast(value_set.type), value_set=value_set)
+            at = np.append(levels.fill_null(-1).to_numpy().astype(np.int64), -1)  # [levels + 1]: -1 for null rows
+            missing = c.indices.is_null().to_numpy(zero_copy_only=False)
+            i = c.indices.fill_null(0).to_numpy(zero_copy_only=False).astype(np.intp)
+            i[missing] = len(at) - 1
+            pos.append(at[i])
+            null.append(missing)
+        return np.concatenate(pos), np.concatenate(null)
+    arr = plain_values(arr)
+    idx = pc.index_in(arr.cast(value_set.type), value_set=value_set)
+    return idx.fill_null(-1).to_numpy().astype(np.int64), arr.is_null().to_numpy(zero_copy_only=False)
+
+
 class NumericCodec:
     def __init__(
         self, col: ColumnSchema, typ: pa.DataType, has_null: bool, points, edges, scale: int | None, knots=None
@@ -417,25 +439,22 @@ class CategoryCodec:
         return cls(col, typ, s["has_null"], s["n_kept"])
 
     def encode(self, arr: pa.ChunkedArray) -> np.ndarray:
-        arr = plain_values(_chunked(arr))
-        if arr.type != self._dict_type:
-            try:
-                arr = arr.cast(self._dict_type)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                raise SynthgenError(
-                    f"column '{self.col.name}' is {arr.type}, not {self._dict_type} as at fitting time"
-                ) from None
+        arr = _chunked(arr)
+        try:
+            pos, null = lookup(arr, self.dictionary.slice(0, self.n_kept))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            typ = arr.type.value_type if pa.types.is_dictionary(arr.type) else arr.type
+            raise SynthgenError(
+                f"column '{self.col.name}' is {typ}, not {self._dict_type} as at fitting time"
+            ) from None
         base = int(self.has_null)
-        null = arr.is_null().to_numpy()
         if null.any() and not self.has_null:
             raise SynthgenError(f"column '{self.col.name}' has nulls, but the encoder was fitted without any")
-        idx = pc.index_in(arr, value_set=self.dictionary.slice(0, self.n_kept))
-        found = idx.is_valid().to_numpy()
-        tok = np.full(len(arr), base + self.n_kept, dtype=np.int64)  # rare unless found
-        tok[found] = base + idx.fill_null(0).to_numpy()[found].astype(np.int64)
+        found = pos >= 0
+        tok = np.where(found, base + pos, base + self.n_kept)  # rare unless found
         tok[null] = 0
         if not self.n_rare and (~found & ~null).any():
-            bad = pc.filter(arr, pa.array(~found & ~null))[0].as_py()
+            bad = arr[int(np.flatnonzero(~found & ~null)[0])].as_py()
             raise SynthgenError(f"column '{self.col.name}' has value {bad!r}, which the real data never had")
         return tok
 
