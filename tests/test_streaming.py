@@ -311,7 +311,7 @@ def test_every_kind_streams_into_shards_with_its_copy_index(tmp_path):
 
 def test_parquet_read_as_dictionaries_counts_levels_as_plain_csv_does(tmp_path, adult_parts):
     """Parquet string columns are counted by their dictionary indices, CSV ones string by string:
-    the same rows give the same categories, in the same order (ties by first row), with the same counts."""
+    the same rows give the same categories, in the same order (by count, ties by value), with the same counts."""
     from synthgen.streaming import stream_source
 
     cfg = load_config(overrides(tmp_path / "pq", f"data.path={adult_parts}"))
@@ -328,4 +328,33 @@ def test_parquet_read_as_dictionaries_counts_levels_as_plain_csv_does(tmp_path, 
         levels.append({col["name"]: (col["categories"], col["frequencies"]) for col in schema["columns"]})
     assert levels[0] == levels[1]
     countries = levels[0]["native_country"][1]
-    assert len(countries) > 20 and len(set(countries)) < len(countries)  # ties, ordered by first row
+    assert len(countries) > 20 and len(set(countries)) < len(countries)  # ties, ordered by value
+
+
+@pytest.mark.parametrize(
+    "arr",
+    [
+        pa.array([3, -2, None, 3, 7, -2, 3], pa.int64()),
+        pa.array([250, 0, 250, 1], pa.uint8()),
+        pa.chunked_array(
+            [pa.array(["b", "a", None, "b"]).dictionary_encode(), pa.array(["c", "b"]).dictionary_encode()]
+        ),
+        pa.DictionaryArray.from_arrays(pa.array([2, 2, None, 0], pa.int32()), pa.array(["x", "unused", "z"])),
+    ],
+)
+def test_bincount_level_counts_equal_arrow_value_counts(arr):
+    """The full pass counts dictionary indices and narrow integer ranges with a bincount; the counts
+    (nulls as a null value, unused dictionary levels absent) are Arrow's value_counts."""
+    from synthgen.streaming import _dictionary_counts, _integer_counts
+
+    if pa.types.is_dictionary(arr.type):
+        got = _dictionary_counts(arr)
+        plain = arr.cast(arr.type.value_type)
+    else:
+        mm = pc.min_max(arr)
+        got = _integer_counts(arr, mm["min"].as_py(), mm["max"].as_py() - mm["min"].as_py())
+        plain = arr
+    want = pc.value_counts(plain.combine_chunks() if isinstance(plain, pa.ChunkedArray) else plain)
+    as_dict = lambda values, counts: dict(zip(values.to_pylist(), counts.to_pylist()))  # noqa: E731
+    assert as_dict(got.column("values"), got.column("counts")) == as_dict(want.field("values"), want.field("counts"))
+    assert got.num_rows == len(want)
