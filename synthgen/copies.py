@@ -28,7 +28,7 @@ _WEIGHTS_SEED = 0x5EED
 def token_hashes(tokens: np.ndarray) -> np.ndarray:
     """int tokens [n, C] -> uint64 [n]: a fixed random linear hash (wrapping), equal rows equal hashes."""
     w = np.random.default_rng(_WEIGHTS_SEED).integers(1, 2**63, tokens.shape[1], dtype=np.uint64) | np.uint64(1)
-    t = np.ascontiguousarray(tokens, dtype=np.int64).view(np.uint64)
+    t = np.asfortranarray(tokens, dtype=np.int64).view(np.uint64)  # columns contiguous: 131k x 15, 18 -> 1.5 ms
     h = t[:, 0] * w[0]
     for c in range(1, t.shape[1]):  # column by column: no [n, C] temporary
         h += t[:, c] * w[c]

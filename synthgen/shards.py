@@ -67,7 +67,7 @@ def value_hashes(enc, table: pa.Table, tokens: np.ndarray | None = None) -> np.n
     from synthgen.schema import plain_values, temporal_ints
 
     table = enc.schema.to_native(table)  # codec columns (dates, numbers, yes/no held as strings) parsed
-    keys = np.empty((table.num_rows, len(enc.codecs)), dtype=np.int64)
+    keys = np.empty((table.num_rows, len(enc.codecs)), dtype=np.int64, order="F")  # filled and hashed by column
     for j, (name, codec) in enumerate(enc.codecs.items()):
         col = table.column(name)
         if name in enc.offsets or name in enc.durations:  # modelled from another date: its own instants
@@ -123,7 +123,7 @@ def _encode_part(task) -> tuple[int, str]:
         at = 0
         for batch in pf.iter_batches(batch_size=ENCODE_BATCH, use_threads=False):
             table = pa.Table.from_batches([batch])
-            tok = enc.encode(table)
+            tok = enc.encode(table, order="F")
             b = at + len(tok)
             tokens[at:b], th[at:b], vh[at:b] = tok, token_hashes(tok), value_hashes(enc, table, tok)
             at = b

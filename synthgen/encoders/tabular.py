@@ -191,13 +191,14 @@ class TabularEncoder:
         return cls(schema, codecs, d["identifiers"], d["settings"], offsets, d.get("real_hashes"), durations)
 
     # ---- transform -----------------------------------------------------------------------------
-    def encode(self, table: pa.Table) -> np.ndarray:
-        """Arrow table -> int64 tokens [n_rows, n_modelled_columns]."""
+    def encode(self, table: pa.Table, order: str = "C") -> np.ndarray:
+        """Arrow table -> int64 tokens [n_rows, n_modelled_columns]; order "F": column-major (filled
+        column by column without strided writes; what hashing by column wants)."""
         missing = [n for n in self.codecs if n not in table.column_names]
         if missing:
             raise SynthgenError(f"table lacks column(s) {missing} that the encoder was fitted on")
         native = self.schema.to_native(table)
-        out = np.empty((len(table), len(self.codecs)), dtype=np.int64)
+        out = np.empty((len(table), len(self.codecs)), dtype=np.int64, order=order)
         for j, (name, codec) in enumerate(self.codecs.items()):
             if name in self.offsets:
                 base = self.schema.column(self.offsets[name]["base"])
