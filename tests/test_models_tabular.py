@@ -305,11 +305,13 @@ def test_transformer_kv_cached_sampling_equals_the_full_forward():
     assert (out[:10, 2] == 1).all()
 
 
-def test_bf16_sampling_draws_what_float32_draws(trained_equal):
-    """bf16 sampling (the trunk's products under autocast) keeps the learned distribution: the
-    same rows as float32 almost everywhere (a bf16 rounding flips a draw only near a CDF step),
-    the same marginals and the learned col0 == col1 relation; float32 and native stay reproducible."""
-    model, _ = trained_equal["transformer"]
+@pytest.mark.parametrize("family", ALL)
+def test_bf16_sampling_draws_what_float32_draws(trained_equal, family):
+    """bf16 sampling (the trunk's products under autocast, the head float32) keeps the learned
+    distribution: the same rows as float32 almost everywhere (a bf16 rounding flips a draw only near
+    a CDF step), the same marginals and the learned col0 == col1 relation."""
+    model, _ = trained_equal[family]
+    assert model.samples_with_autocast
     draws = {}
     for precision in ("32", "bf16"):
         model.sample_precision = precision

@@ -22,6 +22,8 @@ from synthgen.models.schedules import adamw_warmup_cosine
 
 
 class TabularVAE(TabularGenerator):
+    samples_with_autocast = True  # the generator trunk, under generate.precision
+
     def __init__(
         self,
         layout: dict,
@@ -99,10 +101,13 @@ class TabularVAE(TabularGenerator):
     def _draw(self, m: int, generator: torch.Generator, device) -> torch.Tensor:
         """m unconditional rows [m, C], in blocks that keep the [V, block] logits in cache."""
         out = torch.empty(self.n_columns, m, dtype=torch.long, device=device)  # column-major
+        autocast = self.sampling_autocast()  # the decoder's products (generate.precision); the head float32
         for s in range(0, m, self.sample_block):
             b = min(self.sample_block, m - s)
             z = torch.randn(b, self.latent_dim, generator=generator, device=device)
-            self.head.sample(self.decoder(z), generator, self.temperature, out[:, s : s + b])
+            with autocast:
+                h = self.decoder(z)
+            self.head.sample(h.float(), generator, self.temperature, out[:, s : s + b])
         return out.t().contiguous()
 
     @torch.no_grad()
