@@ -1,12 +1,12 @@
-"""Sampling precision side by side: the suite's trained transformers sample again with
+"""Sampling precision side by side: the suite's trained models sample again with
 generate.precision=32 and =bf16, alternating in fresh child processes (suite.py's sample worker:
 model load, sampling, decoding, Parquet shards, manifest, MLflow; imports excluded), and each output
 is scored by the suite's evaluation. Same model, same seed, same rows: only the trunk's precision
 differs, so the quality columns show what bf16 costs and the rows/s what it buys.
 
-    python benchmarks/bench_sampling_precision.py [--tables penguins,adult] [--repeats 3]
+    python benchmarks/bench_sampling_precision.py [--tables adult] [--families transformer,gan,vae] [--repeats 3]
 
-Needs the suite's transformer models (benchmarks/suite.py --families transformer first). Writes
+Needs the suite's models of those families (benchmarks/suite.py --families ... first). Writes
 benchmarks/results/sampling_precision.json (tables not measured again keep their rows) and prints
 the markdown table of benchmarks/sampling_precision.md.
 """
@@ -31,26 +31,26 @@ PRECISIONS = ("32", "bf16")
 SHOWN = ("shape", "pairs", "tstr", "detection", "dcr_share")
 
 
-def sample_seconds(table: str, precision: str, out: Path) -> float:
-    """One timed generate of the table's transformer at `precision` into `out` (a child process)."""
+def sample_seconds(table: str, family: str, precision: str, out: Path) -> float:
+    """One timed generate of the table's `family` model at `precision` into `out` (a child process)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     extra = f"generate.precision={precision},generate.out_dir={out}"
-    cmd = [sys.executable, str(ROOT / "benchmarks" / "suite.py"), "--sample-worker", table, "transformer"]
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "suite.py"), "--sample-worker", table, family]
     proc = subprocess.run([*cmd, "--extra", extra], env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"{table} {precision}: sampling failed: {(proc.stderr or proc.stdout).strip()[-300:]}")
     return float(proc.stdout.strip().splitlines()[-1])
 
 
-def measure(table: str, repeats: int) -> dict:
+def measure(table: str, family: str, repeats: int) -> dict:
     info = json.loads((WORK / table / "info.json").read_text())
     rows = max(info["train_rows"], MIN_SAMPLE_ROWS)
-    outs = {p: WORK / table / f"transformer_precision_{p}" for p in PRECISIONS}
+    outs = {p: WORK / table / f"{family}_precision_{p}" for p in PRECISIONS}
     seconds, loads = {p: [] for p in PRECISIONS}, {p: [] for p in PRECISIONS}
     for _ in range(repeats):
         for p in PRECISIONS:
             loads[p].append(load_avg())
-            seconds[p].append(sample_seconds(table, p, outs[p]))
+            seconds[p].append(sample_seconds(table, family, p, outs[p]))
     entry = {"rows": rows, "threads": 1}
     for p in PRECISIONS:
         manifest = json.loads((outs[p] / "_manifest.json").read_text())
@@ -81,17 +81,20 @@ def markdown(results: dict) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tables", default=",".join(TABLES))
+    ap.add_argument("--families", default="transformer")
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args(argv)
     path = RESULTS / "sampling_precision.json"
     results = json.loads(path.read_text()) if path.exists() else {}
     for table in [t for t in args.tables.split(",") if t]:
-        if not (WORK / table / "transformer" / "model").exists():
-            print(f"{table}: no trained transformer in {WORK / table}; run suite.py first", file=sys.stderr)
-            continue
-        results[table] = measure(table, args.repeats)
-        print(table, json.dumps({p: results[table][p]["sample_rows_per_s"] for p in PRECISIONS}), flush=True)
-        path.write_text(json.dumps(results, indent=1) + "\n")
+        for family in [f for f in args.families.split(",") if f]:
+            if not (WORK / table / family / "model").exists():
+                print(f"{table}: no trained {family} in {WORK / table}; run suite.py first", file=sys.stderr)
+                continue
+            key = table if family == "transformer" else f"{table} ({family})"  # the transformer's keys as before
+            results[key] = measure(table, family, args.repeats)
+            print(key, json.dumps({p: results[key][p]["sample_rows_per_s"] for p in PRECISIONS}), flush=True)
+            path.write_text(json.dumps(results, indent=1) + "\n")
     print(markdown(results))
     return 0
 

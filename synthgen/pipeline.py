@@ -101,7 +101,9 @@ def train(cfg: DictConfig):
     pcfg = privacy_config(cfg)
     if pcfg.enabled and spec.get("_target_", "").rsplit(".", 1)[-1] in sizing.DP_FAMILIES:
         # larger expected batches at a fixed number of steps (synthgen/sizing.py, dp_schedule)
-        spec, training, rule = sizing.apply_dp_schedule(spec, training, rule, size, _auto_schedule_keys(cfg))
+        spec, training, rule = sizing.apply_dp_schedule(
+            spec, training, rule, size, _auto_schedule_keys(cfg), _dp_noise_for(pcfg, enc)
+        )
     model = instantiate(spec, layout=enc.layout.to_dict(), _convert_="all")
     max_epochs, patience, val_share = training["epochs"], training["patience"], training["val_share"]
     if pcfg.enabled:
@@ -190,6 +192,17 @@ def train(cfg: DictConfig):
     tracking.finish_train_run(cfg, paths, logger.run_id, entry, handler.name)
     log.info("trained %s for %d epochs; model at %s", type(model).__name__, trainer.current_epoch, paths.model)
     return paths
+
+
+def _dp_noise_for(pcfg, enc):
+    """noise_for(sample_rate, steps) for the DP schedule: the noise the training budget needs; None
+    when the noise is set by hand or the encoder has no DP budget record (plan_training then refuses)."""
+    from synthgen.privacy.training import training_noise
+
+    record = enc.settings.get("privacy")
+    if pcfg.noise_multiplier is not None or not record:
+        return None
+    return lambda q, steps: training_noise(pcfg.accountant, record, q, steps)
 
 
 def _auto_schedule_keys(cfg: DictConfig) -> set:

@@ -237,6 +237,13 @@ def check_number(key: str, value) -> None:
 DP_FAMILIES = ("TabularTransformer", "TabularVAE")  # the families DP-SGD trains (privacy/training.py)
 DP_STEPS = 180  # optimiser steps of a DP run, at least (Adult before this rule: 4 epochs at B 512, 188 steps)
 DP_EPOCHS = 8  # passes over the rows (the compute); more only when the batch floor leaves < DP_STEPS steps
+# Twice the epochs (and steps) at the same batch when the noise multiplier that spends the budget on
+# them stays at most DP_LONG_SIGMA. Below ~1.3 the subsampled Gaussian's epsilon grows slowly with the
+# steps (2x the steps: sigma x1.2 at eps 4 on Adult), above it about as sqrt(steps) (x1.36 at eps 1).
+# Measured (bench_dp.py, Adult anchors split, public domains, B 1024; shape / pair trends / TSTR ratio):
+# eps 4, sigma 1.06 -> 1.27: 0.978 / 0.957 / 0.964 (8 epochs) -> 0.979 / 0.959 / 0.973 (16); eps 1,
+# sigma 2.68 -> 3.63: 0.972 / 0.943 / 0.943 -> 0.971 / 0.942 / 0.922 (so 8 stay).
+DP_LONG_SIGMA = 1.5
 DP_RANDOM_ORDER_SHARE = 0.0  # the transformer trains in its generation order only under DP (apply_dp_schedule)
 # The peak rate under DP (the transformer's `lr: auto`). AdamW divides each coordinate's step by the root
 # of its second moment, which under DP-SGD is mostly the noise's variance (sigma / B per coordinate), not
@@ -250,13 +257,15 @@ DP_RANDOM_ORDER_SHARE = 0.0  # the transformer trains in its generation order on
 DP_LR = 0.03
 
 
-def dp_schedule(rows: int, batch: int | None = None) -> dict:
+def dp_schedule(rows: int, batch: int | None = None, noise_for=None) -> dict:
     """Expected batch and epochs under DP for a table of `rows` training rows:
         B      = n x DP_EPOCHS / DP_STEPS rounded down to a power of two, within [MIN_BATCH, n / 2];
         epochs = max(DP_EPOCHS, ceil(DP_STEPS / (n // B))): DP_STEPS to ~2 x DP_STEPS steps.
-    1,000 rows: B 32, 8 epochs of 31 steps; 24,403 (Adult): B 1024, 8 x 23 = 184 steps;
+    1,000 rows: B 32, 8 epochs of 31 steps; 24,403 (Adult): B 1024, 8 x 23 = 184 steps (16 x 23 at
+    epsilon 4, where sigma for them is 1.27);
     30,000: B 1024, 8 x 29 = 232; 400: B 32, 15 x 12 = 180. `batch`: an explicit batch size,
-    which the epochs then follow. The epsilon enters through the noise multiplier only."""
+    which the epochs then follow. `noise_for(sample_rate, steps)`: the noise multiplier the budget
+    needs (None: none does); given, the epochs double when that stays <= DP_LONG_SIGMA."""
     if rows < 1:
         raise SynthgenError("the training table has no rows; nothing to train on")
     if batch is None:
@@ -264,16 +273,19 @@ def dp_schedule(rows: int, batch: int | None = None) -> dict:
         batch = max(1, min(max(MIN_BATCH, b), rows // 2))
     per_epoch = max(1, rows // batch)  # the Poisson loader's steps per epoch (drop_last, no validation split)
     epochs = max(DP_EPOCHS, math.ceil(DP_STEPS / per_epoch))
+    if noise_for is not None:
+        sigma = noise_for(1.0 / per_epoch, 2 * epochs * per_epoch)
+        epochs = 2 * epochs if sigma is not None and sigma <= DP_LONG_SIGMA else epochs
     return {"batch_size": int(batch), "epochs": epochs, "steps": epochs * per_epoch}
 
 
 def apply_dp_schedule(
-    spec: dict, training: dict, rule: dict, size: TableSize, auto_keys: set
+    spec: dict, training: dict, rule: dict, size: TableSize, auto_keys: set, noise_for=None
 ) -> tuple[dict, dict, dict]:
     """spec/training with the DP schedule for the keys the user left `auto` (auto_keys, of
     {"batch_size", "epochs", "lr", "random_order_share"}); explicit values stay (the epochs follow an
-    explicit batch). The rule's plan gets the DP values as dp_*."""
-    dp = dp_schedule(size.rows, None if "batch_size" in auto_keys else int(spec["batch_size"]))
+    explicit batch). The rule's plan gets the DP values as dp_*. noise_for: as dp_schedule's."""
+    dp = dp_schedule(size.rows, None if "batch_size" in auto_keys else int(spec["batch_size"]), noise_for)
     spec, training = dict(spec), dict(training)
     spec["batch_size"] = dp["batch_size"]
     if "epochs" in auto_keys:

@@ -130,3 +130,24 @@ def test_a_dp_run_with_auto_batch_trains_with_the_dp_schedule(tmp_path):
     assert spent["steps"] == rows // batch
     assert spent["expected_batch_size"] == pytest.approx(rows / (rows // batch))
     assert spent["epsilon_spent"] <= 3.0
+
+
+@pytest.mark.parametrize("eps, doubled", [(4.0, True), (1.0, False)])
+def test_the_epochs_double_where_the_budget_keeps_the_noise_low(eps, doubled):
+    """Adult's rows (B 1024, 23 steps an epoch): at epsilon 4 the budget pays 16 epochs at a noise
+    multiplier <= DP_LONG_SIGMA (Opacus's search), so they double; at epsilon 1 it would take ~3.6,
+    so 8 stay. Without a noise search (a hand-set multiplier) the schedule never doubles."""
+    from synthgen.privacy.training import training_noise
+
+    record = {"epsilon_total": eps, "epsilon_spent": 0.1 * eps, "delta_total": 1e-5, "delta_spent": 0.0}
+    seen = []
+
+    def noise_for(q, steps):
+        seen.append((q, steps))
+        return training_noise("prv", record, q, steps)
+
+    s = sizing.dp_schedule(24_403, noise_for=noise_for)
+    assert seen == [(1 / 23, 16 * 23)]
+    assert s == {"batch_size": 1024, "epochs": 16 if doubled else 8, "steps": (16 if doubled else 8) * 23}
+    assert (training_noise("prv", record, 1 / 23, 16 * 23) <= sizing.DP_LONG_SIGMA) == doubled
+    assert sizing.dp_schedule(24_403, noise_for=lambda q, steps: None)["epochs"] == 8

@@ -90,6 +90,35 @@ def epsilon_of(accountant: str, noise_multiplier: float, sample_rate: float, ste
     return float(acc.get_epsilon(delta=delta))
 
 
+def training_budget(encoder_privacy: dict) -> tuple[float, float]:
+    """(epsilon, delta) left for training after the encoder's DP statistics."""
+    return (
+        encoder_privacy["epsilon_total"] - encoder_privacy["epsilon_spent"],
+        encoder_privacy["delta_total"] - encoder_privacy["delta_spent"],
+    )
+
+
+def training_noise(accountant: str, encoder_privacy: dict, sample_rate: float, steps: int) -> float | None:
+    """The noise multiplier that spends the training budget on `steps` Poisson steps at `sample_rate`
+    (Opacus's search, to 1 % of epsilon); None when no noise is enough."""
+    from opacus.accountants.utils import get_noise_multiplier
+
+    eps_t, delta_t = training_budget(encoder_privacy)
+    try:
+        return float(
+            get_noise_multiplier(
+                target_epsilon=eps_t,
+                target_delta=delta_t,
+                sample_rate=sample_rate,
+                steps=steps,
+                accountant=accountant,
+                epsilon_tolerance=0.01 * eps_t,
+            )
+        )
+    except ValueError:
+        return None
+
+
 def plan_training(
     pcfg: PrivacyConfig,
     encoder_privacy: dict | None,
@@ -124,27 +153,16 @@ def plan_training(
             f"the encoder was fitted for privacy.epsilon={encoder_privacy['epsilon_total']:g}, "
             f"delta={encoder_privacy['delta_total']:g}; rerun `synthgen encode` with this budget"
         )
-    eps_t = encoder_privacy["epsilon_total"] - encoder_privacy["epsilon_spent"]
-    delta_t = encoder_privacy["delta_total"] - encoder_privacy["delta_spent"]
+    eps_t, delta_t = training_budget(encoder_privacy)
     q = 1.0 / max(steps_per_epoch, 1)
     steps = epochs * max(steps_per_epoch, 1)
     if pcfg.noise_multiplier is None:
-        from opacus.accountants.utils import get_noise_multiplier
-
-        try:
-            sigma = get_noise_multiplier(
-                target_epsilon=eps_t,
-                target_delta=delta_t,
-                sample_rate=q,
-                steps=steps,
-                accountant=pcfg.accountant,
-                epsilon_tolerance=0.01 * eps_t,
-            )
-        except ValueError:
+        sigma = training_noise(pcfg.accountant, encoder_privacy, q, steps)
+        if sigma is None:
             raise SynthgenError(
                 f"privacy.epsilon={pcfg.epsilon:g} is too small for {epochs} epochs of "
                 f"{steps_per_epoch} steps; use fewer epochs or a larger batch"
-            ) from None
+            )
     else:
         sigma = float(pcfg.noise_multiplier)
     planned = epsilon_of(pcfg.accountant, sigma, q, steps, delta_t)
