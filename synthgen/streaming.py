@@ -339,12 +339,13 @@ class BottomK:
     `expected` (rows to be offered, when the input's size is known in advance) starts the threshold at
     the hash quantile that ~k + 10 sd rows fall below, so the pass keeps ~k rows instead of up to 2k
     and prunes once; with probability ~1e-23 fewer than k fall below it, and then `complete` is
-    False and the caller offers the rows again to a plain BottomK (the result is exact either way)."""
+    False and the caller offers the rows again to a plain BottomK (the result is exact either way).
+    Preset from 1.5 k expected rows (a 5M-row table's 1M-row sample: prepare 9.6 -> 6.1-6.9 s)."""
 
     def __init__(self, k: int, expected: float | None = None):
         self.k, self.tables, self.hashes, self.rows, self.offered = int(k), [], [], 0, 0
         self.threshold = np.uint64(2**64 - 1)
-        if expected is not None and expected > 4 * self.k > 0:
+        if expected is not None and expected > 1.5 * self.k > 0:
             share = (self.k + 10 * self.k**0.5) / (expected - 10 * expected**0.5)
             if share < 1:
                 self.threshold = np.uint64(int(share * 2**64))

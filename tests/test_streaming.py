@@ -255,6 +255,13 @@ def test_a_preset_sample_threshold_keeps_the_exact_sample_and_few_rows():
     assert preset.complete and preset.rows < 250  # plain holds up to 200 between prunes
     assert preset.result(t.schema).equals(plain.result(t.schema))
     assert not low.complete  # a threshold set for ten times the rows turns needed rows away
+    # a sample of ~half the rows (a 5M-row table's 1M-row sample): preset too, still exact
+    half, whole = BottomK(1000, expected=2000), BottomK(1000)
+    for a in range(0, 2000, 256):
+        for s in (half, whole):
+            s.offer(t.slice(a, min(256, 2000 - a)), h[a : min(a + 256, 2000)])
+    assert half.threshold < np.uint64(2**64 - 1) and half.complete
+    assert half.result(t.schema).equals(whole.result(t.schema))
 
 
 def test_prepare_falls_back_to_a_second_sampling_pass_when_the_preset_threshold_is_too_low(
