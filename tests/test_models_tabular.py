@@ -305,7 +305,7 @@ def test_transformer_kv_cached_sampling_equals_the_full_forward():
     assert (out[:10, 2] == 1).all()
 
 
-@pytest.mark.parametrize("family", ALL)
+@pytest.mark.parametrize("family", ["transformer", "vae"])  # the GAN samples in float32 (slower in bf16)
 def test_bf16_sampling_draws_what_float32_draws(trained_equal, family):
     """bf16 sampling (the trunk's products under autocast, the head float32) keeps the learned
     distribution: the same rows as float32 almost everywhere (a bf16 rounding flips a draw only near
