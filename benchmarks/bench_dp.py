@@ -7,7 +7,8 @@ scored by synthgen's evaluation (shape, pair trends, TSTR ratio, detection, DCR,
 
 MST runs in its own virtual environment (smartnoise-synth 1.0.8 pins opacus 0.14, which would
 break synthgen's opacus 1.6): create it with
-    python3 -m venv /work/venv-snsynth && /work/venv-snsynth/bin/pip install -c constraints.txt smartnoise-synth==1.0.8 pyarrow
+    python3 -m venv /work/venv-snsynth
+    /work/venv-snsynth/bin/pip install -c constraints.txt smartnoise-synth==1.0.8 pyarrow
 and point --mst-python at its python (default: that path). --public-domains declares Adult's
 category lists and numeric bounds public (they are documented with the data set), so the whole
 budget goes to training and the numeric bin edges; MST gets the same public domains (its

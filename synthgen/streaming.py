@@ -426,7 +426,7 @@ class ColumnStats:
                 self.min, self.min_row = lo, decoded(table.slice(pc.index(col, lo).as_py(), 1))
             if self.max is None or pc.greater(hi, self.max).as_py():
                 self.max, self.max_row = hi, decoded(table.slice(pc.index(col, hi).as_py(), 1))
-            if pa.types.is_integer(col.type):
+            if pa.types.is_integer(col.type) and -(2**62) < lo.as_py() and hi.as_py() < 2**62:  # int64-safe
                 span = (lo.as_py(), hi.as_py() - lo.as_py())
         if self.countable is True:
             # counted by a bincount where the levels are small integers (a dictionary's indices, an

@@ -343,6 +343,7 @@ def test_parquet_read_as_dictionaries_counts_levels_as_plain_csv_does(tmp_path, 
     [
         pa.array([3, -2, None, 3, 7, -2, 3], pa.int64()),
         pa.array([250, 0, 250, 1], pa.uint8()),
+        pa.array([2**63 + 5, 2**63 + 1, None], pa.uint64()),  # beyond int64: counted by value_counts
         pa.chunked_array(
             [pa.array(["b", "a", None, "b"]).dictionary_encode(), pa.array(["c", "b"]).dictionary_encode()]
         ),
@@ -352,15 +353,15 @@ def test_parquet_read_as_dictionaries_counts_levels_as_plain_csv_does(tmp_path, 
 def test_bincount_level_counts_equal_arrow_value_counts(arr):
     """The full pass counts dictionary indices and narrow integer ranges with a bincount; the counts
     (nulls as a null value, unused dictionary levels absent) are Arrow's value_counts."""
-    from synthgen.streaming import _dictionary_counts, _integer_counts
+    from synthgen.streaming import ColumnStats, _dictionary_counts
 
     if pa.types.is_dictionary(arr.type):
         got = _dictionary_counts(arr)
         plain = arr.cast(arr.type.value_type)
-    else:
-        mm = pc.min_max(arr)
-        got = _integer_counts(arr, mm["min"].as_py(), mm["max"].as_py() - mm["min"].as_py())
-        plain = arr
+    else:  # through ColumnStats, which picks the counter from the batch's range
+        st = ColumnStats("x", arr.type)
+        st.update(pa.table({"x": arr}))
+        got, plain = st.counts, arr
     want = pc.value_counts(plain.combine_chunks() if isinstance(plain, pa.ChunkedArray) else plain)
     as_dict = lambda values, counts: dict(zip(values.to_pylist(), counts.to_pylist()))  # noqa: E731
     assert as_dict(got.column("values"), got.column("counts")) == as_dict(want.field("values"), want.field("counts"))
