@@ -11,7 +11,9 @@ One pass (`stream_prepare`) over the batches, never more than a batch, a part an
     data.holdout_share: a Bernoulli split, no shuffle of the whole table (data.holdout_path: the
     whole input trains and the holdout file is streamed the same way);
   - training rows are written as Parquet parts of exactly stream.shard_rows rows,
-    prepared/train.parquet/part-*.parquet (a dataset folder: pq.read_table reads it whole);
+    prepared/train.parquet/part-*.parquet (a dataset folder; Parquet string columns are read and
+    written as the source files' dictionaries, and synthgen.artifacts.read_parquet / io.decoded give
+    them back their source types);
   - a seeded sample of stream.sample_rows training rows (the rows with the smallest hashes of
     another seeded stream: uniform, and the same whatever the batch sizes), plus "boundary rows":
     for every column the first null row and the rows holding its minimum and maximum;
