@@ -280,9 +280,11 @@ def parse(codec: dict, arr) -> pa.ChunkedArray:
     """Strings -> native values (null where a value does not parse)."""
     if isinstance(arr, pa.Array):
         arr = pa.chunked_array([arr])
-    if pa.types.is_dictionary(arr.type):
-        arr = arr.cast(arr.type.value_type)
     typ = native_type(codec)
+    if pa.types.is_dictionary(arr.type):  # each level parsed once, then taken by the rows' indices
+        return pa.chunked_array(
+            [parse(codec, c.dictionary).combine_chunks().take(c.indices) for c in arr.chunks], type=typ
+        )
     if arr.type == typ:
         return arr
     if not (

@@ -122,7 +122,7 @@ def _encode_part(task) -> tuple[int, str]:
         th, vh = np.empty(n, dtype=np.uint64), np.empty(n, dtype=np.uint64)
         at = 0
         for batch in pf.iter_batches(batch_size=ENCODE_BATCH, use_threads=False):
-            table = pa.Table.from_batches([batch])
+            table = enc.schema.to_native(pa.Table.from_batches([batch]))  # parsed once for both below
             tok = enc.encode(table, order="F")
             b = at + len(tok)
             tokens[at:b], th[at:b], vh[at:b] = tok, token_hashes(tok), value_hashes(enc, table, tok)

@@ -285,7 +285,8 @@ def apply_dp_schedule(
     """spec/training with the DP schedule for the keys the user left `auto` (auto_keys, of
     {"batch_size", "epochs", "lr", "random_order_share"}); explicit values stay (the epochs follow an
     explicit batch). The rule's plan gets the DP values as dp_*. noise_for: as dp_schedule's."""
-    dp = dp_schedule(size.rows, None if "batch_size" in auto_keys else int(spec["batch_size"]), noise_for)
+    batch = None if "batch_size" in auto_keys else int(spec["batch_size"])
+    dp = dp_schedule(size.rows, batch, noise_for if "epochs" in auto_keys else None)  # no search for fixed epochs
     spec, training = dict(spec), dict(training)
     spec["batch_size"] = dp["batch_size"]
     if "epochs" in auto_keys:
