@@ -226,7 +226,8 @@ def _detect_number(values, counts) -> dict | None:
         thousands = "'"
     parsed = _to_float(num, thousands, decimal)
     good = parsed.notna().to_numpy()
-    frac = num[good].str.split(re.escape(decimal), regex=True).str[1].str.len().fillna(0).astype(int)
+    # digits after the decimal mark ("" where there is none: all-whole columns give no strings at all)
+    frac = num[good].str.split(re.escape(decimal), regex=True).str[1].fillna("").astype(str).str.len()
     codec = {
         "type": "number",
         "thousands": thousands,

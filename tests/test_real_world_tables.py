@@ -285,6 +285,17 @@ def test_negative_amounts_keep_their_spelling():
     )  # unpaired or doubly negative
 
 
+def test_whole_numbers_with_thousands_separators_are_integers_in_their_spelling():
+    """ "1,234"-style counts with no decimal mark anywhere (the decimals count used to read no strings
+    and fail inside pandas)."""
+    rng = np.random.default_rng(3)
+    t = pa.table({"n": [f"{x:,}" for x in rng.integers(1_000, 5_000_000, 300)]})
+    schema, _, out = round_trip(t)
+    col = schema.column("n")
+    assert col.kind == "integer" and col.codec["thousands"] == "," and col.codec["decimals"] == 0
+    assert out.schema == t.schema and all(re.fullmatch(r"\d{1,3}(,\d{3})*", x) for x in out.column("n").to_pylist())
+
+
 def test_kind_and_format_overrides():
     t = pa.table({"d": ["01/02/2013", "03/04/2014", "05/06/2015"] * 20, "n": list(range(60))})
     schema, _, out = round_trip(t, {"d": {"kind": "datetime", "format": "%d/%m/%Y"}})
