@@ -195,9 +195,11 @@ def style_of(valid: pa.ChunkedArray) -> dict:
 
 
 def _case(v: np.ndarray, case: str) -> np.ndarray:
-    s = pd.Series(v, dtype=object).astype(str)
-    s = s.str.lower() if case == "lower" else s.str.upper() if case == "upper" else s.str.title()
-    return s.to_numpy(dtype=object)
+    # Python's str methods, as pandas' .str would call them, without its accessor: a Series and its
+    # cached .str refer to each other, a cycle that kept every generated chunk's values until Python's
+    # cyclic collector ran.
+    change = {"lower": str.lower, "upper": str.upper}.get(case, str.title)
+    return np.array([change(str(x)) for x in v], dtype=object)
 
 
 # ---- generation --------------------------------------------------------------------------------
@@ -262,8 +264,7 @@ def fake_column(
 
 def value_hashes(values) -> np.ndarray:
     """Sorted uint64 hashes of lowercased, stripped strings (what 'equal to a real value' means)."""
-    s = pd.Series(values, dtype=object).dropna().astype(str).str.strip().str.lower()
-    return np.unique(pd.util.hash_array(s.to_numpy(dtype=object)))
+    return np.unique(pd.util.hash_array(_folded(pd.Series(values, dtype=object).dropna())))
 
 
 def pack(h: np.ndarray) -> str:
@@ -284,5 +285,9 @@ def hits(values: np.ndarray, hashes: np.ndarray) -> np.ndarray:
 
 
 def value_hashes_unsorted(values) -> np.ndarray:
-    s = pd.Series(values, dtype=object).astype(str).str.strip().str.lower()
-    return pd.util.hash_array(s.to_numpy(dtype=object))
+    return pd.util.hash_array(_folded(values))
+
+
+def _folded(values) -> np.ndarray:
+    """Values as stripped lowercase strings, object [n] (no pandas .str: see _case)."""
+    return np.array([str(x).strip().lower() for x in values], dtype=object)

@@ -179,6 +179,22 @@ def test_decoded_values_re_encode_to_the_same_tokens(zoo):
     assert_same_tokens(enc, out, tokens)
 
 
+def test_decoding_leaves_no_reference_cycles(zoo):
+    """A decoded chunk is freed when its table is, not when Python's cyclic collector next runs:
+    a cycle through the decoded columns grew generate's memory ~12 MB a 50,000-row chunk."""
+    import gc
+
+    _, _, enc = zoo
+    tokens = random_tokens(enc, 2_000, seed=6)
+    gc.collect()
+    gc.disable()
+    try:
+        enc.decode(tokens, np.random.default_rng(6), row_offset=2_000)  # the table is dropped at once
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
+
+
 def assert_same_tokens(enc, out, tokens):
     """Every modelled column's tokens but those of dates modelled as another date plus an offset
     (d32, d64 and ts_day always equal paris_day, ts_paris is never before ts_s: test_date_relations)."""

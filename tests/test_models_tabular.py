@@ -402,3 +402,25 @@ def test_a_large_tables_gan_samples_conditions_from_a_bounded_seeded_share_of_it
     torch.manual_seed(7)
     again = model._index_rows(loader)
     assert 300 < len(share) < 500 and torch.equal(share, again)
+
+
+def test_the_transformer_samples_on_a_bounded_set_of_batch_sizes_and_draws_what_exact_sizes_draw(monkeypatch):
+    """The prefix nodes of a sampling step are padded to padded_nodes(n) rows (oneDNN keeps a
+    primitive per matrix shape: with exact counts the sampler's memory grew with every chunk); the
+    padding rows are dropped, so the draws are those of the exact counts."""
+    import synthgen.models.transformer as tr
+
+    assert [tr.padded_nodes(n) for n in (1, 15, 16, 17, 33, 1025, 2048)] == [1, 15, 16, 18, 36, 1152, 2048]
+    sizes = {tr.padded_nodes(n) for n in range(1, 1 << 16)}
+    assert len(sizes) <= 16 + 8 * 12 and all(n <= tr.padded_nodes(n) <= n * 1.125 for n in range(1, 1 << 16))
+    torch.manual_seed(0)
+    model, _ = make_model("transformer", [30, 7, 5, 4])
+    model.sample_precision = "32"
+    model.eval()
+    seen = []
+    model.trunk.register_forward_pre_hook(lambda m, args: seen.append(args[0].shape[0]))
+    padded = model.sample(free(2000, 4), torch.Generator().manual_seed(0))
+    assert all(tr.padded_nodes(s) == s for s in seen) and any(s not in (1, 512, 2000 - 3 * 512) for s in seen)
+    monkeypatch.setattr(tr, "padded_nodes", lambda n: n)
+    exact = model.sample(free(2000, 4), torch.Generator().manual_seed(0))
+    assert (padded == exact).all(1).float().mean() > 0.99

@@ -32,6 +32,17 @@ from synthgen.models.schedules import adamw_warmup_cosine
 HEAD_PAD_MAX = 1024  # columns with more tokens than this get a head matmul of their own in training
 
 
+def padded_nodes(n: int) -> int:
+    """n rounded up to one of 8 sizes per power of two (at most 1/8 more rows).
+
+    The prefix nodes of a sampling step number differently in every block (1, 2, 4, 20, 100, 339, ...
+    on Adult), and oneDNN keeps a primitive for every matrix shape it meets: with the exact counts
+    the sampler's memory grew ~30 MB per 50,000-row chunk for as long as it ran (benchmarks/scale.md).
+    With a bounded set of shapes it stays flat; the padding rows are computed and dropped."""
+    step = 1 << max(0, n.bit_length() - 4)
+    return -(-n // step) * step
+
+
 class TabularTransformer(TabularGenerator):
     samples_with_autocast = True  # the trunk, under generate.precision
 
@@ -202,13 +213,13 @@ class TabularTransformer(TabularGenerator):
         """
         b, C = out.shape
         node = torch.zeros(b, dtype=torch.long, device=out.device)  # each row's prefix node
-        per_row = False
+        per_row, nodes = False, 1
         cache.reset(1)
-        x = self.bos  # [nodes, 1, d]: the next input of every node
+        x = self.bos  # [nodes padded, 1, d]: the next input of every node
         autocast = self.sampling_autocast()  # resolved once per block, entered at every step
         for t, c in enumerate(order):
             with autocast:
-                h = self.trunk(x + self.col_query.weight[c], cache)[:, -1].float()  # [nodes, d]
+                h = self.trunk(x + self.col_query.weight[c], cache)[:nodes, -1].float()  # [nodes, d]
             if not fixed[c]:
                 logits = self.column_logits(h, c)
                 out[:, c] = sample_categorical(logits if per_row else logits[node], generator, self.temperature)
@@ -220,6 +231,9 @@ class TabularTransformer(TabularGenerator):
                 keys, new_node = torch.unique(node * k + tok, return_inverse=True)  # prefixes one column longer
                 per_row = len(keys) > b // 2
                 parent, tok = (node, tok) if per_row else (keys // k, keys % k)  # each new node's old node
-                node = new_node
-                cache.select(parent)  # [L, T, nodes, H, D]
+                node, nodes = new_node, len(parent)
+                if not per_row:  # the trunk's batch padded to a few sizes (padded_nodes)
+                    pad = padded_nodes(nodes) - nodes
+                    parent, tok = (torch.nn.functional.pad(v, (0, pad)) for v in (parent, tok))
+                cache.select(parent)  # [L, T, nodes padded, H, D]
             x = (self.tok_emb(tok + self.layout.offsets[c]) + self.col_in.weight[c]).unsqueeze(1)
