@@ -9,7 +9,10 @@ on 2 cores within 2 GB; an epoch-limited training run within 3 GB whatever the r
 generating 100M rows within 2 GB) need a machine of their own; `--rows` scales it down.
 
     python benchmarks/bench_scale.py [--rows 5000000] [--gen-rows 1000000] [--batches 20] [--tag T]
-Writes benchmarks/results/scale.json (rows of earlier runs with other row counts are kept).
+                                     [--stages prepare,encode,train,generate]
+`--stages generate` samples again from an earlier run's model (the other stages' figures are kept
+from the row it replaces). After generate every shard is checked against the manifest (rows and
+sha256). Writes benchmarks/results/scale.json (rows of earlier runs with other row counts are kept).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 WORK = ROOT / "benchmarks" / "work" / "scale"
 PART_ROWS = 1_000_000
+STAGES = ("prepare", "encode", "train", "generate")
 
 
 def make_table(rows: int, folder: Path, seed: int = 0) -> None:
@@ -85,6 +89,21 @@ def measured(stage: str, overrides: list[str]) -> dict:
     return {"seconds": round(time.perf_counter() - t0, 1), "peak_rss_mb": round(peak[0] / 2**20)}
 
 
+def checked_shards(folder: Path) -> dict:
+    """The manifest's rows, and how many of its shards match it (rows in the footer, sha256)."""
+    import pyarrow.parquet as pq
+
+    from synthgen.io import file_sha256
+
+    manifest = json.loads((folder / "_manifest.json").read_text())
+    valid = sum(
+        pq.ParquetFile(folder / f["path"]).metadata.num_rows == f["rows"]
+        and file_sha256(folder / f["path"]) == f["sha256"]
+        for f in manifest["files"]
+    )
+    return {"manifest_rows": manifest["rows"], "shards": len(manifest["files"]), "shards_valid": valid}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=5_000_000)
@@ -92,7 +111,11 @@ def main(argv=None) -> int:
     ap.add_argument("--batches", type=int, default=20, help="trainer.limit_train_batches of the training run")
     ap.add_argument("--family", default="transformer")
     ap.add_argument("--tag", default="")
+    ap.add_argument("--stages", default=",".join(STAGES), help="a comma-separated subset, in this order")
     args = ap.parse_args(argv)
+    stages = args.stages.split(",")
+    if not set(stages) <= set(STAGES):
+        raise SystemExit(f"bench_scale: --stages takes a subset of {','.join(STAGES)}, got {args.stages}")
     data = WORK / f"table_{args.rows}"
     t0 = time.perf_counter()
     make_table(args.rows, data)
@@ -109,7 +132,12 @@ def main(argv=None) -> int:
         "stream.enabled=true",
     ]
     load = os.getloadavg()[0]
+    path = RESULTS / "scale.json"
+    rows = json.loads(path.read_text()) if path.exists() else []
+    key = (args.rows, args.family, args.tag)
+    earlier = next((r for r in rows if (r["rows"], r["family"], r.get("tag", "")) == key), {})
     row = {
+        **earlier,
         "rows": args.rows,
         "columns": 15,
         "family": args.family,
@@ -117,25 +145,30 @@ def main(argv=None) -> int:
         "load_1min_at_start": round(load, 2),
         "table_written_s": round(made_s, 1),
     }
-    row["prepare"] = measured("prepare", base)
-    row["encode"] = measured("encode", base)
-    pe = row["prepare"]["seconds"] + row["encode"]["seconds"]
-    row["prepare_encode_rows_per_s"] = round(args.rows / pe)
-    row["train"] = measured(
-        "train",
-        [*base, f"trainer.limit_train_batches={args.batches}", "trainer.max_epochs=1", "+trainer.limit_val_batches=5"],
-    )
-    row["train"]["batches"] = args.batches
-    row["generate"] = measured("generate", [*base, f"generate.n_rows={args.gen_rows}"])
-    row["generate"]["rows"] = args.gen_rows
-    row["generate"]["rows_per_s"] = round(args.gen_rows / row["generate"]["seconds"])
-    manifest = json.loads((out / "synthetic" / "_manifest.json").read_text())
-    row["generate"]["manifest_rows"] = manifest["rows"]
+    if "prepare" in stages:
+        row["prepare"] = measured("prepare", base)
+    if "encode" in stages:
+        row["encode"] = measured("encode", base)
+    if "prepare" in row and "encode" in row:
+        row["prepare_encode_rows_per_s"] = round(args.rows / (row["prepare"]["seconds"] + row["encode"]["seconds"]))
+    if "train" in stages:
+        row["train"] = measured(
+            "train",
+            [
+                *base,
+                f"trainer.limit_train_batches={args.batches}",
+                "trainer.max_epochs=1",
+                "+trainer.limit_val_batches=5",
+            ],
+        )
+        row["train"]["batches"] = args.batches
+    if "generate" in stages:
+        row["generate"] = measured("generate", [*base, f"generate.n_rows={args.gen_rows}"])
+        row["generate"]["rows"] = args.gen_rows
+        row["generate"]["rows_per_s"] = round(args.gen_rows / row["generate"]["seconds"])
+        row["generate"].update(checked_shards(out / "synthetic"))
     row["load_1min_at_end"] = round(os.getloadavg()[0], 2)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / "scale.json"
-    rows = json.loads(path.read_text()) if path.exists() else []
-    key = (args.rows, args.family, args.tag)
     rows = [r for r in rows if (r["rows"], r["family"], r.get("tag", "")) != key] + [{**row, "tag": args.tag}]
     path.write_text(json.dumps(rows, indent=1) + "\n")
     print(json.dumps(row, indent=1))
