@@ -234,6 +234,6 @@ class TabularTransformer(TabularGenerator):
                 node, nodes = new_node, len(parent)
                 if not per_row:  # the trunk's batch padded to a few sizes (padded_nodes)
                     pad = padded_nodes(nodes) - nodes
-                    parent, tok = (torch.nn.functional.pad(v, (0, pad)) for v in (parent, tok))
+                    parent, tok = (F.pad(v, (0, pad)) for v in (parent, tok))
                 cache.select(parent)  # [L, T, nodes padded, H, D]
             x = (self.tok_emb(tok + self.layout.offsets[c]) + self.col_in.weight[c]).unsqueeze(1)
