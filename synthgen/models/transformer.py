@@ -30,6 +30,7 @@ from synthgen.models.blocks import KVCache, Trunk, bf16_native, sample_categoric
 from synthgen.models.schedules import adamw_warmup_cosine
 
 TRAIN_PRECISIONS = ("native", "bf16", "32")  # model.tabular.train_precision, as generate.precision
+BF16_MIN_TOKENS = 2048  # train_precision=native on a CPU: bf16 from this many tokens a step (training_autocast)
 HEAD_PAD_MAX = 1024  # columns with more tokens than this get a head matmul of their own in training
 
 
@@ -134,14 +135,19 @@ class TabularTransformer(TabularGenerator):
         return F.linear(h, self.head.weight[o : o + k], self.head.bias[o : o + k])
 
     def training_autocast(self):
-        """bfloat16 autocast for the trunk's matrix products in training and validation
-        (train_precision: "native" = where the device multiplies bf16 natively, blocks.bf16_native),
-        or a no-op. Never under DP-SGD: Opacus computes per-row gradients from the layers' inputs.
-        The embeddings, norms, attention (on CPU), head and loss stay float32. On 2 CPU cores with
-        AVX512-BF16 a step of Adult's shape took ~0.7x float32's time (benchmarks/model_defaults.md)."""
-        p = self.train_precision
-        on = not self.per_sample_grads and (p == "bf16" or (p == "native" and bf16_native(self.device)))
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=on)
+        """bfloat16 autocast for the trunk's matrix products in training and validation, or a no-op.
+
+        train_precision "native": bf16 where the device multiplies it natively (blocks.bf16_native)
+        and, on a CPU, a step holds at least BF16_MIN_TOKENS tokens (batch_size x columns); "bf16"
+        always; "32" never. Never under DP-SGD: Opacus computes per-row gradients from the layers'
+        inputs. The embeddings, norms, attention (on CPU), head and loss stay float32. Measured on 2
+        cores with AVX512-BF16 (benchmarks/model_defaults.md): a step of 2,080 to 16,640 tokens took
+        0.73-0.93x float32's time, one of 192 to 1,536 tokens 0.95-1.13x (autocast's casts cost more
+        than the small products save)."""
+        p, device = self.train_precision, self.device
+        big = device.type != "cpu" or self.batch_size * self.n_columns >= BF16_MIN_TOKENS
+        on = not self.per_sample_grads and (p == "bf16" or (p == "native" and big and bf16_native(device)))
+        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=on)
 
     def _loss(self, x: torch.Tensor) -> torch.Tensor:
         """Mean over columns of the per-column negative log-likelihood (nats per column)."""
