@@ -373,7 +373,12 @@ def test_a_wide_column_gets_its_own_head_and_the_same_loss_on_every_path(monkeyp
     torch.manual_seed(0)
     cards = (3, 40, 5, 9)
     m = TabularTransformer(
-        {"columns": list("abcd"), "cardinalities": list(cards)}, d_model=16, n_layers=1, n_heads=2, dropout=0.0
+        {"columns": list("abcd"), "cardinalities": list(cards)},
+        d_model=16,
+        n_layers=1,
+        n_heads=2,
+        dropout=0.0,
+        train_precision="32",  # the paths compared in float32 (512 x 4 tokens would train in bf16 natively)
     ).eval()
     assert m.wide == [1, 3] and m.head_rows.shape == (2, 5)
     x = torch.stack([torch.randint(0, k, (32,)) for k in cards], 1)
@@ -468,10 +473,12 @@ def test_the_transformer_trains_its_trunk_in_bf16_where_asked_with_attention_hea
 
 
 def test_a_transformer_trained_in_bf16_learns_what_float32_learns():
-    """The same seed and data in bf16 and float32: the validation loss ends within 2 % and the bf16
-    model samples the learned col0 == col1 relation and every column's marginal as closely."""
+    """The same seed and data in bf16 and float32: the validation loss ends within 2 %, and the bf16
+    model samples the learned col0 == col1 relation as often and every column's marginal as closely
+    (to the data's, within 0.02 of float32's distance)."""
     data, models = equal_pair_table(), {}
     for precision in ("32", "bf16"):
+        torch.manual_seed(0)  # the same initial weights (fit seeds the training itself)
         model, _ = make_model("transformer", [4, 4, 3], f"model.tabular.train_precision={precision}")
         trainer = fit(model, data, max_epochs=6)
         models[precision] = (model.eval(), float(trainer.callback_metrics["val_loss"]))
@@ -480,5 +487,5 @@ def test_a_transformer_trained_in_bf16_learns_what_float32_learns():
     a, b = (m.sample(free(4000, 3), torch.Generator().manual_seed(0)) for m in (m32, m16))
     assert (b[:, 0] == b[:, 1]).float().mean() > 0.9 * (a[:, 0] == a[:, 1]).float().mean()
     for j, k in enumerate([4, 4, 3]):
-        fa, fb = (torch.bincount(s[:, j], minlength=k) / len(s) for s in (a, b))
-        assert (fa - fb).abs().max() < 0.03, j
+        real, fa, fb = (torch.bincount(torch.as_tensor(s[:, j]), minlength=k) / len(s) for s in (data, a, b))
+        assert (fb - real).abs().max() < (fa - real).abs().max() + 0.02, j
