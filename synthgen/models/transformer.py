@@ -141,9 +141,9 @@ class TabularTransformer(TabularGenerator):
         and, on a CPU, a step holds at least BF16_MIN_TOKENS tokens (batch_size x columns); "bf16"
         always; "32" never. Never under DP-SGD: Opacus computes per-row gradients from the layers'
         inputs. The embeddings, norms, attention (on CPU), head and loss stay float32. Measured on 2
-        cores with AVX512-BF16 (benchmarks/model_defaults.md): a step of 2,080 to 16,640 tokens took
-        0.73-0.93x float32's time, one of 192 to 1,536 tokens 0.95-1.13x (autocast's casts cost more
-        than the small products save)."""
+        cores with AVX512-BF16 (benchmarks/model_defaults.md, two runs): a step of 2,080 to 16,640
+        tokens took 0.73-0.94x float32's time; below ~2,000 the runs disagree (0.84-1.13x), so small
+        steps stay in float32, where their quality was measured."""
         p, device = self.train_precision, self.device
         big = device.type != "cpu" or self.batch_size * self.n_columns >= BF16_MIN_TOKENS
         on = not self.per_sample_grads and (p == "bf16" or (p == "native" and big and bf16_native(device)))
