@@ -26,12 +26,11 @@ class Generator(pl.LightningModule):
     def sampling_dtype(self, device: torch.device | None = None) -> str | None:
         """ "bf16" or "32": what sampling_autocast runs in on `device` (default: the model's), or None
         where the family does not use it; the generation manifest records it."""
-        from synthgen.models.blocks import bf16_native
+        from synthgen.models.blocks import runs_bf16
 
         if not self.samples_with_autocast:
             return None
-        p = self.sample_precision
-        return "bf16" if p == "bf16" or (p == "native" and bf16_native(device or self.device)) else "32"
+        return "bf16" if runs_bf16(self.sample_precision, device or self.device) else "32"
 
     def sampling_autocast(self):
         """Autocast to bfloat16 for the products a family's sampler runs inside it, or a no-op."""

@@ -209,6 +209,13 @@ def bf16_native(device: torch.device) -> bool:
     return False
 
 
+def runs_bf16(precision: str, device: torch.device, native_ok: bool = True) -> bool:
+    """Whether a precision setting (generate.precision, model.tabular.train_precision: "native",
+    "bf16" or "32") computes in bfloat16 on `device`: "bf16" always, "32" never, "native" where the
+    device multiplies bf16 natively and the caller's own condition `native_ok` holds."""
+    return precision == "bf16" or (precision == "native" and native_ok and bf16_native(device))
+
+
 def sample_categorical(logits: torch.Tensor, generator: torch.Generator, temperature: float = 1.0) -> torch.Tensor:
     """Sample from softmax(logits / temperature) along the last axis, reproducibly per generator.
 

@@ -25,11 +25,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from synthgen.config import PRECISIONS
 from synthgen.models.base import TabularGenerator
-from synthgen.models.blocks import KVCache, Trunk, bf16_native, sample_categorical
+from synthgen.models.blocks import KVCache, Trunk, runs_bf16, sample_categorical
 from synthgen.models.schedules import adamw_warmup_cosine
 
-TRAIN_PRECISIONS = ("native", "bf16", "32")  # model.tabular.train_precision, as generate.precision
 BF16_MIN_TOKENS = 2048  # train_precision=native on a CPU: bf16 from this many tokens a step (training_autocast)
 HEAD_PAD_MAX = 1024  # columns with more tokens than this get a head matmul of their own in training
 
@@ -71,9 +71,9 @@ class TabularTransformer(TabularGenerator):
         self.random_order_share, self.temperature, self.weight_decay = random_order_share, temperature, weight_decay
         self.sample_block, self.warmup_steps = sample_block, warmup_steps
         self.register_buffer("offsets", torch.tensor(self.layout.offsets, dtype=torch.long), persistent=False)
-        if str(train_precision) not in TRAIN_PRECISIONS:
+        if str(train_precision) not in PRECISIONS:  # the values generate.precision takes
             raise ValueError(
-                f"model.tabular.train_precision must be one of {', '.join(TRAIN_PRECISIONS)}, got {train_precision!r}"
+                f"model.tabular.train_precision must be one of {', '.join(PRECISIONS)}, got {train_precision!r}"
             )
         self.train_precision = str(train_precision)
         if column_order not in ("cardinality", "table"):
@@ -144,9 +144,9 @@ class TabularTransformer(TabularGenerator):
         cores with AVX512-BF16 (benchmarks/model_defaults.md, two runs): a step of 2,080 to 16,640
         tokens took 0.73-0.94x float32's time; below ~2,000 the runs disagree (0.84-1.13x), so small
         steps stay in float32, where their quality was measured."""
-        p, device = self.train_precision, self.device
+        device = self.device
         big = device.type != "cpu" or self.batch_size * self.n_columns >= BF16_MIN_TOKENS
-        on = not self.per_sample_grads and (p == "bf16" or (p == "native" and big and bf16_native(device)))
+        on = not self.per_sample_grads and runs_bf16(self.train_precision, device, native_ok=big)
         return torch.autocast(device.type, dtype=torch.bfloat16, enabled=on)
 
     def _loss(self, x: torch.Tensor) -> torch.Tensor:
