@@ -10,6 +10,8 @@ The ceiling row scores the real holdout as if it were synthetic (utility: train 
     python benchmarks/suite.py [--tables penguins,gapminder] [--families transformer,gan,vae,argn,ctgan,tvae]
     python benchmarks/suite.py --rescore [--tables ...]   # score the synthetic files again, no training
     python benchmarks/suite.py --resample 3 [--tables ...] [--families transformer,argn]  # time sampling again
+    python benchmarks/suite.py --seed 1 [--tables ...] [--families transformer,argn]  # another model seed
+    python benchmarks/suite.py --startup 5   # each library's imports before a worker's clock starts
 
 Results: benchmarks/results/suite.json (rows of earlier runs stay unless re-measured) and suite.md.
 TabularARGN needs `pip install -e '.[bench]'` and then `pip uninstall -y torchvision torchaudio`
@@ -88,18 +90,35 @@ def split(table: str) -> dict:
 
 
 # ---- workers (child processes) ---------------------------------------------------------------------
-def worker(table: str, family: str, tag: str = "", extra: tuple = (), argn_minutes: float | None = None) -> None:
+def worker(
+    table: str, family: str, tag: str = "", extra: tuple = (), argn_minutes: float | None = None, seed: int = SEED
+) -> None:
     """Train `family` on the table's train split, sample end to end into Parquet; write timings."""
     d, info = WORK / table, json.loads((WORK / table / "info.json").read_text())
     out = d / f"{family}{tag}"
     n_sample = max(info["train_rows"], MIN_SAMPLE_ROWS)
     if family == "argn":
-        res = run_argn(d, out, info, n_sample, argn_minutes)
+        res = run_argn(d, out, info, n_sample, argn_minutes, seed)
     elif family in ("ctgan", "tvae"):
         res = run_sdv(d, out, family, n_sample)
     else:
         res = run_synthgen(d, out, family, info, n_sample, list(extra))
     (d / f"{family}{tag}.json").write_text(json.dumps(res))
+
+
+def preload(family: str) -> None:
+    """What a worker imports before its training clock starts: torch and the library's entry point
+    (`--startup` times this). Each library imports more on first use, inside the clock (synthgen:
+    Lightning and MLflow, when pipeline.train runs)."""
+    import torch  # noqa: F401
+
+    if family == "argn":
+        from mostlyai.engine import TabularARGN  # noqa: F401
+    elif family in ("ctgan", "tvae"):
+        from sdv.single_table import CTGANSynthesizer, TVAESynthesizer  # noqa: F401
+    else:
+        from synthgen import pipeline  # noqa: F401
+        from synthgen.paths import RunPaths  # noqa: F401
 
 
 def run_synthgen(d: Path, out: Path, family: str, info: dict, n_sample: int, extra: list) -> dict:
@@ -108,7 +127,8 @@ def run_synthgen(d: Path, out: Path, family: str, info: dict, n_sample: int, ext
     from synthgen import pipeline
     from synthgen.paths import RunPaths
 
-    cfg = synthgen_config(d, out, family, info, n_sample, extra)
+    preload(family)
+    cfg = synthgen_config(d, out, family, info, n_sample, extra)  # before the clock, as --startup times it
     t0 = time.perf_counter()
     pipeline.prepare(cfg)
     pipeline.encode(cfg)
@@ -172,19 +192,21 @@ def competitor_result(out: Path, train_s: float, sample_s: float, n_sample: int)
     }
 
 
-def run_argn(d: Path, out: Path, info: dict, n_sample: int, max_minutes: float | None = None) -> dict:
-    """TabularARGN with its defaults; `max_minutes` (--argn-max-minutes) caps its training time where its
-    default (10 days, 100 epochs) does not fit the machine, and is then recorded with the row."""
+def run_argn(d: Path, out: Path, info: dict, n_sample: int, max_minutes: float | None = None, seed: int = SEED) -> dict:
+    """TabularARGN with its defaults and random_state `seed`; `max_minutes` (--argn-max-minutes) caps its
+    training time where its default (10 days, 100 epochs) does not fit the machine, and is then recorded
+    with the row."""
     import shutil
 
     from mostlyai.engine import TabularARGN
 
+    preload("argn")
     train = pd.read_parquet(d / "train.parquet")
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     t0 = time.perf_counter()
     limits = {"max_training_time": max_minutes} if max_minutes else {}
-    model = TabularARGN(device="cpu", random_state=SEED, workspace_dir=str(out / "workspace"), **limits)
+    model = TabularARGN(device="cpu", random_state=seed, workspace_dir=str(out / "workspace"), **limits)
     model.fit(train)
     train_s = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -227,6 +249,7 @@ def run_sdv(d: Path, out: Path, family: str, n_sample: int) -> dict:
 
     from sdv.single_table import CTGANSynthesizer, TVAESynthesizer
 
+    preload(family)
     train = pd.read_parquet(d / "train.parquet")
     shutil.rmtree(out, ignore_errors=True)
     (out / "synthetic").mkdir(parents=True)
@@ -280,6 +303,60 @@ def time_sampling(table: str, family: str, extra: tuple = ()) -> float:
     if family == "argn":
         shutil.rmtree(scratch)
     return seconds
+
+
+STARTUP_LIBRARIES = {"synthgen": "transformer", "argn": "argn", "sdv": "ctgan"}  # library -> a family of it
+
+
+def startup_seconds(library: str) -> float:
+    """Seconds a worker of `library` spends before its training clock starts, in this (fresh) process
+    after the suite's own imports: preload(), and for synthgen composing the run's config."""
+    family = STARTUP_LIBRARIES[library]
+    t0 = time.perf_counter()
+    preload(family)
+    if library == "synthgen":
+        from synthgen.config import load_config
+
+        load_config([f"model={family}", "data=file", "data.path=train.parquet", "data.target=target"])
+    return time.perf_counter() - t0
+
+
+def startup(repeats: int) -> int:
+    """Time each installed library's start-up (startup_seconds) in fresh processes, the libraries
+    alternating `repeats` times; the medians go to results/suite_startup.json. A worker's `train s`
+    starts after this, so a fresh process takes start-up + train s to a trained model."""
+    import importlib.util
+    import statistics
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    spec = {"synthgen": "synthgen", "argn": "mostlyai.engine", "sdv": "sdv"}
+    libraries = [lib for lib in STARTUP_LIBRARIES if importlib.util.find_spec(spec[lib].split(".")[0])]
+    seconds, loads = {lib: [] for lib in libraries}, {lib: [] for lib in libraries}
+    for _ in range(repeats):
+        for lib in libraries:
+            loads[lib].append(load_avg())
+            proc = subprocess.run(
+                [sys.executable, __file__, "--startup-worker", lib], env=env, capture_output=True, text=True
+            )
+            if proc.returncode != 0:
+                raise SystemExit(f"{lib}: start-up failed: {(proc.stderr or proc.stdout).strip()[-300:]}")
+            seconds[lib].append(round(float(proc.stdout.strip().splitlines()[-1]), 2))
+    out = {
+        lib: {
+            "median_s": round(statistics.median(seconds[lib]), 2),
+            "seconds": seconds[lib],
+            "load": loads[lib],
+            "measured_at": _now(),
+        }
+        for lib in libraries
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "suite_startup.json").write_text(json.dumps(out, indent=1))
+    for lib, row in out.items():
+        print(lib, row["median_s"], "s", row["seconds"], "load", row["load"], flush=True)
+    with _locked():  # suite.md again, with the start-up figures
+        pass
+    return 0
 
 
 def resample(tables: list[str], families: list[str], repeats: int) -> int:
@@ -372,7 +449,14 @@ def ceiling(table: str, info: dict) -> dict:
 
 # ---- driver -----------------------------------------------------------------------------------------
 def run_one(
-    table: str, family: str, info: dict, timeout: int, tag: str = "", extra: str = "", argn_minutes: float | None = None
+    table: str,
+    family: str,
+    info: dict,
+    timeout: int,
+    tag: str = "",
+    extra: str = "",
+    argn_minutes: float | None = None,
+    seed: int = SEED,
 ) -> dict:
     result = WORK / table / f"{family}{tag}.json"
     result.unlink(missing_ok=True)
@@ -380,7 +464,7 @@ def run_one(
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     try:
         proc = subprocess.run(
-            [sys.executable, __file__, "--worker", table, family, "--tag", tag, "--extra", extra]
+            [sys.executable, __file__, "--worker", table, family, "--tag", tag, "--extra", extra, "--seed", str(seed)]
             + (["--argn-max-minutes", str(argn_minutes)] if argn_minutes else []),
             env=env,
             timeout=timeout,
@@ -410,7 +494,8 @@ def run_one(
 def write_markdown(results: dict) -> None:
     from suite_report import render
 
-    (RESULTS / "suite.md").write_text(render(results))
+    startup = RESULTS / "suite_startup.json"
+    (RESULTS / "suite.md").write_text(render(results, json.loads(startup.read_text()) if startup.exists() else None))
 
 
 def main(argv=None) -> int:
@@ -425,6 +510,17 @@ def main(argv=None) -> int:
         type=float,
         help="cap TabularARGN's training time (its default, 10 days and 100 epochs, does not fit 2 cores on flights)",
     )
+    ap.add_argument(
+        "--seed",
+        type=int,
+        help="model seed: synthgen's `seed=N` and TabularARGN's random_state (rows named <family>_sN; same split)",
+    )
+    ap.add_argument(
+        "--startup",
+        type=int,
+        metavar="REPEATS",
+        help="time each library's imports before its worker's clock starts, in fresh processes, REPEATS times",
+    )
     ap.add_argument("--worker", nargs=2, metavar=("TABLE", "FAMILY"), help=argparse.SUPPRESS)
     ap.add_argument(
         "--rescore",
@@ -438,7 +534,11 @@ def main(argv=None) -> int:
         help="time sampling again for models trained earlier, the families alternating REPEATS times",
     )
     ap.add_argument("--sample-worker", nargs=2, metavar=("TABLE", "FAMILY"), help=argparse.SUPPRESS)
+    ap.add_argument("--startup-worker", metavar="LIBRARY", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.startup_worker:
+        print(startup_seconds(args.startup_worker))
+        return 0
     if args.sample_worker:
         print(time_sampling(*args.sample_worker, tuple(e for e in args.extra.split(",") if e)))
         return 0
@@ -448,8 +548,11 @@ def main(argv=None) -> int:
         )
     if args.rescore:
         return rescore([t for t in args.tables.split(",") if t])
+    if args.startup:
+        return startup(args.startup)
     if args.worker:
-        worker(*args.worker, args.tag, tuple(e for e in args.extra.split(",") if e), args.argn_max_minutes)
+        seed = SEED if args.seed is None else args.seed
+        worker(*args.worker, args.tag, tuple(e for e in args.extra.split(",") if e), args.argn_max_minutes, seed)
         return 0
     tables = [t for t in args.tables.split(",") if t]
     families = [f for f in args.families.split(",") if f]
@@ -459,6 +562,11 @@ def main(argv=None) -> int:
             f"unknown table or family: {unknown}; tables: {list(TABLES)}, families: {list(FAMILIES)}", file=sys.stderr
         )
         return 2
+    if args.seed is not None and {"ctgan", "tvae"} & set(families):
+        print("--seed: SDV's models take no seed here; run ctgan and tvae without it", file=sys.stderr)
+        return 2
+    seed_tag = "" if args.seed is None else f"_s{args.seed}"
+    seed_extra = "" if args.seed is None else f"seed={args.seed}"
     for table in tables:
         try:
             info = split(table)
@@ -469,19 +577,16 @@ def main(argv=None) -> int:
         entry["ceiling"] = ceiling(table, info)
         for family in families:
             ours = family not in COMPETITORS
-            name = f"{family}{args.tag}" if ours else family
-            row = run_one(
-                table,
-                family,
-                info,
-                args.timeout,
-                args.tag if ours else "",
-                args.extra if ours else "",
-                args.argn_max_minutes,
-            )
+            tag = (args.tag if ours else "") + seed_tag
+            extra = ",".join(filter(None, [args.extra, seed_extra])) if ours else ""
+            name = f"{family}{tag}"
+            seed = SEED if args.seed is None else args.seed
+            row = run_one(table, family, info, args.timeout, tag, extra, args.argn_max_minutes, seed)
             row["measured_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-            if args.extra and ours:
-                row["overrides"] = args.extra
+            if extra:
+                row["overrides"] = extra
+            if family == "argn":
+                row["random_state"] = seed
             entry.setdefault("models", {})[name] = row
             print(table, name, {k: v for k, v in row.items() if k != "sizing"}, flush=True)
             save(table, entry, name, row)

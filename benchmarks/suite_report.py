@@ -34,7 +34,20 @@ def _cell(v) -> str:
     return str(v)
 
 
-def render(results: dict) -> str:
+LIBRARY_OF = {"argn": "argn", "ctgan": "sdv", "tvae": "sdv"}  # row name's family -> startup key; else synthgen
+
+
+def _fresh_seconds(name: str, row: dict, startup: dict):
+    """train s plus the median start-up of the row's library (suite_startup.json): the time from a
+    fresh Python with pandas loaded to a trained model."""
+    lib = LIBRARY_OF.get(name.split("_")[0], "synthgen")
+    if "train_s" not in row or lib not in startup:
+        return None
+    return round(row["train_s"] + startup[lib]["median_s"], 1)
+
+
+def render(results: dict, startup: dict | None = None) -> str:
+    startup = startup or {}
     lines = [
         "# Public-table suite",
         "",
@@ -50,6 +63,22 @@ def render(results: dict) -> str:
         "alternating, in one run; `sample_seconds` and `sample_load` hold each try).",
         "",
     ]
+    if startup:
+        lines += [
+            "Start-up (`suite.py --startup`, fresh processes, median): what a worker imports before its",
+            "train clock starts (torch and the library's entry point; synthgen also composes its config).",
+            "Each library imports more on first use inside the clock (synthgen: Lightning and MLflow).",
+            "`fresh s` = start-up + train s: from a fresh Python (pandas loaded) to a trained model.",
+            "",
+            "| library | start-up s | tries | load | measured |",
+            "|---|---|---|---|---|",
+            *(
+                f"| {lib} | {r['median_s']:.2f} | {', '.join(f'{x:.2f}' for x in r['seconds'])} | "
+                f"{', '.join(f'{x:.2f}' for x in r['load'])} | {r['measured_at']} |"
+                for lib, r in startup.items()
+            ),
+            "",
+        ]
     not_run = []
     for table, entry in results.items():
         if "not_run" in entry:
@@ -65,7 +94,9 @@ def render(results: dict) -> str:
             "",
         ]
         rows = {"ceiling (real holdout)": entry.get("ceiling", {}), **entry.get("models", {})}
-        cols = COLS + [(c, k) for c, k in EXTRA if any(r.get(k) not in (None, 0) for r in rows.values())]
+        rows = {n: ({**r, "fresh_s": _fresh_seconds(n, r, startup)} if startup else r) for n, r in rows.items()}
+        cols = (COLS[:1] + [("fresh s", "fresh_s")] + COLS[1:]) if startup else COLS
+        cols = cols + [(c, k) for c, k in EXTRA if any(r.get(k) not in (None, 0) for r in rows.values())]
         lines += ["| model | " + " | ".join(c for c, _ in cols) + " |", "|" + "---|" * (len(cols) + 1)]
         for name, row in rows.items():
             if "not_run" in row:

@@ -46,6 +46,34 @@ def test_every_family_present_gets_a_row_and_a_failed_one_is_listed_as_not_run()
     assert "- penguins / tvae: over the 2400 s limit" in lines
 
 
+def test_a_seed_run_refuses_the_sdv_models_which_take_no_seed_here(capsys):
+    assert suite.main(["--tables", "penguins", "--families", "transformer,ctgan", "--seed", "1"]) == 2
+    assert "SDV's models take no seed" in capsys.readouterr().err
+
+
+def test_fresh_seconds_add_each_library_start_up_to_its_train_seconds():
+    startup = {
+        lib: {"median_s": s, "seconds": [s], "load": [1.0], "measured_at": "2026-12-03 16:00 UTC"}
+        for lib, s in (("synthgen", 2.5), ("argn", 5.25), ("sdv", 4.0))
+    }
+    row = {"train_s": 10.0, "shape": 0.95}
+    results = {
+        "penguins": {
+            "info": {"covers": "344 rows", "train_rows": 275, "holdout_rows": 69, "columns": 8, "target": "species"},
+            "ceiling": {"shape": 0.97},
+            "models": {"transformer_s1": row, "argn_s1": row, "tvae": row},
+        }
+    }
+    lines = render(results, startup).splitlines()
+    header = next(x for x in lines if x.startswith("| model |"))
+    at = [c.strip() for c in header.split("|")].index("fresh s")
+    fresh = {c[1]: c[at] for c in ([x.strip() for x in line.split("|")] for line in lines if line.startswith("| "))}
+    assert (fresh["transformer_s1"], fresh["argn_s1"], fresh["tvae"]) == ("12.5", "15.2", "14.0")
+    assert fresh["ceiling (real holdout)"] == ""  # no training
+    assert "| argn | 5.25 | 5.25 | 1.00 | 2026-12-03 16:00 UTC |" in lines
+    assert "fresh s" not in render(results)  # without start-up figures the column is left out
+
+
 def test_sdv_metadata_models_a_column_it_would_take_for_a_key():
     pytest.importorskip("sdv")
     # a unique integer count (gapminder's `pop`): SDV detects an id and primary key; synthgen models it

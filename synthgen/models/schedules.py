@@ -6,12 +6,18 @@ import math
 
 import torch
 
+FUSED_DEVICES = ("cpu", "cuda")  # where torch's AdamW has a fused kernel for float parameters
+
 
 def adamw_warmup_cosine(module, lr: float, weight_decay: float, warmup_steps: int, betas=(0.9, 0.95)) -> dict:
     """Lightning optimiser config: AdamW with a linear warm-up, then a cosine decay to 0 over the run
     (when its length is known). Decaying to 0 matters for tables: with a constant or plateau-halved
     rate the last iterate keeps enough noise to miss a column's marginal by a few points of TV."""
-    opt = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay, betas=betas)
+    params = list(module.parameters())
+    # The fused kernel where the device has one: AdamW.step 4-5x faster on CPU (2 ms -> 0.4 ms for
+    # the default transformer), a tenth of a small table's step (benchmarks/bench_optimizer_step.py)
+    fused = bool(params) and all(p.device.type in FUSED_DEVICES and p.is_floating_point() for p in params)
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, betas=betas, fused=fused or None)
     total = module.trainer.estimated_stepping_batches if module._trainer is not None else math.inf
     warm = max(1, min(warmup_steps, int(total) // 10 if math.isfinite(total) else warmup_steps))
 
