@@ -226,7 +226,7 @@ def test_final_weights_once_the_schedule_is_in_its_tail():
     def after(steps, total):
         net = Net()
         net.lin = torch.nn.Linear(2, 2)
-        net._trainer = type("T", (), {"estimated_stepping_batches": total})()
+        net._trainer = type("T", (), {"estimated_stepping_batches": total, "precision": "32-true"})()
         net.trainer = net._trainer
         conf = adamw_warmup_cosine(net, 1e-3, 0.0, warmup_steps=10)
         for _ in range(steps):
@@ -237,6 +237,31 @@ def test_final_weights_once_the_schedule_is_in_its_tail():
     assert ended_annealed(after(1000, 1000)) and ended_annealed(after(967, 1000))
     assert not ended_annealed(after(633, 1000)) and not ended_annealed(after(5, 1000))
     assert not ended_annealed([torch.optim.Adam(torch.nn.Linear(2, 2).parameters())])
+
+
+def test_adamw_takes_the_fused_kernel_except_under_lightning_mixed_precision():
+    """Fused on CPU in float32 (as torch's single-tensor AdamW, step for step); not under
+    16-mixed/bf16-mixed, whose Lightning plugin refuses gradient clipping with a fused optimizer."""
+    import torch
+
+    from synthgen.models.schedules import adamw_warmup_cosine
+
+    def optimizer(precision):
+        torch.manual_seed(0)
+        net = torch.nn.Linear(3, 2)
+        net._trainer = type("T", (), {"estimated_stepping_batches": 100, "precision": precision})()
+        net.trainer = net._trainer
+        return net, adamw_warmup_cosine(net, 1e-2, 0.1, warmup_steps=1)["optimizer"]
+
+    (net, fused), (ref, plain) = optimizer("32-true"), optimizer("bf16-mixed")
+    assert fused.defaults["fused"] is True and not plain.defaults["fused"]
+    x = torch.randn(16, 3)
+    for _ in range(5):  # the same updates as the single-tensor loop
+        for model, opt in ((net, fused), (ref, plain)):
+            opt.zero_grad()
+            model(x).square().sum().backward()
+            opt.step()
+    torch.testing.assert_close(net.weight, ref.weight)
 
 
 def test_image_blocks_set_numbers():
