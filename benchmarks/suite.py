@@ -276,8 +276,9 @@ def time_sampling(table: str, family: str, extra: tuple = ()) -> float:
     import shutil
 
     d, info = WORK / table, json.loads((WORK / table / "info.json").read_text())
-    out, n_sample = d / family, max(info["train_rows"], MIN_SAMPLE_ROWS)
-    if family == "argn":
+    # `family` is the row's name: its model family, then any tag (transformer_s1, argn_s2)
+    out, n_sample, kind = d / family, max(info["train_rows"], MIN_SAMPLE_ROWS), family.split("_")[0]
+    if kind == "argn":
         from mostlyai.engine import generate
 
         ws, scratch = out / "workspace", d / ".resample"
@@ -291,7 +292,7 @@ def time_sampling(table: str, family: str, extra: tuple = ()) -> float:
     else:
         from synthgen import pipeline
 
-        cfg = synthgen_config(d, out, family, info, n_sample, list(extra))
+        cfg = synthgen_config(d, out, kind, info, n_sample, list(extra))
 
         def once() -> None:
             pipeline.generate(cfg)
@@ -300,7 +301,7 @@ def time_sampling(table: str, family: str, extra: tuple = ()) -> float:
     t0 = time.perf_counter()
     once()
     seconds = time.perf_counter() - t0
-    if family == "argn":
+    if kind == "argn":
         shutil.rmtree(scratch)
     return seconds
 
