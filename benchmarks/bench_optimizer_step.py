@@ -22,33 +22,20 @@ import time
 from pathlib import Path
 
 import torch
+from bench_train_precision import random_table_model, timed_steps_ms  # this folder is on sys.path
 
 RESULTS = Path(__file__).resolve().parent / "results"
-CARDINALITIES = [2, 5, 9, 40] + [100] * 61  # a table's columns: a few categories, then binned numbers
 SHAPES = [(7, 32), (11, 32), (8, 64), (65, 32), (15, 512)]  # (columns, batch): gapminder, diabetes, planes, ...
 KINDS = {"single": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}
 
 
 def timings(columns: int, batch: int, rounds: int, steps: int) -> dict:
-    from synthgen.models.transformer import TabularTransformer
-
-    torch.manual_seed(0)
-    cards = CARDINALITIES[:columns]
-    layout = {"columns": [f"c{i}" for i in range(columns)], "cardinalities": cards}
-    model = TabularTransformer(layout, batch_size=batch, train_precision="32").train()
-    batches = [torch.stack([torch.randint(0, k, (batch,)) for k in cards], 1) for _ in range(8)]
+    model, batches = random_table_model(columns, batch, "32")
     opts = {k: torch.optim.AdamW(model.parameters(), lr=1e-5, weight_decay=0.05, **kw) for k, kw in KINDS.items()}
     step, alone = {k: [] for k in KINDS}, {k: [] for k in KINDS}
     for _ in range(rounds):
         for kind, opt in opts.items():
-            for i in range(steps + 3):  # 3 warm-up steps
-                if i == 3:
-                    t0 = time.perf_counter()
-                loss = model._loss(batches[i % 8])
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-            step[kind].append((time.perf_counter() - t0) / steps * 1000)
+            step[kind].append(timed_steps_ms(model, opt, batches, steps, warmup=3))
             t0 = time.perf_counter()
             for _ in range(steps):
                 opt.step()

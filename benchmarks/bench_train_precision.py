@@ -28,23 +28,35 @@ MAX_TOKENS = 20_000  # larger steps than any table's (the batch rule caps them a
 CARDINALITIES = [2, 5, 9, 40] + [100] * 61  # a table's columns: a few categories, then binned numbers
 
 
-def step_ms(columns: int, batch: int, precision: str, steps: int) -> float:
+def random_table_model(columns: int, batch: int, precision: str):
+    """The default transformer in training mode over `columns` columns of CARDINALITIES, and 8
+    batches of `batch` random token rows [batch, columns] (seeded)."""
     from synthgen.models.transformer import TabularTransformer
 
     torch.manual_seed(0)
     cards = CARDINALITIES[:columns]
     layout = {"columns": [f"c{i}" for i in range(columns)], "cardinalities": cards}
     model = TabularTransformer(layout, batch_size=batch, train_precision=precision).train()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     batches = [torch.stack([torch.randint(0, k, (batch,)) for k in cards], 1) for _ in range(8)]
-    for i in range(steps + 5):  # 5 warm-up steps (oneDNN builds its kernels for the shapes)
-        if i == 5:
+    return model, batches
+
+
+def timed_steps_ms(model, opt, batches, steps: int, warmup: int) -> float:
+    """ms per optimizer step (loss, backward, opt.step) over `steps` steps after `warmup` untimed
+    ones (oneDNN builds its kernels for the shapes)."""
+    for i in range(steps + warmup):
+        if i == warmup:
             t0 = time.perf_counter()
-        loss = model._loss(batches[i % 8])
+        loss = model._loss(batches[i % len(batches)])
         opt.zero_grad()
         loss.backward()
         opt.step()
     return (time.perf_counter() - t0) / steps * 1000
+
+
+def step_ms(columns: int, batch: int, precision: str, steps: int) -> float:
+    model, batches = random_table_model(columns, batch, precision)
+    return timed_steps_ms(model, torch.optim.AdamW(model.parameters(), lr=1e-3), batches, steps, warmup=5)
 
 
 def attention_ms(batch: int, positions: int, dtype: torch.dtype, repeats: int = 30) -> float:

@@ -33,6 +33,7 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from suite_report import LIBRARY_OF  # noqa: E402
 from suite_tables import TABLES  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,6 +98,7 @@ def worker(
     d, info = WORK / table, json.loads((WORK / table / "info.json").read_text())
     out = d / f"{family}{tag}"
     n_sample = max(info["train_rows"], MIN_SAMPLE_ROWS)
+    preload(family)  # before any clock starts, as --startup times it
     if family == "argn":
         res = run_argn(d, out, info, n_sample, argn_minutes, seed)
     elif family in ("ctgan", "tvae"):
@@ -127,7 +129,6 @@ def run_synthgen(d: Path, out: Path, family: str, info: dict, n_sample: int, ext
     from synthgen import pipeline
     from synthgen.paths import RunPaths
 
-    preload(family)
     cfg = synthgen_config(d, out, family, info, n_sample, extra)  # before the clock, as --startup times it
     t0 = time.perf_counter()
     pipeline.prepare(cfg)
@@ -200,7 +201,6 @@ def run_argn(d: Path, out: Path, info: dict, n_sample: int, max_minutes: float |
 
     from mostlyai.engine import TabularARGN
 
-    preload("argn")
     train = pd.read_parquet(d / "train.parquet")
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
@@ -249,7 +249,6 @@ def run_sdv(d: Path, out: Path, family: str, n_sample: int) -> dict:
 
     from sdv.single_table import CTGANSynthesizer, TVAESynthesizer
 
-    preload(family)
     train = pd.read_parquet(d / "train.parquet")
     shutil.rmtree(out, ignore_errors=True)
     (out / "synthetic").mkdir(parents=True)
@@ -306,7 +305,8 @@ def time_sampling(table: str, family: str, extra: tuple = ()) -> float:
     return seconds
 
 
-STARTUP_LIBRARIES = {"synthgen": "transformer", "argn": "argn", "sdv": "ctgan"}  # library -> a family of it
+# library -> a family of it (suite_report.LIBRARY_OF: the competitors' families -> their library)
+STARTUP_LIBRARIES = {"synthgen": "transformer", **{lib: family for family, lib in LIBRARY_OF.items()}}
 
 
 def startup_seconds(library: str) -> float:
@@ -355,8 +355,8 @@ def startup(repeats: int) -> int:
     (RESULTS / "suite_startup.json").write_text(json.dumps(out, indent=1))
     for lib, row in out.items():
         print(lib, row["median_s"], "s", row["seconds"], "load", row["load"], flush=True)
-    with _locked():  # suite.md again, with the start-up figures
-        pass
+    if (RESULTS / "suite.json").exists():  # suite.md again, with the start-up figures
+        write_markdown(json.loads((RESULTS / "suite.json").read_text()))
     return 0
 
 
