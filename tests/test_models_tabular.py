@@ -129,11 +129,13 @@ def test_span_cross_entropy_matches_per_column_softmax():
     assert torch.equal(spans.argmax(one), tokens)
 
 
-def test_span_sampler_follows_softmax():
+@pytest.mark.parametrize("bf16_product", [False, True])
+def test_span_sampler_follows_softmax(bf16_product):
     spans = Spans([3, 5])
     h = torch.randn(1, 4).expand(40_000, 4).contiguous()
     weight, bias = torch.randn(8, 4), torch.randn(8)
-    tokens = spans.sample_linear(h, weight, bias, torch.Generator().manual_seed(0)).t()  # [n, C]
+    g = torch.Generator().manual_seed(0)
+    tokens = spans.sample_linear(h, weight, bias, g, bf16_product=bf16_product).t()  # [n, C]
     logits = h[0] @ weight.T + bias
     for c, o, k in spans.slices():
         freq = torch.bincount(tokens[:, c], minlength=k).float() / len(tokens)
@@ -305,11 +307,12 @@ def test_transformer_kv_cached_sampling_equals_the_full_forward():
     assert (out[:10, 2] == 1).all()
 
 
-@pytest.mark.parametrize("family", ["transformer", "vae"])  # the GAN samples in float32 (slower in bf16)
+@pytest.mark.parametrize("family", ["transformer", "vae", "gan"])
 def test_bf16_sampling_draws_what_float32_draws(trained_equal, family):
-    """bf16 sampling (the trunk's products under autocast, the head float32) keeps the learned
-    distribution: the same rows as float32 almost everywhere (a bf16 rounding flips a draw only near
-    a CDF step), the same marginals and the learned col0 == col1 relation."""
+    """bf16 sampling (the trunk's products under autocast; GAN and VAE: the head's product too, its
+    logits widened to float32 for the draw) keeps the learned distribution: the same rows as float32
+    almost everywhere (a bf16 rounding flips a draw only near a CDF step), the same marginals and the
+    learned col0 == col1 relation."""
     model, _ = trained_equal[family]
     assert model.samples_with_autocast
     draws = {}
@@ -323,6 +326,21 @@ def test_bf16_sampling_draws_what_float32_draws(trained_equal, family):
         fa, fb = (torch.bincount(x[:, j], minlength=k) / len(x) for x in (a, b))
         assert (fa - fb).abs().max() < 0.01, j
     assert (b[:, 0] == b[:, 1]).float().mean() > 0.6
+
+
+def test_generated_distance_samples_in_float32_whatever_generate_precision(trained_equal):
+    """The GAN picks its exported epoch by generated_distance: the figure must not depend on
+    generate.precision (bf16 on one machine, float32 on another), and the setting comes back."""
+    from synthgen.models.heads import generated_distance
+
+    model, _ = trained_equal["gan"]
+    ref = torch.from_numpy(equal_pair_table()[:500])
+    model.sample_precision = "32"
+    expected = generated_distance(model, ref)
+    model.sample_precision = "bf16"
+    assert torch.equal(generated_distance(model, ref), expected)
+    assert model.sample_precision == "bf16"
+    model.sample_precision = "native"
 
 
 def test_sample_categorical_follows_softmax():

@@ -196,17 +196,17 @@ def test_datamodule_repeats_are_whole_passes():
 def test_numeric_bins_follow_the_rows():
     from synthgen.sizing import n_bins
 
-    assert [n_bins(r) for r in (50, 442, 1_000, 2_000, 500_000)] == [10, 22, 50, 100, 100]
+    assert [n_bins(r) for r in (50, 442, 1_000, 2_000, 4_000, 500_000)] == [10, 11, 25, 50, 100, 100]
 
 
 def test_encode_uses_the_bins_rule(tiny_cfg):
     from synthgen import pipeline
     from synthgen.encoders import TabularEncoder
 
-    cfg = tiny_cfg()  # 400 rows: 20 bins
+    cfg = tiny_cfg()  # 400 rows: 10 bins
     pipeline.prepare(cfg)
     paths = pipeline.encode(cfg)
-    assert TabularEncoder.load(paths.encoder).settings["n_bins"] == 20
+    assert TabularEncoder.load(paths.encoder).settings["n_bins"] == 10
     cfg = tiny_cfg("encoder.n_bins=7")
     paths = pipeline.encode(cfg)
     assert TabularEncoder.load(paths.encoder).settings["n_bins"] == 7

@@ -140,8 +140,8 @@ class Critic(nn.Module):
 
 
 class TabularGAN(WeightAverage, TabularGenerator):
-    # no bf16 sampling: measured 0.9x float32's rows/s end to end on Adult (benchmarks/sampling_precision.md)
-    samples_with_autocast = False
+    # the generator's and the head's products in bf16 under generate.precision (benchmarks/sampling_precision.md)
+    samples_with_autocast = True
 
     def __init__(
         self,
@@ -335,6 +335,8 @@ class TabularGAN(WeightAverage, TabularGenerator):
             v = (self.spans.offset + target)[fixed]
             cond_idx = self.cond_pos[v[self.token_freq[v].argmin()]]
         out = torch.empty(self.n_columns, m, dtype=torch.long, device=target.device)  # column-major
+        # the generator's and the head's products under generate.precision; the draw float32
+        autocast, bf16 = self.sampling_autocast(), self.sampling_dtype() == "bf16"
         for s in range(0, m, self.sample_block):
             b = min(self.sample_block, m - s)
             z = torch.randn(b, self.noise_dim, generator=generator, device=target.device)
@@ -343,7 +345,9 @@ class TabularGAN(WeightAverage, TabularGenerator):
             else:
                 idx = cond_idx.expand(b)
             gen = self.sampler
-            gen.head.sample(gen.hidden(z, idx), generator, self.temperature, out[:, s : s + b])
+            with autocast:
+                h = gen.hidden(z, idx)
+            gen.head.sample(h.float(), generator, self.temperature, out[:, s : s + b], bf16_product=bf16)
         return out.t().contiguous()
 
     @torch.no_grad()

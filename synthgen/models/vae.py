@@ -101,13 +101,14 @@ class TabularVAE(TabularGenerator):
     def _draw(self, m: int, generator: torch.Generator, device) -> torch.Tensor:
         """m unconditional rows [m, C], in blocks that keep the [V, block] logits in cache."""
         out = torch.empty(self.n_columns, m, dtype=torch.long, device=device)  # column-major
-        autocast = self.sampling_autocast()  # the decoder's products (generate.precision); the head float32
+        # the decoder's and the head's products under generate.precision; the draw float32
+        autocast, bf16 = self.sampling_autocast(), self.sampling_dtype() == "bf16"
         for s in range(0, m, self.sample_block):
             b = min(self.sample_block, m - s)
             z = torch.randn(b, self.latent_dim, generator=generator, device=device)
             with autocast:
                 h = self.decoder(z)
-            self.head.sample(h.float(), generator, self.temperature, out[:, s : s + b])
+            self.head.sample(h.float(), generator, self.temperature, out[:, s : s + b], bf16_product=bf16)
         return out.t().contiguous()
 
     @torch.no_grad()
