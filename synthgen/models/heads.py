@@ -106,8 +106,10 @@ class Spans(nn.Module):
         few thousand rows so that [V, n] stays in cache; its buffers are reused between calls.
 
         bf16_product: h @ weight.T runs in bfloat16 (the sampler's largest product, V x d per row;
-        ~3x faster where the CPU multiplies bf16 natively) and is widened to float32 before the
-        bias, the softmax and the draw (benchmarks/sampling_precision.md: speed and quality).
+        ~3x faster where the CPU multiplies bf16 natively). Its result is rounded to bf16 (8 bits: a
+        logit of 10 to within 0.04, so one row's probabilities move by a few percent, differently
+        per row) and widened to float32 for the bias, the softmax and the draw; the samples'
+        marginals, pairs and detection measured as float32's (benchmarks/sampling_precision.md).
         """
         n = len(h)
         x = self._logits_buffer(n, weight)  # [V, n], float32 like the weights
