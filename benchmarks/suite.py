@@ -537,6 +537,7 @@ def main(argv=None) -> int:
     ap.add_argument("--sample-worker", nargs=2, metavar=("TABLE", "FAMILY"), help=argparse.SUPPRESS)
     ap.add_argument("--startup-worker", metavar="LIBRARY", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    seed = SEED if args.seed is None else args.seed
     if args.startup_worker:
         print(startup_seconds(args.startup_worker))
         return 0
@@ -552,7 +553,6 @@ def main(argv=None) -> int:
     if args.startup:
         return startup(args.startup)
     if args.worker:
-        seed = SEED if args.seed is None else args.seed
         worker(*args.worker, args.tag, tuple(e for e in args.extra.split(",") if e), args.argn_max_minutes, seed)
         return 0
     tables = [t for t in args.tables.split(",") if t]
@@ -581,7 +581,6 @@ def main(argv=None) -> int:
             tag = (args.tag if ours else "") + seed_tag
             extra = ",".join(filter(None, [args.extra, seed_extra])) if ours else ""
             name = f"{family}{tag}"
-            seed = SEED if args.seed is None else args.seed
             row = run_one(table, family, info, args.timeout, tag, extra, args.argn_max_minutes, seed)
             row["measured_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
             if extra:

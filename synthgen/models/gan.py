@@ -347,7 +347,7 @@ class TabularGAN(WeightAverage, TabularGenerator):
             gen = self.sampler
             with autocast:
                 h = gen.hidden(z, idx)
-            gen.head.sample(h.float(), generator, self.temperature, out[:, s : s + b], bf16_product=bf16)
+            gen.head.sample(h, generator, self.temperature, out[:, s : s + b], bf16_product=bf16)
         return out.t().contiguous()
 
     @torch.no_grad()

@@ -99,11 +99,12 @@ class Spans(nn.Module):
     ) -> torch.Tensor:
         """One categorical draw per span from softmax((h @ weight.T + bias) / temperature).
 
-        h [n, d], weight [V, d], bias [V] -> tokens [C, n] (note: column-major, written into
-        `out` when given). Works on the transposed logits [V, n]: every span is then a block of
-        contiguous rows, so the per-span max, exp, running sum and inverse-CDF count are
-        vectorised across the n rows (one uniform per row and column). Callers pass blocks of a
-        few thousand rows so that [V, n] stays in cache; its buffers are reused between calls.
+        h [n, d] (any float dtype: a bf16 trunk's output goes in as it is, converted once), weight
+        [V, d], bias [V] -> tokens [C, n] (note: column-major, written into `out` when given).
+        Works on the transposed logits [V, n]: every span is then a block of contiguous rows, so
+        the per-span max, exp, running sum and inverse-CDF count are vectorised across the n rows
+        (one uniform per row and column). Callers pass blocks of a few thousand rows so that
+        [V, n] stays in cache; its buffers are reused between calls.
 
         bf16_product: h @ weight.T runs in bfloat16 (the sampler's largest product, V x d per row;
         ~3x faster where the CPU multiplies bf16 natively). Its result is rounded to bf16 (8 bits: a

@@ -108,7 +108,7 @@ class TabularVAE(TabularGenerator):
             z = torch.randn(b, self.latent_dim, generator=generator, device=device)
             with autocast:
                 h = self.decoder(z)
-            self.head.sample(h.float(), generator, self.temperature, out[:, s : s + b], bf16_product=bf16)
+            self.head.sample(h, generator, self.temperature, out[:, s : s + b], bf16_product=bf16)
         return out.t().contiguous()
 
     @torch.no_grad()
