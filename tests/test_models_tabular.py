@@ -18,6 +18,7 @@ from synthgen.config import load_config
 from synthgen.data import TokenDataModule
 from synthgen.errors import SynthgenError
 from synthgen.modalities import model_spec
+from synthgen.models.base import Generator
 from synthgen.models.heads import Spans, rejection_sample
 
 FAMILIES = ["gan", "vae"]  # conditions by rejection (the GAN: partly through its conditional vector)
@@ -507,3 +508,50 @@ def test_a_transformer_trained_in_bf16_learns_what_float32_learns():
     for j, k in enumerate([4, 4, 3]):
         real, fa, fb = (torch.bincount(torch.as_tensor(s[:, j]), minlength=k) / len(s) for s in (data, a, b))
         assert (fb - real).abs().max() < (fa - real).abs().max() + 0.02, j
+
+
+class _LossLog(Generator):
+    """A module whose 'losses' are known functions of the batch: ours logged once an epoch, Lightning's
+    reference logged per batch with on_epoch=True."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(1))
+
+    def training_step(self, batch, batch_idx):
+        x = batch[0].float()
+        loss, other = x.mean() + self.w.sum(), (x**2).mean()
+        self.log_train_losses(len(x), train_loss=loss, train_other=other)
+        self.log("ref_loss", loss, on_step=False, on_epoch=True, batch_size=len(x))
+        self.log("ref_other", other, on_step=False, on_epoch=True, batch_size=len(x))
+        return loss
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)  # the loss falls 0.1 a step: epochs differ
+
+
+def test_train_losses_logged_once_an_epoch_equal_lightnings_per_batch_epoch_means(tmp_path):
+    """Batches of 4, 4 and 2 rows (weighted means), over three epochs, by the logger's own record."""
+    import pandas as pd
+    from pytorch_lightning.loggers import CSVLogger
+    from torch.utils.data import DataLoader, TensorDataset
+
+    data = DataLoader(TensorDataset(torch.arange(10.0) ** 1.5), batch_size=4, shuffle=True)
+    module = _LossLog()
+    calls = []
+    original = module.log
+    module.log = lambda name, *a, **k: (calls.append(name), original(name, *a, **k))[1]
+    trainer = pl.Trainer(
+        max_epochs=3,
+        logger=CSVLogger(str(tmp_path)),
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        log_every_n_steps=1,
+    )
+    trainer.fit(module, train_dataloaders=data)
+    logged = pd.read_csv(next(tmp_path.rglob("metrics.csv"))).groupby("epoch").max()
+    assert len(logged) == 3 and logged["train_loss"].is_monotonic_decreasing
+    np.testing.assert_allclose(logged["train_loss"], logged["ref_loss"], rtol=1e-6)
+    np.testing.assert_allclose(logged["train_other"], logged["ref_other"], rtol=1e-6)
+    assert calls.count("train_loss") == 3 and calls.count("ref_loss") == 9  # once an epoch, not per batch

@@ -39,6 +39,27 @@ class Generator(pl.LightningModule):
     def sample(self, cond: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         raise NotImplementedError
 
+    def log_train_losses(self, batch_size: int, **losses: torch.Tensor) -> None:
+        """Each loss's mean over the epoch's training batches (weighted by rows), logged once, on the
+        epoch's last batch, under its name (`train_loss` also on the progress bar): what
+        self.log(on_epoch=True) per batch gives, without its per-call cost (~1 ms a call here: 8 %
+        of a 275-row table's GAN training by py-spy, penguins, whose steps are ~10 ms). The running
+        sums stay a tensor [len(losses)], so a step adds no host sync."""
+        trainer = self._trainer
+        if trainer is None:  # a training_step called by hand: nothing to log to
+            return
+        values = torch.stack([v.detach().float() for v in losses.values()]) * batch_size
+        if getattr(self, "_loss_epoch", None) != self.current_epoch:  # a new epoch: new sums
+            self._loss_epoch, self._loss_sums, self._loss_rows = self.current_epoch, values, batch_size
+        else:
+            self._loss_sums.add_(values)
+            self._loss_rows += batch_size
+        if trainer.is_last_batch:  # Lightning knows it: its loader prefetches one batch ahead
+            rows, means = self._loss_rows, self._loss_sums / self._loss_rows
+            self._loss_epoch = None
+            for name, mean in zip(losses, means):
+                self.log(name, mean, on_step=False, on_epoch=True, prog_bar=name == "train_loss", batch_size=rows)
+
     def predict_step(self, batch: dict, batch_idx: int = 0) -> dict:
         # batch: one chunk; "cond" [1, n, ...] from the generation dataset (batch size 1).
         chunk = int(batch["chunk"][0])

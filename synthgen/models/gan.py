@@ -300,13 +300,7 @@ class TabularGAN(WeightAverage, TabularGenerator):
             optimiser_step(self, opt_g, loss_g)
         self.update_average()
 
-        self.log("train_loss", loss_g, on_step=False, on_epoch=True, prog_bar=True, batch_size=B)
-        self.log_dict(
-            {"train_loss_critic": loss_d, "train_gp": gp, "train_cond_ce": cond_ce},
-            on_step=False,
-            on_epoch=True,
-            batch_size=B,
-        )
+        self.log_train_losses(B, train_loss=loss_g, train_loss_critic=loss_d, train_gp=gp, train_cond_ce=cond_ce)
 
     def validation_step(self, batch, batch_idx):
         self._val_rows.append(batch[0])

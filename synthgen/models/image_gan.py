@@ -105,8 +105,7 @@ class ImageGAN(WeightAverage, ImageGenerator):
             optimiser_step(self, opt_g, loss_g)
         self.update_average()
 
-        self.log("train_loss", loss_g, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(x))
-        self.log("train_loss_critic", loss_d, on_step=False, on_epoch=True, batch_size=len(x))
+        self.log_train_losses(len(x), train_loss=loss_g, train_loss_critic=loss_d)
 
     def validation_step(self, batch, batch_idx):
         self._val.append(batch)

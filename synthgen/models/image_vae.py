@@ -86,8 +86,7 @@ class ImageVAE(ImageGenerator):
     def training_step(self, batch, batch_idx):
         x, y = batch
         loss, rec, kl = self._loss(x, y)
-        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(x))
-        self.log_dict({"train_rec": rec, "train_kl": kl}, on_step=False, on_epoch=True, batch_size=len(x))
+        self.log_train_losses(len(x), train_loss=loss, train_rec=rec, train_kl=kl)
         return loss
 
     def validation_step(self, batch, batch_idx):

@@ -183,7 +183,7 @@ class TabularTransformer(TabularGenerator):
 
     def training_step(self, batch, batch_idx):
         loss = self._loss(batch[0])
-        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(batch[0]))
+        self.log_train_losses(len(batch[0]), train_loss=loss)
         return loss
 
     def validation_step(self, batch, batch_idx):

@@ -72,8 +72,7 @@ class TabularVAE(TabularGenerator):
     def training_step(self, batch, batch_idx):
         loss, rec, kl = self._loss(batch[0])
         B = len(batch[0])
-        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=B)
-        self.log_dict({"train_rec": rec, "train_kl": kl}, on_step=False, on_epoch=True, batch_size=B)
+        self.log_train_losses(B, train_loss=loss, train_rec=rec, train_kl=kl)
         return loss
 
     def validation_step(self, batch, batch_idx):
