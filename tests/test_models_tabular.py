@@ -555,3 +555,14 @@ def test_train_losses_logged_once_an_epoch_equal_lightnings_per_batch_epoch_mean
     np.testing.assert_allclose(logged["train_loss"], logged["ref_loss"], rtol=1e-6)
     np.testing.assert_allclose(logged["train_other"], logged["ref_other"], rtol=1e-6)
     assert calls.count("train_loss") == 3 and calls.count("ref_loss") == 9  # once an epoch, not per batch
+
+
+@pytest.mark.parametrize("family", ALL)
+def test_every_optimiser_steps_with_the_fused_kernel_on_cpu_in_float32_and_not_under_mixed_precision(family):
+    def fused_flags(precision):
+        model = make_model(family, [4, 4, 3])[0]
+        fit(model, random_table([4, 4, 3], 300), max_epochs=1, limit_train_batches=2, precision=precision)
+        return [bool(g.get("fused")) for opt in model.trainer.optimizers for g in opt.param_groups]
+
+    assert fused_flags("32-true") == [True] * (2 if family == "gan" else 1)
+    assert not any(fused_flags("bf16-mixed"))

@@ -46,6 +46,7 @@ from synthgen.errors import SynthgenError
 from synthgen.models.base import TabularGenerator
 from synthgen.models.gan_training import WeightAverage, optimiser_step
 from synthgen.models.heads import SpanHead, Spans, generated_distance
+from synthgen.models.schedules import fused_kernel
 
 INDEX_MAX_ROWS = 1_000_000  # rows kept for training by sampling (a seeded share of larger tables)
 
@@ -314,8 +315,10 @@ class TabularGAN(WeightAverage, TabularGenerator):
     def configure_optimizers(self):
         g_params = list(self.generator.parameters())
         d_params = list(self.critic.parameters())
-        opt_g = torch.optim.Adam(g_params, lr=self.lr, betas=self.betas, weight_decay=self.weight_decay)
-        opt_d = torch.optim.Adam(d_params, lr=self.critic_lr, betas=self.betas, weight_decay=self.weight_decay)
+        kw = {"betas": self.betas, "weight_decay": self.weight_decay}
+        # fused kernels: 4 Adam steps a batch (3 critic, 1 generator), ~2 ms each single-tensor on CPU
+        opt_g = torch.optim.Adam(g_params, lr=self.lr, fused=fused_kernel(self, g_params), **kw)
+        opt_d = torch.optim.Adam(d_params, lr=self.critic_lr, fused=fused_kernel(self, d_params), **kw)
         return [opt_g, opt_d]
 
     # ---- sampling ------------------------------------------------------------------------------

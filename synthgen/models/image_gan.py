@@ -39,6 +39,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 from synthgen.models.gan_training import WeightAverage, optimiser_step
 from synthgen.models.image_base import ImageGenerator
 from synthgen.models.image_nets import ConvDecoder, ConvEncoder, validation_moment
+from synthgen.models.schedules import fused_kernel
 
 
 class ProjectionCritic(nn.Module):
@@ -116,8 +117,9 @@ class ImageGAN(WeightAverage, ImageGenerator):
             self.log("val_loss", distance, prog_bar=True, sync_dist=True)
 
     def configure_optimizers(self):
-        opt_g = torch.optim.Adam(self.generator.parameters(), lr=self.lr, betas=self.betas)
-        opt_d = torch.optim.Adam(self.critic.parameters(), lr=self.critic_lr, betas=self.betas)
+        g_params, d_params = list(self.generator.parameters()), list(self.critic.parameters())
+        opt_g = torch.optim.Adam(g_params, lr=self.lr, betas=self.betas, fused=fused_kernel(self, g_params))
+        opt_d = torch.optim.Adam(d_params, lr=self.critic_lr, betas=self.betas, fused=fused_kernel(self, d_params))
         return [opt_g, opt_d]
 
     # ---- sampling ------------------------------------------------------------------------------
