@@ -109,6 +109,16 @@ def test_gan_steps_both_optimisers_and_the_weight_average(digits):
     assert not torch.equal(avg, before["generator.fc.weight"]) and not torch.equal(avg, raw)
 
 
+def test_the_image_gan_steps_both_optimisers_with_the_fused_kernel_in_float32_and_not_under_mixed_precision(digits):
+    def fused_flags(precision):
+        model = make("gan")
+        trainer = fit(model, *digits, limit_train_batches=2, limit_val_batches=0, precision=precision)
+        return [bool(g.get("fused")) for opt in trainer.optimizers for g in opt.param_groups]
+
+    assert fused_flags("32-true") == [True, True]
+    assert not any(fused_flags("bf16-mixed"))
+
+
 # ---- sampling ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize(
