@@ -5,10 +5,12 @@ tables of benchmarks/suite_tables.py, scored by synthgen's evaluation.
 Each table is split once (seeded, 20 % holdout) into benchmarks/work/suite/<table>/; every model
 then runs in its own child process (one at a time, same threads) that trains on train.parquet and
 writes synthetic rows end to end into Parquet; this process scores them against the same split.
-The ceiling row scores the real holdout as if it were synthetic (utility: train on real).
+The ceiling row scores the real holdout as if it were synthetic (utility: train on real); its DCR
+share is that of training rows no model saw (dcr_reference).
 
     python benchmarks/suite.py [--tables penguins,gapminder] [--families transformer,gan,vae,argn,ctgan,tvae]
     python benchmarks/suite.py --rescore [--tables ...]   # score the synthetic files again, no training
+    python benchmarks/suite.py --rescore --ceilings [--tables ...]   # the ceiling rows alone
     python benchmarks/suite.py --resample 3 [--tables ...] [--families transformer,argn]  # time sampling again
     python benchmarks/suite.py --seed 1 [--tables ...] [--families transformer,argn]  # another model seed
     python benchmarks/suite.py --startup 5   # each library's imports before a worker's clock starts
@@ -30,6 +32,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -42,6 +45,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 COMPETITORS = ("argn", "ctgan", "tvae")  # other libraries' models: no synthgen overrides, no --tag
 FAMILIES = ("transformer", "gan", "vae", *COMPETITORS)
 HOLDOUT_SHARE, SEED = 0.2, 0
+DCR_REFERENCE_SPLITS = 8  # seeded slices the ceiling's DCR share averages over (dcr_reference)
 MIN_SAMPLE_ROWS = 20_000  # rows sampled end to end (at least the training rows): rows/s of a 300-row
 # sample would measure start-up alone; quality is scored on the first n_train rows
 KEYS = {
@@ -439,13 +443,44 @@ def score(table: str, info: dict, synthetic: pd.DataFrame) -> dict:
 
 
 def ceiling(table: str, info: dict) -> dict:
-    """The real holdout scored as if it were the synthetic table (its TSTR is the real one's)."""
+    """The real holdout scored as if it were the synthetic table (its TSTR is the real one's); its DCR
+    share is dcr_reference's (the holdout against itself would give 0)."""
     row = score(table, info, pd.read_parquet(WORK / table / "holdout.parquet"))
     if row.get("utility") == "roc_auc_ratio":
         row["tstr"], row["tstr_synthetic"] = 1.0, row["tstr_real"]
     elif row.get("utility") == "r2":
         row["tstr"] = row["tstr_real"]
+    row.update(dcr_reference(table, info))
     return row
+
+
+def dcr_reference(table: str, info: dict, splits: int = DCR_REFERENCE_SPLITS) -> dict:
+    """The DCR share of real rows the reference never saw: a holdout-sized slice of the training rows
+    scored as if synthetic against the rest (train) and the holdout, over `splits` seeded slices.
+
+    The share's ideal is 0.5 only on average over splits: on one split the geometry of a few hundred
+    rows moves it (penguins: 0.475, sd 0.025 over slices). A model that does not memorise lands near
+    this reference, so a model's share reads against it, not against 0.5."""
+    import pyarrow as pa
+
+    from synthgen.evaluate import EvalConfig
+    from synthgen.evaluate.privacy import dcr_metrics
+    from synthgen.evaluate.tabular import prepare_tables
+    from synthgen.schema import infer_schema
+
+    d = WORK / table
+    train, holdout = pd.read_parquet(d / "train.parquet"), pd.read_parquet(d / "holdout.parquet")
+    schema = infer_schema(pa.Table.from_pandas(train, preserve_index=False))
+    config = EvalConfig(target=info["target"], seed=SEED, identifying=schema.identifying_groups())
+    k = min(len(holdout), len(train) // 2, config.dcr_max_rows)
+    shares = []
+    for s in range(splits):
+        perm = np.random.default_rng(SEED + s).permutation(len(train))
+        rest, unseen = (train.iloc[i].reset_index(drop=True) for i in (perm[k:], perm[:k]))
+        p = prepare_tables(rest, holdout, unseen, schema.kinds(), config)
+        m = dcr_metrics(p.train, p.holdout, p.synthetic, p.kinds, p.scored, config.seed, config.dcr_max_rows)
+        shares.append(m["privacy.dcr_share"])
+    return {"dcr_share": round(float(np.mean(shares)), 4), "dcr_share_sd": round(float(np.std(shares)), 4)}
 
 
 # ---- driver -----------------------------------------------------------------------------------------
@@ -499,6 +534,18 @@ def write_markdown(results: dict) -> None:
     (RESULTS / "suite.md").write_text(render(results, json.loads(startup.read_text()) if startup.exists() else None))
 
 
+def split_overrides(extra: str) -> tuple:
+    """'a=1,b=[2,3]' -> ('a=1', 'b=[2,3]'): a comma inside brackets belongs to a list value."""
+    out, depth, cur = [], 0, ""
+    for ch in extra:
+        depth += {"[": 1, "]": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            out, cur = [*out, cur], ""
+        else:
+            cur += ch
+    return tuple(e for e in [*out, cur] if e)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tables", default=",".join(TABLES))
@@ -528,6 +575,7 @@ def main(argv=None) -> int:
         action="store_true",
         help="score the synthetic files of earlier runs again with the current evaluation",
     )
+    ap.add_argument("--ceilings", action="store_true", help="with --rescore: the ceiling rows alone")
     ap.add_argument(
         "--resample",
         type=int,
@@ -542,18 +590,18 @@ def main(argv=None) -> int:
         print(startup_seconds(args.startup_worker))
         return 0
     if args.sample_worker:
-        print(time_sampling(*args.sample_worker, tuple(e for e in args.extra.split(",") if e)))
+        print(time_sampling(*args.sample_worker, split_overrides(args.extra)))
         return 0
     if args.resample:
         return resample(
             [t for t in args.tables.split(",") if t], [f for f in args.families.split(",") if f], args.resample
         )
     if args.rescore:
-        return rescore([t for t in args.tables.split(",") if t])
+        return rescore([t for t in args.tables.split(",") if t], models=not args.ceilings)
     if args.startup:
         return startup(args.startup)
     if args.worker:
-        worker(*args.worker, args.tag, tuple(e for e in args.extra.split(",") if e), args.argn_max_minutes, seed)
+        worker(*args.worker, args.tag, split_overrides(args.extra), args.argn_max_minutes, seed)
         return 0
     tables = [t for t in args.tables.split(",") if t]
     families = [f for f in args.families.split(",") if f]
@@ -593,10 +641,11 @@ def main(argv=None) -> int:
     return 0
 
 
-def rescore(tables: list[str]) -> int:
+def rescore(tables: list[str], models: bool = True) -> int:
     """Score each model's synthetic file (still under WORK) again with the current evaluation; its
     train and sampling figures stay those of its run. Rows whose file is gone are left as they are.
-    Each table's new figures are merged in under the suite's lock, as a run's rows are."""
+    models=False: the ceiling rows alone. Each table's new figures are merged in under the suite's
+    lock, as a run's rows are."""
     out = RESULTS / "suite.json"
     results = json.loads(out.read_text()) if out.exists() else {}
     for table in tables:
@@ -605,7 +654,7 @@ def rescore(tables: list[str]) -> int:
             continue
         info = json.loads((d / "info.json").read_text())
         scored = {"ceiling": ceiling(table, info)}
-        for name, row in entry.get("models", {}).items():
+        for name, row in entry.get("models", {}).items() if models else ():
             files = d / name / "synthetic"
             if "not_run" in row or not files.exists():
                 continue
