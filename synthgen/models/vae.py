@@ -28,7 +28,7 @@ class TabularVAE(TabularGenerator):
     def __init__(
         self,
         layout: dict,
-        latent_dim: int = 64,
+        latent_dim: int = 16,
         encoder_widths: list | tuple = (128, 128),
         decoder_widths: list | tuple = (128, 128),
         beta: float = 0.5,
