@@ -399,17 +399,26 @@ def resample(tables: list[str], families: list[str], repeats: int) -> int:
 
 
 # ---- scoring ----------------------------------------------------------------------------------------
-def score(table: str, info: dict, synthetic: pd.DataFrame) -> dict:
+def _split_of(table: str, info: dict):
+    """The table's split (train, holdout), the schema inferred from train and the evaluation config."""
     import pyarrow as pa
 
-    from synthgen.evaluate import EvalConfig, evaluate_tables
-    from synthgen.evaluate.privacy import dcr_metrics
-    from synthgen.evaluate.tabular import prepare_tables
+    from synthgen.evaluate import EvalConfig
     from synthgen.schema import infer_schema
 
     d = WORK / table
     train, holdout = pd.read_parquet(d / "train.parquet"), pd.read_parquet(d / "holdout.parquet")
     schema = infer_schema(pa.Table.from_pandas(train, preserve_index=False))
+    config = EvalConfig(target=info["target"], seed=SEED, identifying=schema.identifying_groups())
+    return train, holdout, schema, config
+
+
+def score(table: str, info: dict, synthetic: pd.DataFrame) -> dict:
+    from synthgen.evaluate import evaluate_tables
+    from synthgen.evaluate.privacy import dcr_metrics
+    from synthgen.evaluate.tabular import prepare_tables
+
+    train, holdout, schema, config = _split_of(table, info)
     kinds = schema.kinds()
     synthetic = synthetic[[c for c in train.columns if c in synthetic.columns]]
     for c in train.columns:  # the same dtypes as the real table (e.g. ARGN's datetimes)
@@ -418,7 +427,6 @@ def score(table: str, info: dict, synthetic: pd.DataFrame) -> dict:
                 synthetic[c] = synthetic[c].astype(train[c].dtype)
             except (TypeError, ValueError):
                 pass
-    config = EvalConfig(target=info["target"], seed=SEED, identifying=schema.identifying_groups())
     r = evaluate_tables(train, holdout, synthetic.iloc[: len(train)].reset_index(drop=True), kinds, config)
     row = {k: r.get(v) for k, v in KEYS.items()}
     if len(synthetic) > len(train):
@@ -461,17 +469,10 @@ def dcr_reference(table: str, info: dict, splits: int = DCR_REFERENCE_SPLITS) ->
     The share's ideal is 0.5 only on average over splits: on one split the geometry of a few hundred
     rows moves it (penguins: 0.475, sd 0.025 over slices). A model that does not memorise lands near
     this reference, so a model's share reads against it, not against 0.5."""
-    import pyarrow as pa
-
-    from synthgen.evaluate import EvalConfig
     from synthgen.evaluate.privacy import dcr_metrics
     from synthgen.evaluate.tabular import prepare_tables
-    from synthgen.schema import infer_schema
 
-    d = WORK / table
-    train, holdout = pd.read_parquet(d / "train.parquet"), pd.read_parquet(d / "holdout.parquet")
-    schema = infer_schema(pa.Table.from_pandas(train, preserve_index=False))
-    config = EvalConfig(target=info["target"], seed=SEED, identifying=schema.identifying_groups())
+    train, holdout, schema, config = _split_of(table, info)
     k = min(len(holdout), len(train) // 2, config.dcr_max_rows)
     shares = []
     for s in range(splits):
