@@ -10,6 +10,21 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 from synthgen import seeding
 
 
+class BatchTensorDataset(TensorDataset):
+    """TensorDataset that hands the DataLoader a whole batch by one index per tensor (`__getitems__`)
+    instead of one row at a time stacked by the default collate: the same batch tensors, without a
+    Python call per row (batch 512 of 8 int64 columns: 1.3-2.8 ms -> 0.1 ms a batch, 2 cores)."""
+
+    def __getitems__(self, indices: list) -> list:
+        idx = torch.as_tensor(indices, dtype=torch.long)
+        return [t[idx] for t in self.tensors]
+
+
+def as_batch(batch: list) -> list:
+    """The collate of a BatchTensorDataset's loader: its __getitems__ already built the batch."""
+    return batch
+
+
 class TensorDataModule(pl.LightningDataModule):
     """Arrays with the same first dimension N (e.g. tokens [N, C], or images [N, C, H, W] and
     labels [N]) split into train/validation by a seeded permutation; batches are lists of tensors."""
@@ -20,8 +35,8 @@ class TensorDataModule(pl.LightningDataModule):
         perm = torch.from_numpy(seeding.numpy_rng(seeding.VAL_SPLIT, seed).permutation(n))
         n_val = int(round(n * val_share)) if n >= 10 else 0
         tensors = [torch.from_numpy(np.ascontiguousarray(a)) for a in arrays]
-        self.train_set = TensorDataset(*(t[perm[n_val:]] for t in tensors))
-        self.val_set = TensorDataset(*(t[perm[:n_val]] if n_val else t[perm[:1]] for t in tensors))
+        self.train_set = BatchTensorDataset(*(t[perm[n_val:]] for t in tensors))
+        self.val_set = BatchTensorDataset(*(t[perm[:n_val]] if n_val else t[perm[:1]] for t in tensors))
         self.batch_size, self.seed = batch_size, seed
         self.repeats = 1  # passes over the training rows per epoch (synthgen/sizing.py: small tables)
 
@@ -34,10 +49,12 @@ class TensorDataModule(pl.LightningDataModule):
         sampler = RandomSampler(
             self.train_set, num_samples=len(self.train_set) * max(1, int(self.repeats)), generator=g
         )
-        return DataLoader(self.train_set, batch_size=bs, sampler=sampler, drop_last=len(self.train_set) > bs)
+        return DataLoader(
+            self.train_set, batch_size=bs, sampler=sampler, drop_last=len(self.train_set) > bs, collate_fn=as_batch
+        )
 
     def val_dataloader(self):
-        return DataLoader(self.val_set, batch_size=4096)
+        return DataLoader(self.val_set, batch_size=4096, collate_fn=as_batch)
 
 
 class TokenDataModule(TensorDataModule):
