@@ -473,12 +473,13 @@ def dcr_reference(table: str, info: dict, splits: int = DCR_REFERENCE_SPLITS) ->
     from synthgen.evaluate.tabular import prepare_tables
 
     train, holdout, schema, config = _split_of(table, info)
+    kinds = schema.kinds()
     k = min(len(holdout), len(train) // 2, config.dcr_max_rows)
     shares = []
     for s in range(splits):
         perm = np.random.default_rng(SEED + s).permutation(len(train))
         rest, unseen = (train.iloc[i].reset_index(drop=True) for i in (perm[k:], perm[:k]))
-        p = prepare_tables(rest, holdout, unseen, schema.kinds(), config)
+        p = prepare_tables(rest, holdout, unseen, kinds, config)
         m = dcr_metrics(p.train, p.holdout, p.synthetic, p.kinds, p.scored, config.seed, config.dcr_max_rows)
         shares.append(m["privacy.dcr_share"])
     return {"dcr_share": round(float(np.mean(shares)), 4), "dcr_share_sd": round(float(np.std(shares)), 4)}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -96,8 +97,6 @@ def test_overrides_split_on_commas_outside_brackets():
 def test_the_ceiling_dcr_reference_scores_unseen_real_rows_not_the_holdout_itself(tmp_path, monkeypatch):
     # i.i.d. rows: training rows the reference never saw are as near the holdout as the rest, so the
     # share sits near 0.5; scoring the holdout against itself (the ceiling's other figures) gives 0
-    import numpy as np
-
     rng = np.random.default_rng(0)
     d = tmp_path / "iid"
     d.mkdir()
