@@ -61,6 +61,7 @@ CATEGORY_CAP = (1_000, 20_000)  # encoder.max_categories=auto: levels kept per c
 KV_BLOCK_BYTES = 256 << 20  # model.tabular.sample_block=auto: a sampling block's KV cache, at most
 SAMPLE_BLOCK_RANGE = (2048, 32768)
 SHAPE_KEYS = ("d_model", "n_layers")  # network keys the sampling block follows when they are set
+STEP_SCALE = (1.0, 8.0)  # optimizer steps: the reference's x sqrt(n / REF_ROWS), within these factors
 ROUND_STEPS = 50  # an epoch (one validation round, checkpoint, early-stopping check) is at least
 # this many steps: a 400-row table's epochs are several passes over its rows
 
@@ -119,7 +120,7 @@ def batch_size(size: TableSize, family_max: int, multiple: int = 1) -> int:
 
 
 def total_steps(size: TableSize, ref_steps: int) -> int:
-    return int(round(ref_steps * _clip(math.sqrt(size.rows / REF_ROWS), 1.0, 8.0)))
+    return int(round(ref_steps * _clip(math.sqrt(size.rows / REF_ROWS), *STEP_SCALE)))
 
 
 def val_share(size: TableSize) -> float:
