@@ -59,6 +59,7 @@ COLUMN_SETTINGS = ("kind", "format", "pii", "bounds", "categories")  # bounds/ca
 # under privacy.epsilon (encoders/dp_stats.py)
 # Datetime resolutions, coarsest first, as numpy units.
 _RESOLUTIONS = ("D", "h", "m", "s", "ms", "us", "ns")
+CALENDARS = ("Y", "M")  # grids of day-resolution dates, coarsest first (ColumnSchema.calendar, calendar_of_days)
 MAX_DECIMALS = 6
 ID_MIN_ROWS = 50  # fewer valid values than this: never guess "identifier"
 ID_UNIQUE_SHARE = 0.95  # near-unique: at least this share of the valid values are distinct
@@ -79,6 +80,7 @@ class ColumnSchema:
     decimals: int | None = None  # continuous: decimal places that reproduce every value (None: more than 6)
     resolution: str | None = None  # datetime: numpy unit, e.g. "D" or "s"
     timezone: str | None = None
+    calendar: str | None = None  # datetime at "D": "M" every value a month's first day, "Y" a year's
     categories: list | None = None  # categorical/boolean: values, most frequent first
     frequencies: list[int] | None = None
     codec: dict | None = None  # a string column read as dates/numbers/booleans (synthgen/codecs.py)
@@ -381,6 +383,7 @@ def _infer_typed(name, t, vt, arr, valid, n_unique, base, forced, max_cats) -> C
             max=int(ints.max()),
             resolution=res,
             timezone=getattr(vt, "tz", None),
+            calendar=calendar_of_days(ints) if res == "D" else None,
         )
     if kind in ("categorical", "boolean"):
         if not (is_string_type(vt) or numeric and not pa.types.is_decimal(vt) or pa.types.is_boolean(vt)):
@@ -511,6 +514,20 @@ def _resolution(ints: np.ndarray, unit: str) -> str:
         if k >= 1 and not (ints % k).any():
             return res
     return unit
+
+
+def calendar_of_days(days: np.ndarray) -> str | None:
+    """Y when every day is January 1st, M when every day is the first of its month, else None.
+
+    Monthly and yearly data (a panel of month-end prices stored as month starts, a model year) keep
+    their grid in the synthetic rows: the codec counts such a column in months or years
+    (encoders/columns.py), so a draw between two real values is another month start, not the 17th.
+    A single day off the grid (one real row on the 15th) and the column is counted in days."""
+    d = days.astype("datetime64[D]")
+    for unit in CALENDARS:
+        if len(d) and (d.astype(f"datetime64[{unit}]").astype("datetime64[D]") == d).all():
+            return unit
+    return None
 
 
 # ---- orderings between date columns -------------------------------------------------------------

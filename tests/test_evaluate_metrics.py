@@ -136,6 +136,7 @@ def test_result_is_flat_json_and_has_the_stable_keys(tables, good):
         "validity.unseen_categories",
         "validity.non_integers",
         "validity.new_nulls",
+        "validity.off_calendar",
         "validity.schema_mismatches",
         "validity.total",
         "gate.passed",
@@ -194,6 +195,29 @@ def test_identifier_reuse_is_counted_and_fails_the_gate(tables, good):
     assert r["privacy.exact_copies_synthetic_share"] == 0  # identifiers are not part of row copies
     passed, reason = check_gate({**good, **r}, CFG)
     assert not passed and reason == "failed: 5 train identifier value(s) reused"
+
+
+def test_validity_counts_dates_off_the_real_calendar_grid():
+    """A monthly column (text, as a CSV has it) and a yearly one (datetime64): synthetic dates off
+    their grid count, one per cell; a column of plain days has no grid to leave."""
+    months = pd.date_range("2000-01-01", periods=60, freq="MS")
+    real = pd.DataFrame(
+        {
+            "month": months.strftime("%Y-%m-%d"),
+            "year": pd.to_datetime([f"{1950 + i % 40}-01-01" for i in range(60)]),
+            "day": pd.date_range("2000-01-03", periods=60, freq="D"),
+        }
+    )
+    syn = real.copy()
+    syn.loc[0, "month"] = "2001-02-14"  # off the month grid
+    syn.loc[1, "month"] = None  # a null is not off the grid (real has none: a new null)
+    syn.loc[2, "year"] = pd.Timestamp("1960-03-01")  # a month start, not a year start
+    syn.loc[3, "year"] = pd.Timestamp("1961-01-01 12:00")  # not at midnight
+    syn.loc[4, "day"] = pd.Timestamp("2000-02-17")  # any day is on a day grid
+    r = validity_metrics(real, syn, {"month": "datetime", "year": "datetime", "day": "datetime"})
+    assert r["validity.off_calendar"] == 3
+    assert r["validity.new_nulls"] == 1
+    assert validity_metrics(real, real, {"month": "datetime", "year": "datetime"})["validity.off_calendar"] == 0
 
 
 def test_validity_counts_each_kind_of_violation(tables):

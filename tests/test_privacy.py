@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -148,6 +149,20 @@ def test_dp_encoder_numbers_come_from_the_noisy_histogram():
     vals = enc.decode(enc.encode(table), np.random.default_rng(0)).column("amount").to_numpy()
     real = table.column("amount").to_numpy()
     assert abs(np.median(vals) - np.median(real)) < 0.25 * np.median(real)
+
+
+def test_dp_dates_on_a_calendar_grid_keep_day_resolution():
+    """A monthly column under DP: its noisy histogram is counted in days, so the DP encoder drops
+    the calendar grid (schema.json says so) and decodes dates inside the noisy range."""
+    rng = np.random.default_rng(3)
+    months = pd.DatetimeIndex(
+        [pd.Timestamp("2000-01-01") + pd.DateOffset(months=int(k)) for k in rng.integers(0, 120, 2000)]
+    )
+    table = pa.table({"month": pa.array(months.date, pa.date32()), "member": rng.random(2000) < 0.3})
+    enc = _fit(table, epsilon=4.0)
+    assert enc.schema.column("month").calendar is None
+    out = pd.to_datetime(pd.Series(enc.decode(enc.encode(table), np.random.default_rng(0)).column("month").to_pylist()))
+    assert out.between(pd.Timestamp("1999-01-01"), pd.Timestamp("2011-01-01")).all()
 
 
 def test_dp_numbers_keep_their_shape_at_a_small_budget():

@@ -196,6 +196,67 @@ def test_date_strings_come_back_as_new_dates_in_their_format(fmt):
     assert (~got.isin(days)).mean() > 0.2  # dates inside the real range that the real rows never had
 
 
+def _month_starts(rng, n, first="2000-01-01", months=240):
+    """n month starts drawn from `months` consecutive months (some never drawn)."""
+    return pd.DatetimeIndex([pd.Timestamp(first) + pd.DateOffset(months=int(k)) for k in rng.integers(0, months, n)])
+
+
+def test_monthly_and_yearly_dates_stay_on_their_calendar_grid():
+    """A column whose every value is a month's first day (a monthly panel) or a year's (a model
+    year) decodes to month (year) starts only, including months between the real ones; a column
+    with one day off the grid, and plain days, keep day resolution."""
+    rng = np.random.default_rng(11)
+    n = 400
+    monthly = _month_starts(rng, n, months=600)  # 600 months, half never drawn, 20 bins: draws between them
+    yearly = pd.DatetimeIndex([pd.Timestamp(f"{y}-01-01") for y in rng.integers(1960, 2000, n)])
+    off = monthly.strftime("%Y-%m-%d").tolist()
+    off[7] = "2005-06-15"
+    days = pd.Timestamp("2010-01-01") + pd.to_timedelta(rng.integers(0, 3000, n), "D")
+    t = pa.table(
+        {
+            "month": monthly.strftime("%Y-%m-%d"),  # text, as a CSV has it
+            "year": pa.array(yearly.date, pa.date32()),
+            "off": off,
+            "day": days.strftime("%Y-%m-%d"),
+        }
+    )
+    schema, enc, _ = round_trip(t)
+    assert {c: schema.column(c).calendar for c in t.column_names} == {
+        "month": "M",
+        "year": "Y",
+        "off": None,
+        "day": None,
+    }
+    tokens = np.stack([np.random.default_rng(3).integers(0, k, 3000) for k in enc.layout.cardinalities], axis=1)
+    out = enc.decode(tokens, np.random.default_rng(4))
+    assert out.schema == t.schema
+    month = pd.to_datetime(pd.Series(out.column("month").to_pylist()), format="%Y-%m-%d")
+    assert (month.dt.day == 1).all() and month.min() >= monthly.min() and month.max() <= monthly.max()
+    assert (~month.isin(monthly)).mean() > 0.05  # months inside the real range the real rows never had
+    year = pd.to_datetime(pd.Series(out.column("year").to_pylist()))
+    assert ((year.dt.month == 1) & (year.dt.day == 1)).all() and year.dt.year.nunique() > 20
+    day = pd.to_datetime(pd.Series(out.column("day").to_pylist()), format="%Y-%m-%d")
+    assert (day.dt.day != 1).mean() > 0.5  # day resolution as before
+    # conditioning on a monthly value reads it in months: any day of March 2005 is March 2005's token
+    codec = enc.codecs["month"]
+    assert codec.token_of("2005-03-01") == codec.token_of("2005-03-17")
+
+
+def test_a_monthly_end_never_before_its_monthly_start_stays_on_the_grid():
+    """end = start + 0..23 months (an ordering, modelled as an offset in days from start): every
+    decoded end is a month start again and never before start."""
+    rng = np.random.default_rng(12)
+    start = _month_starts(rng, 300)
+    end = pd.DatetimeIndex([s + pd.DateOffset(months=int(k)) for s, k in zip(start, rng.integers(0, 24, 300))])
+    t = pa.table({"start": start.strftime("%Y-%m-%d"), "end": end.strftime("%Y-%m-%d")})
+    schema, enc, _ = round_trip(t)
+    assert [(r["column"], r["base"]) for r in schema.relations] == [("end", "start")]
+    assert schema.column("end").calendar == "M"
+    tokens = np.stack([np.random.default_rng(5).integers(0, k, 3000) for k in enc.layout.cardinalities], axis=1)
+    out = enc.decode(tokens, np.random.default_rng(6)).to_pandas().apply(pd.to_datetime)
+    assert (out["end"].dt.day == 1).all() and (out["end"] >= out["start"]).all()
+
+
 def test_timestamps_with_and_without_zone():
     rng = np.random.default_rng(5)
     ts = pd.Timestamp("2013-02-20") + pd.to_timedelta(rng.integers(0, 10**8, 300), "s")

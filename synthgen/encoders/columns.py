@@ -11,11 +11,12 @@ mode, the draw the position in it. (A plain uniform draw per bin lost 0.007-0.00
 complement on Adult's fnlwgt and capital_gain, whose top bins are long and lumpy.)
 
 Values are handled in "units": int64 grid steps for integers, datetimes (steps of the column's
-resolution, in local wall-clock time) and continuous columns with a decimal precision
-(value * 10**decimals); float64 for continuous columns without one. Bin edges are real values;
-bin b covers [edges[b], edges[b+1]) and the last bin also its upper edge. On a grid the draw is
-uniform over the bin's steps that are not exact-value tokens, so every decoded value encodes
-back to the token it came from, and lies inside the real [min, max].
+resolution, in local wall-clock time; months or years for dates on a calendar grid, schema.calendar_of_days)
+and continuous columns with a decimal precision (value * 10**decimals); float64 for continuous
+columns without one. Bin edges are real values; bin b covers [edges[b], edges[b+1]) and the last
+bin also its upper edge. On a grid the draw is uniform over the bin's steps that are not
+exact-value tokens, so every decoded value encodes back to the token it came from, and lies
+inside the real [min, max].
 
 CategoryCodec: categorical and boolean columns. The most frequent levels (at most
 `max_categories`, each seen at least `rare_min_count` times) get a token each; the remaining
@@ -245,7 +246,13 @@ class NumericCodec:
         return str(np.datetime64(int(v), self.col.resolution))
 
     def decode(self, tok: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """tokens [n] -> (values in units [n], null mask [n]); draws rng only for binned tokens."""
+        """tokens [n] -> (values [n] in the column's units, null mask [n]); draws rng only for binned
+        tokens. A date column on a calendar grid is counted in months or years inside the codec and
+        comes back in days, each value the first day of its month or year."""
+        values, null = self._decode_units(tok, rng)
+        return (from_calendar(values, self.col.calendar) if self.col.calendar else values), null
+
+    def _decode_units(self, tok: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         base = int(self.has_null)
         n_pts = len(self.points)
         null = tok < base if self.has_null else np.zeros(len(tok), dtype=bool)
@@ -348,7 +355,8 @@ def _units(col: ColumnSchema, scale: int | None, arr) -> tuple[np.ndarray, np.nd
         if not is_temporal_type(t):
             raise SynthgenError(f"column '{col.name}' is {t}, not a timestamp or date as at fitting time")
         ints, null, unit = temporal_ints(arr)
-        return _rescale(ints, unit, col.resolution), null
+        u = _rescale(ints, unit, col.resolution)
+        return (to_calendar(u, col.calendar) if col.calendar else u), null
     if not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)):
         raise SynthgenError(f"column '{col.name}' is {t}, not numeric as at fitting time")
     null = arr.is_null().to_numpy()
@@ -369,6 +377,23 @@ def _units(col: ColumnSchema, scale: int | None, arr) -> tuple[np.ndarray, np.nd
             f"column '{col.name}' has values beyond the int64 range; set data.columns.{col.name}.kind=continuous"
         )
     return f.astype(np.int64), null
+
+
+def to_calendar(days: np.ndarray, calendar: str) -> np.ndarray:
+    """int64 days since 1970-01-01 -> int64 months ("M") or years ("Y") since 1970 (floor)."""
+    return days.astype("datetime64[D]").astype(f"datetime64[{calendar}]").astype(np.int64)
+
+
+def from_calendar(counts: np.ndarray, calendar: str) -> np.ndarray:
+    """int64 months or years since 1970 -> int64 days: the first day of each month or year."""
+    return counts.astype(f"datetime64[{calendar}]").astype("datetime64[D]").astype(np.int64)
+
+
+def calendar_ceil(days: np.ndarray, calendar: str) -> np.ndarray:
+    """int64 days -> the first day of the same month (year) where a day is one, else of the next."""
+    count = to_calendar(days, calendar)
+    start = from_calendar(count, calendar)
+    return np.where(start < days, from_calendar(count + 1, calendar), start)
 
 
 def _rescale(ints: np.ndarray, unit: str, res: str) -> np.ndarray:

@@ -191,7 +191,9 @@ def _check_declared(col, vt, levels) -> None:
 def _numeric(col, typ, arr, bounds, eps, n_bins, n_noisy, rng):
     """(DP column schema, codec, report) from a two-stage noisy histogram (one stage with bounds).
     n_noisy: the DP row count, which sizes the value grid."""
-    col = replace(col, decimals=None, null_share=0.0, n_unique=0)  # decimals would describe real values
+    # decimals would describe real values; a calendar grid is read from them like the resolution, but the
+    # DP bounds below are counted in days, so DP dates stay at day resolution
+    col = replace(col, decimals=None, null_share=0.0, n_unique=0, calendar=None)
     scale = _scale_of(col)
     u, null = _units(col, scale, arr)
     x = u[~null].astype(np.float64)

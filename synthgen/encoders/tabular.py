@@ -32,7 +32,15 @@ import pyarrow.compute as pc
 
 from synthgen import ages, pii, sizing
 from synthgen import codecs as text_codecs
-from synthgen.encoders.columns import CategoryCodec, DurationCodec, NumericCodec, _rescale, _temporal_array, _units
+from synthgen.encoders.columns import (
+    CategoryCodec,
+    DurationCodec,
+    NumericCodec,
+    _rescale,
+    _temporal_array,
+    _units,
+    calendar_ceil,
+)
 from synthgen.encoders.layout import TokenLayout
 from synthgen.errors import SynthgenError
 from synthgen.io import atomic_write_text, read_encoder_state
@@ -332,7 +340,8 @@ class TabularEncoder:
         v, a = (-(-v // k), -(-a // k)) if k > 1 else (v, a)
         col = self.schema.column(name)
         # within B's real range, unless A itself lies beyond it (A may be set where B never is): then B = A
-        return np.maximum(np.clip(v, col.min, col.max), a), off_null | base_null
+        v = np.maximum(np.clip(v, col.min, col.max), a)
+        return (calendar_ceil(v, col.calendar) if col.calendar else v), off_null | base_null
 
     def _birth_dates(self, age: dict, v, null, n, n_null, at, at_null, rng):
         """The birth date column A of an age: where the age N and its later date are set, a day
@@ -407,7 +416,9 @@ class TabularEncoder:
         else:
             a = _rescale(a, res_a, res_b)
         both = ~null & ~a_null
-        return np.where(both, np.maximum(v, a), v), null
+        v = np.where(both, np.maximum(v, a), v)
+        cal = self.schema.column(name).calendar  # raised to a day off B's grid: the next month (year) start
+        return (calendar_ceil(v, cal) if cal else v), null
 
     def _fake_values(self, n: int, rng: np.random.Generator, row_offset: int = 0) -> dict[str, np.ndarray]:
         """pii and text columns: one fake person per row; rows whose fake identifying values equal

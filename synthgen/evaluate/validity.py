@@ -1,4 +1,7 @@
-"""Validity: counts of synthetic cells (or columns) that break rules the real table obeys."""
+"""Validity: counts of synthetic cells (or columns) that break rules the real table obeys.
+
+`off_calendar`: dates of a column whose every real value is a month's (year's) first day at
+midnight, that are not (schema.calendar_of_days: a monthly panel keeps month starts)."""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from synthgen.evaluate.columns import DISCRETE, NUMERIC, numbers
+from synthgen.schema import calendar_of_days
 
 
 def _family(dtype) -> str:
@@ -22,6 +26,34 @@ def _family(dtype) -> str:
     return "other"  # strings, categoricals, objects
 
 
+def _days(s: pd.Series) -> np.ndarray | None:
+    """Int64 days since 1970 of the set values (local wall-clock dates), or None when a value is
+    not at midnight or the column does not read as dates."""
+    d = pd.to_datetime(s, errors="coerce")
+    if not pd.api.types.is_datetime64_any_dtype(d):
+        return None
+    d = d.dropna()
+    d = d.dt.tz_localize(None) if d.dt.tz is not None else d
+    if not (d == d.dt.normalize()).all():
+        return None
+    return d.to_numpy().astype("datetime64[D]").astype(np.int64)
+
+
+def _off_calendar(real: pd.Series, syn: pd.Series) -> int:
+    """Synthetic dates off the real column's month (year) grid; 0 when the real one has none."""
+    days = _days(real)
+    calendar = calendar_of_days(days) if days is not None else None
+    if calendar is None:
+        return 0
+    d = pd.to_datetime(syn, errors="coerce")
+    if not pd.api.types.is_datetime64_any_dtype(d):
+        return int(syn.notna().sum())
+    d = d.dropna()
+    d = d.dt.tz_localize(None) if d.dt.tz is not None else d
+    on = (d == d.dt.normalize()) & (d.dt.is_year_start if calendar == "Y" else d.dt.is_month_start)
+    return int((~on).sum())
+
+
 def validity_metrics(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict[str, int]:
     missing = [c for c in real.columns if c not in syn.columns]
     extra = [c for c in syn.columns if c not in real.columns]
@@ -32,6 +64,7 @@ def validity_metrics(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str
         "unseen_categories": 0,
         "non_integers": 0,
         "new_nulls": 0,
+        "off_calendar": 0,
         "schema_mismatches": len(missing) + len(extra) + len(dtype_diff),
     }
     for col in (c for c in kinds if c in syn.columns):
@@ -43,6 +76,8 @@ def validity_metrics(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str
             if np.isnan(vr).all():
                 continue
             out["out_of_domain"] += int(((vs < np.nanmin(vr)) | (vs > np.nanmax(vr))).sum())
+            if kind == "datetime":
+                out["off_calendar"] += _off_calendar(real[col], syn[col])
             if kind == "integer":
                 ok = ~np.isnan(vs)
                 out["non_integers"] += int((vs[ok] != np.round(vs[ok])).sum())
