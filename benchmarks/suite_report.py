@@ -14,12 +14,13 @@ COLS = [
     ("load", "load_average_at_start"),
 ]
 # Shown for tables where some model has them (personal data, dates): rows with a real person's data,
-# training identifiers reused, the worst real date ordering kept, ages agreeing with their dates,
+# training identifiers reused, the worst real date (number) ordering kept, ages agreeing with their dates,
 # durations within their end day, day counts agreeing with their two dates.
 EXTRA = [
     ("pii copies", "pii_copies"),
     ("id copies", "identifier_copies"),
     ("date orderings", "date_orderings"),
+    ("number orderings", "value_orderings"),
     ("ages", "ages"),
     ("durations", "durations"),
     ("spans", "spans"),

@@ -31,7 +31,8 @@ input's spelling and Arrow type. `relations` lists date columns that are never b
 one (`op` ">=") or always equal to it ("=="), in every real row: the encoder keeps them. `ages`
 lists integer columns that are the whole years between two date columns (synthgen/ages.py), and
 `durations` integer columns that count the days from a date to an event or to one fixed day
-(synthgen/durations.py).
+(synthgen/durations.py). `orders` lists number columns never below others (value_orders), and a
+date column's `calendar` says when every value is a month's or a year's first day.
 
 Float NaN counts as null everywhere (the readers turn it into null).
 """
@@ -98,6 +99,7 @@ class TableSchema:
     # {"column": N, "start": A, "day": ISO date, "share", "at_end"} (synthgen/durations.py)
     durations: list[dict] = field(default_factory=list)
     spans: list[dict] = field(default_factory=list)  # {"column": N, "start": A, "end": B, "derived", "share"}
+    orders: list[dict] = field(default_factory=list)  # {"column": B, "at_least": [A, ...]}: numbers (value_orders)
 
     @property
     def names(self) -> list[str]:
@@ -209,20 +211,23 @@ def infer_schema(
             name, table.column(name), _column_settings(name, overrides.get(name)), len(table), max_stored_categories
         )
         cols.append(col)
-        if col.kind in ("datetime", "integer"):
+        if col.kind in ("datetime", "integer", "continuous"):
             native[name] = arr
     sink = table.schema.serialize()
     dates, ints = day_numbers(cols, native)
     relations, ages = ages_and_relations(dates, ints, date_relations(cols, native))
     relations, spans = spans_and_relations(dates, ints, relations, ages)
+    durations = durations_of(dates, ints, ages + spans)
+    tied = {d["column"] for d in ages + spans + durations}  # integers written from dates
     return TableSchema(
         columns=cols,
         n_rows=len(table),
         arrow_schema_b64=base64.b64encode(sink.to_pybytes()).decode(),
         relations=relations,
         ages=ages,
-        durations=durations_of(dates, ints, ages + spans),
+        durations=durations,
         spans=spans,
+        orders=value_orders(cols, native, tied),
     )
 
 
@@ -636,6 +641,86 @@ def date_relations(cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray])
             deps.setdefault(p.name, set()).add(b.name)
         placed.append(b)
     return [rel[c.name] for c in order if c.name in rel]
+
+
+# ---- orderings between number columns -----------------------------------------------------------
+def numeric_values(arr) -> np.ndarray:
+    """A number column (Arrow) -> float64 values, NaN where null."""
+    arr = plain_values(pa.chunked_array([arr]) if isinstance(arr, pa.Array) else arr)
+    return arr.cast(pa.float64(), safe=False).fill_null(float("nan")).to_numpy()
+
+
+ORDER_MIN_CHANCE = 0.15  # an ordering two independent draws would break at least this often
+
+
+def _below_chance(va: np.ndarray, vb: np.ndarray) -> float:
+    """P(B < A) for A and B drawn independently from their set values: how often the ordering
+    would fail if nothing tied the two columns together."""
+    a, b = va[~np.isnan(va)], np.sort(vb[~np.isnan(vb)])
+    return float(np.searchsorted(b, a, "left").mean() / len(b)) if len(a) and len(b) else 0.0
+
+
+def ordered_pairs(values: dict[str, np.ndarray]) -> list[tuple[str, str]]:
+    """(A, B) for each pair of number columns with B >= A in at least RELATION_MIN_SHARE of the
+    >= RELATION_MIN_ROWS rows where both are set (values: float64, NaN for null), in the order of
+    `values`: a day's high and its low, a maximum and a minimum temperature, a dew point and the
+    temperature. Only orderings that independent draws from the two columns would break in at
+    least ORDER_MIN_CHANCE of pairs: on the suite's tables that keeps temp_min <= temp_max
+    (seattle_weather, 0.18), dewp <= temp (nyc_weather, 0.30) and open/high/low/close (0.30-0.40),
+    and leaves out orderings that only follow from two scales (horsepower above miles per gallon,
+    0.00; temperature above the hour of day, 0.00; 486 pixel pairs of digits at 0.00-0.16). Pairs
+    that are (nearly) always equal (an order each way) are left out."""
+    names = list(values)
+    out = []
+    for i, a in enumerate(names):
+        va = values[a]
+        for b in names[i + 1 :]:
+            vb = values[b]
+            both = ~np.isnan(va) & ~np.isnan(vb)
+            if both.sum() < RELATION_MIN_ROWS:
+                continue
+            x, y = va[both], vb[both]
+            up, down = (y >= x).mean() >= RELATION_MIN_SHARE, (x >= y).mean() >= RELATION_MIN_SHARE
+            if up and not down and _below_chance(va, vb) >= ORDER_MIN_CHANCE:
+                out.append((a, b))
+            elif down and not up and _below_chance(vb, va) >= ORDER_MIN_CHANCE:
+                out.append((b, a))
+    return out
+
+
+def value_orders(cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray], tied: set[str]) -> list[dict]:
+    """Number columns that are (nearly) never below another one in the real rows (ordered_pairs):
+    [{"column": B, "at_least": [A, ...]}], each B after the columns it leans on. A synthetic B is
+    raised to the largest of its A where a draw falls below (encoders/tabular.py), so the ordering
+    holds in every synthetic row where both are set, as the date orderings do. A pair that would
+    close a cycle is left out; integer columns written from dates (`tied`: ages, spans, durations)
+    take no part."""
+    nums = [
+        c
+        for c in cols
+        if c.kind in ("continuous", "integer") and c.name in native and c.name not in tied and c.n_unique > 1
+    ]
+    if len(nums) < 2:
+        return []
+    values = {c.name: numeric_values(native[c.name]) for c in nums}
+    deps: dict[str, set[str]] = {}
+    for a, b in ordered_pairs(values):
+        if not leans_on(deps, a, b):
+            deps.setdefault(b, set()).add(a)
+    done, out = set(), []
+
+    def place(b: str) -> None:  # bounds first (depth-first over an acyclic graph)
+        if b in done:
+            return
+        done.add(b)
+        for a in sorted(deps.get(b, ()), key=list(values).index):
+            place(a)
+        if b in deps:
+            out.append({"column": b, "at_least": sorted(deps[b], key=list(values).index)})
+
+    for name in values:
+        place(name)
+    return out
 
 
 # ---- ages and durations: an integer column tied to date columns -----------------------------------

@@ -389,6 +389,59 @@ def test_loose_date_orderings_are_clamped_tight_ones_offset():
     assert out["screening"].min() >= screen.min() and out["screening"].max() <= screen.max()
 
 
+def _price_table(n: int = 400, seed: int = 13) -> pa.Table:
+    """Daily prices (2 decimals) with low <= open, close <= high, an integer floor never above the
+    low, a weight that is above an age only because of their scales, and a copy of close."""
+    rng = np.random.default_rng(seed)
+    mid = 50 + np.cumsum(rng.normal(0, 1, n))
+    open_, close = mid + rng.normal(0, 1, n), mid + rng.normal(0, 1, n)
+    low = np.minimum(open_, close) - rng.exponential(0.5, n)
+    high = np.maximum(open_, close) + rng.exponential(0.5, n)
+    return pa.table(
+        {
+            "open": np.round(open_, 2),
+            "high": np.round(high, 2),
+            "low": np.round(low, 2),
+            "close": np.round(close, 2),
+            "floor": np.floor(low - 3).astype(np.int64),
+            "age": rng.integers(18, 40, n),
+            "weight": np.round(rng.normal(75, 8, n).clip(50, 120), 1),
+            "close_again": np.round(close, 2),
+        }
+    )
+
+
+def test_number_orderings_are_found_and_kept_in_every_row():
+    """high >= open, close >= low >= floor hold in the real rows and in every decoded row; weight
+    >= age (scales apart) and close_again vs close (equal: an order both ways) are no orderings."""
+    from synthgen.evaluate.orderings import value_orderings
+
+    t = _price_table()
+    schema, enc, _ = round_trip(t)
+    bounds = {o["column"]: set(o["at_least"]) for o in schema.orders}
+    assert bounds == {
+        "low": {"floor"},
+        "open": {"low", "floor"},
+        "close": {"low", "floor"},
+        "close_again": {"low", "floor"},  # but not close, nor close on it: equal both ways
+        "high": {"open", "low", "close", "close_again", "floor"},
+    }
+    placed = [o["column"] for o in schema.orders]
+    assert all(placed.index(b) < placed.index(o["column"]) for o in schema.orders for b in o["at_least"] if b in placed)
+    assert set(bounds) <= enc.derived
+    tokens = np.stack([np.random.default_rng(5).integers(0, k, 4000) for k in enc.layout.cardinalities], axis=1)
+    out = enc.decode(tokens, np.random.default_rng(6)).to_pandas()
+    assert (out["high"] >= out[["open", "close", "low"]].max(axis=1)).all()
+    assert (out[["open", "close"]].min(axis=1) >= out["low"]).all() and (out["low"] >= out["floor"]).all()
+    assert (out["high"].round(2) == out["high"]).all()  # still on the 2-decimal grid
+    real = t.to_pandas()
+    scores = value_orderings(real, out, {c: "continuous" for c in real.columns})
+    assert scores["fidelity.value_orderings"] == 1.0 and "fidelity.value_order.low.high" in scores
+    assert not any("weight" in k or ("close." in k and "close_again" in k) for k in scores)
+    broken = out.assign(high=out["low"] - 1)  # every row breaks low <= high
+    assert value_orderings(real, broken, {c: "continuous" for c in real.columns})["fidelity.value_orderings"] == 0.0
+
+
 def test_an_ordering_with_a_few_slips_is_kept_and_one_with_many_is_not():
     rng = np.random.default_rng(4)
     offense = pd.Timestamp("2013-01-01") + pd.to_timedelta(rng.integers(0, 700, 400), "D")

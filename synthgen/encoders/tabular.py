@@ -6,6 +6,10 @@ What the model sees, per column kind (synthgen/schema.py):
 - a date column that is never before another one in the real rows (schema `relations`) is
   modelled as that column plus a non-negative offset, so the ordering holds in every synthetic
   row (an "==" relation is an offset that is always 0).
+- a number column never below others in the real rows (schema `orders`: a day's high and its
+  low) is raised to the largest of them where a draw falls below, on its own decimal grid.
+- a date column whose every value is a month's (year's) first day is counted in months (years)
+  by its codec (encoders/columns.py), so its draws are month (year) starts.
 - the birth date of an age (schema `ages`: "age" is the whole years from "dob" to a later date)
   is written from the age and that date, so the three agree in every synthetic row.
 - a day count between two date columns (schema `spans`) is kept with one of them, and the date
@@ -298,6 +302,9 @@ class TabularEncoder:
         order = [*rels, *ages, *spans, *self.durations]  # resolve() writes bounds first; this fixes the draws' order
         for name in order:
             resolve(name)
+        for o in self.orders:  # numbers: B = max(B, A) for each lower bound A, bounds written first
+            for a in o["at_least"]:
+                decoded[o["column"]] = self._number_at_least(o["column"], a, *decoded[o["column"]], *decoded[a])
         # resolve refers to itself through its closure cell: a reference cycle that kept every chunk's
         # decoded columns until Python's cyclic collector ran (generate grew ~12 MB a 50,000-row chunk)
         resolve = None  # empties the cell, which breaks the cycle
@@ -405,7 +412,35 @@ class TabularEncoder:
         of ages; the derived dates of spans; durations, written from their start date)."""
         ages_born = {a["born"] for a in self.schema.ages if a["born"] in self.codecs and a["column"] in self.codecs}
         rels = {r["column"] for r in self.schema.relations if r["column"] in self.codecs}
-        return rels | ages_born | set(self.durations) | {sp["derived"] for sp in self.spans}
+        spans = {sp["derived"] for sp in self.spans}
+        return rels | ages_born | set(self.durations) | spans | {o["column"] for o in self.orders}
+
+    @property
+    def orders(self) -> list[dict]:
+        """The schema's number orderings among modelled columns (bounds not modelled dropped)."""
+        out = []
+        for o in self.schema.orders:
+            bounds = [a for a in o["at_least"] if a in self.codecs]
+            if o["column"] in self.codecs and bounds:
+                out.append({"column": o["column"], "at_least": bounds})
+        return out
+
+    def _number_at_least(self, name: str, base: str, v, null, a, a_null):
+        """B's values (units of B's codec) raised to A's where both are set; on B's grid, A's value
+        rounded up to it, so B >= A holds in the written numbers too."""
+        sb, sa = self.codecs[name].scale, self.codecs[base].scale
+        a = np.where(a_null, 0, a)  # a null's placeholder (0 or NaN) is never compared
+        if sb is not None and sa is not None and sb % sa == 0:
+            lift = a * (sb // sa)  # exact on integer grids (an integer under a 2-decimal price)
+        else:
+            x = a / sa if sa is not None else a.astype(np.float64)
+            if sb is not None:
+                x = x * sb
+                near = np.round(x)
+                x = np.where(np.abs(x - near) < 1e-6, near, np.ceil(x)).astype(np.int64)
+            lift = x
+        both = ~null & ~a_null
+        return np.where(both, np.maximum(v, lift), v), null
 
     def _at_least(self, name: str, base: str, v, null, a, a_null):
         """B's values raised to A's (in B's resolution, rounded up) where both are set."""

@@ -32,6 +32,7 @@ TABLE = (
     Headline("privacy.identifier_copies", "Train identifiers reused", "0"),
     Headline("privacy.pii_copies", "Rows with a real person's data", "0"),
     Headline("fidelity.date_orderings", "Date orderings kept (worst pair)", "1 is ideal"),
+    Headline("fidelity.value_orderings", "Number orderings kept (worst pair)", "1 is ideal"),
     Headline("fidelity.ages", "Ages agreeing with their dates (worst)", "1 is ideal"),
     Headline("fidelity.spans", "Day counts agreeing with their dates (worst)", "1 is ideal"),
     Headline("fidelity.durations", "Durations within their end day (worst)", "1 is ideal"),

@@ -5,6 +5,10 @@ Keys: `fidelity.date_order.<A>.<B>` (the synthetic share keeping "A <= B"; "A ==
 `fidelity.date_equal.<A>.<B>`), and `fidelity.date_orderings` (the lowest of them; 1 is ideal).
 Rows where either date is missing do not count.
 
+Number orderings (schema.ordered_pairs: B >= A in (nearly) every real row, and not merely because
+of the two columns' scales, e.g. a day's high and low): `fidelity.value_order.<A>.<B>`, the
+synthetic share of rows (both set) keeping "A <= B", and `fidelity.value_orderings` the lowest.
+
 Ages (synthgen/ages.py): for each integer column that is the whole years between two dates in
 (nearly) every real row, `fidelity.age.<column>` is the synthetic share of rows (all three set)
 that agree, and `fidelity.ages` the lowest of them.
@@ -26,7 +30,7 @@ import pandas as pd
 from synthgen.ages import calendar_age, find_age_relations
 from synthgen.durations import find_durations, find_spans
 from synthgen.evaluate.columns import key_part, numbers
-from synthgen.schema import RELATION_MIN_ROWS, RELATION_MIN_SHARE
+from synthgen.schema import RELATION_MIN_ROWS, RELATION_MIN_SHARE, ordered_pairs
 
 # a real ordering: holds in at least this share of the >= _MIN_ROWS real rows with both dates (the
 # rule by which prepare ties date columns, so every pair scored here is one the encoder keeps)
@@ -67,6 +71,20 @@ def date_orderings(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str])
                 kept.append(share)
     if kept:
         out["fidelity.date_orderings"] = float(min(kept))
+    return out
+
+
+def value_orderings(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict[str, float]:
+    cols = [c for c, k in kinds.items() if k in ("continuous", "integer") and c in real.columns and c in syn.columns]
+    pairs = ordered_pairs({c: numbers(real[c], kinds[c]) for c in cols})
+    out = {}
+    for a, b in pairs:
+        out[f"fidelity.value_order.{key_part(a)}.{key_part(b)}"] = _shares(
+            numbers(syn[a], kinds[a]), numbers(syn[b], kinds[b])
+        )[0]
+    kept = [v for v in out.values() if v == v]
+    if kept:
+        out["fidelity.value_orderings"] = float(min(kept))
     return out
 
 

@@ -21,7 +21,7 @@ from synthgen.evaluate.fidelity import column_views, mean_defined, pair_scores, 
 from synthgen.evaluate.gate import check_gate
 from synthgen.evaluate.learners import detection_auc, resolve_task, utility
 from synthgen.evaluate.membership import membership_metrics
-from synthgen.evaluate.orderings import date_orderings, day_count_scores
+from synthgen.evaluate.orderings import date_orderings, day_count_scores, value_orderings
 from synthgen.evaluate.privacy import copy_metrics, dcr_metrics
 from synthgen.evaluate.validity import validity_metrics
 from synthgen.evaluate.verdicts import judge, verdict_metrics
@@ -100,6 +100,7 @@ def evaluate_tables(
     # train row left out of the sample is still a copy.
     out.update(copy_metrics(train, p.holdout, p.synthetic, p.kinds, list(p.kinds), config.identifying))
     out.update(date_orderings(train, synthetic, kinds))
+    out.update(value_orderings(train, synthetic, kinds))
     out.update(day_count_scores(train, synthetic, kinds))
 
     groups = group_table(
