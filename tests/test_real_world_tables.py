@@ -407,13 +407,17 @@ def _price_table(n: int = 400, seed: int = 13) -> pa.Table:
             "age": rng.integers(18, 40, n),
             "weight": np.round(rng.normal(75, 8, n).clip(50, 120), 1),
             "close_again": np.round(close, 2),
+            # seats span 2-450 and speeds 90-430, but only planes of under 30 seats have a speed
+            "seats": (seats := rng.integers(2, 450, n)),
+            "speed": np.where(seats < 30, rng.uniform(90, 430, n), np.nan),
         }
     )
 
 
 def test_number_orderings_are_found_and_kept_in_every_row():
     """high >= open, close >= low >= floor hold in the real rows and in every decoded row; weight
-    >= age (scales apart) and close_again vs close (equal: an order both ways) are no orderings."""
+    >= age and speed >= seats (scales apart where both are set) and close_again vs close (equal:
+    an order both ways) are no orderings."""
     from synthgen.evaluate.orderings import value_orderings
 
     t = _price_table()
