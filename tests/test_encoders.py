@@ -376,6 +376,29 @@ def test_rare_levels_cannot_be_conditioned_on():
         enc.condition_tokens({"c": "z"})
 
 
+def test_a_column_of_mostly_one_row_levels_keeps_tokens_only_for_its_frequent_ones():
+    """city: 300 towns seen once or twice (most rows) and 3 cities of 100 rows: the towns share the
+    rare token, the cities keep theirs; model: 5 frequent models and a tail of 30 seen once (a
+    tenth of the rows) keeps a token for every level; a 12-row column of 3 levels stays whole."""
+    from synthgen.encoders.columns import sparse_column
+
+    towns = [f"town-{i}" for i in range(300) for _ in range(1 + i % 2)]
+    t = pa.table(
+        {
+            "city": ["Oslo"] * 100 + ["Lima"] * 100 + ["Pune"] * 100 + towns,
+            "model": [f"m{i % 5}" for i in range(720)] + [f"rare-{i}" for i in range(30)],
+        }
+    )
+    enc = TabularEncoder.fit(t, infer_schema(t), rare_min_count=1)
+    assert enc.codecs["city"].kept == ["Oslo", "Lima", "Pune"]
+    assert len(enc.codecs["model"].kept) == 35
+    out = enc.decode(enc.encode(t), np.random.default_rng(0)).column("city").to_pylist()
+    assert sum(v.startswith("town-") for v in out) == len(towns)  # rare draws stay town names
+    small = pa.table({"region": ["n", "s", "e", "w"] * 3})
+    assert not sparse_column(infer_schema(small).column("region").frequencies, 12)
+    assert len(TabularEncoder.fit(small, infer_schema(small), rare_min_count=1).codecs["region"].kept) == 4
+
+
 # ---- fitting edge cases --------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "kwargs,needle",
@@ -507,7 +530,7 @@ def test_auto_category_cap_keeps_every_level_seen_20_times():
     auto = TabularEncoder.fit(t, s, max_categories="auto")
     fixed = TabularEncoder.fit(t, s, max_categories=1000)
     assert auto.layout.cardinalities[0] == 1500 + 1 and fixed.layout.cardinalities[0] == 1000 + 1
-    small = pa.table({"city": [f"c{i}" for i in range(800)] * 2})
+    small = pa.table({"city": [f"c{i}" for i in range(800)] * 5})  # 5 rows a level: not sparse
     assert TabularEncoder.fit(small, infer_schema(small), max_categories="auto").layout.cardinalities[0] == 800
     assert sizing.max_categories([5] * 30_000) == 1000 and sizing.max_categories([20] * 30_000) == 20_000
     with pytest.raises(SynthgenError, match="max_categories"):
