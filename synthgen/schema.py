@@ -666,11 +666,12 @@ def ordered_pairs(values: dict[str, np.ndarray]) -> list[tuple[str, str]]:
     >= RELATION_MIN_ROWS rows where both are set (values: float64, NaN for null), in the order of
     `values`: a day's high and its low, a maximum and a minimum temperature, a dew point and the
     temperature. Only orderings that independent draws from the two columns would break in at
-    least ORDER_MIN_CHANCE of pairs: on the suite's tables that keeps temp_min <= temp_max
-    (seattle_weather, 0.18), dewp <= temp (nyc_weather, 0.30) and open/high/low/close (0.30-0.40),
-    and leaves out orderings that only follow from two scales (horsepower above miles per gallon,
-    0.00; temperature above the hour of day, 0.00; 486 pixel pairs of digits at 0.00-0.16). Pairs
-    that are (nearly) always equal (an order each way) are left out."""
+    least ORDER_MIN_CHANCE of pairs (read where both are set): on the suite's tables that keeps
+    temp_min <= temp_max (seattle_weather, 0.18), dewp <= temp (nyc_weather, 0.30), one pixel pair
+    of digits (0.16) and vega's open/high/low/close (0.30-0.40), and leaves out orderings that only
+    follow from two scales (horsepower above miles per gallon, 0.00; temperature above the hour of
+    day, 0.00; digits' other 485 pixel pairs, at most 0.085). Pairs that are (nearly) always equal
+    (an order each way) are left out."""
     names = list(values)
     out = []
     for i, a in enumerate(names):
