@@ -528,11 +528,16 @@ def calendar_of_days(days: np.ndarray) -> str | None:
     their grid in the synthetic rows: the codec counts such a column in months or years
     (encoders/columns.py), so a draw between two real values is another month start, not the 17th.
     A single day off the grid (one real row on the 15th) and the column is counted in days."""
-    d = days.astype("datetime64[D]")
     for unit in CALENDARS:
-        if len(d) and (d.astype(f"datetime64[{unit}]").astype("datetime64[D]") == d).all():
+        if len(days) and on_calendar(days, unit).all():
             return unit
     return None
+
+
+def on_calendar(days: np.ndarray, calendar: str) -> np.ndarray:
+    """int64 days since 1970 -> bool per day: the first day of its month ("M") or year ("Y")."""
+    d = days.astype("datetime64[D]")
+    return d.astype(f"datetime64[{calendar}]").astype("datetime64[D]") == d
 
 
 # ---- orderings between date columns -------------------------------------------------------------
@@ -705,6 +710,7 @@ def value_orders(cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray], t
     if len(nums) < 2:
         return []
     values = {c.name: numeric_values(native[c.name]) for c in nums}
+    rank = {name: i for i, name in enumerate(values)}  # bounds listed in the table's order
     deps: dict[str, set[str]] = {}
     for a, b in ordered_pairs(values):
         if not leans_on(deps, a, b):
@@ -715,10 +721,11 @@ def value_orders(cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray], t
         if b in done:
             return
         done.add(b)
-        for a in sorted(deps.get(b, ()), key=list(values).index):
+        bounds = sorted(deps.get(b, ()), key=rank.get)
+        for a in bounds:
             place(a)
-        if b in deps:
-            out.append({"column": b, "at_least": sorted(deps[b], key=list(values).index)})
+        if bounds:
+            out.append({"column": b, "at_least": bounds})
 
     for name in values:
         place(name)

@@ -77,11 +77,8 @@ def date_orderings(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str])
 def value_orderings(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict[str, float]:
     cols = [c for c, k in kinds.items() if k in ("continuous", "integer") and c in real.columns and c in syn.columns]
     pairs = ordered_pairs({c: numbers(real[c], kinds[c]) for c in cols})
-    out = {}
-    for a, b in pairs:
-        out[f"fidelity.value_order.{key_part(a)}.{key_part(b)}"] = _shares(
-            numbers(syn[a], kinds[a]), numbers(syn[b], kinds[b])
-        )[0]
+    vs = {c: numbers(syn[c], kinds[c]) for c in {c for pair in pairs for c in pair}}  # each column once
+    out = {f"fidelity.value_order.{key_part(a)}.{key_part(b)}": _shares(vs[a], vs[b])[0] for a, b in pairs}
     kept = [v for v in out.values() if v == v]
     if kept:
         out["fidelity.value_orderings"] = float(min(kept))

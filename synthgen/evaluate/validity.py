@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from synthgen.evaluate.columns import DISCRETE, NUMERIC, numbers
-from synthgen.schema import calendar_of_days
+from synthgen.schema import calendar_of_days, on_calendar
 
 
 def _family(dtype) -> str:
@@ -26,32 +26,28 @@ def _family(dtype) -> str:
     return "other"  # strings, categoricals, objects
 
 
-def _days(s: pd.Series) -> np.ndarray | None:
-    """Int64 days since 1970 of the set values (local wall-clock dates), or None when a value is
-    not at midnight or the column does not read as dates."""
+def _local_days(s: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """(int64 days since 1970, bool at midnight) of the set values, as local wall-clock dates; None
+    when the column does not read as dates."""
     d = pd.to_datetime(s, errors="coerce")
     if not pd.api.types.is_datetime64_any_dtype(d):
         return None
     d = d.dropna()
     d = d.dt.tz_localize(None) if d.dt.tz is not None else d
-    if not (d == d.dt.normalize()).all():
-        return None
-    return d.to_numpy().astype("datetime64[D]").astype(np.int64)
+    return d.to_numpy().astype("datetime64[D]").astype(np.int64), (d == d.dt.normalize()).to_numpy()
 
 
 def _off_calendar(real: pd.Series, syn: pd.Series) -> int:
     """Synthetic dates off the real column's month (year) grid; 0 when the real one has none."""
-    days = _days(real)
-    calendar = calendar_of_days(days) if days is not None else None
+    r = _local_days(real)
+    calendar = calendar_of_days(r[0]) if r is not None and r[1].all() else None
     if calendar is None:
         return 0
-    d = pd.to_datetime(syn, errors="coerce")
-    if not pd.api.types.is_datetime64_any_dtype(d):
+    d = _local_days(syn)
+    if d is None:
         return int(syn.notna().sum())
-    d = d.dropna()
-    d = d.dt.tz_localize(None) if d.dt.tz is not None else d
-    on = (d == d.dt.normalize()) & (d.dt.is_year_start if calendar == "Y" else d.dt.is_month_start)
-    return int((~on).sum())
+    days, midnight = d
+    return int((~(midnight & on_calendar(days, calendar))).sum())
 
 
 def validity_metrics(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict[str, int]:
