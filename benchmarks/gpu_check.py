@@ -1,7 +1,8 @@
 """`make gpu-check`: what a GPU machine gives synthgen, measured the way users run it (the CLI).
 
 Without a CUDA device it prints one line and exits 0. With one it measures, on Adult's training
-table tiled to TILE x 32,561 rows (so every rank of an 8-GPU run still gets LIMIT batches):
+table tiled to TILE x 32,561 rows (at least 10 copies, more when every rank of a many-GPU run needs
+them to fill LIMIT batches of 512 rows):
   - training throughput per family (rows/s), bf16-mixed (trainer=gpu) against float32
     (trainer.precision=32-true);
   - DDP scaling of that throughput from 1 to every visible GPU (trainer=ddp, bf16-mixed);
@@ -9,10 +10,11 @@ table tiled to TILE x 32,561 rows (so every rank of an 8-GPU run still gets LIMI
   - whether generation writes byte-identical shards with one GPU and with all of them.
 Writes benchmarks/results/gpu.json.
 
-Throughputs are differences of two runs, so process start, imports, data loading and checkpoint
-export cancel out: training (rows in epochs 2..EPOCHS) / (t(EPOCHS epochs) - t(1 epoch)), with
-trainer.limit_train_batches=LIMIT batches per rank and epoch (validation included, as in real
-training); generation (N_BIG - N_SMALL rows) / (t(N_BIG) - t(N_SMALL)).
+Throughputs are timed inside the processes, so process start, imports, data loading and checkpoint
+export stay out: training runs EPOCHS epochs of trainer.limit_train_batches=LIMIT batches per rank
+(validation included, as in real training) and counts the rows of epochs 2..EPOCHS over the time
+between the first and the last epoch's val_loss (MLflow's timestamps); generation writes N_ROWS rows
+and takes the rate of its last progress line (first chunk's start to the last chunk's Parquet write).
 
     python benchmarks/gpu_check.py [--families transformer,gan,vae] [--out PATH]
     python benchmarks/gpu_check.py --cpu-smoke --families transformer   # the same code on CPU, tiny
@@ -22,30 +24,42 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 WORK = ROOT / "benchmarks" / "work" / "gpu"
+OUT_DIR, MLFLOW_DIR = WORK / "out", WORK / "mlruns"  # paths.out_dir, paths.mlflow_dir of every stage
 FAMILIES = ("transformer", "gan", "vae")
+ADULT_ROWS = 32_561
+MAX_BATCH = 512  # the largest default batch (the transformer's; default_batch)
 
 
 class Settings:
-    def __init__(self, smoke: bool):
+    def __init__(self, smoke: bool, n_dev: int):
         self.smoke = smoke
-        self.tile = 2 if smoke else 20  # copies of Adult's training table (32,561 rows each)
-        self.limit = 3 if smoke else 30  # training batches per rank and epoch
-        self.epochs = 2 if smoke else 3
-        self.n_small, self.n_big = (2_000, 6_000) if smoke else (100_000, 1_100_000)
+        # training batches per rank and epoch: the timed epochs (2..EPOCHS) must outlast the noise in
+        # a process's fixed costs (imports, MLflow, export: ~10 s, +-1 s)
+        self.limit = 20 if smoke else 200
+        self.epochs = 4 if smoke else 3
+        # copies of Adult's training table (32,561 rows, 2-15 % of them held for validation)
+        need = math.ceil(self.limit * MAX_BATCH * n_dev / (ADULT_ROWS * 0.85))
+        self.tile = max(2 if smoke else 10, need)
+        self.n_rows = 6_000 if smoke else 1_000_000
         self.chunk_rows = 1_000 if smoke else 50_000
         self.accelerator = "cpu" if smoke else "gpu"
-        self.extra = (
+        # a smaller transformer on CPU (the GAN and VAE are small already)
+        self.transformer_extra = (
             ["model.tabular.d_model=16", "model.tabular.n_layers=1", "model.tabular.n_heads=2"] if smoke else []
         )
+
+    def extra(self, family: str) -> list[str]:
+        return self.transformer_extra if family == "transformer" else []
 
 
 def world_sizes(n: int) -> list[int]:
@@ -57,15 +71,14 @@ def world_sizes(n: int) -> list[int]:
     return out + [n]
 
 
-def synthgen(stage: str, overrides: list[str]) -> float:
-    """Run one stage as `python -m synthgen.cli`; wall seconds. Stops with its error on failure."""
-    t0 = time.perf_counter()
+def synthgen(stage: str, overrides: list[str]) -> str:
+    """Run one stage as `python -m synthgen.cli`; its output. Stops with its error on failure."""
     proc = subprocess.run(
         [sys.executable, "-m", "synthgen.cli", stage, *overrides], cwd=ROOT, capture_output=True, text=True
     )
     if proc.returncode != 0:
         raise SystemExit(f"gpu-check: `synthgen {stage} {' '.join(overrides)}` failed:\n{proc.stderr[-3000:]}")
-    return time.perf_counter() - t0
+    return proc.stdout + proc.stderr
 
 
 def tiled_adult(s: Settings) -> Path:
@@ -93,22 +106,55 @@ def trainer_overrides(s: Settings, world: int, precision: str) -> list[str]:
     ]
 
 
-def train_rows_per_s(s: Settings, base: list[str], family: str, world: int, precision: str) -> float:
-    from synthgen.config import load_config
+def default_batch(family: str) -> int:
+    """The batch size `batch_size: auto` gives a table as large as the tiled one (synthgen/sizing.py:
+    the family's reference batch, which Adult's 15 columns leave under the token cap). Passed
+    explicitly, so that rows per step are known here."""
+    from synthgen import sizing
 
-    batch = int(load_config([f"model={family}", *s.extra]).model.tabular.batch_size)
+    name = {"transformer": "TabularTransformer", "gan": "TabularGAN", "vae": "TabularVAE"}[family]
+    return int(sizing.PROFILES[name]["batch_size"])
+
+
+def train_rows_per_s(s: Settings, base: list[str], family: str, world: int, precision: str) -> float:
+    batch = default_batch(family)
     ov = [
         *base,
         f"model={family}",
-        *s.extra,
+        *s.extra(family),
+        f"model.tabular.batch_size={batch}",
         *trainer_overrides(s, world, precision),
         f"trainer.limit_train_batches={s.limit}",
         "train.patience=1000",
     ]
-    t1 = synthgen("train", [*ov, "trainer.max_epochs=1"])
-    tn = synthgen("train", [*ov, f"trainer.max_epochs={s.epochs}"])
+    synthgen("train", [*ov, f"trainer.max_epochs={s.epochs}"])
+    ends = validation_ends()
+    if len(ends) != s.epochs:
+        raise SystemExit(f"gpu-check: {family} logged {len(ends)} validation rounds, expected {s.epochs}")
     rows = (s.epochs - 1) * s.limit * batch * world
-    return round(rows / max(tn - t1, 1e-9), 1)
+    return round(rows / max(ends[-1] - ends[0], 1e-9), 1)
+
+
+def validation_ends() -> list[float]:
+    """When each epoch's validation ended in the train run just finished (seconds, from the
+    timestamps MLflow keeps on every val_loss it logged): epochs 2..N are timed inside the process."""
+    from mlflow.tracking import MlflowClient
+
+    run_id = json.loads((OUT_DIR / "model" / "mlflow_run.json").read_text())["run_id"]
+    client = MlflowClient(tracking_uri=f"sqlite:///{MLFLOW_DIR / 'mlflow.db'}")
+    return sorted(m.timestamp / 1000 for m in client.get_metric_history(run_id, "val_loss"))
+
+
+PROGRESS = re.compile(r"generated ([\d,]+)/([\d,]+) \S+ \(([\d,]+) \S+/s\)")
+
+
+def generated_rows_per_s(output: str) -> float:
+    """The generate stage's last progress line (synthgen/progress.py, RowProgress): rows over the
+    seconds from the first chunk's start to the last chunk's Parquet write, without process start."""
+    done, total, rate = PROGRESS.findall(output)[-1]
+    if done != total:
+        raise SystemExit(f"gpu-check: generation stopped at {done} of {total} rows")
+    return float(rate.replace(",", ""))
 
 
 def manifest_hashes(out: Path) -> list[str]:
@@ -126,17 +172,17 @@ def main(argv=None) -> int:
     if not args.cpu_smoke and not torch.cuda.is_available():
         print("gpu-check: skipped (no CUDA device visible to torch; nothing measured, no gpu.json written)")
         return 0
-    s = Settings(args.cpu_smoke)
-    n_dev = 2 if s.smoke else torch.cuda.device_count()
+    n_dev = 2 if args.cpu_smoke else torch.cuda.device_count()
+    s = Settings(args.cpu_smoke, n_dev)
     families = [f for f in args.families.split(",") if f]
-    out_dir = WORK / "out"
+    out = Path(args.out)
     base = [
         "data=file",
         f"data.path={tiled_adult(s)}",
         f"data.holdout_path={ROOT / 'data/adult/adult_test.parquet'}",
         "data.target=income",
-        f"paths.out_dir={out_dir}",
-        f"paths.mlflow_dir={WORK / 'mlruns'}",
+        f"paths.out_dir={OUT_DIR}",
+        f"paths.mlflow_dir={MLFLOW_DIR}",
         "trainer.enable_progress_bar=false",
         f"generate.chunk_rows={s.chunk_rows}",
     ]
@@ -147,7 +193,7 @@ def main(argv=None) -> int:
         "devices": n_dev,
         "torch": torch.__version__,
         "load_1min": round(os.getloadavg()[0], 2),
-        "settings": {k: v for k, v in vars(s).items() if k != "extra"},
+        "settings": {k: v for k, v in vars(s).items() if k != "transformer_extra"},
         "train_rows_per_s": {},
         "ddp_scaling_rows_per_s": {},
         "generate_rows_per_s": {},
@@ -160,25 +206,29 @@ def main(argv=None) -> int:
         }
         r = result["train_rows_per_s"][family]
         r["bf16_speedup"] = round(r["bf16-mixed"] / r["32-true"], 2)
+        # one GPU: the scaling's only point is the bf16 figure just measured (trainer=gpu either way)
         result["ddp_scaling_rows_per_s"][family] = {
-            str(k): train_rows_per_s(s, base, family, k, "bf16-mixed") for k in world_sizes(n_dev)
+            str(k): r["bf16-mixed"] if k == 1 and n_dev == 1 else train_rows_per_s(s, base, family, k, "bf16-mixed")
+            for k in world_sizes(n_dev)
         }
         # the model trained last (all devices, bf16) generates: once per size, then per world size
-        gen = [*base, f"model={family}", *s.extra]
-        t_small = synthgen("generate", [*gen, *trainer_overrides(s, 1, "bf16-mixed"), f"generate.n_rows={s.n_small}"])
-        t_big = synthgen("generate", [*gen, *trainer_overrides(s, 1, "bf16-mixed"), f"generate.n_rows={s.n_big}"])
-        result["generate_rows_per_s"][family] = round((s.n_big - s.n_small) / max(t_big - t_small, 1e-9), 1)
-        one = manifest_hashes(out_dir)
-        synthgen("generate", [*gen, *trainer_overrides(s, n_dev, "bf16-mixed"), f"generate.n_rows={s.n_big}"])
+        gen = [*base, f"model={family}", *s.extra(family), f"generate.n_rows={s.n_rows}"]
+        output = synthgen("generate", [*gen, *trainer_overrides(s, 1, "bf16-mixed")])
+        result["generate_rows_per_s"][family] = generated_rows_per_s(output)
+        one = manifest_hashes(OUT_DIR)
+        synthgen("generate", [*gen, *trainer_overrides(s, n_dev, "bf16-mixed")])
         result["identical_across_world_sizes"][family] = {
             "world_sizes": [1, n_dev],
-            "identical": manifest_hashes(out_dir) == one,
+            "identical": manifest_hashes(OUT_DIR) == one,
         }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1) + "\n")
+        write(out, result)  # after each family: a run stopped at a time limit keeps what it measured
     print(json.dumps(result, indent=1))
     return 0
+
+
+def write(out: Path, result: dict) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
 
 
 if __name__ == "__main__":

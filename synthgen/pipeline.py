@@ -136,6 +136,10 @@ def train(cfg: DictConfig):
     # Lightning refuses gradient clipping under manual optimisation (the GANs step their own optimisers).
     clip = cfg.trainer.gradient_clip_val if model.automatic_optimization else None
     extra, dp = {}, None
+    if not model.automatic_optimization and str(cfg.trainer.strategy) == "ddp":
+        # a GAN's critic step leaves the generator's weights out of its loss (and the generator step
+        # the frozen critic's): DDP must look for unused weights, or its reducer stops the run
+        extra["strategy"] = "ddp_find_unused_parameters_true"
     if pcfg.enabled:  # DP-SGD: per-sample clipping replaces clip; planned epochs, final weights
         from synthgen.privacy.training import DPCallback, PoissonDataModule, plan_training
 

@@ -49,3 +49,12 @@ def test_ddp_trains_and_generates_like_one_process(tmp_path):
     synthgen("generate", *ov, *small)
     assert (out / "synthetic" / "part-000000.parquet").read_bytes() == ddp_one
     assert not (out / ".synthetic.partial").exists()
+
+
+def test_gan_trains_under_ddp(tmp_path):
+    # the critic step's loss leaves the generator's weights out: plain DDP stops at its first backward
+    ov = [o for o in tiny_overrides(tmp_path) if not o.startswith("model.")] + ["model=gan"]
+    synthgen("prepare", *ov)
+    synthgen("encode", *ov)
+    synthgen("train", *ov, "trainer=ddp", "trainer.devices=2", "trainer.max_epochs=1")
+    assert (tmp_path / "out" / "model" / "model.ckpt").exists()

@@ -130,6 +130,22 @@ def test_span_cross_entropy_matches_per_column_softmax():
     assert torch.equal(spans.argmax(one), tokens)
 
 
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA's autocast (bf16 logits, float32 exp) needs a GPU")
+def test_span_activations_under_cuda_autocast_match_float32():
+    # the GAN's generator under trainer=gpu (bf16-mixed): a bf16 linear layer's logits, whose exp
+    # CUDA's autocast computes in float32 (the CPU's keeps bf16)
+    torch.manual_seed(0)
+    spans, layer = Spans([3, 1, 5]).cuda(), torch.nn.Linear(8, 9).cuda()
+    x = torch.randn(64, 8, device="cuda")
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        logits = layer(x)
+        assert logits.dtype == torch.bfloat16
+        soft = spans.log_softmax(logits).exp()
+    expected = spans.log_softmax(logits.float()).exp()
+    assert torch.allclose(soft.float(), expected, atol=1e-2)
+
+
 @pytest.mark.parametrize("bf16_product", [False, True])
 def test_span_sampler_follows_softmax(bf16_product):
     spans = Spans([3, 5])

@@ -62,8 +62,8 @@ class Spans(nn.Module):
         idx = self.column.expand(N, -1)
         top = torch.full((N, self.n_columns), float("-inf"), device=logits.device, dtype=logits.dtype)
         top = top.scatter_reduce(1, idx, logits.detach(), "amax")  # [N, C] span max, a constant shift
-        e = (logits - top.gather(1, idx)).exp()
-        total = torch.zeros_like(top).scatter_add_(1, idx, e)
+        e = (logits - top.gather(1, idx)).exp()  # float32 under CUDA's autocast, whatever the logits
+        total = torch.zeros_like(top, dtype=e.dtype).scatter_add_(1, idx, e)
         return total.log() + top
 
     def log_softmax(self, logits: torch.Tensor) -> torch.Tensor:
