@@ -39,7 +39,8 @@ _ADDRESS = (
     r"(?i)^\d+[A-Za-z]?\s+[A-Za-z0-9 .'-]+\s(street|st|avenue|ave|road|rd|boulevard|blvd|drive|dr|lane|ln|"
     r"way|court|ct|place|pl|terrace|ter|circle|cir|parkway|pkwy|highway|hwy|square|sq|trail|trl)\b"
 )
-_NAME_VALUE = r"^[^\W\d_][^\W\d_' .-]*(?:[' .-]+[^\W\d_][^\W\d_'.-]*)*\.?$"
+# Words of letters (any script: RE2's \w is ASCII, so "Müller" failed) between ' . - or spaces
+_NAME_VALUE = r"^[\p{L}\p{M}]+(?:['’ .-]+[\p{L}\p{M}]+)*\.?$"
 _PERSON_WORDS = {
     "full",
     "person",
@@ -68,6 +69,21 @@ _PERSON_WORDS = {
     "father",
     "spouse",
 }
+# Words of places and organisations ("Moton Field Municipal Airport", "Acme Corp"): a column whose
+# distinct values hold them in >= NOT_PERSON_SHARE is not people's full names, even under a bare
+# "name" header (a first- or last-name header still decides). Measured: vega's airports 62 %,
+# Faker's companies 25 % and cities 6 %; Faker's person names in 17 locales 0-2.4 % (surnames such
+# as Park or Field).
+_PLACE_WORDS = {
+    "airport", "airfield", "airpark", "heliport", "seaplane", "afb", "intl", "international", "municipal",
+    "regional", "field", "county", "city", "town", "village", "university", "college", "school", "academy",
+    "hospital", "clinic", "center", "centre", "station", "park", "lake", "river", "mountain", "mount", "mt",
+    "island", "bay", "beach", "valley", "ranch", "farm", "farms", "strip", "base", "memorial", "national",
+    "state", "federal", "inc", "ltd", "llc", "corp", "corporation", "company", "co", "group", "gmbh", "plc",
+    "bank", "hotel", "restaurant", "cafe", "church", "club", "association", "foundation", "institute",
+    "department", "store", "shop", "market", "mall", "street", "road", "avenue",
+}  # fmt: skip
+NOT_PERSON_SHARE = 0.15
 _ID_WORDS = {"id", "number", "no", "num", "nr", "ssn", "uuid", "guid", "mrn", "passport", "license", "licence"}
 _SAMPLE = 5000
 
@@ -116,18 +132,20 @@ NAME_MIN_DISTINCT = 30  # by values alone, a names column has many names ("white
 
 
 def _name_kind(w: list[str], valid: pa.ChunkedArray, n_unique: int) -> str | None:
-    """first_name / last_name / full_name by the column's words, else by Faker's name lists
-    (shares of the distinct values, so that a few frequent words do not decide)."""
+    """first_name / last_name / full_name by the column's words, else by the name lists of every
+    Faker locale (shares of the distinct values, so that a few frequent words do not decide)."""
     ws = set(w)
     if ws & {"first", "given", "forename", "firstname", "fname"} or "first" in "".join(w[-2:]):
         return "first_name"
     if ws & {"last", "surname", "family", "lastname", "lname"} and not ws & {"date", "day", "time", "score"}:
         return "last_name"
+    if _place_share(valid) >= NOT_PERSON_SHARE:  # "name" alone: an airport's, a company's
+        return None
     if (w[-1:] == ["name"] and (len(w) == 1 or ws & _PERSON_WORDS)) or ws & {"fullname"}:
         return "full_name"
     if n_unique < NAME_MIN_DISTINCT:
         return None
-    firsts, lasts = name_lists()
+    firsts, lasts = detection_lists()
     valid = pc.unique(valid)
     low = pc.utf8_lower(valid)
     head = pc.struct_field(pc.extract_regex(low, r"^\s*(?P<w>[^\s,]+)"), "w")
@@ -138,13 +156,39 @@ def _name_kind(w: list[str], valid: pa.ChunkedArray, n_unique: int) -> str | Non
         return pc.mean(pc.is_in(part, value_set=names).cast(pa.int8())).as_py() or 0.0
 
     if single:
-        if share_in(head, firsts[0]) >= 0.6:
+        if share_in(head, firsts) >= 0.6:
             return "first_name"
-        return "last_name" if share_in(head, lasts[0]) >= 0.6 else None
+        return "last_name" if share_in(head, lasts) >= 0.6 else None
     # "First Last" or "Last, First": a known first name at either end, a known surname at either end
-    first_hit = max(share_in(head, firsts[0]), share_in(tail, firsts[0]))
-    last_hit = max(share_in(tail, lasts[0]), share_in(head, lasts[0]))
+    first_hit = max(share_in(head, firsts), share_in(tail, firsts))
+    last_hit = max(share_in(tail, lasts), share_in(head, lasts))
     return "full_name" if first_hit >= 0.5 and last_hit >= 0.3 else None
+
+
+def _place_share(valid: pa.ChunkedArray) -> float:
+    """Share of the distinct values with a word of _PLACE_WORDS."""
+    pattern = r"(?i)(^|[^a-z])(" + "|".join(sorted(_PLACE_WORDS)) + r")($|[^a-z])"
+    return _share(pc.unique(valid), pattern)
+
+
+@lru_cache(maxsize=1)
+def detection_lists() -> tuple[pa.Array, pa.Array]:
+    """(first names, last names), lowercase, of every locale Faker ships (the fakes come from
+    en_US's, name_lists): a column of German or Turkish names is found by its values too."""
+    import importlib
+    import pkgutil
+
+    import faker.providers.person as person
+
+    firsts, lasts = set(), set()
+    for mod in pkgutil.iter_modules(person.__path__):
+        provider = importlib.import_module(f"{person.__name__}.{mod.name}").Provider
+        for attr, into in (("first_names", firsts), ("last_names", lasts)):
+            for suffix in ("", "_male", "_female", "_nonbinary"):
+                names = getattr(provider, attr + suffix, ())
+                if isinstance(names, (dict, list, tuple, set, frozenset)):  # a few are properties
+                    into.update(str(n).lower() for n in names)
+    return pa.array(sorted(firsts)), pa.array(sorted(lasts))
 
 
 @lru_cache(maxsize=1)

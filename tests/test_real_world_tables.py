@@ -592,6 +592,43 @@ def test_fake_values_equal_to_real_ones_are_redrawn():
     assert not fake & set(zip(f, l_))
 
 
+@pytest.mark.parametrize("locale", ["de_DE", "fr_FR", "es_ES", "tr_TR", "cs_CZ"])
+def test_names_in_any_latin_locale_are_found_by_their_values(locale):
+    from faker import Faker
+
+    from synthgen import pii
+
+    fake = Faker(locale)
+    fake.seed_instance(3)
+    full = [fake.name() for _ in range(300)]  # "Dipl.-Ing. Trudel Ziegert", "Şenkal Tarhan"
+    firsts = [fake.first_name() for _ in range(300)]
+    lasts = [fake.last_name() for _ in range(300)]
+
+    def detect(header, values):
+        return pii.detect(header, pa.chunked_array([pa.array(values)]), len(set(values)))
+
+    # a header that says nothing (another language's word), and the bare "name"
+    assert detect("kunde", full) == "full_name" and detect("name", full) == "full_name"
+    assert detect("col_a", firsts) == "first_name" and detect("col_b", lasts) == "last_name"
+
+
+def test_a_name_column_of_places_or_companies_is_not_people():
+    from faker import Faker
+
+    from synthgen import pii
+
+    towns = ("Lehigh Valley", "Moton", "Wiley Post", "Lansdowne", "Jackson")
+    kinds = ("Airport", "Field", "Municipal Airport", "Intl", "Regional", "County Airport", "Memorial Field")
+    places = [f"{town} {kind}" for town in towns for kind in kinds]
+    fake = Faker("en_US")
+    fake.seed_instance(0)
+    companies = [fake.company() for _ in range(300)]
+    for values in (places, companies):
+        assert pii.detect("name", pa.chunked_array([pa.array(values)]), len(set(values))) is None
+    people = [fake.name() for _ in range(300)]  # surnames such as Park or Field stay people's
+    assert pii.detect("name", pa.chunked_array([pa.array(people)]), len(set(people))) == "full_name"
+
+
 # ---- end to end -------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def messy_run(tmp_path_factory):
