@@ -574,3 +574,30 @@ def test_dictionary_columns_encode_as_their_values_do(zoo):
     for table in (unseen, as_dictionaries(unseen, cut=5)):
         with pytest.raises(SynthgenError, match="has value 'never seen', which the real data never had"):
             enc.encode(table)
+
+
+def test_unpatterned_keys_keep_their_shape_and_never_equal_a_real_key():
+    """Airport codes and tail numbers come back as new codes of their shape, unique across chunks."""
+    rng = np.random.default_rng(5)
+    letters = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+    codes = np.unique(["".join(rng.choice(letters, 3)) for _ in range(4000)])[:3000]  # 18 % of the 17,576
+    tails = [f"N{rng.integers(100, 1000)}{''.join(rng.choice(letters, 2))}" for _ in range(3500)]
+    t = pa.table({"iata": codes, "tail": np.unique(tails)[: len(codes)], "v": np.arange(len(codes)) % 3})
+    s = infer_schema(t)
+    assert s.column("iata").kind == "identifier" and s.column("tail").kind == "identifier"
+    enc = TabularEncoder.fit(t, s)
+    state = json.dumps(enc.to_dict())
+    assert not any(f'"{k}"' in state for k in codes[:50])  # the shape and hashes, never a key
+    n = len(codes)
+    out = pa.concat_tables(
+        [enc.decode(np.zeros((n, 1), np.int64), np.random.default_rng(i), row_offset=i * n) for i in range(2)]
+    )
+    for name, pattern in (("iata", r"^[A-Z]{3}$"), ("tail", r"^N\d{3}[A-Z]{2}$")):
+        col = out.column(name)
+        assert len(pc.unique(col)) == len(col), name
+        assert not pc.any(pc.is_in(col, value_set=t.column(name))).as_py(), name
+        shaped = pc.mean(pc.match_substring_regex(col, pattern).cast(pa.int8())).as_py()
+        # 6,000 rows: the three-letter codes hold 17,576 / tries of them, the rest count up
+        assert shaped > (0.25 if name == "iata" else 0.99), (name, shaped)
+        rest = pc.filter(col, pc.invert(pc.match_substring_regex(col, pattern)))
+        assert pc.all(pc.starts_with(rest, f"{name}-syn-"), min_count=0).as_py(), name

@@ -45,6 +45,7 @@ from synthgen.encoders.columns import (
     _units,
     calendar_ceil,
 )
+from synthgen.encoders.key_shapes import key_shape, shaped_keys
 from synthgen.encoders.layout import TokenLayout
 from synthgen.errors import SynthgenError
 from synthgen.io import atomic_write_text, read_encoder_state
@@ -605,6 +606,8 @@ def _id_format(name: str, arr: pa.ChunkedArray, typ: pa.DataType) -> dict:
     - strings with one shared prefix and suffix around a number, e.g. "CUST-000123": the same
       prefix, suffix and zero padding, numbered from the largest real number + 1 ("pattern");
     - UUIDs: version-8 UUIDs built from a counter, when no real key is version 8 ("uuid");
+    - other ASCII keys of one common shape ("ABQ", "N101UW"): new keys of that shape, none equal
+      to a real one ("shape", synthgen/encoders/key_shapes.py);
     - anything else: "<name>-syn-000000001", with a prefix that no real key starts with ("fresh").
     """
     valid = plain_values(arr).drop_null()
@@ -636,7 +639,13 @@ def _id_format(name: str, arr: pa.ChunkedArray, typ: pa.DataType) -> dict:
     prefix = f"{name}-syn-"
     while pc.any(pc.starts_with(valid, prefix)).as_py():  # ends: each round is longer than before
         prefix = prefix[:-1] + "x-"
-    return {"type": "pattern", "prefix": prefix, "suffix": "", "width": 9, "start": 1}
+    fresh = {"type": "pattern", "prefix": prefix, "suffix": "", "width": 9, "start": 1}
+    shape = key_shape(name, valid.combine_chunks())
+    if shape is None:
+        return fresh
+    # the rows the shape leaves out get counter keys, whose length then differs from the shape's
+    fresh["width"] = 9 if len(prefix) + 9 != len(shape["alphabets"]) else 10
+    return {**shape, "type": "shape", "fresh": fresh}
 
 
 def _make_ids(
@@ -657,6 +666,13 @@ def _make_ids(
         out = pa.array(nums)
     elif fmt["type"] == "uuid":
         out = _uuid_strings(fmt["salt"], nums, fmt["upper"])
+    elif fmt["type"] == "shape":
+        shaped, got = shaped_keys(fmt, nums, rng)
+        out = (
+            shaped
+            if got.all()
+            else pc.if_else(pa.array(got), shaped, _make_ids(name, fmt["fresh"], n, row_offset, pa.string(), rng, 0))
+        )
     else:
         digits = pc.utf8_lpad(pa.array(nums).cast(pa.string()), width=fmt["width"], padding="0")
         out = pc.binary_join_element_wise(pa.scalar(fmt["prefix"]), digits, pa.scalar(fmt["suffix"]), "")
