@@ -2,16 +2,21 @@
 
 For string keys without one prefix and suffix around a number (those count up: tabular._id_format),
 the most common shape of the keys (per position the characters seen there, "N" then 3 digits then
-2 capitals) gives new keys of that shape, none equal to a real key. The model file holds the shape
+2 capitals; for random keys, whose classes differ from key to key, the most common length and
+punctuation) gives new keys of that shape, none equal to a real key. The model file holds the shape
 (the characters seen at each position) and hashes of the real keys (as for personal data,
 synthgen/pii.py), never a key.
 
-Uniqueness across chunks and ranks comes from a counter: global row r tries the counter values
-r, r + S, ..., r + (tries - 1) S, S = space / tries, each mapped through the bijection
-i -> (mult * i + shift) mod space and written in the positions' characters, so distinct (row, try)
-pairs give distinct keys. A try equal to a real key (by hash) moves to the next one; `tries` is
-chosen so that all of a row's tries hit real keys with chance <= MISS_CHANCE. Rows beyond S, or
-whose every try hit, get the counter format ("<name>-syn-000000001"), which no real key starts with.
+Uniqueness across chunks and ranks comes from a counter i, mapped through the bijection
+i -> (mult * i + shift) mod space and written in the positions' characters:
+- a space of at most DENSE_SPACE keys is walked densely: global row r takes the r-th counter value
+  whose key is not a real one (each process hashes the whole space once), so the shape holds
+  every possible key but the real ones (airport codes: 17,576 - 3,376);
+- a larger one: row r tries r, r + S, ..., r + (tries - 1) S, S = space / tries, so distinct
+  (row, try) pairs give distinct keys; a try equal to a real key (by hash) moves to the next one,
+  and `tries` is chosen so that all of a row's tries hit real keys with chance <= MISS_CHANCE.
+Rows beyond the shape's room, or whose every try hit, get the counter format
+("<name>-syn-000000001"), which no real key starts with.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ MIN_COVER = 0.5  # the most common shape must hold at least half of the keys rea
 MIN_SPACE = 10_000  # fewer possible keys than this: the counter format instead
 COUNTED = 1 << 31  # the counter's range at most, so that mult * i stays below 2^62 in int64
 MISS_CHANCE = 1e-3  # at most this share of rows falls back to the counter format (in expectation)
+DENSE_SPACE = 1 << 20  # spaces up to this many keys are hashed whole (~0.3 s), and walked densely
+_REAL_POSITIONS: dict[str, np.ndarray] = {}  # shape["real"] -> counter values whose key is real
 
 
 def _char_class(c: str) -> str:
@@ -37,7 +44,13 @@ def _char_class(c: str) -> str:
 
 
 def _shape(key: str) -> str:
+    """'N101UW' -> 'UDDDUU': digits, capitals and small letters by class, other characters as they are."""
     return "".join(map(_char_class, key))
+
+
+def _skeleton(key: str) -> str:
+    """'7F3K-9Q2Z' -> 'xxxx-xxxx': for random keys, whose classes differ from key to key."""
+    return "".join("x" if c.isalnum() else c for c in key)
 
 
 def key_shape(name: str, valid: pa.Array) -> dict | None:
@@ -46,10 +59,13 @@ def key_shape(name: str, valid: pa.Array) -> dict | None:
     sample = valid.slice(0, SAMPLE).to_pylist()
     if not sample or not all(v.isascii() and v.isprintable() for v in sample):
         return None
-    shape, count = Counter(map(_shape, sample)).most_common(1)[0]
-    if count < MIN_COVER * len(sample):
+    for signature in (_shape, _skeleton):
+        common, count = Counter(map(signature, sample)).most_common(1)[0]
+        if count >= MIN_COVER * len(sample):
+            break
+    else:
         return None
-    keys = [v for v in sample if _shape(v) == shape]
+    keys = [v for v in sample if signature(v) == common]
     alphabets = ["".join(sorted(set(chars))) for chars in zip(*keys)]  # one string per position
     if math.prod(len(a) for a in alphabets) < MIN_SPACE:
         return None
@@ -80,25 +96,50 @@ def shaped_keys(shape: dict, rows: np.ndarray, rng: np.random.Generator) -> tupl
     """Keys of `shape` for global row numbers `rows` [n] (see the module docstring), and which
     rows got one [n] bool (the others' entries are to be replaced by the caller)."""
     alphabets, counted, space = shape["alphabets"], shape["counted"], shape["space"]
-    stride, width, n = space // shape["tries"], len(alphabets), len(rows)
+    rows = np.asarray(rows, dtype=np.int64)
     chars = [np.frombuffer(a.encode(), dtype=np.uint8) for a in alphabets]
-    buf = np.empty((n, width), dtype=np.uint8)
-    for p in range(width - counted):  # positions beyond the counter's range: drawn
-        buf[:, p] = chars[p][rng.integers(0, len(chars[p]), n)]
+    buf = np.empty((len(rows), len(alphabets)), dtype=np.uint8)
+    buf[:] = [c[0] for c in chars]  # valid text in the rows that get no key
+    for p in range(len(alphabets) - counted):  # positions beyond the counter's range: drawn
+        buf[:, p] = chars[p][rng.integers(0, len(chars[p]), len(rows))]
+    if space <= DENSE_SPACE:
+        real_at = _real_positions(shape, chars)  # sorted
+        # the r-th counter value that is not real: r plus the real values at or before it
+        values = rows + np.searchsorted(real_at - np.arange(len(real_at)), rows, side="right")
+        got = values < space
+        _write(buf, got, values[got], shape, chars)
+        return fixed_width_strings(buf), got
     real = pii.unpack(shape["real"])
-    got = np.zeros(n, dtype=bool)
-    todo = np.flatnonzero(np.asarray(rows) < stride)
+    stride, got = space // shape["tries"], np.zeros(len(rows), dtype=bool)
+    todo = np.flatnonzero(rows < stride)
     for j in range(shape["tries"]):
         if not len(todo):
             break
-        idx = (shape["mult"] * (np.asarray(rows, dtype=np.int64)[todo] + j * stride) + shape["shift"]) % space
-        for p in range(width - 1, width - counted - 1, -1):  # mixed radix, last position first
-            buf[todo, p] = chars[p][idx % len(chars[p])]
-            idx //= len(chars[p])
+        _write(buf, todo, rows[todo] + j * stride, shape, chars)
         hit = pii.hits(fixed_width_strings(buf[todo]).to_numpy(zero_copy_only=False), real)
         got[todo[~hit]] = True
         todo = todo[hit]
     return fixed_width_strings(buf), got
+
+
+def _write(buf: np.ndarray, at, values: np.ndarray, shape: dict, chars: list) -> None:
+    """Counter `values` through the bijection into the counted positions of buf[at]."""
+    idx = (shape["mult"] * values + shape["shift"]) % shape["space"]
+    width = len(chars)
+    for p in range(width - 1, width - shape["counted"] - 1, -1):  # mixed radix, last position first
+        buf[at, p] = chars[p][idx % len(chars[p])]
+        idx //= len(chars[p])
+
+
+def _real_positions(shape: dict, chars: list) -> np.ndarray:
+    """The counter values whose key equals a real one, sorted (the whole space hashed, once a process)."""
+    if shape["real"] not in _REAL_POSITIONS:
+        everything = np.arange(shape["space"], dtype=np.int64)
+        buf = np.empty((len(everything), len(chars)), dtype=np.uint8)  # every position is counted here
+        _write(buf, slice(None), everything, shape, chars)
+        keys = fixed_width_strings(buf).to_numpy(zero_copy_only=False)
+        _REAL_POSITIONS[shape["real"]] = np.flatnonzero(pii.hits(keys, pii.unpack(shape["real"])))
+    return _REAL_POSITIONS[shape["real"]]
 
 
 def fixed_width_strings(buf: np.ndarray) -> pa.Array:
