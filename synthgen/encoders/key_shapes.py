@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from synthgen import pii
 
-SAMPLE = 20_000  # keys read for the shape (every key is hashed)
+SAMPLE = 20_000  # keys read for the shape, evenly spread (every key is hashed)
 MIN_COVER = 0.5  # the most common shape must hold at least half of the keys read
 MIN_SPACE = 10_000  # fewer possible keys than this: the counter format instead
 COUNTED = 1 << 31  # the counter's range at most, so that mult * i stays below 2^62 in int64
@@ -56,7 +56,8 @@ def _skeleton(key: str) -> str:
 def key_shape(name: str, valid: pa.Array) -> dict | None:
     """The shape of a string key column's non-null values `valid`, or None (ASCII keys only;
     the most common shape must hold MIN_COVER of them and allow MIN_SPACE keys)."""
-    sample = valid.slice(0, SAMPLE).to_pylist()
+    # spread over the column: tables sorted by key hold only some first characters in their first rows
+    sample = valid.take(np.linspace(0, len(valid) - 1, min(len(valid), SAMPLE)).astype(np.int64)).to_pylist()
     if not sample or not all(v.isascii() and v.isprintable() for v in sample):
         return None
     for signature in (_shape, _skeleton):
