@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pyarrow.parquet as pq
+import pytest
 import torch
 
 from tests.conftest import subprocess_env, tiny_overrides
@@ -51,9 +52,10 @@ def test_ddp_trains_and_generates_like_one_process(tmp_path):
     assert not (out / ".synthetic.partial").exists()
 
 
-def test_gan_trains_under_ddp(tmp_path):
+@pytest.mark.parametrize("data", ["adult", "digits"])  # the tabular GAN and the image GAN
+def test_gans_train_under_ddp(tmp_path, data):
     # the critic step's loss leaves the generator's weights out: plain DDP stops at its first backward
-    ov = [o for o in tiny_overrides(tmp_path) if not o.startswith("model.")] + ["model=gan"]
+    ov = [o for o in tiny_overrides(tmp_path) if not o.startswith("model.")] + ["model=gan", f"data={data}"]
     synthgen("prepare", *ov)
     synthgen("encode", *ov)
     synthgen("train", *ov, "trainer=ddp", "trainer.devices=2", "trainer.max_epochs=1")
