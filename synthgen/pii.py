@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import re
+import unicodedata
 from functools import lru_cache
 
 import numpy as np
@@ -89,8 +90,9 @@ _SAMPLE = 5000
 
 
 def words(name: str) -> list[str]:
-    """'c_case_number' -> ['c', 'case', 'number']; 'FirstName' -> ['first', 'name']."""
-    return [w.lower() for w in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", str(name))]
+    """'c_case_number' -> ['c', 'case', 'number']; 'FirstName' -> ['first', 'name']; 'Prénom' -> ['prenom']."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", str(name)) if not unicodedata.combining(c))
+    return [w.lower() for w in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", plain)]
 
 
 def _share(valid: pa.ChunkedArray, pattern: str) -> float:
@@ -128,6 +130,14 @@ def detect(name: str, valid: pa.ChunkedArray, n_unique: int) -> str | None:
     return None
 
 
+# Header words for first and last names, English and the unambiguous ones of other languages
+# (French, German, Dutch, Spanish, Italian, Portuguese, Polish, Scandinavian, Finnish; not "nom" or
+# "nombre", which also mean a product's name)
+_FIRST_WORDS = {"first", "given", "forename", "firstname", "fname", "prenom", "vorname", "voornaam", "fornavn",
+                "fornamn", "etunimi"}  # fmt: skip
+_LAST_WORDS = {"last", "surname", "family", "lastname", "lname", "nachname", "familienname", "apellido",
+               "apellidos", "cognome", "sobrenome", "achternaam", "nazwisko", "efternamn", "etternavn",
+               "sukunimi"}  # fmt: skip
 NAME_MIN_DISTINCT = 30  # by values alone, a names column has many names ("white"/"black" are surnames too)
 
 
@@ -135,9 +145,9 @@ def _name_kind(w: list[str], valid: pa.ChunkedArray, n_unique: int) -> str | Non
     """first_name / last_name / full_name by the column's words, else by the name lists of every
     Faker locale (shares of the distinct values, so that a few frequent words do not decide)."""
     ws = set(w)
-    if ws & {"first", "given", "forename", "firstname", "fname"} or "first" in "".join(w[-2:]):
+    if ws & _FIRST_WORDS or "first" in "".join(w[-2:]):
         return "first_name"
-    if ws & {"last", "surname", "family", "lastname", "lname"} and not ws & {"date", "day", "time", "score"}:
+    if ws & _LAST_WORDS and not ws & {"date", "day", "time", "score"}:
         return "last_name"
     if _place_share(valid) >= NOT_PERSON_SHARE:  # "name" alone: an airport's, a company's
         return None

@@ -612,6 +612,21 @@ def test_names_in_any_latin_locale_are_found_by_their_values(locale):
     assert detect("col_a", firsts) == "first_name" and detect("col_b", lasts) == "last_name"
 
 
+def test_first_and_last_name_headers_in_other_languages():
+    from synthgen import pii
+
+    firsts, lasts = ["Amélie", "Jürgen", "Søren", "Zoë"] * 5, ["Dupont", "Müller", "Nørgaard", "de Vries"] * 5
+    for header, values, kind in (
+        ("Prénom", firsts, "first_name"),
+        ("Vorname", firsts, "first_name"),
+        ("Nachname", lasts, "last_name"),
+        ("apellidos", lasts, "last_name"),
+        ("cognome", lasts, "last_name"),
+    ):  # 4 distinct values each: too few to judge by the values alone
+        assert pii.detect(header, pa.chunked_array([pa.array(values)]), 4) == kind, header
+    assert pii.detect("nom_produit", pa.chunked_array([pa.array(lasts)]), 4) is None  # "nom" decides nothing
+
+
 def test_a_name_column_of_places_or_companies_is_not_people():
     from faker import Faker
 
