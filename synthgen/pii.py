@@ -192,7 +192,7 @@ def detection_lists() -> tuple[pa.Array, pa.Array]:
 
     firsts, lasts = set(), set()
     for mod in pkgutil.iter_modules(person.__path__):
-        provider = importlib.import_module(f"{person.__name__}.{mod.name}").Provider
+        provider = getattr(importlib.import_module(f"{person.__name__}.{mod.name}"), "Provider", None)
         for attr, into in (("first_names", firsts), ("last_names", lasts)):
             for suffix in ("", "_male", "_female", "_nonbinary"):
                 names = getattr(provider, attr + suffix, ())
