@@ -111,8 +111,9 @@ def default_batch(family: str) -> int:
     the family's reference batch, which Adult's 15 columns leave under the token cap). Passed
     explicitly, so that rows per step are known here."""
     from synthgen import sizing
+    from synthgen.config import load_config
 
-    name = {"transformer": "TabularTransformer", "gan": "TabularGAN", "vae": "TabularVAE"}[family]
+    name = load_config([f"model={family}"]).model.tabular._target_.rsplit(".", 1)[-1]
     return int(sizing.PROFILES[name]["batch_size"])
 
 

@@ -85,6 +85,7 @@ _PLACE_WORDS = {
     "department", "store", "shop", "market", "mall", "street", "road", "avenue",
 }  # fmt: skip
 NOT_PERSON_SHARE = 0.15
+_PLACE_VALUE = r"(?i)(^|[^a-z])(" + "|".join(sorted(_PLACE_WORDS)) + r")($|[^a-z])"
 _ID_WORDS = {"id", "number", "no", "num", "nr", "ssn", "uuid", "guid", "mrn", "passport", "license", "licence"}
 _SAMPLE = 5000
 
@@ -177,8 +178,7 @@ def _name_kind(w: list[str], valid: pa.ChunkedArray, n_unique: int) -> str | Non
 
 def _place_share(valid: pa.ChunkedArray) -> float:
     """Share of the distinct values with a word of _PLACE_WORDS."""
-    pattern = r"(?i)(^|[^a-z])(" + "|".join(sorted(_PLACE_WORDS)) + r")($|[^a-z])"
-    return _share(pc.unique(valid), pattern)
+    return _share(pc.unique(valid), _PLACE_VALUE)
 
 
 @lru_cache(maxsize=1)

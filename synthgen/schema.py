@@ -536,8 +536,17 @@ def calendar_of_days(days: np.ndarray) -> str | None:
 
 def on_calendar(days: np.ndarray, calendar: str) -> np.ndarray:
     """int64 days since 1970 -> bool per day: the first day of its month ("M") or year ("Y")."""
-    d = days.astype("datetime64[D]")
-    return d.astype(f"datetime64[{calendar}]").astype("datetime64[D]") == d
+    return from_calendar(to_calendar(days, calendar), calendar) == days
+
+
+def to_calendar(days: np.ndarray, calendar: str) -> np.ndarray:
+    """int64 days since 1970-01-01 -> int64 months ("M") or years ("Y") since 1970 (floor)."""
+    return np.asarray(days).astype("datetime64[D]").astype(f"datetime64[{calendar}]").astype(np.int64)
+
+
+def from_calendar(counts: np.ndarray, calendar: str) -> np.ndarray:
+    """int64 months or years since 1970 -> int64 days: the first day of each month or year."""
+    return np.asarray(counts).astype(f"datetime64[{calendar}]").astype("datetime64[D]").astype(np.int64)
 
 
 # ---- orderings between date columns -------------------------------------------------------------

@@ -37,11 +37,13 @@ import pyarrow.compute as pc
 from synthgen.errors import SynthgenError
 from synthgen.schema import (
     ColumnSchema,
+    from_calendar,
     is_string_type,
     is_temporal_type,
     plain_values,
     temporal_ints,
     temporal_unit,
+    to_calendar,
     unit_ratio,
 )
 
@@ -378,16 +380,6 @@ def _units(col: ColumnSchema, scale: int | None, arr) -> tuple[np.ndarray, np.nd
             f"column '{col.name}' has values beyond the int64 range; set data.columns.{col.name}.kind=continuous"
         )
     return f.astype(np.int64), null
-
-
-def to_calendar(days: np.ndarray, calendar: str) -> np.ndarray:
-    """int64 days since 1970-01-01 -> int64 months ("M") or years ("Y") since 1970 (floor)."""
-    return days.astype("datetime64[D]").astype(f"datetime64[{calendar}]").astype(np.int64)
-
-
-def from_calendar(counts: np.ndarray, calendar: str) -> np.ndarray:
-    """int64 months or years since 1970 -> int64 days: the first day of each month or year."""
-    return counts.astype(f"datetime64[{calendar}]").astype("datetime64[D]").astype(np.int64)
 
 
 def calendar_ceil(days: np.ndarray, calendar: str) -> np.ndarray:

@@ -61,12 +61,13 @@ def key_shape(name: str, valid: pa.Array) -> dict | None:
     if not sample or not all(v.isascii() and v.isprintable() for v in sample):
         return None
     for signature in (_shape, _skeleton):
-        common, count = Counter(map(signature, sample)).most_common(1)[0]
+        signatures = [signature(v) for v in sample]
+        common, count = Counter(signatures).most_common(1)[0]
         if count >= MIN_COVER * len(sample):
             break
     else:
         return None
-    keys = [v for v in sample if signature(v) == common]
+    keys = [v for v, sig in zip(sample, signatures) if sig == common]
     alphabets = ["".join(sorted(set(chars))) for chars in zip(*keys)]  # one string per position
     if math.prod(len(a) for a in alphabets) < MIN_SPACE:
         return None

@@ -45,7 +45,7 @@ from synthgen.encoders.columns import (
     _units,
     calendar_ceil,
 )
-from synthgen.encoders.key_shapes import key_shape, shaped_keys
+from synthgen.encoders.key_shapes import fixed_width_strings, key_shape, shaped_keys
 from synthgen.encoders.layout import TokenLayout
 from synthgen.errors import SynthgenError
 from synthgen.io import atomic_write_text, read_encoder_state
@@ -689,6 +689,5 @@ def _uuid_strings(salt: str, nums: np.ndarray, upper: bool) -> pa.Array:
     buf[:, :24] = np.frombuffer(head.encode(), dtype=np.uint8)
     shifts = np.arange(44, -1, -4, dtype=np.uint64)  # 12 hex digits, most significant first
     buf[:, 24:] = _HEX[(nums.astype(np.uint64)[:, None] >> shifts) & np.uint64(15)]
-    offsets = np.arange(0, 36 * (n + 1), 36, dtype=np.int32)
-    out = pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(buf.tobytes())])
+    out = fixed_width_strings(buf)
     return pc.utf8_upper(out) if upper else out
