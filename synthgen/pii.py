@@ -8,11 +8,13 @@ rows still points at a case. A name hint alone is not enough (a "last_score" col
 surname): the values must look the part too.
 
 Generation (`fake_people` and `fake_column`): one fake person per row (first and last name
-drawn with Faker's en_US name frequencies), from which the row's first, last and full name and
+drawn with Faker's en_US name frequencies; male or female first names by the row's level of
+a sex column, synthgen/name_sex.py), from which the row's first, last and full name and
 e-mail are all built, so they agree. Phones follow the column's most common shape
-("(###) ###-####") with fresh digits; addresses are "<number> <name> <street suffix>"; free
-text is Faker's lorem words, with lengths from the real column's length quantiles. Draws come
-from the decoder's numpy stream (seeded per chunk), so output is the same per seed at any
+("(###) ###-####") with fresh digits; addresses are "<number> <name> <street suffix>", the name
+another fake person's (as Faker's streets are), not the row's own; free text is Faker's lorem
+words, with lengths from the real column's length quantiles. Draws come from the decoder's
+numpy stream (seeded per chunk), so output is the same per seed at any
 world size, and vectorised over the chunk (Faker's own per-call providers take ~0.2 ms a value).
 
 Identifying values (a full name, a first + last pair, an e-mail, a phone, an address) are
@@ -202,6 +204,37 @@ def detection_lists() -> tuple[pa.Array, pa.Array]:
 
 
 @lru_cache(maxsize=1)
+def sexed_first_names() -> tuple[pa.Array, pa.Array]:
+    """(first names only ever male, only ever female), lowercase, over every locale Faker ships:
+    what synthgen/name_sex.py reads a column's sex from. A name of both lists is in neither."""
+    import importlib
+    import pkgutil
+
+    import faker.providers.person as person
+
+    male, female = set(), set()
+    for mod in pkgutil.iter_modules(person.__path__):
+        provider = getattr(importlib.import_module(f"{person.__name__}.{mod.name}"), "Provider", None)
+        for attr, into in (("first_names_male", male), ("first_names_female", female)):
+            names = getattr(provider, attr, ())
+            if isinstance(names, (dict, list, tuple, set, frozenset)):  # a few are properties
+                into.update(str(n).lower() for n in names)
+    return pa.array(sorted(male - female)), pa.array(sorted(female - male))
+
+
+@lru_cache(maxsize=1)
+def _sexed_lists():
+    """en_US's ((male first names, cumulative weights), (female ones, cumulative weights)), lowercase."""
+    from faker.providers.person.en_US import Provider
+
+    out = []
+    for d in (Provider.first_names_male, Provider.first_names_female):
+        weights = np.asarray(list(d.values()), dtype=np.float64)
+        out.append((np.asarray([k.lower() for k in d], dtype=object), np.cumsum(weights) / weights.sum()))
+    return tuple(out)
+
+
+@lru_cache(maxsize=1)
 def name_lists():
     """((lowercase first names, cumulative weights), (lowercase last names, cumulative weights)) from Faker."""
     from faker.providers.person.en_US import Provider
@@ -257,12 +290,20 @@ def _case(v: np.ndarray, case: str) -> np.ndarray:
 
 
 # ---- generation --------------------------------------------------------------------------------
-def fake_people(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """n (first, last) lowercase names drawn with Faker's en_US frequencies."""
+def fake_people(n: int, rng: np.random.Generator, sex: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """n (first, last) lowercase names drawn with Faker's en_US frequencies. `sex` [n] (int8, from
+    name_sex.row_sexes): 1 draws the row's first name from the male names, 2 from the female ones,
+    0 from all; the same uniforms either way, so a table without a sex column is unchanged."""
     (firsts, fcdf), (lasts, lcdf) = name_lists()
-    f = np.minimum(np.searchsorted(fcdf, rng.random(n), side="right"), len(fcdf) - 1)
+    u = rng.random(n)
+    f = np.minimum(np.searchsorted(fcdf, u, side="right"), len(fcdf) - 1)
+    first = np.asarray(firsts.to_pylist(), dtype=object)[f]
     l_ = np.minimum(np.searchsorted(lcdf, rng.random(n), side="right"), len(lcdf) - 1)
-    return (np.asarray(firsts.to_pylist(), dtype=object)[f], np.asarray(lasts.to_pylist(), dtype=object)[l_])
+    if sex is not None:
+        for code, (names, cdf) in zip((1, 2), _sexed_lists()):
+            rows = np.flatnonzero(sex == code)
+            first[rows] = names[np.minimum(np.searchsorted(cdf, u[rows], side="right"), len(cdf) - 1)]
+    return first, np.asarray(lasts.to_pylist(), dtype=object)[l_]
 
 
 def fake_column(
@@ -303,7 +344,8 @@ def fake_column(
         return out
     if kind == "address":
         number = rng.integers(1, 10_000, n).astype(str)
-        street = np.where(rng.random(n) < 0.5, first, last)
+        other_first, other_last = fake_people(n, rng)  # a street named after the row's own person read oddly
+        street = np.where(rng.random(n) < 0.5, other_first, other_last)
         return _case(number + " " + street + " " + suffixes[rng.integers(0, len(suffixes), n)], case)
     # free text: lorem words up to a length drawn from the real length quantiles
     q = np.asarray(style.get("lengths") or [20, 80], dtype=np.float64)

@@ -32,7 +32,9 @@ one (`op` ">=") or always equal to it ("=="), in every real row: the encoder kee
 lists integer columns that are the whole years between two date columns (synthgen/ages.py), and
 `durations` integer columns that count the days from a date to an event or to one fixed day
 (synthgen/durations.py). `orders` lists number columns never below others (value_orders), and a
-date column's `calendar` says when every value is a month's or a year's first day.
+date column's `calendar` says when every value is a month's or a year's first day. `name_sex`
+names the column (a gender, a salutation) whose levels the fake first names follow
+(synthgen/name_sex.py).
 
 Float NaN counts as null everywhere (the readers turn it into null).
 """
@@ -50,6 +52,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from synthgen import name_sex
 from synthgen.errors import SynthgenError
 
 KINDS = ("continuous", "integer", "categorical", "boolean", "datetime", "identifier", "text", "pii", "empty")
@@ -100,6 +103,7 @@ class TableSchema:
     durations: list[dict] = field(default_factory=list)
     spans: list[dict] = field(default_factory=list)  # {"column": N, "start": A, "end": B, "derived", "share"}
     orders: list[dict] = field(default_factory=list)  # {"column": B, "at_least": [A, ...]}: numbers (value_orders)
+    name_sex: dict | None = None  # the column fake first names follow (synthgen/name_sex.py)
 
     @property
     def names(self) -> list[str]:
@@ -228,6 +232,7 @@ def infer_schema(
         durations=durations,
         spans=spans,
         orders=value_orders(cols, native, tied),
+        name_sex=name_sex.find(cols, table),
     )
 
 

@@ -34,7 +34,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from synthgen import ages, pii, sizing
+from synthgen import ages, name_sex, pii, sizing
 from synthgen import codecs as text_codecs
 from synthgen.encoders.columns import (
     CategoryCodec,
@@ -309,7 +309,7 @@ class TabularEncoder:
         # resolve refers to itself through its closure cell: a reference cycle that kept every chunk's
         # decoded columns until Python's cyclic collector ran (generate grew ~12 MB a 50,000-row chunk)
         resolve = None  # empties the cell, which breaks the cycle
-        fake = self._fake_values(n, rng, row_offset)
+        fake = self._fake_values(n, rng, row_offset, self._row_sexes(decoded))
         arrays, fields = [], []
         for field in schema:
             name = field.name
@@ -456,10 +456,19 @@ class TabularEncoder:
         cal = self.schema.column(name).calendar  # raised to a day off B's grid: the next month (year) start
         return (calendar_ceil(v, cal) if cal else v), null
 
-    def _fake_values(self, n: int, rng: np.random.Generator, row_offset: int = 0) -> dict[str, np.ndarray]:
+    def _row_sexes(self, decoded: dict) -> np.ndarray | None:
+        """Per row 1 (male), 2 (female) or 0, from the schema's name_sex column where it is decoded."""
+        spec = self.schema.name_sex
+        if not spec or spec["column"] not in decoded or not isinstance(self.codecs[spec["column"]], CategoryCodec):
+            return None
+        return name_sex.row_sexes(spec, self.schema.column(spec["column"]).categories, *decoded[spec["column"]])
+
+    def _fake_values(
+        self, n: int, rng: np.random.Generator, row_offset: int = 0, sex: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
         """pii and text columns: one fake person per row; rows whose fake identifying values equal
         real ones get a new person (at most _REDRAW_ROUNDS times). `row_offset`: the first row's
-        number in the whole output (unique e-mails carry row numbers)."""
+        number in the whole output (unique e-mails carry row numbers); `sex`: _row_sexes."""
         cols = [
             c
             for c in self.schema.columns
@@ -467,7 +476,7 @@ class TabularEncoder:
         ]
         if not cols or not n:
             return {}
-        first, last = pii.fake_people(n, rng)
+        first, last = pii.fake_people(n, rng, sex)
         numbers = row_offset + np.arange(n, dtype=np.int64)
         out = {c.name: pii.fake_column(c.pii or "text", c.style or {}, first, last, rng, numbers) for c in cols}
         rows = np.arange(n)
@@ -476,7 +485,7 @@ class TabularEncoder:
             rows = rows[bad]
             if not len(rows):
                 break
-            f, l_ = pii.fake_people(len(rows), rng)
+            f, l_ = pii.fake_people(len(rows), rng, None if sex is None else sex[rows])
             first[rows], last[rows] = f, l_
             for c in cols:
                 out[c.name][rows] = pii.fake_column(c.pii or "text", c.style or {}, f, l_, rng, numbers[rows])

@@ -1,8 +1,9 @@
 """The headline figures of an evaluation, one list per modality: the report's summary table,
 `synthgen summary`, Evaluation.summary() and the train run's MLflow row all read these lists.
 
-Each entry: the metrics.json key, its label, what good looks like, and (images) the key of the
-real-data figure to read it against (e.g. the Frechet distance beside its real-vs-real floor).
+Each entry: the metrics.json key, its label, what good looks like, and (images; a table's name-sex
+agreement) the key of the real-data figure to read it against (e.g. the Frechet distance beside its
+real-vs-real floor).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ TABLE = (
     Headline("fidelity.ages", "Ages agreeing with their dates (worst)", "1 is ideal"),
     Headline("fidelity.spans", "Day counts agreeing with their dates (worst)", "1 is ideal"),
     Headline("fidelity.durations", "Durations within their end day (worst)", "1 is ideal"),
+    Headline("fidelity.name_sex", "First names agreeing with the sex column", "1 is ideal", "fidelity.name_sex_real"),
     Headline("bias.flagged_groups", "Flagged groups", "0"),
     Headline("validity.total", "Validity violations", "0"),
 )
