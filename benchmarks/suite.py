@@ -62,6 +62,7 @@ KEYS = {
     "ages": "fidelity.ages",
     "durations": "fidelity.durations",
     "spans": "fidelity.spans",
+    "name_sex": "fidelity.name_sex",
 }
 
 

@@ -61,6 +61,22 @@ def seattle_weather():
     return df, "weather", "1,461 rows, a date column, multi-class target"
 
 
+def cars():
+    """vega_datasets' cars (the JSON file the wheel ships; added 2026-12-04 after every default was
+    set): a near-unique make-and-model column, a year stored as a date, nulls in the target."""
+    from vega_datasets import local_data
+
+    return local_data.cars(), "Miles_per_Gallon", "406 rows, a model-name column, a date, regression target"
+
+
+def stocks():
+    """vega_datasets' stocks (the CSV file the wheel ships, read as text: dates like "Jan 1 2000"):
+    a panel of 5 symbols x up to 123 months, each symbol over its own years (added 2026-12-04)."""
+    from vega_datasets import local_data
+
+    return pd.read_csv(local_data.stocks.filepath), "price", "560 rows, panel (5 symbols x months), dates as text"
+
+
 def digits():
     from sklearn.datasets import load_digits
 
@@ -126,6 +142,8 @@ TABLES = {
     "breast_cancer": breast_cancer,
     "seattle_weather": seattle_weather,
     "gapminder": gapminder,
+    "cars": cars,
+    "stocks": stocks,
     "digits": digits,
     "planes": planes,
     "fair": fair,
