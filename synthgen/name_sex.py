@@ -125,22 +125,22 @@ def row_sexes(spec: dict, categories: list, idx: np.ndarray, null: np.ndarray) -
 
 def scores(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict[str, float]:
     """The evaluation's view, from the real rows alone (any generator's output is scored alike):
-    where a pii column's first names agree with a categorical or boolean column (detect),
-    `fidelity.name_sex` is the synthetic rows' agreement and `fidelity.name_sex_real` the real
-    rows' own (1 is ideal; first names drawn without regard to the column agree about half the
-    time)."""
+    for each pii column whose first names agree with a categorical or boolean column (detect),
+    `fidelity.name_sex.<column>` is the synthetic rows' agreement (1 is ideal; first names drawn
+    without regard to the column agree about half the time), `fidelity.name_sex` the lowest of
+    them and `fidelity.name_sex_real` the real rows' own lowest."""
+    from synthgen.evaluate.columns import key_part
+
     levels = [c for c, k in kinds.items() if k in ("categorical", "boolean") and c in syn]
     levels = [c for c in levels if 2 <= real[c].nunique(dropna=True) <= MAX_LEVELS]
-    best = None
-    for col in (c for c, k in kinds.items() if k == "pii" and c in syn):
-        found = detect(real[col].head(MAX_ROWS), {c: real[c].head(MAX_ROWS) for c in levels}) if levels else None
-        if found and (best is None or found["agreement"] > best[1]["agreement"]):
-            best = (col, found)
-    if best is None:
-        return {}
-    col, spec = best
-    out = {
-        "fidelity.name_sex": agreement(spec, syn[col], syn[spec["column"]]),
-        "fidelity.name_sex_real": agreement(spec, real[col], real[spec["column"]]),
-    }
-    return {k: v for k, v in out.items() if v is not None}
+    out, own = {}, []
+    for col in (c for c, k in kinds.items() if k == "pii" and c in syn) if levels else ():
+        spec = detect(real[col].head(MAX_ROWS), {c: real[c].head(MAX_ROWS) for c in levels})
+        got = agreement(spec, syn[col], syn[spec["column"]]) if spec else None
+        if got is not None:
+            out[f"fidelity.name_sex.{key_part(col)}"] = got
+            own.append(agreement(spec, real[col], real[spec["column"]]))
+    if out:
+        out["fidelity.name_sex"] = min(out.values())
+        out["fidelity.name_sex_real"] = min(own)
+    return out

@@ -118,6 +118,11 @@ def test_the_evaluation_scores_the_agreement_from_the_real_rows_alone():
     careless = ours.assign(first_name=ours["first_name"].sample(frac=1.0, random_state=0).to_numpy())
     got = name_sex.scores(real, ours, kinds)
     assert got["fidelity.name_sex"] >= 0.99 and got["fidelity.name_sex_real"] >= 0.99
+    assert got["fidelity.name_sex.first_name"] == got["fidelity.name_sex"]  # last_name agrees with nothing
+    # a second name column the other generator left without a single name is not scored; the first is
+    placeholders = careless.assign(full=["_RARE_"] * len(careless))
+    got = name_sex.scores(real.assign(full=real["first_name"] + " x"), placeholders, {**kinds, "full": "pii"})
+    assert set(got) == {"fidelity.name_sex.first_name", "fidelity.name_sex", "fidelity.name_sex_real"}
     assert 0.35 <= name_sex.scores(real, careless, kinds)["fidelity.name_sex"] <= 0.65
     assert name_sex.scores(real, ours, {**kinds, "sex": "continuous"}) == {}  # no column to agree with
     result = evaluate_tables(real.iloc[:300], real.iloc[300:], ours, kinds)
