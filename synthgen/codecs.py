@@ -42,8 +42,16 @@ DATE_FORMATS = [
     "%m-%d-%Y",
     "%d %b %Y",
     "%b %d, %Y",
+    "%b %d %Y",  # "Jan 1 2000" (vega's stocks)
     "%d-%b-%Y",
+    "%B %d, %Y",
+    "%B %d %Y",
+    "%d %B %Y",
     "%Y%m%d",
+    "%Y-%m",  # months: "2006-01", "Jan 2000", "01/2006" (read as the month's first day)
+    "%b %Y",
+    "%B %Y",
+    "%m/%Y",
 ]
 TIME_FORMATS = ["%H:%M:%S", "%H:%M", "%H:%M:%S.%f", "%I:%M %p", "%I:%M:%S %p"]
 _DT_TIMES = ["%H:%M:%S", "%H:%M", "%H:%M:%S.%f"]
@@ -174,6 +182,9 @@ def _detect_datetime(values, counts) -> dict | None:
     else:
         native = "timestamp[us]"
     codec = {"type": "datetime", "format": best, "native": native, "_ok": int(counts[ok].sum())}
+    unpadded = _unpadded_format(best, sample)
+    if unpadded:
+        codec["write_format"] = unpadded
     if best.endswith("%z"):  # "+00:00", "+0000" or "Z": written back as the input wrote it
         last = str(sample[0]).strip()
         codec["zone"] = "Z" if last.endswith("Z") else ":" if re.search(r"[+-]\d\d:\d\d$", last) else ""
@@ -181,6 +192,25 @@ def _detect_datetime(values, counts) -> dict | None:
     if best in TIME_FORMATS:
         codec["time_only"] = True
     return codec
+
+
+def _unpadded_format(fmt: str, sample) -> str | None:
+    """The format that writes days and months as the values do without a leading zero ("Jan 1
+    2000", "1/5/2020": "%-d", "%-m"), where the padded `fmt` does not spell them back and that
+    one does (the C library's "-" flag: where it is missing, the padded spelling stays); else None."""
+    if "%d" not in fmt and "%m" not in fmt:
+        return None
+    parsed = _parse_dt(sample, fmt)
+    ok = parsed.notna().to_numpy()
+    text = pd.Series(sample[ok], dtype=object).astype(str).str.strip().to_numpy()
+    if (parsed[ok].dt.strftime(fmt).to_numpy() == text).mean() >= PARSE_MIN:
+        return None
+    loose = fmt.replace("%d", "%-d").replace("%m", "%-m")
+    try:
+        same = (parsed[ok].dt.strftime(loose).to_numpy() == text).mean()
+    except ValueError:  # a C library without the flag
+        return None
+    return loose if same >= PARSE_MIN else None
 
 
 def _common_offset(values, counts) -> int:
@@ -330,7 +360,7 @@ def format_values(codec: dict, arr, typ: pa.DataType) -> pa.Array:
         s = pd.to_datetime(pd.Series(arr.to_pandas()))
         if codec.get("offset_minutes") and s.dt.tz is not None:  # UTC instants at the input's offset
             s = s.dt.tz_convert(datetime.timezone(datetime.timedelta(minutes=codec["offset_minutes"])))
-        v = s.dt.strftime(codec["format"]).astype("string")
+        v = s.dt.strftime(codec.get("write_format") or codec["format"]).astype("string")
         if codec.get("zone") == "Z":  # UTC instants: "+0000" -> "Z", or "+00:00"
             v = v.str.replace(r"[+-]0000$", "Z", regex=True)
         elif codec.get("zone") == ":":

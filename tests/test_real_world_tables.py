@@ -196,6 +196,37 @@ def test_date_strings_come_back_as_new_dates_in_their_format(fmt):
     assert (~got.isin(days)).mean() > 0.2  # dates inside the real range that the real rows never had
 
 
+@pytest.mark.parametrize(
+    "written,fmt",
+    [("%b %-d %Y", "%b %d %Y"), ("%-m/%-d/%Y", "%m/%d/%Y"), ("%B %-d, %Y", "%B %d, %Y"), ("%-d %B %Y", "%d %B %Y")],
+)
+def test_dates_without_leading_zeros_come_back_without_them(written, fmt):
+    """Vega's stocks ('Jan 1 2000') was a category of 123 labels; '1/5/2020' came back '01/05/2020'."""
+    rng = np.random.default_rng(5)
+    days = pd.Timestamp("2010-01-01") + pd.to_timedelta(rng.integers(0, 3000, 400), "D")
+    t = pa.table({"d": days.strftime(written), "x": rng.integers(0, 5, 400)})
+    schema, enc, _ = round_trip(t)
+    codec = schema.column("d").codec
+    assert (schema.column("d").kind, codec["format"], codec["write_format"]) == ("datetime", fmt, written)
+    tokens = np.stack([np.random.default_rng(3).integers(0, k, 2000) for k in enc.layout.cardinalities], axis=1)
+    text = pd.Series(enc.decode(tokens, np.random.default_rng(4)).column("d").to_pylist())
+    assert (pd.to_datetime(text, format=fmt).dt.strftime(written) == text).all()  # the input's spelling
+    assert text.str.contains(r"(?:^|\D)\d(?:\D|$)").mean() > 0.2  # single-digit days or months, unpadded
+
+
+@pytest.mark.parametrize("fmt", ["%Y-%m", "%b %Y", "%m/%Y"])
+def test_month_strings_are_monthly_dates(fmt):
+    rng = np.random.default_rng(6)
+    months = _month_starts(rng, 300, months=120)
+    t = pa.table({"m": months.strftime(fmt), "x": rng.integers(0, 5, 300)})
+    schema, enc, _ = round_trip(t)
+    col = schema.column("m")
+    assert (col.kind, col.codec["format"], col.calendar) == ("datetime", fmt, "M")
+    tokens = np.stack([np.random.default_rng(3).integers(0, k, 2000) for k in enc.layout.cardinalities], axis=1)
+    got = pd.to_datetime(pd.Series(enc.decode(tokens, np.random.default_rng(4)).column("m").to_pylist()), format=fmt)
+    assert got.min() >= months.min() and got.max() <= months.max() and got.nunique() > 60
+
+
 def _month_starts(rng, n, first="2000-01-01", months=240):
     """n month starts drawn from `months` consecutive months (some never drawn)."""
     return pd.DatetimeIndex([pd.Timestamp(first) + pd.DateOffset(months=int(k)) for k in rng.integers(0, months, n)])
