@@ -32,7 +32,8 @@ one (`op` ">=") or always equal to it ("=="), in every real row: the encoder kee
 lists integer columns that are the whole years between two date columns (synthgen/ages.py), and
 `durations` integer columns that count the days from a date to an event or to one fixed day
 (synthgen/durations.py). `orders` lists number columns never below others (value_orders), and a
-date column's `calendar` says when every value is a month's or a year's first day. `name_sex`
+date column's `calendar` says when every value is a month's or a year's first day. `sums` lists
+totals written as the sum of their parts (synthgen/sums.py). `name_sex`
 names the column (a gender, a salutation) whose levels the fake first names follow
 (synthgen/name_sex.py).
 
@@ -104,6 +105,7 @@ class TableSchema:
     spans: list[dict] = field(default_factory=list)  # {"column": N, "start": A, "end": B, "derived", "share"}
     orders: list[dict] = field(default_factory=list)  # {"column": B, "at_least": [A, ...]}: numbers (value_orders)
     name_sex: dict | None = None  # the column fake first names follow (synthgen/name_sex.py)
+    sums: list[dict] = field(default_factory=list)  # {"column": T, "parts": [A, ...]}: totals (synthgen/sums.py)
 
     @property
     def names(self) -> list[str]:
@@ -233,6 +235,7 @@ def infer_schema(
         spans=spans,
         orders=value_orders(cols, native, tied),
         name_sex=name_sex.find(cols, table),
+        sums=value_sums(cols, native, tied),
     )
 
 
@@ -744,6 +747,20 @@ def value_orders(cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray], t
     for name in values:
         place(name)
     return out
+
+
+def value_sums(cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray], tied: set[str]) -> list[dict]:
+    """Number columns that are the sum of others in (nearly) every real row (synthgen/sums.py),
+    whose synthetic values the encoder writes as that sum; columns written from dates (`tied`)
+    take no part."""
+    from synthgen.sums import find_sums
+
+    nums = [
+        c
+        for c in cols
+        if c.kind in ("continuous", "integer") and c.name in native and c.name not in tied and c.n_unique > 1
+    ]
+    return find_sums({c.name: numeric_values(native[c.name]) for c in nums}) if len(nums) >= 3 else []
 
 
 # ---- ages and durations: an integer column tied to date columns -----------------------------------

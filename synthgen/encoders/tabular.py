@@ -8,6 +8,9 @@ What the model sees, per column kind (synthgen/schema.py):
   row (an "==" relation is an offset that is always 0).
 - a number column never below others in the real rows (schema `orders`: a day's high and its
   low) is raised to the largest of them where a draw falls below, on its own decimal grid.
+- a number column that is the sum of others in the real rows (schema `sums`: an election's total
+  votes) is written as the sum of their synthetic values where all are set (synthgen/sums.py).
+- fake first names follow a sex column's levels where the real names do (schema `name_sex`).
 - a date column whose every value is a month's (year's) first day is counted in months (years)
   by its codec (encoders/columns.py), so its draws are month (year) starts.
 - the birth date of an age (schema `ages`: "age" is the whole years from "dob" to a later date)
@@ -306,6 +309,9 @@ class TabularEncoder:
         for o in self.orders:  # numbers: B = max(B, A) for each lower bound A, bounds written first
             for a in o["at_least"]:
                 decoded[o["column"]] = self._number_at_least(o["column"], a, *decoded[o["column"]], *decoded[a])
+        for sm in self.schema.sums:  # totals: T = A + B + ... where all parts are set, inner totals first
+            if sm["column"] in decoded and all(p in decoded for p in sm["parts"]):
+                decoded[sm["column"]] = self._sum_of(sm["column"], sm["parts"], decoded)
         # resolve refers to itself through its closure cell: a reference cycle that kept every chunk's
         # decoded columns until Python's cyclic collector ran (generate grew ~12 MB a 50,000-row chunk)
         resolve = None  # empties the cell, which breaks the cycle
@@ -410,11 +416,13 @@ class TabularEncoder:
     @property
     def derived(self) -> set[str]:
         """Columns whose decoded value depends on other columns (schema relations; the birth dates
-        of ages; the derived dates of spans; durations, written from their start date)."""
+        of ages; the derived dates of spans; durations, written from their start date; number
+        orderings; totals written from their parts)."""
         ages_born = {a["born"] for a in self.schema.ages if a["born"] in self.codecs and a["column"] in self.codecs}
         rels = {r["column"] for r in self.schema.relations if r["column"] in self.codecs}
         spans = {sp["derived"] for sp in self.spans}
-        return rels | ages_born | set(self.durations) | spans | {o["column"] for o in self.orders}
+        totals = {sm["column"] for sm in self.schema.sums}
+        return rels | ages_born | set(self.durations) | spans | {o["column"] for o in self.orders} | totals
 
     @property
     def orders(self) -> list[dict]:
@@ -442,6 +450,22 @@ class TabularEncoder:
             lift = x
         both = ~null & ~a_null
         return np.where(both, np.maximum(v, lift), v), null
+
+    def _sum_of(self, name: str, parts: list[str], decoded: dict):
+        """The total's values (units of its codec) as the sum of its parts' where every part is set;
+        its own draw elsewhere, and its own nulls everywhere. On the total's grid the sum is rounded
+        to it."""
+        v, null = decoded[name]
+        total, missing = np.zeros(len(v)), np.zeros(len(v), dtype=bool)
+        for p in parts:
+            a, a_null = decoded[p]
+            scale = self.codecs[p].scale
+            total += np.where(a_null, 0, a) / (scale or 1)
+            missing |= a_null
+        scale = self.codecs[name].scale
+        if scale is not None:
+            total = np.round(total * scale).astype(np.int64)
+        return np.where(missing, v, total).astype(v.dtype), null
 
     def _at_least(self, name: str, base: str, v, null, a, a_null):
         """B's values raised to A's (in B's resolution, rounded up) where both are set."""

@@ -20,6 +20,10 @@ in (nearly) every real row, `fidelity.span.<column>.<derived date>` is the synth
 Durations (synthgen/durations.py): for each integer column that counts the days from a date to an
 event or to one fixed day, `fidelity.duration.<column>` is the synthetic share of rows (both set)
 that end on or before that day, and `fidelity.durations` the lowest of them.
+
+Totals (synthgen/sums.py): for each number column that is the sum of others in (nearly) every real
+row, `fidelity.sum.<column>` is the synthetic share of rows (all set) that add up, and
+`fidelity.sums` the lowest of them.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from synthgen.ages import calendar_age, find_age_relations
 from synthgen.durations import find_durations, find_spans
 from synthgen.evaluate.columns import key_part, numbers
 from synthgen.schema import RELATION_MIN_ROWS, RELATION_MIN_SHARE, ordered_pairs
+from synthgen.sums import sum_scores
 
 # a real ordering: holds in at least this share of the >= _MIN_ROWS real rows with both dates (the
 # rule by which prepare ties date columns, so every pair scored here is one the encoder keeps)
@@ -168,6 +173,14 @@ def day_count_scores(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str
     """Ages, spans and durations together, the tables read once (what the evaluation calls)."""
     t = _DayTables(real, syn, kinds)
     return {**_ages(t), **_spans(t), **_durations(t)} if t.usable else {}
+
+
+def total_scores(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict[str, float]:
+    """Totals (synthgen/sums.py) found in the real rows: the synthetic share of rows adding up."""
+    cols = [c for c, k in kinds.items() if k in ("continuous", "integer") and c in real and c in syn]
+    if len(cols) < 3:
+        return {}
+    return sum_scores({c: numbers(real[c], kinds[c]) for c in cols}, {c: numbers(syn[c], kinds[c]) for c in cols})
 
 
 def age_agreement(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict[str, float]:

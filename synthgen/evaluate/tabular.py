@@ -22,7 +22,7 @@ from synthgen.evaluate.fidelity import column_views, mean_defined, pair_scores, 
 from synthgen.evaluate.gate import check_gate
 from synthgen.evaluate.learners import detection_auc, resolve_task, utility
 from synthgen.evaluate.membership import membership_metrics
-from synthgen.evaluate.orderings import date_orderings, day_count_scores, value_orderings
+from synthgen.evaluate.orderings import date_orderings, day_count_scores, total_scores, value_orderings
 from synthgen.evaluate.privacy import copy_metrics, dcr_metrics
 from synthgen.evaluate.validity import validity_metrics
 from synthgen.evaluate.verdicts import judge, verdict_metrics
@@ -104,6 +104,7 @@ def evaluate_tables(
     out.update(value_orderings(train, synthetic, kinds))
     out.update(day_count_scores(train, synthetic, kinds))
     out.update(name_sex.scores(train, synthetic, kinds))
+    out.update(total_scores(train, synthetic, kinds))
 
     groups = group_table(
         p.train, p.synthetic, p.kinds, config.sensitive, config.target, p.task, config.bias_threshold_points

@@ -1,7 +1,9 @@
 """Validity: counts of synthetic cells (or columns) that break rules the real table obeys.
 
 `off_calendar`: dates of a column whose every real value is a month's (year's) first day at
-midnight, that are not (schema.calendar_of_days: a monthly panel keeps month starts)."""
+midnight, that are not (schema.calendar_of_days: a monthly panel keeps month starts).
+`out_of_domain`: numbers outside the real column's range, except a total (synthgen/sums.py) that
+equals the sum of its parts."""
 
 from __future__ import annotations
 
@@ -50,6 +52,23 @@ def _off_calendar(real: pd.Series, syn: pd.Series) -> int:
     return int((~(midnight & on_calendar(days, calendar))).sum())
 
 
+def _totals_adding_up(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict[str, np.ndarray]:
+    """Per total of the real rows (synthgen/sums.py): the synthetic rows where it equals the sum of
+    its parts. Such a total lies in its domain wherever its parts do, also above the real maximum
+    (three candidates' high counts add up to more votes than any real district had)."""
+    from synthgen.sums import find_sums, holds, tolerance
+
+    cols = [c for c, k in kinds.items() if k in ("continuous", "integer") and c in real and c in syn]
+    if len(cols) < 3:
+        return {}
+    r = {c: numbers(real[c], kinds[c]) for c in cols}
+    v = {c: numbers(syn[c], kinds[c]) for c in cols}
+    return {
+        s["column"]: holds(v[s["column"]], [v[p] for p in s["parts"]], tolerance(r, [s["column"], *s["parts"]]))
+        for s in find_sums(r)
+    }
+
+
 def validity_metrics(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict[str, int]:
     missing = [c for c in real.columns if c not in syn.columns]
     extra = [c for c in syn.columns if c not in real.columns]
@@ -63,6 +82,7 @@ def validity_metrics(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str
         "off_calendar": 0,
         "schema_mismatches": len(missing) + len(extra) + len(dtype_diff),
     }
+    adds_up = _totals_adding_up(real, syn, kinds)
     for col in (c for c in kinds if c in syn.columns):
         kind = kinds[col]
         if real[col].notna().all():
@@ -71,7 +91,8 @@ def validity_metrics(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str
             vr, vs = numbers(real[col], kind), numbers(syn[col], kind)
             if np.isnan(vr).all():
                 continue
-            out["out_of_domain"] += int(((vs < np.nanmin(vr)) | (vs > np.nanmax(vr))).sum())
+            outside = (vs < np.nanmin(vr)) | (vs > np.nanmax(vr))
+            out["out_of_domain"] += int((outside & ~adds_up.get(col, False)).sum())
             if kind == "datetime":
                 out["off_calendar"] += _off_calendar(real[col], syn[col])
             if kind == "integer":

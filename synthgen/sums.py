@@ -1,0 +1,148 @@
+"""Totals: a number column that is the sum of other number columns in (nearly) every real row.
+
+Real tables carry their totals beside the parts: an election's `total` votes over its candidates'
+(plotly's Montreal election), an invoice's gross over net and tax, a count of people over the
+counts by group. Modelled on their own, the three candidates' votes and the total disagree in
+most synthetic rows (the total a bin's draw, the parts three others). The encoder keeps the parts
+as modelled and writes the total as their sum (schema `sums`; encoders/tabular.py), so it holds in
+every synthetic row where the parts are set; the evaluation reports the synthetic share of rows
+whose total equals its parts (`fidelity.sum.<column>`, `fidelity.sums` the lowest).
+
+Found from the real rows alone (`find_sums`): for a column T, the candidate parts are the other
+number columns never above it (SUM_MIN_SHARE of the rows where both are set); of their subsets of
+2 or more (at most MAX_CANDIDATES candidates), the largest whose sum equals T within half a unit of
+the columns' last decimal in at least SUM_MIN_SHARE of at least SUM_MIN_ROWS rows where all are set
+and two parts or more are not 0 (digits' edge pixels, 0 in nearly every row, add up by themselves):
+a grand total beside its subtotals is written from the finest parts. A total that is a part of
+another (where its own parts do not add up to the other) is listed, and written, first.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SUM_MIN_SHARE = 0.99  # as the orderings: data-entry slips must not hide a total that holds elsewhere
+SUM_MIN_ROWS = 20  # rows where the total and all its parts are set
+MAX_CANDIDATES = 12  # parts tried per total (their subsets: at most 4,083)
+SEARCH_ROWS = 500  # rows the subset search reads (a found total is then checked on every row)
+MAX_DECIMALS = 6
+
+
+def decimals(v: np.ndarray) -> int:
+    """The decimals the (non-NaN) values are written with, 0..MAX_DECIMALS."""
+    v = v[~np.isnan(v)]
+    for d in range(MAX_DECIMALS + 1):
+        if np.all(np.abs(v * 10.0**d - np.round(v * 10.0**d)) < 1e-6):
+            return d
+    return MAX_DECIMALS
+
+
+def tolerance(values: dict[str, np.ndarray], names: list[str]) -> float:
+    """Half a unit of the last decimal any of `names` is written with."""
+    return 0.5 * 10.0 ** -max(decimals(values[n]) for n in names)
+
+
+def holds(total: np.ndarray, parts: list[np.ndarray], tol: float) -> np.ndarray:
+    """Per row: whether the total equals the sum of the parts (NaN anywhere: False)."""
+    s = np.sum(parts, axis=0)
+    return np.abs(total - s) <= tol + 1e-9 * np.abs(total)
+
+
+def find_sums(values: dict[str, np.ndarray]) -> list[dict]:
+    """[{"column": T, "parts": [A, B, ...]}] over number columns (`values`: float64, NaN for null,
+    in the table's order), each total after the totals among its parts."""
+    names = [n for n, v in values.items() if np.isfinite(v).sum() >= SUM_MIN_ROWS]
+    sample = {n: values[n][:SEARCH_ROWS] for n in names}
+    below = _never_above(np.stack([sample[n] for n in names], axis=1)) if names else None
+    found = {}
+    for j, t in enumerate(names):
+        cands = [a for i, a in enumerate(names) if i != j and below[i, j]]
+        if len(cands) < 2 or len(cands) > MAX_CANDIDATES:
+            continue
+        for parts in _subsets_adding_up(sample, t, cands):  # the largest first
+            if _adds_up(values, t, parts) and not any(_within(found, p, t) for p in parts):
+                found[t] = parts
+                break
+    out, done = [], set()
+
+    def place(t: str) -> None:  # inner totals first
+        if t in done:
+            return
+        done.add(t)
+        for p in found[t]:
+            if p in found:
+                place(p)
+        out.append({"column": t, "parts": found[t]})
+
+    for t in found:
+        place(t)
+    return out
+
+
+def _subsets_adding_up(values: dict[str, np.ndarray], t: str, cands: list[str]) -> list[list[str]]:
+    """The subsets (2 or more) of `cands` that add up to `t` on the rows given, largest first. All
+    subsets at once: their sums, set rows and informative rows are three matrix products with the
+    subsets' 0/1 matrix [k, 2^k]."""
+    k = len(cands)
+    masks = np.array([m for m in range(1 << k) if bin(m).count("1") >= 2])
+    member = ((masks[None, :] >> np.arange(k)[:, None]) & 1).astype(np.float64)  # [k, subsets]
+    x = np.stack([values[a] for a in cands], axis=1)  # [rows, k]
+    unset = np.isnan(x)
+    sums = np.where(unset, 0.0, x) @ member
+    missing = unset.astype(np.float64) @ member
+    nonzero = (np.where(unset, 0.0, x) != 0).astype(np.float64) @ member
+    total = values[t][:, None]
+    tol = tolerance(values, [t, *cands])
+    informative = (missing == 0) & ~np.isnan(total) & (nonzero >= 2)  # two parts or more carry the sum
+    ok = (np.abs(total - sums) <= tol + 1e-9 * np.abs(total)) & informative
+    n = informative.sum(axis=0)
+    good = (n >= SUM_MIN_ROWS) & (ok.sum(axis=0) >= SUM_MIN_SHARE * np.maximum(n, 1))
+    order = np.argsort(-member.sum(axis=0)[good], kind="stable")
+    return [[a for j, a in enumerate(cands) if (m >> j) & 1] for m in masks[good][order]]
+
+
+def _within(found: dict, total: str, col: str) -> bool:
+    """Whether `col` is a part of `total`, directly or through its subtotals (no cycles: a column
+    equal to another would otherwise be each one's total)."""
+    return any(p == col or _within(found, p, col) for p in found.get(total, ()))
+
+
+def _never_above(x: np.ndarray) -> np.ndarray:
+    """[n, n] bool over the columns of x [rows, n]: column i <= column j in SUM_MIN_SHARE of the
+    >= SUM_MIN_ROWS rows where both are set."""
+    both = ~np.isnan(x)[:, :, None] & ~np.isnan(x)[:, None, :]  # [rows, n, n]
+    below = (x[:, :, None] <= x[:, None, :]) & both
+    n_both = both.sum(axis=0)
+    return (n_both >= SUM_MIN_ROWS) & (below.sum(axis=0) >= SUM_MIN_SHARE * np.maximum(n_both, 1))
+
+
+def _adds_up(values: dict[str, np.ndarray], t: str, parts: list[str]) -> bool:
+    """Whether the total equals its parts' sum on every row given (SUM_MIN_SHARE of the rows where
+    all are set and two parts or more are not 0: a column of zeros adds up to zeros by itself)."""
+    cols = [values[t], *(values[p] for p in parts)]
+    rows = np.all([~np.isnan(c) for c in cols], axis=0)
+    rows &= np.sum([values[p] != 0 for p in parts], axis=0) >= 2
+    if rows.sum() < SUM_MIN_ROWS:
+        return False
+    ok = holds(values[t][rows], [values[p][rows] for p in parts], tolerance(values, [t, *parts]))
+    return ok.mean() >= SUM_MIN_SHARE
+
+
+def sum_scores(real: dict[str, np.ndarray], syn: dict[str, np.ndarray]) -> dict[str, float]:
+    """The evaluation's view: totals found in the real rows, each scored as the synthetic share of
+    rows (total and parts set) that add up. Keys `fidelity.sum.<total>` and `fidelity.sums`."""
+    from synthgen.evaluate.columns import key_part
+
+    out = {}
+    for s in find_sums(real):
+        t, parts = s["column"], s["parts"]
+        if t not in syn or any(p not in syn for p in parts):
+            continue
+        cols = [syn[t], *(syn[p] for p in parts)]
+        rows = np.all([~np.isnan(c) for c in cols], axis=0)
+        if rows.any():
+            tol = tolerance(real, [t, *parts])
+            out[f"fidelity.sum.{key_part(t)}"] = float(holds(syn[t][rows], [syn[p][rows] for p in parts], tol).mean())
+    if out:
+        out["fidelity.sums"] = min(out.values())
+    return out
