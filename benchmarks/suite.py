@@ -63,6 +63,7 @@ KEYS = {
     "durations": "fidelity.durations",
     "spans": "fidelity.spans",
     "name_sex": "fidelity.name_sex",
+    "sums": "fidelity.sums",
 }
 
 

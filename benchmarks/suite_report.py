@@ -16,7 +16,8 @@ COLS = [
 # Shown for tables where some model has them (personal data, dates): rows with a real person's data,
 # training identifiers reused, the worst real date (number) ordering kept, ages agreeing with their dates,
 # durations within their end day, day counts agreeing with their two dates, fake first names agreeing
-# with the sex column (synthgen/name_sex.py; the ceiling row: the holdout's own).
+# with the sex column (synthgen/name_sex.py; the ceiling row: the holdout's own), totals equal to their
+# parts (synthgen/sums.py).
 EXTRA = [
     ("pii copies", "pii_copies"),
     ("id copies", "identifier_copies"),
@@ -26,6 +27,7 @@ EXTRA = [
     ("durations", "durations"),
     ("spans", "spans"),
     ("first names by sex", "name_sex"),
+    ("totals", "sums"),
 ]
 
 

@@ -77,6 +77,14 @@ def stocks():
     return pd.read_csv(local_data.stocks.filepath), "price", "560 rows, panel (5 symbols x months), dates as text"
 
 
+def election():
+    """plotly's 2013 Montreal mayoral election by district (the CSV file plotly ships; added
+    2026-12-04): 58 rows, a total that is the sum of three candidates' votes, the winner of the three."""
+    import plotly.data
+
+    return plotly.data.election(), "winner", "58 rows, a total of three columns, multi-class target"
+
+
 def digits():
     from sklearn.datasets import load_digits
 
@@ -137,6 +145,7 @@ def adult():
 
 # Order: small tables first (what fits on a busy machine runs first).
 TABLES = {
+    "election": election,
     "penguins": penguins,
     "diabetes": diabetes,
     "breast_cancer": breast_cancer,
