@@ -110,10 +110,14 @@ def _within(found: dict, total: str, col: str) -> bool:
 def _never_above(x: np.ndarray) -> np.ndarray:
     """[n, n] bool over the columns of x [rows, n]: column i <= column j in SUM_MIN_SHARE of the
     >= SUM_MIN_ROWS rows where both are set."""
-    both = ~np.isnan(x)[:, :, None] & ~np.isnan(x)[:, None, :]  # [rows, n, n]
-    below = (x[:, :, None] <= x[:, None, :]) & both
-    n_both = both.sum(axis=0)
-    return (n_both >= SUM_MIN_ROWS) & (below.sum(axis=0) >= SUM_MIN_SHARE * np.maximum(n_both, 1))
+    set_ = ~np.isnan(x)
+    out = np.zeros((x.shape[1], x.shape[1]), dtype=bool)
+    for j in range(x.shape[1]):  # one column at a time: [rows, n] temporaries, not [rows, n, n]
+        both = set_ & set_[:, j : j + 1]
+        n_both = both.sum(axis=0)
+        below = ((x <= x[:, j : j + 1]) & both).sum(axis=0)
+        out[:, j] = (n_both >= SUM_MIN_ROWS) & (below >= SUM_MIN_SHARE * np.maximum(n_both, 1))
+    return out
 
 
 def _adds_up(values: dict[str, np.ndarray], t: str, parts: list[str]) -> bool:
