@@ -132,21 +132,29 @@ def _adds_up(values: dict[str, np.ndarray], t: str, parts: list[str]) -> bool:
     return ok.mean() >= SUM_MIN_SHARE
 
 
+def rows_adding_up(real: dict[str, np.ndarray], syn: dict[str, np.ndarray]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per total found in the real values: (the synthetic rows where it and its parts are all set,
+    the synthetic rows where it equals their sum), both bool masks over `syn`'s rows."""
+    out = {}
+    for s in find_sums(real):
+        t, parts = s["column"], s["parts"]
+        if t in syn and all(p in syn for p in parts):
+            cols = [syn[t], *(syn[p] for p in parts)]
+            tol = tolerance(real, [t, *parts])
+            out[t] = (np.all([~np.isnan(c) for c in cols], axis=0), holds(syn[t], [syn[p] for p in parts], tol))
+    return out
+
+
 def sum_scores(real: dict[str, np.ndarray], syn: dict[str, np.ndarray]) -> dict[str, float]:
     """The evaluation's view: totals found in the real rows, each scored as the synthetic share of
     rows (total and parts set) that add up. Keys `fidelity.sum.<total>` and `fidelity.sums`."""
     from synthgen.evaluate.columns import key_part
 
-    out = {}
-    for s in find_sums(real):
-        t, parts = s["column"], s["parts"]
-        if t not in syn or any(p not in syn for p in parts):
-            continue
-        cols = [syn[t], *(syn[p] for p in parts)]
-        rows = np.all([~np.isnan(c) for c in cols], axis=0)
-        if rows.any():
-            tol = tolerance(real, [t, *parts])
-            out[f"fidelity.sum.{key_part(t)}"] = float(holds(syn[t][rows], [syn[p][rows] for p in parts], tol).mean())
+    out = {
+        f"fidelity.sum.{key_part(t)}": float(ok[rows].mean())
+        for t, (rows, ok) in rows_adding_up(real, syn).items()
+        if rows.any()
+    }
     if out:
         out["fidelity.sums"] = min(out.values())
     return out

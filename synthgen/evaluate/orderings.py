@@ -175,12 +175,15 @@ def day_count_scores(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str
     return {**_ages(t), **_spans(t), **_durations(t)} if t.usable else {}
 
 
+def number_columns(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> tuple[dict, dict]:
+    """The number columns both tables have, as float64 arrays (NaN for null): what synthgen/sums.py reads."""
+    cols = [c for c, k in kinds.items() if k in ("continuous", "integer") and c in real and c in syn]
+    return {c: numbers(real[c], kinds[c]) for c in cols}, {c: numbers(syn[c], kinds[c]) for c in cols}
+
+
 def total_scores(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict[str, float]:
     """Totals (synthgen/sums.py) found in the real rows: the synthetic share of rows adding up."""
-    cols = [c for c, k in kinds.items() if k in ("continuous", "integer") and c in real and c in syn]
-    if len(cols) < 3:
-        return {}
-    return sum_scores({c: numbers(real[c], kinds[c]) for c in cols}, {c: numbers(syn[c], kinds[c]) for c in cols})
+    return sum_scores(*number_columns(real, syn, kinds))
 
 
 def age_agreement(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict[str, float]:

@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 
 from synthgen.evaluate.columns import DISCRETE, NUMERIC, numbers
+from synthgen.evaluate.orderings import number_columns
 from synthgen.schema import calendar_of_days, on_calendar
+from synthgen.sums import rows_adding_up
 
 
 def _family(dtype) -> str:
@@ -52,23 +54,6 @@ def _off_calendar(real: pd.Series, syn: pd.Series) -> int:
     return int((~(midnight & on_calendar(days, calendar))).sum())
 
 
-def _totals_adding_up(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict[str, np.ndarray]:
-    """Per total of the real rows (synthgen/sums.py): the synthetic rows where it equals the sum of
-    its parts. Such a total lies in its domain wherever its parts do, also above the real maximum
-    (three candidates' high counts add up to more votes than any real district had)."""
-    from synthgen.sums import find_sums, holds, tolerance
-
-    cols = [c for c, k in kinds.items() if k in ("continuous", "integer") and c in real and c in syn]
-    if len(cols) < 3:
-        return {}
-    r = {c: numbers(real[c], kinds[c]) for c in cols}
-    v = {c: numbers(syn[c], kinds[c]) for c in cols}
-    return {
-        s["column"]: holds(v[s["column"]], [v[p] for p in s["parts"]], tolerance(r, [s["column"], *s["parts"]]))
-        for s in find_sums(r)
-    }
-
-
 def validity_metrics(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict[str, int]:
     missing = [c for c in real.columns if c not in syn.columns]
     extra = [c for c in syn.columns if c not in real.columns]
@@ -82,7 +67,9 @@ def validity_metrics(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str
         "off_calendar": 0,
         "schema_mismatches": len(missing) + len(extra) + len(dtype_diff),
     }
-    adds_up = _totals_adding_up(real, syn, kinds)
+    # a total (synthgen/sums.py) that equals its parts lies in its domain wherever they do, also
+    # above the real maximum (three candidates' high counts add up to more votes than any district had)
+    adds_up = {t: ok for t, (_, ok) in rows_adding_up(*number_columns(real, syn, kinds)).items()}
     for col in (c for c in kinds if c in syn.columns):
         kind = kinds[col]
         if real[col].notna().all():
