@@ -14,8 +14,8 @@ e-mail are all built, so they agree. Phones follow the column's most common shap
 ("(###) ###-####") with fresh digits; addresses are "<number> <name> <street suffix>", the name
 another fake person's (as Faker's streets are), not the row's own; free text is Faker's lorem
 words, with lengths from the real column's length quantiles. Draws come from the decoder's
-numpy stream (seeded per chunk), so output is the same per seed at any
-world size, and vectorised over the chunk (Faker's own per-call providers take ~0.2 ms a value).
+numpy stream (seeded per chunk), so output is the same per seed at any world size, and
+vectorised over the chunk (Faker's own per-call providers take ~0.2 ms a value).
 
 Identifying values (a full name, a first + last pair, an e-mail, a phone, an address) are
 stored as 64-bit hashes (`value_hashes`), and a fake value equal to a real one is redrawn.
@@ -183,23 +183,31 @@ def _place_share(valid: pa.ChunkedArray) -> float:
     return _share(pc.unique(valid), _PLACE_VALUE)
 
 
-@lru_cache(maxsize=1)
-def detection_lists() -> tuple[pa.Array, pa.Array]:
-    """(first names, last names), lowercase, of every locale Faker ships (the fakes come from
-    en_US's, name_lists): a column of German or Turkish names is found by its values too."""
+def _every_locale(attrs: tuple[str, ...]) -> dict[str, set]:
+    """{attribute: lowercase names} over the person providers of every locale Faker ships."""
     import importlib
     import pkgutil
 
     import faker.providers.person as person
 
-    firsts, lasts = set(), set()
+    out = {a: set() for a in attrs}
     for mod in pkgutil.iter_modules(person.__path__):
         provider = getattr(importlib.import_module(f"{person.__name__}.{mod.name}"), "Provider", None)
-        for attr, into in (("first_names", firsts), ("last_names", lasts)):
-            for suffix in ("", "_male", "_female", "_nonbinary"):
-                names = getattr(provider, attr + suffix, ())
-                if isinstance(names, (dict, list, tuple, set, frozenset)):  # a few are properties
-                    into.update(str(n).lower() for n in names)
+        for attr in attrs:
+            names = getattr(provider, attr, ())
+            if isinstance(names, (dict, list, tuple, set, frozenset)):  # a few are properties
+                out[attr].update(str(n).lower() for n in names)
+    return out
+
+
+@lru_cache(maxsize=1)
+def detection_lists() -> tuple[pa.Array, pa.Array]:
+    """(first names, last names), lowercase, of every locale Faker ships (the fakes come from
+    en_US's, name_lists): a column of German or Turkish names is found by its values too."""
+    kinds = ("", "_male", "_female", "_nonbinary")
+    found = _every_locale(tuple(f"{attr}{k}" for attr in ("first_names", "last_names") for k in kinds))
+    firsts = set().union(*(found[f"first_names{k}"] for k in kinds))
+    lasts = set().union(*(found[f"last_names{k}"] for k in kinds))
     return pa.array(sorted(firsts)), pa.array(sorted(lasts))
 
 
@@ -207,18 +215,8 @@ def detection_lists() -> tuple[pa.Array, pa.Array]:
 def sexed_first_names() -> tuple[pa.Array, pa.Array]:
     """(first names only ever male, only ever female), lowercase, over every locale Faker ships:
     what synthgen/name_sex.py reads a column's sex from. A name of both lists is in neither."""
-    import importlib
-    import pkgutil
-
-    import faker.providers.person as person
-
-    male, female = set(), set()
-    for mod in pkgutil.iter_modules(person.__path__):
-        provider = getattr(importlib.import_module(f"{person.__name__}.{mod.name}"), "Provider", None)
-        for attr, into in (("first_names_male", male), ("first_names_female", female)):
-            names = getattr(provider, attr, ())
-            if isinstance(names, (dict, list, tuple, set, frozenset)):  # a few are properties
-                into.update(str(n).lower() for n in names)
+    found = _every_locale(("first_names_male", "first_names_female"))
+    male, female = found["first_names_male"], found["first_names_female"]
     return pa.array(sorted(male - female)), pa.array(sorted(female - male))
 
 
