@@ -181,6 +181,9 @@ def test_gate_thresholds_are_read_from_the_config(good):
     strict = EvalConfig(gate=GateConfig(dcr_share_max=good["privacy.dcr_share"] - 0.01))
     passed, reason = check_gate(good, strict)
     assert not passed and reason.startswith("failed: DCR share")
+    assert reason.endswith(f"(on {good['rows.holdout']:,} holdout rows)")  # what the share was measured on
+    tiny = {**good, "rows.holdout": 13, "privacy.dcr_share_folds": 3.0, "privacy.dcr_share_fold_sd": 0.118}
+    assert check_gate(tiny, strict)[1].endswith("(on 13 holdout rows, sd 0.118 over 3 folds)")
     leaky = {**good, "privacy.exact_copies_synthetic_share": 0.02, "privacy.exact_copies_holdout_share": 0.01}
     assert not check_gate(leaky, CFG)[0]
     assert check_gate(leaky, EvalConfig(gate=GateConfig(exact_copy_margin=0.015)))[0]
