@@ -59,7 +59,9 @@ def name_sexes(values) -> np.ndarray:
     first name, 2 only ever a female one, else 0."""
     from synthgen.pii import sexed_first_names
 
-    first = first_names(pa.chunked_array([pa.array(values, type=pa.large_string(), from_pandas=True)]))
+    if not isinstance(values, pa.ChunkedArray):
+        values = pa.chunked_array([pa.array(values, type=pa.large_string(), from_pandas=True)])
+    first = first_names(values)
     male_only, female_only = sexed_first_names()
     male = pc.fill_null(pc.is_in(first, value_set=male_only), False).to_numpy(zero_copy_only=False)
     female = pc.fill_null(pc.is_in(first, value_set=female_only), False).to_numpy(zero_copy_only=False)
@@ -69,7 +71,7 @@ def name_sexes(values) -> np.ndarray:
 def detect(names, candidates: dict[str, pd.Series]) -> dict | None:
     """{"column", "male", "female", "agreement"} for the candidate column (name -> values, row-aligned
     with the name column `names`) that agrees best with the names' sexes, or None."""
-    sexes = name_sexes(names.to_pandas() if isinstance(names, (pa.Array, pa.ChunkedArray)) else names)
+    sexes = name_sexes(names)
     if (sexes > 0).sum() < MIN_TOTAL:
         return None
     best = None
@@ -108,19 +110,22 @@ def _plain(v):
 def agreement(spec: dict, names, levels) -> float | None:
     """Share of rows with a sexed first name and a sexed level (by `spec`) whose two agree; None
     where no row has both. `names`, `levels`: row-aligned values (a synthetic table's columns)."""
-    sexes = name_sexes(names)
-    levels = pd.Series(np.asarray(levels, dtype=object))
-    level = np.where(levels.isin(spec["male"]), 1, np.where(levels.isin(spec["female"]), 2, 0))
+    sexes, level = name_sexes(names), level_sexes(spec, levels)
     both = (sexes > 0) & (level > 0)
     return float((sexes[both] == level[both]).mean()) if both.any() else None
+
+
+def level_sexes(spec: dict, levels) -> np.ndarray:
+    """Per value of the sex column: 1 where `spec` reads it as male, 2 as female, else 0."""
+    levels = pd.Series(np.asarray(levels, dtype=object))
+    return np.where(levels.isin(spec["male"]), 1, np.where(levels.isin(spec["female"]), 2, 0)).astype(np.int8)
 
 
 def row_sexes(spec: dict, categories: list, idx: np.ndarray, null: np.ndarray) -> np.ndarray:
     """Per synthetic row, 1 (male), 2 (female) or 0 (either), from the sex column's decoded
     category indices `idx` and nulls (CategoryCodec.decode)."""
-    male, female = set(spec["male"]), set(spec["female"])
-    code = np.array([1 if v in male else 2 if v in female else 0 for v in categories] + [0], dtype=np.int8)
-    return np.where(null, 0, code[np.clip(idx, 0, len(categories))]).astype(np.int8)
+    code = level_sexes(spec, categories)  # one lookup per level, not per row
+    return np.where(null, 0, code[idx]).astype(np.int8)
 
 
 def scores(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict[str, float]:

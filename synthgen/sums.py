@@ -42,10 +42,9 @@ def tolerance(values: dict[str, np.ndarray], names: list[str]) -> float:
     return 0.5 * 10.0 ** -max(decimals(values[n]) for n in names)
 
 
-def holds(total: np.ndarray, parts: list[np.ndarray], tol: float) -> np.ndarray:
-    """Per row: whether the total equals the sum of the parts (NaN anywhere: False)."""
-    s = np.sum(parts, axis=0)
-    return np.abs(total - s) <= tol + 1e-9 * np.abs(total)
+def holds(total: np.ndarray, parts_sum: np.ndarray, tol: float) -> np.ndarray:
+    """Where the total equals the parts' sum (arrays broadcast; NaN anywhere: False)."""
+    return np.abs(total - parts_sum) <= tol + 1e-9 * np.abs(total)
 
 
 def find_sums(values: dict[str, np.ndarray]) -> list[dict]:
@@ -80,25 +79,29 @@ def find_sums(values: dict[str, np.ndarray]) -> list[dict]:
 
 
 def _subsets_adding_up(values: dict[str, np.ndarray], t: str, cands: list[str]) -> list[list[str]]:
-    """The subsets (2 or more) of `cands` that add up to `t` on the rows given, largest first. All
-    subsets at once: their sums, set rows and informative rows are three matrix products with the
-    subsets' 0/1 matrix [k, 2^k]."""
+    """The subsets (2 or more) of `cands` that add up to `t` on the rows given, largest first."""
     k = len(cands)
     masks = np.array([m for m in range(1 << k) if bin(m).count("1") >= 2])
     member = ((masks[None, :] >> np.arange(k)[:, None]) & 1).astype(np.float64)  # [k, subsets]
-    x = np.stack([values[a] for a in cands], axis=1)  # [rows, k]
-    unset = np.isnan(x)
-    sums = np.where(unset, 0.0, x) @ member
-    missing = unset.astype(np.float64) @ member
-    nonzero = (np.where(unset, 0.0, x) != 0).astype(np.float64) @ member
-    total = values[t][:, None]
-    tol = tolerance(values, [t, *cands])
-    informative = (missing == 0) & ~np.isnan(total) & (nonzero >= 2)  # two parts or more carry the sum
-    ok = (np.abs(total - sums) <= tol + 1e-9 * np.abs(total)) & informative
-    n = informative.sum(axis=0)
-    good = (n >= SUM_MIN_ROWS) & (ok.sum(axis=0) >= SUM_MIN_SHARE * np.maximum(n, 1))
+    good = _adding_up(values, t, cands, member)
     order = np.argsort(-member.sum(axis=0)[good], kind="stable")
     return [[a for j, a in enumerate(cands) if (m >> j) & 1] for m in masks[good][order]]
+
+
+def _adding_up(values: dict[str, np.ndarray], t: str, cands: list[str], member: np.ndarray) -> np.ndarray:
+    """Per subset of `cands` (the columns of the 0/1 matrix `member` [k, subsets]): whether `t`
+    equals its sum in SUM_MIN_SHARE of the >= SUM_MIN_ROWS rows where all are set and two parts
+    or more are not 0 (a column of zeros adds up to zeros by itself). All subsets at once: their
+    sums, set rows and non-zero parts are three matrix products."""
+    x = np.stack([values[a] for a in cands], axis=1)  # [rows, k]
+    unset = np.isnan(x)
+    x = np.where(unset, 0.0, x)
+    total = values[t][:, None]
+    informative = ((unset.astype(np.float64) @ member) == 0) & ~np.isnan(total)
+    informative &= ((x != 0).astype(np.float64) @ member) >= 2
+    ok = holds(total, x @ member, tolerance(values, [t, *cands])) & informative
+    n = informative.sum(axis=0)
+    return (n >= SUM_MIN_ROWS) & (ok.sum(axis=0) >= SUM_MIN_SHARE * np.maximum(n, 1))
 
 
 def _within(found: dict, total: str, col: str) -> bool:
@@ -121,15 +124,8 @@ def _never_above(x: np.ndarray) -> np.ndarray:
 
 
 def _adds_up(values: dict[str, np.ndarray], t: str, parts: list[str]) -> bool:
-    """Whether the total equals its parts' sum on every row given (SUM_MIN_SHARE of the rows where
-    all are set and two parts or more are not 0: a column of zeros adds up to zeros by itself)."""
-    cols = [values[t], *(values[p] for p in parts)]
-    rows = np.all([~np.isnan(c) for c in cols], axis=0)
-    rows &= np.sum([values[p] != 0 for p in parts], axis=0) >= 2
-    if rows.sum() < SUM_MIN_ROWS:
-        return False
-    ok = holds(values[t][rows], [values[p][rows] for p in parts], tolerance(values, [t, *parts]))
-    return ok.mean() >= SUM_MIN_SHARE
+    """Whether the total equals its parts' sum on every row given (_adding_up, one subset)."""
+    return bool(_adding_up(values, t, parts, np.ones((len(parts), 1)))[0])
 
 
 def rows_adding_up(real: dict[str, np.ndarray], syn: dict[str, np.ndarray]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -141,20 +137,5 @@ def rows_adding_up(real: dict[str, np.ndarray], syn: dict[str, np.ndarray]) -> d
         if t in syn and all(p in syn for p in parts):
             cols = [syn[t], *(syn[p] for p in parts)]
             tol = tolerance(real, [t, *parts])
-            out[t] = (np.all([~np.isnan(c) for c in cols], axis=0), holds(syn[t], [syn[p] for p in parts], tol))
-    return out
-
-
-def sum_scores(real: dict[str, np.ndarray], syn: dict[str, np.ndarray]) -> dict[str, float]:
-    """The evaluation's view: totals found in the real rows, each scored as the synthetic share of
-    rows (total and parts set) that add up. Keys `fidelity.sum.<total>` and `fidelity.sums`."""
-    from synthgen.evaluate.columns import key_part
-
-    out = {
-        f"fidelity.sum.{key_part(t)}": float(ok[rows].mean())
-        for t, (rows, ok) in rows_adding_up(real, syn).items()
-        if rows.any()
-    }
-    if out:
-        out["fidelity.sums"] = min(out.values())
+            out[t] = (np.all([~np.isnan(c) for c in cols], axis=0), holds(syn[t], np.sum(cols[1:], axis=0), tol))
     return out

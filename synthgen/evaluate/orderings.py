@@ -35,7 +35,7 @@ from synthgen.ages import calendar_age, find_age_relations
 from synthgen.durations import find_durations, find_spans
 from synthgen.evaluate.columns import key_part, numbers
 from synthgen.schema import RELATION_MIN_ROWS, RELATION_MIN_SHARE, ordered_pairs
-from synthgen.sums import sum_scores
+from synthgen.sums import rows_adding_up
 
 # a real ordering: holds in at least this share of the >= _MIN_ROWS real rows with both dates (the
 # rule by which prepare ties date columns, so every pair scored here is one the encoder keeps)
@@ -183,7 +183,12 @@ def number_columns(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str])
 
 def total_scores(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict[str, float]:
     """Totals (synthgen/sums.py) found in the real rows: the synthetic share of rows adding up."""
-    return sum_scores(*number_columns(real, syn, kinds))
+    out = {
+        f"fidelity.sum.{key_part(t)}": float(ok[rows].mean())
+        for t, (rows, ok) in rows_adding_up(*number_columns(real, syn, kinds)).items()
+        if rows.any()
+    }
+    return _with_worst(out, "fidelity.sums")
 
 
 def age_agreement(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict[str, float]:
