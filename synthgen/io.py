@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
@@ -60,14 +61,12 @@ def read_table(
             table = pq.read_table(path)
         elif suffix in (".csv", ".tsv", ".txt"):
             encoding, delim = sniff_csv(path, "\t" if suffix == ".tsv" else ",")
-            table = pacsv.read_csv(
-                path,
-                read_options=pacsv.ReadOptions(encoding=encoding),
-                parse_options=pacsv.ParseOptions(delimiter=delim),
-                convert_options=pacsv.ConvertOptions(
-                    null_values=["", "NA", "NaN", "null", "?"], strings_can_be_null=True
-                ),
-            )
+            ropts, popts = pacsv.ReadOptions(encoding=encoding), pacsv.ParseOptions(delimiter=delim)
+            table = pacsv.read_csv(path, read_options=ropts, parse_options=popts, convert_options=csv_convert_options())
+            _check_names(table.column_names, str(path))
+            for name, text in zero_padded_columns(lambda: path, table, ropts, popts).items():
+                i = table.schema.get_field_index(name)
+                table = table.set_column(i, pa.field(name, text.type), text)
         else:
             raise SynthgenError(f"{path}: unsupported file type '{suffix}'; use .parquet or .csv")
     except SynthgenError:
@@ -89,6 +88,49 @@ def read_table(
 
 
 _SNIFF_BYTES = 1 << 20  # encoding and delimiter are judged on the first MiB
+
+# What a CSV writes for a missing value: pandas' read_csv defaults (what a user's notebook reads as
+# NaN), less "None", which many tables use as a level (no garage, no alley), plus UCI Adult's "?".
+CSV_NULLS = ["", "NA", "N/A", "n/a", "#N/A", "NaN", "nan", "NULL", "null", "<NA>", "?"]
+_LEADING_ZERO = r"^[+-]?0[0-9]"  # "02134", "007"; not "0", "0.5"
+
+
+def csv_convert_options(text_columns=()) -> pacsv.ConvertOptions:
+    """How synthgen's CSV readers (read_table, the streamed prepare) convert text: CSV_NULLS are
+    nulls, and `text_columns` stay strings."""
+    return pacsv.ConvertOptions(
+        null_values=CSV_NULLS, strings_can_be_null=True, column_types={c: pa.string() for c in text_columns}
+    )
+
+
+def zero_padded_columns(source, table: pa.Table, ropts, popts) -> dict[str, pa.ChunkedArray]:
+    """The integer columns of `table`, read from the CSV `source()` opens, whose text holds a value
+    with a leading zero ("02134", "007"): zip codes and codes, whose zeros the typed read dropped
+    (02134 -> 2134). {name: the column as the file's strings}; a second read of those columns only."""
+    ints = [f.name for f in table.schema if pa.types.is_integer(f.type)]
+    if not ints:
+        return {}
+    raw = pacsv.read_csv(
+        source(), read_options=ropts, parse_options=popts, convert_options=csv_convert_options(ints)
+    ).select(ints)
+    return {c: raw.column(c) for c in ints if pc.any(pc.match_substring_regex(raw.column(c), _LEADING_ZERO)).as_py()}
+
+
+def csv_text_columns(path, delimiter: str) -> list[str]:
+    """zero_padded_columns judged on the first MiB of a CSV file (the streamed prepare, which types
+    a large file from its first block)."""
+    with open(path, "rb") as f:
+        head = f.read(_SNIFF_BYTES)
+    if len(head) == _SNIFF_BYTES:
+        head = head[: head.rfind(b"\n") + 1]  # whole lines only
+    ropts, popts = pacsv.ReadOptions(), pacsv.ParseOptions(delimiter=delimiter)
+    try:
+        typed = pacsv.read_csv(
+            io.BytesIO(head), read_options=ropts, parse_options=popts, convert_options=csv_convert_options()
+        )
+        return list(zero_padded_columns(lambda: io.BytesIO(head), typed, ropts, popts))
+    except (pa.ArrowException, OSError, KeyError):  # KeyError: a duplicated column name
+        return []  # the streamed read itself says what is wrong with the file
 
 
 def sniff_csv(path: Path, default_delimiter: str = ",") -> tuple[str, str]:

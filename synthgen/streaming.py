@@ -43,7 +43,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from synthgen.errors import SynthgenError
-from synthgen.io import decoded, plain_schema, read_as_dictionary
+from synthgen.io import csv_convert_options, csv_text_columns, decoded, plain_schema, read_as_dictionary
 
 log = logging.getLogger("synthgen")
 
@@ -53,7 +53,6 @@ COUNT_CAP = 200_000  # distinct levels counted exactly per column; above it the 
 STREAM_FILE = "stream.json"  # in prepared/: marks a streamed preparation (read by encode/train/generate)
 SAMPLE_FILE = "sample.parquet"  # training sample + boundary rows
 HOLDOUT_SAMPLE_FILE = "holdout_sample.parquet"
-_NULLS = ["", "NA", "NaN", "null", "?"]  # as synthgen.io.read_table reads CSV
 
 
 # ---- seeded hashes of row positions ----------------------------------------------------------------
@@ -123,7 +122,7 @@ class Source:
                 return
             import pyarrow.dataset as ds
 
-            dataset = ds.dataset(self.spec, format=_file_format(self.fmt))
+            dataset = ds.dataset(self.spec, format=_file_format(self.fmt, self.spec[0]))
             target = None
             if dictionaries and self.fmt == "parquet":
                 strings = [f.name for f in dataset.schema if _is_string(f.type)]
@@ -163,7 +162,7 @@ def _first_line(e: Exception) -> str:
     return text.splitlines()[0] if text else type(e).__name__
 
 
-def _file_format(fmt: str):
+def _file_format(fmt: str, first_file: str):
     import pyarrow.csv as pacsv
     import pyarrow.dataset as ds
 
@@ -172,7 +171,7 @@ def _file_format(fmt: str):
     delim = "\t" if fmt == "tsv" else ","
     return ds.CsvFileFormat(
         parse_options=pacsv.ParseOptions(delimiter=delim),
-        convert_options=pacsv.ConvertOptions(null_values=_NULLS, strings_can_be_null=True),
+        convert_options=csv_convert_options(csv_text_columns(first_file, delim)),  # as read_table reads a CSV
         read_options=pacsv.ReadOptions(block_size=64 << 20),
     )  # types from a 64 MB first block
 

@@ -179,6 +179,43 @@ def test_unreadable_encoding_is_one_line(tmp_path):
     assert "UTF-8" in one_line(e) and str(path) in str(e.value)
 
 
+def test_codes_written_with_leading_zeros_stay_text_in_csv(tmp_path):
+    """A zip code column ("02134") read as numbers would lose its zeros and come back 2134; it stays
+    text, read whole or streamed. Integers without a leading zero ("0", "10") stay integers."""
+    from synthgen.config import load_config
+    from synthgen.streaming import stream_source
+
+    zips = ["02134", "10001", "00501", "94105", "60614"]
+    rows = [f"{zips[i % 5]},{i % 11},{(i * 7) % 13:03d}" for i in range(120)]  # "000", "007", "012"
+    path = tmp_path / "codes.csv"
+    path.write_text("zip,n,code\n" + "\n".join(rows) + "\n")
+    t = read_table(path)
+    assert t.schema.field("zip").type == pa.string() and t.schema.field("code").type == pa.string()
+    assert pa.types.is_integer(t.schema.field("n").type)
+    assert set(t.column("zip").to_pylist()) == set(zips)
+    streamed = next(stream_source(load_config(["data=file", f"data.path={path}"])).batches(100))
+    assert streamed.schema.field("zip").type == pa.string() and streamed.column("code")[7].as_py() == "010"  # 49 % 13
+    schema, _, out = round_trip(t)
+    assert schema.column("zip").kind == "categorical" and set(out.column("zip").to_pylist()) <= set(zips)
+    assert out.schema == t.schema
+
+
+def test_csv_missing_value_markers_are_nulls_and_none_is_a_level(tmp_path):
+    """pandas' missing-value spellings ("N/A", "#N/A", "NULL", ...) are nulls, so a numeric column
+    with them stays numeric (it was a category of 600 number labels); "None" is a level."""
+    rng = np.random.default_rng(4)
+    score = np.round(rng.normal(50, 10, 300), 1).astype(str).astype(object)
+    score[::10], score[5::40], score[7::40] = "N/A", "#N/A", "NULL"
+    alley = np.where(np.arange(300) % 3 == 0, "None", np.where(np.arange(300) % 3 == 1, "Grvl", "Pave"))
+    path = tmp_path / "markers.csv"
+    pd.DataFrame({"score": score, "alley": alley}).to_csv(path, index=False)
+    t = read_table(path)
+    assert pa.types.is_floating(t.schema.field("score").type)
+    assert t.column("score").null_count == 30 + 8 + 8
+    assert t.column("alley").null_count == 0 and "None" in set(t.column("alley").to_pylist())
+    assert infer_schema(t, {}).column("score").kind == "continuous"
+
+
 # ---- types from text ----------------------------------------------------------------------------
 @pytest.mark.parametrize("fmt", ["%Y-%m-%d", "%m/%d/%Y", "%d.%m.%Y"])
 def test_date_strings_come_back_as_new_dates_in_their_format(fmt):
