@@ -48,6 +48,9 @@ DATE_FORMATS = [
     "%B %d %Y",
     "%d %B %Y",
     "%Y%m%d",
+    "%m/%d/%y",  # two-digit years (spreadsheets, "01/05/20"; %y reads 69-99 as 19xx), after the four-digit ones
+    "%d/%m/%y",
+    "%d-%b-%y",  # "05-JAN-20": Oracle's default
     "%Y-%m",  # months: "2006-01", "Jan 2000", "01/2006" (read as the month's first day)
     "%b %Y",
     "%B %Y",
@@ -55,6 +58,7 @@ DATE_FORMATS = [
 ]
 TIME_FORMATS = ["%H:%M:%S", "%H:%M", "%H:%M:%S.%f", "%I:%M %p", "%I:%M:%S %p"]
 _DT_TIMES = ["%H:%M:%S", "%H:%M", "%H:%M:%S.%f"]
+_CLOCK_TIMES = ["%I:%M %p", "%I:%M:%S %p"]  # "1/5/2020 9:05 AM": US spreadsheets' timestamps
 _ZONES = ["", "%z"]
 BOOL_WORDS = [("yes", "no"), ("y", "n"), ("true", "false"), ("t", "f"), ("on", "off")]
 CURRENCY = "$€£¥₹"
@@ -76,6 +80,8 @@ def _datetime_formats() -> list[str]:
             for t in _DT_TIMES:
                 for z in _ZONES:
                     out.append(f"{d}{sep}{t}{z}")
+            if sep == " " and "/" in d:
+                out += [f"{d} {t}" for t in _CLOCK_TIMES]
     return out
 
 
@@ -195,22 +201,32 @@ def _detect_datetime(values, counts) -> dict | None:
 
 
 def _unpadded_format(fmt: str, sample) -> str | None:
-    """The format that writes days and months as the values do without a leading zero ("Jan 1
-    2000", "1/5/2020": "%-d", "%-m"), where the padded `fmt` does not spell them back and that
-    one does (the C library's "-" flag: where it is missing, the padded spelling stays); else None."""
-    if "%d" not in fmt and "%m" not in fmt:
+    """The format that writes days, months and hours as the values do without a leading zero ("Jan
+    1 2000", "1/5/2020 9:05": "%-d", "%-m", "%-H", "%-I"), where the padded `fmt` does not spell
+    them back and that one does: every field unpadded, or only the date's, or only the hour's (the
+    C library's "-" flag: where it is missing, the padded spelling stays); else None."""
+    fields = [f for f in ("%d", "%m", "%H", "%I") if f in fmt]
+    if not fields:
         return None
     parsed = _parse_dt(sample, fmt)
     ok = parsed.notna().to_numpy()
     text = pd.Series(sample[ok], dtype=object).astype(str).str.strip().to_numpy()
     if (parsed[ok].dt.strftime(fmt).to_numpy() == text).mean() >= PARSE_MIN:
         return None
-    loose = fmt.replace("%d", "%-d").replace("%m", "%-m")
-    try:
-        same = (parsed[ok].dt.strftime(loose).to_numpy() == text).mean()
-    except ValueError:  # a C library without the flag
-        return None
-    return loose if same >= PARSE_MIN else None
+    date, hour = [f for f in fields if f in ("%d", "%m")], [f for f in fields if f in ("%H", "%I")]
+    for unpad in (fields, date, hour):
+        loose = fmt
+        for f in unpad:
+            loose = loose.replace(f, f"%-{f[1]}")
+        if loose == fmt:
+            continue
+        try:
+            same = (parsed[ok].dt.strftime(loose).to_numpy() == text).mean()
+        except ValueError:  # a C library without the flag
+            return None
+        if same >= PARSE_MIN:
+            return loose
+    return None
 
 
 def _common_offset(values, counts) -> int:

@@ -251,6 +251,32 @@ def test_dates_without_leading_zeros_come_back_without_them(written, fmt):
     assert text.str.contains(r"(?:^|\D)\d(?:\D|$)").mean() > 0.2  # single-digit days or months, unpadded
 
 
+@pytest.mark.parametrize(
+    "written,fmt",
+    [
+        ("%-m/%-d/%Y %-H:%M", "%m/%d/%Y %H:%M"),  # a US spreadsheet's timestamp, "1/5/2020 9:05"
+        ("%-m/%-d/%Y %-I:%M %p", "%m/%d/%Y %I:%M %p"),  # "1/5/2020 9:05 AM"
+        ("%m/%d/%Y %-H:%M", "%m/%d/%Y %H:%M"),  # padded date, unpadded hour
+        ("%m/%d/%y", "%m/%d/%y"),  # two-digit years
+        ("%-m/%-d/%y", "%m/%d/%y"),
+        ("%d-%b-%y", "%d-%b-%y"),  # Oracle's "05-Jan-20"
+    ],
+)
+def test_spreadsheet_timestamps_and_short_years_come_back_in_their_spelling(written, fmt):
+    """Such columns were text labels: each distinct timestamp a category."""
+    rng = np.random.default_rng(8)
+    minutes = pd.Timestamp("2012-01-01") + pd.to_timedelta(rng.integers(0, 3000 * 1440, 400), "min")
+    t = pa.table({"d": minutes.strftime(written), "x": rng.integers(0, 5, 400)})
+    schema, enc, _ = round_trip(t)
+    codec = schema.column("d").codec
+    assert (schema.column("d").kind, codec["format"], codec.get("write_format", fmt)) == ("datetime", fmt, written)
+    tokens = np.stack([np.random.default_rng(3).integers(0, k, 2000) for k in enc.layout.cardinalities], axis=1)
+    text = pd.Series(enc.decode(tokens, np.random.default_rng(4)).column("d").to_pylist())
+    parsed = pd.to_datetime(text, format=fmt)
+    assert (parsed.dt.strftime(written) == text).all()  # the input's spelling
+    assert parsed.min() >= minutes.min().floor("D") and parsed.max() <= minutes.max().ceil("D")
+
+
 @pytest.mark.parametrize("fmt", ["%Y-%m", "%b %Y", "%m/%Y"])
 def test_month_strings_are_monthly_dates(fmt):
     rng = np.random.default_rng(6)
