@@ -189,6 +189,33 @@ def test_gate_thresholds_are_read_from_the_config(good):
     assert check_gate(leaky, EvalConfig(gate=GateConfig(exact_copy_margin=0.015)))[0]
 
 
+def test_a_dcr_share_a_tiny_holdout_gives_by_chance_does_not_fail_the_gate(good):
+    """On ~12 holdout rows the share moves by ~0.1 between splits (vega's driving, seeds 0-3: 0.68, 0.61,
+    0.47, 0.46), so the gate judges it against what chance reaches there, where that exceeds the limit."""
+    from synthgen.evaluate.privacy import dcr_noise_limit
+    from synthgen.evaluate.verdicts import judge
+
+    assert good["privacy.dcr_share_noise_limit"] == pytest.approx(dcr_noise_limit(good["rows.holdout"]))
+    assert dcr_noise_limit(14) == pytest.approx(0.687, abs=1e-3) and dcr_noise_limit(49) == pytest.approx(0.6)
+    small = {
+        **good,
+        "rows.holdout": 14,
+        "privacy.dcr_share": 0.679,
+        "privacy.dcr_share_noise_limit": dcr_noise_limit(14),
+    }
+    passed, reason = check_gate(small, CFG)
+    assert passed and "DCR share 0.679 <= 0.687 (the limit 0.600 raised" in reason
+    assert judge(small, None, passed)["privacy"].level == "warn"  # weak evidence, not a fail
+    strict = EvalConfig(gate=GateConfig(dcr_noise_allowance=False))
+    passed, reason = check_gate(small, strict)
+    assert not passed and reason.startswith("failed: DCR share 0.679 > 0.600 (on 14 holdout rows")
+    assert judge({**small, "privacy.dcr_share": 0.75}, None, True)["privacy"].level == "fail"
+    assert not check_gate({**small, "privacy.dcr_share": 0.75}, CFG)[0]  # beyond chance: fails
+    large = {**small, "rows.holdout": 500, "privacy.dcr_share_noise_limit": dcr_noise_limit(500)}
+    passed, reason = check_gate(large, CFG)
+    assert not passed and "raised" not in reason  # from ~50 holdout rows on, dcr_share_max as it is
+
+
 def test_identifier_reuse_is_counted_and_fails_the_gate(tables, good):
     train, holdout, syn = tables
     leaky = syn.copy()
