@@ -64,6 +64,7 @@ KEYS = {
     "spans": "fidelity.spans",
     "name_sex": "fidelity.name_sex",
     "sums": "fidelity.sums",
+    "dependencies": "fidelity.dependencies",
 }
 
 

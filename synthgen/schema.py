@@ -33,7 +33,8 @@ lists integer columns that are the whole years between two date columns (synthge
 `durations` integer columns that count the days from a date to an event or to one fixed day
 (synthgen/durations.py). `orders` lists number columns never below others (value_orders), and a
 date column's `calendar` says when every value is a month's or a year's first day. `sums` lists
-totals written as the sum of their parts (synthgen/sums.py). `name_sex`
+totals written as the sum of their parts (synthgen/sums.py); `dependencies` columns looked up from
+a categorical key's level (synthgen/dependencies.py). `name_sex`
 names the column (a gender, a salutation) whose levels the fake first names follow
 (synthgen/name_sex.py).
 
@@ -53,7 +54,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from synthgen import name_sex
+from synthgen import dependencies, name_sex
 from synthgen.errors import SynthgenError
 
 KINDS = ("continuous", "integer", "categorical", "boolean", "datetime", "identifier", "text", "pii", "empty")
@@ -106,6 +107,8 @@ class TableSchema:
     orders: list[dict] = field(default_factory=list)  # {"column": B, "at_least": [A, ...]}: numbers (value_orders)
     name_sex: dict | None = None  # the column fake first names follow (synthgen/name_sex.py)
     sums: list[dict] = field(default_factory=list)  # {"column": T, "parts": [A, ...]}: totals (synthgen/sums.py)
+    # {"column": B, "by": A, "levels": [...], "values": [...]}: B looked up from A (synthgen/dependencies.py)
+    dependencies: list[dict] = field(default_factory=list)
 
     @property
     def names(self) -> list[str]:
@@ -225,6 +228,9 @@ def infer_schema(
     relations, spans = spans_and_relations(dates, ints, relations, ages)
     durations = durations_of(dates, ints, ages + spans)
     tied = {d["column"] for d in ages + spans + durations}  # integers written from dates
+    orders, sums = value_orders(cols, native, tied), value_sums(cols, native, tied)
+    written = tied | {r["column"] for r in relations + orders + sums} | {a["born"] for a in ages}
+    written |= {s.get("derived", "") for s in spans}
     return TableSchema(
         columns=cols,
         n_rows=len(table),
@@ -233,9 +239,10 @@ def infer_schema(
         ages=ages,
         durations=durations,
         spans=spans,
-        orders=value_orders(cols, native, tied),
+        orders=orders,
         name_sex=name_sex.find(cols, table),
-        sums=value_sums(cols, native, tied),
+        sums=sums,
+        dependencies=dependencies.find(cols, table, native, written),
     )
 
 

@@ -11,6 +11,8 @@ What the model sees, per column kind (synthgen/schema.py):
 - a number column that is the sum of others in the real rows (schema `sums`: an election's total
   votes) is written as the sum of their synthetic values where all are set (synthgen/sums.py).
 - fake first names follow a sex column's levels where the real names do (schema `name_sex`).
+- a column a categorical key determines (schema `dependencies`: a country's continent) is written
+  from the key's level where both are set (synthgen/dependencies.py).
 - a date column whose every value is a month's (year's) first day is counted in months (years)
   by its codec (encoders/columns.py), so its draws are month (year) starts.
 - the birth date of an age (schema `ages`: "age" is the whole years from "dob" to a later date)
@@ -264,6 +266,13 @@ class TabularEncoder:
         for name, codec in self.codecs.items():
             if name not in self.offsets and name not in self.durations:
                 decoded[name] = codec.decode(cols[j[name]], rng)
+        lookups = self._lookups()
+        for a in dict.fromkeys(a for _, a, _, _ in lookups):  # rare keys drawn to agree with their row
+            decoded[a] = self._rare_keys_agreeing(a, [lk for lk in lookups if lk[1] == a], decoded, rng)
+        for b, a, value, known in lookups:  # B from its key's level, where both are set
+            (v, null), (key, key_null) = decoded[b], decoded[a]
+            use = known[key] & ~key_null & ~null
+            decoded[b] = np.where(use, value[key], v).astype(v.dtype), null
         rels = {r["column"]: r for r in self.schema.relations}
         ages = {a["born"]: a for a in self.schema.ages if a["born"] in self.codecs and a["column"] in self.codecs}
         done = set()
@@ -450,6 +459,67 @@ class TabularEncoder:
             lift = x
         both = ~null & ~a_null
         return np.where(both, np.maximum(v, lift), v), null
+
+    def _lookups(self) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
+        """Per dependency (schema `dependencies`) whose columns are both modelled: (B, A, B's decoded
+        value for each of A's levels [A categories], whether the lookup knows that level). Built once."""
+        if getattr(self, "_lookup_tables", None) is None:
+            self._lookup_tables = []
+            for dep in self.schema.dependencies:
+                b, a = dep["column"], dep["by"]
+                if b not in self.codecs or a not in self.codecs or b in self.offsets or b in self.durations:
+                    continue
+                at = {v: i for i, v in enumerate(self.schema.column(a).categories or [])}
+                rows = np.array([at.get(level, -1) for level in dep["levels"]], dtype=np.int64)
+                col = self.schema.column(b)
+                if col.kind in NUMERIC_KINDS:
+                    typ = self.schema.model_type(b)
+                    vals = _units(col, self.codecs[b].scale, pa.chunked_array([pa.array(dep["values"], type=typ)]))[0]
+                else:
+                    pos = {v: i for i, v in enumerate(col.categories or [])}
+                    vals = np.array([pos.get(v, -1) for v in dep["values"]], dtype=np.int64)
+                ok = (rows >= 0) & (vals >= 0 if col.kind not in NUMERIC_KINDS else True)
+                value = np.zeros(len(at), dtype=vals.dtype)
+                known = np.zeros(len(at), dtype=bool)
+                value[rows[ok]], known[rows[ok]] = vals[ok], True
+                self._lookup_tables.append((b, a, value, known))
+        return self._lookup_tables
+
+    def _rare_keys_agreeing(self, a: str, lookups: list, decoded: dict, rng: np.random.Generator):
+        """Key A's decoded (levels, nulls) with each rare-token row's level redrawn, by the real
+        frequencies, among the rare levels whose lookups give that row's decoded dependents.
+
+        The rare token decodes to a rare level drawn regardless of the row, and the model drew the
+        dependents with the rest of the row: writing them from that level broke the row (vega's
+        cars: a Japanese car name on a row of an 8-cylinder American car). Rows whose dependents no
+        rare level gives keep their draw (and take its lookups)."""
+        idx, null = decoded[a]
+        codec = self.codecs[a]
+        rows = np.flatnonzero(~null & (idx >= codec.n_kept)) if codec.n_rare else np.empty(0, dtype=np.int64)
+        if not len(rows):
+            return idx, null
+        levels = np.arange(codec.n_kept, codec.n_cats)
+        # [levels, dependents] and [rows, dependents] in one space; inf: a level's unknown lookup, nan: a null draw
+        want = np.stack([np.where(known[levels], value[levels], np.inf) for _, _, value, known in lookups], axis=1)
+        got = np.stack([np.where(decoded[b][1][rows], np.nan, decoded[b][0][rows]) for b, _, _, _ in lookups], axis=1)
+        keep = ~np.isnan(got).any(axis=1)
+        rows, got = rows[keep], got[keep]
+        _, group = np.unique(np.concatenate([want, got]).astype(np.float64), axis=0, return_inverse=True)
+        group = group.reshape(-1)
+        level_group, row_group = group[: len(levels)], group[len(levels) :]
+        order = np.argsort(level_group, kind="stable")
+        freq = np.asarray(self.schema.column(a).frequencies or [], dtype=np.float64)[codec.n_kept :][order]
+        cum = np.cumsum(freq)
+        first = np.searchsorted(level_group[order], row_group, side="left")
+        last = np.searchsorted(level_group[order], row_group, side="right")
+        has = last > first
+        lo = np.where(first > 0, cum[np.maximum(first - 1, 0)], 0.0)
+        hi = cum[np.maximum(last - 1, 0)]
+        pick = np.searchsorted(cum, lo + rng.random(len(rows)) * (hi - lo), side="right")
+        pick = np.clip(pick, first, np.maximum(last - 1, first))
+        idx = idx.copy()
+        idx[rows[has]] = levels[order][pick[has]]
+        return idx, null
 
     def _sum_of(self, name: str, parts: list[str], decoded: dict):
         """The total's values (units of its codec) as the sum of its parts' where every part is set;
