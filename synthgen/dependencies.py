@@ -5,9 +5,10 @@ carrier (nycflights' tailnum), a degree's number of school years (Adult's educat
 education_num), a make-and-model's origin (vega's cars). Modelled on their own, the two disagree
 wherever the model draws a rare key: cars' rare names came with an origin drawn regardless of the
 name. The encoder writes the dependent column from its key's level (schema `dependencies`;
-encoders/tabular.py), so the lookup holds in every synthetic row where both are set; the
-evaluation reports the synthetic share of rows that keep the real lookup (`fidelity.dependency.<column>`,
-`fidelity.dependencies` the lowest).
+encoders/tabular.py), so the lookup holds in every synthetic row where both are set, and draws a
+rare key among the rare levels whose lookups give the row's own values (the model drew those with
+the rest of the row); the evaluation reports the synthetic share of rows that keep the real lookup
+(`fidelity.dependency.<column>`, `fidelity.dependencies` the lowest).
 
 Found from the real rows alone (`find`): a categorical or boolean key A determines a column B
 (categorical, boolean, integer or continuous) when, over the rows where both are set,
@@ -74,7 +75,7 @@ def search(keys: dict[str, pd.Series], values: dict[str, pd.Series]) -> list[dic
             if (
                 _agreement(codes[a][:SCREEN_ROWS], codes[b][:SCREEN_ROWS]) >= SCREEN_AGREEMENT
                 and _determines(codes[a], codes[b])
-                and _determines(_codes(keys[a]), _codes(values[b]))
+                and (len(keys[a]) <= SEARCH_ROWS or _determines(_codes(keys[a]), _codes(values[b])))
             ):
                 found.append(_lookup(a, b, keys[a], values[b]))
                 key_of[b] = a
@@ -85,7 +86,7 @@ def search(keys: dict[str, pd.Series], values: dict[str, pd.Series]) -> list[dic
 def scores(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict[str, float]:
     """The evaluation's view, from the real rows alone (any generator's output is scored alike):
     for each dependency found in the real rows, `fidelity.dependency.<column>` is the synthetic
-    share of rows (both set) that keep the real lookup, and `fidelity.dependencies` the lowest."""
+    share of rows keeping the real lookup (`agreement`), and `fidelity.dependencies` the lowest."""
     from synthgen.evaluate.columns import key_part
 
     both = [c for c in kinds if c in real and c in syn and real[c].nunique(dropna=True) >= 2]
