@@ -61,6 +61,26 @@ _DT_TIMES = ["%H:%M:%S", "%H:%M", "%H:%M:%S.%f"]
 _CLOCK_TIMES = ["%I:%M %p", "%I:%M:%S %p"]  # "1/5/2020 9:05 AM": US spreadsheets' timestamps
 _ZONES = ["", "%z"]
 BOOL_WORDS = [("yes", "no"), ("y", "n"), ("true", "false"), ("t", "f"), ("on", "off")]
+# what a spreadsheet or an export writes for a missing value, lower-cased (detect's null_text)
+MISSING_WORDS = {
+    "-",
+    "--",
+    "\u2013",
+    "\u2014",
+    ".",
+    "?",
+    "n/a",
+    "na",
+    "n.a.",
+    "#n/a",
+    "null",
+    "nil",
+    "none",
+    "nan",
+    "missing",
+    "unknown",
+    "not available",
+}
 CURRENCY = "$€£¥₹"
 # an optional currency sign, a number with optional thousands groups and decimals, "%" or a sign;
 # negatives as "-12", "$-12", "-$12" or in accountants' parentheses "(1,234.50)" / "($12)"
@@ -94,18 +114,29 @@ def detect(arr: pa.ChunkedArray, want: str | None = None) -> dict | None:
 
     `want` narrows the search to one family ("datetime", "number", "boolean"), for a kind the
     user forced; then the best codec is returned even below PARSE_MIN (the caller decides).
+    A column whose values parse but for a missing-value word (MISSING_WORDS: "-", "unknown", ...,
+    under half its rows) gets the codec of the rest, plain numbers too ("47.5", "-"), with the
+    most common such word as `null_text`: those rows are nulls to the model, written back as it.
     """
     values, counts = _distinct(arr)
     if not len(values):
         return None
+    missing = np.array([str(v).strip().lower() in MISSING_WORDS for v in values], dtype=bool)
+    if missing.any() and not missing.all() and counts[missing].sum() < counts.sum() / 2:
+        codec = _detect(values[~missing], counts[~missing], want, plain_numbers=True)
+        if codec is not None and codec["parse_rate"] >= PARSE_MIN:
+            return {**codec, "null_text": str(values[missing][np.argmax(counts[missing])])}
+    return _detect(values, counts, want)
+
+
+def _detect(values, counts, want: str | None, plain_numbers: bool = False) -> dict | None:
     total = counts.sum()
     best = None
     for family in ("boolean", "datetime", "number"):
         if want is not None and family != want:
             continue
-        codec = {"boolean": _detect_bool, "datetime": _detect_datetime, "number": _detect_number}[family](
-            values, counts
-        )
+        detector = {"boolean": _detect_bool, "datetime": _detect_datetime, "number": _detect_number}[family]
+        codec = detector(values, counts, plain_numbers) if family == "number" else detector(values, counts)
         if codec is None:
             continue
         codec["parse_rate"] = round(float(codec.pop("_ok") / total), 6)
@@ -238,7 +269,9 @@ def _common_offset(values, counts) -> int:
     return int(weights.idxmax()) if len(weights) else 0
 
 
-def _detect_number(values, counts) -> dict | None:
+def _detect_number(values, counts, plain: bool = False) -> dict | None:
+    """The number codec of the values; `plain`: unformatted numbers ("47.5") qualify too (a column
+    of numbers with a missing-value word), codes with a leading zero never."""
     s = pd.Series(values, dtype=object).astype(str)
     m = _extract_number(s)
     ok = m["num"].notna().to_numpy()
@@ -255,7 +288,7 @@ def _detect_number(values, counts) -> dict | None:
     )
     # Plain digit strings (codes, zip codes, "007") stay text: a codec needs some formatting.
     formatted = (prefix != "") | (suffix != "") | num.str.contains(r"\d[,.' ]\d{3}(?:\D|$)", regex=True)
-    if not formatted.any() or num.str.match(r"^[-+]?0\d").any():
+    if not (formatted.any() or plain) or num.str.match(r"^[-+]?0\d").any():
         return None
     prefixes, suffixes = set(prefix), set(suffix)
     if len(prefixes) > 1 and "" not in prefixes or len(prefixes) > 2 or len(suffixes) > 2:
@@ -389,6 +422,10 @@ def format_values(codec: dict, arr, typ: pa.DataType) -> pa.Array:
     else:
         v = _format_numbers(arr.fill_null(0).to_numpy(zero_copy_only=False).astype(np.float64), codec)
     vt = typ.value_type if pa.types.is_dictionary(typ) else typ
+    if codec.get("null_text") is not None and null.any():  # the input's word for a missing value
+        v = np.asarray(v, dtype=object)
+        v[null] = codec["null_text"]
+        null = np.zeros(len(v), dtype=bool)
     out = pa.array(v, type=pa.large_string(), mask=null if null.any() else None).cast(vt)
     return out.dictionary_encode().cast(typ) if pa.types.is_dictionary(typ) else out
 

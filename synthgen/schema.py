@@ -344,6 +344,8 @@ def _infer_column(
                 f"{' with format ' + repr(fmt) if fmt else ''}; set data.columns.{name}.format to "
                 f"the format they are written in, or another kind"
             )
+        if codec is not None and codec.get("null_text") is not None and arr.null_count:
+            codec.pop("null_text")  # real nulls too: both come back as nulls (one token cannot tell them apart)
         if codec is not None:
             arr = codecs.parse(codec, arr)
             vt = arr.type

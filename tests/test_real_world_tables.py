@@ -251,6 +251,44 @@ def test_dates_without_leading_zeros_come_back_without_them(written, fmt):
     assert text.str.contains(r"(?:^|\D)\d(?:\D|$)").mean() > 0.2  # single-digit days or months, unpadded
 
 
+def test_numbers_and_dates_with_a_missing_value_word_are_typed_and_keep_the_word():
+    """A column of numbers with '-' (or 'unknown', 'n/a') for a missing value was a category of
+    every distinct number; now the numbers are numbers and the word comes back where they are missing."""
+    rng = np.random.default_rng(11)
+    n = 400
+    score = np.round(rng.normal(50, 10, n), 1).astype(str).astype(object)
+    score[rng.random(n) < 0.1] = "-"
+    visits = rng.integers(0, 40, n).astype(str).astype(object)
+    visits[rng.random(n) < 0.05] = "unknown"
+    day = pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 900, n), "D")
+    seen = np.where(rng.random(n) < 0.08, "n/a", day.strftime("%Y-%m-%d"))
+    level = rng.choice(["None", "Low", "High"], n)  # words only: a category, None a level
+    t = pa.table({"score": score, "visits": visits, "seen": seen, "level": level})
+    schema, enc, out = round_trip(t)
+    kinds = {c.name: c.kind for c in schema.columns}
+    assert kinds == {"score": "continuous", "visits": "integer", "seen": "datetime", "level": "categorical"}
+    assert [schema.column(c).codec["null_text"] for c in ("score", "visits", "seen")] == ["-", "unknown", "n/a"]
+    assert schema.column("score").null_share == pytest.approx((score == "-").mean())
+    assert out.schema == t.schema
+    tokens = np.stack([np.random.default_rng(3).integers(0, k, 3000) for k in enc.layout.cardinalities], axis=1)
+    text = enc.decode(tokens, np.random.default_rng(4)).to_pandas()
+    assert text["score"].isna().sum() == 0 and (text["score"] == "-").mean() > 0.02  # the word, not a null
+    assert pd.to_numeric(text["score"][text["score"] != "-"]).between(score_min(score), score_max(score)).all()
+    assert set(text["visits"]) - {str(i) for i in range(40)} == {"unknown"}
+    assert pd.to_datetime(text["seen"][text["seen"] != "n/a"], format="%Y-%m-%d").notna().all()
+    # a column that also has real nulls keeps nulls for both (one token cannot tell them apart)
+    both = pa.table({"score": pa.array(list(score[:-5]) + [None] * 5, type=pa.string())})
+    assert "null_text" not in infer_schema(both).column("score").codec
+
+
+def score_min(values) -> float:
+    return min(float(v) for v in values if v != "-")
+
+
+def score_max(values) -> float:
+    return max(float(v) for v in values if v != "-")
+
+
 @pytest.mark.parametrize(
     "written,fmt",
     [
