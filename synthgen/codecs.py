@@ -61,7 +61,8 @@ _DT_TIMES = ["%H:%M:%S", "%H:%M", "%H:%M:%S.%f"]
 _CLOCK_TIMES = ["%I:%M %p", "%I:%M:%S %p"]  # "1/5/2020 9:05 AM": US spreadsheets' timestamps
 _ZONES = ["", "%z"]
 BOOL_WORDS = [("yes", "no"), ("y", "n"), ("true", "false"), ("t", "f"), ("on", "off")]
-# what a spreadsheet or an export writes for a missing value, lower-cased (detect's null_text)
+# what a spreadsheet or an export writes for a missing value, lower-cased (detect's null_text); a
+# CSV's own null spellings are nulls on reading already (io.CSV_NULLS)
 MISSING_WORDS = {
     "-",
     "--",

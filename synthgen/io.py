@@ -91,15 +91,20 @@ _SNIFF_BYTES = 1 << 20  # encoding and delimiter are judged on the first MiB
 
 # What a CSV writes for a missing value: pandas' read_csv defaults (what a user's notebook reads as
 # NaN), less "None", which many tables use as a level (no garage, no alley), plus UCI Adult's "?".
+# Words such as "-" or "unknown" stay text here; a column typed but for them gets them as its
+# codec's null_text (codecs.MISSING_WORDS).
 CSV_NULLS = ["", "NA", "N/A", "n/a", "#N/A", "NaN", "nan", "NULL", "null", "<NA>", "?"]
 _LEADING_ZERO = r"^[+-]?0[0-9]"  # "02134", "007"; not "0", "0.5"
 
 
-def csv_convert_options(text_columns=()) -> pacsv.ConvertOptions:
+def csv_convert_options(text_columns=(), only=None) -> pacsv.ConvertOptions:
     """How synthgen's CSV readers (read_table, the streamed prepare) convert text: CSV_NULLS are
-    nulls, and `text_columns` stay strings."""
+    nulls, and `text_columns` stay strings; `only`: convert just these columns."""
     return pacsv.ConvertOptions(
-        null_values=CSV_NULLS, strings_can_be_null=True, column_types={c: pa.string() for c in text_columns}
+        null_values=CSV_NULLS,
+        strings_can_be_null=True,
+        column_types={c: pa.string() for c in text_columns},
+        include_columns=list(only or []),
     )
 
 
@@ -111,8 +116,8 @@ def zero_padded_columns(source, table: pa.Table, ropts, popts) -> dict[str, pa.C
     if not ints:
         return {}
     raw = pacsv.read_csv(
-        source(), read_options=ropts, parse_options=popts, convert_options=csv_convert_options(ints)
-    ).select(ints)
+        source(), read_options=ropts, parse_options=popts, convert_options=csv_convert_options(ints, ints)
+    )
     return {c: raw.column(c) for c in ints if pc.any(pc.match_substring_regex(raw.column(c), _LEADING_ZERO)).as_py()}
 
 
