@@ -10,8 +10,9 @@ rare key among the rare levels whose lookups give the row's own values (the mode
 the rest of the row); the evaluation reports the synthetic share of rows that keep the real lookup
 (`fidelity.dependency.<column>`, `fidelity.dependencies` the lowest).
 
-Found from the real rows alone (`find`): a categorical or boolean key A determines a column B
-(categorical, boolean, integer or continuous) when, over the rows where both are set,
+Found from the real rows alone (`find`): a categorical, boolean or integer (at most
+MAX_INTEGER_KEY_LEVELS values) key A determines a column B (categorical, boolean, integer or
+continuous) when, over the rows where both are set,
 - at least MIN_AGREEMENT of the rows carry their A level's most common B value (data-entry slips
   must not hide a lookup that holds elsewhere);
 - at least MIN_REPEATS rows repeat an A level already seen (a key seen once per row "determines"
@@ -35,18 +36,26 @@ MIN_REPEATS = 20
 MAX_CHANCE = 1e-6
 SEARCH_ROWS = 20_000  # rows the pair search reads (a found lookup is then built from every row)
 SCREEN_ROWS, SCREEN_AGREEMENT = 2_000, 0.95  # a cheap first look: 60 categorical columns, 30k rows: 3.5 s -> 0.5 s
-KEY_KINDS = ("categorical", "boolean")
+KEY_KINDS = ("categorical", "boolean", "integer")  # an integer key: a score band, a store's number
+# An integer key has at most this many values: the encoder's most bins, so the model draws each key
+# as itself, with its row (a binned key's draw between real values says nothing about its row:
+# Adult's fnlwgt, 18,412 values, "determines" race through its repeated values).
+MAX_INTEGER_KEY_LEVELS = 100
 VALUE_KINDS = ("categorical", "boolean", "integer", "continuous")
 
 
 def find(columns: list, table: pa.Table, native: dict, written: set[str]) -> list[dict]:
     """[{"column": B, "by": A, "levels": [A values], "values": [B values]}] for the real `table`
     (`columns`: its ColumnSchemas; `native`: number columns as the model sees them, parsed where
-    they have a codec; `written`: columns another rule writes, never a dependent)."""
+    they have a codec; `written`: columns another rule writes, never a key or a dependent)."""
     keys = {
-        c.name: _series(table.column(c.name), object)
+        c.name: _series(native.get(c.name, table.column(c.name)), object)
         for c in columns
-        if c.kind in KEY_KINDS and not c.codec and c.categories and len(c.categories) >= 2
+        if c.name not in written
+        and (
+            (c.kind == "integer" and 2 <= (c.n_unique or 0) <= MAX_INTEGER_KEY_LEVELS)
+            or (c.kind in KEY_KINDS and not c.codec and c.categories and len(c.categories) >= 2)
+        )
     }
     values = {
         c.name: _series(native.get(c.name, table.column(c.name)), object if c.kind in KEY_KINDS else None)
@@ -90,7 +99,11 @@ def scores(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict
     from synthgen.evaluate.columns import key_part
 
     both = [c for c in kinds if c in real and c in syn and real[c].nunique(dropna=True) >= 2]
-    keys = {c: real[c].astype(object) for c in both if kinds[c] in KEY_KINDS}
+    keys = {
+        c: real[c].astype(object)
+        for c in both
+        if kinds[c] in KEY_KINDS and (kinds[c] != "integer" or real[c].nunique() <= MAX_INTEGER_KEY_LEVELS)
+    }
     values = {c: real[c] for c in both if kinds[c] in VALUE_KINDS}
     out = {}
     for dep in search(keys, values):

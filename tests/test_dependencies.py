@@ -140,3 +140,42 @@ def test_a_rare_key_is_drawn_among_the_levels_that_agree_with_its_row():
     assert (out["origin"] == df["origin"]).mean() > 0.99  # the model's origin kept: the name follows it
     assert (out["cylinders"] == df["cylinders"]).all()  # the row's other columns as the model drew them
     assert (out["name"] != df["name"]).mean() > 0.5  # still a fresh draw among them
+
+
+def test_an_integer_key_with_few_values_is_a_key_and_a_many_valued_one_is_not():
+    """COMPAS' decile_score (1-10) gives score_text (Low 1-4, Medium 5-7, High 8-10) and its copy
+    decile_score.1; a weight of thousands of values whose repeats share a group is no key."""
+    rng = np.random.default_rng(6)
+    n = 2000
+    decile = rng.integers(1, 11, n)
+    weight = rng.integers(10_000, 13_000, n)  # ~1,900 values; repeats share the group below
+    df = pd.DataFrame(
+        {
+            "decile_score": decile,
+            "score_text": np.where(decile <= 4, "Low", np.where(decile <= 7, "Medium", "High")),
+            "decile_score.1": decile,
+            "weight": weight,
+            "group": np.where(weight % 2 == 0, "even", "odd"),
+            "age": rng.integers(18, 70, n),
+        }
+    )
+    table, schema = schema_of(df)
+    assert found(schema) == {("decile_score", "score_text"), ("decile_score", "decile_score.1")}
+    enc = TabularEncoder.fit(table, schema, n_bins=20)
+    tokens = np.stack([np.random.default_rng(3).integers(0, k, 3000) for k in enc.layout.cardinalities], axis=1)
+    out = enc.decode(tokens, np.random.default_rng(4)).to_pandas()
+    for dep in schema.dependencies:
+        assert dependencies.agreement(dep, out[dep["by"]], out[dep["column"]]) == 1.0
+    kinds = {
+        "decile_score": "integer",
+        "score_text": "categorical",
+        "decile_score.1": "integer",
+        "weight": "integer",
+        "group": "categorical",
+        "age": "integer",
+    }
+    assert set(dependencies.scores(df, out, kinds)) == {
+        "fidelity.dependency.score_text",
+        "fidelity.dependency.decile_score_1",
+        "fidelity.dependencies",
+    }

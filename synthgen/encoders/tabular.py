@@ -34,6 +34,7 @@ import hashlib
 import json
 import warnings
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -267,12 +268,13 @@ class TabularEncoder:
             if name not in self.offsets and name not in self.durations:
                 decoded[name] = codec.decode(cols[j[name]], rng)
         lookups = self._lookups()
-        for a in dict.fromkeys(a for _, a, _, _ in lookups):  # rare keys drawn to agree with their row
+        for a in dict.fromkeys(a for _, a, _ in lookups):  # rare keys drawn to agree with their row
             decoded[a] = self._rare_keys_agreeing(a, [lk for lk in lookups if lk[1] == a], decoded, rng)
-        for b, a, value, known in lookups:  # B from its key's level, where both are set
+        for b, a, look in lookups:  # B from its key's level, where both are set
             (v, null), (key, key_null) = decoded[b], decoded[a]
-            use = known[key] & ~key_null & ~null
-            decoded[b] = np.where(use, value[key], v).astype(v.dtype), null
+            value, known = look(key)
+            use = known & ~key_null & ~null
+            decoded[b] = np.where(use, value, v).astype(v.dtype), null
         rels = {r["column"]: r for r in self.schema.relations}
         ages = {a["born"]: a for a in self.schema.ages if a["born"] in self.codecs and a["column"] in self.codecs}
         done = set()
@@ -460,30 +462,61 @@ class TabularEncoder:
         both = ~null & ~a_null
         return np.where(both, np.maximum(v, lift), v), null
 
-    def _lookups(self) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
-        """Per dependency (schema `dependencies`) whose columns are both modelled: (B, A, B's decoded
-        value for each of A's levels [A categories], whether the lookup knows that level). Built once."""
+    def _lookups(self) -> list[tuple[str, str, Callable]]:
+        """Per dependency (schema `dependencies`) whose columns are both modelled: (B, A, look), where
+        look(A's decoded values) -> (B's decoded values, whether the lookup knows each key). A
+        categorical key's values index its levels; an integer key's are its units, looked up among
+        the real levels' (a binned key's draw between them is unknown: B keeps its own draw). Built once."""
         if getattr(self, "_lookup_tables", None) is None:
             self._lookup_tables = []
             for dep in self.schema.dependencies:
                 b, a = dep["column"], dep["by"]
-                if b not in self.codecs or a not in self.codecs or b in self.offsets or b in self.durations:
+                if any(c not in self.codecs or c in self.offsets or c in self.durations for c in (a, b)):
                     continue
-                at = {v: i for i, v in enumerate(self.schema.column(a).categories or [])}
-                rows = np.array([at.get(level, -1) for level in dep["levels"]], dtype=np.int64)
+                if getattr(self.codecs[a], "n_bins", 0):  # a binned integer key: its draws are not its row's
+                    continue
+                keys, ok = self._key_positions(a, dep["levels"])
                 col = self.schema.column(b)
                 if col.kind in NUMERIC_KINDS:
-                    typ = self.schema.model_type(b)
-                    vals = _units(col, self.codecs[b].scale, pa.chunked_array([pa.array(dep["values"], type=typ)]))[0]
+                    vals = self._as_units(b, dep["values"])
                 else:
                     pos = {v: i for i, v in enumerate(col.categories or [])}
                     vals = np.array([pos.get(v, -1) for v in dep["values"]], dtype=np.int64)
-                ok = (rows >= 0) & (vals >= 0 if col.kind not in NUMERIC_KINDS else True)
-                value = np.zeros(len(at), dtype=vals.dtype)
-                known = np.zeros(len(at), dtype=bool)
-                value[rows[ok]], known[rows[ok]] = vals[ok], True
-                self._lookup_tables.append((b, a, value, known))
+                    ok &= vals >= 0
+                self._lookup_tables.append((b, a, self._look(a, keys[ok], vals[ok])))
         return self._lookup_tables
+
+    def _key_positions(self, a: str, levels: list) -> tuple[np.ndarray, np.ndarray]:
+        """The lookup's key levels as A decodes them (category indices, or units), and which exist."""
+        col = self.schema.column(a)
+        if col.kind in NUMERIC_KINDS:
+            return self._as_units(a, levels), np.ones(len(levels), dtype=bool)
+        at = {v: i for i, v in enumerate(col.categories or [])}
+        keys = np.array([at.get(level, -1) for level in levels], dtype=np.int64)
+        return keys, keys >= 0
+
+    def _as_units(self, name: str, values: list) -> np.ndarray:
+        typ = self.schema.model_type(name)
+        return _units(
+            self.schema.column(name), self.codecs[name].scale, pa.chunked_array([pa.array(values, type=typ)])
+        )[0]
+
+    def _look(self, a: str, keys: np.ndarray, vals: np.ndarray) -> Callable:
+        if self.schema.column(a).kind not in NUMERIC_KINDS:  # a table over A's levels
+            value, known = (
+                np.zeros(self.codecs[a].n_cats, dtype=vals.dtype),
+                np.zeros(self.codecs[a].n_cats, dtype=bool),
+            )
+            value[keys], known[keys] = vals, True
+            return lambda key: (value[key], known[key])
+        order = np.argsort(keys, kind="stable")
+        keys, vals = keys[order], vals[order]
+
+        def look(key: np.ndarray):
+            at = np.minimum(np.searchsorted(keys, key), len(keys) - 1)
+            return vals[at], keys[at] == key
+
+        return look
 
     def _rare_keys_agreeing(self, a: str, lookups: list, decoded: dict, rng: np.random.Generator):
         """Key A's decoded (levels, nulls) with each rare-token row's level redrawn, by the real
@@ -495,13 +528,15 @@ class TabularEncoder:
         rare level gives keep their draw (and take its lookups)."""
         idx, null = decoded[a]
         codec = self.codecs[a]
-        rows = np.flatnonzero(~null & (idx >= codec.n_kept)) if codec.n_rare else np.empty(0, dtype=np.int64)
+        if not isinstance(codec, CategoryCodec) or not codec.n_rare:  # an integer key has no rare token
+            return idx, null
+        rows = np.flatnonzero(~null & (idx >= codec.n_kept))
         if not len(rows):
             return idx, null
         levels = np.arange(codec.n_kept, codec.n_cats)
         # [levels, dependents] and [rows, dependents] in one space; inf: a level's unknown lookup, nan: a null draw
-        want = np.stack([np.where(known[levels], value[levels], np.inf) for _, _, value, known in lookups], axis=1)
-        got = np.stack([np.where(decoded[b][1][rows], np.nan, decoded[b][0][rows]) for b, _, _, _ in lookups], axis=1)
+        want = np.stack([np.where(look(levels)[1], look(levels)[0], np.inf) for _, _, look in lookups], axis=1)
+        got = np.stack([np.where(decoded[b][1][rows], np.nan, decoded[b][0][rows]) for b, _, _ in lookups], axis=1)
         keep = ~np.isnan(got).any(axis=1)
         rows, got = rows[keep], got[keep]
         _, group = np.unique(np.concatenate([want, got]).astype(np.float64), axis=0, return_inverse=True)
