@@ -44,14 +44,15 @@ MAX_INTEGER_KEY_LEVELS = 100
 VALUE_KINDS = ("categorical", "boolean", "integer", "continuous")
 
 
-def find(columns: list, table: pa.Table, native: dict, written: set[str]) -> list[dict]:
+def find(columns: list, table: pa.Table, native: dict, not_keys: set[str], not_values: set[str]) -> list[dict]:
     """[{"column": B, "by": A, "levels": [A values], "values": [B values]}] for the real `table`
     (`columns`: its ColumnSchemas; `native`: number columns as the model sees them, parsed where
-    they have a codec; `written`: columns another rule writes, never a key or a dependent)."""
+    they have a codec; `not_keys`, `not_values`: columns another rule writes or ties, which cannot
+    be a key or a dependent)."""
     keys = {
         c.name: _series(native.get(c.name, table.column(c.name)), object)
         for c in columns
-        if c.name not in written
+        if c.name not in not_keys
         and (
             (c.kind == "integer" and 2 <= (c.n_unique or 0) <= MAX_INTEGER_KEY_LEVELS)
             or (c.kind in KEY_KINDS and not c.codec and c.categories and len(c.categories) >= 2)
@@ -62,7 +63,7 @@ def find(columns: list, table: pa.Table, native: dict, written: set[str]) -> lis
         for c in columns
         if c.kind in VALUE_KINDS
         and (c.n_unique or 0) >= 2
-        and c.name not in written
+        and c.name not in not_values
         and (c.kind in ("integer", "continuous") or not c.codec)
     }
     return search(keys, values)

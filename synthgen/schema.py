@@ -229,8 +229,10 @@ def infer_schema(
     durations = durations_of(dates, ints, ages + spans)
     tied = {d["column"] for d in ages + spans + durations}  # integers written from dates
     orders, sums = value_orders(cols, native, tied), value_sums(cols, native, tied)
-    written = tied | {r["column"] for r in relations + orders + sums} | {a["born"] for a in ages}
-    written |= {s.get("derived", "") for s in spans}
+    # columns the decoder writes after their draw (never a lookup's key or dependent), and the day
+    # counts tied to dates (drawn as themselves: a key, never a dependent)
+    rewritten = {r["column"] for r in relations + orders + sums + durations} | {a["born"] for a in ages}
+    rewritten |= {s.get("derived", "") for s in spans}
     return TableSchema(
         columns=cols,
         n_rows=len(table),
@@ -242,7 +244,7 @@ def infer_schema(
         orders=orders,
         name_sex=name_sex.find(cols, table),
         sums=sums,
-        dependencies=dependencies.find(cols, table, native, written),
+        dependencies=dependencies.find(cols, table, native, rewritten, rewritten | tied),
     )
 
 
