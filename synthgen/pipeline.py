@@ -379,7 +379,10 @@ def evaluate(cfg: DictConfig) -> dict:
     """
     result, passed, reason, paths = score(cfg)
     if not passed:
-        raise SynthgenError(f"privacy gate failed: {reason} (see {paths.evaluation / 'report.html'})")
+        why = reason.removeprefix("failed: ")
+        raise SynthgenError(
+            f"privacy gate failed: {why} (see {paths.evaluation / 'report.html'}; the limits are evaluate.gate.*)"
+        )
     return result
 
 
