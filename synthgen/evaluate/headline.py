@@ -38,7 +38,7 @@ TABLE = (
     Headline("fidelity.spans", "Day counts agreeing with their dates (worst)", "1 is ideal"),
     Headline("fidelity.durations", "Durations within their end day (worst)", "1 is ideal"),
     Headline("fidelity.sums", "Totals equal to their parts (worst)", "1 is ideal"),
-    Headline("fidelity.dependencies", "Rows keeping a column's lookup by its key (worst)", "1 is ideal"),
+    Headline("fidelity.dependencies", "Rows keeping their key's lookup (worst)", "1 is ideal"),
     Headline("fidelity.name_sex", "First names agreeing with the sex column", "1 is ideal", "fidelity.name_sex_real"),
     Headline("bias.flagged_groups", "Flagged groups", "0"),
     Headline("validity.total", "Validity violations", "0"),
