@@ -17,7 +17,7 @@ class GateConfig:
     enabled: bool = True
     dcr_share_max: float = 0.6  # share of synthetic rows closer to train than to holdout (ideal 0.5)
     dcr_noise_allowance: bool = True  # on a holdout under ~50 rows, judge the share against the limit
-    # a generator reaches by chance there (privacy.dcr_noise_limit), where that is higher
+    # a generator reaches by chance there (privacy.dcr_share_noise_limit), where that is higher
     exact_copy_margin: float = 0.0  # allowed excess of synthetic exact-copy share over holdout's
     mia_auc_max: float | None = None  # fail when the membership attack's AUC is above this (0.5 is
     # chance); None: reported, not gating
