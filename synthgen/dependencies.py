@@ -42,6 +42,7 @@ KEY_KINDS = ("categorical", "boolean", "integer")  # an integer key: a score ban
 # Adult's fnlwgt, 18,412 values, "determines" race through its repeated values).
 MAX_INTEGER_KEY_LEVELS = 100
 VALUE_KINDS = ("categorical", "boolean", "integer", "continuous")
+NUMERIC_VALUE_KINDS = ("integer", "continuous")  # read parsed (native), codec or not
 
 
 def find(columns: list, table: pa.Table, native: dict, not_keys: set[str], not_values: set[str]) -> list[dict]:
@@ -53,28 +54,39 @@ def find(columns: list, table: pa.Table, native: dict, not_keys: set[str], not_v
         c.name: _series(native.get(c.name, table.column(c.name)), object)
         for c in columns
         if c.name not in not_keys
-        and (
-            (c.kind == "integer" and 2 <= (c.n_unique or 0) <= MAX_INTEGER_KEY_LEVELS)
-            or (c.kind in KEY_KINDS and not c.codec and c.categories and len(c.categories) >= 2)
-        )
+        and is_key(c.kind, c.n_unique or 0)
+        and (c.kind == "integer" or (c.categories and not c.codec))  # a level the encoder lists, as written
     }
     values = {
-        c.name: _series(native.get(c.name, table.column(c.name)), object if c.kind in KEY_KINDS else None)
+        c.name: _series(native.get(c.name, table.column(c.name)), None if c.kind in NUMERIC_VALUE_KINDS else object)
         for c in columns
         if c.kind in VALUE_KINDS
         and (c.n_unique or 0) >= 2
         and c.name not in not_values
-        and (c.kind in ("integer", "continuous") or not c.codec)
+        and (c.kind in NUMERIC_VALUE_KINDS or not c.codec)
     }
     return search(keys, values)
 
 
+def is_key(kind: str, n_unique: int) -> bool:
+    """Whether a column of this kind and this many values can be a key (schema and evaluation alike)."""
+    return kind in KEY_KINDS and n_unique >= 2 and (kind != "integer" or n_unique <= MAX_INTEGER_KEY_LEVELS)
+
+
 def search(keys: dict[str, pd.Series], values: dict[str, pd.Series]) -> list[dict]:
-    """The dependencies among row-aligned columns: `keys` the candidate keys (categorical or
-    boolean), `values` the candidate dependents (module docstring)."""
+    """The dependencies among row-aligned columns: `keys` the candidate keys (is_key), `values` the
+    candidate dependents (module docstring)."""
     if not keys or not values:
         return []
-    codes = {name: _codes(v.iloc[:SEARCH_ROWS]) for name, v in {**keys, **values}.items()}
+    columns = {**keys, **values}
+    codes = {name: _codes(v.iloc[:SEARCH_ROWS]) for name, v in columns.items()}
+    every_row = {}  # a table longer than SEARCH_ROWS: a pair that held on them is checked on all rows
+
+    def all_codes(name: str) -> np.ndarray:
+        if name not in every_row:
+            every_row[name] = _codes(columns[name])
+        return every_row[name]
+
     found, key_of, is_key = [], {}, set()
     for a in sorted(keys, key=lambda k: -keys[k].nunique()):
         if a in key_of:
@@ -85,7 +97,7 @@ def search(keys: dict[str, pd.Series], values: dict[str, pd.Series]) -> list[dic
             if (
                 _agreement(codes[a][:SCREEN_ROWS], codes[b][:SCREEN_ROWS]) >= SCREEN_AGREEMENT
                 and _determines(codes[a], codes[b])
-                and (len(keys[a]) <= SEARCH_ROWS or _determines(_codes(keys[a]), _codes(values[b])))
+                and (len(keys[a]) <= SEARCH_ROWS or _determines(all_codes(a), all_codes(b)))
             ):
                 found.append(_lookup(a, b, keys[a], values[b]))
                 key_of[b] = a
@@ -99,13 +111,9 @@ def scores(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict
     share of rows keeping the real lookup (`agreement`), and `fidelity.dependencies` the lowest."""
     from synthgen.evaluate.columns import key_part
 
-    both = [c for c in kinds if c in real and c in syn and real[c].nunique(dropna=True) >= 2]
-    keys = {
-        c: real[c].astype(object)
-        for c in both
-        if kinds[c] in KEY_KINDS and (kinds[c] != "integer" or real[c].nunique() <= MAX_INTEGER_KEY_LEVELS)
-    }
-    values = {c: real[c] for c in both if kinds[c] in VALUE_KINDS}
+    levels = {c: real[c].nunique(dropna=True) for c in kinds if c in real and c in syn}
+    keys = {c: real[c].astype(object) for c, n in levels.items() if is_key(kinds[c], n)}
+    values = {c: real[c] for c, n in levels.items() if kinds[c] in VALUE_KINDS and n >= 2}
     out = {}
     for dep in search(keys, values):
         got = agreement(dep, syn[dep["by"]], syn[dep["column"]])

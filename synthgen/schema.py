@@ -34,7 +34,7 @@ lists integer columns that are the whole years between two date columns (synthge
 (synthgen/durations.py). `orders` lists number columns never below others (value_orders), and a
 date column's `calendar` says when every value is a month's or a year's first day. `sums` lists
 totals written as the sum of their parts (synthgen/sums.py); `dependencies` columns looked up from
-a categorical key's level (synthgen/dependencies.py). `name_sex`
+a key column's level (synthgen/dependencies.py). `name_sex`
 names the column (a gender, a salutation) whose levels the fake first names follow
 (synthgen/name_sex.py).
 

@@ -88,6 +88,7 @@ class TabularEncoder:
         names = self.real_hashes.get("names")
         self._names = pii.unpack(names) if names else None
         self._hashes = {k: pii.unpack(v) for k, v in self.real_hashes.get("columns", {}).items()}
+        self._lookup_tables = None  # schema `dependencies` as decode's lookups, built on first use (_lookups)
         self.layout = TokenLayout(tuple(codecs), tuple(c.cardinality for c in codecs.values()))
         self._cards = np.array(self.layout.cardinalities, dtype=np.int64)
 
@@ -467,7 +468,7 @@ class TabularEncoder:
         look(A's decoded values) -> (B's decoded values, whether the lookup knows each key). A
         categorical key's values index its levels; an integer key's are its units, looked up among
         the real levels' (a binned key's draw between them is unknown: B keeps its own draw). Built once."""
-        if getattr(self, "_lookup_tables", None) is None:
+        if self._lookup_tables is None:
             self._lookup_tables = []
             for dep in self.schema.dependencies:
                 b, a = dep["column"], dep["by"]
@@ -535,7 +536,7 @@ class TabularEncoder:
             return idx, null
         levels = np.arange(codec.n_kept, codec.n_cats)
         # [levels, dependents] and [rows, dependents] in one space; inf: a level's unknown lookup, nan: a null draw
-        want = np.stack([np.where(look(levels)[1], look(levels)[0], np.inf) for _, _, look in lookups], axis=1)
+        want = np.stack([np.where(known, value, np.inf) for value, known in (lk[2](levels) for lk in lookups)], axis=1)
         got = np.stack([np.where(decoded[b][1][rows], np.nan, decoded[b][0][rows]) for b, _, _ in lookups], axis=1)
         keep = ~np.isnan(got).any(axis=1)
         rows, got = rows[keep], got[keep]

@@ -24,7 +24,8 @@ _TIE = 1e-9  # distances this close are ties (they count half in the DCR share)
 _DCR_FOLDS = 4  # disjoint train samples the DCR share averages over (4: every train row at a 20 % holdout)
 # The DCR share's spread between splits, times sqrt(holdout rows): the transformer on statsmodels'
 # heart (55 train / 14 holdout rows) and vega's driving (44 / 11) over seeds 0-3 (split and model)
-# gave 0.68 / 0.66 / 0.48 / 0.55 and 0.68 / 0.61 / 0.47 / 0.46, sd ~0.1 at ~12 rows (issue #14).
+# gave 0.679 / 0.664 / 0.479 / 0.548 and 0.676 / 0.611 / 0.466 / 0.455: sd 0.096 and 0.109, times
+# sqrt(14) and sqrt(11) 0.36 both (issue #14).
 DCR_SPREAD = 0.35
 
 

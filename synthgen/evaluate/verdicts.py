@@ -94,18 +94,12 @@ def judge(result: dict, raw_limits: Mapping | None, gate_passed: bool) -> dict[s
         for m in ("roc_auc", "r2")
         if g(f"utility.{m}_ratio") is not None
     ][:1]
-    privacy = [("dcr_share", "DCR share", g("privacy.dcr_share"))] if g("privacy.dcr_share") is not None else []
-    noise = g("privacy.dcr_share_noise_limit")
-    if privacy and noise is not None and _level("dcr_share", privacy[0][2], lim) == "fail" and privacy[0][2] <= noise:
-        # a share a generator reaches by chance on this few holdout rows: weak evidence, not a fail
+    share, noise, label = g("privacy.dcr_share"), g("privacy.dcr_share_noise_limit"), "DCR share"
+    if share is not None and noise is not None and lim["dcr_share"][1] < share <= noise:
+        # a share a generator reaches by chance on this few holdout rows: weak evidence, a warning
         lim = {**lim, "dcr_share": (lim["dcr_share"][0], noise)}
-        privacy = [
-            (
-                "dcr_share",
-                f"DCR share (within the chance spread of {int(g('rows.holdout', 0)):,} holdout rows)",
-                privacy[0][2],
-            )
-        ]
+        label = f"DCR share (within the chance spread of {int(g('rows.holdout', 0)):,} holdout rows)"
+    privacy = [("dcr_share", label, share)] if share is not None else []
     n_groups = len({k.rsplit(".", 1)[0] for k in result if k.startswith("bias.") and k.endswith(".share_real")})
     bias = (
         [
