@@ -83,6 +83,7 @@ MISSING_WORDS = {
     "not available",
 }
 CURRENCY = "$€£¥₹"
+DECIMAL_COMMA = r",\d{1,2}$|,\d{4,}$"  # "80,7", "0,25", "3,14159": never thousands groups
 # an optional currency sign, a number with optional thousands groups and decimals, "%" or a sign;
 # negatives as "-12", "$-12", "-$12" or in accountants' parentheses "(1,234.50)" / "($12)"
 _NUMBER = re.compile(
@@ -287,14 +288,20 @@ def _detect_number(values, counts, plain: bool = False) -> dict | None:
         if ((m["lead"][ok] == "-") & (prefix != "")).any()
         else "sign"
     )
-    # Plain digit strings (codes, zip codes, "007") stay text: a codec needs some formatting.
-    formatted = (prefix != "") | (suffix != "") | num.str.contains(r"\d[,.' ]\d{3}(?:\D|$)", regex=True)
+    # Plain digit strings (codes, zip codes, "007") stay text: a codec needs some formatting, which a
+    # decimal comma is ("80,7", "0,25": a CSV reader parses "80.7" itself; three digits could be groups).
+    formatted = (
+        (prefix != "")
+        | (suffix != "")
+        | num.str.contains(r"\d[,.' ]\d{3}(?:\D|$)", regex=True)
+        | num.str.contains(DECIMAL_COMMA, regex=True)
+    )
     if not (formatted.any() or plain) or num.str.match(r"^[-+]?0\d").any():
         return None
     prefixes, suffixes = set(prefix), set(suffix)
     if len(prefixes) > 1 and "" not in prefixes or len(prefixes) > 2 or len(suffixes) > 2:
         return None
-    dec_comma = num.str.contains(r",\d{1,2}$|,\d{4,}$", regex=True).any() or (
+    dec_comma = num.str.contains(DECIMAL_COMMA, regex=True).any() or (
         num.str.contains(r"\.\d{3}(?:\D|$)", regex=True).any()
         and not num.str.contains(r"\.\d{1,2}$", regex=True).any()
         and num.str.contains(",", regex=False).any()

@@ -489,6 +489,30 @@ def test_whole_numbers_with_thousands_separators_are_integers_in_their_spelling(
     assert out.schema == t.schema and all(re.fullmatch(r"\d{1,3}(,\d{3})*", x) for x in out.column("n").to_pylist())
 
 
+def test_decimal_commas_without_groups_are_numbers_in_their_spelling():
+    """A European export's "80,7" and "0,25" (no thousands group anywhere) are numbers, not a category
+    of every value; "1,234" alone stays a thousands group and a plain code stays text."""
+    rng = np.random.default_rng(4)
+    v = rng.uniform(0, 100, 300).round(1)
+    t = pa.table(
+        {
+            "rate": [f"{x:.1f}".replace(".", ",") for x in v],
+            "share": [f"{x / 100:.2f}".replace(".", ",") for x in v],
+            "count": [f"{x:,}" for x in rng.integers(1_000, 9_999, 300)],
+            "code": [str(x) for x in rng.integers(100, 999, 300)],
+        }
+    )
+    schema, _, out = round_trip(t)
+    assert schema.kinds() == {"rate": "continuous", "share": "continuous", "count": "integer", "code": "categorical"}
+    assert {c: schema.column(c).codec["decimal"] for c in ("rate", "share")} == {"rate": ",", "share": ","}
+    assert schema.column("count").codec["decimal"] == "."
+    assert out.schema == t.schema
+    rates = [float(x.replace(",", ".")) for x in out.column("rate").to_pylist()]
+    assert all(re.fullmatch(r"\d+,\d", x) for x in out.column("rate").to_pylist())
+    assert all(re.fullmatch(r"\d,\d\d", x) for x in out.column("share").to_pylist())
+    assert v.min() <= min(rates) and max(rates) <= v.max()
+
+
 def test_kind_and_format_overrides():
     t = pa.table({"d": ["01/02/2013", "03/04/2014", "05/06/2015"] * 20, "n": list(range(60))})
     schema, _, out = round_trip(t, {"d": {"kind": "datetime", "format": "%d/%m/%Y"}})
