@@ -1,4 +1,5 @@
-"""How a string column was written: dates, datetimes, times, formatted numbers and yes/no words.
+"""How a string column was written: dates, datetimes, times, formatted numbers and yes/no words;
+and the one codec of a non-string column, an Arrow time of day (time_of_day_codec).
 
 A CSV (or a Parquet file written from one) often holds typed values as text: "2013-02-21",
 "2013-02-20 01:41:20+00:00", "1,234.5", "$12.00", "45%", "Yes"/"No". `detect` finds such a
@@ -168,6 +169,26 @@ def from_format(fmt: str, arr) -> dict:
     if has_time and not has_date:
         codec["time_only"] = True
     return codec
+
+
+# A time of day is modelled as a timestamp on the day strptime gives a bare time ("16:37" ->
+# 1900-01-01 16:37), whether it was written as text or stored as an Arrow time32/time64 column.
+TIME_OF_DAY_EPOCH_US = int((pd.Timestamp("1900-01-01") - pd.Timestamp("1970-01-01")).value // 1000)
+TIME_OF_DAY_BOUNDS = ["1900-01-01 00:00:00", "1900-01-01 23:59:59.999999"]  # the type's range: public
+_DAY_US = 86_400_000_000
+
+
+def time_of_day_codec() -> dict:
+    """The codec of an Arrow time-of-day column (a database's TIME, a Parquet time32/time64):
+    read as timestamps like a time written as text, written back as the column's own time type."""
+    return {
+        "type": "datetime",
+        "format": "%H:%M:%S",
+        "native": "timestamp[us]",
+        "time_only": True,
+        "arrow_time": True,
+        "parse_rate": 1.0,
+    }
 
 
 def _distinct(arr) -> tuple[np.ndarray, np.ndarray]:
@@ -375,6 +396,9 @@ def parse(codec: dict, arr) -> pa.ChunkedArray:
         )
     if arr.type == typ:
         return arr
+    if pa.types.is_time(arr.type):  # time of day -> microseconds after midnight -> that time on 1900-01-01
+        us = pc.add(arr.cast(pa.time64("us")).cast(pa.int64()), TIME_OF_DAY_EPOCH_US)
+        return us.cast(typ)
     if not (
         pa.types.is_string(arr.type)
         or pa.types.is_large_string(arr.type)
@@ -410,6 +434,12 @@ def format_values(codec: dict, arr, typ: pa.DataType) -> pa.Array:
     """Native values -> strings in the codec's spelling, as Arrow type `typ` (the input's)."""
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
+    vt = typ.value_type if pa.types.is_dictionary(typ) else typ
+    if pa.types.is_time(vt):  # a timestamp on 1900-01-01 -> its time of day, in the column's unit
+        us = pc.subtract(arr.cast(pa.timestamp("us")).cast(pa.int64()), TIME_OF_DAY_EPOCH_US)
+        # within the day, as the model's bounds keep it; nulls stay nulls
+        us = pc.min_element_wise(pc.max_element_wise(us, 0, skip_nulls=False), _DAY_US - 1, skip_nulls=False)
+        return us.cast(pa.time64("us")).cast(vt, safe=False)  # safe=False: microseconds floored to `vt`'s unit
     null = arr.is_null().to_numpy(zero_copy_only=False)
     if codec["type"] == "boolean":
         v = np.where(arr.fill_null(False).to_numpy(zero_copy_only=False), codec["true"], codec["false"])
@@ -429,7 +459,6 @@ def format_values(codec: dict, arr, typ: pa.DataType) -> pa.Array:
         v = v.to_numpy(dtype=object, na_value=None)
     else:
         v = _format_numbers(arr.fill_null(0).to_numpy(zero_copy_only=False).astype(np.float64), codec)
-    vt = typ.value_type if pa.types.is_dictionary(typ) else typ
     if codec.get("null_text") is not None and null.any():  # the input's word for a missing value
         v = np.asarray(v, dtype=object)
         v[null] = codec["null_text"]

@@ -21,7 +21,7 @@ from synthgen.errors import SynthgenError
 
 
 def _supported(t: pa.DataType) -> bool:
-    """Types the schema and encoder model: numbers, strings, booleans, timestamps and dates."""
+    """Types the schema and encoder model: numbers, strings, booleans, timestamps, dates and times of day."""
     if pa.types.is_dictionary(t):
         t = t.value_type
     return (
@@ -31,6 +31,7 @@ def _supported(t: pa.DataType) -> bool:
         or pa.types.is_boolean(t)
         or pa.types.is_timestamp(t)
         or pa.types.is_date(t)
+        or pa.types.is_time(t)
         or pa.types.is_string(t)
         or pa.types.is_large_string(t)
         or pa.types.is_string_view(t)
@@ -64,7 +65,7 @@ def read_table(
             ropts, popts = pacsv.ReadOptions(encoding=encoding), pacsv.ParseOptions(delimiter=delim)
             table = pacsv.read_csv(path, read_options=ropts, parse_options=popts, convert_options=csv_convert_options())
             _check_names(table.column_names, str(path))
-            for name, text in zero_padded_columns(lambda: path, table, ropts, popts).items():
+            for name, text in columns_kept_as_text(lambda: path, table, ropts, popts).items():
                 i = table.schema.get_field_index(name)
                 table = table.set_column(i, pa.field(name, text.type), text)
         else:
@@ -108,21 +109,28 @@ def csv_convert_options(text_columns=(), only=None) -> pacsv.ConvertOptions:
     )
 
 
-def zero_padded_columns(source, table: pa.Table, ropts, popts) -> dict[str, pa.ChunkedArray]:
-    """The integer columns of `table`, read from the CSV `source()` opens, whose text holds a value
-    with a leading zero ("02134", "007"): zip codes and codes, whose zeros the typed read dropped
-    (02134 -> 2134). {name: the column as the file's strings}; a second read of those columns only."""
+def columns_kept_as_text(source, table: pa.Table, ropts, popts) -> dict[str, pa.ChunkedArray]:
+    """Columns of `table`, read from the CSV `source()` opens, whose typed read lost their spelling:
+    integer columns with a value written with a leading zero ("02134", "007": zip codes and codes,
+    02134 -> 2134), and times of day ("16:37" read as time32, written back "16:37:00"; as text they
+    get a time codec that keeps the spelling). {name: the column as the file's strings}; a second
+    read of those columns only."""
     ints = [f.name for f in table.schema if pa.types.is_integer(f.type)]
-    if not ints:
+    times = [f.name for f in table.schema if pa.types.is_time(f.type)]
+    if not ints and not times:
         return {}
     raw = pacsv.read_csv(
-        source(), read_options=ropts, parse_options=popts, convert_options=csv_convert_options(ints, ints)
+        source(),
+        read_options=ropts,
+        parse_options=popts,
+        convert_options=csv_convert_options(ints + times, ints + times),
     )
-    return {c: raw.column(c) for c in ints if pc.any(pc.match_substring_regex(raw.column(c), _LEADING_ZERO)).as_py()}
+    padded = [c for c in ints if pc.any(pc.match_substring_regex(raw.column(c), _LEADING_ZERO)).as_py()]
+    return {c: raw.column(c) for c in padded + times}
 
 
 def csv_text_columns(path, delimiter: str) -> list[str]:
-    """zero_padded_columns judged on the first MiB of a CSV file (the streamed prepare, which types
+    """columns_kept_as_text judged on the first MiB of a CSV file (the streamed prepare, which types
     a large file from its first block)."""
     with open(path, "rb") as f:
         head = f.read(_SNIFF_BYTES)
@@ -133,7 +141,7 @@ def csv_text_columns(path, delimiter: str) -> list[str]:
         typed = pacsv.read_csv(
             io.BytesIO(head), read_options=ropts, parse_options=popts, convert_options=csv_convert_options()
         )
-        return list(zero_padded_columns(lambda: io.BytesIO(head), typed, ropts, popts))
+        return list(columns_kept_as_text(lambda: io.BytesIO(head), typed, ropts, popts))
     except (pa.ArrowException, OSError, KeyError):  # KeyError: a duplicated column name
         return []  # the streamed read itself says what is wrong with the file
 

@@ -25,6 +25,7 @@ A first or a last name alone is not identifying.
 from __future__ import annotations
 
 import base64
+import os
 import re
 import unicodedata
 from functools import lru_cache
@@ -270,13 +271,28 @@ def style_of(valid: pa.ChunkedArray) -> dict:
     upper = pc.all(pc.equal(s, pc.utf8_upper(s))).as_py()
     shapes = pc.value_counts(pc.replace_substring_regex(s, r"\d", "#"))
     top = shapes.field("values")[int(np.argmax(shapes.field("counts").to_numpy()))].as_py() if len(shapes) else ""
+    phone_shape = top if re.fullmatch(r"[#\s()+.\-/x]*", top or "") else None
     lengths = np.quantile(pc.utf8_length(s).to_numpy(), np.linspace(0, 1, 11)) if len(s) else np.zeros(11)
     return {
         "case": "lower" if lower else "upper" if upper else "title",
-        "shape": top if re.fullmatch(r"[#\s()+.\-/x]*", top or "") else None,
+        "shape": phone_shape,
+        "prefix": _shared_prefix(s, phone_shape) if phone_shape else "",
         "lengths": [int(round(x)) for x in lengths],
         "unique": bool(unique),
     }
+
+
+def _shared_prefix(s: pa.Array, shape: str) -> str:
+    """The start every phone of the commonest shape shares ("+1 (", "+44 20 "): a country or
+    area code the fakes keep, so "+1 (555) ..." does not come back as "+7 (555) ...". At most half
+    the shape's digits, so a column of near-equal numbers never hands its numbers on."""
+    values = [v for v in s.to_pylist() if re.sub(r"\d", "#", v) == shape]
+    if len(values) < 20:
+        return ""
+    prefix = os.path.commonprefix(values)
+    while sum(ch.isdigit() for ch in prefix) > shape.count("#") // 2:
+        prefix = prefix[:-1]
+    return prefix
 
 
 def _case(v: np.ndarray, case: str) -> np.ndarray:
@@ -333,10 +349,11 @@ def fake_column(
         out = first + "." + last + digits + "@" + domains[rng.integers(0, len(domains), n)]
         return _case(out, "upper" if case == "upper" else "lower")
     if kind == "phone":
-        shape = style.get("shape") or "(###) ###-####"
+        shape, prefix = style.get("shape") or "(###) ###-####", style.get("prefix") or ""
+        shape = shape[len(prefix) :]
         digits = rng.integers(0, 10, (n, shape.count("#"))).astype(str)
         parts = shape.split("#")
-        out = np.full(n, parts[0], dtype=object)
+        out = np.full(n, prefix + parts[0], dtype=object)
         for j, p in enumerate(parts[1:]):
             out = out + digits[:, j] + p
         return out

@@ -336,7 +336,9 @@ def _infer_column(
         if forced == "text":
             return ColumnSchema(**base, kind="text", style=pii.style_of(valid)), arr
     codec = None
-    if is_string_type(vt) and (forced is None or forced in _CODEC_FAMILY):
+    if pa.types.is_time(vt) and forced in (None, "datetime"):
+        codec = codecs.time_of_day_codec()
+    elif is_string_type(vt) and (forced is None or forced in _CODEC_FAMILY):
         fmt = settings.get("format")
         codec = codecs.from_format(fmt, valid) if fmt else codecs.detect(valid, _CODEC_FAMILY.get(forced))
         if (forced or fmt) and (codec is None or codec["parse_rate"] < codecs.PARSE_MIN):
@@ -348,14 +350,14 @@ def _infer_column(
             )
         if codec is not None and codec.get("null_text") is not None and arr.null_count:
             codec.pop("null_text")  # real nulls too: both come back as nulls (one token cannot tell them apart)
-        if codec is not None:
-            arr = codecs.parse(codec, arr)
-            vt = arr.type
-            valid = arr.drop_null()
-            n_unique = len(pc.unique(valid)) if len(valid) else 0
-            base.update(null_share=float(arr.null_count / max(n_rows, 1)), n_unique=int(n_unique), codec=codec)
-            if not len(valid):
-                raise SynthgenError(f"column '{name}' has no value that parses; set data.columns.{name}.kind")
+    if codec is not None:
+        arr = codecs.parse(codec, arr)
+        vt = arr.type
+        valid = arr.drop_null()
+        n_unique = len(pc.unique(valid)) if len(valid) else 0
+        base.update(null_share=float(arr.null_count / max(n_rows, 1)), n_unique=int(n_unique), codec=codec)
+        if not len(valid):
+            raise SynthgenError(f"column '{name}' has no value that parses; set data.columns.{name}.kind")
     col = _infer_typed(name, t, vt, arr, valid, n_unique, base, forced, max_cats)
     return col, arr
 
@@ -414,7 +416,7 @@ def _infer_typed(name, t, vt, arr, valid, n_unique, base, forced, max_cats) -> C
             raise SynthgenError(
                 f"column '{name}' is {t}, which cannot be {kind}; cast it to strings first "
                 f"or set data.columns.{name}.kind to "
-                f"{'datetime' if is_temporal_type(vt) else 'continuous'}"
+                f"{'datetime' if is_temporal_type(vt) or pa.types.is_time(vt) else 'continuous'}"
             )
         counts = pc.value_counts(valid)
         values = counts.field("values").to_pylist()
@@ -589,7 +591,7 @@ def leans_on(deps: dict, x: str, target: str) -> bool:
 
 
 def date_relations(cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray]) -> list[dict]:
-    """Date columns that are (nearly) never before another one in the real rows, each tied to the
+    """Date columns (or times of day) that are (nearly) never before another one in the real rows, each tied to the
     nearest such earlier column: [{"column": B, "base": A, "op": ">=" | "==", "encoding"}], no
     cycles. Synthetic rows keep B >= A in every row (the real rate or better).
 
@@ -603,9 +605,12 @@ def date_relations(cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray])
     (B is modelled on its own and raised to A where a draw falls below it): an offset from a birth
     date would smear a screening date by the width of two bins.
     """
-    dt = [c for c in cols if c.kind == "datetime" and c.name in native and not (c.codec or {}).get("time_only")]
+    dt = [c for c in cols if c.kind == "datetime" and c.name in native]
     if len(dt) < 2:
         return []
+    # a time of day (modelled on 1900-01-01) is compared with other times of day only: every date
+    # is "after" it, which says nothing
+    clock = {c.name for c in dt if (c.codec or {}).get("time_only")}
     vals, zone = {}, {}
     for c in dt:
         ints, null, unit = temporal_ints(native[c.name])
@@ -627,7 +632,7 @@ def date_relations(cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray])
         # clocks do not compare; a date or naive timestamp is read as the other's clock
         za, zb = zone[a.name], zone[b.name]
         both = ~na & ~nb
-        if (za and zb and za != zb) or both.sum() < RELATION_MIN_ROWS:
+        if (za and zb and za != zb) or (a.name in clock) != (b.name in clock) or both.sum() < RELATION_MIN_ROWS:
             return None
         gap = (vb - va)[both]
         return (float(np.median(gap)), gap) if (gap >= 0).mean() >= RELATION_MIN_SHARE else None

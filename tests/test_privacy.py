@@ -165,6 +165,34 @@ def test_dp_dates_on_a_calendar_grid_keep_day_resolution():
     assert out.between(pd.Timestamp("1999-01-01"), pd.Timestamp("2011-01-01")).all()
 
 
+def test_dp_encoder_reads_numbers_dates_and_times_written_as_text():
+    """A CSV's "12.345,67", "31.12.2020", "Yes"/"No" and a Parquet time of day are parsed before the
+    DP histograms ("column 'Einkommen' is string, not numeric as at fitting time" stopped every DP
+    run on such a table) and come back in their spelling and type."""
+    rng = np.random.default_rng(5)
+    n = 4000
+    amount = np.round(np.exp(rng.normal(8, 0.5, n)), 2)
+    days = pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 365, n), unit="D")
+    table = pa.table(
+        {
+            "amount": [f"{x:,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".") for x in amount],
+            "day": days.strftime("%d.%m.%Y").tolist(),
+            "ok": rng.choice(["Yes", "No"], n).tolist(),
+            "opens": pa.array(rng.integers(8 * 3600, 18 * 3600, n), pa.int32()).cast(pa.time32("s")),
+        }
+    )
+    enc = _fit(table, epsilon=8.0)
+    out = enc.decode(enc.encode(table), np.random.default_rng(0))
+    assert out.schema == table.schema
+    values = [float(x.replace(".", "").replace(",", ".")) for x in out.column("amount").to_pylist()]
+    assert abs(np.median(values) - np.median(amount)) < 0.25 * np.median(amount)
+    dates = pd.to_datetime(pd.Series(out.column("day").to_pylist()), format="%d.%m.%Y")
+    assert dates.between(pd.Timestamp("2019-06-01"), pd.Timestamp("2021-06-01")).all()
+    assert set(out.column("ok").to_pylist()) <= {"Yes", "No"}
+    hours = out.column("opens").cast(pa.time64("us")).cast(pa.int64()).to_numpy() / 3.6e9
+    assert 6 <= np.median(hours) <= 20
+
+
 def test_dp_numbers_keep_their_shape_at_a_small_budget():
     """8,000 rows, 0.025 of epsilon per column: a skewed age with a 10 % tail past the range
     threshold keeps its distribution through the DP codec with or without declared bounds, and an

@@ -17,6 +17,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -198,6 +199,69 @@ def test_codes_written_with_leading_zeros_stay_text_in_csv(tmp_path):
     schema, _, out = round_trip(t)
     assert schema.column("zip").kind == "categorical" and set(out.column("zip").to_pylist()) <= set(zips)
     assert out.schema == t.schema
+
+
+def test_times_of_day_in_csv_come_back_in_their_spelling_read_whole_or_streamed(tmp_path):
+    """ "16:37" is read by the CSV reader as time32, which synthgen refused ("unsupported type
+    time32[s]"); it stays text with a time codec, so it comes back "09:23", not "09:23:00"."""
+    from synthgen.config import load_config
+    from synthgen.streaming import stream_source
+
+    rng = np.random.default_rng(5)
+    hours, minutes = rng.integers(8, 18, 200), rng.integers(0, 60, 200)
+    path = tmp_path / "times.csv"
+    pd.DataFrame({"at": [f"{h:02d}:{m:02d}" for h, m in zip(hours, minutes)], "n": rng.integers(0, 9, 200)}).to_csv(
+        path, index=False
+    )
+    t = read_table(path)
+    assert t.schema.field("at").type == pa.string()
+    streamed = next(stream_source(load_config(["data=file", f"data.path={path}"])).batches(100))
+    assert streamed.schema.field("at").type == pa.string()
+    schema, _, out = round_trip(t)
+    assert schema.column("at").kind == "datetime" and schema.column("at").codec["format"] == "%H:%M"
+    assert out.schema == t.schema
+    written = out.column("at").to_pylist()
+    assert all(re.fullmatch(r"\d\d:\d\d", x) for x in written) and "08:00" <= min(written) <= max(written) <= "17:59"
+
+
+@pytest.mark.parametrize("typ", [pa.time32("s"), pa.time32("ms"), pa.time64("us"), pa.time64("ns")])
+def test_arrow_times_of_day_are_modelled_and_keep_their_type(tmp_path, typ):
+    """A Parquet time-of-day column (a database's TIME) is a datetime to the model and comes back as
+    the same Arrow time type, within the real range, nulls kept."""
+    rng = np.random.default_rng(6)
+    seconds = rng.integers(6 * 3600, 22 * 3600, 300)
+    per = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}[typ.unit]
+    values = pa.array(seconds * per, pa.int32() if pa.types.is_time32(typ) else pa.int64()).cast(typ)
+    values = pc.if_else(pa.array(np.arange(300) % 10 == 0), pa.scalar(None, typ), values)
+    path = tmp_path / "times.parquet"
+    pq.write_table(pa.table({"opens": values, "k": rng.integers(0, 4, 300)}), path)
+    t = read_table(path)
+    schema, _, out = round_trip(t)
+    col = schema.column("opens")
+    assert col.kind == "datetime" and col.codec["arrow_time"] and col.resolution == "s"
+    assert out.schema == t.schema and out.column("opens").null_count > 0
+    back = out.column("opens").drop_null().cast(pa.time64("ns")).cast(pa.int64()).to_numpy() // 1_000_000_000
+    assert seconds.min() <= back.min() and back.max() <= seconds.max() and len(np.unique(back)) > 50
+
+
+def test_a_closing_time_never_before_its_opening_time_stays_so_and_no_date_leans_on_a_time():
+    """Times of day ordered in every real row are kept ordered (a 600-row table: 85 % of rows before); a date is
+    never tied to a time of day (every date is "after" 1900-01-01 16:37, which says nothing)."""
+    rng = np.random.default_rng(9)
+    opens = rng.integers(6 * 3600, 20 * 3600, 400)
+    closes = np.minimum(opens + rng.gamma(2, 1200, 400).astype(int), 86_399)
+    days = pd.Timestamp("2021-01-01") + pd.to_timedelta(rng.integers(0, 365, 400), unit="D")
+    t = pa.table(
+        {
+            "opens": pa.array(opens, pa.int32()).cast(pa.time32("s")),
+            "closes": pa.array(closes, pa.int32()).cast(pa.time32("s")),
+            "day": pa.array(days.date, pa.date32()),
+        }
+    )
+    schema, _, out = round_trip(t)
+    assert [(r["column"], r["base"]) for r in schema.relations] == [("closes", "opens")]
+    o, c = (out.column(k).cast(pa.int32()).to_numpy(zero_copy_only=False) for k in ("opens", "closes"))
+    assert (c >= o).all() and len(np.unique(c - o)) > 50
 
 
 def test_csv_missing_value_markers_are_nulls_and_none_is_a_level(tmp_path):
@@ -734,6 +798,23 @@ def test_fake_emails_are_unique_where_the_real_ones_are_across_chunks_and_repeat
     assert not set(emails) & set(t.column("email").to_pylist())
     # an e-mail on two rows each (messy_frame): not unique, so no row numbers either
     assert not infer_schema(pa.Table.from_pandas(messy_frame(), preserve_index=False)).column("email").style["unique"]
+
+
+def test_fake_phones_keep_the_country_code_every_real_phone_shares():
+    """ "+1 (920) 723-1676" came back as "+3 (414) 058-0702": the shape was kept, the "+1" every real
+    number shares was not. The shared start is kept, up to half the digits, and no fake is real."""
+    rng = np.random.default_rng(7)
+    phones = [f"+1 ({rng.integers(200, 999)}) {rng.integers(200, 999)}-{rng.integers(1000, 9999)}" for _ in range(300)]
+    same_area = [f"+44 20 7946 {rng.integers(1000, 9999)}" for _ in range(300)]  # 4 of 12 digits differ
+    t = pa.table({"phone": phones, "office": same_area, "n": rng.integers(0, 5, 300)})
+    schema, _, out = round_trip(t)
+    assert schema.column("phone").pii == "phone" and schema.column("phone").style["prefix"] == "+1 ("
+    assert schema.column("office").style["prefix"] == "+44 20 79"  # 6 of the 12 digits at most
+    fake, office = out.column("phone").to_pylist(), out.column("office").to_pylist()
+    assert all(re.fullmatch(r"\+1 \(\d{3}\) \d{3}-\d{4}", x) for x in fake)
+    assert all(re.fullmatch(r"\+44 20 79\d\d \d{4}", x) for x in office)
+    assert not set(fake) & set(phones) and not set(office) & set(same_area)
+    assert len({x[:8] for x in fake}) > 100  # the area codes still vary
 
 
 def test_fake_values_equal_to_real_ones_are_redrawn():

@@ -207,7 +207,7 @@ def test_missing_and_corrupt_files(tmp_path):
         (pa.table({"a": [1, 2], "b": [[1], [2]]}), "column 'b' has unsupported type list"),
         (pa.table({"a": [1, 2], "b": [{"x": 1}, {"x": 2}]}), "column 'b' has unsupported type struct"),
         (pa.table({"a": [1, 2], "b": [b"x", b"y"]}), "column 'b' has unsupported type binary"),
-        (pa.table({"a": [1, 2], "b": pa.array([1, 2], pa.time64("us"))}), "unsupported type time64"),
+        (pa.table({"a": [1, 2], "b": pa.array([1, 2], pa.duration("s"))}), "unsupported type duration"),
         (pa.table({"a": [1.0, float("inf")]}), "column 'a' holds infinite values"),
         (pa.table({"a": [1.0, -float("inf"), 3.0, None]}), "column 'a' holds infinite values"),  # int-as-float
         (pa.Table.from_arrays([pa.array([1, 2]), pa.array([3, 4])], names=["a", "a"]), "duplicate column names"),

@@ -36,6 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from synthgen import seeding
+from synthgen.codecs import TIME_OF_DAY_BOUNDS
 from synthgen.encoders.columns import CategoryCodec, NumericCodec, _scale_of, _units
 from synthgen.encoders.tabular import TabularEncoder
 from synthgen.errors import SynthgenError
@@ -70,7 +71,8 @@ def fit_dp_encoder(
     # The plain fit validates settings and learns the identifier formats; its codecs are discarded.
     base = TabularEncoder.fit(table, schema, **settings)
     rng = seeding.numpy_rng(seeding.DP_ENCODER, seed)
-    types = {f.name: f.type for f in schema.arrow_schema}
+    native = schema.to_native(table)  # codec columns (dates, numbers, yes/no written as text) parsed
+    types = {f.name: f.type for f in native.schema}
     modelled = [c for c in schema.columns if c.name in base.codecs]
     public = {c.name for c in modelled if _is_public_categorical(c, types[c.name], columns_cfg.get(c.name))}
     spending = [c for c in modelled if c.name not in public]
@@ -84,9 +86,12 @@ def fit_dp_encoder(
         if col.name not in base.codecs:
             cols.append(col)
             continue
-        arr, typ, declared = table.column(col.name), types[col.name], dict(columns_cfg.get(col.name) or {})
+        arr, typ, declared = native.column(col.name), types[col.name], dict(columns_cfg.get(col.name) or {})
         if col.kind in NUMERIC_KINDS:
-            new, codec, info = _numeric(col, typ, arr, declared.get("bounds"), eps_c, settings["n_bins"], n_noisy, rng)
+            bounds = declared.get("bounds")
+            if bounds is None and (col.codec or {}).get("time_only"):
+                bounds = TIME_OF_DAY_BOUNDS  # a time of day lies within its day: no budget for the range
+            new, codec, info = _numeric(col, typ, arr, bounds, eps_c, settings["n_bins"], n_noisy, rng)
         else:
             new, n_kept, info = _categorical(
                 col,
