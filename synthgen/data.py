@@ -78,7 +78,9 @@ class _Chunks(Dataset):
 
     def __getitem__(self, i):
         chunk, start, n = self.chunks[i]
-        return {"chunk": chunk, "start": start, "seed": self.seed, "cond": self.cond_for_chunk(chunk, start, n)}
+        cond = self.cond_for_chunk(chunk, start, n)
+        extra = cond if isinstance(cond, dict) else {"cond": cond}  # {"cond", "groups", "attributes"}: entities
+        return {"chunk": chunk, "start": start, "seed": self.seed, **extra}
 
 
 class ChunkDataModule(pl.LightningDataModule):
@@ -86,7 +88,8 @@ class ChunkDataModule(pl.LightningDataModule):
 
     Lightning's distributed sampler would pad uneven splits with repeated chunks; dealing the
     chunks ourselves (with `use_distributed_sampler=False`) writes each chunk exactly once.
-    `cond_for_chunk(chunk, start, n)` -> int64 [n, C] with -1 for free columns. With fewer chunks
+    `cond_for_chunk(chunk, start, n)` -> int64 [n, C] with -1 for free columns (or a dict with it
+    as "cond" and the rows' entity groups, synthgen/entities.py). With fewer chunks
     than ranks (a table of at most `generate.chunk_rows` rows on two processes) some ranks get
     none and simply write nothing, which Lightning refuses unless told it is intended.
     """

@@ -36,7 +36,8 @@ date column's `calendar` says when every value is a month's or a year's first da
 totals written as the sum of their parts (synthgen/sums.py); `dependencies` columns looked up from
 a key column's level (synthgen/dependencies.py). `name_sex`
 names the column (a gender, a salutation) whose levels the fake first names follow
-(synthgen/name_sex.py).
+(synthgen/name_sex.py). `entity` names a key repeated on each of an entity's rows, its attributes
+and rows-per-entity counts (synthgen/entities.py).
 
 Float NaN counts as null everywhere (the readers turn it into null).
 """
@@ -54,7 +55,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from synthgen import dependencies, name_sex
+from synthgen import dependencies, entities, name_sex
 from synthgen.errors import SynthgenError
 
 KINDS = ("continuous", "integer", "categorical", "boolean", "datetime", "identifier", "text", "pii", "empty")
@@ -109,6 +110,8 @@ class TableSchema:
     sums: list[dict] = field(default_factory=list)  # {"column": T, "parts": [A, ...]}: totals (synthgen/sums.py)
     # {"column": B, "by": A, "levels": [...], "values": [...]}: B looked up from A (synthgen/dependencies.py)
     dependencies: list[dict] = field(default_factory=list)
+    # {"column": key, "attributes": [...], "sizes": [[size, count], ...], "entities"} (synthgen/entities.py)
+    entity: dict | None = None
 
     @property
     def names(self) -> list[str]:
@@ -198,12 +201,18 @@ def _json_default(v):
 
 # ---- inference -------------------------------------------------------------------------------
 def infer_schema(
-    table: pa.Table, overrides: dict | None = None, max_stored_categories: int = 100_000, source: str = "input table"
+    table: pa.Table,
+    overrides: dict | None = None,
+    max_stored_categories: int = 100_000,
+    source: str = "input table",
+    entity="none",
 ) -> TableSchema:
     """Infer kind, null share and domain of each column.
 
     `overrides` maps column -> {"kind": ...} (or the kind as a plain string). The table is
     validated first (`synthgen.io.validate_table`), so every error names the column and the fix.
+    `entity`: data.entity ("auto", "none" or the key column; synthgen/entities.py). A found key
+    becomes an identifier (its real values are not modelled) and takes part in no other rule.
     """
     from synthgen.io import validate_table
 
@@ -222,6 +231,14 @@ def infer_schema(
         cols.append(col)
         if col.kind in ("datetime", "integer", "continuous"):
             native[name] = arr
+    kinds = {c.name: c.kind for c in cols}
+    forced = {n for n in overrides if _column_settings(n, overrides[n]).get("kind")}
+    found = entities.find(table, kinds, entity, lambda n: _id_like_name(n) and n not in forced)
+    if found:
+        i = table.column_names.index(found["column"])
+        c = cols[i]
+        cols[i] = ColumnSchema(c.name, "identifier", c.arrow_type, c.null_share, c.n_unique)
+        native.pop(c.name, None)
     sink = table.schema.serialize()
     dates, ints = day_numbers(cols, native)
     relations, ages = ages_and_relations(dates, ints, date_relations(cols, native))
@@ -245,6 +262,7 @@ def infer_schema(
         name_sex=name_sex.find(cols, table),
         sums=sums,
         dependencies=dependencies.find(cols, table, native, rewritten, rewritten | tied),
+        entity=found,
     )
 
 

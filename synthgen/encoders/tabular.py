@@ -239,14 +239,26 @@ class TabularEncoder:
                 out[:, j] = codec.encode(native.column(name))
         return out
 
-    def decode(self, tokens: np.ndarray, rng: np.random.Generator, row_offset: int = 0) -> pa.Table:
+    def _entity_keys(self, name: str, groups: np.ndarray, typ: pa.DataType, rng, null_share: float) -> pa.Array:
+        """The entity key of each row: one fresh key per group (synthgen/entities.py), on all its rows."""
+        uniq, inv = np.unique(groups, return_inverse=True)
+        vt = typ.value_type if pa.types.is_dictionary(typ) else typ
+        keys = _make_ids(name, self.id_formats[name], len(uniq), 0, vt, rng, 0.0, uniq).take(pa.array(inv))
+        if null_share > 0 and len(groups):
+            keys = pc.if_else(pa.array(rng.random(len(groups)) >= null_share), keys, pa.nulls(len(groups), keys.type))
+        return keys.dictionary_encode().cast(typ) if pa.types.is_dictionary(typ) else keys
+
+    def decode(
+        self, tokens: np.ndarray, rng: np.random.Generator, row_offset: int = 0, groups: np.ndarray | None = None
+    ) -> pa.Table:
         """int tokens [n, n_modelled_columns] -> Arrow table with the input's columns and types.
 
         Every column of the real table comes back, in order and with its Arrow type (free text
         only when encoder.text_strategy=drop is not set). `row_offset` is the index of the first
         row in the whole output: identifier keys are numbered from it, so chunks decoded
-        separately still give globally unique keys. The same tokens, rng state and row_offset
-        give the same table.
+        separately still give globally unique keys; `groups` [n]: each row's entity group, whose
+        number gives the entity key (synthgen/entities.py). The same tokens, rng state, row_offset
+        and groups give the same table.
         """
         tokens = np.asarray(tokens)
         n, C = len(tokens), len(self.codecs)
@@ -334,6 +346,8 @@ class TabularEncoder:
             col = self.schema.column(name)
             if name in decoded:
                 arrays.append(self._to_arrow(col, decoded[name], field.type))
+            elif name in self.id_formats and groups is not None and name == (self.schema.entity or {}).get("column"):
+                arrays.append(self._entity_keys(name, groups, field.type, rng, col.null_share))
             elif name in self.id_formats:
                 arrays.append(_make_ids(name, self.id_formats[name], n, row_offset, field.type, rng, col.null_share))
             elif name in fake:
@@ -788,16 +802,24 @@ def _id_format(name: str, arr: pa.ChunkedArray, typ: pa.DataType) -> dict:
 
 
 def _make_ids(
-    name: str, fmt: dict, n: int, row_offset: int, typ: pa.DataType, rng: np.random.Generator, null_share: float
+    name: str,
+    fmt: dict,
+    n: int,
+    row_offset: int,
+    typ: pa.DataType,
+    rng: np.random.Generator,
+    null_share: float,
+    rows: np.ndarray | None = None,
 ) -> pa.Array:
-    """n fresh keys numbered from row_offset, with nulls at the real null share (drawn from rng)."""
-    start = fmt.get("start", 0) + row_offset
-    nums = np.arange(start, start + n, dtype=np.int64)
+    """n fresh keys numbered from row_offset (or for the numbers `rows` [n]), with nulls at the real
+    null share (drawn from rng)."""
+    rows = np.arange(row_offset, row_offset + n, dtype=np.int64) if rows is None else rows
+    nums = fmt.get("start", 0) + rows
     vt = typ.value_type if pa.types.is_dictionary(typ) else typ
     if fmt["type"] == "int":
         if pa.types.is_integer(vt) and n:
             top = np.iinfo(vt.to_pandas_dtype()).max
-            if nums[-1] > top:
+            if nums.max() > top:
                 raise SynthgenError(
                     f"identifier column '{name}' ({vt}) has no room for {n} fresh keys above "
                     f"its real maximum; widen its type, e.g. to int64"
@@ -810,7 +832,7 @@ def _make_ids(
         out = (
             shaped
             if got.all()
-            else pc.if_else(pa.array(got), shaped, _make_ids(name, fmt["fresh"], n, row_offset, pa.string(), rng, 0))
+            else pc.if_else(pa.array(got), shaped, _make_ids(name, fmt["fresh"], n, 0, pa.string(), rng, 0, rows))
         )
     else:
         digits = pc.utf8_lpad(pa.array(nums).cast(pa.string()), width=fmt["width"], padding="0")

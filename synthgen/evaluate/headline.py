@@ -39,6 +39,8 @@ TABLE = (
     Headline("fidelity.durations", "Durations within their end day (worst)", "1 is ideal"),
     Headline("fidelity.sums", "Totals equal to their parts (worst)", "1 is ideal"),
     Headline("fidelity.dependencies", "Rows keeping their key's lookup (worst)", "1 is ideal"),
+    Headline("fidelity.entity_sizes", "Rows per entity (1 - TV distance)", "1 is ideal"),
+    Headline("fidelity.entity_attributes", "Entities keeping their attributes", "1 is ideal"),
     Headline("fidelity.name_sex", "First names agreeing with the sex column", "1 is ideal", "fidelity.name_sex_real"),
     Headline("bias.flagged_groups", "Flagged groups", "0"),
     Headline("validity.total", "Validity violations", "0"),

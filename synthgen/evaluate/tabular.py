@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from synthgen import dependencies, name_sex
+from synthgen import dependencies, entities, name_sex
 from synthgen.errors import SynthgenError
 from synthgen.evaluate.bias import bias_metrics, group_table
 from synthgen.evaluate.columns import DISCRETE, NUMERIC, check_kinds, key_part, subsample
@@ -106,6 +106,7 @@ def evaluate_tables(
     out.update(name_sex.scores(train, synthetic, kinds))
     out.update(total_scores(train, synthetic, kinds))
     out.update(dependencies.scores(train, synthetic, kinds))
+    out.update(entities.scores(train, synthetic, kinds))
 
     groups = group_table(
         p.train, p.synthetic, p.kinds, config.sensitive, config.target, p.task, config.bias_threshold_points

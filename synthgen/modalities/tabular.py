@@ -39,7 +39,12 @@ class TabularModality(Modality):
         else:
             hold, keep = holdout_split(len(table), cfg.data.holdout_share, cfg.seed)
             holdout, train = table.take(hold), table.take(keep)
-        schema = infer_schema(train, plain(cfg.data.columns), source=f"{cfg.data.path} (training split)")
+        schema = infer_schema(
+            train,
+            plain(cfg.data.columns),
+            source=f"{cfg.data.path} (training split)",
+            entity=cfg.data.get("entity", "none"),
+        )
         schema.check_modelled(str(cfg.data.path))
         for col in ([cfg.data.target] if cfg.data.target is not None else []) + list(cfg.data.sensitive or []):
             schema.column(col)  # one-line error for an unknown column
@@ -144,8 +149,12 @@ class TabularModality(Modality):
 
     # ---- generate --------------------------------------------------------------------------------
     def generation(self, enc: TabularEncoder, staging: Path) -> GenerationPlan:
+        import torch
+
+        from synthgen import seeding
         from synthgen.conditions import RowConditions
         from synthgen.data import plan_chunks
+        from synthgen.entities import EntityRows
         from synthgen.writers.table import TableChunkWriter
 
         g = self.cfg.generate
@@ -159,17 +168,40 @@ class TabularModality(Modality):
         dp = self._privacy_report()
         # Under DP nothing after training reads real rows: the copy redraw would (privacy/__init__.py).
         redraw = g.get("redraw_copies", True) and dp is None
+        # entity groups (synthgen/entities.py); not under DP, whose schema.json sizes are real counts
+        entity = enc.schema.entity if dp is None else None
+        groups = (
+            EntityRows(entity, rows.n_rows, seeding.numpy_rng(seeding.ENTITY_SIZES, self.cfg.seed)) if entity else None
+        )
         writer = TableChunkWriter(
             staging,
             enc,
             self.cfg.seed,
             rows.fix_values if rows.active else None,
             self._copy_guard(enc) if redraw else None,
+            groups.groups if groups else None,
+            entity["attributes"] if groups else (),
         )
         info = {**rows.info, **({"privacy": {**dp, "redraw_copies": False}} if dp else {})}
-        return GenerationPlan(
-            plan_chunks(rows.n_rows, chunk_rows), lambda chunk, start, n: rows.tokens(start, n), writer, info
-        )
+        if groups is not None:
+            info["entities"] = {"column": entity["column"], "groups": groups.n_groups}
+            attributes = torch.tensor(
+                [enc.layout.columns.index(a) for a in entity["attributes"] if a in enc.layout.columns], dtype=torch.long
+            )
+
+            def cond_for_chunk(chunk, start, n):
+                return {
+                    "cond": rows.tokens(start, n),
+                    "groups": torch.from_numpy(groups.groups(start, n)),
+                    "attributes": attributes,
+                }
+        else:
+
+            def cond_for_chunk(chunk, start, n):
+                return rows.tokens(start, n)
+
+        chunks = groups.chunks(rows.n_rows, chunk_rows) if groups else plan_chunks(rows.n_rows, chunk_rows)
+        return GenerationPlan(chunks, cond_for_chunk, writer, info)
 
     def _privacy_report(self) -> dict | None:
         """The model's DP spend (model/privacy.json), or None for a model trained without DP."""

@@ -66,8 +66,14 @@ class Generator(pl.LightningModule):
         # the chunk's own stream: fixed by (seed, chunk), whatever process runs it (synthgen/seeding.py)
         g = seeding.torch_generator(seeding.MODEL_DRAW, int(batch["seed"][0]), chunk, device=self.device)
         self.last_acceptance_rate = None  # set by sample_by_rejection when conditions need it
-        out = self.sample(batch["cond"][0].to(self.device), g)
-        return {"chunk": chunk, "output": out.cpu(), "acceptance_rate": self.last_acceptance_rate}
+        cond = batch["cond"][0].to(self.device)
+        if "groups" not in batch:
+            out = self.sample(cond, g)
+            return {"chunk": chunk, "output": out.cpu(), "acceptance_rate": self.last_acceptance_rate}
+        groups, attributes = batch["groups"][0], batch["attributes"][0]
+        out, cond = self.sample_entities(cond, groups, attributes, int(batch["seed"][0]), chunk, g)
+        # the conditions the rows were drawn under: the copy redraw draws again under the same
+        return {"chunk": chunk, "output": out.cpu(), "acceptance_rate": self.last_acceptance_rate, "cond": cond.cpu()}
 
 
 class TabularGenerator(Generator):
@@ -84,6 +90,29 @@ class TabularGenerator(Generator):
     @property
     def n_columns(self) -> int:
         return len(self.layout.cardinalities)
+
+    exact_conditions: bool = False
+    """Whether sample() draws the free columns given the fixed ones (the transformer) rather than
+    meeting them by rejection: entity attributes are then conditions, else written over a free draw."""
+
+    def sample_entities(self, cond, groups, attributes, seed: int, chunk: int, generator):
+        """Rows of whole entity groups (synthgen/entities.py): each group's attributes (column
+        indices `attributes` [A]) are those of its head, a free draw from the chunk's own heads
+        stream. -> (tokens [n, C], the conditions they were drawn under [n, C])."""
+        groups, attributes = groups.to(self.device), attributes.to(self.device)
+        if not len(groups) or not len(attributes):
+            return self.sample(cond, generator), cond
+        first = int(groups.min())
+        free = torch.full((int(groups.max()) - first + 1, self.n_columns), -1, dtype=torch.long, device=self.device)
+        heads = self.sample(free, seeding.torch_generator(seeding.ENTITY_HEADS, seed, chunk, device=self.device))
+        mine = heads[groups - first][:, attributes]  # [n, A]: each row's head
+        fixed = cond.clone()
+        fixed[:, attributes] = torch.where(cond[:, attributes] >= 0, cond[:, attributes], mine)  # the user's first
+        if self.exact_conditions:
+            return self.sample(fixed, generator), fixed
+        out = self.sample(cond, generator)
+        out[:, attributes] = fixed[:, attributes]
+        return out, cond
 
     def sample_by_rejection(self, draw, cond: torch.Tensor) -> torch.Tensor:
         """Meet the fixed tokens of `cond` with heads.rejection_sample over `draw(m, target)` rows,

@@ -47,6 +47,7 @@ def padded_nodes(n: int) -> int:
 
 class TabularTransformer(TabularGenerator):
     samples_with_autocast = True  # the trunk, under generate.precision
+    exact_conditions = True  # fixed columns go first in the sampling order
 
     def __init__(
         self,

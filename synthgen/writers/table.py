@@ -44,22 +44,30 @@ class TableChunkWriter(ChunkWriter):
     and `synthgen.copies_kept` for those still copying after the guard's last round).
     """
 
-    def __init__(self, out_dir: Path, encoder, seed: int, fix_values=None, guard=None):
+    def __init__(self, out_dir: Path, encoder, seed: int, fix_values=None, guard=None, groups=None, attributes=()):
         super().__init__(out_dir, seed)
         self.encoder, self.fix_values, self.guard = encoder, fix_values, guard
+        self.groups = groups  # (start, n) -> int64 [n]: each row's entity group (synthgen/entities.py)
+        self.attributes = list(attributes)  # entity columns written from each group's first row
 
     def write_chunk(self, model, prediction, batch, chunk: int, start: int) -> None:
         tokens = prediction["output"].numpy()
-        table = self.encoder.decode(tokens, decode_rng(self.seed, chunk), row_offset=start)
+        groups = self.groups(start, len(tokens)) if self.groups is not None else None
+        table = self.encoder.decode(tokens, decode_rng(self.seed, chunk), row_offset=start, groups=groups)
         figures = {}
         if prediction.get("acceptance_rate") is not None:  # conditions met by rejection sampling
             figures["acceptance_rate"] = prediction["acceptance_rate"]
         if self.guard is not None:
             table, figures["copies_redrawn"], figures["copies_kept"] = self._redraw_copies(
-                model, batch["cond"][0], chunk, start, tokens, table
+                model, prediction.get("cond", batch["cond"][0]), chunk, start, tokens, table
             )
         if self.fix_values is not None:  # the exact requested values (see synthgen/conditions.py)
             table = self.fix_values(table, start)
+        if groups is not None and self.attributes:  # one value per entity: its first row's
+            first = np.searchsorted(groups, groups, side="left")  # groups are ascending within a chunk
+            for name in self.attributes:
+                i = table.column_names.index(name)
+                table = table.set_column(i, table.field(i), table.column(i).take(pa.array(first)))
         if figures:  # kept with the shard (SHARD_FIGURES), read back by write_manifest
             meta = {f"synthgen.{k}".encode(): str(v).encode() for k, v in figures.items()}
             table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})

@@ -1,0 +1,202 @@
+"""Entities: a table of events with a key that repeats (`customer_id` on every order of the
+customer), as a database or CRM exports them flattened.
+
+Modelled as a category, such a key hands real keys on to the synthetic rows, each with the
+attributes of its real entity (a real customer's tier and country, looked up from the key).
+Instead the key is an `entity`: its real values are not modelled, and the generator writes fresh
+keys (in the real keys' format, none equal to a real one) to groups of rows, where
+
+- group sizes are drawn from the real rows-per-entity counts (clipped at their 99th percentile,
+  so one outsized entity is not described);
+- the entity's attributes, the columns that are constant within (nearly) every real entity
+  (tier, country, date of birth), are those of one synthetic "head" row per group, and every row
+  of the group is drawn with them fixed (the transformer conditions on them exactly; the GAN and
+  VAE take the head's values as they are written);
+- rows of a group are consecutive in the output.
+
+The schema's `entity`: {"column": key, "attributes": [...], "sizes": [[size, count], ...],
+"entities": number of real entities}. Found when `data.entity` names the key, or (the default,
+`data.entity: auto`) for one column with an id-like name ("customer_id", "PatientID", "user key")
+holding at least MIN_ENTITIES values that repeat (ENTITY_MIN_MEAN_ROWS rows per value on average).
+`data.entity: none` turns this off (the key is then modelled as any other column).
+
+Output chunks end where a group ends, so each entity is drawn whole in one chunk: its head from
+the chunk's own seeded stream, its attribute values written from its first row (a rare level or
+a number drawn inside its bin comes out once per entity), the same on any number of processes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from synthgen.errors import SynthgenError
+
+MIN_ENTITIES = 20  # fewer distinct keys than this: the key is a category (stores, branches)
+ENTITY_MIN_MEAN_ROWS = 1.5  # rows per key on average: below it the key is nearly unique (an identifier)
+ATTRIBUTE_MIN_SHARE = 0.99  # share of repeated entities in which a column holds one value
+SIZE_QUANTILE = 0.99  # group sizes are clipped here
+
+
+def find(table: pa.Table, kinds: dict[str, str], setting, id_like) -> dict | None:
+    """The table's entity key and its attributes, or None. `kinds`: column -> inferred kind;
+    `setting`: data.entity ("auto", "none" or a column name); `id_like`: the name rule."""
+    if setting in (None, "none", False):
+        return None
+    if setting != "auto":
+        if setting not in kinds:
+            raise SynthgenError(
+                f"data.entity={setting!r} is not a column; the table has: {', '.join(table.column_names)}"
+            )
+        key = setting
+        if kinds[key] not in ("categorical", "identifier", "integer"):
+            raise SynthgenError(
+                f"data.entity={key!r} is a {kinds[key]} column; an entity key is text or whole numbers "
+                f"that repeat (set data.entity=none to turn entities off)"
+            )
+        codes = _codes(table.column(key))
+        if _mean_rows(codes) < ENTITY_MIN_MEAN_ROWS:
+            raise SynthgenError(
+                f"data.entity={key!r}: its values hardly repeat ({_mean_rows(codes):.2f} rows per value); "
+                f"an entity key repeats on each of the entity's rows (set data.entity=none)"
+            )
+    else:
+        found = [
+            name
+            for name in table.column_names
+            if kinds[name] in ("categorical", "identifier", "integer")
+            and id_like(name)
+            and _repeats(table.column(name))
+        ]
+        if not found:
+            return None
+        key = found[0]
+        codes = _codes(table.column(key))
+    attributes = _attributes(table, kinds, key, codes)
+    sizes = np.bincount(codes[codes >= 0])
+    cap = max(int(np.quantile(sizes, SIZE_QUANTILE)), 1)
+    values, counts = np.unique(np.minimum(sizes, cap), return_counts=True)
+    return {
+        "column": key,
+        "attributes": attributes,
+        "sizes": [[int(v), int(c)] for v, c in zip(values, counts)],
+        "entities": int(len(sizes)),
+    }
+
+
+def _codes(arr: pa.ChunkedArray) -> np.ndarray:
+    """int64 [rows]: the key's dictionary code per row, -1 where null."""
+    codes, _ = pd.factorize(pd.Series(arr.to_pandas()), use_na_sentinel=True)
+    return np.asarray(codes, dtype=np.int64)
+
+
+def _mean_rows(codes: np.ndarray) -> float:
+    n = int(codes.max()) + 1 if len(codes) and codes.max() >= 0 else 0
+    return float((codes >= 0).sum() / n) if n else 0.0
+
+
+def _repeats(arr: pa.ChunkedArray) -> bool:
+    n = pc.count_distinct(arr).as_py()
+    return n >= MIN_ENTITIES and (len(arr) - arr.null_count) / max(n, 1) >= ENTITY_MIN_MEAN_ROWS
+
+
+def _attributes(table: pa.Table, kinds: dict[str, str], key: str, codes: np.ndarray) -> list[str]:
+    """Modelled columns holding one value (nulls counted as a value) in at least ATTRIBUTE_MIN_SHARE
+    of the entities with two rows or more."""
+    keep = codes >= 0
+    sizes = np.bincount(codes[keep])
+    repeated = sizes >= 2
+    if not repeated.any():
+        return []
+    out = []
+    modelled = ("categorical", "boolean", "integer", "continuous", "datetime")
+    for name in table.column_names:
+        if name == key or kinds[name] not in modelled:
+            continue
+        values, _ = pd.factorize(pd.Series(table.column(name).to_pandas()), use_na_sentinel=False)
+        frame = pd.DataFrame({"k": codes[keep], "v": np.asarray(values)[keep]})
+        distinct = frame.groupby("k")["v"].nunique().to_numpy()
+        if (distinct[repeated] == 1).mean() >= ATTRIBUTE_MIN_SHARE:
+            out.append(name)
+    return out
+
+
+class EntityRows:
+    """Which group each output row belongs to: group sizes drawn from the real rows-per-entity
+    counts with the run's seed until they cover n_rows (the last group cut to fit)."""
+
+    def __init__(self, entity: dict, n_rows: int, rng: np.random.Generator):
+        sizes = np.array([s for s, _ in entity["sizes"]], dtype=np.int64)
+        weights = np.array([c for _, c in entity["sizes"]], dtype=np.float64)
+        mean = float((sizes * weights).sum() / weights.sum())
+        drawn = np.zeros(0, dtype=np.int64)
+        while drawn.sum() < n_rows:  # at most a few rounds: each draws the expected count and a margin
+            more = int((n_rows - drawn.sum()) / mean * 1.1) + 16
+            drawn = np.concatenate([drawn, rng.choice(sizes, size=more, p=weights / weights.sum())])
+        ends = np.cumsum(drawn)
+        last = int(np.searchsorted(ends, n_rows, side="left"))
+        self.starts = np.concatenate([[0], ends[:last]])  # first row of each group, [groups]
+        self.n_groups = last + 1
+
+    def groups(self, start: int, n: int) -> np.ndarray:
+        """int64 [n]: the group of rows start .. start + n - 1."""
+        return np.searchsorted(self.starts, np.arange(start, start + n), side="right").astype(np.int64) - 1
+
+    def chunks(self, n_rows: int, chunk_rows: int) -> list[tuple[int, int, int]]:
+        """(chunk index, first row, row count) as data.plan_chunks gives them, but ending only where a
+        group ends (a group longer than chunk_rows is a chunk of its own): a chunk holds whole
+        entities, so their heads and values are drawn where their rows are."""
+        ends = np.append(self.starts[1:], n_rows)
+        out, start = [], 0
+        while start < n_rows:
+            # the last group end at most chunk_rows past start, or the first one after it
+            k = int(np.searchsorted(ends, start + chunk_rows, side="right")) - 1
+            end = int(ends[k]) if k >= 0 and ends[k] > start else int(ends[np.searchsorted(ends, start, side="right")])
+            out.append((len(out), start, end - start))
+            start = end
+        return out
+
+
+def scores(train: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict[str, float]:
+    """For each identifier column whose real values repeat like an entity key's:
+    `fidelity.entity_sizes.<key>`, 1 - the total variation distance between the real and synthetic
+    rows-per-entity counts (each clipped at the real 99th percentile), and
+    `fidelity.entity_attributes.<key>`, the share of synthetic entities with two rows or more whose
+    attributes (columns constant within the real entities) hold one value, the lowest over the
+    attributes. `fidelity.entity_sizes` / `fidelity.entity_attributes`: the lowest (1 is ideal)."""
+    out, sizes_all, attrs_all = {}, [], []
+    for key in [c for c, k in kinds.items() if k == "identifier" and c in syn.columns]:
+        real_t = pa.Table.from_pandas(train[[key]], preserve_index=False)
+        if not _repeats(real_t.column(key)):
+            continue
+        codes = _codes(real_t.column(key))
+        real_sizes = np.bincount(codes[codes >= 0])
+        cap = max(int(np.quantile(real_sizes, SIZE_QUANTILE)), 1)
+
+        def histogram(counts):
+            counts = np.minimum(counts, cap)
+            return np.bincount(counts, minlength=cap + 1)[: cap + 1] / max(len(counts), 1)
+
+        syn_sizes = syn[key].value_counts(dropna=True).to_numpy()
+        fit = float(1 - 0.5 * np.abs(histogram(real_sizes) - histogram(syn_sizes)).sum())
+        out[f"fidelity.entity_sizes.{key}"] = fit
+        sizes_all.append(fit)
+        table = pa.Table.from_pandas(train, preserve_index=False)
+        shares = []
+        for a in _attributes(table, {c: kinds.get(c, "") for c in table.column_names}, key, codes):
+            if a not in syn.columns:
+                continue
+            g = syn[[key, a]].astype({a: object}).fillna({a: "<null>"}).groupby(key)[a]
+            multi = (g.size() >= 2).to_numpy()
+            if multi.any():
+                shares.append(float((g.nunique().to_numpy()[multi] == 1).mean()))
+        if shares:
+            out[f"fidelity.entity_attributes.{key}"] = min(shares)
+            attrs_all.append(min(shares))
+    if sizes_all:
+        out["fidelity.entity_sizes"] = min(sizes_all)
+    if attrs_all:
+        out["fidelity.entity_attributes"] = min(attrs_all)
+    return out

@@ -1,0 +1,190 @@
+"""Entities (synthgen/entities.py): a key repeated on each of an entity's rows gets fresh keys on
+groups of synthetic rows, sized like the real entities, each group keeping its attributes."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from synthgen.entities import EntityRows, scores
+from synthgen.errors import SynthgenError
+from synthgen.schema import infer_schema
+from tests.conftest import tiny_overrides
+
+
+def orders(customers: int = 120, seed: int = 0) -> pd.DataFrame:
+    """Orders of `customers` customers (1-12 each): tier and country belong to the customer,
+    the amount follows the tier, the payment method varies per order."""
+    rng = np.random.default_rng(seed)
+    tier = rng.choice(["basic", "plus", "pro"], customers, p=[0.6, 0.3, 0.1])
+    country = rng.choice(["US", "DE", "FR"], customers)
+    n = rng.integers(1, 13, customers)
+    who = np.repeat(np.arange(customers), n)
+    base = np.array([{"basic": 20, "plus": 60, "pro": 200}[t] for t in tier])[who]
+    return pd.DataFrame(
+        {
+            "order_id": np.arange(len(who)) + 1,
+            "customer_id": [f"C{100000 + i}" for i in who],
+            "tier": tier[who],
+            "country": country[who],
+            "amount": np.round(rng.gamma(2, base / 2), 2),
+            "method": rng.choice(["card", "paypal", "wire"], len(who)),
+        }
+    )
+
+
+def kinds_of(df: pd.DataFrame) -> dict[str, str]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return infer_schema(pa.Table.from_pandas(df, preserve_index=False)).kinds()
+
+
+def test_a_repeated_id_like_key_is_an_entity_with_its_attributes():
+    df = orders()
+    t = pa.Table.from_pandas(df, preserve_index=False)
+    schema = infer_schema(t, entity="auto")
+    assert schema.entity["column"] == "customer_id" and schema.entity["attributes"] == ["tier", "country"]
+    assert schema.column("customer_id").kind == "identifier"  # its real values are not modelled
+    assert schema.entity["entities"] == 120
+    counts = df["customer_id"].value_counts()
+    assert (
+        sum(c for _, c in schema.entity["sizes"]) == 120 and max(s for s, _ in schema.entity["sizes"]) <= counts.max()
+    )
+    assert not [d for d in schema.dependencies if d["by"] == "customer_id"]  # no lookup from real keys
+    # without it (the default of infer_schema, and data.entity=none) the key is a category
+    assert infer_schema(t).column("customer_id").kind == "categorical" and infer_schema(t).entity is None
+
+
+def test_keys_that_are_not_entity_keys_are_left_alone():
+    df = orders()
+    rng = np.random.default_rng(1)
+    few = df.assign(customer_id=rng.choice([f"S{i}" for i in range(8)], len(df)))  # 8 stores: a category
+    named = df.rename(columns={"customer_id": "customer"})  # not an id-like name
+    for table in (few, named):
+        assert infer_schema(pa.Table.from_pandas(table, preserve_index=False), entity="auto").entity is None
+    forced = infer_schema(pa.Table.from_pandas(df, preserve_index=False), {"customer_id": "categorical"}, entity="auto")
+    assert forced.entity is None and forced.column("customer_id").kind == "categorical"
+    explicit = infer_schema(pa.Table.from_pandas(named, preserve_index=False), entity="customer")
+    assert explicit.entity["column"] == "customer"
+
+
+@pytest.mark.parametrize(
+    "setting,needle",
+    [
+        ("nope", "data.entity='nope' is not a column"),
+        ("amount", "data.entity='amount' is a continuous column"),
+        ("order_id", "hardly repeat"),
+    ],
+)
+def test_a_bad_entity_setting_is_one_line(setting, needle):
+    with pytest.raises(SynthgenError) as e:
+        infer_schema(pa.Table.from_pandas(orders(), preserve_index=False), entity=setting)
+    assert needle in str(e.value) and "\n" not in str(e.value)
+
+
+def test_group_sizes_cover_the_rows_and_follow_the_real_counts():
+    entity = {"column": "k", "attributes": [], "sizes": [[1, 50], [4, 30], [10, 20]], "entities": 100}
+    rows = EntityRows(entity, 10_000, np.random.default_rng(0))
+    groups = rows.groups(0, 10_000)
+    assert groups[0] == 0 and groups[-1] == rows.n_groups - 1 and (np.diff(groups) >= 0).all()
+    sizes = np.bincount(groups)[:-1]  # the last group may be cut
+    assert set(sizes) <= {1, 4, 10}
+    share = np.array([(sizes == s).mean() for s in (1, 4, 10)])
+    np.testing.assert_allclose(share, [0.5, 0.3, 0.2], atol=0.05)
+    # any slice gives the same groups as the whole
+    assert (rows.groups(4321, 100) == groups[4321:4421]).all()
+    again = EntityRows(entity, 10_000, np.random.default_rng(0))
+    assert (again.starts == rows.starts).all()
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 7, 50, 10_000])
+def test_chunks_hold_whole_groups(chunk_rows):
+    entity = {"column": "k", "attributes": [], "sizes": [[1, 5], [6, 3], [20, 1]], "entities": 9}
+    rows = EntityRows(entity, 500, np.random.default_rng(3))
+    chunks = rows.chunks(500, chunk_rows)
+    assert [c[0] for c in chunks] == list(range(len(chunks)))
+    assert chunks[0][1] == 0 and sum(c[2] for c in chunks) == 500
+    assert all(a[1] + a[2] == b[1] for a, b in zip(chunks, chunks[1:]))
+    ends = set(np.append(rows.starts[1:], 500).tolist())
+    for _, start, n in chunks:
+        assert start + n in ends  # never inside a group
+        assert n <= chunk_rows or len(np.unique(rows.groups(start, n))) == 1  # longer only for one group
+
+
+def test_scores_read_sizes_and_attributes_from_the_rows():
+    real = orders()
+    kinds = {**kinds_of(real), "customer_id": "identifier"}
+    same = scores(real, real, kinds)
+    assert same["fidelity.entity_sizes"] == 1.0 and same["fidelity.entity_attributes"] == 1.0
+    shuffled = real.assign(tier=np.random.default_rng(2).permutation(real["tier"].to_numpy()))
+    assert scores(real, shuffled, kinds)["fidelity.entity_attributes"] < 0.5
+    singles = real.assign(customer_id=[f"X{i}" for i in range(len(real))])
+    assert scores(real, singles, kinds)["fidelity.entity_sizes"] < 0.2
+
+
+@pytest.fixture(scope="module")
+def entity_runs(tmp_path_factory):
+    """The orders table through the transformer and the GAN, generated in chunks of 50 rows (groups
+    straddle chunks), and the transformer's generate stage run again."""
+    from synthgen.config import load_config
+    from synthgen.pipeline import generate, run_all
+
+    tmp = tmp_path_factory.mktemp("entities")
+    path = tmp / "orders.parquet"
+    orders(customers=150).to_parquet(path)
+    out = {}
+    for family in ("transformer", "gan"):
+        tiny = [o for o in tiny_overrides(tmp / family) if family == "transformer" or not o.startswith("model.")]
+        cfg = load_config(
+            [*tiny, "data=file", f"data.path={path}", f"model={family}", "generate.chunk_rows=50", "data.max_rows=null"]
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = run_all(cfg)
+        out[family] = (cfg, result, pq.read_table(tmp / family / "out" / "synthetic").to_pandas())
+    cfg, _, first = out["transformer"]
+    generate(cfg)
+    out["again"] = pq.read_table(tmp / "transformer" / "out" / "synthetic").to_pandas()
+    return pd.read_parquet(path), out
+
+
+@pytest.mark.parametrize("family", ["transformer", "gan"])
+def test_synthetic_entities_have_fresh_keys_their_own_attributes_and_real_sizes(entity_runs, family):
+    real, out = entity_runs
+    _, result, syn = out[family]
+    assert not set(syn["customer_id"]) & set(real["customer_id"])  # fresh keys, none real
+    assert syn["customer_id"].str.fullmatch(r"C\d{6}").all()  # in the real keys' format
+    per = syn.groupby("customer_id", sort=False)
+    assert (per["tier"].nunique() == 1).all() and (per["country"].nunique() == 1).all()
+    assert per.size().max() > 1 and per.size().max() <= 12
+    starts = syn["customer_id"].ne(syn["customer_id"].shift()).cumsum()
+    assert starts.nunique() == syn["customer_id"].nunique()  # each entity's rows are consecutive
+    assert result["fidelity.entity_attributes"] == 1.0 and result["privacy.identifier_copies"] == 0
+    assert result["fidelity.entity_sizes"] > 0.6
+
+
+def test_entity_generation_is_reproducible(entity_runs):
+    _, out = entity_runs
+    pd.testing.assert_frame_equal(out["transformer"][2], out["again"])
+
+
+def test_under_dp_every_row_gets_its_own_key(tmp_path):
+    """DP does not release the real rows-per-entity counts: the key is fresh on every row."""
+    from synthgen.config import load_config
+    from synthgen.pipeline import run_all
+
+    path = tmp_path / "orders.parquet"
+    orders(customers=150).to_parquet(path)
+    cfg = load_config(
+        tiny_overrides(tmp_path, "data=file", f"data.path={path}", "privacy.epsilon=8", "data.max_rows=null")
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run_all(cfg)
+    syn = pq.read_table(tmp_path / "out" / "synthetic").to_pandas()
+    assert syn["customer_id"].is_unique and not set(syn["customer_id"]) & set(pd.read_parquet(path)["customer_id"])
