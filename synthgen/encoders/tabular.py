@@ -89,7 +89,10 @@ class TabularEncoder:
         self._names = pii.unpack(names) if names else None
         self._hashes = {k: pii.unpack(v) for k, v in self.real_hashes.get("columns", {}).items()}
         self._lookup_tables = None  # schema `dependencies` as decode's lookups, built on first use (_lookups)
-        self.layout = TokenLayout(tuple(codecs), tuple(c.cardinality for c in codecs.values()))
+        entity = schema.entity or {}
+        self.layout = TokenLayout(
+            tuple(codecs), tuple(c.cardinality for c in codecs.values()), first=tuple(entity.get("attributes", ()))
+        )
         self._cards = np.array(self.layout.cardinalities, dtype=np.int64)
 
     # ---- fitting -----------------------------------------------------------------------------

@@ -81,6 +81,10 @@ class TabularTransformer(TabularGenerator):
             raise ValueError(f"model.tabular.column_order must be 'cardinality' or 'table', got {column_order!r}")
         cards = self.layout.cardinalities
         generation = torch.tensor(cards).argsort(stable=True) if column_order == "cardinality" else torch.arange(C)
+        # an entity's attributes first (their order kept): rows drawn given them follow the model's own
+        # order, not a conditioned one (flights_planes: origin's shape 0.953 conditioned, benchmarks/entities.md)
+        first = torch.tensor([c in layout.get("first", ()) for c in layout["columns"]])
+        generation = torch.cat([generation[first[generation]], generation[~first[generation]]])
         self.register_buffer("generation", generation, persistent=False)  # [C] columns in generation order
         self.register_buffer("rank", generation.argsort(), persistent=False)  # [C] each column's place in it
         # The head read per column, padded to the widest vocabulary K among the columns of at most
