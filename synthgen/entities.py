@@ -86,6 +86,17 @@ def find(table: pa.Table, kinds: dict[str, str], setting, id_like) -> dict | Non
     }
 
 
+def describe_entity(entity: dict) -> str:
+    """The log line that says an entity was found and what becomes of it."""
+    sizes = [s for s, _ in entity["sizes"]]
+    attributes = ", ".join(entity["attributes"]) or "none"
+    return (
+        f"'{entity['column']}' is an entity key ({entity['entities']:,} entities, {min(sizes)}-{max(sizes)} rows "
+        f"each; attributes: {attributes}): synthetic rows come in groups under fresh keys, none real "
+        f"(data.entity=none models it as a plain column)"
+    )
+
+
 def _codes(arr: pa.ChunkedArray) -> np.ndarray:
     """int64 [rows]: the key's dictionary code per row, -1 where null."""
     codes, _ = pd.factorize(pd.Series(arr.to_pandas()), use_na_sentinel=True)

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from synthgen.entities import EntityRows, scores
+from synthgen.entities import EntityRows, describe_entity, scores
 from synthgen.errors import SynthgenError
 from synthgen.schema import infer_schema
 from tests.conftest import tiny_overrides
@@ -51,6 +51,8 @@ def test_a_repeated_id_like_key_is_an_entity_with_its_attributes():
     assert schema.entity["column"] == "customer_id" and schema.entity["attributes"] == ["tier", "country"]
     assert schema.column("customer_id").kind == "identifier"  # its real values are not modelled
     assert schema.entity["entities"] == 120
+    said = describe_entity(schema.entity)  # the prepare stage's log line
+    assert said.startswith("'customer_id' is an entity key (120 entities, 1-12 rows each; attributes: tier, country)")
     counts = df["customer_id"].value_counts()
     assert (
         sum(c for _, c in schema.entity["sizes"]) == 120 and max(s for s, _ in schema.entity["sizes"]) <= counts.max()

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from synthgen.artifacts import check_synthetic, load_artifact, read_parquet
+from synthgen.entities import describe_entity
 from synthgen.errors import SynthgenError
 from synthgen.io import read_table, staged_dir, write_parquet_atomic
 from synthgen.modalities import GenerationPlan, Modality, holdout_split, plain
@@ -71,6 +72,8 @@ class TabularModality(Modality):
             write_parquet_atomic(holdout, d / "holdout.parquet")
             schema.save(d / "schema.json")
         log.info("prepared %d train and %d holdout rows in %s", len(train), len(holdout), paths.prepared)
+        if schema.entity:
+            log.info("%s", describe_entity(schema.entity))
 
     def encode(self) -> None:
         from synthgen import shards
