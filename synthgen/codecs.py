@@ -1,4 +1,5 @@
-"""How a string column was written: dates, datetimes, times, formatted numbers and yes/no words;
+"""How a string column was written: dates, datetimes, times, elapsed times ("31:05"), formatted
+numbers and yes/no words;
 and the one codec of a non-string column, an Arrow time of day (time_of_day_codec).
 
 A CSV (or a Parquet file written from one) often holds typed values as text: "2013-02-21",
@@ -135,10 +136,15 @@ def detect(arr: pa.ChunkedArray, want: str | None = None) -> dict | None:
 def _detect(values, counts, want: str | None, plain_numbers: bool = False) -> dict | None:
     total = counts.sum()
     best = None
-    for family in ("boolean", "datetime", "number"):
-        if want is not None and family != want:
+    for family in ("boolean", "duration", "datetime", "number"):
+        if want is not None and family != want and not (want == "number" and family == "duration"):
             continue
-        detector = {"boolean": _detect_bool, "datetime": _detect_datetime, "number": _detect_number}[family]
+        detector = {
+            "boolean": _detect_bool,
+            "duration": _detect_duration,
+            "datetime": _detect_datetime,
+            "number": _detect_number,
+        }[family]
         codec = detector(values, counts, plain_numbers) if family == "number" else detector(values, counts)
         if codec is None:
             continue
@@ -148,6 +154,59 @@ def _detect(values, counts, want: str | None, plain_numbers: bool = False) -> di
         if codec["parse_rate"] >= PARSE_MIN:
             return codec
     return best if want is not None else None
+
+
+# elapsed time written like a clock: "4:24", "31:05", "1:02:03" (hours, minutes and seconds)
+_CLOCK = re.compile(r"^\s*(\d+):([0-5]\d)(?::([0-5]\d))?\s*$")
+
+
+def _detect_duration(values, counts) -> dict | None:
+    """Elapsed times written like a clock, whose first field passes 23 somewhere ("31:05", "25:10:00")
+    or that mix "m:ss" and "h:mm:ss" (race times): a time of day cannot hold them, and read as one
+    the longer ones became nulls (or the column a category of every value). Modelled as a whole
+    count of the last field's unit (seconds, or minutes for "h:mm"), written back in the same fields
+    and padding: {"type": "duration", "fields": 2 | 3 | "mixed", "width", "native": "int64"}."""
+    m = pd.Series(values, dtype=object).astype(str).str.extract(_CLOCK)
+    ok = m[0].notna().to_numpy()
+    if not ok.any():
+        return None
+    three = m[2][ok].notna()
+    mixed = bool(three.any() and not three.all())
+    if not (mixed or (m[0][ok].astype(np.int64) >= 24).any()):
+        return None  # a time of day ("9:05", "23:59") reads these
+    first = m[0][ok].str.len()  # "04:24" beside "116:40": padded to two digits
+    padded = bool(first.min() > 1 and m[0][ok].str.startswith("0").any())
+    return {
+        "type": "duration",
+        "fields": "mixed" if mixed else 3 if three.all() else 2,
+        "width": int(first.min()) if padded else 1,
+        "native": "int64",
+        "_ok": int(counts[ok].sum()),
+    }
+
+
+def _clock_counts(codec: dict, s: pd.Series) -> pd.Series:
+    """Strings -> whole counts of the last field's unit (nullable Int64; null where one does not parse)."""
+    m = s.astype(object).where(s.notna(), None).astype("string").str.extract(_CLOCK).astype("Int64")
+    if codec["fields"] == 2:
+        return m[0] * 60 + m[1]
+    if codec["fields"] == 3:
+        return m[0] * 3600 + m[1] * 60 + m[2]
+    return (m[0] * 3600 + m[1] * 60 + m[2]).fillna(m[0] * 60 + m[1])  # "m:ss" beside "h:mm:ss"
+
+
+def _clock_strings(codec: dict, v: np.ndarray) -> np.ndarray:
+    """Whole counts -> "m:ss" / "h:mm:ss" in the codec's fields and padding (object array)."""
+    v = np.maximum(v.astype(np.int64), 0)
+    sixty = lambda x: pd.Series(x % 60).astype(str).str.zfill(2)  # noqa: E731
+    w = codec["width"]
+    two = pd.Series(v // 60).astype(str).str.zfill(w) + ":" + sixty(v)
+    three = pd.Series(v // 3600).astype(str).str.zfill(w) + ":" + sixty(v // 60) + ":" + sixty(v)
+    if codec["fields"] == 2:
+        return two.to_numpy(dtype=object)
+    if codec["fields"] == 3:
+        return three.to_numpy(dtype=object)
+    return np.where(v >= 3600, three, two).astype(object)
 
 
 def from_format(fmt: str, arr) -> dict:
@@ -382,6 +441,7 @@ def native_type(codec: dict) -> pa.DataType:
         "bool": pa.bool_(),
         "timestamp[us, tz=UTC]": pa.timestamp("us", tz="UTC"),
         "double": pa.float64(),
+        "int64": pa.int64(),
     }[codec["native"]]
 
 
@@ -414,6 +474,8 @@ def parse(codec: dict, arr) -> pa.ChunkedArray:
             dtype=object,
         )
         return pa.chunked_array([pa.array(out, type=pa.bool_(), from_pandas=True)])
+    if codec["type"] == "duration":
+        return pa.chunked_array([pa.array(_clock_counts(codec, s), type=pa.int64(), from_pandas=True)])
     if codec["type"] == "datetime":
         d = _parse_dt(s.to_numpy(), codec["format"])
         if pa.types.is_date(typ):
@@ -457,6 +519,8 @@ def format_values(codec: dict, arr, typ: pa.DataType) -> pa.Array:
         elif codec.get("zone") == ":":
             v = v.str.replace(r"([+-]\d\d)(\d\d)$", r"\1:\2", regex=True)
         v = v.to_numpy(dtype=object, na_value=None)
+    elif codec["type"] == "duration":
+        v = _clock_strings(codec, arr.fill_null(0).to_numpy(zero_copy_only=False))
     else:
         v = _format_numbers(arr.fill_null(0).to_numpy(zero_copy_only=False).astype(np.float64), codec)
     if codec.get("null_text") is not None and null.any():  # the input's word for a missing value

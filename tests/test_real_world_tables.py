@@ -224,6 +224,34 @@ def test_times_of_day_in_csv_come_back_in_their_spelling_read_whole_or_streamed(
     assert all(re.fullmatch(r"\d\d:\d\d", x) for x in written) and "08:00" <= min(written) <= max(written) <= "17:59"
 
 
+@pytest.mark.parametrize(
+    "spell",
+    [
+        lambda x: f"{x // 60}:{x % 60:02d}",  # call lengths "4:24", "31:05"
+        lambda x: f"{x // 3600}:{x // 60 % 60:02d}:{x % 60:02d}" if x >= 3600 else f"{x // 60}:{x % 60:02d}",  # race
+        lambda x: f"{x // 60:02d}:{x % 60:02d}",  # "04:24", padded
+    ],
+)
+def test_elapsed_times_written_like_a_clock_are_counts_in_their_spelling(spell):
+    """Minutes past 23 are no time of day: 1.5 % of such values became nulls (read as "%H:%M"), 4 %
+    made the column a category of every value. They are whole counts, written back the same way."""
+    rng = np.random.default_rng(11)
+    seconds = np.concatenate([rng.integers(30, 1400, 985), rng.integers(1440, 7000, 15)])  # 1.5 % past 24 min
+    t = pa.table({"length": [spell(int(x)) for x in seconds]})
+    schema, _, out = round_trip(t)
+    col = schema.column("length")
+    assert col.kind == "integer" and col.codec["type"] == "duration" and col.null_share == 0
+    assert (col.min, col.max) == (int(seconds.min()), int(seconds.max()))
+    from synthgen.codecs import parse
+
+    np.testing.assert_array_equal(parse(col.codec, t.column("length")).to_numpy(), seconds)
+    assert out.schema == t.schema and out.column("length").null_count == 0
+    back = parse(col.codec, out.column("length")).to_numpy()
+    assert seconds.min() <= back.min() and back.max() <= seconds.max()
+    assert [spell(int(x)) for x in back] == out.column("length").to_pylist()  # the same fields and padding
+    assert infer_schema(pa.table({"at": [spell(int(x)) for x in seconds[:985] // 60]})).column("at").kind == "datetime"
+
+
 @pytest.mark.parametrize("typ", [pa.time32("s"), pa.time32("ms"), pa.time64("us"), pa.time64("ns")])
 def test_arrow_times_of_day_are_modelled_and_keep_their_type(tmp_path, typ):
     """A Parquet time-of-day column (a database's TIME) is a datetime to the model and comes back as
