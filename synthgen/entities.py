@@ -10,8 +10,9 @@ keys (in the real keys' format, none equal to a real one) to groups of rows, whe
   so one outsized entity is not described);
 - the entity's attributes, the columns that are constant within (nearly) every real entity
   (tier, country, date of birth), are those of one synthetic "head" row per group, and every row
-  of the group is drawn with them fixed (the transformer conditions on them exactly; the GAN and
-  VAE take the head's values as they are written);
+  of the group is drawn with them fixed (the transformer generates them first; the GAN and VAE
+  take the head's values as they are written); a constant fake name, e-mail or other key is the
+  group's first row's on all its rows;
 - rows of a group are consecutive in the output.
 
 The schema's `entity`: {"column": key, "attributes": [...], "sizes": [[size, count], ...],
@@ -122,9 +123,11 @@ def _attributes(table: pa.Table, kinds: dict[str, str], key: str, codes: np.ndar
     if not repeated.any():
         return []
     out = []
-    modelled = ("categorical", "boolean", "integer", "continuous", "datetime")
+    # modelled columns, and those written at decode (fake names and e-mails, other keys, free text):
+    # one customer, one name
+    kept = ("categorical", "boolean", "integer", "continuous", "datetime", "pii", "text", "identifier")
     for name in table.column_names:
-        if name == key or kinds[name] not in modelled:
+        if name == key or kinds[name] not in kept:
             continue
         values, _ = pd.factorize(pd.Series(table.column(name).to_pandas()), use_na_sentinel=False)
         frame = pd.DataFrame({"k": codes[keep], "v": np.asarray(values)[keep]})

@@ -34,6 +34,7 @@ def orders(customers: int = 120, seed: int = 0) -> pd.DataFrame:
             "country": country[who],
             "amount": np.round(rng.gamma(2, base / 2), 2),
             "method": rng.choice(["card", "paypal", "wire"], len(who)),
+            "email": [f"customer{i}@example.org" for i in who],  # one per customer: fake, and one per entity
         }
     )
 
@@ -48,11 +49,13 @@ def test_a_repeated_id_like_key_is_an_entity_with_its_attributes():
     df = orders()
     t = pa.Table.from_pandas(df, preserve_index=False)
     schema = infer_schema(t, entity="auto")
-    assert schema.entity["column"] == "customer_id" and schema.entity["attributes"] == ["tier", "country"]
+    assert schema.entity["column"] == "customer_id" and schema.entity["attributes"] == ["tier", "country", "email"]
     assert schema.column("customer_id").kind == "identifier"  # its real values are not modelled
     assert schema.entity["entities"] == 120
     said = describe_entity(schema.entity)  # the prepare stage's log line
-    assert said.startswith("'customer_id' is an entity key (120 entities, 1-12 rows each; attributes: tier, country)")
+    assert said.startswith(
+        "'customer_id' is an entity key (120 entities, 1-12 rows each; attributes: tier, country, email)"
+    )
     counts = df["customer_id"].value_counts()
     assert (
         sum(c for _, c in schema.entity["sizes"]) == 120 and max(s for s, _ in schema.entity["sizes"]) <= counts.max()
@@ -181,6 +184,8 @@ def test_synthetic_entities_have_fresh_keys_their_own_attributes_and_real_sizes(
     assert syn["customer_id"].str.fullmatch(r"C\d{6}").all()  # in the real keys' format
     per = syn.groupby("customer_id", sort=False)
     assert (per["tier"].nunique() == 1).all() and (per["country"].nunique() == 1).all()
+    assert (per["email"].nunique() == 1).all() and syn.drop_duplicates("customer_id")["email"].is_unique
+    assert not set(syn["email"]) & set(real["email"])
     assert per.size().max() > 1 and per.size().max() <= 12
     starts = syn["customer_id"].ne(syn["customer_id"].shift()).cumsum()
     assert starts.nunique() == syn["customer_id"].nunique()  # each entity's rows are consecutive
