@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -163,6 +164,26 @@ def test_dp_dates_on_a_calendar_grid_keep_day_resolution():
     assert enc.schema.column("month").calendar is None
     out = pd.to_datetime(pd.Series(enc.decode(enc.encode(table), np.random.default_rng(0)).column("month").to_pylist()))
     assert out.between(pd.Timestamp("1999-01-01"), pd.Timestamp("2011-01-01")).all()
+
+
+def test_a_dp_encoder_that_lists_no_level_says_which_columns_and_what_to_do():
+    """800 rows at epsilon 2: every level of a city column fell under the listing threshold (about 200
+    rows here) and the synthetic rows said '<other>' throughout, silently."""
+    rng = np.random.default_rng(4)
+    cities = ["Köln", "Görlitz", "Bonn", "Kiel", "Jena", "Trier", "Ulm", "Hof"]  # ~100 rows each
+    table = pa.table({"city": rng.choice(cities, 800), "age": rng.integers(18, 80, 800)})
+    with pytest.warns(UserWarning) as caught:
+        enc = _fit(table, epsilon=2.0)
+    said = [str(w.message) for w in caught if "no level of" in str(w.message)]
+    assert (
+        len(said) == 1
+        and "no level of city is frequent enough" in said[0]
+        and "data.columns.<name>.categories" in said[0]
+    )
+    assert enc.schema.column("city").categories == ["<other>"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # enough rows: no warning
+        _fit(pa.table({"city": rng.choice(["Köln", "Bonn"], 40_000), "age": rng.integers(18, 80, 40_000)}), epsilon=2.0)
 
 
 def test_dp_encoder_reads_numbers_dates_and_times_written_as_text():

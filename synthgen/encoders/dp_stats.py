@@ -29,6 +29,7 @@ largest real key) and datetime resolution/time zone are read from the data as be
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import replace
 
 import numpy as np
@@ -109,6 +110,7 @@ def fit_dp_encoder(
         cols.append(new)
         codecs[col.name] = codec
         report[col.name] = info
+    _warn_unlisted(report, pcfg.epsilon, len(table), eps_c)
     dp_schema = TableSchema(columns=cols, n_rows=n_noisy, arrow_schema_b64=schema.arrow_schema_b64)
     for name, codec in codecs.items():  # the codecs must point at the schema's columns
         codec.col = dp_schema.column(name)
@@ -124,6 +126,20 @@ def fit_dp_encoder(
         "not_covered": "identifier key formats, datetime resolution and time zone",
     }
     return TabularEncoder(dp_schema, codecs, base.id_formats, {**base.settings, "privacy": privacy})
+
+
+def _warn_unlisted(report: dict, epsilon: float, rows: int, eps_c: float) -> None:
+    """One warning naming the text columns of which no level could be listed (all '<other>')."""
+    empty = [name for name, info in report.items() if info.get("listed") == 0]
+    if not empty:
+        return
+    tau = max(report[name]["threshold"] for name in empty)
+    warnings.warn(
+        f"privacy.epsilon={epsilon:g} on {rows:,} training rows: no level of {', '.join(empty)} is frequent "
+        f"enough to list (about {tau:,.0f} rows at {eps_c:.3g} of epsilon per column), so they come back as "
+        f"'{OTHER}'; declare their levels (data.columns.<name>.categories, public) or raise privacy.epsilon",
+        stacklevel=3,
+    )
 
 
 # ---- categorical ---------------------------------------------------------------------------------
