@@ -16,9 +16,13 @@ keys (in the real keys' format, none equal to a real one) to groups of rows, whe
 - rows of a group are consecutive in the output.
 
 The schema's `entity`: {"column": key, "attributes": [...], "sizes": [[size, count], ...],
-"entities": number of real entities}. Found when `data.entity` names the key, or (the default,
-`data.entity: auto`) for one column with an id-like name ("customer_id", "PatientID", "user key")
-holding at least MIN_ENTITIES values that repeat (ENTITY_MIN_MEAN_ROWS rows per value on average).
+"entities": number of real entities, "ages": [...]}: an age whose birth date is an attribute (a
+patient's, on every visit) leaves the schema's `ages`; the birth date is modelled as an attribute
+and each row's age counted from it to the row's own date (settle).
+
+An entity key is found when `data.entity` names it, or (the default, `data.entity: auto`) for one
+column with an id-like name ("customer_id", "PatientID", "user key") holding at least MIN_ENTITIES
+values that repeat (ENTITY_MIN_MEAN_ROWS rows per value on average).
 `data.entity: none` turns this off (the key is then modelled as any other column).
 
 Output chunks end where a group ends, so each entity is drawn whole in one chunk: its head from
@@ -171,6 +175,36 @@ class EntityRows:
             out.append((len(out), start, end - start))
             start = end
         return out
+
+
+def settle(table: pa.Table, groups: np.ndarray, attributes: list[str], schema) -> pa.Table:
+    """A decoded chunk of whole entities (`groups` [n], ascending) with each entity's attribute values
+    its first row's, and an age whose birth date is one of them counted again from it to each row's
+    own later date (a patient's date of birth is one, the age at each visit follows it)."""
+    from synthgen.ages import calendar_age
+    from synthgen.schema import temporal_ints, unit_ratio
+
+    first = pa.array(np.searchsorted(groups, groups, side="left"))
+    for name in attributes:
+        i = table.column_names.index(name)
+        table = table.set_column(i, table.field(i), table.column(i).take(first))
+    for age in (schema.entity or {}).get("ages", []):
+        name, born, at = age["column"], age["born"], age["at"]
+        if schema.column(name).codec or name not in table.column_names:
+            continue
+        native = schema.to_native(table.select([born, at]))
+        days = []
+        for j in range(2):
+            ints, null, unit = temporal_ints(native.column(j))
+            days.append((ints // unit_ratio("D", unit) if unit != "D" else ints, null))
+        (b, b_null), (a, a_null) = days
+        i = table.column_names.index(name)
+        old = table.column(i)
+        missing = old.is_null().to_numpy(zero_copy_only=False)
+        keep = missing | b_null | a_null  # where a date is missing the drawn age stays
+        n = np.where(keep, pc.fill_null(old, 0).to_numpy(zero_copy_only=False), calendar_age(b, a))
+        table = table.set_column(i, table.field(i), pa.array(n, mask=missing).cast(table.field(i).type))
+    return table
 
 
 def scores(train: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict[str, float]:

@@ -242,6 +242,10 @@ def infer_schema(
     sink = table.schema.serialize()
     dates, ints = day_numbers(cols, native)
     relations, ages = ages_and_relations(dates, ints, date_relations(cols, native))
+    if found:  # an entity's birth date is one of its attributes: modelled, its rows' ages counted from it
+        moved = [a for a in ages if a["born"] in found["attributes"] and a.get("at")]
+        ages = [a for a in ages if a not in moved]
+        found["ages"] = moved
     relations, spans = spans_and_relations(dates, ints, relations, ages)
     durations = durations_of(dates, ints, ages + spans)
     tied = {d["column"] for d in ages + spans + durations}  # integers written from dates
