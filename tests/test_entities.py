@@ -242,6 +242,21 @@ def test_entity_generation_is_reproducible(entity_runs):
     pd.testing.assert_frame_equal(out["transformer"][2], out["again"])
 
 
+def test_a_condition_file_fixes_attributes_row_by_row_over_the_entity(entity_runs, tmp_path):
+    """Rows the user fixes keep the user's values, even where they split an entity's attribute."""
+    from synthgen.pipeline import generate
+
+    cfg = entity_runs[1]["transformer"][0].copy()
+    tiers = ["basic", "pro"] * 20
+    pd.DataFrame({"tier": tiers}).to_parquet(tmp_path / "rows.parquet")
+    cfg.generate.condition_file = str(tmp_path / "rows.parquet")
+    cfg.generate.n_rows = None
+    cfg.generate.out_dir = str(tmp_path / "conditioned")
+    generate(cfg)
+    syn = pq.read_table(tmp_path / "conditioned").to_pandas()
+    assert syn["tier"].tolist() == tiers and syn["customer_id"].nunique() < len(syn)
+
+
 def test_under_dp_every_row_gets_its_own_key(tmp_path):
     """DP does not release the real rows-per-entity counts: the key is fresh on every row."""
     from synthgen.config import load_config

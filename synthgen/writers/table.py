@@ -58,17 +58,17 @@ class TableChunkWriter(ChunkWriter):
         figures = {}
         if prediction.get("acceptance_rate") is not None:  # conditions met by rejection sampling
             figures["acceptance_rate"] = prediction["acceptance_rate"]
-        settling = groups is not None and self.attributes  # one value per entity: its first row's
-        if settling:  # before the copy guard too, which must see the rows as they are written
+        settling = groups is not None and bool(self.attributes)  # one value per entity: its first row's
+        if settling:  # before the copy guard, which must see the rows as they are written
             table = settle(table, groups, self.attributes, self.encoder.schema)
         if self.guard is not None:
             table, figures["copies_redrawn"], figures["copies_kept"] = self._redraw_copies(
                 model, prediction.get("cond", batch["cond"][0]), chunk, start, tokens, table
             )
-        if self.fix_values is not None:  # the exact requested values (see synthgen/conditions.py)
+            if settling:  # redrawn rows take their entity's values
+                table = settle(table, groups, self.attributes, self.encoder.schema)
+        if self.fix_values is not None:  # the exact requested values (see synthgen/conditions.py), last
             table = self.fix_values(table, start)
-        if settling:  # again: redrawn rows take their entity's values
-            table = settle(table, groups, self.attributes, self.encoder.schema)
         if figures:  # kept with the shard (SHARD_FIGURES), read back by write_manifest
             meta = {f"synthgen.{k}".encode(): str(v).encode() for k, v in figures.items()}
             table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
