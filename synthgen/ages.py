@@ -57,15 +57,22 @@ def _years_back(days: np.ndarray, years: np.ndarray) -> np.ndarray:
     return months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64) + d - 1
 
 
-def birth_dates(at: np.ndarray, age: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Days whose calendar age on `at` is `age`, uniform over the (365 or 366) such days.
+def birth_dates(
+    at: np.ndarray, age: np.ndarray, rng: np.random.Generator, lo: int | None = None, hi: int | None = None
+) -> np.ndarray:
+    """Days whose calendar age on `at` is `age`, uniform over the (365 or 366) such days, or over
+    those within [lo, hi] (the real birth dates' range, days) where some are.
 
     Those days are (at - (age + 1) years, at - age years]: the latest birth date is `at` moved back
     `age` years, the earliest the day after `at` moved back `age + 1` years.
     """
     latest = _years_back(at, age)
-    span = latest - _years_back(at, age + 1)  # 365 or 366 candidate days
-    return latest - np.floor(rng.random(len(at)) * span).astype(np.int64)
+    earliest = _years_back(at, age + 1) + 1  # 365 or 366 candidate days up to `latest`
+    if lo is not None and hi is not None:
+        inside = np.maximum(earliest, lo) <= np.minimum(latest, hi)  # a day of the range gives that age
+        earliest = np.where(inside, np.maximum(earliest, lo), earliest)
+        latest = np.where(inside, np.minimum(latest, hi), latest)
+    return latest - np.floor(rng.random(len(at)) * (latest - earliest + 1)).astype(np.int64)
 
 
 def fixed_day(born: np.ndarray, age: np.ndarray) -> tuple[int, float]:

@@ -398,7 +398,11 @@ class TabularEncoder:
             at_days, at_null = np.full(len(v), ages.day_number(age["day"]), dtype=np.int64), np.zeros(len(v), bool)
         ok = ~null & ~n_null & ~at_null
         years = np.where(ok, n // scale, 0).astype(np.int64)
-        born = _rescale(ages.birth_dates(at_days, years, rng), "D", res)
+        col = self.schema.column(age["born"])  # within the real birth dates where the age allows it
+        lo, hi = (
+            None if x is None else int(_rescale(np.array([x], np.int64), res, "D")[0]) for x in (col.min, col.max)
+        )
+        born = _rescale(ages.birth_dates(at_days, years, rng, lo, hi), "D", res)
         return np.where(ok, born, v), null
 
     @property
