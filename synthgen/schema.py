@@ -110,7 +110,7 @@ class TableSchema:
     sums: list[dict] = field(default_factory=list)  # {"column": T, "parts": [A, ...]}: totals (synthgen/sums.py)
     # {"column": B, "by": A, "levels": [...], "values": [...]}: B looked up from A (synthgen/dependencies.py)
     dependencies: list[dict] = field(default_factory=list)
-    # {"column": key, "attributes": [...], "sizes": [[size, count], ...], "entities"} (synthgen/entities.py)
+    # {"column": key, "attributes", "sizes": [[size, count], ...], "entities", "ages"} (synthgen/entities.py)
     entity: dict | None = None
 
     @property
