@@ -198,7 +198,10 @@ def _clock_counts(codec: dict, s: pd.Series) -> pd.Series:
 def _clock_strings(codec: dict, v: np.ndarray) -> np.ndarray:
     """Whole counts -> "m:ss" / "h:mm:ss" in the codec's fields and padding (object array)."""
     v = np.maximum(v.astype(np.int64), 0)
-    sixty = lambda x: pd.Series(x % 60).astype(str).str.zfill(2)  # noqa: E731
+
+    def sixty(x):  # minutes or seconds: "05"
+        return pd.Series(x % 60).astype(str).str.zfill(2)
+
     w = codec["width"]
     two = pd.Series(v // 60).astype(str).str.zfill(w) + ":" + sixty(v)
     three = pd.Series(v // 3600).astype(str).str.zfill(w) + ":" + sixty(v // 60) + ":" + sixty(v)

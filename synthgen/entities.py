@@ -68,17 +68,13 @@ def find(table: pa.Table, kinds: dict[str, str], setting, id_like) -> dict | Non
                 f"an entity key repeats on each of the entity's rows (set data.entity=none)"
             )
     else:
-        found = [
-            name
-            for name in table.column_names
-            if kinds[name] in ("categorical", "identifier", "integer")
-            and id_like(name)
-            and _repeats(table.column(name))
-        ]
-        if not found:
+        candidates = (
+            n for n in table.column_names if kinds[n] in ("categorical", "identifier", "integer") and id_like(n)
+        )
+        found = next(((n, c) for n in candidates if _repeats(c := _codes(table.column(n)))), None)
+        if found is None:
             return None
-        key = found[0]
-        codes = _codes(table.column(key))
+        key, codes = found
     attributes = _attributes(table, kinds, key, codes)
     sizes = np.bincount(codes[codes >= 0])
     cap = max(int(np.quantile(sizes, SIZE_QUANTILE)), 1)
@@ -113,9 +109,9 @@ def _mean_rows(codes: np.ndarray) -> float:
     return float((codes >= 0).sum() / n) if n else 0.0
 
 
-def _repeats(arr: pa.ChunkedArray) -> bool:
-    n = pc.count_distinct(arr).as_py()
-    return n >= MIN_ENTITIES and (len(arr) - arr.null_count) / max(n, 1) >= ENTITY_MIN_MEAN_ROWS
+def _repeats(codes: np.ndarray) -> bool:
+    """Enough distinct keys, each on enough rows on average, to be an entity key (from _codes)."""
+    return int(codes.max(initial=-1)) + 1 >= MIN_ENTITIES and _mean_rows(codes) >= ENTITY_MIN_MEAN_ROWS
 
 
 def _attributes(table: pa.Table, kinds: dict[str, str], key: str, codes: np.ndarray) -> list[str]:
@@ -215,11 +211,12 @@ def scores(train: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dic
     attributes (columns constant within the real entities) hold one value, the lowest over the
     attributes. `fidelity.entity_sizes` / `fidelity.entity_attributes`: the lowest (1 is ideal)."""
     out, sizes_all, attrs_all = {}, [], []
-    for key in [c for c, k in kinds.items() if k == "identifier" and c in syn.columns]:
-        real_t = pa.Table.from_pandas(train[[key]], preserve_index=False)
-        if not _repeats(real_t.column(key)):
+    keys = [c for c, k in kinds.items() if k == "identifier" and c in syn.columns and c in train.columns]
+    table = pa.Table.from_pandas(train, preserve_index=False) if keys else None  # once, for every key
+    for key in keys:
+        codes = _codes(table.column(key))
+        if not _repeats(codes):
             continue
-        codes = _codes(real_t.column(key))
         real_sizes = np.bincount(codes[codes >= 0])
         cap = max(int(np.quantile(real_sizes, SIZE_QUANTILE)), 1)
 
@@ -231,7 +228,6 @@ def scores(train: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dic
         fit = float(1 - 0.5 * np.abs(histogram(real_sizes) - histogram(syn_sizes)).sum())
         out[f"fidelity.entity_sizes.{key}"] = fit
         sizes_all.append(fit)
-        table = pa.Table.from_pandas(train, preserve_index=False)
         shares = []
         for a in _attributes(table, {c: kinds.get(c, "") for c in table.column_names}, key, codes):
             if a not in syn.columns:

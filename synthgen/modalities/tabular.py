@@ -182,7 +182,6 @@ class TabularModality(Modality):
             self.cfg.seed,
             rows.fix_values if rows.active else None,
             self._copy_guard(enc) if redraw else None,
-            groups.groups if groups else None,
             entity["attributes"] if groups else (),
         )
         info = {**rows.info, **({"privacy": {**dp, "redraw_copies": False}} if dp else {})}

@@ -45,15 +45,15 @@ class TableChunkWriter(ChunkWriter):
     and `synthgen.copies_kept` for those still copying after the guard's last round).
     """
 
-    def __init__(self, out_dir: Path, encoder, seed: int, fix_values=None, guard=None, groups=None, attributes=()):
+    def __init__(self, out_dir: Path, encoder, seed: int, fix_values=None, guard=None, attributes=()):
         super().__init__(out_dir, seed)
         self.encoder, self.fix_values, self.guard = encoder, fix_values, guard
-        self.groups = groups  # (start, n) -> int64 [n]: each row's entity group (synthgen/entities.py)
         self.attributes = list(attributes)  # entity columns written from each group's first row
 
     def write_chunk(self, model, prediction, batch, chunk: int, start: int) -> None:
         tokens = prediction["output"].numpy()
-        groups = self.groups(start, len(tokens)) if self.groups is not None else None
+        # each row's entity group, as the chunk's conditions carried it (synthgen/entities.py)
+        groups = batch["groups"][0].cpu().numpy() if "groups" in batch else None
         table = self.encoder.decode(tokens, decode_rng(self.seed, chunk), row_offset=start, groups=groups)
         figures = {}
         if prediction.get("acceptance_rate") is not None:  # conditions met by rejection sampling
