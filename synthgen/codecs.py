@@ -85,13 +85,21 @@ MISSING_WORDS = {
     "not available",
 }
 CURRENCY = "$€£¥₹"
+# ISO 4217 codes a finance export writes before or after an amount ("USD 1,234.00", "12,50 EUR")
+CURRENCY_CODES = (
+    "USD|EUR|GBP|CHF|JPY|CNY|INR|CAD|AUD|NZD|SEK|NOK|DKK|PLN|CZK|HUF|BRL|MXN|ZAR|SGD|HKD|KRW|TRY|RUB"
+)
+# a unit after a number: "kg", "km/h", "°C", "mg/dL", "m²", "GB", "min", "years" (letters, no digits)
+_UNIT = r"°?[^\W\d_]{1,8}(?:/[^\W\d_]{1,4})?[²³]?|°"
 DECIMAL_COMMA = r",\d{1,2}$|,\d{4,}$"  # "80,7", "0,25", "3,14159": never thousands groups
-# an optional currency sign, a number with optional thousands groups and decimals, "%" or a sign;
-# negatives as "-12", "$-12", "-$12" or in accountants' parentheses "(1,234.50)" / "($12)"
+# an optional currency sign or code, a number with optional thousands groups and decimals, then
+# "%", a currency or a unit; negatives as "-12", "$-12", "-$12" or in accountants' parentheses
+# "(1,234.50)" / "($12)". The prefix and suffix groups keep their spacing ("€ 12", "12.5 kg"), which
+# the output is written with.
 _NUMBER = re.compile(
-    r"^\s*(?P<open>\(?)\s*(?P<lead>-?)\s*(?P<prefix>[" + CURRENCY + r"]?)\s*"
+    r"^\s*(?P<open>\(?)\s*(?P<lead>-?)\s*(?P<prefix>(?:(?:[" + CURRENCY + r"]|" + CURRENCY_CODES + r")\s*)?)"
     r"(?P<num>[-+]?\d{1,3}(?:[,.' ]\d{3})+(?:[.,]\d+)?"
-    r"|[-+]?\d+(?:[.,]\d+)?)\s*(?P<suffix>%|[" + CURRENCY + r"]?)\s*(?P<close>\)?)\s*$"
+    r"|[-+]?\d+(?:[.,]\d+)?)(?P<suffix>(?:\s*(?:%|[" + CURRENCY + r"]|" + _UNIT + r"))?)\s*(?P<close>\)?)\s*$"
 )
 
 
@@ -381,8 +389,9 @@ def _detect_number(values, counts, plain: bool = False) -> dict | None:
     )
     if not (formatted.any() or plain) or num.str.match(r"^[-+]?0\d").any():
         return None
-    prefixes, suffixes = set(prefix), set(suffix)
-    if len(prefixes) > 1 and "" not in prefixes or len(prefixes) > 2 or len(suffixes) > 2:
+    weights = counts[np.flatnonzero(ok)]
+    pre, suf = _affix(prefix, weights), _affix(suffix, weights)
+    if pre is None or suf is None:  # "12 kg" beside "12 lb", "$" beside "€": not one quantity
         return None
     dec_comma = num.str.contains(DECIMAL_COMMA, regex=True).any() or (
         num.str.contains(r"\.\d{3}(?:\D|$)", regex=True).any()
@@ -402,8 +411,8 @@ def _detect_number(values, counts, plain: bool = False) -> dict | None:
         "type": "number",
         "thousands": thousands,
         "decimal": decimal,
-        "prefix": max(prefixes, key=len),
-        "suffix": max(suffixes, key=len),
+        "prefix": pre,
+        "suffix": suf,
         "decimals": int(frac.max()) if len(frac) else 0,
         "fixed": bool(frac.nunique() <= 1),
         "grouped": bool(num.str.contains(re.escape(thousands), regex=True).any()),
@@ -412,6 +421,19 @@ def _detect_number(values, counts, plain: bool = False) -> dict | None:
         "_ok": int(counts[np.flatnonzero(ok)[good]].sum()),
     }
     return codec
+
+
+def _affix(spellings: pd.Series, weights: np.ndarray) -> str | None:
+    """The one prefix (or suffix) a number column is written with, in its commonest spelling ("12 kg"
+    and "12kg" are one unit, written "12 kg" if most rows are); "" when there is none; None when the
+    values carry two different ones."""
+    keys = spellings.str.strip()
+    if keys[keys != ""].nunique() > 1:
+        return None
+    written = spellings[(keys != "").to_numpy()]
+    if not len(written):
+        return ""
+    return str(pd.Series(weights[(keys != "").to_numpy()]).groupby(written.to_numpy()).sum().idxmax())
 
 
 def _extract_number(s: pd.Series) -> pd.DataFrame:

@@ -605,6 +605,55 @@ def test_decimal_commas_without_groups_are_numbers_in_their_spelling():
     assert v.min() <= min(rates) and max(rates) <= v.max()
 
 
+def test_numbers_with_a_unit_or_currency_code_are_numbers_written_with_it(tmp_path):
+    """ "12.3 kg", "120 km/h", "37.5 °C", "USD 1,234.00", "12,50 €" (a spreadsheet's units and a
+    finance export's codes) are numbers written back with their unit and spacing, read from a CSV
+    as a user has it; two units in one column, ordinals and labels stay text."""
+    rng = np.random.default_rng(5)
+    v = rng.gamma(3, 2, 300).round(1)
+    df = pd.DataFrame(
+        {
+            "weight": [f"{x:.1f} kg" if i % 5 else f"{x:.1f}kg" for i, x in enumerate(v)],
+            "speed": [f"{x * 10:.0f} km/h" for x in v],
+            "temp": [f"{x + 30:.1f} °C" for x in v],
+            "amount": [f"USD {x * 1003.17:,.2f}" for x in v],
+            "price": [f"{x:.2f} €".replace(".", ",") for x in v],
+            "mixed_units": [f"{x:.1f} kg" if i % 2 else f"{x:.1f} lb" for i, x in enumerate(v)],
+            "ordinal": [["1st", "2nd", "3rd", "4th"][i % 4] for i in range(300)],
+            "room": [f"Apt {int(x)}" for x in v],
+        }
+    )
+    df.to_csv(tmp_path / "units.csv", index=False)
+    t = read_table(tmp_path / "units.csv")
+    schema, _, out = round_trip(t)
+    kinds = schema.kinds()
+    assert {c: kinds[c] for c in ("weight", "speed", "temp", "amount", "price")} == {
+        "weight": "continuous",
+        "speed": "integer",
+        "temp": "continuous",
+        "amount": "continuous",
+        "price": "continuous",
+    }
+    assert {c: kinds[c] for c in ("mixed_units", "ordinal", "room")} == dict.fromkeys(
+        ("mixed_units", "ordinal", "room"), "categorical"
+    )
+    codecs = {c: schema.column(c).codec for c in ("weight", "speed", "temp", "amount", "price")}
+    assert [codecs[c]["suffix"] for c in ("weight", "speed", "temp", "price")] == [" kg", " km/h", " °C", " €"]
+    assert codecs["amount"]["prefix"] == "USD " and codecs["price"]["decimal"] == ","
+    assert out.schema == t.schema
+    spelled = {
+        "weight": r"\d+\.\d kg",
+        "speed": r"\d+ km/h",
+        "temp": r"\d+\.\d °C",
+        "amount": r"USD \d{1,3}(,\d{3})*\.\d\d",
+        "price": r"\d+,\d\d €",
+    }
+    for column, pattern in spelled.items():
+        assert all(re.fullmatch(pattern, x) for x in out.column(column).to_pylist()), column
+    weights = [float(x[:-3]) for x in out.column("weight").to_pylist()]
+    assert v.min() <= min(weights) and max(weights) <= v.max()
+
+
 def test_kind_and_format_overrides():
     t = pa.table({"d": ["01/02/2013", "03/04/2014", "05/06/2015"] * 20, "n": list(range(60))})
     schema, _, out = round_trip(t, {"d": {"kind": "datetime", "format": "%d/%m/%Y"}})
