@@ -64,6 +64,7 @@ KEYS = {
     "spans": "fidelity.spans",
     "name_sex": "fidelity.name_sex",
     "sums": "fidelity.sums",
+    "conversions": "fidelity.conversions",
     "dependencies": "fidelity.dependencies",
     "entity_sizes": "fidelity.entity_sizes",
     "entity_attributes": "fidelity.entity_attributes",

@@ -17,7 +17,8 @@ COLS = [
 # training identifiers reused, the worst real date (number) ordering kept, ages agreeing with their dates,
 # durations within their end day, day counts agreeing with their two dates, fake first names agreeing
 # with the sex column (synthgen/name_sex.py; the ceiling row: the holdout's own), totals equal to their
-# parts (synthgen/sums.py), rows keeping a column's lookup by its key (synthgen/dependencies.py), the
+# parts (synthgen/sums.py), rows keeping a column's conversion from another (synthgen/conversions.py),
+# rows keeping a column's lookup by its key (synthgen/dependencies.py), the
 # rows-per-entity fit and the entities keeping their attributes (synthgen/entities.py).
 EXTRA = [
     ("pii copies", "pii_copies"),
@@ -29,6 +30,7 @@ EXTRA = [
     ("spans", "spans"),
     ("first names by sex", "name_sex"),
     ("totals", "sums"),
+    ("conversions", "conversions"),
     ("lookups", "dependencies"),
     ("rows per entity", "entity_sizes"),
     ("entity attributes", "entity_attributes"),

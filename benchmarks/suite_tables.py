@@ -54,6 +54,15 @@ def fair():
     return df, "affairs", "6,366 rows, zero-inflated regression target (68 % zeros), codes stored as floats"
 
 
+def anes96():
+    """statsmodels' 1996 American National Election Study extract, the CSV file the wheel ships:
+    `logpopul` is log(popul + 0.1) of the respondent's town population, written beside it."""
+    import statsmodels.api as sm
+
+    df = sm.datasets.anes96.load_pandas().data
+    return df, "vote", "944 rows, a log transform beside its column, binary target (Clinton/Dole vote)"
+
+
 def seattle_weather():
     from vega_datasets import local_data
 
@@ -172,6 +181,7 @@ TABLES = {
     "digits": digits,
     "planes": planes,
     "fair": fair,
+    "anes96": anes96,
     "nyc_weather": nyc_weather,
     "compas": compas,
     "adult": adult,

@@ -86,9 +86,7 @@ MISSING_WORDS = {
 }
 CURRENCY = "$€£¥₹"
 # ISO 4217 codes a finance export writes before or after an amount ("USD 1,234.00", "12,50 EUR")
-CURRENCY_CODES = (
-    "USD|EUR|GBP|CHF|JPY|CNY|INR|CAD|AUD|NZD|SEK|NOK|DKK|PLN|CZK|HUF|BRL|MXN|ZAR|SGD|HKD|KRW|TRY|RUB"
-)
+CURRENCY_CODES = "USD|EUR|GBP|CHF|JPY|CNY|INR|CAD|AUD|NZD|SEK|NOK|DKK|PLN|CZK|HUF|BRL|MXN|ZAR|SGD|HKD|KRW|TRY|RUB"
 # a unit after a number: "kg", "km/h", "°C", "mg/dL", "m²", "GB", "min", "years" (letters, no digits)
 _UNIT = r"°?[^\W\d_]{1,8}(?:/[^\W\d_]{1,4})?[²³]?|°"
 DECIMAL_COMMA = r",\d{1,2}$|,\d{4,}$"  # "80,7", "0,25", "3,14159": never thousands groups

@@ -33,7 +33,8 @@ lists integer columns that are the whole years between two date columns (synthge
 `durations` integer columns that count the days from a date to an event or to one fixed day
 (synthgen/durations.py). `orders` lists number columns never below others (value_orders), and a
 date column's `calendar` says when every value is a month's or a year's first day. `sums` lists
-totals written as the sum of their parts (synthgen/sums.py); `dependencies` columns looked up from
+totals written as the sum of their parts (synthgen/sums.py); `conversions` number columns written as
+a monotone function of another (synthgen/conversions.py); `dependencies` columns looked up from
 a key column's level (synthgen/dependencies.py). `name_sex`
 names the column (a gender, a salutation) whose levels the fake first names follow
 (synthgen/name_sex.py). `entity` names a key repeated on each of an entity's rows, its attributes
@@ -108,6 +109,8 @@ class TableSchema:
     orders: list[dict] = field(default_factory=list)  # {"column": B, "at_least": [A, ...]}: numbers (value_orders)
     name_sex: dict | None = None  # the column fake first names follow (synthgen/name_sex.py)
     sums: list[dict] = field(default_factory=list)  # {"column": T, "parts": [A, ...]}: totals (synthgen/sums.py)
+    # {"column": B, "from": A, "kind": "affine" | "table", ...}: B a function of A (synthgen/conversions.py)
+    conversions: list[dict] = field(default_factory=list)
     # {"column": B, "by": A, "levels": [...], "values": [...]}: B looked up from A (synthgen/dependencies.py)
     dependencies: list[dict] = field(default_factory=list)
     # {"column": key, "attributes", "sizes": [[size, count], ...], "entities", "ages"} (synthgen/entities.py)
@@ -249,10 +252,12 @@ def infer_schema(
     relations, spans = spans_and_relations(dates, ints, relations, ages)
     durations = durations_of(dates, ints, ages + spans)
     tied = {d["column"] for d in ages + spans + durations}  # integers written from dates
-    orders, sums = value_orders(cols, native, tied), value_sums(cols, native, tied)
+    conversions = value_conversions(cols, native, tied)
+    converted = {cv["column"] for cv in conversions}  # written from their key: no other number rule
+    orders, sums = value_orders(cols, native, tied | converted), value_sums(cols, native, tied | converted)
     # columns the decoder writes after their draw (never a lookup's key or dependent), and the day
     # counts tied to dates (drawn as themselves: a key, never a dependent)
-    rewritten = {r["column"] for r in relations + orders + sums + durations} | {a["born"] for a in ages}
+    rewritten = {r["column"] for r in relations + orders + sums + durations} | {a["born"] for a in ages} | converted
     rewritten |= {s.get("derived", "") for s in spans}
     return TableSchema(
         columns=cols,
@@ -265,6 +270,7 @@ def infer_schema(
         orders=orders,
         name_sex=name_sex.find(cols, table),
         sums=sums,
+        conversions=conversions,
         dependencies=dependencies.find(cols, table, native, rewritten, rewritten | tied),
         entity=found,
     )
@@ -799,6 +805,20 @@ def value_sums(cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray], tie
         if c.kind in ("continuous", "integer") and c.name in native and c.name not in tied and c.n_unique > 1
     ]
     return find_sums({c.name: numeric_values(native[c.name]) for c in nums}) if len(nums) >= 3 else []
+
+
+def value_conversions(cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray], tied: set[str]) -> list[dict]:
+    """Number columns that are a monotone function of another in (nearly) every real row
+    (synthgen/conversions.py), whose synthetic values the encoder writes from their key's; columns
+    written from dates (`tied`) take no part."""
+    from synthgen.conversions import find_conversions
+
+    nums = [
+        c
+        for c in cols
+        if c.kind in ("continuous", "integer") and c.name in native and c.name not in tied and c.n_unique > 1
+    ]
+    return find_conversions({c.name: numeric_values(native[c.name]) for c in nums}) if len(nums) >= 2 else []
 
 
 # ---- ages and durations: an integer column tied to date columns -----------------------------------

@@ -688,7 +688,8 @@ def test_loose_date_orderings_are_clamped_tight_ones_offset():
 
 def _price_table(n: int = 400, seed: int = 13) -> pa.Table:
     """Daily prices (2 decimals) with low <= open, close <= high, an integer floor never above the
-    low, a weight that is above an age only because of their scales, and a copy of close."""
+    low (and not a function of it), a weight that is above an age only because of their scales, and
+    a copy of close (a conversion: synthgen/conversions.py)."""
     rng = np.random.default_rng(seed)
     mid = 50 + np.cumsum(rng.normal(0, 1, n))
     open_, close = mid + rng.normal(0, 1, n), mid + rng.normal(0, 1, n)
@@ -700,7 +701,7 @@ def _price_table(n: int = 400, seed: int = 13) -> pa.Table:
             "high": np.round(high, 2),
             "low": np.round(low, 2),
             "close": np.round(close, 2),
-            "floor": np.floor(low - 3).astype(np.int64),
+            "floor": np.floor(low - 3 - rng.integers(0, 3, n)).astype(np.int64),
             "age": rng.integers(18, 40, n),
             "weight": np.round(rng.normal(75, 8, n).clip(50, 120), 1),
             "close_again": np.round(close, 2),
@@ -713,8 +714,8 @@ def _price_table(n: int = 400, seed: int = 13) -> pa.Table:
 
 def test_number_orderings_are_found_and_kept_in_every_row():
     """high >= open, close >= low >= floor hold in the real rows and in every decoded row; weight
-    >= age and speed >= seats (scales apart where both are set) and close_again vs close (equal:
-    an order both ways) are no orderings."""
+    >= age and speed >= seats (scales apart where both are set) are no orderings, and close_again
+    (a copy of close) is written from close, not ordered."""
     from synthgen.evaluate.orderings import value_orderings
 
     t = _price_table()
@@ -724,9 +725,9 @@ def test_number_orderings_are_found_and_kept_in_every_row():
         "low": {"floor"},
         "open": {"low", "floor"},
         "close": {"low", "floor"},
-        "close_again": {"low", "floor"},  # but not close, nor close on it: equal both ways
-        "high": {"open", "low", "close", "close_again", "floor"},
+        "high": {"open", "low", "close", "floor"},
     }
+    assert [(cv["column"], cv["from"]) for cv in schema.conversions] == [("close_again", "close")]
     placed = [o["column"] for o in schema.orders]
     assert all(placed.index(b) < placed.index(o["column"]) for o in schema.orders for b in o["at_least"] if b in placed)
     assert set(bounds) <= enc.derived
@@ -735,6 +736,7 @@ def test_number_orderings_are_found_and_kept_in_every_row():
     assert (out["high"] >= out[["open", "close", "low"]].max(axis=1)).all()
     assert (out[["open", "close"]].min(axis=1) >= out["low"]).all() and (out["low"] >= out["floor"]).all()
     assert (out["high"].round(2) == out["high"]).all()  # still on the 2-decimal grid
+    assert (out["close_again"] == out["close"]).all()
     real = t.to_pandas()
     scores = value_orderings(real, out, {c: "continuous" for c in real.columns})
     assert scores["fidelity.value_orderings"] == 1.0 and "fidelity.value_order.low.high" in scores

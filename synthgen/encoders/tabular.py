@@ -10,6 +10,8 @@ What the model sees, per column kind (synthgen/schema.py):
   low) is raised to the largest of them where a draw falls below, on its own decimal grid.
 - a number column that is the sum of others in the real rows (schema `sums`: an election's total
   votes) is written as the sum of their synthetic values where all are set (synthgen/sums.py).
+- a number column that is a monotone function of another (schema `conversions`: a price in two
+  currencies, a log transform) is written from its key's synthetic value (synthgen/conversions.py).
 - fake first names follow a sex column's levels where the real names do (schema `name_sex`).
 - a column a categorical key determines (schema `dependencies`: a country's continent) is written
   from the key's level where both are set (synthgen/dependencies.py).
@@ -339,6 +341,9 @@ class TabularEncoder:
         for sm in self.schema.sums:  # totals: T = A + B + ... where all parts are set, inner totals first
             if sm["column"] in decoded and all(p in decoded for p in sm["parts"]):
                 decoded[sm["column"]] = self._sum_of(sm["column"], sm["parts"], decoded)
+        for cv in self.schema.conversions:  # B = f(A) where A is set, after every rule that writes A
+            if cv["column"] in decoded and cv["from"] in decoded:
+                decoded[cv["column"]] = self._converted(cv, *decoded[cv["column"]], *decoded[cv["from"]])
         # resolve refers to itself through its closure cell: a reference cycle that kept every chunk's
         # decoded columns until Python's cyclic collector ran (generate grew ~12 MB a 50,000-row chunk)
         resolve = None  # empties the cell, which breaks the cycle
@@ -450,11 +455,11 @@ class TabularEncoder:
     def derived(self) -> set[str]:
         """Columns whose decoded value depends on other columns (schema relations; the birth dates
         of ages; the derived dates of spans; durations, written from their start date; number
-        orderings; totals written from their parts)."""
+        orderings; totals written from their parts; conversions written from their key)."""
         ages_born = {a["born"] for a in self.schema.ages if a["born"] in self.codecs and a["column"] in self.codecs}
         rels = {r["column"] for r in self.schema.relations if r["column"] in self.codecs}
         spans = {sp["derived"] for sp in self.spans}
-        totals = {sm["column"] for sm in self.schema.sums}
+        totals = {sm["column"] for sm in self.schema.sums} | {cv["column"] for cv in self.schema.conversions}
         return rels | ages_born | set(self.durations) | spans | {o["column"] for o in self.orders} | totals
 
     @property
@@ -593,6 +598,18 @@ class TabularEncoder:
         if scale is not None:
             total = np.round(total * scale).astype(np.int64)
         return np.where(missing, v, total).astype(v.dtype), null
+
+    def _converted(self, cv: dict, v, null, a, a_null):
+        """B's values (units of its codec) as the conversion of A's where A is set; its own draw
+        elsewhere, and its own nulls everywhere (as the model drew them). On B's grid the value is
+        rounded to it."""
+        from synthgen.conversions import convert
+
+        scale_a, scale_b = self.codecs[cv["from"]].scale, self.codecs[cv["column"]].scale
+        y = convert(cv, np.where(a_null, 0, a) / (scale_a or 1))
+        if scale_b is not None:
+            y = np.round(y * scale_b)
+        return np.where(a_null, v, y).astype(v.dtype), null
 
     def _at_least(self, name: str, base: str, v, null, a, a_null):
         """B's values raised to A's (in B's resolution, rounded up) where both are set."""

@@ -38,6 +38,7 @@ TABLE = (
     Headline("fidelity.spans", "Day counts agreeing with their dates (worst)", "1 is ideal"),
     Headline("fidelity.durations", "Durations within their end day (worst)", "1 is ideal"),
     Headline("fidelity.sums", "Totals equal to their parts (worst)", "1 is ideal"),
+    Headline("fidelity.conversions", "Conversions kept (worst)", "1 is ideal"),
     Headline("fidelity.dependencies", "Rows keeping their key's lookup (worst)", "1 is ideal"),
     Headline("fidelity.entity_sizes", "Rows per entity (1 - TV distance)", "1 is ideal"),
     Headline("fidelity.entity_attributes", "Entities keeping their attributes", "1 is ideal"),

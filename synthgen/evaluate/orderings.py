@@ -24,6 +24,10 @@ that end on or before that day, and `fidelity.durations` the lowest of them.
 Totals (synthgen/sums.py): for each number column that is the sum of others in (nearly) every real
 row, `fidelity.sum.<column>` is the synthetic share of rows (all set) that add up, and
 `fidelity.sums` the lowest of them.
+
+Conversions (synthgen/conversions.py): for each number column that is a monotone function of another
+in (nearly) every real row, `fidelity.conversion.<column>` is the synthetic share of rows (both set)
+that keep the real function, and `fidelity.conversions` the lowest of them.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from synthgen.ages import calendar_age, find_age_relations
+from synthgen.conversions import rows_converting
 from synthgen.durations import find_durations, find_spans
 from synthgen.evaluate.columns import key_part, numbers
 from synthgen.schema import RELATION_MIN_ROWS, RELATION_MIN_SHARE, ordered_pairs
@@ -189,6 +194,16 @@ def total_scores(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -
         if rows.any()
     }
     return _with_worst(out, "fidelity.sums")
+
+
+def conversion_scores(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict[str, float]:
+    """Conversions (synthgen/conversions.py) found in the real rows: the synthetic share keeping them."""
+    out = {
+        f"fidelity.conversion.{key_part(b)}": float(ok[rows].mean())
+        for b, (rows, ok) in rows_converting(*number_columns(real, syn, kinds)).items()
+        if rows.any()
+    }
+    return _with_worst(out, "fidelity.conversions")
 
 
 def age_agreement(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict[str, float]:

@@ -22,7 +22,13 @@ from synthgen.evaluate.fidelity import column_views, mean_defined, pair_scores, 
 from synthgen.evaluate.gate import check_gate
 from synthgen.evaluate.learners import detection_auc, resolve_task, utility
 from synthgen.evaluate.membership import membership_metrics
-from synthgen.evaluate.orderings import date_orderings, day_count_scores, total_scores, value_orderings
+from synthgen.evaluate.orderings import (
+    conversion_scores,
+    date_orderings,
+    day_count_scores,
+    total_scores,
+    value_orderings,
+)
 from synthgen.evaluate.privacy import copy_metrics, dcr_metrics
 from synthgen.evaluate.validity import validity_metrics
 from synthgen.evaluate.verdicts import judge, verdict_metrics
@@ -105,6 +111,7 @@ def evaluate_tables(
     out.update(day_count_scores(train, synthetic, kinds))
     out.update(name_sex.scores(train, synthetic, kinds))
     out.update(total_scores(train, synthetic, kinds))
+    out.update(conversion_scores(train, synthetic, kinds))
     out.update(dependencies.scores(train, synthetic, kinds))
     out.update(entities.scores(train, synthetic, kinds))
 
