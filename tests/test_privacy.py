@@ -186,6 +186,27 @@ def test_a_dp_encoder_that_lists_no_level_says_which_columns_and_what_to_do():
         _fit(pa.table({"city": rng.choice(["Köln", "Bonn"], 40_000), "age": rng.integers(18, 80, 40_000)}), epsilon=2.0)
 
 
+def test_a_dp_encoder_whose_number_histograms_hold_only_noise_says_which_columns_and_what_to_do():
+    """800 rows at epsilon 2: no range cell of N(0, 1) scores stood above the noise, the noisiest
+    cell's range was taken, and the scores came back as 316,232-318,047, silently."""
+    rng = np.random.default_rng(4)
+    n = 800
+    table = pa.table({"score": rng.normal(0, 1, n), "age": rng.integers(18, 80, n)})
+    with pytest.warns(UserWarning) as caught:
+        _fit(table, epsilon=2.0)
+    said = [str(w.message) for w in caught if "above the noise" in str(w.message)]
+    assert len(said) == 1 and "histograms of score" in said[0] and "data.columns.<name>.bounds" in said[0]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        enc = _fit(table, {"score": {"bounds": [-5, 5]}}, epsilon=2.0)  # a public range: no guess
+    assert not any("histograms of score" in str(w.message) for w in caught)
+    out = enc.decode(enc.encode(table), np.random.default_rng(0)).to_pandas()
+    assert out["score"].between(-5, 5).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # enough rows: no warning
+        _fit(pa.table({"score": rng.normal(0, 1, 20_000), "age": rng.integers(18, 80, 20_000)}), epsilon=4.0)
+
+
 def test_dp_encoder_reads_numbers_dates_and_times_written_as_text():
     """A CSV's "12.345,67", "31.12.2020", "Yes"/"No" and a Parquet time of day are parsed before the
     DP histograms ("column 'Einkommen' is string, not numeric as at fitting time" stopped every DP
