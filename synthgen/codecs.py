@@ -1,6 +1,7 @@
 """How a string column was written: dates, datetimes, times, elapsed times ("31:05"), formatted
 numbers and yes/no words;
-and the one codec of a non-string column, an Arrow time of day (time_of_day_codec).
+and the codecs of two non-string columns: an Arrow time of day (time_of_day_codec) and integers
+that are yyyymmdd dates (detect_int_date).
 
 A CSV (or a Parquet file written from one) often holds typed values as text: "2013-02-21",
 "2013-02-20 01:41:20+00:00", "1,234.5", "$12.00", "45%", "Yes"/"No". `detect` finds such a
@@ -259,6 +260,39 @@ def time_of_day_codec() -> dict:
     }
 
 
+INT_DATE_MIN_VALUES = 5  # distinct values an integer column needs before it can be yyyymmdd dates
+
+
+def detect_int_date(arr) -> dict | None:
+    """An integer column of dates written as yyyymmdd (a data warehouse's date key, a government
+    export's 20130101), when at least PARSE_MIN of its values are such dates of 1800-2199: modelled
+    as dates and written back as the same integers. Modelled as a number, 20130131 drew 20130150.
+    Random 8-digit integers are such dates ~4 % of the time, so five distinct ones all being dates
+    is no chance; counts and codes of other lengths never are."""
+    arr = arr.drop_null() if not isinstance(arr, pa.ChunkedArray) else pa.chunked_array(arr.chunks).drop_null()
+    if not len(arr):
+        return None
+    values, counts = np.unique(
+        np.asarray(arr.to_numpy() if isinstance(arr, pa.Array) else arr.to_numpy()), return_counts=True
+    )
+    if len(values) < INT_DATE_MIN_VALUES:
+        return None
+    plausible = (values >= 18000101) & (values <= 21991231)
+    if counts[plausible].sum() < PARSE_MIN * counts.sum():
+        return None
+    parsed = pd.to_datetime(pd.Series(values[plausible].astype(str)), format="%Y%m%d", errors="coerce")
+    rate = float(counts[plausible][parsed.notna().to_numpy()].sum() / counts.sum())
+    if rate < PARSE_MIN:
+        return None
+    return {
+        "type": "datetime",
+        "format": "%Y%m%d",
+        "native": "date32[day]",
+        "int_date": True,
+        "parse_rate": round(rate, 6),
+    }
+
+
 def _distinct(arr) -> tuple[np.ndarray, np.ndarray]:
     """Distinct non-null strings (object array) and their counts."""
     arr = arr.drop_null()
@@ -479,6 +513,8 @@ def parse(codec: dict, arr) -> pa.ChunkedArray:
         )
     if arr.type == typ:
         return arr
+    if codec.get("int_date") and pa.types.is_integer(arr.type):  # 20130131 -> "20130131" -> a date
+        arr = arr.cast(pa.string())
     if pa.types.is_time(arr.type):  # time of day -> microseconds after midnight -> that time on 1900-01-01
         us = pc.add(arr.cast(pa.time64("us")).cast(pa.int64()), TIME_OF_DAY_EPOCH_US)
         return us.cast(typ)

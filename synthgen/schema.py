@@ -366,6 +366,8 @@ def _infer_column(
     codec = None
     if pa.types.is_time(vt) and forced in (None, "datetime"):
         codec = codecs.time_of_day_codec()
+    elif pa.types.is_integer(vt) and forced in (None, "datetime"):
+        codec = codecs.detect_int_date(valid)  # 20130131: a date, not a number
     elif is_string_type(vt) and (forced is None or forced in _CODEC_FAMILY):
         fmt = settings.get("format")
         codec = codecs.from_format(fmt, valid) if fmt else codecs.detect(valid, _CODEC_FAMILY.get(forced))

@@ -654,6 +654,41 @@ def test_numbers_with_a_unit_or_currency_code_are_numbers_written_with_it(tmp_pa
     assert v.min() <= min(weights) and max(weights) <= v.max()
 
 
+def test_integer_dates_written_yyyymmdd_are_dates_written_back_as_integers(tmp_path):
+    """A warehouse export's date keys (20190131, read from a CSV as int64) are dates: modelled as a
+    number, 20190131 drew 20190150. They come back as int64 yyyymmdd, every one a real calendar day
+    within the real range, and keep their ordering; 8-digit numbers that are no dates stay numbers."""
+    rng = np.random.default_rng(9)
+    n = 400
+    order = pd.Timestamp("2019-01-01") + pd.to_timedelta(rng.integers(0, 900, n), "D")
+    ship = order + pd.to_timedelta(rng.integers(0, 10, n), "D")
+    df = pd.DataFrame(
+        {
+            "order_date": order.strftime("%Y%m%d").astype(int),
+            "ship_date": ship.strftime("%Y%m%d").astype(int),
+            "account": rng.integers(10_000_000, 99_999_999, n),  # 8 digits, ~4 % of them dates
+            "qty": rng.integers(1, 500, n),
+        }
+    )
+    df.to_csv(tmp_path / "orders.csv", index=False)
+    t = read_table(tmp_path / "orders.csv")
+    assert t.schema.field("order_date").type == pa.int64()
+    schema, enc, _ = round_trip(t)
+    assert schema.kinds() == {"order_date": "datetime", "ship_date": "datetime", "account": "integer", "qty": "integer"}
+    assert schema.column("order_date").codec["int_date"]
+    assert [(r["column"], r["base"]) for r in schema.relations] == [("ship_date", "order_date")]
+    tokens = np.stack([np.random.default_rng(1).integers(0, k, 2000) for k in enc.layout.cardinalities], axis=1)
+    out = enc.decode(tokens, np.random.default_rng(2))
+    assert out.schema == t.schema
+    got = out.to_pandas()
+    days = {
+        c: pd.to_datetime(got[c].astype(str), format="%Y%m%d", errors="coerce") for c in ("order_date", "ship_date")
+    }
+    assert all(d.notna().all() for d in days.values())
+    assert (days["ship_date"] >= days["order_date"]).all()
+    assert days["order_date"].min() >= order.min() and days["order_date"].max() <= order.max()
+
+
 def test_kind_and_format_overrides():
     t = pa.table({"d": ["01/02/2013", "03/04/2014", "05/06/2015"] * 20, "n": list(range(60))})
     schema, _, out = round_trip(t, {"d": {"kind": "datetime", "format": "%d/%m/%Y"}})
