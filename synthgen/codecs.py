@@ -58,6 +58,8 @@ DATE_FORMATS = [
     "%b %Y",
     "%B %Y",
     "%m/%Y",
+    "%b-%y",  # "Feb-21": a spreadsheet's mmm-yy month format
+    "%b-%Y",
 ]
 TIME_FORMATS = ["%H:%M:%S", "%H:%M", "%H:%M:%S.%f", "%I:%M %p", "%I:%M:%S %p"]
 _DT_TIMES = ["%H:%M:%S", "%H:%M", "%H:%M:%S.%f"]

@@ -407,7 +407,7 @@ def test_spreadsheet_timestamps_and_short_years_come_back_in_their_spelling(writ
     assert parsed.min() >= minutes.min().floor("D") and parsed.max() <= minutes.max().ceil("D")
 
 
-@pytest.mark.parametrize("fmt", ["%Y-%m", "%b %Y", "%m/%Y"])
+@pytest.mark.parametrize("fmt", ["%Y-%m", "%b %Y", "%m/%Y", "%b-%y"])
 def test_month_strings_are_monthly_dates(fmt):
     rng = np.random.default_rng(6)
     months = _month_starts(rng, 300, months=120)
