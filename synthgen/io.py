@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from synthgen import excel
 from synthgen.errors import SynthgenError
 
 
@@ -40,10 +41,15 @@ def _supported(t: pa.DataType) -> bool:
 
 
 def read_table(
-    path: str | Path, max_rows: int | None = None, key: str = "data.path", training: bool = True
+    path: str | Path,
+    max_rows: int | None = None,
+    key: str = "data.path",
+    training: bool = True,
+    sheet: str | int | None = None,
 ) -> pa.Table:
-    """Read a Parquet or CSV file into Arrow and validate it for training (`training=False`: for
-    other tables, e.g. condition rows, which may have one row or an all-null column).
+    """Read a Parquet, CSV or Excel file into Arrow and validate it for training (`training=False`:
+    for other tables, e.g. condition rows, which may have one row or an all-null column). `sheet`:
+    an Excel workbook's sheet (synthgen/excel.py), its first by default.
 
     Float NaN is read as null (pandas writes missing numbers either way), and string views as
     large strings; every other type is kept as it is in the file. `key` is the setting named when
@@ -53,7 +59,7 @@ def read_table(
     if max_rows is not None and (isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 2):
         raise SynthgenError(f"data.max_rows={max_rows!r} must be a whole number of at least 2 (or null for all rows)")
     if not path.exists():
-        raise SynthgenError(f"input file not found: {path}; set {key} to an existing .parquet or .csv file")
+        raise SynthgenError(f"input file not found: {path}; set {key} to an existing .parquet, .csv or .xlsx file")
     suffix = path.suffix.lower()
     encoding = None
     try:
@@ -68,8 +74,11 @@ def read_table(
             for name, text in columns_kept_as_text(lambda: path, table, ropts, popts).items():
                 i = table.schema.get_field_index(name)
                 table = table.set_column(i, pa.field(name, text.type), text)
+        elif suffix in excel.SUFFIXES:
+            table = excel.read_sheet(path, sheet)
+            _check_names(table.column_names, str(path))
         else:
-            raise SynthgenError(f"{path}: unsupported file type '{suffix}'; use .parquet or .csv")
+            raise SynthgenError(f"{path}: unsupported file type '{suffix}'; use .parquet, .csv or .xlsx")
     except SynthgenError:
         raise
     except (pa.ArrowException, OSError, UnicodeError) as e:

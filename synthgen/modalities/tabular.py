@@ -33,9 +33,10 @@ class TabularModality(Modality):
     def split(self) -> tuple[pa.Table, pa.Table, TableSchema]:
         """(train, holdout, schema) from data.path and data.holdout_path or data.holdout_share, in memory."""
         cfg = self.cfg
-        table = read_table(cfg.data.path, cfg.data.max_rows)
+        sheet = cfg.data.get("sheet")
+        table = read_table(cfg.data.path, cfg.data.max_rows, sheet=sheet)
         if cfg.data.holdout_path:
-            holdout = _conform(read_table(cfg.data.holdout_path), table.schema, cfg.data.holdout_path)
+            holdout = _conform(read_table(cfg.data.holdout_path, sheet=sheet), table.schema, cfg.data.holdout_path)
             train = table
         else:
             hold, keep = holdout_split(len(table), cfg.data.holdout_share, cfg.seed)

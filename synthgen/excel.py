@@ -1,0 +1,98 @@
+"""An Excel workbook's sheet (.xlsx, .xlsm) as an Arrow table, typed as its cells are.
+
+Cells holding a CSV's missing-value spellings (io.CSV_NULLS) and blank cells are nulls.
+openpyxl reads the cells' own types (pandas.read_excel, dtype=object, keeps them and the header
+row); each column becomes the Arrow type all its non-empty cells share:
+
+    numbers          -> int64 when every one is whole and written without a decimal, else float64
+    dates            -> date32 when every one is at midnight (a date cell), else timestamp[us]
+    times of day     -> time64[us]
+    TRUE / FALSE     -> bool
+    text             -> string, and a column mixing kinds (numbers with "-", dates with "unknown")
+                        is text too, each cell written as a CSV export would: the schema's codecs then
+                        read it as the CSV it stands for ("n/a" a missing-value word, dates as dates).
+
+Formulas are read as the values Excel last computed (data_only), as a CSV export holds them; a
+workbook saved by a tool that never computed them has empty cells there.
+"""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+
+from synthgen.errors import SynthgenError
+
+SUFFIXES = (".xlsx", ".xlsm")
+
+
+def read_sheet(path: Path, sheet: str | int | None = None) -> pa.Table:
+    """The sheet `sheet` (its name, or its 0-based position; None: the first) of the workbook."""
+    try:
+        import openpyxl  # noqa: F401  (pandas' engine; a clear message where it is missing)
+    except ImportError:
+        raise SynthgenError(f"{path}: reading Excel files needs openpyxl; pip install openpyxl") from None
+    try:
+        book = pd.ExcelFile(path, engine="openpyxl")
+    except Exception as e:  # a corrupt or password-protected file: zipfile, KeyError, InvalidFileException
+        raise SynthgenError(f"{path}: cannot read it as an Excel workbook ({type(e).__name__}: {e})") from None
+    names = book.sheet_names
+    if sheet is None:
+        sheet = 0
+    if isinstance(sheet, int) and not 0 <= sheet < len(names) or isinstance(sheet, str) and sheet not in names:
+        raise SynthgenError(f"{path}: no sheet {sheet!r}; set data.sheet to one of {', '.join(map(repr, names))}")
+    from synthgen.io import CSV_NULLS
+
+    # the missing-value spellings of a CSV (io.CSV_NULLS: "n/a", "NULL", "?"; "None" stays a level)
+    frame = book.parse(sheet, dtype=object, na_values=CSV_NULLS, keep_default_na=False)
+    frame.columns = [str(c) for c in frame.columns]
+    return pa.table({name: _column(frame[name]) for name in frame.columns})
+
+
+def _column(s: pd.Series) -> pa.Array:
+    values = [None if _empty(v) else v for v in s.tolist()]
+    present = [v for v in values if v is not None]
+    kinds = {_kind(v) for v in present}
+    if kinds == {"bool"}:
+        return pa.array(values, type=pa.bool_())
+    if kinds == {"int"}:
+        return pa.array(values, type=pa.int64())
+    if kinds <= {"int", "float"} and kinds:
+        return pa.array([None if v is None else float(v) for v in values], type=pa.float64())
+    if kinds == {"datetime"}:
+        if all(v.time() == datetime.time(0) for v in present):
+            return pa.array([None if v is None else v.date() for v in values], type=pa.date32())
+        return pa.array(values, type=pa.timestamp("us"))
+    if kinds == {"time"}:
+        return pa.array(values, type=pa.time64("us"))
+    return pa.array([None if v is None else _text(v) for v in values], type=pa.string())
+
+
+def _empty(v) -> bool:
+    return v is None or (isinstance(v, float) and v != v) or v is pd.NaT or (isinstance(v, str) and not v.strip())
+
+
+def _kind(v) -> str:
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, int):
+        return "int"
+    if isinstance(v, float):
+        return "float"
+    if isinstance(v, datetime.datetime):
+        return "datetime"
+    if isinstance(v, datetime.time):
+        return "time"
+    return "text"
+
+
+def _text(v) -> str:
+    """A cell as a CSV export writes it: dates ISO, whole numbers without ".0"."""
+    if isinstance(v, datetime.datetime):
+        return v.date().isoformat() if v.time() == datetime.time(0) else v.isoformat(sep=" ")
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)

@@ -1,0 +1,90 @@
+"""Excel workbooks (synthgen/excel.py): a sheet as a user keeps it is read with its cells' types,
+typed by the schema like the CSV it stands for, and prepared; a missing sheet or a file that is no
+workbook is refused in one line."""
+
+from __future__ import annotations
+
+import datetime
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from synthgen.config import load_config
+from synthgen.errors import SynthgenError
+from synthgen.io import read_table
+from synthgen.pipeline import prepare
+from synthgen.schema import infer_schema
+from tests.conftest import tiny_overrides
+
+openpyxl = pytest.importorskip("openpyxl")
+
+N = 60
+
+
+def workbook(path) -> None:
+    """A sheet of orders (ids, names, dates, amounts, flags, times, a score with "-", a date column
+    with one "unknown", a formula) and a second sheet."""
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws.title = "orders"
+    ws.append(["order_id", "customer", "ordered", "amount", "paid", "at", "score", "shipped", "total"])
+    for i in range(N):
+        day = datetime.datetime(2023, 1, 1) + datetime.timedelta(days=3 * i)
+        ws.append(
+            [
+                1000 + i,
+                ["Ana Lima", "Bo Chen", "Cy Diaz"][i % 3],
+                day,
+                round(10 + 7.25 * (i % 9), 2),
+                i % 4 != 0,
+                datetime.time(8 + i % 10, (7 * i) % 60),
+                "-" if i % 10 == 0 else 50 + i % 37,
+                "unknown" if i == 5 else day + datetime.timedelta(days=2, hours=3),
+                f"=D{i + 2}*2",
+            ]
+        )
+    other = book.create_sheet("notes")
+    other.append(["a", "b"])
+    other.append([1, "x"])
+    other.append([2, "y"])
+    book.save(path)
+
+
+def test_a_sheet_is_read_with_its_cells_types_and_typed_like_a_csv(tmp_path):
+    path = tmp_path / "orders.xlsx"
+    workbook(path)
+    t = read_table(path)
+    types = {f.name: f.type for f in t.schema}
+    assert types["order_id"] == pa.int64() and types["amount"] == pa.float64() and types["paid"] == pa.bool_()
+    assert types["ordered"] == pa.date32()  # Excel dates at midnight: days
+    assert types["at"] == pa.time64("us")
+    assert types["score"] == types["shipped"] == pa.string()  # mixed cells: text, as a CSV export
+    assert t.column("score").to_pylist()[:2] == ["-", "51"]
+    assert t.column("shipped").to_pylist()[5] == "unknown"
+    assert t.column("ordered").to_pylist()[1] == datetime.date(2023, 1, 4)
+    # openpyxl keeps a formula's last computed value only where Excel saved one: none here
+    assert t.column("total").null_count == N
+    schema = infer_schema(t)
+    kinds = schema.kinds()
+    assert kinds["score"] == "integer" and schema.column("score").codec["null_text"] == "-"
+    assert kinds["shipped"] == "datetime" and kinds["ordered"] == "datetime" and kinds["at"] == "datetime"
+    assert read_table(path, sheet="notes").column_names == ["a", "b"]
+    assert read_table(path, sheet=1).num_rows == 2
+
+
+def test_an_excel_table_is_prepared_and_bad_workbooks_are_refused_in_one_line(tmp_path):
+    path = tmp_path / "orders.xlsx"
+    workbook(path)
+    paths = prepare(load_config(tiny_overrides(tmp_path, "data=file", f"data.path={path}")))
+    train = pq.read_table(paths.train_table)
+    assert train.num_rows + pq.read_table(paths.holdout_table).num_rows == N
+    assert train.schema.field("ordered").type == pa.date32()
+    with pytest.raises(SynthgenError) as e:
+        read_table(path, sheet="customers")
+    assert "no sheet 'customers'" in str(e.value) and "'orders', 'notes'" in str(e.value)
+    broken = tmp_path / "broken.xlsx"
+    broken.write_bytes(b"not a zip file")
+    with pytest.raises(SynthgenError) as e:
+        read_table(broken)
+    assert "cannot read it as an Excel workbook" in str(e.value) and "\n" not in str(e.value)
