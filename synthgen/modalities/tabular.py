@@ -15,6 +15,7 @@ from synthgen.errors import SynthgenError
 from synthgen.io import read_table, staged_dir, write_parquet_atomic
 from synthgen.modalities import GenerationPlan, Modality, holdout_split, plain
 from synthgen.schema import TableSchema, infer_schema
+from synthgen.totals_row import drop_totals_row
 from synthgen.tracking import RunLog
 
 if TYPE_CHECKING:
@@ -34,9 +35,10 @@ class TabularModality(Modality):
         """(train, holdout, schema) from data.path and data.holdout_path or data.holdout_share, in memory."""
         cfg = self.cfg
         sheet = cfg.data.get("sheet")
-        table = read_table(cfg.data.path, cfg.data.max_rows, sheet=sheet)
+        table = drop_totals_row(read_table(cfg.data.path, cfg.data.max_rows, sheet=sheet), str(cfg.data.path))
         if cfg.data.holdout_path:
-            holdout = _conform(read_table(cfg.data.holdout_path, sheet=sheet), table.schema, cfg.data.holdout_path)
+            holdout = drop_totals_row(read_table(cfg.data.holdout_path, sheet=sheet), str(cfg.data.holdout_path))
+            holdout = _conform(holdout, table.schema, cfg.data.holdout_path)
             train = table
         else:
             hold, keep = holdout_split(len(table), cfg.data.holdout_share, cfg.seed)
