@@ -50,6 +50,7 @@ MAX_POINTS = 1000  # a table's points: at most as many as a numeric column's bin
 LOG_SHIFTS = (0.0, 1.0, 0.1, 0.01, 0.001, 0.5)
 # a cheap first look: the rank correlation on the first rows (1 % of rows slipped lowers it ~0.02)
 SCREEN_ROWS, SCREEN_RHO = 2000, 0.95
+MAX_ABS = 1e100  # columns with larger values take no part (their fits and differences overflow)
 KINDS = ("affine", "log", "table")  # a formula before a table, at equal key counts
 
 
@@ -72,7 +73,7 @@ def find_conversions(values: dict[str, np.ndarray]) -> list[dict]:
     """[{"column": B, "from": A, "kind": "affine" | "log" | "table", ...}] over number columns
     (`values`: float64, NaN for null, in the table's order); "affine" carries slope and intercept,
     "log" also the shift, "table" the points x (increasing) and y."""
-    names = [n for n, v in values.items() if np.isfinite(v).sum() >= MIN_ROWS]
+    names = [n for n, v in values.items() if np.isfinite(v).sum() >= MIN_ROWS and np.nanmax(np.abs(v)) < MAX_ABS]
     levels = {n: len(np.unique(values[n][np.isfinite(values[n])])) for n in names}
     spread = {n: float(np.nanmax(values[n]) - np.nanmin(values[n])) for n in names}
     ranks = {n: pd.Series(values[n][:SCREEN_ROWS]).rank().to_numpy() for n in names}
