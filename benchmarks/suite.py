@@ -68,6 +68,7 @@ KEYS = {
     "dependencies": "fidelity.dependencies",
     "entity_sizes": "fidelity.entity_sizes",
     "entity_attributes": "fidelity.entity_attributes",
+    "entity_order": "fidelity.entity_order",
 }
 
 

@@ -19,7 +19,7 @@ COLS = [
 # with the sex column (synthgen/name_sex.py; the ceiling row: the holdout's own), totals equal to their
 # parts (synthgen/sums.py), rows keeping a column's conversion from another (synthgen/conversions.py),
 # rows keeping a column's lookup by its key (synthgen/dependencies.py), the
-# rows-per-entity fit and the entities keeping their attributes (synthgen/entities.py).
+# rows-per-entity fit, the entities keeping their attributes and their row order (synthgen/entities.py).
 EXTRA = [
     ("pii copies", "pii_copies"),
     ("id copies", "identifier_copies"),
@@ -34,6 +34,7 @@ EXTRA = [
     ("lookups", "dependencies"),
     ("rows per entity", "entity_sizes"),
     ("entity attributes", "entity_attributes"),
+    ("entity order", "entity_order"),
 ]
 
 

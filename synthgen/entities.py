@@ -13,12 +13,16 @@ keys (in the real keys' format, none equal to a real one) to groups of rows, whe
   of the group is drawn with them fixed (the transformer generates them first; the GAN and VAE
   take the head's values as they are written); a constant fake name, e-mail or other key is the
   group's first row's on all its rows;
-- rows of a group are consecutive in the output.
+- rows of a group are consecutive in the output, sorted by the entity's order column and counted
+  by its index column where the real file has them (find_sequence: a customer's orders in date
+  order, numbered 1, 2, ...; in_sequence writes them);
+- the holdout split keeps each entity whole (holdout_entities), and fresh keys avoid the holdout's.
 
 The schema's `entity`: {"column": key, "attributes": [...], "sizes": [[size, count], ...],
-"entities": number of real entities, "ages": [...]}: an age whose birth date is an attribute (a
-patient's, on every visit) leaves the schema's `ages`; the birth date is modelled as an attribute
-and each row's age counted from it to the row's own date (settle).
+"entities": number of real entities, "order", "index", "index_start", "ages": [...]}: an age
+whose birth date is an attribute (a patient's, on every visit) leaves the schema's `ages`; the
+birth date is modelled as an attribute and each row's age counted from it to the row's own date
+(settle).
 
 An entity key is found when `data.entity` names it, or (the default, `data.entity: auto`) for one
 column with an id-like name ("customer_id", "PatientID", "user key") holding at least MIN_ENTITIES
@@ -42,6 +46,7 @@ from synthgen.errors import SynthgenError
 MIN_ENTITIES = 20  # fewer distinct keys than this: the key is a category (stores, branches)
 ENTITY_MIN_MEAN_ROWS = 1.5  # rows per key on average: below it the key is nearly unique (an identifier)
 ATTRIBUTE_MIN_SHARE = 0.99  # share of repeated entities in which a column holds one value
+ORDER_MIN_SHARE = 0.99  # share of entities whose rows keep an order (or an index counts them)
 SIZE_QUANTILE = 0.99  # group sizes are clipped here
 
 
@@ -85,6 +90,39 @@ def find(table: pa.Table, kinds: dict[str, str], setting, id_like) -> dict | Non
         "sizes": [[int(v), int(c)] for v, c in zip(values, counts)],
         "entities": int(len(sizes)),
     }
+
+
+def split_key(table: pa.Table, setting, id_like) -> str | None:
+    """The column whose entities the holdout split keeps whole, before any schema exists: the one
+    `data.entity` names, or (auto) the first id-like text or integer column whose values repeat as
+    an entity key's do (find's rule; `id_like`: the name rule). None: rows are split one by one."""
+    if setting in (None, "none", False):
+        return None
+    if setting != "auto":
+        return setting if setting in table.column_names else None
+    for name in table.column_names:
+        t = table.schema.field(name).type
+        t = t.value_type if pa.types.is_dictionary(t) else t
+        text = pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_integer(t)
+        if text and id_like(name) and _repeats(_codes(table.column(name))):
+            return name
+    return None
+
+
+def holdout_entities(table: pa.Table, key: str, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted (holdout, train) row indices with each entity's rows on one side: a seeded `share` of the
+    entities held out (at least one), a row without a key an entity of its own. A row split put
+    some of a patient's visits in the holdout and the rest in training: the holdout was then no
+    unseen data for the privacy metrics, and an entity's row counter had gaps in both."""
+    from synthgen.modalities import holdout_split  # its seeded stream (seeding.HOLDOUT_SPLIT), over entities
+
+    codes = _codes(table.column(key))
+    n_keys = int(codes.max(initial=-1)) + 1
+    codes = np.where(codes >= 0, codes, n_keys + np.arange(len(codes)))  # keyless rows: one each
+    _, codes = np.unique(codes, return_inverse=True)
+    held, _ = holdout_split(int(codes.max()) + 1, share, seed)
+    hold = np.isin(codes, held)
+    return np.flatnonzero(hold), np.flatnonzero(~hold)
 
 
 def describe_entity(entity: dict) -> str:
@@ -135,6 +173,133 @@ def _attributes(table: pa.Table, kinds: dict[str, str], key: str, codes: np.ndar
         if (distinct[repeated] == 1).mean() >= ATTRIBUTE_MIN_SHARE:
             out.append(name)
     return out
+
+
+def _sequence_share(table: pa.Table, syn: pd.DataFrame, key: str, codes: np.ndarray, kinds: dict) -> float | None:
+    """The real entities' sequence (find_sequence) kept by the synthetic ones: the share of synthetic
+    entities whose rows keep the real order column's order and whose index counts their rows (the
+    lower of the two), or None when the real rows have neither."""
+    numeric = ("datetime", "integer", "continuous")
+    native = {c: table.column(c) for c in table.column_names if kinds.get(c) in numeric and c != key}
+    entity = {
+        "column": key,
+        "attributes": _attributes(table, {c: kinds.get(c, "") for c in table.column_names}, key, codes),
+    }
+    seq = find_sequence(table, entity, native, kinds)
+    if not (seq["order"] or seq["index"]) or key not in syn.columns:
+        return None
+    wanted = [c for c in dict.fromkeys((key, seq["order"], seq["index"])) if c and c in syn.columns]
+    s = pa.Table.from_pandas(syn[wanted], preserve_index=False)
+    rows, k = _grouped(s.column(key))
+    shares = []
+    order = _float_values(s.column(seq["order"])) if seq["order"] in s.column_names else None
+    if order is not None:
+        share, n = _order_share(k, order[rows])
+        shares += [share] if n else []
+    index = _float_values(s.column(seq["index"])) if seq["index"] in s.column_names else None
+    if index is not None:
+        share, n = _index_share(k, index[rows], seq["index_start"])
+        shares += [share] if n else []
+    return min(shares) if shares else None
+
+
+def find_sequence(table: pa.Table, entity: dict, native: dict[str, pa.ChunkedArray], kinds: dict) -> dict:
+    """How an entity's rows follow one another in the real file: {"order": a date (else number)
+    column non-decreasing along each entity's rows, or None; "index": an integer column counting
+    each entity's rows 0, 1, 2, ... or 1, 2, 3, ... in file order, or None; "index_start"}.
+
+    An order holds in at least ORDER_MIN_SHARE of the entities with two distinct values of it or
+    more, and at least MIN_ENTITIES of them (a single visit's date orders nothing); dates are tried
+    first, in the table's order. An index counts the rows of at least ORDER_MIN_SHARE of the
+    entities with two rows or more. Attributes take no part (constant within an entity)."""
+    rows, key = _grouped(table.column(entity["column"]))
+    taken = set(entity["attributes"]) | {entity["column"]}
+    values = {n: v for n, v in ((n, _float_values(a)) for n, a in native.items() if n not in taken) if v is not None}
+    candidates = [n for n in values if kinds.get(n) == "datetime"]
+    candidates += [n for n in values if kinds.get(n) in ("integer", "continuous")]
+    out = {"order": None, "index": None, "index_start": 1}
+    for name in candidates:
+        share, n = _order_share(key, values[name][rows])
+        if n >= MIN_ENTITIES and share >= ORDER_MIN_SHARE:
+            out["order"] = name
+            break
+    counters = [c for c in candidates if kinds.get(c) == "integer" and c != out["order"]]
+    for name, start in ((c, first) for c in counters for first in (1, 0)):
+        share, n = _index_share(key, values[name][rows], start)
+        if n >= MIN_ENTITIES and share >= ORDER_MIN_SHARE:
+            out["index"], out["index_start"] = name, start
+            break
+    return out
+
+
+def _float_values(arr: pa.ChunkedArray) -> np.ndarray | None:
+    """A date, datetime or number column as float64 (dates in their integer units), NaN for null;
+    None for any other type."""
+    if pa.types.is_temporal(arr.type):
+        from synthgen.schema import temporal_ints
+
+        ints, null, _ = temporal_ints(arr)
+        return np.where(null, np.nan, ints.astype(np.float64))
+    if not (pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type) or pa.types.is_decimal(arr.type)):
+        return None  # text (a date the caller did not parse): no order read from it
+    return arr.cast(pa.float64(), safe=False).fill_null(float("nan")).to_numpy()
+
+
+def _grouped(key_arr: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """(rows with a key, grouped by key in file order; their key codes)."""
+    codes = _codes(key_arr)
+    rows = np.flatnonzero(codes >= 0)
+    rows = rows[np.argsort(codes[rows], kind="stable")]
+    return rows, codes[rows]
+
+
+def _order_share(key: np.ndarray, v: np.ndarray) -> tuple[float, int]:
+    """(share of the entities holding two distinct set values whose values never decrease along their
+    rows, how many such entities); rows grouped by `key` in file order, nulls skipped."""
+    set_ = ~np.isnan(v)
+    key, v = key[set_], v[set_]
+    if len(v) < 2:
+        return 1.0, 0
+    back = np.zeros(int(key.max()) + 1, dtype=bool)
+    back[key[1:][(key[1:] == key[:-1]) & (v[1:] < v[:-1])]] = True
+    span = pd.Series(v).groupby(key).agg(["min", "max"])
+    varied = span.index.to_numpy()[(span["max"] > span["min"]).to_numpy()]
+    return (float((~back[varied]).mean()) if len(varied) else 1.0), len(varied)
+
+
+def _index_share(key: np.ndarray, v: np.ndarray, start: int) -> tuple[float, int]:
+    """(share of the entities with two rows or more whose values count their rows from `start` in
+    file order, how many such entities); rows grouped by `key`."""
+    if not len(key):
+        return 1.0, 0
+    first = np.r_[True, key[1:] != key[:-1]]
+    position = np.arange(len(key)) - np.maximum.accumulate(np.where(first, np.arange(len(key)), 0))
+    sizes = np.bincount(key)
+    multi = sizes[key] >= 2
+    wrong = np.zeros(len(sizes), dtype=bool)
+    wrong[key[multi & (v != position + start)]] = True
+    counted = np.unique(key[multi])
+    return (float((~wrong[counted]).mean()) if len(counted) else 1.0), len(counted)
+
+
+def in_sequence(table: pa.Table, groups: np.ndarray, schema, reorder: bool = True) -> pa.Table:
+    """A settled chunk of whole entities (`groups` [n], ascending) with each entity's rows sorted by
+    the entity's order column (nulls last; ties keep their drawn order) and its index column
+    counting them, as the real rows were (find_sequence). `reorder=False` (rows a condition file
+    fixes one by one, which must stay where the file has them): the index only. Deterministic:
+    the same bytes on any number of processes."""
+    entity = schema.entity or {}
+    order, index = entity.get("order"), entity.get("index")
+    v = _float_values(schema.to_native(table.select([order])).column(0)) if order in table.column_names else None
+    if reorder and v is not None:
+        perm = np.lexsort((np.where(np.isnan(v), np.inf, v), groups))
+        table = table.take(pa.array(perm))
+    if index and index in table.column_names:
+        i = table.column_names.index(index)
+        first = np.searchsorted(groups, groups, side="left")
+        count = np.arange(len(groups)) - first + int(entity.get("index_start", 1))
+        table = table.set_column(i, table.field(i), pa.array(count).cast(table.field(i).type))
+    return table
 
 
 class EntityRows:
@@ -209,8 +374,10 @@ def scores(train: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dic
     rows-per-entity counts (each clipped at the real 99th percentile), and
     `fidelity.entity_attributes.<key>`, the share of synthetic entities with two rows or more whose
     attributes (columns constant within the real entities) hold one value, the lowest over the
-    attributes. `fidelity.entity_sizes` / `fidelity.entity_attributes`: the lowest (1 is ideal)."""
-    out, sizes_all, attrs_all = {}, [], []
+    attributes, and `fidelity.entity_order.<key>` where the real entities' rows follow a date (or
+    number) order or carry a row counter (find_sequence): the share of synthetic entities keeping
+    it. `fidelity.entity_sizes` / `_attributes` / `_order`: the lowest (1 is ideal)."""
+    out, sizes_all, attrs_all, order_all = {}, [], [], []
     keys = [c for c, k in kinds.items() if k == "identifier" and c in syn.columns and c in train.columns]
     table = pa.Table.from_pandas(train, preserve_index=False) if keys else None  # once, for every key
     for key in keys:
@@ -240,6 +407,12 @@ def scores(train: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dic
         if shares:
             out[f"fidelity.entity_attributes.{key}"] = min(shares)
             attrs_all.append(min(shares))
+        order = _sequence_share(table, syn, key, codes, kinds)
+        if order is not None:
+            out[f"fidelity.entity_order.{key}"] = order
+            order_all.append(order)
+    if order_all:
+        out["fidelity.entity_order"] = min(order_all)
     if sizes_all:
         out["fidelity.entity_sizes"] = min(sizes_all)
     if attrs_all:

@@ -236,7 +236,7 @@ def infer_schema(
             native[name] = arr
     kinds = {c.name: c.kind for c in cols}
     forced = {n for n in overrides if _column_settings(n, overrides[n]).get("kind")}
-    found = entities.find(table, kinds, entity, lambda n: _id_like_name(n) and n not in forced)
+    found = entities.find(table, kinds, entity, lambda n: id_like_name(n) and n not in forced)
     if found:
         i = table.column_names.index(found["column"])
         c = cols[i]
@@ -245,6 +245,8 @@ def infer_schema(
     sink = table.schema.serialize()
     dates, ints = day_numbers(cols, native)
     relations, ages = ages_and_relations(dates, ints, date_relations(cols, native))
+    if found:  # how its rows follow one another: a date order, a row counter (written in that order)
+        found.update(entities.find_sequence(table, found, native, {c.name: c.kind for c in cols}))
     if found:  # an entity's birth date is one of its attributes: modelled, its rows' ages counted from it
         moved = [a for a in ages if a["born"] in found["attributes"] and a.get("at")]
         ages = [a for a in ages if a not in moved]
@@ -485,9 +487,9 @@ def _guess_kind(name: str, t: pa.DataType, valid: pa.ChunkedArray, n_unique: int
         if near_unique:
             mm = pc.min_max(valid)
             span = float(mm["max"].as_py()) - float(mm["min"].as_py()) + 1
-            if _id_like_name(name) or span <= 4 * n_unique:  # an id-named column, or dense keys
+            if id_like_name(name) or span <= 4 * n_unique:  # an id-named column, or dense keys
                 return "identifier"
-        if n >= ID_MIN_ROWS and n_unique >= 0.5 * n and _id_like_name(name):
+        if n >= ID_MIN_ROWS and n_unique >= 0.5 * n and id_like_name(name):
             return "identifier"  # a person_id on two rows each is still an id
         return "integer"
     if is_string_type(t):
@@ -504,7 +506,7 @@ def _guess_kind(name: str, t: pa.DataType, valid: pa.ChunkedArray, n_unique: int
     )
 
 
-def _id_like_name(name: str) -> bool:
+def id_like_name(name: str) -> bool:
     """'id', 'customer_id', 'CustomerID', 'order-key', 'uuid' ... (the last word of the name)."""
     words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", str(name))
     return bool(words) and words[-1].lower() in ID_NAME_WORDS

@@ -11,9 +11,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from synthgen.entities import EntityRows, describe_entity, scores
+from synthgen.entities import EntityRows, describe_entity, holdout_entities, scores, split_key
 from synthgen.errors import SynthgenError
-from synthgen.schema import infer_schema
+from synthgen.schema import id_like_name, infer_schema
 from tests.conftest import tiny_overrides
 
 
@@ -26,14 +26,20 @@ def orders(customers: int = 120, seed: int = 0) -> pd.DataFrame:
     n = rng.integers(1, 13, customers)
     who = np.repeat(np.arange(customers), n)
     base = np.array([{"basic": 20, "plus": 60, "pro": 200}[t] for t in tier])[who]
+    amount = np.round(rng.gamma(2, base / 2), 2)
+    method = rng.choice(["card", "paypal", "wire"], len(who))
+    days = pd.Series(rng.integers(0, 60, len(who))).groupby(who).cumsum().to_numpy()  # after each first order
     return pd.DataFrame(
         {
             "order_id": np.arange(len(who)) + 1,
             "customer_id": [f"C{100000 + i}" for i in who],
+            # a customer's orders in date order, numbered 1, 2, ... (the file's sequence)
+            "ordered": (pd.Timestamp("2024-01-01") + pd.to_timedelta(days, "D")).strftime("%Y-%m-%d"),
+            "order_no": pd.Series(who).groupby(who).cumcount().to_numpy() + 1,
             "tier": tier[who],
             "country": country[who],
-            "amount": np.round(rng.gamma(2, base / 2), 2),
-            "method": rng.choice(["card", "paypal", "wire"], len(who)),
+            "amount": amount,
+            "method": method,
             "email": [f"customer{i}@example.org" for i in who],  # one per customer: fake, and one per entity
         }
     )
@@ -63,6 +69,40 @@ def test_a_repeated_id_like_key_is_an_entity_with_its_attributes():
     assert not [d for d in schema.dependencies if d["by"] == "customer_id"]  # no lookup from real keys
     # without it (the default of infer_schema, and data.entity=none) the key is a category
     assert infer_schema(t).column("customer_id").kind == "categorical" and infer_schema(t).entity is None
+
+
+def test_an_entitys_row_order_and_row_counter_are_found_in_the_file():
+    """Each customer's orders are in date order and numbered 1, 2, ... in the file: the schema says
+    so; shuffled rows keep neither, so none is found."""
+    df = orders()
+    entity = infer_schema(pa.Table.from_pandas(df, preserve_index=False), entity="auto").entity
+    assert (entity["order"], entity["index"], entity["index_start"]) == ("ordered", "order_no", 1)
+    shuffled = df.sample(frac=1, random_state=0)
+    entity = infer_schema(pa.Table.from_pandas(shuffled, preserve_index=False), entity="auto").entity
+    assert entity["order"] is None and entity["index"] is None
+    counted_from_0 = df.assign(order_no=df["order_no"] - 1)
+    entity = infer_schema(pa.Table.from_pandas(counted_from_0, preserve_index=False), entity="auto").entity
+    assert (entity["index"], entity["index_start"]) == ("order_no", 0)
+
+
+def test_the_holdout_holds_whole_entities():
+    """A row split put some of a customer's orders in the holdout and the rest in training (the
+    holdout was no unseen data, and the order counter had gaps on both sides)."""
+    df = orders(customers=200)
+    df.loc[df.index[:5], "customer_id"] = None  # rows without a key: each an entity of its own
+    t = pa.Table.from_pandas(df, preserve_index=False)
+    hold, keep = holdout_entities(t, "customer_id", 0.2, seed=0)
+    assert len(hold) + len(keep) == len(df) and not set(hold) & set(keep)
+    held, kept = df.iloc[hold], df.iloc[keep]
+    assert not set(held["customer_id"].dropna()) & set(kept["customer_id"].dropna())
+    assert (
+        held["customer_id"].nunique()
+        == round(0.2 * (df["customer_id"].nunique() + 5)) - held["customer_id"].isna().sum()
+    )
+    again, _ = holdout_entities(t, "customer_id", 0.2, seed=0)
+    other, _ = holdout_entities(t, "customer_id", 0.2, seed=1)
+    assert (again == hold).all() and set(other) != set(hold)
+    assert split_key(t, "auto", id_like_name) == "customer_id" and split_key(t, "none", id_like_name) is None
 
 
 def visits(patients: int = 150, seed: int = 5) -> pa.Table:
@@ -190,6 +230,11 @@ def test_scores_read_sizes_and_attributes_from_the_rows():
     assert same["fidelity.entity_sizes"] == 1.0 and same["fidelity.entity_attributes"] == 1.0
     shuffled = real.assign(tier=np.random.default_rng(2).permutation(real["tier"].to_numpy()))
     assert scores(real, shuffled, kinds)["fidelity.entity_attributes"] < 0.5
+    with_dates = real.assign(ordered=pd.to_datetime(real["ordered"]))  # as the evaluation reads them
+    kinds_dates = {**kinds, "ordered": "datetime"}
+    assert scores(with_dates, with_dates, kinds_dates)["fidelity.entity_order"] == 1.0
+    backwards = with_dates.iloc[::-1]  # every customer's orders from last to first
+    assert scores(with_dates, backwards, kinds_dates)["fidelity.entity_order"] < 0.1
     singles = real.assign(customer_id=[f"X{i}" for i in range(len(real))])
     assert scores(real, singles, kinds)["fidelity.entity_sizes"] < 0.2
 
@@ -235,6 +280,10 @@ def test_synthetic_entities_have_fresh_keys_their_own_attributes_and_real_sizes(
     assert starts.nunique() == syn["customer_id"].nunique()  # each entity's rows are consecutive
     assert result["fidelity.entity_attributes"] == 1.0 and result["privacy.identifier_copies"] == 0
     assert result["fidelity.entity_sizes"] > 0.6
+    # each customer's orders in date order, numbered 1, 2, ... as in the file
+    assert per["ordered"].apply(lambda s: s.is_monotonic_increasing).all()
+    assert per["order_no"].apply(lambda s: s.tolist() == list(range(1, len(s) + 1))).all()
+    assert result["fidelity.entity_order"] == 1.0
 
 
 def test_entity_generation_is_reproducible(entity_runs):

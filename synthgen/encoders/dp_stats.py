@@ -61,7 +61,13 @@ def threshold(eps: float, delta: float) -> float:
 
 
 def fit_dp_encoder(
-    table: pa.Table, schema: TableSchema, settings: dict, columns_cfg: dict | None, pcfg, seed: int
+    table: pa.Table,
+    schema: TableSchema,
+    settings: dict,
+    columns_cfg: dict | None,
+    pcfg,
+    seed: int,
+    avoid: pa.Table | None = None,
 ) -> TabularEncoder:
     """A TabularEncoder whose saved state is DP in the rows of `table` (plus what the user declared
     public), spending pcfg.encoder_share of pcfg's budget. `settings`: the encoder.* config.
@@ -70,7 +76,7 @@ def fit_dp_encoder(
     delta_total = pcfg.total_delta(len(table))
     epsilon, delta = pcfg.epsilon * pcfg.encoder_share, delta_total * pcfg.encoder_share
     # The plain fit validates settings and learns the identifier formats; its codecs are discarded.
-    base = TabularEncoder.fit(table, schema, **settings)
+    base = TabularEncoder.fit(table, schema, **settings, avoid=avoid)  # avoid: the holdout's keys too
     rng = seeding.numpy_rng(seeding.DP_ENCODER, seed)
     native = schema.to_native(table)  # codec columns (dates, numbers, yes/no written as text) parsed
     types = {f.name: f.type for f in native.schema}

@@ -107,8 +107,11 @@ class TabularEncoder:
         max_categories: int | str = 1000,
         rare_min_count: int = 1,
         text_strategy: str = "fake",
+        avoid: pa.Table | None = None,
     ) -> "TabularEncoder":
-        """Fit one codec per modelled column (see the module docstring for the others)."""
+        """Fit one codec per modelled column (see the module docstring for the others). `avoid`:
+        other real rows (the holdout) whose keys, names and e-mails no fresh key or fake value may
+        equal either (an entity split holds whole customers out, keys above the training ones)."""
         if text_strategy not in TEXT_STRATEGIES:
             raise SynthgenError(
                 f"encoder.text_strategy='{text_strategy}' is unknown; use one of {', '.join(TEXT_STRATEGIES)}"
@@ -162,7 +165,8 @@ class TabularEncoder:
                 cap = sizing.max_categories(col.frequencies or []) if max_categories == sizing.AUTO else max_categories
                 codecs[col.name] = CategoryCodec.fit(col, arr, cap, rare_min_count)
             elif col.kind == "identifier":
-                ids[col.name] = _id_format(col.name, arr, types[col.name])
+                every = arr if avoid is None else pa.chunked_array([*arr.chunks, *avoid.column(col.name).chunks])
+                ids[col.name] = _id_format(col.name, every, types[col.name])
             elif col.kind == "text" and text_strategy == "drop":
                 warnings.warn(
                     f"column '{col.name}' is free text: it is dropped from the synthetic table "
@@ -172,7 +176,10 @@ class TabularEncoder:
         settings = dict(
             n_bins=n_bins, max_categories=max_categories, rare_min_count=rare_min_count, text_strategy=text_strategy
         )
-        return cls(schema, codecs, ids, settings, offsets, _real_hashes(table, schema), durations)
+        real = (
+            table if avoid is None else pa.concat_tables([table, avoid.select(table.column_names).cast(table.schema)])
+        )
+        return cls(schema, codecs, ids, settings, offsets, _real_hashes(real, schema), durations)
 
     # ---- state ---------------------------------------------------------------------------------
     def to_dict(self) -> dict:

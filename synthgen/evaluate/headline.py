@@ -42,6 +42,7 @@ TABLE = (
     Headline("fidelity.dependencies", "Rows keeping their key's lookup (worst)", "1 is ideal"),
     Headline("fidelity.entity_sizes", "Rows per entity (1 - TV distance)", "1 is ideal"),
     Headline("fidelity.entity_attributes", "Entities keeping their attributes", "1 is ideal"),
+    Headline("fidelity.entity_order", "Entities keeping their row order", "1 is ideal"),
     Headline("fidelity.name_sex", "First names agreeing with the sex column", "1 is ideal", "fidelity.name_sex_real"),
     Headline("bias.flagged_groups", "Flagged groups", "0"),
     Headline("validity.total", "Validity violations", "0"),

@@ -10,11 +10,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from synthgen.artifacts import check_synthetic, load_artifact, read_parquet
-from synthgen.entities import describe_entity
+from synthgen.entities import describe_entity, holdout_entities, split_key
 from synthgen.errors import SynthgenError
 from synthgen.io import read_table, staged_dir, write_parquet_atomic
 from synthgen.modalities import GenerationPlan, Modality, holdout_split, plain
-from synthgen.schema import TableSchema, infer_schema
+from synthgen.schema import TableSchema, id_like_name, infer_schema
 from synthgen.totals_row import drop_totals_row
 from synthgen.tracking import RunLog
 
@@ -40,8 +40,13 @@ class TabularModality(Modality):
             holdout = drop_totals_row(read_table(cfg.data.holdout_path, sheet=sheet), str(cfg.data.holdout_path))
             holdout = _conform(holdout, table.schema, cfg.data.holdout_path)
             train = table
-        else:
-            hold, keep = holdout_split(len(table), cfg.data.holdout_share, cfg.seed)
+        else:  # an entity's rows (a customer's orders) stay on one side: synthgen/entities.py
+            key = split_key(table, cfg.data.get("entity", "none"), id_like_name)
+            if key is None:
+                hold, keep = holdout_split(len(table), cfg.data.holdout_share, cfg.seed)
+            else:
+                hold, keep = holdout_entities(table, key, cfg.data.holdout_share, cfg.seed)
+                log.info("holdout: whole '%s' entities, %d of %d rows", key, len(hold), len(table))
             holdout, train = table.take(hold), table.take(keep)
         schema = infer_schema(
             train,
@@ -99,6 +104,7 @@ class TabularModality(Modality):
         shards.remove_stale(self.paths)
         schema = load_artifact(self.paths.schema, "schema", "prepare", TableSchema.load)
         train = read_parquet(self.paths.train_table, "prepare")
+        holdout = read_parquet(self.paths.holdout_table, "prepare")  # fresh keys and fakes avoid its values too
         if settings.get("n_bins") == "auto":  # follows the training rows (synthgen/sizing.py)
             settings["n_bins"] = n_bins(train.num_rows)
         if pcfg.enabled:  # the saved state from DP mechanisms or declared public domains
@@ -108,9 +114,10 @@ class TabularModality(Modality):
             if settings.get("max_categories") == AUTO:  # the rule reads real level counts: its floor
                 settings["max_categories"] = CATEGORY_CAP[0]
 
-            enc = fit_dp_encoder(train, schema, settings, plain(self.cfg.data.columns), pcfg, self.cfg.seed)
+            columns = plain(self.cfg.data.columns)
+            enc = fit_dp_encoder(train, schema, settings, columns, pcfg, self.cfg.seed, avoid=holdout)
         else:
-            enc = TabularEncoder.fit(train, schema, **settings)
+            enc = TabularEncoder.fit(train, schema, **settings, avoid=holdout)
         with staged_dir(self.paths.encoder_dir) as d:
             enc.save(d / "encoder.json")
         shards.encoded_dir(self.paths).mkdir(exist_ok=True)  # empty: the DVC encode stage's output either way
