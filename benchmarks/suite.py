@@ -69,6 +69,7 @@ KEYS = {
     "entity_sizes": "fidelity.entity_sizes",
     "entity_attributes": "fidelity.entity_attributes",
     "entity_order": "fidelity.entity_order",
+    "entity_counter": "fidelity.entity_counter",
 }
 
 

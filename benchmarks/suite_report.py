@@ -19,7 +19,7 @@ COLS = [
 # with the sex column (synthgen/name_sex.py; the ceiling row: the holdout's own), totals equal to their
 # parts (synthgen/sums.py), rows keeping a column's conversion from another (synthgen/conversions.py),
 # rows keeping a column's lookup by its key (synthgen/dependencies.py), the
-# rows-per-entity fit, the entities keeping their attributes and their row order (synthgen/entities.py).
+# rows-per-entity fit, the entities keeping their attributes, their row order and counter (synthgen/entities.py).
 EXTRA = [
     ("pii copies", "pii_copies"),
     ("id copies", "identifier_copies"),
@@ -35,6 +35,7 @@ EXTRA = [
     ("rows per entity", "entity_sizes"),
     ("entity attributes", "entity_attributes"),
     ("entity order", "entity_order"),
+    ("entity counter", "entity_counter"),
 ]
 
 

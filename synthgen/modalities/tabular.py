@@ -200,12 +200,14 @@ class TabularModality(Modality):
             attributes = torch.tensor(
                 [enc.layout.columns.index(a) for a in entity["attributes"] if a in enc.layout.columns], dtype=torch.long
             )
+            counter = _counter_tokens(enc, entity)
 
             def cond_for_chunk(chunk, start, n):
                 return {
                     "cond": rows.tokens(start, n),
                     "groups": torch.from_numpy(groups.groups(start, n)),
                     "attributes": attributes,
+                    **counter,
                 }
         else:
 
@@ -365,3 +367,24 @@ def conform_synthetic(table: pa.Table, schema: pa.Schema, source) -> pa.Table:
         names.append(f.name)
     extra = [n for n in table.column_names if n not in schema.names]
     return pa.table(cols + [table.column(n) for n in extra], names=names + extra)
+
+
+def _counter_tokens(enc, entity: dict) -> dict:
+    """The entity's row counter as generation conditions (synthgen/entities.py find_sequence): its
+    column in the layout ("counter" [1]) and the token of each position's count, 1st row on
+    ("counter_tokens" [largest group]); {} without one. The transformer draws the k-th row of a
+    group given "k" (what the real k-th rows hold), so counting the rows after sorting them moves few
+    counts; counted without it, the 2,000-row visits table's detection AUC rose 0.51 -> 0.61."""
+    import torch
+
+    name = entity.get("index")
+    if not name or name not in enc.layout.columns:
+        return {}
+    largest = max(s for s, _ in entity["sizes"])
+    start = int(entity.get("index_start", 1))
+    codec = enc.codecs[name]
+    tokens = [codec.token_of(start + k) for k in range(largest)]
+    return {
+        "counter": torch.tensor([enc.layout.columns.index(name)], dtype=torch.long),
+        "counter_tokens": torch.tensor(tokens, dtype=torch.long),
+    }

@@ -71,7 +71,8 @@ class Generator(pl.LightningModule):
             out = self.sample(cond, g)
             return {"chunk": chunk, "output": out.cpu(), "acceptance_rate": self.last_acceptance_rate}
         groups, attributes = batch["groups"][0], batch["attributes"][0]
-        out, cond = self.sample_entities(cond, groups, attributes, int(batch["seed"][0]), chunk, g)
+        counter = (batch["counter"][0], batch["counter_tokens"][0]) if "counter" in batch else None
+        out, cond = self.sample_entities(cond, groups, attributes, int(batch["seed"][0]), chunk, g, counter)
         # the conditions the rows were drawn under: the copy redraw draws again under the same
         return {"chunk": chunk, "output": out.cpu(), "acceptance_rate": self.last_acceptance_rate, "cond": cond.cpu()}
 
@@ -95,11 +96,19 @@ class TabularGenerator(Generator):
     """Whether sample() draws the free columns given the fixed ones (the transformer) rather than
     meeting them by rejection: entity attributes are then conditions, else written over a free draw."""
 
-    def sample_entities(self, cond, groups, attributes, seed: int, chunk: int, generator):
+    def sample_entities(self, cond, groups, attributes, seed: int, chunk: int, generator, counter=None):
         """Rows of whole entity groups (synthgen/entities.py): each group's attributes (column
         indices `attributes` [A]) are those of its head, a free draw from the chunk's own heads
-        stream. -> (tokens [n, C], the conditions they were drawn under [n, C])."""
+        stream; with `counter` (column [1], token per position [K]) and exact conditions, the k-th
+        row of each group is drawn given the k-th count. -> (tokens [n, C], the conditions they
+        were drawn under [n, C])."""
         groups, attributes = groups.to(self.device), attributes.to(self.device)
+        if counter is not None and self.exact_conditions and len(groups):
+            column, tokens = int(counter[0][0]), counter[1].to(self.device)
+            first = torch.searchsorted(groups, groups)  # each row's group start (groups ascending)
+            at = (torch.arange(len(groups), device=self.device) - first).clamp(max=len(tokens) - 1)
+            cond = cond.clone()
+            cond[:, column] = torch.where(cond[:, column] >= 0, cond[:, column], tokens[at])
         if not len(groups) or not len(attributes):
             return self.sample(cond, generator), cond
         first = int(groups.min())
