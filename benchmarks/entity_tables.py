@@ -74,9 +74,32 @@ def visits() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def visits_in_order() -> pd.DataFrame:
+    """A clinic's export: 300 patients, 1-7 visits each, in date order and numbered visit_no 1, 2, ..."""
+    rng = np.random.default_rng(5)
+    rows = []
+    for i in range(300):
+        k = int(rng.integers(1, 8))
+        first = pd.Timestamp("2018-01-01") + pd.Timedelta(days=int(rng.integers(0, 1500)))
+        dates = sorted(first + pd.Timedelta(days=int(d)) for d in rng.integers(0, 700, k))
+        for j, d in enumerate(dates):
+            rows.append(
+                {
+                    "patient_id": f"P{i:05d}",
+                    "sex": rng.choice(["F", "M"]) if j == 0 else rows[-1]["sex"],
+                    "visit_no": j + 1,
+                    "visit_date": d.date().isoformat(),
+                    "systolic": int(rng.normal(125, 12)),
+                    "dx": rng.choice(["I10", "E11", "J45"]),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
 if __name__ == "__main__":
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "entity_tables")
     out.mkdir(parents=True, exist_ok=True)
     orders().to_csv(out / "orders.csv", index=False)
     visits().to_csv(out / "visits.csv", index=False)
-    print(f"wrote {out / 'orders.csv'} and {out / 'visits.csv'}")
+    visits_in_order().to_csv(out / "visits_in_order.csv", index=False)
+    print(f"wrote {out / 'orders.csv'}, {out / 'visits.csv'} and {out / 'visits_in_order.csv'}")
