@@ -136,36 +136,45 @@ def fit_dp_encoder(
 
 
 def _warn_noise_only(report: dict, epsilon: float, rows: int, eps_c: float) -> None:
-    """One warning naming the number and date columns whose DP histograms held no cell above the
-    noise: no range cell (the range is then the noisiest cell's, a guess that may miss the rows:
-    N(0, 1) scores on 800 rows at epsilon 2 came back as 316,232-318,047; lognormal incomes beside
-    them kept their median), or no value cell (values spread evenly over the range).
-    Silent before: a user saw the numbers only in the output."""
+    """The number and date columns whose DP histograms held no cell above the noise: no range cell
+    (the range is then the noisiest cell's, a guess that may miss the rows: N(0, 1) scores on 800
+    rows at epsilon 2 came back as 316,232-318,047; lognormal incomes beside them kept their
+    median), or no value cell (values spread evenly over the range). Silent before: a user saw the
+    numbers only in the output."""
     lost = [name for name, info in report.items() if info.get("noise_only")]
-    if not lost:
-        return
-    rows_needed = min(report[name]["rows_needed"] for name in lost)
-    warnings.warn(
-        f"privacy.epsilon={epsilon:g} on {rows:,} training rows: the DP histograms of {', '.join(lost)} "
-        f"hold no cell above the noise (a cell needs {rows_needed:,.0f} rows or more at {eps_c:.3g} of epsilon "
-        f"per column), so their range or their values are a guess from the noise and may be far from the "
-        f"data's; declare their range (data.columns.<name>.bounds: [low, high], public) or raise privacy.epsilon",
-        UserWarning,
-        stacklevel=3,
-    )
+    if lost:
+        needed = min(report[name]["rows_needed"] for name in lost)
+        _warn_budget(
+            epsilon,
+            rows,
+            f"the DP histograms of {', '.join(lost)} hold no cell above the noise (a cell needs {needed:,.0f} "
+            f"rows or more at {eps_c:.3g} of epsilon per column), so their range or their values are a guess "
+            f"from the noise and may be far from the data's; declare their range (data.columns.<name>.bounds: "
+            f"[low, high], public)",
+        )
 
 
 def _warn_unlisted(report: dict, epsilon: float, rows: int, eps_c: float) -> None:
-    """One warning naming the text columns of which no level could be listed (all '<other>')."""
+    """The text columns of which no level could be listed (all '<other>')."""
     empty = [name for name, info in report.items() if info.get("listed") == 0]
-    if not empty:
-        return
-    tau = max(report[name]["threshold"] for name in empty)
+    if empty:
+        tau = max(report[name]["threshold"] for name in empty)
+        _warn_budget(
+            epsilon,
+            rows,
+            f"no level of {', '.join(empty)} is frequent enough to list (about {tau:,.0f} rows at {eps_c:.3g} "
+            f"of epsilon per column), so they come back as '{OTHER}'; declare their levels "
+            f"(data.columns.<name>.categories, public)",
+        )
+
+
+def _warn_budget(epsilon: float, rows: int, what: str) -> None:
+    """One warning that the budget is too small for what some columns need (what: the columns,
+    what became of them and what to declare instead)."""
     warnings.warn(
-        f"privacy.epsilon={epsilon:g} on {rows:,} training rows: no level of {', '.join(empty)} is frequent "
-        f"enough to list (about {tau:,.0f} rows at {eps_c:.3g} of epsilon per column), so they come back as "
-        f"'{OTHER}'; declare their levels (data.columns.<name>.categories, public) or raise privacy.epsilon",
-        stacklevel=3,
+        f"privacy.epsilon={epsilon:g} on {rows:,} training rows: {what} or raise privacy.epsilon",
+        UserWarning,
+        stacklevel=4,
     )
 
 
