@@ -59,7 +59,9 @@ def read_table(
     if max_rows is not None and (isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 2):
         raise SynthgenError(f"data.max_rows={max_rows!r} must be a whole number of at least 2 (or null for all rows)")
     if not path.exists():
-        raise SynthgenError(f"input file not found: {path}; set {key} to an existing .parquet, .csv or .xlsx file")
+        raise SynthgenError(
+            f"input file not found: {path}; set {key} to an existing .parquet, .csv, .xlsx or .jsonl file"
+        )
     suffix = path.suffix.lower()
     encoding = None
     try:
@@ -77,8 +79,11 @@ def read_table(
         elif suffix in excel.SUFFIXES:
             table = excel.read_sheet(path, sheet)
             _check_names(table.column_names, str(path))
+        elif suffix in JSON_SUFFIXES:
+            table = read_json_records(path)
+            _check_names(table.column_names, str(path))
         else:
-            raise SynthgenError(f"{path}: unsupported file type '{suffix}'; use .parquet, .csv or .xlsx")
+            raise SynthgenError(f"{path}: unsupported file type '{suffix}'; use .parquet, .csv, .xlsx or .jsonl")
     except SynthgenError:
         raise
     except (pa.ArrowException, OSError, UnicodeError) as e:
@@ -95,6 +100,31 @@ def read_table(
         table = table.slice(0, max_rows)
     validate_table(table, str(path), training)
     return normalise_table(table)
+
+
+JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
+
+
+def read_json_records(path: Path) -> pa.Table:
+    """JSON Lines (one object per line: an API's or a document store's export), or a .json file
+    holding one array of such objects. Nested objects become columns named by their path
+    ("address.city"); values are typed as pyarrow's JSON reader types them (ISO timestamps included)."""
+    import pyarrow.json as pajson
+
+    head = path.read_bytes()[:4096].lstrip()
+    if head.startswith(b"["):  # one array of records: pandas reads it, Arrow types the columns
+        import pandas as pd
+
+        try:
+            frame = pd.read_json(path, orient="records", convert_dates=False, dtype=False)
+        except ValueError as e:
+            raise SynthgenError(f"{path}: cannot read it as a JSON array of records ({e})") from None
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+    else:
+        table = pajson.read_json(path)
+    while any(pa.types.is_struct(f.type) for f in table.schema):  # {"address": {"city": ...}} -> address.city
+        table = table.flatten()
+    return table
 
 
 _SNIFF_BYTES = 1 << 20  # encoding and delimiter are judged on the first MiB

@@ -92,7 +92,7 @@ def wants_streaming(cfg) -> bool:
     p = str(data.path)
     if glob.has_magic(p) or Path(p).is_dir():
         return True
-    if Path(p).suffix.lower() in (".xlsx", ".xlsm"):  # a workbook is read whole (synthgen/excel.py)
+    if Path(p).suffix.lower() in (".xlsx", ".xlsm", ".jsonl", ".ndjson", ".json"):  # read whole (synthgen/io.py)
         return False
     return Path(p).is_file() and Path(p).stat().st_size > int(cfg.stream.auto_bytes)
 

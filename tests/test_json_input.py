@@ -1,0 +1,54 @@
+"""JSON Lines and JSON arrays of records (synthgen/io.py read_json_records): an API's export is read
+with nested objects as dotted columns and prepared like any table."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from synthgen.config import load_config
+from synthgen.errors import SynthgenError
+from synthgen.io import read_table
+from synthgen.pipeline import prepare
+from tests.conftest import tiny_overrides
+
+
+def records(n: int = 120) -> list[dict]:
+    rng = np.random.default_rng(0)
+    return [
+        {
+            "user_id": f"u{i % 30}",
+            "at": f"2024-01-{1 + i % 28:02d}T10:{i % 60:02d}:00",
+            "amount": round(float(rng.gamma(2, 10)), 2),
+            "ok": bool(i % 3),
+            "address": {"city": ["Oslo", "Rome"][i % 2], "geo": {"lat": 59.9 if i % 2 else 41.9}},
+            "note": None if i % 5 else "vip",
+        }
+        for i in range(n)
+    ]
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".json"])
+def test_json_records_are_read_with_nested_objects_as_dotted_columns(tmp_path, suffix):
+    rows = records()
+    path = tmp_path / f"events{suffix}"
+    text = "\n".join(json.dumps(r) for r in rows) if suffix == ".jsonl" else json.dumps(rows)
+    path.write_text(text)
+    t = read_table(path)
+    assert t.column_names == ["user_id", "at", "amount", "ok", "address.city", "address.geo.lat", "note"]
+    assert t.schema.field("amount").type == pa.float64() and t.schema.field("ok").type == pa.bool_()
+    assert t.column("address.city").to_pylist()[:2] == ["Oslo", "Rome"] and t.column("note").null_count == 96
+    paths = prepare(load_config(tiny_overrides(tmp_path, "data=file", f"data.path={path}")))
+    assert pq.read_table(paths.train_table).num_rows + pq.read_table(paths.holdout_table).num_rows == len(rows)
+
+
+def test_a_json_file_that_is_no_array_of_records_is_refused_in_one_line(tmp_path):
+    path = tmp_path / "broken.json"
+    path.write_text('[{"a": 1}, {"a": ')
+    with pytest.raises(SynthgenError) as e:
+        read_table(path)
+    assert "cannot read it as a JSON array of records" in str(e.value) and "\n" not in str(e.value)
