@@ -115,6 +115,8 @@ def _datetime_formats() -> list[str]:
                     out.append(f"{d}{sep}{t}{z}")
             if sep == " " and "/" in d:
                 out += [f"{d} {t}" for t in _CLOCK_TIMES]
+    # e-mail and HTTP headers, RSS feeds, logs: "Mon, 01 Jan 2024 10:00:00 +0000" (RFC 2822)
+    out += ["%a, %d %b %Y %H:%M:%S %z", "%a, %d %b %Y %H:%M:%S"]
     return out
 
 

@@ -325,6 +325,18 @@ def test_date_strings_come_back_as_new_dates_in_their_format(fmt):
     assert (~got.isin(days)).mean() > 0.2  # dates inside the real range that the real rows never had
 
 
+@pytest.mark.parametrize("fmt", ["%a, %d %b %Y %H:%M:%S %z", "%a, %d %b %Y %H:%M:%S"])
+def test_rfc_2822_timestamps_are_datetimes_in_their_spelling(fmt):
+    """E-mail and HTTP headers, RSS feeds: "Mon, 08 Apr 2024 10:50:42 +0000" was a category of every value."""
+    rng = np.random.default_rng(6)
+    ts = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 10**7, 300), "s")
+    t = pa.table({"sent": ts.strftime(fmt), "x": rng.integers(0, 5, 300)})
+    schema, enc, out = round_trip(t)
+    assert (schema.column("sent").kind, schema.column("sent").codec["format"]) == ("datetime", fmt)
+    got = pd.to_datetime(pd.Series(out.column("sent").to_pylist()), format=fmt, utc=True)  # raises on another spelling
+    assert out.schema == t.schema and got.min() >= ts.min() - pd.Timedelta("1D") and got.nunique() > 100
+
+
 @pytest.mark.parametrize(
     "written,fmt",
     [("%b %-d %Y", "%b %d %Y"), ("%-m/%-d/%Y", "%m/%d/%Y"), ("%B %-d, %Y", "%B %d, %Y"), ("%-d %B %Y", "%d %B %Y")],
