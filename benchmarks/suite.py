@@ -87,7 +87,16 @@ def split(table: str) -> dict:
     if info_path.exists():
         return json.loads(info_path.read_text())
     df, target, covers = TABLES[table]()
-    hold, keep = holdout_split(len(df), HOLDOUT_SHARE, SEED)
+    if table in ENTITIES:  # whole entities on each side, as synthgen's own split holds them
+        import pyarrow as pa
+
+        from synthgen.entities import holdout_entities
+
+        hold, keep = holdout_entities(
+            pa.Table.from_pandas(df, preserve_index=False), ENTITIES[table], HOLDOUT_SHARE, SEED
+        )
+    else:
+        hold, keep = holdout_split(len(df), HOLDOUT_SHARE, SEED)
     d.mkdir(parents=True, exist_ok=True)
     df.iloc[keep].reset_index(drop=True).to_parquet(d / "train.parquet", index=False)
     df.iloc[hold].reset_index(drop=True).to_parquet(d / "holdout.parquet", index=False)
