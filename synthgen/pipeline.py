@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from synthgen import sizing, tracking
 from synthgen.errors import SynthgenError
-from synthgen.modalities import family_targets, handler_for, training_spec
+from synthgen.modalities import family_targets, handler_for, modality_name, training_spec
 from synthgen.paths import RunPaths
 from synthgen.privacy import privacy_config
 
@@ -288,11 +288,18 @@ def generate(cfg: DictConfig):
     """Sample chunks through `trainer.predict`; the handler's writer writes each chunk atomically
     into a staging folder, which replaces <out>/synthetic (generate.out_dir) once the manifest is
     written; then the generate run is logged to MLflow."""
+    from synthgen.export import check_format, export_table
+
     paths = RunPaths.from_config(cfg)
+    export = check_format(cfg.generate.get("export"))  # before sampling: a wrong value costs nothing
+    if export and modality_name(cfg) != "tabular":
+        raise SynthgenError(f"generate.export={export} writes tables; set generate.export=null for images")
     written = write_synthetic(cfg, paths)
     if written is None:  # a DDP worker
         return None
     handler, manifest = written
+    if export:  # one CSV / Excel file beside the shards (synthgen/export.py)
+        log.info("exported the synthetic rows to %s", export_table(paths.synthetic, export))
     metrics = {
         "generate.rows": manifest["rows"],
         "generate.files": len(manifest["files"]),

@@ -103,6 +103,30 @@ def test_same_seed_same_bytes(finished_run, tmp_path):
     pipeline.generate(again)  # leave the seed-0 output for the other tests
 
 
+def test_generate_exports_one_csv_or_excel_file_beside_the_shards(finished_run, tmp_path):
+    """generate.export=csv / xlsx: every synthetic row, in the shards' order and columns, in one file
+    beside the folder; a wrong format or an image set is refused before sampling."""
+    import pandas as pd
+
+    from synthgen.config import load_config
+    from synthgen.errors import SynthgenError
+    from tests.conftest import TINY
+
+    _, paths, _ = finished_run
+    base = [f"paths.out_dir={paths.out}", f"paths.mlflow_dir={paths.mlflow_dir}", *TINY, "generate.n_rows=120"]
+    out = tmp_path / "syn"
+    for fmt in ("csv", "xlsx"):
+        pipeline.generate(load_config([*base, f"generate.out_dir={out}", f"generate.export={fmt}"]))
+        shards = pq.read_table(out).to_pandas()
+        got = pd.read_csv(out.with_name("syn.csv")) if fmt == "csv" else pd.read_excel(out.with_name("syn.xlsx"))
+        assert list(got.columns) == list(shards.columns) and len(got) == len(shards) == 120
+        assert got["workclass"].fillna("").astype(str).tolist() == shards["workclass"].fillna("").astype(str).tolist()
+        assert not list(tmp_path.glob(".*partial"))
+    with pytest.raises(SynthgenError, match="generate.export='json' is not a format"):
+        pipeline.generate(load_config([*base, f"generate.out_dir={tmp_path / 'x'}", "generate.export=json"]))
+    assert not (tmp_path / "x").exists()
+
+
 def test_generate_precision_is_recorded_and_32_is_float32(finished_run):
     """generate.precision=32 samples the transformer's trunk in float32 and says so in the manifest;
     the default (native) records what this machine used."""
