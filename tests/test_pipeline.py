@@ -125,6 +125,14 @@ def test_generate_exports_one_csv_or_excel_file_beside_the_shards(finished_run, 
     with pytest.raises(SynthgenError, match="generate.export='json' is not a format"):
         pipeline.generate(load_config([*base, f"generate.out_dir={tmp_path / 'x'}", "generate.export=json"]))
     assert not (tmp_path / "x").exists()
+    from synthgen.export import export_table
+
+    big = tmp_path / "big"  # a manifest of more rows than a sheet holds: refused, no file begun
+    big.mkdir()
+    (big / "_manifest.json").write_text(json.dumps({"files": [], "rows": 1_048_576}))
+    with pytest.raises(SynthgenError, match="do not fit one Excel sheet"):
+        export_table(big, "xlsx")
+    assert not list(tmp_path.glob("*big*.xlsx")) and not list(tmp_path.glob(".big*"))
 
 
 def test_generate_precision_is_recorded_and_32_is_float32(finished_run):
