@@ -426,7 +426,9 @@ def _detect_number(values, counts, plain: bool = False) -> dict | None:
     if not (formatted.any() or plain) or num.str.match(r"^[-+]?0\d").any():
         return None
     weights = counts[np.flatnonzero(ok)]
-    pre, suf = _affix(prefix, weights), _affix(suffix, weights)
+    singular = _singular_unit(suffix, num)  # "1 day" beside "3 days": one unit
+    plural = suffix.where(suffix != singular, f"{singular}s") if singular else suffix
+    pre, suf = _affix(prefix, weights), _affix(plural, weights)
     if pre is None or suf is None:  # "12 kg" beside "12 lb", "$" beside "€": not one quantity
         return None
     dec_comma = num.str.contains(DECIMAL_COMMA, regex=True).any() or (
@@ -453,6 +455,7 @@ def _detect_number(values, counts, plain: bool = False) -> dict | None:
         "fixed": bool(frac.nunique() <= 1),
         "grouped": bool(num.str.contains(re.escape(thousands), regex=True).any()),
         "negative": negative,
+        **({"suffix_one": singular} if singular else {}),
         "native": "double",
         "_ok": int(counts[np.flatnonzero(ok)[good]].sum()),
     }
@@ -470,6 +473,22 @@ def _affix(spellings: pd.Series, weights: np.ndarray) -> str | None:
     if not len(written):
         return ""
     return str(pd.Series(weights[(keys != "").to_numpy()]).groupby(written.to_numpy()).sum().idxmax())
+
+
+def _singular_unit(suffix: pd.Series, num: pd.Series) -> str | None:
+    """The singular spelling of a unit written in the plural elsewhere ("1 day" beside "3 days",
+    " year" beside " years"), when only the values 1 and -1 carry it; None otherwise."""
+    keys = suffix.str.strip()
+    units = set(keys[keys != ""])
+    if len(units) != 2:
+        return None
+    one, many = sorted(units, key=len)
+    if many != one + "s":
+        return None
+    at_one = (keys == one).to_numpy()
+    if not (pd.to_numeric(num[at_one].str.replace(",", "."), errors="coerce").abs() == 1).all():
+        return None
+    return str(suffix[at_one].iloc[0])
 
 
 def _extract_number(s: pd.Series) -> pd.DataFrame:
@@ -603,15 +622,18 @@ def _format_numbers(v: np.ndarray, codec: dict) -> np.ndarray:
     if codec["thousands"] != "," or codec["decimal"] != ".":
         table = str.maketrans({",": codec["thousands"], ".": codec["decimal"]})
         text = [t.translate(table) for t in text]
-    style, pre, suf = codec.get("negative", "sign"), codec["prefix"], codec["suffix"]
+    style, pre = codec.get("negative", "sign"), codec["prefix"]
+    # each value's unit: the singular one at 1 and -1 ("1 day", "3 days"), else the column's
+    one = codec.get("suffix_one")
+    sufs = np.where(np.abs(v) == 1, one, codec["suffix"]) if one else [codec["suffix"]] * len(text)
     if style == "sign":  # Python's "-" after the prefix: "$-12"
-        return np.array([f"{pre}{t}{suf}" for t in text], dtype=object)
+        return np.array([f"{pre}{t}{suf}" for t, suf in zip(text, sufs)], dtype=object)
     out = [
         f"{pre}{t}{suf}"
         if not t.startswith("-")
         else f"({pre}{t[1:]}{suf})"
         if style == "parentheses"
         else f"-{pre}{t[1:]}{suf}"
-        for t in text
+        for t, suf in zip(text, sufs)
     ]
     return np.array(out, dtype=object)

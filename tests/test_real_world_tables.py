@@ -619,8 +619,9 @@ def test_decimal_commas_without_groups_are_numbers_in_their_spelling():
 
 def test_numbers_with_a_unit_or_currency_code_are_numbers_written_with_it(tmp_path):
     """ "12.3 kg", "120 km/h", "37.5 °C", "USD 1,234.00", "12,50 €" (a spreadsheet's units and a
-    finance export's codes) are numbers written back with their unit and spacing, read from a CSV
-    as a user has it; two units in one column, ordinals and labels stay text."""
+    finance export's codes) are numbers written back with their unit and spacing ("1 year" beside
+    "3 years" too), read from a CSV as a user has it; two units in one column, ordinals and labels
+    stay text."""
     rng = np.random.default_rng(5)
     v = rng.gamma(3, 2, 300).round(1)
     df = pd.DataFrame(
@@ -630,6 +631,7 @@ def test_numbers_with_a_unit_or_currency_code_are_numbers_written_with_it(tmp_pa
             "temp": [f"{x + 30:.1f} °C" for x in v],
             "amount": [f"USD {x * 1003.17:,.2f}" for x in v],
             "price": [f"{x:.2f} €".replace(".", ",") for x in v],
+            "tenure": [f"{int(x) % 6} year" + ("" if int(x) % 6 == 1 else "s") for x in v],  # "1 year", "3 years"
             "mixed_units": [f"{x:.1f} kg" if i % 2 else f"{x:.1f} lb" for i, x in enumerate(v)],
             "ordinal": [["1st", "2nd", "3rd", "4th"][i % 4] for i in range(300)],
             "room": [f"Apt {int(x)}" for x in v],
@@ -652,6 +654,9 @@ def test_numbers_with_a_unit_or_currency_code_are_numbers_written_with_it(tmp_pa
     codecs = {c: schema.column(c).codec for c in ("weight", "speed", "temp", "amount", "price")}
     assert [codecs[c]["suffix"] for c in ("weight", "speed", "temp", "price")] == [" kg", " km/h", " °C", " €"]
     assert codecs["amount"]["prefix"] == "USD " and codecs["price"]["decimal"] == ","
+    tenure = schema.column("tenure").codec
+    assert (schema.column("tenure").kind, tenure["suffix"], tenure["suffix_one"]) == ("integer", " years", " year")
+    assert all(re.fullmatch(r"1 year|[02-9]\d* years", x) for x in out.column("tenure").to_pylist())
     assert out.schema == t.schema
     spelled = {
         "weight": r"\d+\.\d kg",
