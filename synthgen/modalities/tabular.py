@@ -373,8 +373,9 @@ def _counter_tokens(enc, entity: dict) -> dict:
     """The entity's row counter as generation conditions (synthgen/entities.py find_sequence): its
     column in the layout ("counter" [1]) and the token of each position's count, 1st row on
     ("counter_tokens" [largest group]); {} without one. The transformer draws the k-th row of a
-    group given "k" (what the real k-th rows hold), so counting the rows after sorting them moves few
-    counts; counted without it, the 2,000-row visits table's detection AUC rose 0.51 -> 0.61."""
+    group given count k, so each row holds what real k-th rows hold and the count it is written
+    with (on a 985-row visits split: pair trends 0.916 -> 0.932, shape 0.947 -> 0.970, the counts
+    counting in every entity; benchmarks/entities.md)."""
     import torch
 
     name = entity.get("index")
