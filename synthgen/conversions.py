@@ -76,13 +76,13 @@ def find_conversions(values: dict[str, np.ndarray]) -> list[dict]:
     names = [n for n, v in values.items() if np.isfinite(v).sum() >= MIN_ROWS and np.nanmax(np.abs(v)) < MAX_ABS]
     levels = {n: len(np.unique(values[n][np.isfinite(values[n])])) for n in names}
     spread = {n: float(np.nanmax(values[n]) - np.nanmin(values[n])) for n in names}
-    ranks = {n: pd.Series(values[n][:SCREEN_ROWS]).rank().to_numpy() for n in names}
+    screened = _screen(names, values)
     candidates = []  # (priority, A, B, conversion) for every pair that converts
     for i, a in enumerate(names):
         if levels[a] < MIN_LEVELS:
             continue
-        for b in names:
-            if b != a and levels[b] >= 2 and _screened(ranks[a], ranks[b]):
+        for j, b in enumerate(names):
+            if b != a and levels[b] >= 2 and screened[i, j]:
                 conversion = _conversion(values[a], values[b])
                 if conversion is not None:
                     priority = (-levels[a], KINDS.index(conversion["kind"]), spread[a], i)
@@ -96,15 +96,18 @@ def find_conversions(values: dict[str, np.ndarray]) -> list[dict]:
     return [found[b] for b in names if b in found]
 
 
-def _screened(ra: np.ndarray, rb: np.ndarray) -> bool:
-    """Rank correlation of the first rows near +-1 (a monotone function's is +-1 up to ties)."""
-    both = ~np.isnan(ra) & ~np.isnan(rb)
-    if both.sum() < MIN_ROWS:
-        return True  # too few rows to screen on: the full check decides
-    x, y = ra[both], rb[both]
-    if x.std() == 0 or y.std() == 0:
-        return False
-    return abs(float(np.corrcoef(x, y)[0, 1])) >= SCREEN_RHO
+def _screen(names: list[str], values: dict[str, np.ndarray]) -> np.ndarray:
+    """bool [C, C]: pairs whose rank correlation on the first SCREEN_ROWS rows (where both are set)
+    is near +-1, as a monotone function's is up to ties; pairs with too few such rows pass (the full
+    check decides), constant ones do not. One matrix for all pairs: 150 number columns took 2.3 s
+    pair by pair."""
+    ranks = pd.DataFrame({n: pd.Series(values[n][:SCREEN_ROWS]).rank() for n in names})
+    set_ = ranks.notna().to_numpy(dtype=np.float64)
+    both = set_.T @ set_  # rows where both are set, per pair
+    rho = ranks.corr(min_periods=1).to_numpy()
+    with np.errstate(invalid="ignore"):
+        close = np.abs(rho) >= SCREEN_RHO
+    return close | (both < MIN_ROWS)
 
 
 def _conversion(xa: np.ndarray, yb: np.ndarray) -> dict | None:
