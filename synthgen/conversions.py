@@ -69,6 +69,20 @@ def convert(conversion: dict, x: np.ndarray) -> np.ndarray:
     return np.interp(x, conversion["x"], conversion["y"])
 
 
+def describe_conversion(cv: dict) -> str:
+    """The prepare stage's log line for one conversion: what the synthetic column is written as."""
+    b, a = cv["column"], cv["from"]
+    c = cv.get("intercept", 0.0) + 0.0  # + 0.0: no "-0"
+    plus = f"+ {c:g}" if c >= 0 else f"- {-c:g}"
+    if cv["kind"] == "affine":
+        how = f"{cv['slope']:g} x {a} {plus}"
+    elif cv["kind"] == "log":
+        how = f"{cv['slope']:g} x log({a} + {cv['shift']:g}) {plus}"
+    else:
+        how = f"a monotone function of {a} ({len(cv['x'])} real points, interpolated)"
+    return f"'{b}' is written from '{a}' as {how}, as in every real row (schema.json: conversions)"
+
+
 def find_conversions(values: dict[str, np.ndarray]) -> list[dict]:
     """[{"column": B, "from": A, "kind": "affine" | "log" | "table", ...}] over number columns
     (`values`: float64, NaN for null, in the table's order); "affine" carries slope and intercept,

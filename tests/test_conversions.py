@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from synthgen.conversions import convert, find_conversions
+from synthgen.conversions import convert, describe_conversion, find_conversions
 from synthgen.encoders import TabularEncoder
 from synthgen.evaluate.orderings import conversion_scores
 from synthgen.schema import TableSchema, infer_schema
@@ -69,6 +69,9 @@ def test_conversions_are_found_as_formulas_or_a_table_from_the_finest_key():
     log = found["logpopul"]
     assert (log["kind"], log["shift"], log["slope"], log["intercept"]) == ("log", 0.1, 1.0, 0.0)
     assert found["side"]["kind"] == "table" and len(found["side"]["x"]) == units_table()["side"].nunique()
+    said = {b: describe_conversion(cv) for b, cv in found.items()}  # the prepare stage's log lines
+    assert said["fahrenheit"].startswith("'fahrenheit' is written from 'celsius' as 1.8 x celsius + 32,")
+    assert "1 x log(popul + 0.1) + 0" in said["logpopul"] and "monotone function of root" in said["side"]
     df = units_table()
     assert (convert(found["side"], df["root"].to_numpy()) == df["side"]).all()
     between = convert(found["side"], np.array([(df["root"].min() + df["root"].max()) / 2]))[0]

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from synthgen.artifacts import check_synthetic, load_artifact, read_parquet
+from synthgen.conversions import describe_conversion
 from synthgen.entities import describe_entity, holdout_entities, split_key
 from synthgen.errors import SynthgenError
 from synthgen.io import read_table, staged_dir, write_parquet_atomic
@@ -82,6 +83,8 @@ class TabularModality(Modality):
         log.info("prepared %d train and %d holdout rows in %s", len(train), len(holdout), paths.prepared)
         if schema.entity:
             log.info("%s", describe_entity(schema.entity))
+        for cv in schema.conversions:
+            log.info("%s", describe_conversion(cv))
 
     def encode(self) -> None:
         from synthgen import shards
