@@ -55,7 +55,7 @@ def drop_totals_row(table: pa.Table, source: str) -> pa.Table:
         if values is None or np.isnan(values[-1]):
             continue
         rest = values[:-1][~np.isnan(values[:-1])]
-        if len(rest) < MIN_ROWS:
+        if len(rest) < MIN_ROWS or np.count_nonzero(rest) < 2:  # a column of zeros "adds up" anywhere
             continue
         total = rest.sum()
         tol = 0.5 * 10.0 ** -decimals(values[~np.isnan(values)]) + 1e-9 * abs(total)

@@ -57,6 +57,7 @@ def test_sums_without_a_word_count_only_in_two_columns_and_when_no_number_disagr
         with_last(df, region="East", units=df.units.sum(), revenue=5.0, margin=0.5),  # one sum: chance
         with_last(df, region="East", units=df.units.sum(), revenue=round(df.revenue.sum(), 2), margin=0.5),  # margin
         with_last(df, region="Total", units=3, revenue=5.0, margin=0.5),  # the word, but nothing adds up
+        df.assign(flag_a=0, flag_b=0.0).iloc[:, [0, 4, 5]],  # columns of zeros: any last row "adds up"
         df,
     ]
     with warnings.catch_warnings():
