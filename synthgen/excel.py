@@ -42,6 +42,8 @@ def read_sheet(path: Path, sheet: str | int | None = None) -> pa.Table:
     names = book.sheet_names
     if sheet is None:
         sheet = 0
+    if isinstance(sheet, int) and str(sheet) in names:  # a sheet named "2023" (the command line reads a number)
+        sheet = str(sheet)
     if isinstance(sheet, int) and not 0 <= sheet < len(names) or isinstance(sheet, str) and sheet not in names:
         raise SynthgenError(f"{path}: no sheet {sheet!r}; set data.sheet to one of {', '.join(map(repr, names))}")
     from synthgen.io import CSV_NULLS

@@ -44,6 +44,7 @@ def workbook(path) -> None:
                 f"=D{i + 2}*2",
             ]
         )
+    book.create_sheet("2023").append(["year", "n"])  # a sheet named like a number
     other = book.create_sheet("notes")
     other.append(["a", "b"])
     other.append([1, "x"])
@@ -70,7 +71,9 @@ def test_a_sheet_is_read_with_its_cells_types_and_typed_like_a_csv(tmp_path):
     assert kinds["score"] == "integer" and schema.column("score").codec["null_text"] == "-"
     assert kinds["shipped"] == "datetime" and kinds["ordered"] == "datetime" and kinds["at"] == "datetime"
     assert read_table(path, sheet="notes").column_names == ["a", "b"]
-    assert read_table(path, sheet=1).num_rows == 2
+    assert read_table(path, sheet=2).num_rows == 2  # by position: orders, 2023, notes
+    with pytest.raises(SynthgenError, match="the table has 0 row"):
+        read_table(path, sheet=2023)  # data.sheet=2023 on the command line: the sheet of that name
 
 
 def test_an_excel_table_is_prepared_and_bad_workbooks_are_refused_in_one_line(tmp_path):
@@ -82,7 +85,7 @@ def test_an_excel_table_is_prepared_and_bad_workbooks_are_refused_in_one_line(tm
     assert train.schema.field("ordered").type == pa.date32()
     with pytest.raises(SynthgenError) as e:
         read_table(path, sheet="customers")
-    assert "no sheet 'customers'" in str(e.value) and "'orders', 'notes'" in str(e.value)
+    assert "no sheet 'customers'" in str(e.value) and "'orders', '2023', 'notes'" in str(e.value)
     broken = tmp_path / "broken.xlsx"
     broken.write_bytes(b"not a zip file")
     with pytest.raises(SynthgenError) as e:
