@@ -39,6 +39,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from synthgen import sums
 from synthgen.sums import decimals
 
 MIN_ROWS = 20  # rows where both columns are set
@@ -55,8 +56,8 @@ KINDS = ("affine", "log", "table")  # a formula before a table, at equal key cou
 
 
 def tolerance(y: np.ndarray) -> float:
-    """Half a unit of the last decimal B's (non-NaN) values are written with."""
-    return 0.5 * 10.0 ** -decimals(y)
+    """Half a unit of the last decimal B's (non-NaN) values are written with (as a total's)."""
+    return sums.tolerance({"b": y}, ["b"])
 
 
 def convert(conversion: dict, x: np.ndarray) -> np.ndarray:

@@ -104,8 +104,8 @@ def split_key(table: pa.Table, setting, id_like) -> str | None:
     for name in table.column_names:
         t = table.schema.field(name).type
         t = t.value_type if pa.types.is_dictionary(t) else t
-        text = pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_integer(t)
-        if text and id_like(name) and _repeats(_codes(table.column(name))):
+        key_type = pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_integer(t)
+        if key_type and id_like(name) and _repeats(_codes(table.column(name))):
             return name
     return None
 

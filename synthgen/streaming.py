@@ -42,8 +42,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from synthgen import excel
 from synthgen.errors import SynthgenError
-from synthgen.io import csv_convert_options, csv_text_columns, decoded, plain_schema, read_as_dictionary
+from synthgen.io import JSON_SUFFIXES, csv_convert_options, csv_text_columns, decoded, plain_schema, read_as_dictionary
 
 log = logging.getLogger("synthgen")
 
@@ -92,7 +93,7 @@ def wants_streaming(cfg) -> bool:
     p = str(data.path)
     if glob.has_magic(p) or Path(p).is_dir():
         return True
-    if Path(p).suffix.lower() in (".xlsx", ".xlsm", ".jsonl", ".ndjson", ".json"):  # read whole (synthgen/io.py)
+    if Path(p).suffix.lower() in (*excel.SUFFIXES, *JSON_SUFFIXES):  # read whole (synthgen/io.py)
         return False
     return Path(p).is_file() and Path(p).stat().st_size > int(cfg.stream.auto_bytes)
 

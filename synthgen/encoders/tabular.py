@@ -44,6 +44,7 @@ import pyarrow.compute as pc
 
 from synthgen import ages, name_sex, pii, sizing
 from synthgen import codecs as text_codecs
+from synthgen.conversions import convert
 from synthgen.encoders.columns import (
     CategoryCodec,
     DurationCodec,
@@ -610,8 +611,6 @@ class TabularEncoder:
         """B's values (units of its codec) as the conversion of A's where A is set; its own draw
         elsewhere, and its own nulls everywhere (as the model drew them). On B's grid the value is
         rounded to it."""
-        from synthgen.conversions import convert
-
         scale_a, scale_b = self.codecs[cv["from"]].scale, self.codecs[cv["column"]].scale
         y = convert(cv, np.where(a_null, 0, a) / (scale_a or 1))
         if scale_b is not None:
