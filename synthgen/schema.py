@@ -35,7 +35,8 @@ lists integer columns that are the whole years between two date columns (synthge
 date column's `calendar` says when every value is a month's or a year's first day. `sums` lists
 totals written as the sum of their parts (synthgen/sums.py); `conversions` number columns written as
 a monotone function of another (synthgen/conversions.py); `dependencies` columns looked up from
-a key column's level (synthgen/dependencies.py). `name_sex`
+a key column's level (synthgen/dependencies.py); `nestings` categorical columns whose rare levels are
+drawn among those seen with their row's level of another (synthgen/nesting.py). `name_sex`
 names the column (a gender, a salutation) whose levels the fake first names follow
 (synthgen/name_sex.py). `entity` names a key repeated on each of an entity's rows, its attributes
 and rows-per-entity counts (synthgen/entities.py).
@@ -56,7 +57,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from synthgen import dependencies, entities, name_sex
+from synthgen import dependencies, entities, name_sex, nesting
 from synthgen.errors import SynthgenError
 
 KINDS = ("continuous", "integer", "categorical", "boolean", "datetime", "identifier", "text", "pii", "empty")
@@ -113,6 +114,9 @@ class TableSchema:
     conversions: list[dict] = field(default_factory=list)
     # {"column": B, "by": A, "levels": [...], "values": [...]}: B looked up from A (synthgen/dependencies.py)
     dependencies: list[dict] = field(default_factory=list)
+    # {"column": B, "within": A, "pairs": [[B level, A level, rows], ...]}: B's rare levels drawn within A's
+    # (synthgen/nesting.py)
+    nestings: list[dict] = field(default_factory=list)
     # {"column": key, "attributes", "sizes": [[size, count], ...], "entities", "ages"} (synthgen/entities.py)
     entity: dict | None = None
 
@@ -261,6 +265,8 @@ def infer_schema(
     # counts tied to dates (drawn as themselves: a key, never a dependent)
     rewritten = {r["column"] for r in relations + orders + sums + durations} | {a["born"] for a in ages} | converted
     rewritten |= {s.get("derived", "") for s in spans}
+    found_dependencies = dependencies.find(cols, table, native, rewritten, rewritten | tied)
+    looked_up = {d["column"] for d in found_dependencies} | {d["by"] for d in found_dependencies}
     return TableSchema(
         columns=cols,
         n_rows=len(table),
@@ -273,7 +279,8 @@ def infer_schema(
         name_sex=name_sex.find(cols, table),
         sums=sums,
         conversions=conversions,
-        dependencies=dependencies.find(cols, table, native, rewritten, rewritten | tied),
+        dependencies=found_dependencies,
+        nestings=nesting.find(cols, table, looked_up),
         entity=found,
     )
 

@@ -92,6 +92,7 @@ class TabularEncoder:
         self._names = pii.unpack(names) if names else None
         self._hashes = {k: pii.unpack(v) for k, v in self.real_hashes.get("columns", {}).items()}
         self._lookup_tables = None  # schema `dependencies` as decode's lookups, built on first use (_lookups)
+        self._nesting_tables = None  # schema `nestings` as decode's tables, built on first use (_nestings)
         entity = schema.entity or {}
         self.layout = TokenLayout(
             tuple(codecs), tuple(c.cardinality for c in codecs.values()), first=tuple(entity.get("attributes", ()))
@@ -301,6 +302,8 @@ class TabularEncoder:
             value, known = look(key)
             use = known & ~key_null & ~null
             decoded[b] = np.where(use, value, v).astype(v.dtype), null
+        for b, a, within in self._nestings():  # rare levels drawn among those seen with their row's A level
+            decoded[b] = _rare_within(*decoded[b], *decoded[a], self.codecs[b].n_kept, within, rng)
         rels = {r["column"]: r for r in self.schema.relations}
         ages = {a["born"]: a for a in self.schema.ages if a["born"] in self.codecs and a["column"] in self.codecs}
         done = set()
@@ -521,6 +524,30 @@ class TabularEncoder:
                 self._lookup_tables.append((b, a, self._look(a, keys[ok], vals[ok])))
         return self._lookup_tables
 
+    def _nestings(self) -> list[tuple[str, str, tuple]]:
+        """Per nesting (schema `nestings`) whose B has a rare token and whose A is modelled: (B, A,
+        (A level [m], rare B level [m], cumulative rows [m])), sorted by A level. Built once."""
+        if self._nesting_tables is None:
+            self._nesting_tables = []
+            for nest in getattr(self.schema, "nestings", None) or []:
+                b, a = nest["column"], nest["within"]
+                codec = self.codecs.get(b)
+                if (
+                    not isinstance(codec, CategoryCodec)
+                    or not codec.n_rare
+                    or not isinstance(self.codecs.get(a), CategoryCodec)
+                ):
+                    continue
+                b_at = {v: i for i, v in enumerate(self.schema.column(b).categories or [])}
+                a_at = {v: i for i, v in enumerate(self.schema.column(a).categories or [])}
+                rows = [(a_at[av], b_at[bv], n) for bv, av, n in nest["pairs"] if bv in b_at and av in a_at]
+                rows = [r for r in rows if r[1] >= codec.n_kept]  # the levels the rare token holds
+                if not rows:
+                    continue
+                at, level, n = (np.array(x, dtype=np.int64) for x in zip(*sorted(rows)))
+                self._nesting_tables.append((b, a, (at, level, np.cumsum(n, dtype=np.float64))))
+        return self._nesting_tables
+
     def _key_positions(self, a: str, levels: list) -> tuple[np.ndarray, np.ndarray]:
         """The lookup's key levels as A decodes them (category indices, or units), and which exist."""
         col = self.schema.column(a)
@@ -579,14 +606,7 @@ class TabularEncoder:
         level_group, row_group = group[: len(levels)], group[len(levels) :]
         order = np.argsort(level_group, kind="stable")
         freq = np.asarray(self.schema.column(a).frequencies or [], dtype=np.float64)[codec.n_kept :][order]
-        cum = np.cumsum(freq)
-        first = np.searchsorted(level_group[order], row_group, side="left")
-        last = np.searchsorted(level_group[order], row_group, side="right")
-        has = last > first
-        lo = np.where(first > 0, cum[np.maximum(first - 1, 0)], 0.0)
-        hi = cum[np.maximum(last - 1, 0)]
-        pick = np.searchsorted(cum, lo + rng.random(len(rows)) * (hi - lo), side="right")
-        pick = np.clip(pick, first, np.maximum(last - 1, first))
+        pick, has = _draw_in_groups(level_group[order], np.cumsum(freq), row_group, rng)
         idx = idx.copy()
         idx[rows[has]] = levels[order][pick[has]]
         return idx, null
@@ -882,3 +902,30 @@ def _uuid_strings(salt: str, nums: np.ndarray, upper: bool) -> pa.Array:
     buf[:, 24:] = _HEX[(nums.astype(np.uint64)[:, None] >> shifts) & np.uint64(15)]
     out = fixed_width_strings(buf)
     return pc.utf8_upper(out) if upper else out
+
+
+def _rare_within(idx, null, a_idx, a_null, n_kept: int, within: tuple, rng: np.random.Generator):
+    """B's decoded (levels, nulls) with each rare-token row's level redrawn among the rare levels seen
+    with the row's A level, by their rows with it (synthgen/nesting.py); rows whose A level no rare B
+    level was seen with, or whose A is null, keep their draw. `within`: (A level, B level, cumulative
+    rows), sorted by A level."""
+    rows = np.flatnonzero(~null & (idx >= n_kept) & ~a_null)
+    if not len(rows):
+        return idx, null
+    at, level, cum = within
+    pick, has = _draw_in_groups(at, cum, a_idx[rows], rng)
+    idx = idx.copy()
+    idx[rows[has]] = level[pick[has]]
+    return idx, null
+
+
+def _draw_in_groups(group: np.ndarray, cum: np.ndarray, want: np.ndarray, rng: np.random.Generator):
+    """For each wanted group, one candidate drawn by weight among the candidates of that group ->
+    (candidate positions [n], whether the group has any [n]). `group` [m]: the candidates' groups,
+    sorted; `cum` [m]: their cumulative weights in that order; `want` [n]: each row's group."""
+    first = np.searchsorted(group, want, side="left")
+    last = np.searchsorted(group, want, side="right")
+    lo = np.where(first > 0, cum[np.maximum(first - 1, 0)], 0.0)
+    hi = cum[np.maximum(last - 1, 0)]
+    pick = np.searchsorted(cum, lo + rng.random(len(want)) * (hi - lo), side="right")
+    return np.clip(pick, first, np.maximum(last - 1, first)), last > first

@@ -40,6 +40,9 @@ TABLE = (
     Headline("fidelity.sums", "Totals equal to their parts (worst)", "1 is ideal"),
     Headline("fidelity.conversions", "Conversions kept (worst)", "1 is ideal"),
     Headline("fidelity.dependencies", "Rows keeping their key's lookup (worst)", "1 is ideal"),
+    Headline(
+        "fidelity.nestings", "Rows whose (level, group) pair is real", "\u2265 holdout's", "fidelity.nestings_holdout"
+    ),
     Headline("fidelity.entity_sizes", "Rows per entity (1 - TV distance)", "1 is ideal"),
     Headline("fidelity.entity_attributes", "Entities keeping their attributes", "1 is ideal"),
     Headline("fidelity.entity_order", "Entities keeping their rows' date order", "1 is ideal"),

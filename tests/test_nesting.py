@@ -1,0 +1,91 @@
+"""Rare levels drawn within their row's group (synthgen/nesting.py): found from the real rows, applied
+when the rare token is decoded, and scored for any generator's rows."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from synthgen import nesting
+from synthgen.encoders import TabularEncoder
+from synthgen.schema import TableSchema, infer_schema
+
+
+def places(n_cities: int = 700, seed: int = 0) -> pd.DataFrame:
+    """An airports-like table: 700 cities in 40 states, each seen 1-4 times (every city sparse), a
+    few common names in several states; a 30-level colour and a 300-level code drawn independently."""
+    rng = np.random.default_rng(seed)
+    states = [f"S{i:02d}" for i in range(40)]
+    cities = [(f"city {i:03d}", states[rng.integers(40)]) for i in range(n_cities)]
+    cities += [("Springfield", s) for s in states[:8]]  # one name, eight states
+    rows = [c for c in cities for _ in range(rng.integers(1, 5))]
+    df = pd.DataFrame(rows, columns=["city", "state"])
+    df["colour"] = rng.choice([f"colour {i}" for i in range(30)], len(df))
+    df["code"] = rng.choice([f"code {i}" for i in range(300)], len(df))
+    df["value"] = np.round(rng.normal(size=len(df)), 3)
+    return df.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
+def schema_of(df: pd.DataFrame):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        return table, infer_schema(table)
+
+
+KINDS = {"city": "categorical", "state": "categorical", "colour": "categorical", "code": "categorical"}
+
+
+def test_a_grouping_column_is_found_and_independent_ones_are_not():
+    df = places()
+    _, schema = schema_of(df)
+    assert [(n["column"], n["within"]) for n in schema.nestings] == [("city", "state")]
+    pairs = schema.nestings[0]["pairs"]
+    # the real (city, state) rows of every city seen fewer than LEVEL_ROWS times
+    per_city = df["city"].value_counts()
+    expected = {(b, a, n) for (b, a), n in df.groupby(["city", "state"]).size().items() if per_city[b] < 20}
+    assert {tuple(p) for p in pairs} == expected and len(expected) > 600
+    # the schema round-trips through JSON, and a schema written before nestings existed loads without them
+    again = TableSchema.load_dict(__import__("json").loads(schema.to_json()))
+    assert again.nestings == schema.nestings
+    raw = __import__("json").loads(schema.to_json())
+    raw.pop("nestings")
+    assert TableSchema.load_dict(raw).nestings == []
+
+
+def test_decoded_rare_levels_lie_within_their_rows_group_whatever_the_tokens():
+    df = places()
+    table, schema = schema_of(df)
+    seen = set(zip(df["city"], df["state"]))
+    for nested in (True, False):
+        if not nested:
+            schema.nestings = []
+        enc = TabularEncoder.fit(table, schema, n_bins=10)
+        tokens = np.stack([np.random.default_rng(3).integers(0, k, 4000) for k in enc.layout.cardinalities], axis=1)
+        out = enc.decode(tokens, np.random.default_rng(4)).to_pandas()
+        both = out["city"].notna() & out["state"].notna() & (out["city"] != "Springfield")  # the rare token's rows
+        real_pairs = np.mean([p in seen for p in zip(out["city"][both], out["state"][both])])
+        if nested:  # each city but Springfield is sparse (one rare token): drawn within its row's state
+            assert real_pairs == 1.0
+            # drawn by their rows with the state: a city's count follows its real one
+            counts = pd.concat([df["city"].value_counts(), out["city"].value_counts()], axis=1).fillna(0)
+            assert np.corrcoef(counts.to_numpy().T)[0, 1] > 0.3
+        else:
+            assert real_pairs < 0.2
+
+
+def test_scores_read_any_generators_rows_against_the_real_and_holdout_pairs():
+    df = places()
+    train, holdout = df.iloc[:1200], df.iloc[1200:]
+    shuffled = train.assign(state=np.random.default_rng(5).permutation(train["state"].to_numpy()))
+    good = nesting.scores(train, train, KINDS, holdout)
+    bad = nesting.scores(train, shuffled, KINDS, holdout)
+    assert good["fidelity.nesting.city"] == good["fidelity.nestings"] == 1.0
+    assert bad["fidelity.nestings"] < 0.2
+    assert 0 < good["fidelity.nestings_holdout"] == bad["fidelity.nestings_holdout"] <= 1
+    # no grouping in the real rows: nothing to score
+    independent = train.assign(state=np.random.default_rng(6).permutation(train["state"].to_numpy()))
+    assert nesting.scores(independent, train, KINDS) == {}
