@@ -66,6 +66,7 @@ KEYS = {
     "sums": "fidelity.sums",
     "conversions": "fidelity.conversions",
     "dependencies": "fidelity.dependencies",
+    "nestings": "fidelity.nestings",
     "entity_sizes": "fidelity.entity_sizes",
     "entity_attributes": "fidelity.entity_attributes",
     "entity_order": "fidelity.entity_order",

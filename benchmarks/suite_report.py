@@ -18,7 +18,8 @@ COLS = [
 # durations within their end day, day counts agreeing with their two dates, fake first names agreeing
 # with the sex column (synthgen/name_sex.py; the ceiling row: the holdout's own), totals equal to their
 # parts (synthgen/sums.py), rows keeping a column's conversion from another (synthgen/conversions.py),
-# rows keeping a column's lookup by its key (synthgen/dependencies.py), the
+# rows keeping a column's lookup by its key (synthgen/dependencies.py), the worst share of rows whose
+# (level, group) pair is real (synthgen/nesting.py), the
 # rows-per-entity fit, the entities keeping their attributes, their row order and counter (synthgen/entities.py).
 EXTRA = [
     ("pii copies", "pii_copies"),
@@ -32,6 +33,7 @@ EXTRA = [
     ("totals", "sums"),
     ("conversions", "conversions"),
     ("lookups", "dependencies"),
+    ("nested pairs", "nestings"),
     ("rows per entity", "entity_sizes"),
     ("entity attributes", "entity_attributes"),
     ("entity order", "entity_order"),
