@@ -15,6 +15,8 @@ What the model sees, per column kind (synthgen/schema.py):
 - fake first names follow a sex column's levels where the real names do (schema `name_sex`).
 - a column a categorical key determines (schema `dependencies`: a country's continent) is written
   from the key's level where both are set (synthgen/dependencies.py).
+- a sparse category's rare-token rows draw their level among the rare levels seen with their row's
+  level of a grouping column (schema `nestings`: a city within its state; synthgen/nesting.py).
 - a date column whose every value is a month's (year's) first day is counted in months (years)
   by its codec (encoders/columns.py), so its draws are month (year) starts.
 - the birth date of an age (schema `ages`: "age" is the whole years from "dob" to a later date)
@@ -529,7 +531,7 @@ class TabularEncoder:
         (A level [m], rare B level [m], cumulative rows [m])), sorted by A level. Built once."""
         if self._nesting_tables is None:
             self._nesting_tables = []
-            for nest in getattr(self.schema, "nestings", None) or []:
+            for nest in self.schema.nestings:
                 b, a = nest["column"], nest["within"]
                 codec = self.codecs.get(b)
                 if (
