@@ -58,6 +58,7 @@ from synthgen.encoders.columns import (
 )
 from synthgen.encoders.key_shapes import fixed_width_strings, key_shape, shaped_keys
 from synthgen.encoders.layout import TokenLayout
+from synthgen.encoders.name_templates import name_templates, templated_names
 from synthgen.errors import SynthgenError
 from synthgen.io import atomic_write_text, read_encoder_state
 from synthgen.schema import NUMERIC_KINDS, ColumnSchema, TableSchema, plain_values, temporal_ints, unit_ratio
@@ -813,6 +814,8 @@ def _id_format(name: str, arr: pa.ChunkedArray, typ: pa.DataType) -> dict:
     - UUIDs: version-8 UUIDs built from a counter, when no real key is version 8 ("uuid");
     - other ASCII keys of one common shape ("ABQ", "N101UW"): new keys of that shape, none equal
       to a real one ("shape", synthgen/encoders/key_shapes.py);
+    - names of things, mostly words ("Alva Regional"): new names in the real ones' wording, none
+      equal to a real one ("words", synthgen/encoders/name_templates.py);
     - anything else: "<name>-syn-000000001", with a prefix that no real key starts with ("fresh").
     """
     valid = plain_values(arr).drop_null()
@@ -847,7 +850,8 @@ def _id_format(name: str, arr: pa.ChunkedArray, typ: pa.DataType) -> dict:
     fresh = {"type": "pattern", "prefix": prefix, "suffix": "", "width": 9, "start": 1}
     shape = key_shape(name, valid.combine_chunks())
     if shape is None:
-        return fresh
+        words = name_templates(valid.combine_chunks())  # names of things: "Alva Regional"
+        return fresh if words is None else {**words, "type": "words", "fresh": fresh}
     # the rows the shape leaves out get counter keys, whose length then differs from the shape's
     fresh["width"] = 9 if len(prefix) + 9 != len(shape["alphabets"]) else 10
     return {**shape, "type": "shape", "fresh": fresh}
@@ -886,6 +890,11 @@ def _make_ids(
             if got.all()
             else pc.if_else(pa.array(got), shaped, _make_ids(name, fmt["fresh"], n, 0, pa.string(), rng, 0, rows))
         )
+    elif fmt["type"] == "words":
+        names, got = templated_names(fmt, n, rng)
+        out = pa.array(names, type=pa.string())
+        if not got.all():
+            out = pc.if_else(pa.array(got), out, _make_ids(name, fmt["fresh"], n, 0, pa.string(), rng, 0, rows))
     else:
         digits = pc.utf8_lpad(pa.array(nums).cast(pa.string()), width=fmt["width"], padding="0")
         out = pc.binary_join_element_wise(pa.scalar(fmt["prefix"]), digits, pa.scalar(fmt["suffix"]), "")
