@@ -30,6 +30,7 @@ from synthgen import pii
 WORDY_SHARE = 0.9  # values whose words are letters (or digits standing alone, fewer), one of 2+ letters
 MIN_SPACED = 0.3  # values with a space between two words: names are written in words, codes ("k-syn-12") not
 MIN_VALUES = 5  # a word kept as written appears in at least this many different values
+SAMPLE = 20_000  # values read for the templates (as key_shapes.SAMPLE)
 MAX_TEMPLATES = 2_000  # the most frequent templates kept (each a few words)
 MAX_WORDS = 8  # values of more words are text, not names
 TRIES = 5
@@ -39,7 +40,11 @@ _TOKEN = re.compile(r"([^\W_]+)")  # words: runs of letters and digits; the rest
 def name_templates(valid: pa.Array) -> dict | None:
     """{"templates": [...], "counts": [...], "real": hashes} for a string column's non-null values,
     or None when fewer than WORDY_SHARE of them are words (codes, free text)."""
-    values = [v for v in valid.to_pylist() if v]
+    if not len(valid):
+        return None
+    # the wording from at most SAMPLE values spread over the column; the hashes from every value
+    sample = valid.take(np.linspace(0, len(valid) - 1, min(len(valid), SAMPLE)).astype(np.int64))
+    values = [v for v in sample.to_pylist() if v]
     if not values:
         return None
     split = [_TOKEN.split(v) for v in values]  # [sep, word, sep, word, ..., sep]
@@ -54,7 +59,7 @@ def name_templates(valid: pa.Array) -> dict | None:
     return {
         "templates": [list(t) for t, _ in common],
         "counts": [k for _, k in common],
-        "real": pii.pack(pii.value_hashes(values)),
+        "real": pii.pack(pii.value_hashes(valid.to_pandas())),
     }
 
 
