@@ -10,7 +10,9 @@ whose total equals its parts (`fidelity.sum.<column>`, `fidelity.sums` the lowes
 
 Found from the real rows alone (`find_sums`): for a column T, the candidate parts are the other
 number columns never above it (SUM_MIN_SHARE of the rows where both are set); of their subsets of
-2 or more (at most MAX_CANDIDATES candidates), the largest whose sum equals T within half a unit of
+2 or more (every subset of at most MAX_CANDIDATES candidates; beyond, up to MAX_PROGRAM_CANDIDATES,
+a 0/1 program's largest subset adding up exactly on PROGRAM_ROWS rows, scipy's HiGHS: vega's
+us_employment has 22 columns under `nonfarm`), the largest whose sum equals T within half a unit of
 the columns' last decimal in at least SUM_MIN_SHARE of at least SUM_MIN_ROWS rows where all are set
 and two parts or more are not 0 (digits' edge pixels, 0 in nearly every row, add up by themselves):
 a grand total beside its subtotals is written from the finest parts. A total that is a part of
@@ -24,6 +26,9 @@ import numpy as np
 SUM_MIN_SHARE = 0.99  # as the orderings: data-entry slips must not hide a total that holds elsewhere
 SUM_MIN_ROWS = 20  # rows where the total and all its parts are set
 MAX_CANDIDATES = 12  # parts tried per total (their subsets: at most 4,083)
+MAX_PROGRAM_CANDIDATES = 100  # more candidates than MAX_CANDIDATES: a 0/1 program finds the largest subset
+PROGRAM_ROWS = 200  # rows the program's equalities read
+PROGRAM_SECONDS = 2.0  # the solver's limit per total
 SEARCH_ROWS = 500  # rows the subset search reads (a found total is then checked on every row)
 MAX_DECIMALS = 6
 
@@ -56,9 +61,10 @@ def find_sums(values: dict[str, np.ndarray]) -> list[dict]:
     found = {}
     for j, t in enumerate(names):
         cands = [a for i, a in enumerate(names) if i != j and below[i, j]]
-        if len(cands) < 2 or len(cands) > MAX_CANDIDATES:
+        if len(cands) < 2 or len(cands) > MAX_PROGRAM_CANDIDATES:
             continue
-        for parts in _subsets_adding_up(sample, t, cands):  # the largest first
+        search = _subsets_adding_up if len(cands) <= MAX_CANDIDATES else _largest_by_program
+        for parts in search(sample, t, cands):  # the largest first
             if _adds_up(values, t, parts) and not any(_within(found, p, t) for p in parts):
                 found[t] = parts
                 break
@@ -86,6 +92,32 @@ def _subsets_adding_up(values: dict[str, np.ndarray], t: str, cands: list[str]) 
     good = _adding_up(values, t, cands, member)
     order = np.argsort(-member.sum(axis=0)[good], kind="stable")
     return [[a for j, a in enumerate(cands) if (m >> j) & 1] for m in masks[good][order]]
+
+
+def _largest_by_program(values: dict[str, np.ndarray], t: str, cands: list[str]) -> list[list[str]]:
+    """[the largest subset of `cands` whose sum equals `t` on the first PROGRAM_ROWS rows where all
+    are set], or [] (none, or the solver's time ran out): a 0/1 program (scipy's HiGHS), for more
+    candidates than the subsets can be listed for (vega's us_employment: 22 columns under `nonfarm`)."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    x = np.stack([values[a] for a in cands], axis=1)
+    total = values[t]
+    rows = np.flatnonzero(~np.isnan(total) & ~np.isnan(x).any(axis=1))[:PROGRAM_ROWS]
+    if len(rows) < SUM_MIN_ROWS:
+        return []
+    slack = tolerance(values, [t, *cands]) + 1e-9 * np.abs(total[rows])
+    k = len(cands)
+    result = milp(
+        c=-np.ones(k),  # the most parts: a grand total from its finest parts
+        constraints=LinearConstraint(x[rows], total[rows] - slack, total[rows] + slack),
+        integrality=np.ones(k),
+        bounds=Bounds(0, 1),
+        options={"time_limit": PROGRAM_SECONDS},
+    )
+    if result.status != 0 or result.x is None:
+        return []
+    parts = [a for a, w in zip(cands, result.x) if w > 0.5]
+    return [parts] if len(parts) >= 2 else []
 
 
 def _adding_up(values: dict[str, np.ndarray], t: str, cands: list[str], member: np.ndarray) -> np.ndarray:

@@ -110,3 +110,24 @@ def test_a_total_above_the_real_maximum_that_adds_up_is_valid():
     assert validity_metrics(real, high, kinds)["validity.out_of_domain"] == 0
     high.loc[1, "total"] = real["total"].max() + 1  # above the maximum and not its parts' sum
     assert validity_metrics(real, high, kinds)["validity.out_of_domain"] == 1
+
+
+def employment(seed: int = 0) -> dict:
+    """A statistics office's table: 14 sector counts, two subtotals and a grand total beside them,
+    and 6 unrelated counts below the total (more candidates than the subsets can be listed for)."""
+    rng = np.random.default_rng(seed)
+    sectors = {f"sector_{i:02d}": rng.integers(100, 9000, N).astype(np.float64) for i in range(14)}
+    goods = sum(sectors[f"sector_{i:02d}"] for i in range(4))
+    services = sum(sectors[f"sector_{i:02d}"] for i in range(4, 14))
+    other = {f"other_{i}": rng.integers(100, 9000, N).astype(np.float64) for i in range(6)}
+    return {**sectors, "goods": goods, "services": services, "total": goods + services, **other}
+
+
+def test_a_total_over_more_columns_than_the_subsets_can_be_listed_for_is_found_from_its_finest_parts():
+    values = employment()
+    found = {s["column"]: s["parts"] for s in find_sums(values)}
+    sectors = [f"sector_{i:02d}" for i in range(14)]
+    assert found == {"goods": sectors[:4], "services": sectors[4:], "total": sectors}
+    # the same columns shuffled row by row: nothing adds up
+    rng = np.random.default_rng(5)
+    assert find_sums({k: rng.permutation(v) for k, v in values.items()}) == []
