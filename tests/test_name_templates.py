@@ -77,3 +77,20 @@ def test_the_encoder_writes_names_not_counters_and_keeps_no_real_name():
         state = (Path(d) / "encoder.json").read_text()
     places = {v.split()[0] for v in df["name"]}  # each in one real name
     assert not [p for p in places if p in state]  # no rare word of a real name in the model file
+
+
+def test_an_entity_keyed_by_a_name_gets_unique_counter_keys():
+    """Template names may repeat, and two entities must not share a key: an entity's key keeps the
+    counter format."""
+    names = airports(200)["name"]
+    df = pd.DataFrame({"store": np.repeat(names.to_numpy(), 3), "sales": np.arange(600) % 7})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        schema = infer_schema(table, entity="store")
+    assert schema.entity and schema.entity["column"] == "store"
+    enc = TabularEncoder.fit(table, schema)
+    groups = np.repeat(np.arange(500), 2)
+    tokens = np.zeros((1000, len(enc.layout.cardinalities)), dtype=np.int64)
+    keys = enc.decode(tokens, np.random.default_rng(0), groups=groups).column("store").to_pandas()
+    assert keys.groupby(groups).nunique().eq(1).all() and keys.nunique() == 500

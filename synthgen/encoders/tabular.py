@@ -260,7 +260,9 @@ class TabularEncoder:
         """The entity key of each row: one fresh key per group (synthgen/entities.py), on all its rows."""
         uniq, inv = np.unique(groups, return_inverse=True)
         vt = typ.value_type if pa.types.is_dictionary(typ) else typ
-        keys = _make_ids(name, self.id_formats[name], len(uniq), 0, vt, rng, 0.0, uniq).take(pa.array(inv))
+        fmt = self.id_formats[name]
+        fmt = fmt["fresh"] if fmt["type"] == "words" else fmt  # template names may repeat: an entity's key may not
+        keys = _make_ids(name, fmt, len(uniq), 0, vt, rng, 0.0, uniq).take(pa.array(inv))
         if null_share > 0 and len(groups):
             keys = pc.if_else(pa.array(rng.random(len(groups)) >= null_share), keys, pa.nulls(len(groups), keys.type))
         return keys.dictionary_encode().cast(typ) if pa.types.is_dictionary(typ) else keys
