@@ -94,3 +94,20 @@ def test_an_entity_keyed_by_a_name_gets_unique_counter_keys():
     tokens = np.zeros((1000, len(enc.layout.cardinalities)), dtype=np.int64)
     keys = enc.decode(tokens, np.random.default_rng(0), groups=groups).column("store").to_pandas()
     assert keys.groupby(groups).nunique().eq(1).all() and keys.nunique() == 500
+
+
+def test_under_dp_names_keep_the_counter_format():
+    """The templates count real words outside any DP mechanism: a DP encoder writes counter keys."""
+    from synthgen.encoders.dp_stats import fit_dp_encoder
+    from synthgen.privacy import PrivacyConfig
+
+    df = airports()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        schema = infer_schema(table)
+        settings = {"n_bins": 10, "max_categories": 1000, "rare_min_count": 1, "text_strategy": "drop"}
+        enc = fit_dp_encoder(table, schema, settings, None, PrivacyConfig(epsilon=1.0), seed=0)
+    assert enc.id_formats["name"]["type"] == "pattern"
+    tokens = np.zeros((50, len(enc.layout.cardinalities)), dtype=np.int64)
+    assert all("-syn-" in v for v in enc.decode(tokens, np.random.default_rng(0)).column("name").to_pylist())

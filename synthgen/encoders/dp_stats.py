@@ -132,7 +132,9 @@ def fit_dp_encoder(
         "columns": report,
         "not_covered": "identifier key formats, datetime resolution and time zone",
     }
-    return TabularEncoder(dp_schema, codecs, base.id_formats, {**base.settings, "privacy": privacy})
+    # names written in words keep the counter format: their templates count real words (name_templates.py)
+    ids = {name: fmt["fresh"] if fmt["type"] == "words" else fmt for name, fmt in base.id_formats.items()}
+    return TabularEncoder(dp_schema, codecs, ids, {**base.settings, "privacy": privacy})
 
 
 def _warn_noise_only(report: dict, epsilon: float, rows: int, eps_c: float) -> None:
