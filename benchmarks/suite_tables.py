@@ -86,6 +86,14 @@ def stocks():
     return pd.read_csv(local_data.stocks.filepath), "price", "560 rows, panel (5 symbols x months), dates as text"
 
 
+def airports():
+    """vega_datasets' airports (the CSV file the wheel ships, added 2026-12-05): airport codes, names
+    written in words, 2,205 cities nested in 55 states, coordinates; no target."""
+    from vega_datasets import local_data
+
+    return pd.read_csv(local_data.airports.filepath), None, "3,376 rows, codes, names, cities within states"
+
+
 def election():
     """plotly's 2013 Montreal mayoral election by district (the CSV file plotly ships; added
     2026-12-04): 58 rows, a total that is the sum of three candidates' votes, the winner of the three."""
@@ -178,6 +186,7 @@ TABLES = {
     "gapminder": gapminder,
     "cars": cars,
     "stocks": stocks,
+    "airports": airports,
     "digits": digits,
     "planes": planes,
     "fair": fair,

@@ -108,15 +108,21 @@ def templated_names(fmt: dict, n: int, rng: np.random.Generator) -> tuple[np.nda
 def _draw(fmt: dict, n: int, rng: np.random.Generator) -> np.ndarray:
     cum = np.cumsum(np.asarray(fmt["counts"], dtype=np.float64))
     pick = np.minimum(np.searchsorted(cum, rng.random(n) * cum[-1], side="right"), len(cum) - 1)
+    templates = fmt["templates"]
+    order = np.argsort(pick, kind="stable")
+    used, first, count = np.unique(pick[order], return_index=True, return_counts=True)
+    # one draw of Faker surnames for every word slot of every row (a call per template cost 60 us each)
+    words = [sum(1 for slot in templates[j][1::2] if not slot.startswith("d")) for j in used]
+    surnames, at = pii.fake_people(int(np.dot(count, words)), rng)[1], 0
     out = np.empty(n, dtype=object)
-    for j in np.unique(pick):
-        rows = np.flatnonzero(pick == j)
-        out[rows] = _fill(fmt["templates"][j], len(rows), rng)
+    for j, f, k in zip(used, first, count):
+        out[order[f : f + k]], at = _fill(templates[j], int(k), rng, surnames, at)
     return out
 
 
-def _fill(template: list[str], n: int, rng: np.random.Generator) -> np.ndarray:
-    """n strings of one template (text, slot, text, ...), each slot filled per row."""
+def _fill(template: list[str], n: int, rng: np.random.Generator, surnames: np.ndarray, at: int):
+    """n strings of one template (text, slot, text, ...), each slot filled per row, the word slots from
+    surnames[at:] -> (strings, the next unused surname)."""
     out = np.full(n, template[0], dtype=object)
     for slot, text in zip(template[1::2], template[2::2]):
         if slot.startswith("d"):
@@ -125,6 +131,7 @@ def _fill(template: list[str], n: int, rng: np.random.Generator) -> np.ndarray:
             fill = digits.view(f"U{width}").reshape(n).astype(object)
         else:
             change = {"u": str.upper, "l": str.lower}.get(slot, str.title)
-            fill = np.array([change(str(x)) for x in pii.fake_people(n, rng)[1]], dtype=object)
+            fill = np.array([change(str(x)) for x in surnames[at : at + n]], dtype=object)
+            at += n
         out = out + fill + text
-    return out
+    return out, at
