@@ -111,3 +111,10 @@ def test_under_dp_names_keep_the_counter_format():
     assert enc.id_formats["name"]["type"] == "pattern"
     tokens = np.zeros((50, len(enc.layout.cardinalities)), dtype=np.int64)
     assert all("-syn-" in v for v in enc.decode(tokens, np.random.default_rng(0)).column("name").to_pylist())
+
+
+def test_a_name_of_frequent_words_only_gives_no_template():
+    """"Regional Municipal" (both words frequent) could only be written as itself, a real name."""
+    real = list(airports()["name"]) + ["Regional Municipal", "County International"]
+    fmt = name_templates(pa.array(real))
+    assert all(len(t) > 1 for t in fmt["templates"]) and sum(fmt["counts"]) == len(real) - 2

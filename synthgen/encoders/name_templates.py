@@ -54,7 +54,10 @@ def name_templates(valid: pa.Array) -> dict | None:
         return None
     seen = Counter(w.casefold() for s in set(map(tuple, split)) for w in set(s[1::2]))
     keep = {w for w, k in seen.items() if k >= MIN_VALUES and not w.isdigit()}
-    templates = Counter(_template(s, keep) for s in wordy)
+    # a template without a slot is a real name's whole wording: it could only write that name
+    templates = Counter(t for t in (_template(s, keep) for s in wordy) if len(t) > 1)
+    if not templates:
+        return None
     common = templates.most_common(MAX_TEMPLATES)
     return {
         "templates": [list(t) for t, _ in common],
