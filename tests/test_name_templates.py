@@ -114,7 +114,7 @@ def test_under_dp_names_keep_the_counter_format():
 
 
 def test_a_name_of_frequent_words_only_gives_no_template():
-    """"Regional Municipal" (both words frequent) could only be written as itself, a real name."""
+    """ "Regional Municipal" (both words frequent) could only be written as itself, a real name."""
     real = list(airports()["name"]) + ["Regional Municipal", "County International"]
     fmt = name_templates(pa.array(real))
     assert all(len(t) > 1 for t in fmt["templates"]) and sum(fmt["counts"]) == len(real) - 2
