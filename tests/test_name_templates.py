@@ -28,6 +28,13 @@ def airports(n: int = 600, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame({"name": names, "size": rng.choice(["small", "medium", "large"], n)})
 
 
+def table_and_schema(df: pd.DataFrame, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        return table, infer_schema(table, **kw)
+
+
 def test_templates_keep_frequent_words_and_separators_only():
     real = airports()["name"]
     fmt = name_templates(pa.array(real))
@@ -62,10 +69,7 @@ def test_new_names_follow_the_templates_and_never_equal_a_real_one():
 
 def test_the_encoder_writes_names_not_counters_and_keeps_no_real_name():
     df = airports()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        table = pa.Table.from_pandas(df, preserve_index=False)
-        schema = infer_schema(table)
+    table, schema = table_and_schema(df)
     assert schema.column("name").kind == "identifier"
     enc = TabularEncoder.fit(table, schema)
     tokens = np.zeros((400, len(enc.layout.cardinalities)), dtype=np.int64)
@@ -84,10 +88,7 @@ def test_an_entity_keyed_by_a_name_gets_unique_counter_keys():
     counter format."""
     names = airports(200)["name"]
     df = pd.DataFrame({"store": np.repeat(names.to_numpy(), 3), "sales": np.arange(600) % 7})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        table = pa.Table.from_pandas(df, preserve_index=False)
-        schema = infer_schema(table, entity="store")
+    table, schema = table_and_schema(df, entity="store")
     assert schema.entity and schema.entity["column"] == "store"
     enc = TabularEncoder.fit(table, schema)
     groups = np.repeat(np.arange(500), 2)
@@ -101,12 +102,10 @@ def test_under_dp_names_keep_the_counter_format():
     from synthgen.encoders.dp_stats import fit_dp_encoder
     from synthgen.privacy import PrivacyConfig
 
-    df = airports()
+    table, schema = table_and_schema(airports())
+    settings = {"n_bins": 10, "max_categories": 1000, "rare_min_count": 1, "text_strategy": "drop"}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        table = pa.Table.from_pandas(df, preserve_index=False)
-        schema = infer_schema(table)
-        settings = {"n_bins": 10, "max_categories": 1000, "rare_min_count": 1, "text_strategy": "drop"}
         enc = fit_dp_encoder(table, schema, settings, None, PrivacyConfig(epsilon=1.0), seed=0)
     assert enc.id_formats["name"]["type"] == "pattern"
     tokens = np.zeros((50, len(enc.layout.cardinalities)), dtype=np.int64)
