@@ -59,11 +59,15 @@ def find(columns: list, table, not_nested: set[str]) -> list[dict]:
         if c.kind == "categorical" and c.categories and not c.codec and (c.n_unique or 0) >= 2
     }
     frame = {name: pd.Series(table.column(name).to_pandas(), dtype=object) for name in listed}
-    return search(frame, [b for b in frame if b not in not_nested])
+    return [
+        {"column": b, "within": a, "pairs": _pairs(frame[b], frame[a])}
+        for b, a in search(frame, [b for b in frame if b not in not_nested])
+    ]
 
 
-def search(frame: dict[str, pd.Series], candidates: list[str]) -> list[dict]:
-    """The nestings among row-aligned categorical columns `frame`; `candidates`: the columns that may be B."""
+def search(frame: dict[str, pd.Series], candidates: list[str]) -> list[tuple[str, str]]:
+    """[(B, A)]: the nestings among row-aligned categorical columns `frame`; `candidates`: the
+    columns that may be B."""
     levels = {name: s.nunique(dropna=True) for name, s in frame.items()}
     codes = {name: pd.factorize(s.iloc[:SEARCH_ROWS], use_na_sentinel=True)[0] for name, s in frame.items()}
     found = []
@@ -78,7 +82,7 @@ def search(frame: dict[str, pd.Series], candidates: list[str]) -> list[dict]:
             if together is not None and together > best_together:
                 best, best_together = a, together
         if best is not None:
-            found.append({"column": b, "within": best, "pairs": _pairs(frame[b], frame[best])})
+            found.append((b, best))
     return found
 
 
@@ -131,8 +135,7 @@ def scores(
     cats = [c for c, k in kinds.items() if k == "categorical" and c in real and c in syn]
     frame = {c: real[c].astype(object) for c in cats}
     out, own = {}, []
-    for nest in search(frame, cats):
-        b, a = nest["column"], nest["within"]
+    for b, a in search(frame, cats):
         seen = set(zip(real[b].astype(object), real[a].astype(object)))
         levels = set(real[b].dropna())
         got = _share_seen(syn[b], syn[a], seen, levels)

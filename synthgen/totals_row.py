@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from synthgen.sums import decimals
+from synthgen.sums import decimals, holds
 
 TOTAL_WORDS = {
     "total",
@@ -58,8 +58,7 @@ def drop_totals_row(table: pa.Table, source: str) -> pa.Table:
         if len(rest) < MIN_ROWS or np.count_nonzero(rest) < 2:  # a column of zeros "adds up" anywhere
             continue
         total = rest.sum()
-        tol = 0.5 * 10.0 ** -decimals(values[~np.isnan(values)]) + 1e-9 * abs(total)
-        if abs(values[-1] - total) <= tol:
+        if holds(total, values[-1], 0.5 * 10.0 ** -decimals(values[~np.isnan(values)])):  # as a total's rows
             agree += 1
         else:
             disagree += 1

@@ -39,6 +39,7 @@ import pyarrow.compute as pc
 from synthgen import seeding
 from synthgen.codecs import TIME_OF_DAY_BOUNDS
 from synthgen.encoders.columns import CategoryCodec, NumericCodec, _scale_of, _units
+from synthgen.encoders.name_templates import counter_format
 from synthgen.encoders.tabular import TabularEncoder
 from synthgen.errors import SynthgenError
 from synthgen.schema import NUMERIC_KINDS, ColumnSchema, TableSchema, is_string_type, plain_values
@@ -133,7 +134,7 @@ def fit_dp_encoder(
         "not_covered": "identifier key formats, datetime resolution and time zone",
     }
     # names written in words keep the counter format: their templates count real words (name_templates.py)
-    ids = {name: fmt["fresh"] if fmt["type"] == "words" else fmt for name, fmt in base.id_formats.items()}
+    ids = {name: counter_format(fmt) for name, fmt in base.id_formats.items()}
     return TabularEncoder(dp_schema, codecs, ids, {**base.settings, "privacy": privacy})
 
 

@@ -92,6 +92,12 @@ def _template(split: list[str], keep: set[str]) -> tuple[str, ...]:
     return (*out, text)
 
 
+def counter_format(fmt: dict) -> dict:
+    """An identifier format (tabular._id_format) with template names replaced by its counter keys,
+    for keys that must be unique (an entity's) or must not count real words (a DP encoder's)."""
+    return fmt["fresh"] if fmt["type"] == "words" else fmt
+
+
 def templated_names(fmt: dict, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """n names from the templates (object array of str), and which rows got one that no real name
     equals [n] bool (the others' entries are to be replaced by the caller)."""

@@ -58,7 +58,7 @@ from synthgen.encoders.columns import (
 )
 from synthgen.encoders.key_shapes import fixed_width_strings, key_shape, shaped_keys
 from synthgen.encoders.layout import TokenLayout
-from synthgen.encoders.name_templates import name_templates, templated_names
+from synthgen.encoders.name_templates import counter_format, name_templates, templated_names
 from synthgen.errors import SynthgenError
 from synthgen.io import atomic_write_text, read_encoder_state
 from synthgen.schema import NUMERIC_KINDS, ColumnSchema, TableSchema, plain_values, temporal_ints, unit_ratio
@@ -260,8 +260,7 @@ class TabularEncoder:
         """The entity key of each row: one fresh key per group (synthgen/entities.py), on all its rows."""
         uniq, inv = np.unique(groups, return_inverse=True)
         vt = typ.value_type if pa.types.is_dictionary(typ) else typ
-        fmt = self.id_formats[name]
-        fmt = fmt["fresh"] if fmt["type"] == "words" else fmt  # template names may repeat: an entity's key may not
+        fmt = counter_format(self.id_formats[name])  # template names may repeat: an entity's key may not
         keys = _make_ids(name, fmt, len(uniq), 0, vt, rng, 0.0, uniq).take(pa.array(inv))
         if null_share > 0 and len(groups):
             keys = pc.if_else(pa.array(rng.random(len(groups)) >= null_share), keys, pa.nulls(len(groups), keys.type))
@@ -885,16 +884,12 @@ def _make_ids(
         out = pa.array(nums)
     elif fmt["type"] == "uuid":
         out = _uuid_strings(fmt["salt"], nums, fmt["upper"])
-    elif fmt["type"] == "shape":
-        shaped, got = shaped_keys(fmt, nums, rng)
-        out = (
-            shaped
-            if got.all()
-            else pc.if_else(pa.array(got), shaped, _make_ids(name, fmt["fresh"], n, 0, pa.string(), rng, 0, rows))
-        )
-    elif fmt["type"] == "words":
-        names, got = templated_names(fmt, n, rng)
-        out = pa.array(names, type=pa.string())
+    elif fmt["type"] in ("shape", "words"):  # drawn keys; the rows that got none: counter keys
+        if fmt["type"] == "shape":
+            out, got = shaped_keys(fmt, nums, rng)
+        else:
+            names, got = templated_names(fmt, n, rng)
+            out = pa.array(names, type=pa.string())
         if not got.all():
             out = pc.if_else(pa.array(got), out, _make_ids(name, fmt["fresh"], n, 0, pa.string(), rng, 0, rows))
     else:
