@@ -13,7 +13,11 @@ copy would bias low-entropy tables towards unseen rows. After `max_rounds` round
 copying are kept and counted.
 
 Cost: one 64-bit hash per token row and a table lookup; only rows whose tokens equal a training
-row's tokens are decoded values compared (a binned number can decode to another value).
+row's tokens are decoded values compared (a binned number can decode to another value). The token
+hash leaves out the columns the decoder writes from other columns (`TabularEncoder.rewritten`: a
+lookup's dependent, a date from its base, a raised ordering): their tokens need not match their
+written values, and a row whose written values copy a training row must still be a candidate (the
+democracy-dictatorship table's politycode, written from the country, let a copy through).
 """
 
 from __future__ import annotations
@@ -25,14 +29,22 @@ import pyarrow as pa
 _WEIGHTS_SEED = 0x5EED
 
 
-def token_hashes(tokens: np.ndarray) -> np.ndarray:
-    """int tokens [n, C] -> uint64 [n]: a fixed random linear hash (wrapping), equal rows equal hashes."""
+def token_hashes(tokens: np.ndarray, columns: list[int] | None = None) -> np.ndarray:
+    """int tokens [n, C] -> uint64 [n]: a fixed random linear hash (wrapping), equal rows equal hashes;
+    `columns`: the column positions hashed (None: all)."""
     w = np.random.default_rng(_WEIGHTS_SEED).integers(1, 2**63, tokens.shape[1], dtype=np.uint64) | np.uint64(1)
     t = np.asfortranarray(tokens, dtype=np.int64).view(np.uint64)  # columns contiguous: 131k x 15, 18 -> 1.5 ms
-    h = t[:, 0] * w[0]
-    for c in range(1, t.shape[1]):  # column by column: no [n, C] temporary
+    h = np.zeros(len(t), dtype=np.uint64)
+    for c in range(t.shape[1]) if columns is None else columns:  # column by column: no [n, C] temporary
         h += t[:, c] * w[c]
     return h
+
+
+def guarded_positions(enc) -> list[int]:
+    """Positions of the encoder's modelled columns whose value follows from their own token (the
+    token hash's columns; module docstring)."""
+    rewritten = enc.rewritten
+    return [i for i, name in enumerate(enc.layout.columns) if name not in rewritten]
 
 
 class _HashSet:
@@ -81,9 +93,11 @@ class CopyGuard:
         columns: list[str],
         holdout: pa.Table | None = None,
         max_rounds: int = 10,
+        token_columns: list[int] | None = None,
     ):
-        self.columns, self.max_rounds = list(columns), max_rounds
-        self.train_tokens = _HashSet(token_hashes(train_tokens))
+        """`token_columns`: the token positions hashed to find candidates (guarded_positions; None: all)."""
+        self.columns, self.max_rounds, self.token_columns = list(columns), max_rounds, token_columns
+        self.train_tokens = _HashSet(token_hashes(train_tokens, token_columns))
         self.train_values = _HashSet(value_hashes(train.select(self.columns)))
         # the share of real rows, never trained on, that copy a training row: what chance allows
         self.allowed_share = (
@@ -94,7 +108,7 @@ class CopyGuard:
 
     def copies(self, tokens: np.ndarray, table: pa.Table) -> np.ndarray:
         """tokens [n, C] and their decoded table -> indices of the rows that copy a training row."""
-        candidates = np.flatnonzero(self.train_tokens.contains(token_hashes(tokens)))
+        candidates = np.flatnonzero(self.train_tokens.contains(token_hashes(tokens, self.token_columns)))
         if not len(candidates):
             return candidates
         rows = table.select(self.columns).take(pa.array(candidates))

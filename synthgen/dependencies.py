@@ -22,7 +22,8 @@ continuous) when, over the rows where both are set,
   rows (a 98 %-False flag agrees within most small groups by itself).
 Keys are tried from the most levels down; a column is a key or a dependent, never both, so a
 chain (country -> continent -> hemisphere) is written from its finest key. Numbers written by
-another rule (dates' relations, ages, spans, durations, orderings, totals) are left to that rule.
+another rule (dates' relations, ages, spans, durations, totals) are left to that rule; a number
+never below another is a dependent before it is an ordering (schema.infer_schema).
 """
 
 from __future__ import annotations

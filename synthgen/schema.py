@@ -263,10 +263,14 @@ def infer_schema(
     orders, sums = value_orders(cols, native, tied | converted), value_sums(cols, native, tied | converted)
     # columns the decoder writes after their draw (never a lookup's key or dependent), and the day
     # counts tied to dates (drawn as themselves: a key, never a dependent)
-    rewritten = {r["column"] for r in relations + orders + sums + durations} | {a["born"] for a in ages} | converted
+    rewritten = {r["column"] for r in relations + sums + durations} | {a["born"] for a in ages} | converted
     rewritten |= {s.get("derived", "") for s in spans}
-    found_dependencies = dependencies.find(cols, table, native, rewritten, rewritten | tied)
+    # A number a key determines is its lookup, not an ordering: the democracy-dictatorship table's
+    # country code, >= its polity code in every row, drew 778 for Pakistan (770) while raised above it.
+    raised = {o["column"] for o in orders}
+    found_dependencies = dependencies.find(cols, table, native, rewritten | raised, rewritten | tied)
     looked_up = {d["column"] for d in found_dependencies} | {d["by"] for d in found_dependencies}
+    orders = [o for o in orders if o["column"] not in looked_up]
     return TableSchema(
         columns=cols,
         n_rows=len(table),

@@ -111,11 +111,12 @@ class SortedHashes:
 def _encode_part(task) -> tuple[int, str]:
     """One Parquet part -> its token shard and its two sorted hash arrays (files in the staging folder),
     ENCODE_BATCH rows at a time: a worker holds one batch and the part's tokens, not the part."""
-    from synthgen.copies import token_hashes
+    from synthgen.copies import guarded_positions, token_hashes
     from synthgen.encoders import TabularEncoder
 
     part, out, i, state, dtype = task
     enc = TabularEncoder.from_dict(state)
+    hashed = guarded_positions(enc)
     with pq.ParquetFile(part, read_dictionary=dictionary_columns(enc)) as pf:
         n = pf.metadata.num_rows
         tokens = np.empty((n, len(enc.codecs)), dtype=dtype)
@@ -125,7 +126,7 @@ def _encode_part(task) -> tuple[int, str]:
             table = enc.schema.to_native(pa.Table.from_batches([batch]))  # parsed once for both below
             tok = enc.encode(table, order="F")
             b = at + len(tok)
-            tokens[at:b], th[at:b], vh[at:b] = tok, token_hashes(tok), value_hashes(enc, table, tok)
+            tokens[at:b], th[at:b], vh[at:b] = tok, token_hashes(tok, hashed), value_hashes(enc, table, tok)
             at = b
     np.save(out / f"tokens-{i:06d}.npy", tokens)
     np.save(out / f".th-{i:06d}.npy", _sorted_unique(th))
@@ -173,6 +174,7 @@ def _merge_hashes(folder: Path, prefix: str, n: int, out: Path) -> int:
 def stream_encode(cfg, paths, settings: dict) -> dict:
     """Fit the encoder on the prepared sample, encode every training part into a shard, build the copy
     index; writes encoder/encoder.json and encoded/ (each replaced whole)."""
+    from synthgen.copies import guarded_positions
     from synthgen.encoders import TabularEncoder
     from synthgen.io import staged_dir
     from synthgen.schema import TableSchema
@@ -215,6 +217,7 @@ def stream_encode(cfg, paths, settings: dict) -> dict:
             "shards": shards,
             "copy_index": {
                 "tokens": "copy-tokens.npy",
+                "token_columns": guarded_positions(enc),  # the positions its token hashes cover
                 "values": "copy-values.npy",
                 "distinct_token_rows": n_tok,
                 "holdout_copy_share": allowed,
@@ -399,11 +402,12 @@ class ShardCopyGuard:
         self.train_tokens = SortedHashes(folder / m["copy_index"]["tokens"])
         self.train_values = SortedHashes(folder / m["copy_index"]["values"])
         self.allowed_share = float(m["copy_index"]["holdout_copy_share"])
+        self.token_columns = m["copy_index"].get("token_columns")  # None: an index of every column's tokens
 
     def copies(self, tokens: np.ndarray, table: pa.Table) -> np.ndarray:
         from synthgen.copies import token_hashes
 
-        candidates = np.flatnonzero(self.train_tokens.contains(token_hashes(tokens)))
+        candidates = np.flatnonzero(self.train_tokens.contains(token_hashes(tokens, self.token_columns)))
         if not len(candidates):
             return candidates
         rows = table.take(pa.array(candidates))

@@ -13,7 +13,7 @@ import pytest
 
 from synthgen import pipeline
 from synthgen.config import load_config
-from synthgen.copies import CopyGuard
+from synthgen.copies import CopyGuard, guarded_positions
 from synthgen.encoders import TabularEncoder
 from synthgen.schema import infer_schema
 
@@ -99,3 +99,28 @@ def test_natural_copies_are_kept(tmp_path, one_thread):
     copies, metrics, syn = run(tmp_path, table)
     assert len(syn) == 3000 and copies == 3000
     assert metrics["copies_redrawn"] == metrics["copies_kept"] == 0
+
+
+def test_guard_finds_a_copy_whose_looked_up_column_drew_another_token():
+    """A column written from its key's level (a lookup) keeps no trace of its own token: a row whose
+    tokens differ from a training row's only there decodes to that row. The token hash leaves such
+    columns out (guarded_positions), so the copy is found (it was not: lifelines' dd table)."""
+    rng = np.random.default_rng(0)
+    country = np.repeat([f"c{i:02d}" for i in range(40)], 6)
+    continent = dict(zip(np.unique(country), rng.choice(["Africa", "Asia", "Europe", "Americas"], 40)))
+    train = pa.table({"country": country, "continent": [continent[c] for c in country], "n": rng.integers(0, 3, 240)})
+    schema = infer_schema(train)
+    assert [(d["by"], d["column"]) for d in schema.dependencies] == [("country", "continent")]
+    enc = TabularEncoder.fit(train, schema, n_bins=4)
+    assert enc.rewritten == {"continent"}
+    tokens = enc.encode(train)
+    j = enc.layout.columns.index("continent")
+    moved = tokens.copy()
+    moved[:, j] = (moved[:, j] + 1 - int(enc.codecs["continent"].has_null)) % 4 + int(enc.codecs["continent"].has_null)
+    assert (moved[:, j] != tokens[:, j]).all()
+    syn = enc.decode(moved, np.random.default_rng(1))
+    assert syn.column("continent").to_pylist() == train.column("continent").to_pylist()  # written from the key
+    columns = enc.layout.columns
+    assert len(CopyGuard(train, tokens, columns).copies(moved, syn)) == 0  # every token hashed: missed
+    guard = CopyGuard(train, tokens, columns, token_columns=guarded_positions(enc))
+    assert guard.copies(moved, syn).tolist() == list(range(240))

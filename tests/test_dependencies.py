@@ -184,3 +184,30 @@ def test_an_integer_key_with_few_values_is_a_key_and_a_many_valued_one_is_not():
         "fidelity.dependency.decile_score_1",
         "fidelity.dependencies",
     }
+
+
+def test_a_code_its_key_determines_is_a_lookup_not_an_ordering():
+    """lifelines' democracy-dictatorship table: each country has a country code (cowcode2) and a
+    polity code, the first never below the second. Taken as an ordering, the code was drawn as a
+    number and raised above the polity code: Pakistan (770) came back as 778. The key wins."""
+    rng = np.random.default_rng(8)
+    n_countries = 150  # the code has more values than an integer key may (it is no key itself)
+    code = rng.choice(np.arange(2, 1000), n_countries, replace=False)
+    polity = np.where(rng.random(n_countries) < 0.1, code - 5, code)  # a few differ, never upward
+    country = np.repeat([f"country {i:03d}" for i in range(n_countries)], 8)
+    df = pd.DataFrame(
+        {
+            "country": country,
+            "code": np.repeat(code, 8),
+            "polity": np.repeat(polity, 8),
+            "years": rng.integers(1, 40, len(country)),
+        }
+    )
+    table, schema = schema_of(df)
+    assert found(schema) == {("country", "code"), ("country", "polity")}
+    assert all(o["column"] != "code" for o in schema.orders)
+    enc = TabularEncoder.fit(table, schema, n_bins=10)
+    tokens = np.stack([np.random.default_rng(9).integers(0, k, 2000) for k in enc.layout.cardinalities], axis=1)
+    out = enc.decode(tokens, np.random.default_rng(10)).to_pandas()
+    real = dict(zip(df["country"], df["code"]))
+    assert (out["code"] == out["country"].map(real)).all()

@@ -478,6 +478,12 @@ class TabularEncoder:
         return rels | ages_born | set(self.durations) | spans | {o["column"] for o in self.orders} | totals
 
     @property
+    def rewritten(self) -> set[str]:
+        """Modelled columns whose written value is not their own token's: the derived ones and each
+        applied lookup's dependent (written from its key's level)."""
+        return self.derived | {b for b, _, _ in self._lookups()}
+
+    @property
     def orders(self) -> list[dict]:
         """The schema's number orderings among modelled columns (bounds not modelled dropped)."""
         out = []

@@ -227,7 +227,7 @@ class TabularModality(Modality):
         return read_report(self.paths)
 
     def _copy_guard(self, enc):
-        from synthgen.copies import CopyGuard
+        from synthgen.copies import CopyGuard, guarded_positions
 
         if self._streamed():  # the hash indexes built at encode time
             from synthgen.shards import ShardCopyGuard
@@ -235,7 +235,11 @@ class TabularModality(Modality):
             return ShardCopyGuard(self.paths, enc)
         train = read_parquet(self.paths.train_table, "prepare")
         return CopyGuard(
-            train, enc.encode(train), enc.layout.columns, read_parquet(self.paths.holdout_table, "prepare")
+            train,
+            enc.encode(train),
+            enc.layout.columns,
+            read_parquet(self.paths.holdout_table, "prepare"),
+            token_columns=guarded_positions(enc),
         )
 
     def finish_generation(self, plan: GenerationPlan, staging: Path) -> dict:
