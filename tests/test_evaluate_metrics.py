@@ -250,6 +250,36 @@ def test_validity_counts_dates_off_the_real_calendar_grid():
     assert validity_metrics(real, real, {"month": "datetime", "year": "datetime"})["validity.off_calendar"] == 0
 
 
+def test_an_open_ended_records_far_future_date_is_scored_as_a_date():
+    """A slowly changing dimension's current rows end on 9999-12-31 23:59:59, beyond int64
+    nanoseconds: the evaluation read every date as nanoseconds and stopped with pandas'
+    OutOfBoundsDatetime after a whole training run. Dates are counted from their own unit."""
+    from synthgen.evaluate.columns import numbers
+
+    rng = np.random.default_rng(3)
+    start = pd.Timestamp("2015-01-01") + pd.to_timedelta(rng.integers(0, 2000, 400), unit="D")
+    end = (start + pd.to_timedelta(rng.integers(30, 900, 400), unit="D")).to_numpy().astype("datetime64[s]")
+    end[rng.random(400) < 0.3] = np.datetime64("9999-12-31T23:59:59", "s")
+
+    def frame(rows):
+        return pd.DataFrame(
+            {
+                "start": start[rows].to_numpy().astype("datetime64[s]"),
+                "end": end[rows],
+                "tier": rng.choice(["a", "b"], len(rows)),
+            }
+        )
+
+    train, holdout, syn = frame(np.arange(200)), frame(np.arange(200, 300)), frame(np.arange(300, 400))
+    far = numbers(train["end"], "datetime")
+    assert np.nanmax(far) == pytest.approx(253402300799e9)  # 9999-12-31 23:59:59 in nanoseconds
+    assert numbers(pd.Series(["2000-01-01", None]), "datetime")[0] == 946684800e9
+    kinds = {"start": "datetime", "end": "datetime", "tier": "categorical"}
+    result = evaluate_tables(train, holdout, syn, kinds, EvalConfig(target=None))
+    assert 0.5 < result["fidelity.shape.end"] <= 1.0
+    assert result["fidelity.date_orderings"] == 1.0
+
+
 def test_validity_counts_each_kind_of_violation(tables):
     train, holdout, _ = tables
     bad = train.copy()  # starts valid: a fresh sample could stray outside train's ranges

@@ -40,11 +40,15 @@ def numbers(s: pd.Series, kind: str) -> np.ndarray:
     """float64 values with NaN for nulls; datetimes become nanoseconds since the epoch (UTC).
 
     Nanoseconds as float64 keep ~0.25 us resolution around today's dates, enough for ranks and
-    distances. Values that cannot be read as numbers (or dates) count as nulls.
+    distances; counted from the column's own unit, so an open-ended record's 9999-12-31 (beyond
+    int64 nanoseconds) is a number too. Values that cannot be read as numbers (or dates) count as
+    nulls.
     """
     if kind == "datetime":
         d = pd.to_datetime(s, errors="coerce", utc=True).dt.tz_localize(None)
-        out = d.astype("datetime64[ns]").to_numpy().view("int64").astype(np.float64)
+        arr = d.to_numpy()  # datetime64 in the column's unit
+        unit, _ = np.datetime_data(arr.dtype)
+        out = arr.view("int64").astype(np.float64) * (np.timedelta64(1, unit) / np.timedelta64(1, "ns"))
         out[d.isna().to_numpy()] = np.nan
         return out
     if pd.api.types.is_bool_dtype(s):
