@@ -90,6 +90,10 @@ class ColumnSchema:
     resolution: str | None = None  # datetime: numpy unit, e.g. "D" or "s"
     timezone: str | None = None
     calendar: str | None = None  # datetime at "D": "M" every value a month's first day, "Y" a year's
+    # datetime: a unit coarser than `resolution` that every value lies on but a few repeated ones
+    # (`off_grid`, in `resolution` units: an open-ended record's 9999-12-31 23:59:59), grid_of
+    grid: str | None = None
+    off_grid: list[int] | None = None
     categories: list | None = None  # categorical/boolean: values, most frequent first
     frequencies: list[int] | None = None
     codec: dict | None = None  # a string column read as dates/numbers/booleans (synthgen/codecs.py)
@@ -443,8 +447,9 @@ def _infer_typed(name, t, vt, arr, valid, n_unique, base, forced, max_cats) -> C
                 f"(or set data.columns.{name}.kind=categorical)"
             )
         ints, _, unit = temporal_ints(valid)
-        res = _resolution(ints, unit)
+        res = resolution_of(ints, unit)
         ints = np.floor_divide(ints, unit_ratio(res, unit))
+        grid, off_grid = grid_of(ints, res)
         return ColumnSchema(
             **base,
             kind=kind,
@@ -453,6 +458,8 @@ def _infer_typed(name, t, vt, arr, valid, n_unique, base, forced, max_cats) -> C
             resolution=res,
             timezone=getattr(vt, "tz", None),
             calendar=calendar_of_days(ints) if res == "D" else None,
+            grid=grid,
+            off_grid=off_grid,
         )
     if kind in ("categorical", "boolean"):
         if not (is_string_type(vt) or numeric and not pa.types.is_decimal(vt) or pa.types.is_boolean(vt)):
@@ -572,7 +579,7 @@ def temporal_ints(arr: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarr
     return ints.astype(np.int64, copy=False), null, temporal_unit(t)
 
 
-def _resolution(ints: np.ndarray, unit: str) -> str:
+def resolution_of(ints: np.ndarray, unit: str) -> str:
     """Coarsest unit at which all values are whole (e.g. midnight timestamps -> 'D')."""
     base = np.timedelta64(1, unit)
     for res in _RESOLUTIONS:
@@ -583,6 +590,39 @@ def _resolution(ints: np.ndarray, unit: str) -> str:
         if k >= 1 and not (ints % k).any():
             return res
     return unit
+
+
+GRID_MAX_OFF = 3  # distinct values off a column's grid that the grid allows (grid_of)
+GRID_MIN_ROWS = 20  # values on the grid that it takes to read one
+
+
+def grid_of(ints: np.ndarray, res: str) -> tuple[str | None, list[int] | None]:
+    """(unit, off-grid values) for datetimes `ints` in `res` units: the coarsest unit coarser than
+    `res` at which every value is whole but at most GRID_MAX_OFF distinct ones, each seen at least
+    twice and together at most half the values; (None, None) when there is none. A table of
+    validity periods ends its current rows on 9999-12-31 23:59:59 and its others at midnight; a
+    survival table ends its open rows on the moment it was extracted: read at the sentinel's
+    resolution, every synthetic end took a random second of its day (encoders/tabular.py floors
+    them to the grid and keeps the sentinels)."""
+    base = np.timedelta64(1, res)
+    values, counts = np.unique(ints, return_counts=True)
+    for unit in _RESOLUTIONS:
+        step = np.timedelta64(1, unit)
+        if step <= base:
+            return None, None
+        off = values % (step // base) != 0
+        on_rows = int(counts[~off].sum())
+        if off.sum() <= GRID_MAX_OFF and (counts[off] >= 2).all() and on_rows >= max(GRID_MIN_ROWS, counts[off].sum()):
+            return unit, [int(v) for v in values[off]]
+    return None, None
+
+
+def on_grid(values: np.ndarray, col: "ColumnSchema") -> np.ndarray:
+    """int values in `col.resolution` units -> the same, floored to `col.grid` but for its off-grid values."""
+    if not col.grid:
+        return values
+    k = np.timedelta64(1, col.grid) // np.timedelta64(1, col.resolution)
+    return np.where(np.isin(values, col.off_grid or []), values, np.floor_divide(values, k) * k)
 
 
 def calendar_of_days(days: np.ndarray) -> str | None:

@@ -253,7 +253,8 @@ def _numeric(col, typ, arr, bounds, eps, n_bins, n_noisy, rng):
     n_noisy: the DP row count, which sizes the value grid."""
     # decimals would describe real values; a calendar grid is read from them like the resolution, but the
     # DP bounds below are counted in days, so DP dates stay at day resolution
-    col = replace(col, decimals=None, null_share=0.0, n_unique=0, calendar=None)
+    # the grid's off-grid values are real values (sentinels), so no grid either
+    col = replace(col, decimals=None, null_share=0.0, n_unique=0, calendar=None, grid=None, off_grid=None)
     scale = _scale_of(col)
     u, null = _units(col, scale, arr)
     x = u[~null].astype(np.float64)

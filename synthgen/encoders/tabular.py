@@ -61,7 +61,15 @@ from synthgen.encoders.layout import TokenLayout
 from synthgen.encoders.name_templates import counter_format, name_templates, templated_names
 from synthgen.errors import SynthgenError
 from synthgen.io import atomic_write_text, read_encoder_state
-from synthgen.schema import NUMERIC_KINDS, ColumnSchema, TableSchema, plain_values, temporal_ints, unit_ratio
+from synthgen.schema import (
+    NUMERIC_KINDS,
+    ColumnSchema,
+    TableSchema,
+    on_grid,
+    plain_values,
+    temporal_ints,
+    unit_ratio,
+)
 
 STATE_VERSION = 3
 TEXT_STRATEGIES = ("fake", "drop")
@@ -359,6 +367,10 @@ class TabularEncoder:
         for cv in self.schema.conversions:  # B = f(A) where A is set, after every rule that writes A
             if cv["column"] in decoded and cv["from"] in decoded:
                 decoded[cv["column"]] = self._converted(cv, *decoded[cv["column"]], *decoded[cv["from"]])
+        for name, (v, null) in list(decoded.items()):  # dates on their grid, but for its sentinels (schema.grid_of)
+            col = self.schema.column(name)
+            if col.grid:
+                decoded[name] = on_grid(v, col), null
         # resolve refers to itself through its closure cell: a reference cycle that kept every chunk's
         # decoded columns until Python's cyclic collector ran (generate grew ~12 MB a 50,000-row chunk)
         resolve = None  # empties the cell, which breaks the cycle

@@ -1,7 +1,9 @@
 """Validity: counts of synthetic cells (or columns) that break rules the real table obeys.
 
 `off_calendar`: dates of a column whose every real value is a month's (year's) first day at
-midnight, that are not (schema.calendar_of_days: a monthly panel keeps month starts).
+midnight, that are not (schema.calendar_of_days: a monthly panel keeps month starts); and dates off
+the unit every real value lies on, but for its few repeated sentinels (schema.grid_of: days at
+midnight beside an open record's 9999-12-31 23:59:59), e.g. a day column's synthetic 14:03:27.
 `out_of_domain`: numbers outside the real column's range, except a total (synthgen/sums.py) that
 equals the sum of its parts."""
 
@@ -12,7 +14,7 @@ import pandas as pd
 
 from synthgen.evaluate.columns import DISCRETE, NUMERIC, numbers
 from synthgen.evaluate.orderings import number_columns
-from synthgen.schema import calendar_of_days, on_calendar
+from synthgen.schema import calendar_of_days, grid_of, on_calendar, resolution_of, unit_ratio
 from synthgen.sums import rows_adding_up
 
 
@@ -39,6 +41,31 @@ def _local_days(s: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
     d = d.dropna()
     d = d.dt.tz_localize(None) if d.dt.tz is not None else d
     return d.to_numpy().astype("datetime64[D]").astype(np.int64), (d == d.dt.normalize()).to_numpy()
+
+
+def _local_micros(s: pd.Series) -> np.ndarray | None:
+    """int64 microseconds since 1970 of the set values, as local wall-clock time (9999-12-31 fits);
+    None when the column does not read as dates."""
+    d = pd.to_datetime(s, errors="coerce")
+    if not pd.api.types.is_datetime64_any_dtype(d):
+        return None
+    d = d.dropna()
+    d = d.dt.tz_localize(None) if d.dt.tz is not None else d
+    return d.to_numpy().astype("datetime64[us]").astype(np.int64)
+
+
+def _off_grid(real: pd.Series, syn: pd.Series) -> int:
+    """Synthetic dates off the unit every real date lies on (but its sentinels, schema.grid_of)."""
+    r, d = _local_micros(real), _local_micros(syn)
+    if r is None or not len(r):
+        return 0
+    if d is None:
+        return int(syn.notna().sum())
+    res = resolution_of(r, "us")
+    k = unit_ratio(res, "us")
+    grid, off = grid_of(np.floor_divide(r, k), res)
+    step = unit_ratio(grid, "us") if grid else k
+    return int(((d % step != 0) & ~np.isin(d, np.asarray(off or [], dtype=np.int64) * k)).sum())
 
 
 def _off_calendar(real: pd.Series, syn: pd.Series) -> int:
@@ -81,7 +108,7 @@ def validity_metrics(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str
             outside = (vs < np.nanmin(vr)) | (vs > np.nanmax(vr))
             out["out_of_domain"] += int((outside & ~adds_up.get(col, False)).sum())
             if kind == "datetime":
-                out["off_calendar"] += _off_calendar(real[col], syn[col])
+                out["off_calendar"] += _off_calendar(real[col], syn[col]) or _off_grid(real[col], syn[col])
             if kind == "integer":
                 ok = ~np.isnan(vs)
                 out["non_integers"] += int((vs[ok] != np.round(vs[ok])).sum())
