@@ -36,7 +36,8 @@ date column's `calendar` says when every value is a month's or a year's first da
 totals written as the sum of their parts (synthgen/sums.py); `conversions` number columns written as
 a monotone function of another (synthgen/conversions.py); `dependencies` columns looked up from
 a key column's level (synthgen/dependencies.py); `nestings` categorical columns whose rare levels are
-drawn among those seen with their row's level of another (synthgen/nesting.py). `name_sex`
+drawn among those seen with their row's level of another (synthgen/nesting.py); `composites` text
+columns written from other columns of their row (synthgen/composites.py). `name_sex`
 names the column (a gender, a salutation) whose levels the fake first names follow
 (synthgen/name_sex.py). `entity` names a key repeated on each of an entity's rows, its attributes
 and rows-per-entity counts (synthgen/entities.py).
@@ -57,7 +58,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from synthgen import dependencies, entities, name_sex, nesting
+from synthgen import composites, dependencies, entities, name_sex, nesting
 from synthgen.errors import SynthgenError
 
 KINDS = ("continuous", "integer", "categorical", "boolean", "datetime", "identifier", "text", "pii", "empty")
@@ -121,6 +122,9 @@ class TableSchema:
     # {"column": B, "within": A, "pairs": [[B level, A level, rows], ...]}: B's rare levels drawn within A's
     # (synthgen/nesting.py)
     nestings: list[dict] = field(default_factory=list)
+    # {"column": X, "slots": [[part, date format], ...], "forms": {...}, "default": [...]}: text
+    # written from its row's other columns (synthgen/composites.py)
+    composites: list[dict] = field(default_factory=list)
     # {"column": key, "attributes", "sizes": [[size, count], ...], "entities", "ages"} (synthgen/entities.py)
     entity: dict | None = None
 
@@ -269,11 +273,22 @@ def infer_schema(
     # counts tied to dates (drawn as themselves: a key, never a dependent)
     rewritten = {r["column"] for r in relations + sums + durations} | {a["born"] for a in ages} | converted
     rewritten |= {s.get("derived", "") for s in spans}
+    # text written from other columns of its row (synthgen/composites.py): neither a key nor a dependent
+    entity_columns = {found["column"], *found.get("attributes", ())} if found else set()
+    # a column named as a key stays one: fresh keys are unique, parts that repeat would not be
+    keys = {c.name for c in cols if c.kind == "identifier" and id_like_name(c.name)}
+    composed = composites.find(table, {c.name: c.kind for c in cols}, entity_columns | forced | keys)
+    rewritten |= {c["column"] for c in composed}
+    for comp in composed:  # text to the evaluation (no levels of its own to score or to store)
+        i = table.column_names.index(comp["column"])
+        c = cols[i]
+        cols[i] = ColumnSchema(c.name, "text", c.arrow_type, c.null_share, c.n_unique)
     # A number a key determines is its lookup, not an ordering: the democracy-dictatorship table's
     # country code, >= its polity code in every row, drew 778 for Pakistan (770) while raised above it.
     raised = {o["column"] for o in orders}
     found_dependencies = dependencies.find(cols, table, native, rewritten | raised, rewritten | tied)
     looked_up = {d["column"] for d in found_dependencies} | {d["by"] for d in found_dependencies}
+    looked_up |= {c["column"] for c in composed}
     orders = [o for o in orders if o["column"] not in looked_up]
     return TableSchema(
         columns=cols,
@@ -289,6 +304,7 @@ def infer_schema(
         conversions=conversions,
         dependencies=found_dependencies,
         nestings=nesting.find(cols, table, looked_up),
+        composites=composed,
         entity=found,
     )
 

@@ -44,7 +44,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from synthgen import ages, name_sex, pii, sizing
+from synthgen import ages, composites, name_sex, pii, sizing
 from synthgen import codecs as text_codecs
 from synthgen.conversions import convert
 from synthgen.encoders.columns import (
@@ -146,7 +146,10 @@ class TabularEncoder:
         rel = {r["column"]: r for r in schema.relations}
         dur = {d["column"]: d for d in schema.durations}
         codecs, ids, offsets, durations = {}, {}, {}, {}
+        composed = {c["column"] for c in schema.composites}  # written from their row (synthgen/composites.py)
         for col in schema.columns:
+            if col.name in composed:
+                continue
             arr = native.column(col.name)
             if col.kind == "integer" and col.name in dur and dur[col.name]["start"] in native.column_names:
                 start = schema.column(dur[col.name]["start"])
@@ -376,10 +379,13 @@ class TabularEncoder:
         resolve = None  # empties the cell, which breaks the cycle
         fake = self._fake_values(n, rng, row_offset, self._row_sexes(decoded))
         arrays, fields = [], []
+        composed = {c["column"]: c for c in self.schema.composites}
         for field in schema:
             name = field.name
             col = self.schema.column(name)
-            if name in decoded:
+            if name in composed:  # written below, from the row's other written values
+                arrays.append(None)
+            elif name in decoded:
                 arrays.append(self._to_arrow(col, decoded[name], field.type))
             elif name in self.id_formats and groups is not None and name == (self.schema.entity or {}).get("column"):
                 arrays.append(self._entity_keys(name, groups, field.type, rng, col.null_share))
@@ -392,6 +398,11 @@ class TabularEncoder:
             else:
                 continue  # free text with encoder.text_strategy=drop
             fields.append(field)
+        if composed:
+            written = pa.table({f.name: a for f, a in zip(fields, arrays) if a is not None})
+            for i, f in enumerate(fields):
+                if f.name in composed:
+                    arrays[i] = composites.render(composed[f.name], written).cast(f.type)
         return pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata=schema.metadata))
 
     def _to_arrow(self, col: ColumnSchema, decoded, typ: pa.DataType) -> pa.Array:
@@ -685,10 +696,12 @@ class TabularEncoder:
         """pii and text columns: one fake person per row; rows whose fake identifying values equal
         real ones get a new person (at most _REDRAW_ROUNDS times). `row_offset`: the first row's
         number in the whole output (unique e-mails carry row numbers); `sex`: _row_sexes."""
+        composed = {c["column"] for c in self.schema.composites}
         cols = [
             c
             for c in self.schema.columns
-            if c.kind == "pii" or (c.kind == "text" and self.settings.get("text_strategy", "fake") == "fake")
+            if c.name not in composed
+            and (c.kind == "pii" or (c.kind == "text" and self.settings.get("text_strategy", "fake") == "fake"))
         ]
         if not cols or not n:
             return {}

@@ -43,6 +43,7 @@ TABLE = (
     Headline(
         "fidelity.nestings", "Rows whose (level, group) pair is real", "\u2265 holdout's", "fidelity.nestings_holdout"
     ),
+    Headline("fidelity.composites", "Rows whose text agrees with its parts (worst)", "1 is ideal"),
     Headline("fidelity.entity_sizes", "Rows per entity (1 - TV distance)", "1 is ideal"),
     Headline("fidelity.entity_attributes", "Entities keeping their attributes", "1 is ideal"),
     Headline("fidelity.entity_order", "Entities keeping their rows' date order", "1 is ideal"),

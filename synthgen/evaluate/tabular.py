@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from synthgen import dependencies, entities, name_sex, nesting
+from synthgen import composites, dependencies, entities, name_sex, nesting
 from synthgen.errors import SynthgenError
 from synthgen.evaluate.bias import bias_metrics, group_table
 from synthgen.evaluate.columns import DISCRETE, NUMERIC, check_kinds, key_part, subsample
@@ -114,6 +114,7 @@ def evaluate_tables(
     out.update(conversion_scores(train, synthetic, kinds))
     out.update(dependencies.scores(train, synthetic, kinds))
     out.update(nesting.scores(train, synthetic, kinds, holdout))
+    out.update(composites.scores(train, synthetic, kinds))
     out.update(entities.scores(train, synthetic, kinds))
 
     groups = group_table(

@@ -1,0 +1,95 @@
+"""Text written from other columns of its row (synthgen/composites.py): found from the real rows,
+not modelled, written by the decoder from the row's own written values, and scored for any
+generator's rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from synthgen import composites
+from synthgen.encoders import TabularEncoder
+from synthgen.schema import infer_schema
+
+
+def senators(n: int = 400, seed: int = 0) -> pd.DataFrame:
+    """lifelines' canadian_senators in miniature: a term `yyyy.mm.dd - yyyy.mm.dd  (reason)` of the
+    row's start, end and reason, or `yyyy.mm.dd -` for a senator still sitting (no reason)."""
+    rng = np.random.default_rng(seed)
+    start = np.datetime64("1867-10-23") + rng.integers(0, 50_000, n) * np.timedelta64(1, "D")
+    end = start + rng.integers(100, 12_000, n) * np.timedelta64(1, "D")
+    sitting = rng.random(n) < 0.15
+    reason = np.where(sitting, None, rng.choice(["Death", "Retirement", "Resignation"], n))
+    fmt = lambda d: pd.Timestamp(d).strftime("%Y.%m.%d")  # noqa: E731
+    term = [f"{fmt(s)} -" if r is None else f"{fmt(s)} - {fmt(e)}  ({r})" for s, e, r in zip(start, end, reason)]
+    return pd.DataFrame(
+        {
+            "province": rng.choice(["Quebec", "Ontario", "Nova Scotia", "Yukon"], n),
+            "term": term,
+            "start": start,
+            "end": end,
+            "reason": reason,
+        }
+    )
+
+
+def arrow(df: pd.DataFrame) -> pa.Table:
+    return pa.Table.from_pandas(df, preserve_index=False)
+
+
+def test_a_term_of_dates_and_a_reason_is_found_with_its_forms():
+    table = arrow(senators())
+    schema = infer_schema(table)
+    assert [c["column"] for c in schema.composites] == ["term"]
+    comp = schema.composites[0]
+    assert comp["slots"] == [["start", "%Y.%m.%d"], ["end", "%Y.%m.%d"], ["reason", None]]
+    assert comp["forms"] == {"111": [0, " - ", 1, "  (", 2, ")"], "110": [0, " -"]}
+    col = schema.column("term")
+    assert col.kind == "text" and col.categories is None  # no real term stored as a level
+    assert composites.render(comp, table).to_pylist() == table.column("term").to_pylist()
+
+
+def test_decoded_rows_write_the_term_from_their_own_dates():
+    df = senators()
+    table = arrow(df)
+    schema = infer_schema(table)
+    enc = TabularEncoder.fit(table, schema, n_bins=20)
+    assert "term" not in enc.codecs  # not modelled
+    tokens = np.stack([np.random.default_rng(1).integers(0, k, 2000) for k in enc.layout.cardinalities], axis=1)
+    out = enc.decode(tokens, np.random.default_rng(2))
+    assert out.column_names == table.column_names
+    kinds = {c.name: c.kind for c in schema.columns}
+    assert composites.scores(df, out, kinds) == {"fidelity.composite.term": 1.0, "fidelity.composites": 1.0}
+    real_terms = set(df["term"])
+    assert np.mean([t in real_terms for t in out.column("term").to_pylist()]) < 0.05  # not copied
+    # a generator that draws the term on its own (a category, as before) is told apart
+    shuffled = df.assign(term=df["term"].sample(frac=1.0, random_state=0).to_numpy())
+    assert composites.scores(df, shuffled, kinds)["fidelity.composites"] < 0.1
+
+
+def test_labels_of_city_and_state_and_unrelated_text_alone():
+    rng = np.random.default_rng(3)
+    cities = [f"City{i}" for i in range(60)]
+    states = dict(zip(cities, rng.choice(["WA", "OR", "CA", "NV"], 60)))
+    city = rng.choice(cities, 500)
+    df = pd.DataFrame(
+        {
+            "city": city,
+            "state": [states[c] for c in city],
+            "label": [f"{c}, {states[c]}" for c in city],
+            "note": [f"item {w}" for w in rng.choice([f"w{i}" for i in range(80)], 500)],  # shares no part
+        }
+    )
+    found = composites.find(
+        arrow(df), {"city": "categorical", "state": "categorical", "label": "categorical", "note": "categorical"}
+    )
+    assert [(c["column"], c["slots"], c["default"]) for c in found] == [
+        ("label", [["city", None], ["state", None]], [0, ", ", 1])
+    ]
+
+
+def test_a_kind_the_user_sets_is_kept():
+    table = arrow(senators())
+    schema = infer_schema(table, {"term": "categorical"})
+    assert schema.composites == [] and schema.column("term").kind == "categorical"
