@@ -67,6 +67,7 @@ KEYS = {
     "conversions": "fidelity.conversions",
     "dependencies": "fidelity.dependencies",
     "nestings": "fidelity.nestings",
+    "composites": "fidelity.composites",
     "entity_sizes": "fidelity.entity_sizes",
     "entity_attributes": "fidelity.entity_attributes",
     "entity_order": "fidelity.entity_order",

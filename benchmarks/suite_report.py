@@ -19,7 +19,8 @@ COLS = [
 # with the sex column (synthgen/name_sex.py; the ceiling row: the holdout's own), totals equal to their
 # parts (synthgen/sums.py), rows keeping a column's conversion from another (synthgen/conversions.py),
 # rows keeping a column's lookup by its key (synthgen/dependencies.py), the worst share of rows whose
-# (level, group) pair is real (synthgen/nesting.py), the
+# (level, group) pair is real (synthgen/nesting.py), the worst share of rows whose text agrees with
+# the parts it is written from (synthgen/composites.py), the
 # rows-per-entity fit, the entities keeping their attributes, their row order and counter (synthgen/entities.py).
 EXTRA = [
     ("pii copies", "pii_copies"),
@@ -34,6 +35,7 @@ EXTRA = [
     ("conversions", "conversions"),
     ("lookups", "dependencies"),
     ("nested pairs", "nestings"),
+    ("composed text", "composites"),
     ("rows per entity", "entity_sizes"),
     ("entity attributes", "entity_attributes"),
     ("entity order", "entity_order"),

