@@ -42,13 +42,24 @@ PART_KINDS = ("categorical", "text", "identifier", "pii", "integer", "datetime")
 _SLOT = "\x00"
 
 
-def renderings(arr: pa.Array) -> list[tuple[str | None, list]]:
+def renderings(arr: pa.Array, kind: str | None = None) -> list[tuple[str | None, list]]:
     """[(format, strings per row)] a column's values can be written in inside another column:
-    as written (format None; a whole number without `.0`), and a date column's DATE_FORMATS."""
+    as written (format None; a whole number without `.0`), and a date column's DATE_FORMATS (a
+    date column held as text, `kind` datetime, is read for them)."""
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     if pa.types.is_dictionary(arr.type):
         arr = arr.dictionary_decode()
+    if kind == "datetime" and (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        import pandas as pd
+
+        d = pd.to_datetime(pd.Series(arr.to_pylist(), dtype=object), format="mixed", errors="coerce")
+        if not pd.api.types.is_datetime64_any_dtype(d):  # mixed UTC offsets: no one wall clock
+            return [(None, arr.to_pylist())]
+        if d.dt.tz is not None:
+            d = d.dt.tz_localize(None)
+        dates = pa.array(d.astype("datetime64[us]"), type=pa.timestamp("us"), from_pandas=True)
+        return [(None, arr.to_pylist())] + [(f, v) for f, v in renderings(dates) if f is not None]
     out = []
     if pa.types.is_floating(arr.type) or pa.types.is_integer(arr.type):
         v = arr.to_numpy(zero_copy_only=False)
@@ -95,16 +106,19 @@ def find(table: pa.Table, kinds: dict[str, str], skip: set[str] = frozenset()) -
     or None for a null X."""
     rows = table.slice(0, SEARCH_ROWS)
     names = [n for n in table.column_names if n not in skip]
-    rendered = {n: renderings(rows.column(n)) for n in names if kinds.get(n) in PART_KINDS}
-    found, parts_of_found = [], set()
+    candidates = {}
     for x_name in names:
-        if kinds.get(x_name) not in STRING_KINDS or x_name in parts_of_found:
-            continue
         col = rows.column(x_name)
-        if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
-            continue
-        xs = col.to_pylist()
-        if len({x for x in xs if x is not None}) < MIN_LEVELS:
+        if kinds.get(x_name) in STRING_KINDS and (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+            xs = col.to_pylist()
+            if len({x for x in xs if x is not None}) >= MIN_LEVELS:
+                candidates[x_name] = xs
+    if not candidates:
+        return []
+    rendered = {n: renderings(rows.column(n), kinds[n]) for n in names if kinds.get(n) in PART_KINDS}
+    found, parts_of_found = [], set()
+    for x_name, xs in candidates.items():
+        if x_name in parts_of_found:
             continue
         comp = _composite(
             x_name, xs, {n: r for n, r in rendered.items() if n != x_name and n not in found_names(found)}
@@ -168,12 +182,17 @@ def _composite(x_name: str, xs: list, rendered: dict) -> dict | None:
     }
 
 
-def render(comp: dict, table: pa.Table) -> pa.Array:
-    """The composite column for the rows of `table` (holding its parts as written) -> string array."""
-    n = table.num_rows
+def render(comp: dict, table: pa.Table, kinds: dict[str, str] | None = None) -> pa.Array:
+    """The composite column for the rows of `table` (holding its parts as written; `kinds`: their
+    kinds, for dates held as text) -> string array."""
+    n, kinds = table.num_rows, kinds or {}
     values = []
     for name, fmt in comp["slots"]:  # a part left out of the table (dropped free text) writes nothing
-        values.append(dict(renderings(table.column(name)))[fmt] if name in table.column_names else [None] * n)
+        if name not in table.column_names:
+            values.append([None] * n)
+            continue
+        forms = dict(renderings(table.column(name), kinds.get(name) if fmt else None))
+        values.append(forms.get(fmt, [None] * n))
     out = []
     forms, default = comp["forms"], comp["default"]
     for i in range(n):
@@ -199,7 +218,7 @@ def scores(real, syn, kinds: dict[str, str]) -> dict[str, float]:
         x = comp["column"]
         if x not in syn.column_names or any(p not in syn.column_names for p, _ in comp["slots"]):
             continue
-        want = render(comp, syn).to_pylist()
+        want = render(comp, syn, kinds).to_pylist()
         got = syn.column(x).to_pylist()
         rows = [i for i, w in enumerate(want) if w is not None]
         if rows:

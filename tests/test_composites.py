@@ -93,3 +93,24 @@ def test_a_kind_the_user_sets_is_kept():
     table = arrow(senators())
     schema = infer_schema(table, {"term": "categorical"})
     assert schema.composites == [] and schema.column("term").kind == "categorical"
+
+
+def test_dates_held_as_text_are_read_for_the_term():
+    """The suite reads CSV files with pandas: the dates arrive as text (`1887-05-12 00:00:00`), and
+    the open rows' end is the extraction moment with a fraction of a second."""
+    df = senators()
+    text = df.assign(
+        start=df["start"].dt.strftime("%Y-%m-%d %H:%M:%S"),
+        end=np.where(df["reason"].isna(), "2013-10-01 22:20:10.165196", df["end"].dt.strftime("%Y-%m-%d %H:%M:%S")),
+    )
+    table = arrow(text)
+    schema = infer_schema(table)
+    assert schema.column("end").kind == "datetime" and schema.column("end").grid == "D"
+    assert [c["column"] for c in schema.composites] == ["term"]
+    enc = TabularEncoder.fit(table, schema, n_bins=20)
+    tokens = np.stack([np.random.default_rng(4).integers(0, k, 1000) for k in enc.layout.cardinalities], axis=1)
+    out = enc.decode(tokens, np.random.default_rng(5))
+    kinds = {c.name: c.kind for c in schema.columns}
+    assert composites.scores(text, out, kinds)["fidelity.composites"] == 1.0
+    ends = out.column("end").to_pylist()
+    assert all(e is None or e.endswith(" 00:00:00") or e == "2013-10-01 22:20:10.165196" for e in ends)

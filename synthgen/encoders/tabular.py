@@ -402,7 +402,8 @@ class TabularEncoder:
             written = pa.table({f.name: a for f, a in zip(fields, arrays) if a is not None})
             for i, f in enumerate(fields):
                 if f.name in composed:
-                    arrays[i] = composites.render(composed[f.name], written).cast(f.type)
+                    kinds = {c.name: c.kind for c in self.schema.columns}
+                    arrays[i] = composites.render(composed[f.name], written, kinds).cast(f.type)
         return pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata=schema.metadata))
 
     def _to_arrow(self, col: ColumnSchema, decoded, typ: pa.DataType) -> pa.Array:
