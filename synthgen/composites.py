@@ -42,10 +42,10 @@ PART_KINDS = ("categorical", "text", "identifier", "pii", "integer", "datetime")
 _SLOT = "\x00"
 
 
-def renderings(arr: pa.Array, kind: str | None = None) -> list[tuple[str | None, list]]:
+def renderings(arr: pa.Array, kind: str | None = None, formats=DATE_FORMATS) -> list[tuple[str | None, list]]:
     """[(format, strings per row)] a column's values can be written in inside another column:
-    as written (format None; a whole number without `.0`), and a date column's DATE_FORMATS (a
-    date column held as text, `kind` datetime, is read for them)."""
+    as written (format None; a whole number without `.0`), and a date column's `formats` (a date
+    column held as text, `kind` datetime, is read for them)."""
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     if pa.types.is_dictionary(arr.type):
@@ -59,7 +59,7 @@ def renderings(arr: pa.Array, kind: str | None = None) -> list[tuple[str | None,
         if d.dt.tz is not None:
             d = d.dt.tz_localize(None)
         dates = pa.array(d.astype("datetime64[us]"), type=pa.timestamp("us"), from_pandas=True)
-        return [(None, arr.to_pylist())] + [(f, v) for f, v in renderings(dates) if f is not None]
+        return [(None, arr.to_pylist())] + [(f, v) for f, v in renderings(dates, None, formats) if f is not None]
     out = []
     if pa.types.is_floating(arr.type) or pa.types.is_integer(arr.type):
         v = arr.to_numpy(zero_copy_only=False)
@@ -69,7 +69,7 @@ def renderings(arr: pa.Array, kind: str | None = None) -> list[tuple[str | None,
         ts = arr if pa.types.is_timestamp(arr.type) else pc.cast(arr, pa.timestamp("s"))
         if getattr(ts.type, "tz", None):
             ts = pc.local_timestamp(ts)
-        for fmt in DATE_FORMATS:
+        for fmt in formats:
             out.append((fmt, pc.strftime(ts, format=fmt).to_pylist()))
     elif pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
         out.append((None, arr.to_pylist()))
@@ -182,27 +182,40 @@ def _composite(x_name: str, xs: list, rendered: dict) -> dict | None:
     }
 
 
-def render(comp: dict, table: pa.Table, kinds: dict[str, str] | None = None) -> pa.Array:
+def render(comp: dict, table: pa.Table, kinds: dict[str, str] | None = None, dates: dict | None = None) -> pa.Array:
     """The composite column for the rows of `table` (holding its parts as written; `kinds`: their
-    kinds, for dates held as text) -> string array."""
-    n, kinds = table.num_rows, kinds or {}
+    kinds, for dates held as text; `dates`: such columns' dates where the caller has them, which
+    spares reading the text) -> string array."""
+    n, kinds, dates = table.num_rows, kinds or {}, dates or {}
     values = []
     for name, fmt in comp["slots"]:  # a part left out of the table (dropped free text) writes nothing
         if name not in table.column_names:
             values.append([None] * n)
             continue
-        forms = dict(renderings(table.column(name), kinds.get(name) if fmt else None))
-        values.append(forms.get(fmt, [None] * n))
-    out = []
-    forms, default = comp["forms"], comp["default"]
-    for i in range(n):
-        row = [v[i] for v in values]
-        key = "".join("0" if v is None else "1" for v in row)
-        form = forms.get(key, default)
-        if form is None:
-            out.append(None)
+        only = (fmt,) if fmt else ()  # the one format the slot writes
+        if fmt is not None and name in dates:
+            forms = dict(renderings(dates[name], None, only))
         else:
-            out.append("".join(p if isinstance(p, str) else (row[p] or "") for p in form))
+            forms = dict(renderings(table.column(name), kinds.get(name) if fmt else None, only))
+        values.append(forms.get(fmt, [None] * n))
+    # rows grouped by their null pattern (slot k set: bit k from the left), each group's form
+    # joined by Arrow: 20,000 rows of three slots in ~10 ms (a Python loop over rows: ~80 ms)
+    parts = [pa.array(v, type=pa.string()) for v in values]
+    code = np.zeros(n, dtype=np.int64)
+    for a in parts:
+        code = code * 2 + a.is_valid().to_numpy(zero_copy_only=False)
+    filled = [pc.fill_null(a, "") for a in parts]
+    out = np.full(n, None, dtype=object)
+    for c in np.unique(code):
+        form = comp["forms"].get(format(int(c), f"0{len(parts)}b"), comp["default"])
+        if form is None:
+            continue
+        rows = np.flatnonzero(code == c)
+        pieces = [
+            pa.array(np.full(len(rows), p, dtype=object), pa.string()) if isinstance(p, str) else filled[p].take(rows)
+            for p in form
+        ]
+        out[rows] = pc.binary_join_element_wise(*pieces, "").to_numpy(zero_copy_only=False)
     return pa.array(out, type=pa.string())
 
 

@@ -380,13 +380,14 @@ class TabularEncoder:
         fake = self._fake_values(n, rng, row_offset, self._row_sexes(decoded))
         arrays, fields = [], []
         composed = {c["column"]: c for c in self.schema.composites}
+        natives = {} if composed else None  # dates written as text, as dates (for the composites)
         for field in schema:
             name = field.name
             col = self.schema.column(name)
             if name in composed:  # written below, from the row's other written values
                 arrays.append(None)
             elif name in decoded:
-                arrays.append(self._to_arrow(col, decoded[name], field.type))
+                arrays.append(self._to_arrow(col, decoded[name], field.type, natives))
             elif name in self.id_formats and groups is not None and name == (self.schema.entity or {}).get("column"):
                 arrays.append(self._entity_keys(name, groups, field.type, rng, col.null_share))
             elif name in self.id_formats:
@@ -400,13 +401,15 @@ class TabularEncoder:
             fields.append(field)
         if composed:
             written = pa.table({f.name: a for f, a in zip(fields, arrays) if a is not None})
+            kinds = {c.name: c.kind for c in self.schema.columns}
             for i, f in enumerate(fields):
                 if f.name in composed:
-                    kinds = {c.name: c.kind for c in self.schema.columns}
-                    arrays[i] = composites.render(composed[f.name], written, kinds).cast(f.type)
+                    arrays[i] = composites.render(composed[f.name], written, kinds, natives).cast(f.type)
         return pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata=schema.metadata))
 
-    def _to_arrow(self, col: ColumnSchema, decoded, typ: pa.DataType) -> pa.Array:
+    def _to_arrow(self, col: ColumnSchema, decoded, typ: pa.DataType, natives: dict | None = None) -> pa.Array:
+        """A decoded column as written; `natives`: where given, a date column written as text also
+        leaves its dates there (a composite's formats read them, not the text)."""
         values, null = decoded
         model_typ = self.schema.model_type(col.name) if col.codec else typ
         if col.name in self.offsets:  # the offset codec is an integer one: write the date here
@@ -415,6 +418,8 @@ class TabularEncoder:
             out = out.dictionary_encode().cast(model_typ) if pa.types.is_dictionary(model_typ) else out
         else:
             out = self.codecs[col.name].to_arrow(values, null, model_typ)
+        if natives is not None and col.codec and col.kind == "datetime":
+            natives[col.name] = out
         return text_codecs.format_values(col.codec, out, typ) if col.codec else out
 
     def _add_offset(self, name: str, off, off_null, base_vals, base_null):
