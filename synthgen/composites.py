@@ -10,8 +10,11 @@ Found from the real rows alone (`find`, schema and evaluation alike): a string c
 MIN_LEVELS values) and the other columns' values as written (a date column also in each of
 DATE_FORMATS; a whole number without its `.0`), cut out of X where they stand between
 non-alphanumerics, longest first, each at most once. A part counts when it is cut out of at least
-MIN_PART_SHARE of the rows where it is set. What is left of each value is its form: literal text
-and numbered slots. Rows are grouped by which parts are null, and each group's most common form
+MIN_PART_SHARE of the rows where it is set. A number left over in most rows may be a sum of one or
+two whole-number columns and a constant (dd.csv's leader spell `Mohammad Zahir Shah.Afghanistan.
+1946.1952.Monarchy` ends in start_year + duration - 1): that sum is a part too. What is left of
+each value is its form: literal text and numbered slots. Rows are grouped by which parts are null,
+and each group's most common form
 (or null) is the group's; X is composite when those forms cover MIN_COVERAGE of the rows, each
 holds a slot and is shared by MIN_FORM_ROWS rows (its literal text is no one row's).
 
@@ -116,16 +119,22 @@ def find(table: pa.Table, kinds: dict[str, str], skip: set[str] = frozenset()) -
     if not candidates:
         return []
     rendered = {n: renderings(rows.column(n), kinds[n]) for n in names if kinds.get(n) in PART_KINDS}
+    numbers = {  # whole numbers stored as numbers (one written as text, "5,646", is read as written)
+        n: _numbers(rows.column(n)) for n in names if kinds.get(n) == "integer" and _is_number_type(rows.column(n).type)
+    }
     found, parts_of_found = [], set()
     for x_name, xs in candidates.items():
         if x_name in parts_of_found:
             continue
         comp = _composite(
-            x_name, xs, {n: r for n, r in rendered.items() if n != x_name and n not in found_names(found)}
+            x_name,
+            xs,
+            {n: r for n, r in rendered.items() if n != x_name and n not in found_names(found)},
+            numbers,
         )
         if comp is not None:
             found.append(comp)
-            parts_of_found |= {p for p, _ in comp["slots"]}
+            parts_of_found |= {c for slot, _ in comp["slots"] for c in slot_columns(slot)}
     return found
 
 
@@ -133,7 +142,62 @@ def found_names(found: list[dict]) -> set[str]:
     return {c["column"] for c in found}
 
 
-def _composite(x_name: str, xs: list, rendered: dict) -> dict | None:
+def slot_columns(slot) -> list[str]:
+    """The columns a slot reads: its part, or the numbers a sum slot adds (a list)."""
+    return list(slot) if isinstance(slot, list) else [slot]
+
+
+def _is_number_type(t: pa.DataType) -> bool:
+    return pa.types.is_integer(t) or pa.types.is_floating(t)
+
+
+def _numbers(arr) -> np.ndarray:
+    """A whole-number column -> float64 values, NaN for null."""
+    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    return pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
+
+
+_NUMBER_RUN = re.compile(r"(?<![0-9A-Za-z])\d{1,9}(?![0-9A-Za-z])")
+
+
+def _sum_part(xs: list, rows: list[int], numbers: dict, columns: list) -> tuple | None:
+    """((column names, constant), strings per row) of a sum of one or two whole-number columns and
+    a constant that is a number left over in at least MIN_COVERAGE of the `rows` of `xs` (numbers
+    that the other parts, `columns`, do not write); None if there is none."""
+    if not numbers or not rows:
+        return None
+    left = np.full((len(xs), 2), np.nan)
+    for i in rows:
+        runs = _NUMBER_RUN.findall(xs[i])
+        for c in columns:  # each part's number written once (a one-year spell writes its year twice)
+            if c[i] in runs:
+                runs.remove(c[i])
+        left[i, : min(2, len(runs))] = [float(r) for r in runs[:2]]
+    if np.isnan(left[rows, 0]).mean() > 1 - MIN_COVERAGE:
+        return None
+    names = list(numbers)
+    best, best_hits = None, MIN_COVERAGE * len(rows)
+    for i, a in enumerate(names):
+        for b in [None, *names[i:]]:
+            total = numbers[a] + (numbers[b] if b else 0.0)
+            diffs = (left - total[:, None]).ravel()
+            diffs = diffs[~np.isnan(diffs)]
+            if not len(diffs):
+                continue
+            values, counts = np.unique(diffs, return_counts=True)
+            c = values[np.argmax(counts)]
+            if b is None and c == 0:
+                continue  # the column itself, which a plain part writes
+            hits = int(np.any(left == (total + c)[:, None], axis=1)[rows].sum())
+            if hits > best_hits:
+                best, best_hits = ([a] + ([b] if b else []), int(c)), hits
+    if best is None:
+        return None
+    total = sum(numbers[n] for n in best[0]) + best[1]
+    return best, [None if t != t else str(int(t)) for t in total]
+
+
+def _composite(x_name: str, xs: list, rendered: dict, numbers: dict | None = None) -> dict | None:
     set_rows = [i for i, x in enumerate(xs) if x is not None]
     slots, columns = [], []
     for name, forms in rendered.items():
@@ -148,6 +212,11 @@ def _composite(x_name: str, xs: list, rendered: dict) -> dict | None:
                 break  # one format per column
     if not slots:
         return None
+    summed = _sum_part(xs, set_rows, {n: v for n, v in (numbers or {}).items() if n != x_name}, columns)
+    if summed is not None:
+        (parts, constant), values = summed
+        slots.append((parts, f"{constant:+d}", 0))
+        columns.append(values)
     patterns: dict[str, dict] = {}
     for i, x in enumerate(xs):
         row = [c[i] for c in columns]
@@ -189,6 +258,13 @@ def render(comp: dict, table: pa.Table, kinds: dict[str, str] | None = None, dat
     n, kinds, dates = table.num_rows, kinds or {}, dates or {}
     values = []
     for name, fmt in comp["slots"]:  # a part left out of the table (dropped free text) writes nothing
+        if isinstance(name, list):  # a sum slot: its numbers added, plus the constant its format holds
+            if all(c in table.column_names and _is_number_type(table.schema.field(c).type) for c in name):
+                total = sum(_numbers(table.column(c)) for c in name) + int(fmt)
+                values.append([None if t != t else str(int(t)) for t in total])
+            else:
+                values.append([None] * n)
+            continue
         if name not in table.column_names:
             values.append([None] * n)
             continue
@@ -229,7 +305,9 @@ def scores(real, syn, kinds: dict[str, str]) -> dict[str, float]:
     out = {}
     for comp in find(real, kinds):
         x = comp["column"]
-        if x not in syn.column_names or any(p not in syn.column_names for p, _ in comp["slots"]):
+        if x not in syn.column_names or any(
+            c not in syn.column_names for slot, _ in comp["slots"] for c in slot_columns(slot)
+        ):
             continue
         want = render(comp, syn, kinds).to_pylist()
         got = syn.column(x).to_pylist()

@@ -114,3 +114,87 @@ def test_dates_held_as_text_are_read_for_the_term():
     assert composites.scores(text, out, kinds)["fidelity.composites"] == 1.0
     ends = out.column("end").to_pylist()
     assert all(e is None or e.endswith(" 00:00:00") or e == "2013-10-01 22:20:10.165196" for e in ends)
+
+
+def test_a_label_with_a_year_its_columns_add_up_to():
+    """lifelines' dd.csv: `Mohammad Zahir Shah.Afghanistan.1946.1952.Monarchy` is the leader, the
+    country, the start year, start_year + duration - 1 (no column holds it) and the regime; a
+    one-year spell writes its year twice."""
+    rng = np.random.default_rng(6)
+    n = 300
+    start = rng.integers(1946, 2000, n)
+    duration = np.where(rng.random(n) < 0.3, 1, rng.integers(2, 30, n))
+    df = pd.DataFrame(
+        {
+            "country": rng.choice(["Afghanistan", "Albania", "Chile", "Ghana"], n),
+            "leader": [f"Leader {w}" for w in rng.choice(["Ames", "Bo", "Cruz", "Dane", "Eyre"], n)],
+            "start_year": start,
+            "duration": duration,
+            "regime": rng.choice(["Monarchy", "Civilian Dict", "Parliamentary Dem"], n),
+        }
+    )
+    df["spell"] = [
+        f"{r.leader}.{r.country}.{r.start_year}.{r.start_year + r.duration - 1}.{r.regime}" for r in df.itertuples()
+    ]
+    kinds = {"country": "categorical", "leader": "categorical", "start_year": "integer", "duration": "integer"}
+    kinds |= {"regime": "categorical", "spell": "text"}
+    (comp,) = composites.find(arrow(df), kinds)
+    assert comp["column"] == "spell"
+    assert [["start_year", "duration"], "-1"] in comp["slots"]
+    assert composites.render(comp, arrow(df), kinds).to_pylist() == df["spell"].tolist()
+    shifted = df.assign(duration=df["duration"] + 1)  # another row's arithmetic: told apart
+    assert composites.scores(df, shifted, kinds)["fidelity.composites"] == 0.0
+
+
+def test_generated_rows_keep_their_label_after_redraws_and_requested_values(tmp_path):
+    """Generation replaces values after decoding: rows copying a training row are redrawn (the
+    label kept its first draw: 11 % of dd's labels named another row's country) and
+    generate.condition writes a requested number exactly. The label follows the row's final values."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from synthgen import pipeline
+    from synthgen.config import load_config
+
+    rng = np.random.default_rng(0)  # test_copies' lumpy table: a few % of the draws copy a training row
+
+    def table(lo: int, n: int) -> pd.DataFrame:
+        df = pd.DataFrame({"a": rng.choice(["pa", "qb", "rc"], n), "x": rng.integers(lo, lo + 300, n)})
+        return df.assign(label=[f"{a}-{x} units" for a, x in zip(df["a"], df["x"])])
+
+    train, holdout = table(0, 300), table(1000, 60)
+    pq.write_table(arrow(train), tmp_path / "train.parquet")
+    pq.write_table(arrow(holdout), tmp_path / "holdout.parquet")
+    base = [
+        "model=vae",
+        "model.tabular.latent_dim=4",
+        "model.tabular.encoder_widths=[32]",
+        "model.tabular.decoder_widths=[32]",
+        "model.tabular.batch_size=100",
+        "trainer.max_epochs=2",
+        "trainer.enable_progress_bar=false",
+        "evaluate.gate.enabled=false",
+        "data=file",
+        f"data.path={tmp_path / 'train.parquet'}",
+        f"data.holdout_path={tmp_path / 'holdout.parquet'}",
+        f"paths.out_dir={tmp_path / 'out'}",
+        f"paths.mlflow_dir={tmp_path / 'mlruns'}",
+        "generate.n_rows=3000",
+        "generate.chunk_rows=1000",
+        "encoder.n_bins=4",
+    ]
+    cfg = load_config(base)
+    for stage in ("prepare", "encode", "train", "generate"):
+        pipeline.STAGES[stage](cfg)
+    out = tmp_path / "out"
+    kinds = {c["name"]: c["kind"] for c in json.loads((out / "prepared" / "schema.json").read_text())["columns"]}
+    assert kinds["label"] == "text"
+    manifest = json.loads((out / "synthetic" / "_manifest.json").read_text())
+    assert manifest["metrics"]["copies_redrawn"] > 0
+    assert composites.scores(train, pq.read_table(out / "synthetic"), kinds)["fidelity.composites"] == 1.0
+    cfg = load_config([*base, "generate.condition.x=7", f"generate.out_dir={tmp_path / 'sevens'}"])
+    pipeline.STAGES["generate"](cfg)
+    sevens = pq.read_table(tmp_path / "sevens")
+    assert set(sevens.column("x").to_pylist()) == {7}
+    assert all(v.endswith("-7 units") for v in sevens.column("label").to_pylist())

@@ -401,11 +401,32 @@ class TabularEncoder:
             fields.append(field)
         if composed:
             written = pa.table({f.name: a for f, a in zip(fields, arrays) if a is not None})
-            kinds = {c.name: c.kind for c in self.schema.columns}
             for i, f in enumerate(fields):
                 if f.name in composed:
-                    arrays[i] = composites.render(composed[f.name], written, kinds, natives).cast(f.type)
+                    arrays[i] = composites.render(composed[f.name], written, self._kinds, natives).cast(f.type)
         return pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata=schema.metadata))
+
+    @property
+    def _kinds(self) -> dict[str, str]:
+        return {c.name: c.kind for c in self.schema.columns}
+
+    def recompose(self, table: pa.Table) -> pa.Table:
+        """`table` with its composite columns written again from its rows (synthgen/composites.py):
+        after a step that replaces some of a row's values (the copy redraw, an entity's attributes,
+        the requested values of generate.condition), the text they were written from must follow."""
+        dates = {}
+        for comp in self.schema.composites:
+            for name, fmt in comp["slots"]:
+                col = self.schema.column(name) if isinstance(name, str) and name in table.column_names else None
+                if fmt and col is not None and col.codec and col.kind == "datetime":  # dates as text
+                    dates[name] = text_codecs.parse(col.codec, table.column(name)).combine_chunks()
+        for comp in self.schema.composites:
+            x = comp["column"]
+            if x in table.column_names:
+                i = table.column_names.index(x)
+                value = composites.render(comp, table, self._kinds, dates).cast(table.schema.field(x).type)
+                table = table.set_column(i, table.schema.field(x), value)
+        return table
 
     def _to_arrow(self, col: ColumnSchema, decoded, typ: pa.DataType, natives: dict | None = None) -> pa.Array:
         """A decoded column as written; `natives`: where given, a date column written as text also

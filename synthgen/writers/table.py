@@ -69,6 +69,9 @@ class TableChunkWriter(ChunkWriter):
                 table = settle(table, groups, self.attributes, self.encoder.schema)
         if self.fix_values is not None:  # the exact requested values (see synthgen/conditions.py), last
             table = self.fix_values(table, start)
+        replaced = settling or self.fix_values is not None or figures.get("copies_redrawn")
+        if replaced and self.encoder.schema.composites:  # text written from the row's final values
+            table = self.encoder.recompose(table)
         if groups is not None:  # each entity's rows in its real order (not where a file fixes rows), counted
             table = in_sequence(table, groups, self.encoder.schema, reorder=self.fix_values is None)
         if figures:  # kept with the shard (SHARD_FIGURES), read back by write_manifest
