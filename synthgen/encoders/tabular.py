@@ -356,6 +356,12 @@ class TabularEncoder:
                 if name in decoded:  # B = max(B, A) for each lower bound A, where both are set
                     for b in bounds:
                         decoded[name] = self._at_least(name, b, *decoded[name], *decoded[b])
+                if name in spans and bounds:  # a raised date's day count follows it
+                    sp = spans[name]
+                    other = sp["end"] if name == sp["start"] else sp["start"]
+                    decoded[sp["column"]] = self._span_count(
+                        sp, *decoded[sp["column"]], *decoded[name], *decoded[other]
+                    )
 
         spans = {sp["derived"]: sp for sp in self.spans}
         order = [*rels, *ages, *spans, *self.durations]  # resolve() writes bounds first; this fixes the draws' order
@@ -503,6 +509,20 @@ class TabularEncoder:
                 o_d = _rescale(o, ocol.resolution, col.resolution)
                 own = np.where(o_null, v, np.minimum(v, o_d))
         return np.where(o_null | n_null, own, written), null
+
+    def _span_count(self, sp: dict, n, n_null, d, d_null, o, o_null):
+        """A span's count N written again from its derived date D and the other date O where the
+        three are set: an ordering of D against a third date (a death never before the recurrence,
+        lifelines' lymph_node) raises D after the span wrote it, and the count must say the same
+        days (it agreed in 53 % of rows: a survival time shorter than the time to recurrence)."""
+        dcol, ocol = (
+            self.schema.column(sp["derived"]),
+            self.schema.column(sp["end"] if sp["derived"] == sp["start"] else sp["start"]),
+        )
+        days_d, days_o = _in_days(d, dcol.resolution), _in_days(o, ocol.resolution)
+        count = days_d - days_o if sp["derived"] == sp["end"] else days_o - days_d
+        use = ~n_null & ~d_null & ~o_null
+        return np.where(use, count, n).astype(n.dtype, copy=False), n_null
 
     def _duration(self, name: str, tok: np.ndarray, rng, start, start_null):
         """A duration N: day - start where the token says it ends on the fixed day, else its own
@@ -796,6 +816,13 @@ class TabularEncoder:
 
 
 # ---- dates as offsets, personal data -------------------------------------------------------------
+def _in_days(v: np.ndarray, res: str) -> np.ndarray:
+    """int datetimes in `res` units -> whole days since 1970 (floored)."""
+    if np.timedelta64(1, res) < np.timedelta64(1, "D"):
+        return np.floor_divide(v, unit_ratio("D", res))
+    return _rescale(v, res, "D")
+
+
 def _offsets(base: ColumnSchema, a_arr, col: ColumnSchema, b_arr) -> tuple[np.ndarray, np.ndarray, str]:
     """(B - A in the finer of the two resolutions, null where B or A is null, that unit)."""
     unit = base.resolution if np.timedelta64(1, base.resolution) < np.timedelta64(1, col.resolution) else col.resolution
