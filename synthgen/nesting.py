@@ -7,8 +7,11 @@ the row: the synthetic airports read 'Nunapitchuk, NH' and 'Pontotoc, MI'. Where
 column A groups B's levels (rows that share a B level share their A level far more often than
 chance), the decoder draws each rare-token row's level among the rare levels seen with that row's A
 level, by their counts with it (schema `nestings`; encoders/tabular.py), so the (B, A) pairs of
-those rows are real ones; a row whose A level no rare B level was seen with keeps its own draw. B
-need not be a function of A (that is synthgen/dependencies.py): 'Greenville' lies in 8 states.
+those rows are real ones. Any other row whose (B, A) pair the real rows never show (the model drew
+a frequent level beside the wrong group: COMPAS' `Agg Battery Grt/Bod/Harm` as a third-degree
+felony, 27 % of its violent charges) draws its B level among all those seen with its A level, by
+their rows; a row whose A level no B level was seen with keeps its own draw. B need not be a
+function of A (that is synthgen/dependencies.py): 'Greenville' lies in 8 states.
 
 Found from the real rows alone (`find`): a categorical B with at least MIN_LEVELS levels and a
 categorical A with fewer levels, both listed by the encoder as written (no codec), over the rows
@@ -20,9 +23,8 @@ over those rows). A groups B when
   "significant" but does not make a city's state);
 - so many agreeing pairs would be a chance below MAX_CHANCE (binomial tail; the pairs are not
   independent, so the bound is loose, hence the small value).
-Of the columns that group B, the one with the highest `together` is kept. The pairs are stored for
-B's levels seen fewer than LEVEL_ROWS times (a level seen more often has a token of its own under
-encoder.max_categories=auto; one that is rare under a smaller explicit cap keeps the frequency draw).
+Of the columns that group B, the one with the highest `together` is kept. The (B, A) pairs seen
+are stored with their rows.
 A dependency's key or dependent is never B here (its rare keys are drawn to agree with their
 lookups). The evaluation reports the synthetic share of rows whose (B, A) pair occurs in the real
 rows (`fidelity.nesting.<B>`; `fidelity.nestings` the lowest, `fidelity.nestings_holdout` the real
@@ -46,7 +48,6 @@ MIN_LEVELS = 20  # encoders/columns.py SPARSE_MIN_LEVELS: a column with fewer le
 MIN_PAIRS = 20
 TOGETHER_FACTOR = 2.0
 MAX_CHANCE = 1e-6
-LEVEL_ROWS = 20  # sizing.ROWS_PER_LEVEL: levels seen fewer times than this are the ones a rare token holds
 SEARCH_ROWS = 20_000  # rows the search reads (the stored pairs count every row)
 
 
@@ -111,12 +112,9 @@ def _together(b: np.ndarray, a: np.ndarray) -> float | None:
 
 
 def _pairs(b: pd.Series, a: pd.Series) -> list[list]:
-    """[[B level, A level, rows]] over every row with both set, for B's levels seen fewer than LEVEL_ROWS times."""
+    """[[B level, A level, rows]] over every row with both set."""
     both = b.notna() & a.notna()
     counts = pd.DataFrame({"b": b[both].to_numpy(), "a": a[both].to_numpy()}).value_counts(sort=False)
-    per_level = b.value_counts(dropna=True)
-    keep = per_level.index[per_level < LEVEL_ROWS]
-    counts = counts[counts.index.get_level_values("b").isin(keep)]
     return [[_plain(bv), _plain(av), int(n)] for (bv, av), n in counts.items()]
 
 

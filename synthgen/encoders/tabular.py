@@ -317,8 +317,10 @@ class TabularEncoder:
             value, known = look(key)
             use = known & ~key_null & ~null
             decoded[b] = np.where(use, value, v).astype(v.dtype), null
-        for b, a, within in self._nestings():  # rare levels drawn among those seen with their row's A level
-            decoded[b] = _rare_within(*decoded[b], *decoded[a], self.codecs[b].n_kept, within, rng)
+        for b, a, rare, every, seen in self._nestings():  # B's level among those seen with the row's A level
+            if rare is not None:  # the rare token's rows, among the rare levels
+                decoded[b] = _rare_within(*decoded[b], *decoded[a], self.codecs[b].n_kept, rare, rng)
+            decoded[b] = _unseen_pairs_redrawn(*decoded[b], *decoded[a], every, *seen, rng)
         rels = {r["column"]: r for r in self.schema.relations}
         ages = {a["born"]: a for a in self.schema.ages if a["born"] in self.codecs and a["column"] in self.codecs}
         done = set()
@@ -604,28 +606,32 @@ class TabularEncoder:
                 self._lookup_tables.append((b, a, self._look(a, keys[ok], vals[ok])))
         return self._lookup_tables
 
-    def _nestings(self) -> list[tuple[str, str, tuple]]:
-        """Per nesting (schema `nestings`) whose B has a rare token and whose A is modelled: (B, A,
-        (A level [m], rare B level [m], cumulative rows [m])), sorted by A level. Built once."""
+    def _nestings(self) -> list[tuple[str, str, tuple | None, tuple, tuple]]:
+        """Per nesting (schema `nestings`) whose B and A are modelled categories: (B, A, rare, every,
+        seen): `rare` (A level [m], rare B level [m], cumulative rows [m]) over the levels B's rare
+        token holds (None: none), `every` the same over all of B's levels, both sorted by A level,
+        and (the sorted pair codes A level x B's level count + B level, that count). Built once."""
         if self._nesting_tables is None:
             self._nesting_tables = []
             for nest in self.schema.nestings:
                 b, a = nest["column"], nest["within"]
                 codec = self.codecs.get(b)
-                if (
-                    not isinstance(codec, CategoryCodec)
-                    or not codec.n_rare
-                    or not isinstance(self.codecs.get(a), CategoryCodec)
-                ):
+                if not isinstance(codec, CategoryCodec) or not isinstance(self.codecs.get(a), CategoryCodec):
                     continue
                 b_at = {v: i for i, v in enumerate(self.schema.column(b).categories or [])}
                 a_at = {v: i for i, v in enumerate(self.schema.column(a).categories or [])}
-                rows = [(a_at[av], b_at[bv], n) for bv, av, n in nest["pairs"] if bv in b_at and av in a_at]
-                rows = [r for r in rows if r[1] >= codec.n_kept]  # the levels the rare token holds
+                rows = sorted((a_at[av], b_at[bv], n) for bv, av, n in nest["pairs"] if bv in b_at and av in a_at)
                 if not rows:
                     continue
-                at, level, n = (np.array(x, dtype=np.int64) for x in zip(*sorted(rows)))
-                self._nesting_tables.append((b, a, (at, level, np.cumsum(n, dtype=np.float64))))
+
+                def table(rs):
+                    at, level, n = (np.array(x, dtype=np.int64) for x in zip(*rs))
+                    return at, level, np.cumsum(n, dtype=np.float64)
+
+                rare = [r for r in rows if r[1] >= codec.n_kept]  # the levels the rare token holds
+                every = table(rows)
+                seen = np.unique(every[0] * len(b_at) + every[1])
+                self._nesting_tables.append((b, a, table(rare) if rare else None, every, (seen, len(b_at))))
         return self._nesting_tables
 
     def _key_positions(self, a: str, levels: list) -> tuple[np.ndarray, np.ndarray]:
@@ -1006,6 +1012,21 @@ def _rare_within(idx, null, a_idx, a_null, n_kept: int, within: tuple, rng: np.r
     if not len(rows):
         return idx, null
     at, level, cum = within
+    pick, has = _draw_in_groups(at, cum, a_idx[rows], rng)
+    idx = idx.copy()
+    idx[rows[has]] = level[pick[has]]
+    return idx, null
+
+
+def _unseen_pairs_redrawn(idx, null, a_idx, a_null, every: tuple, seen: np.ndarray, n_b: int, rng):
+    """B's decoded (levels, nulls) with each row whose (B, A) pair the real rows never show redrawn
+    among the B levels seen with its A level, by their rows (synthgen/nesting.py); rows whose A level
+    no B level was seen with keep their draw. `every`: (A level, B level, cumulative rows), sorted by
+    A level; `seen`: sorted codes A level x n_b + B level (n_b: B's number of levels)."""
+    at, level, cum = every
+    rows = np.flatnonzero(~null & ~a_null & ~np.isin(a_idx.astype(np.int64) * n_b + idx, seen))
+    if not len(rows):
+        return idx, null
     pick, has = _draw_in_groups(at, cum, a_idx[rows], rng)
     idx = idx.copy()
     idx[rows[has]] = level[pick[has]]
