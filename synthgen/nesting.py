@@ -24,7 +24,8 @@ over those rows). A groups B when
 - so many agreeing pairs would be a chance below MAX_CHANCE (binomial tail; the pairs are not
   independent, so the bound is loose, hence the small value).
 Of the columns that group B, the one with the highest `together` is kept. The (B, A) pairs seen
-are stored with their rows.
+are stored with their rows (`every_pair`; a schema written before 2026-12-05 stored only those of
+B's levels seen fewer than 20 times, and its model keeps the rare draw alone).
 A dependency's key or dependent is never B here (its rare keys are drawn to agree with their
 lookups). The evaluation reports the synthetic share of rows whose (B, A) pair occurs in the real
 rows (`fidelity.nesting.<B>`; `fidelity.nestings` the lowest, `fidelity.nestings_holdout` the real
@@ -52,7 +53,7 @@ SEARCH_ROWS = 20_000  # rows the search reads (the stored pairs count every row)
 
 
 def find(columns: list, table, not_nested: set[str]) -> list[dict]:
-    """[{"column": B, "within": A, "pairs": [[B level, A level, rows], ...]}] for the real Arrow
+    """[{"column": B, "within": A, "pairs": [[B level, A level, rows], ...], "every_pair": True}] for the real Arrow
     `table` (`columns`: its ColumnSchemas; `not_nested`: columns that cannot be B)."""
     listed = {
         c.name: c
@@ -61,7 +62,7 @@ def find(columns: list, table, not_nested: set[str]) -> list[dict]:
     }
     frame = {name: pd.Series(table.column(name).to_pandas(), dtype=object) for name in listed}
     return [
-        {"column": b, "within": a, "pairs": _pairs(frame[b], frame[a])}
+        {"column": b, "within": a, "pairs": _pairs(frame[b], frame[a]), "every_pair": True}
         for b, a in search(frame, [b for b in frame if b not in not_nested])
     ]
 

@@ -119,8 +119,8 @@ class TableSchema:
     conversions: list[dict] = field(default_factory=list)
     # {"column": B, "by": A, "levels": [...], "values": [...]}: B looked up from A (synthgen/dependencies.py)
     dependencies: list[dict] = field(default_factory=list)
-    # {"column": B, "within": A, "pairs": [[B level, A level, rows], ...]}: B's rare levels drawn within A's
-    # (synthgen/nesting.py)
+    # {"column": B, "within": A, "pairs": [[B level, A level, rows], ...], "every_pair": True}: B's
+    # levels drawn within A's (synthgen/nesting.py)
     nestings: list[dict] = field(default_factory=list)
     # {"column": X, "slots": [[part, date format], ...], "forms": {...}, "default": [...]}: text
     # written from its row's other columns (synthgen/composites.py)

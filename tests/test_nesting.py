@@ -114,3 +114,26 @@ def test_frequent_levels_drawn_beside_the_wrong_group_are_drawn_again_within_it(
     both = plain["charge"].notna() & plain["degree"].notna()
     assert np.mean([p in seen for p in zip(plain["charge"][both], plain["degree"][both])]) < 0.5
     assert out["degree"].equals(plain["degree"])  # the group stays as drawn: B moves into it
+
+
+def test_a_schema_with_its_rare_levels_pairs_only_keeps_the_rare_draw_alone():
+    """A model trained before every pair was stored knows the rare levels' pairs only: its frequent
+    levels are not taken for unseen pairs (they would all be drawn again among the rare ones)."""
+    df = places()
+    table, schema = schema_of(df)
+    per_city = df["city"].value_counts()
+    nest = schema.nestings[0]
+    nest["pairs"] = [p for p in nest["pairs"] if per_city[p[0]] < 20]
+    nest.pop("every_pair")
+    enc = TabularEncoder.fit(table, schema, n_bins=10)
+    kept = enc.codecs["city"].n_kept
+    assert kept >= 1  # Springfield, in eight states, has a token of its own
+    tokens = np.stack([np.random.default_rng(3).integers(0, k, 4000) for k in enc.layout.cardinalities], axis=1)
+    out = enc.decode(tokens, np.random.default_rng(4)).to_pandas()
+    levels = schema.column("city").categories
+    frequent = set(levels[:kept])
+    drawn = out["city"].isin(frequent).sum()
+    expected = sum(
+        1 for t in tokens[:, enc.layout.columns.index("city")] if 0 <= t - int(enc.codecs["city"].has_null) < kept
+    )
+    assert drawn == expected  # every frequent level drawn stays

@@ -320,7 +320,8 @@ class TabularEncoder:
         for b, a, rare, every, seen in self._nestings():  # B's level among those seen with the row's A level
             if rare is not None:  # the rare token's rows, among the rare levels
                 decoded[b] = _rare_within(*decoded[b], *decoded[a], self.codecs[b].n_kept, rare, rng)
-            decoded[b] = _unseen_pairs_redrawn(*decoded[b], *decoded[a], every, *seen, rng)
+            if every is not None:  # any other row beside a group its level was never seen in
+                decoded[b] = _unseen_pairs_redrawn(*decoded[b], *decoded[a], every, *seen, rng)
         rels = {r["column"]: r for r in self.schema.relations}
         ages = {a["born"]: a for a in self.schema.ages if a["born"] in self.codecs and a["column"] in self.codecs}
         done = set()
@@ -606,11 +607,12 @@ class TabularEncoder:
                 self._lookup_tables.append((b, a, self._look(a, keys[ok], vals[ok])))
         return self._lookup_tables
 
-    def _nestings(self) -> list[tuple[str, str, tuple | None, tuple, tuple]]:
+    def _nestings(self) -> list[tuple[str, str, tuple | None, tuple | None, tuple | None]]:
         """Per nesting (schema `nestings`) whose B and A are modelled categories: (B, A, rare, every,
         seen): `rare` (A level [m], rare B level [m], cumulative rows [m]) over the levels B's rare
         token holds (None: none), `every` the same over all of B's levels, both sorted by A level,
-        and (the sorted pair codes A level x B's level count + B level, that count). Built once."""
+        and `seen` (the sorted pair codes A level x B's level count + B level, that count); `every`
+        and `seen` None for a schema that stored its rare levels' pairs only. Built once."""
         if self._nesting_tables is None:
             self._nesting_tables = []
             for nest in self.schema.nestings:
@@ -629,6 +631,10 @@ class TabularEncoder:
                     return at, level, np.cumsum(n, dtype=np.float64)
 
                 rare = [r for r in rows if r[1] >= codec.n_kept]  # the levels the rare token holds
+                if not nest.get("every_pair"):  # an older schema's pairs: its rare levels' only
+                    if rare:
+                        self._nesting_tables.append((b, a, table(rare), None, None))
+                    continue
                 every = table(rows)
                 seen = np.unique(every[0] * len(b_at) + every[1])
                 self._nesting_tables.append((b, a, table(rare) if rare else None, every, (seen, len(b_at))))
