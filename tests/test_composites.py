@@ -156,6 +156,7 @@ def test_generated_rows_keep_their_label_after_redraws_and_requested_values(tmp_
 
     from synthgen import pipeline
     from synthgen.config import load_config
+    from tests.test_copies import VAE
 
     rng = np.random.default_rng(0)  # test_copies' lumpy table: a few % of the draws copy a training row
 
@@ -167,14 +168,7 @@ def test_generated_rows_keep_their_label_after_redraws_and_requested_values(tmp_
     pq.write_table(arrow(train), tmp_path / "train.parquet")
     pq.write_table(arrow(holdout), tmp_path / "holdout.parquet")
     base = [
-        "model=vae",
-        "model.tabular.latent_dim=4",
-        "model.tabular.encoder_widths=[32]",
-        "model.tabular.decoder_widths=[32]",
-        "model.tabular.batch_size=100",
-        "trainer.max_epochs=2",
-        "trainer.enable_progress_bar=false",
-        "evaluate.gate.enabled=false",
+        *VAE,  # test_copies' small VAE
         "data=file",
         f"data.path={tmp_path / 'train.parquet'}",
         f"data.holdout_path={tmp_path / 'holdout.parquet'}",
