@@ -42,7 +42,6 @@ SEARCH_ROWS = 2_000
 DATE_FORMATS = ("%Y-%m-%d", "%Y.%m.%d", "%Y/%m/%d", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y%m%d", "%Y")
 STRING_KINDS = ("categorical", "text", "identifier")  # a key named as one stays a key (schema.infer_schema)
 PART_KINDS = ("categorical", "text", "identifier", "pii", "integer", "datetime")
-_SLOT = "\x00"
 
 
 def renderings(arr: pa.Array, kind: str | None = None, formats=DATE_FORMATS) -> list[tuple[str | None, list]]:

@@ -114,6 +114,7 @@ def test_frequent_levels_drawn_beside_the_wrong_group_are_drawn_again_within_it(
     both = plain["charge"].notna() & plain["degree"].notna()
     assert np.mean([p in seen for p in zip(plain["charge"][both], plain["degree"][both])]) < 0.5
     assert out["degree"].equals(plain["degree"])  # the group stays as drawn: B moves into it
+    assert "charge" in enc.rewritten  # its token no longer says its value: the copy guard leaves it out
 
 
 def test_a_schema_with_its_rare_levels_pairs_only_keeps_the_rare_draw_alone():

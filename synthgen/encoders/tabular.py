@@ -552,9 +552,11 @@ class TabularEncoder:
 
     @property
     def rewritten(self) -> set[str]:
-        """Modelled columns whose written value is not their own token's: the derived ones and each
-        applied lookup's dependent (written from its key's level)."""
-        return self.derived | {b for b, _, _ in self._lookups()}
+        """Modelled columns whose written value is not their own token's: the derived ones, each
+        applied lookup's dependent (written from its key's level) and each nesting's B where its
+        unseen pairs are drawn again (a frequent level may move to another)."""
+        nested = {b for b, _, _, every, _ in self._nestings() if every is not None}
+        return self.derived | {b for b, _, _ in self._lookups()} | nested
 
     @property
     def orders(self) -> list[dict]:
