@@ -211,3 +211,20 @@ def test_a_code_its_key_determines_is_a_lookup_not_an_ordering():
     out = enc.decode(tokens, np.random.default_rng(10)).to_pandas()
     real = dict(zip(df["country"], df["code"]))
     assert (out["code"] == out["country"].map(real)).all()
+
+
+def test_a_whole_number_key_gets_a_token_per_value_under_few_bins():
+    """lifelines' waltons: the day of death T (32 values) tells the group of flies; a small table
+    gets 10 bins, so T was binned, its lookup not applied, and the group kept in 89 % of rows."""
+    rng = np.random.default_rng(11)
+    days = rng.choice(np.arange(5, 90), 32, replace=False)
+    group = dict(zip(days, rng.choice(["miR-137", "control"], 32)))
+    t = rng.choice(days, 400)
+    df = pd.DataFrame({"T": t, "E": rng.integers(0, 2, 400), "group": [group[x] for x in t]})
+    table, schema = schema_of(df)
+    assert found(schema) == {("T", "group")}
+    enc = TabularEncoder.fit(table, schema, n_bins=10)
+    assert enc.codecs["T"].n_bins == 0  # every value its own token
+    tokens = np.stack([np.random.default_rng(12).integers(0, k, 3000) for k in enc.layout.cardinalities], axis=1)
+    out = enc.decode(tokens, np.random.default_rng(13)).to_pandas()
+    assert dependencies.agreement(schema.dependencies[0], out["T"], out["group"]) == 1.0

@@ -189,6 +189,21 @@ def test_gate_thresholds_are_read_from_the_config(good):
     assert check_gate(leaky, EvalConfig(gate=GateConfig(exact_copy_margin=0.015)))[0]
 
 
+def test_copies_a_tiny_holdout_shows_by_chance_do_not_fail_the_gate(good):
+    """lifelines' waltons: 3 columns whose every combination is a real row; 32 of its 33 holdout rows
+    copy a training row, and the synthetic rows all do (nothing else can be drawn). A holdout under
+    50 rows gives its share within two standard errors; 300 rows, or a holdout without copies, not."""
+    few = {**good, "rows.holdout": 33, "privacy.exact_copies_holdout_share": 32 / 33}
+    passed, reason = check_gate({**few, "privacy.exact_copies_synthetic_share": 1.0}, CFG)
+    assert passed and "raised to" in reason and "on 33 rows" in reason
+    many = {**few, "rows.holdout": 300, "privacy.exact_copies_synthetic_share": 1.0}
+    assert not check_gate(many, CFG)[0]
+    none = {**good, "rows.holdout": 33, "privacy.exact_copies_holdout_share": 0.0}
+    assert not check_gate({**none, "privacy.exact_copies_synthetic_share": 0.01}, CFG)[0]
+    strict = EvalConfig(gate=GateConfig(copy_noise_allowance=False))
+    assert not check_gate({**few, "privacy.exact_copies_synthetic_share": 1.0}, strict)[0]
+
+
 def test_a_dcr_share_a_tiny_holdout_gives_by_chance_does_not_fail_the_gate(good):
     """On ~12 holdout rows the share moves by ~0.1 between splits (vega's driving, seeds 0-3: 0.68, 0.61,
     0.47, 0.46), so the gate judges it against what chance reaches there, where that exceeds the limit."""

@@ -19,6 +19,8 @@ class GateConfig:
     dcr_noise_allowance: bool = True  # on a holdout under ~50 rows, judge the share against the limit
     # a generator reaches by chance there (privacy.dcr_share_noise_limit), where that is higher
     exact_copy_margin: float = 0.0  # allowed excess of synthetic exact-copy share over holdout's
+    copy_noise_allowance: bool = True  # on a holdout under COPY_NOISE_ROWS rows, the holdout's share
+    # plus twice its standard error where that is higher (gate.copy_limit)
     mia_auc_max: float | None = None  # fail when the membership attack's AUC is above this (0.5 is
     # chance); None: reported, not gating
 

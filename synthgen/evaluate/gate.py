@@ -21,9 +21,11 @@ def check_gate(result: dict, config: EvalConfig) -> tuple[bool, str]:
     ids = int(result.get("privacy.identifier_copies", 0))
     pii = int(result.get("privacy.pii_copies", 0))
     fails = []
-    if syn > hold + g.exact_copy_margin:
+    copy_max, copy_note = copy_limit(hold, int(result.get("rows.holdout", 0)), g)
+    if syn > copy_max:
         fails.append(
             f"exact copies of train rows {syn:.2%} > holdout baseline {hold:.2%} + margin {g.exact_copy_margin:.2%}"
+            f"{copy_note}"
         )
     dcr_max, raised = _dcr_limit(result, g)
     if dcr > dcr_max:
@@ -43,9 +45,28 @@ def check_gate(result: dict, config: EvalConfig) -> tuple[bool, str]:
         else ""
     )
     return True, (
-        f"passed: exact copies {syn:.2%} <= holdout {hold:.2%} + {g.exact_copy_margin:.2%}, "
+        f"passed: exact copies {syn:.2%} <= holdout {hold:.2%} + {g.exact_copy_margin:.2%}{copy_note}, "
         f"DCR share {dcr:.3f} <= {dcr_max:.3f}{raised}, no identifier or personal data reused{mia_note}"
     )
+
+
+COPY_NOISE_ROWS = 50  # a holdout with fewer rows gives its copy share too loosely to hold a generator to it
+
+
+def copy_limit(hold: float, rows: int, g) -> tuple[float, str]:
+    """The synthetic exact-copy share's limit: the holdout's share plus exact_copy_margin, or on a
+    holdout under COPY_NOISE_ROWS rows (copy_noise_allowance) the share plus two standard errors
+    sqrt(p (1 - p) / rows), where that is higher; with a note saying so. lifelines' waltons (3
+    columns, 33 holdout rows, 97 % of them copying a training row: every combination of values is
+    a real row) failed with 100 % against 96.97 % when a run of a fresh real sample would too; a
+    holdout without copies keeps the limit at its 0 %."""
+    base = hold + g.exact_copy_margin
+    if not g.copy_noise_allowance or not 0 < rows < COPY_NOISE_ROWS:
+        return base, ""
+    noisy = hold + 2 * (hold * (1 - hold) / rows) ** 0.5
+    if noisy <= base:
+        return base, ""
+    return noisy, f" (raised to {noisy:.2%}: the holdout's share + 2 standard errors on {rows} rows)"
 
 
 def _dcr_limit(result: dict, g) -> tuple[float, str]:
