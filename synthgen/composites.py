@@ -128,17 +128,13 @@ def find(table: pa.Table, kinds: dict[str, str], skip: set[str] = frozenset()) -
         comp = _composite(
             x_name,
             xs,
-            {n: r for n, r in rendered.items() if n != x_name and n not in found_names(found)},
+            {n: r for n, r in rendered.items() if n != x_name and n not in {c["column"] for c in found}},
             numbers,
         )
         if comp is not None:
             found.append(comp)
             parts_of_found |= {c for slot, _ in comp["slots"] for c in slot_columns(slot)}
     return found
-
-
-def found_names(found: list[dict]) -> set[str]:
-    return {c["column"] for c in found}
 
 
 def slot_columns(slot) -> list[str]:
@@ -196,7 +192,7 @@ def _sum_part(xs: list, rows: list[int], numbers: dict, columns: list) -> tuple 
     return best, [None if t != t else str(int(t)) for t in total]
 
 
-def _composite(x_name: str, xs: list, rendered: dict, numbers: dict | None = None) -> dict | None:
+def _composite(x_name: str, xs: list, rendered: dict, numbers: dict) -> dict | None:
     set_rows = [i for i, x in enumerate(xs) if x is not None]
     slots, columns = [], []
     for name, forms in rendered.items():
@@ -211,7 +207,7 @@ def _composite(x_name: str, xs: list, rendered: dict, numbers: dict | None = Non
                 break  # one format per column
     if not slots:
         return None
-    summed = _sum_part(xs, set_rows, {n: v for n, v in (numbers or {}).items() if n != x_name}, columns)
+    summed = _sum_part(xs, set_rows, {n: v for n, v in numbers.items() if n != x_name}, columns)
     if summed is not None:
         (parts, constant), values = summed
         slots.append((parts, f"{constant:+d}", 0))
@@ -274,7 +270,8 @@ def render(comp: dict, table: pa.Table, kinds: dict[str, str] | None = None, dat
             forms = dict(renderings(table.column(name), kinds.get(name) if fmt else None, only))
         values.append(forms.get(fmt, [None] * n))
     # rows grouped by their null pattern (slot k set: bit k from the left), each group's form
-    # joined by Arrow: 20,000 rows of three slots in ~10 ms (a Python loop over rows: ~80 ms)
+    # joined by Arrow, not a Python loop over rows (senators' term, 20,000 rows: ~40 ms in all,
+    # its dates' formatting included)
     parts = [pa.array(v, type=pa.string()) for v in values]
     code = np.zeros(n, dtype=np.int64)
     for a in parts:

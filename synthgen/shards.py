@@ -67,6 +67,7 @@ def value_hashes(enc, table: pa.Table, tokens: np.ndarray | None = None) -> np.n
     from synthgen.schema import plain_values, temporal_ints
 
     table = enc.schema.to_native(table)  # codec columns (dates, numbers, yes/no held as strings) parsed
+    rewritten = enc.rewritten  # their tokens do not say their written levels (a lookup, a nesting)
     keys = np.empty((table.num_rows, len(enc.codecs)), dtype=np.int64, order="F")  # filled and hashed by column
     for j, (name, codec) in enumerate(enc.codecs.items()):
         col = table.column(name)
@@ -75,7 +76,7 @@ def value_hashes(enc, table: pa.Table, tokens: np.ndarray | None = None) -> np.n
         elif isinstance(codec, NumericCodec):
             u, null = codec.units(col)
             k = u.view(np.int64) if u.dtype == np.float64 else u.astype(np.int64, copy=False)
-        elif tokens is not None and codec.n_rare == 0:  # every level has its token: index = token - base
+        elif tokens is not None and codec.n_rare == 0 and name not in rewritten:  # index = token - base
             k = tokens[:, j].astype(np.int64) - int(codec.has_null)
             null = k < 0
         else:

@@ -124,3 +124,7 @@ def test_guard_finds_a_copy_whose_looked_up_column_drew_another_token():
     assert len(CopyGuard(train, tokens, columns).copies(moved, syn)) == 0  # every token hashed: missed
     guard = CopyGuard(train, tokens, columns, token_columns=guarded_positions(enc))
     assert guard.copies(moved, syn).tolist() == list(range(240))
+    # the streamed guard's value hashes read such a column's written level, not its token
+    from synthgen.shards import value_hashes
+
+    assert (value_hashes(enc, syn, moved) == value_hashes(enc, train)).all()

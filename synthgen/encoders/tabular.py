@@ -524,11 +524,9 @@ class TabularEncoder:
         three are set: an ordering of D against a third date (a death never before the recurrence,
         lifelines' lymph_node) raises D after the span wrote it, and the count must say the same
         days (it agreed in 53 % of rows: a survival time shorter than the time to recurrence)."""
-        dcol, ocol = (
-            self.schema.column(sp["derived"]),
-            self.schema.column(sp["end"] if sp["derived"] == sp["start"] else sp["start"]),
-        )
-        days_d, days_o = _in_days(d, dcol.resolution), _in_days(o, ocol.resolution)
+        other = sp["end"] if sp["derived"] == sp["start"] else sp["start"]
+        days_d = _in_days(d, self.schema.column(sp["derived"]).resolution)
+        days_o = _in_days(o, self.schema.column(other).resolution)
         count = days_d - days_o if sp["derived"] == sp["end"] else days_o - days_d
         use = ~n_null & ~d_null & ~o_null
         return np.where(use, count, n).astype(n.dtype, copy=False), n_null
@@ -631,21 +629,15 @@ class TabularEncoder:
                 b_at = {v: i for i, v in enumerate(self.schema.column(b).categories or [])}
                 a_at = {v: i for i, v in enumerate(self.schema.column(a).categories or [])}
                 rows = sorted((a_at[av], b_at[bv], n) for bv, av, n in nest["pairs"] if bv in b_at and av in a_at)
-                if not rows:
-                    continue
-
-                def table(rs):
-                    at, level, n = (np.array(x, dtype=np.int64) for x in zip(*rs))
-                    return at, level, np.cumsum(n, dtype=np.float64)
-
-                rare = [r for r in rows if r[1] >= codec.n_kept]  # the levels the rare token holds
+                rare = _cumulative([r for r in rows if r[1] >= codec.n_kept])  # the levels the rare token holds
                 if not nest.get("every_pair"):  # an older schema's pairs: its rare levels' only
-                    if rare:
-                        self._nesting_tables.append((b, a, table(rare), None, None))
+                    if rare is not None:
+                        self._nesting_tables.append((b, a, rare, None, None))
                     continue
-                every = table(rows)
-                seen = np.unique(every[0] * len(b_at) + every[1])
-                self._nesting_tables.append((b, a, table(rare) if rare else None, every, (seen, len(b_at))))
+                every = _cumulative(rows)
+                if every is not None:
+                    seen = np.unique(every[0] * len(b_at) + every[1])
+                    self._nesting_tables.append((b, a, rare, every, (seen, len(b_at))))
         return self._nesting_tables
 
     def _key_positions(self, a: str, levels: list) -> tuple[np.ndarray, np.ndarray]:
@@ -1030,6 +1022,14 @@ def _rare_within(idx, null, a_idx, a_null, n_kept: int, within: tuple, rng: np.r
     idx = idx.copy()
     idx[rows[has]] = level[pick[has]]
     return idx, null
+
+
+def _cumulative(rows: list[tuple]) -> tuple | None:
+    """Sorted (A level, B level, rows) triples -> (A levels, B levels, cumulative rows), None if none."""
+    if not rows:
+        return None
+    at, level, n = (np.array(x, dtype=np.int64) for x in zip(*rows))
+    return at, level, np.cumsum(n, dtype=np.float64)
 
 
 def _unseen_pairs_redrawn(idx, null, a_idx, a_null, every: tuple, seen: np.ndarray, n_b: int, rng):

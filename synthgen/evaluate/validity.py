@@ -32,15 +32,14 @@ def _family(dtype) -> str:
     return "other"  # strings, categoricals, objects
 
 
+_DAY_US = 86_400_000_000
+
+
 def _local_days(s: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
     """(int64 days since 1970, bool at midnight) of the set values, as local wall-clock dates; None
     when the column does not read as dates."""
-    d = pd.to_datetime(s, errors="coerce")
-    if not pd.api.types.is_datetime64_any_dtype(d):
-        return None
-    d = d.dropna()
-    d = d.dt.tz_localize(None) if d.dt.tz is not None else d
-    return d.to_numpy().astype("datetime64[D]").astype(np.int64), (d == d.dt.normalize()).to_numpy()
+    us = _local_micros(s)
+    return None if us is None else (np.floor_divide(us, _DAY_US), us % _DAY_US == 0)
 
 
 def _local_micros(s: pd.Series) -> np.ndarray | None:
