@@ -101,7 +101,8 @@ def _dispatch(stage: str, overrides: list[str], params_file) -> int:
             return 0
     cfg = load_config(overrides, params_file)
     from synthgen import pipeline
-    from synthgen.summary import print_summary
+    from synthgen.errors import GateFailed
+    from synthgen.summary import figure_lines, print_summary
 
     if stage == "summary":
         print_summary(cfg)
@@ -110,16 +111,27 @@ def _dispatch(stage: str, overrides: list[str], params_file) -> int:
         from synthgen.paths import RunPaths
 
         out = RunPaths.from_config(cfg).out
-        with out_dir_lock(out, "run"):  # held across the stages: no other run slips in between
-            if "ddp" in str(cfg.trainer.strategy):
-                # Lightning re-launches the current command once per extra rank, so each stage gets
-                # its own process (running under this process's lock) and only the DDP stages start workers.
-                for s in PIPELINE:
-                    _run_stage_subprocess(s, overrides, params_file, child_env(out))
-            else:
-                for s in PIPELINE:
-                    pipeline.STAGES[s](cfg)
+        try:
+            with out_dir_lock(out, "run"):  # held across the stages: no other run slips in between
+                if "ddp" in str(cfg.trainer.strategy):
+                    # Lightning re-launches the current command once per extra rank, so each stage gets
+                    # its own process (running under this process's lock) and only the DDP stages start workers.
+                    for s in PIPELINE:
+                        _run_stage_subprocess(s, overrides, params_file, child_env(out))
+                else:
+                    for s in PIPELINE:
+                        pipeline.STAGES[s](cfg)
+        except GateFailed:  # the figures that failed it, then the one-line reason
+            print_summary(cfg)
+            raise
         print_summary(cfg)
+    elif stage == "evaluate":
+        try:
+            pipeline.evaluate(cfg)
+        except GateFailed:  # metrics.json is written before the gate fails: its figures, then the reason
+            print("\n".join(figure_lines(cfg)))
+            raise
+        print("\n".join(figure_lines(cfg)))
     else:
         pipeline.STAGES[stage](cfg)
     return 0

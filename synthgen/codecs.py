@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -356,12 +357,14 @@ def _detect_datetime(values, counts) -> dict | None:
         if n == len(sample):
             break
     if best is None or best_n < PARSE_MIN * len(sample):
-        return None
+        best = next((f for f in _guessed_formats(sample) if _parse_dt(sample, f).notna().mean() >= PARSE_MIN), None)
+        if best is None:
+            return None
     ok = _parse_dt(values, best).notna().to_numpy()
-    if best in DATE_FORMATS:
-        native = "date32[day]"
-    elif best.endswith("%z"):
+    if best.endswith("%z"):
         native = "timestamp[us, tz=UTC]"
+    elif best in DATE_FORMATS or not any(x in best for x in ("%H", "%I", "%M", "%S")):
+        native = "date32[day]"
     else:
         native = "timestamp[us]"
     codec = {"type": "datetime", "format": best, "native": native, "_ok": int(counts[ok].sum())}
@@ -375,6 +378,25 @@ def _detect_datetime(values, counts) -> dict | None:
     if best in TIME_FORMATS:
         codec["time_only"] = True
     return codec
+
+
+def _guessed_formats(sample, tries: int = 50) -> list[str]:
+    """Formats outside the lists above, as pandas guesses them from the most frequent values
+    ("Jan-1-1995": "%b-%d-%Y", "01.Jan.1995", "Mon Jan 02 2006"), the most often guessed first. Only
+    formats that hold a year and a month (a bare year stays a number) and no zone name (a "%z"
+    offset only at the end, as the zone handling reads it)."""
+    from pandas.tseries.api import guess_datetime_format
+
+    guesses: dict[str, int] = {}
+    for v in sample[:tries]:
+        with warnings.catch_warnings():  # "could not infer format": a value that is not a date
+            warnings.simplefilter("ignore")
+            fmt = guess_datetime_format(str(v).strip())
+        if fmt is None or "%Z" in fmt or ("%z" in fmt and not fmt.endswith("%z")):
+            continue
+        if ("%Y" in fmt or "%y" in fmt) and any(m in fmt for m in ("%m", "%b", "%B")):
+            guesses[fmt] = guesses.get(fmt, 0) + 1
+    return sorted(guesses, key=lambda f: -guesses[f])
 
 
 def _unpadded_format(fmt: str, sample) -> str | None:

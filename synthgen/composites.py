@@ -67,12 +67,16 @@ def renderings(arr: pa.Array, kind: str | None = None, formats=DATE_FORMATS) -> 
         v = arr.to_numpy(zero_copy_only=False)
         out.append((None, [None if x != x else str(int(x)) if float(x).is_integer() else str(x) for x in v]))
     elif pa.types.is_timestamp(arr.type) or pa.types.is_date(arr.type):
-        out.append((None, pc.cast(arr, pa.string()).to_pylist()))
-        ts = arr if pa.types.is_timestamp(arr.type) else pc.cast(arr, pa.timestamp("s"))
+        # each distinct date written once, then taken per row (senators' 20,000 synthetic terms: 2,900
+        # distinct dates; strftime per row was 14 ms a format, most of the composite's writing)
+        distinct = pc.unique(arr)
+        at = pc.index_in(arr, distinct)  # a null row finds the null among the distinct values
+        out.append((None, pc.cast(distinct, pa.string()).take(at).to_pylist()))
+        ts = distinct if pa.types.is_timestamp(arr.type) else pc.cast(distinct, pa.timestamp("s"))
         if getattr(ts.type, "tz", None):
             ts = pc.local_timestamp(ts)
         for fmt in formats:
-            out.append((fmt, pc.strftime(ts, format=fmt).to_pylist()))
+            out.append((fmt, pc.strftime(ts, format=fmt).take(at).to_pylist()))
     elif pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
         out.append((None, arr.to_pylist()))
     return out

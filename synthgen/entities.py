@@ -219,16 +219,18 @@ def find_sequence(table: pa.Table, entity: dict, native: dict[str, pa.ChunkedArr
     candidates = [n for n in values if kinds.get(n) == "datetime"]
     candidates += [n for n in values if kinds.get(n) in ("integer", "continuous")]
     out = {"order": None, "index": None, "index_start": 1}
-    for name in candidates:
-        share, n = _order_share(key, values[name][rows])
-        if n >= MIN_ENTITIES and share >= ORDER_MIN_SHARE:
-            out["order"] = name
-            break
-    counters = [c for c in candidates if kinds.get(c) == "integer" and c != out["order"]]
+    # the counter first: one also orders the rows, and taken as the order it was left out of the
+    # counters (statsmodels' modechoice: `mode` 1-4 on each traveller's rows came back in any order)
+    counters = [c for c in candidates if kinds.get(c) == "integer"]
     for name, start in ((c, first) for c in counters for first in (1, 0)):
         share, n = _index_share(key, values[name][rows], start)
         if n >= MIN_ENTITIES and share >= ORDER_MIN_SHARE:
             out["index"], out["index_start"] = name, start
+            break
+    for name in (c for c in candidates if c != out["index"]):
+        share, n = _order_share(key, values[name][rows])
+        if n >= MIN_ENTITIES and share >= ORDER_MIN_SHARE:
+            out["order"] = name
             break
     return out
 

@@ -11,6 +11,11 @@ class SynthgenError(Exception):
         super().__init__(" ".join(str(message).split()))
 
 
+class GateFailed(SynthgenError):
+    """The privacy gate failed: metrics.json and the report are written, the run exits non-zero
+    (the CLI prints the headline figures before the one-line reason)."""
+
+
 def check_known_settings(raw: dict, known, what: str) -> None:
     """One line for keys of a settings mapping that `known` (a dataclass's field names) lacks."""
     unknown = set(raw) - set(known)

@@ -10,6 +10,7 @@ import re
 import shutil
 import uuid
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -69,11 +70,14 @@ def read_table(
             _check_names(pq.read_schema(path).names, str(path))  # the reader fails obscurely on duplicates
             table = pq.read_table(path)
         elif suffix in (".csv", ".tsv", ".txt"):
-            encoding, delim = sniff_csv(path, "\t" if suffix == ".tsv" else ",")
-            ropts, popts = pacsv.ReadOptions(encoding=encoding), pacsv.ParseOptions(delimiter=delim)
-            table = pacsv.read_csv(path, read_options=ropts, parse_options=popts, convert_options=csv_convert_options())
+            dialect = sniff_csv(path, "\t" if suffix == ".tsv" else ",")
+            encoding = dialect.encoding
+            ropts, popts = dialect.options()
+            source = dialect.source(path)  # the file, or its lines with runs of spaces made one
+            convert = csv_convert_options()
+            table = pacsv.read_csv(source(), read_options=ropts, parse_options=popts, convert_options=convert)
             _check_names(table.column_names, str(path))
-            for name, text in columns_kept_as_text(lambda: path, table, ropts, popts).items():
+            for name, text in columns_kept_as_text(source, table, ropts, popts).items():
                 i = table.schema.get_field_index(name)
                 table = table.set_column(i, pa.field(name, text.type), text)
         elif suffix in excel.SUFFIXES:
@@ -185,10 +189,39 @@ def csv_text_columns(path, delimiter: str) -> list[str]:
         return []  # the streamed read itself says what is wrong with the file
 
 
-def sniff_csv(path: Path, default_delimiter: str = ",") -> tuple[str, str]:
-    """(encoding, delimiter) of a CSV file: a byte-order mark first, then UTF-8, then
-    charset-normalizer's guess; the delimiter from the standard library's csv.Sniffer over whole
-    lines (",", ";", tab, "|"), or `default_delimiter` when it cannot tell."""
+@dataclass(frozen=True)
+class CsvDialect:
+    """How a CSV file is written: its encoding, delimiter and quote character, the column names
+    where its first line is data, and whether its fields are separated by runs of spaces (aligned
+    columns, as R's write.table and older statistics files write them)."""
+
+    encoding: str
+    delimiter: str
+    quote: str = '"'
+    names: tuple[str, ...] | None = None  # None: the first line names the columns
+    spaced: bool = False
+
+    def options(self) -> tuple[pacsv.ReadOptions, pacsv.ParseOptions]:
+        names = list(self.names) if self.names else None
+        return pacsv.ReadOptions(encoding=self.encoding, column_names=names), pacsv.ParseOptions(
+            delimiter=self.delimiter, quote_char=self.quote
+        )
+
+    def source(self, path: Path):
+        """A callable that opens the file for reading (pyarrow reads it again for kept text)."""
+        if not self.spaced:
+            return lambda: path
+        text = path.read_bytes().decode(self.encoding)
+        one = "\n".join(" ".join(line.split()) for line in text.splitlines() if line.strip()).encode(self.encoding)
+        return lambda: io.BytesIO(one)
+
+
+def sniff_csv(path: Path, default_delimiter: str = ",") -> CsvDialect:
+    """The CsvDialect of a CSV file: a byte-order mark first, then UTF-8, then charset-normalizer's
+    guess; the delimiter and quote character from the standard library's csv.Sniffer over whole
+    lines (",", ";", tab, "|"), else runs of spaces where every line has the same number of fields
+    and the fields below the first line are mostly numbers, else `default_delimiter`. A first line
+    of numbers only is data, not names (the columns are then column_1, column_2, ...)."""
     import codecs
     import csv
 
@@ -218,14 +251,49 @@ def sniff_csv(path: Path, default_delimiter: str = ",") -> tuple[str, str]:
         raise SynthgenError(
             f"{path}: cannot read it as {encoding} ({type(e).__name__}); save the file as UTF-8"
         ) from None
-    lines = text.splitlines()[:200]
+    lines = [line for line in text.splitlines()[:200] if line.strip()]
     if len(head) == _SNIFF_BYTES and len(lines) > 1:
         lines = lines[:-1]  # the last line may be cut
+    spaced = False
     try:
-        delimiter = csv.Sniffer().sniff("\n".join(lines), delimiters=",;\t|").delimiter
+        found = csv.Sniffer().sniff("\n".join(lines), delimiters=",;\t|")
+        delimiter, quote = found.delimiter, found.quotechar if found.quotechar in ("'", '"') else '"'
     except csv.Error:
-        delimiter = default_delimiter
-    return encoding, delimiter
+        delimiter, quote = default_delimiter, '"'
+        spaced = _space_separated(lines)
+    if spaced:
+        delimiter = " "
+        quote = "'" if lines and all(f[:1] == f[-1:] == "'" for f in lines[0].split()) else '"'
+    first = next(csv.reader(lines[:1], delimiter=delimiter, quotechar=quote, skipinitialspace=spaced), [])
+    names = tuple(f"column_{i + 1}" for i in range(len(first))) if _numbers_not_names(first) else None
+    return CsvDialect(encoding, delimiter, quote, names, spaced)
+
+
+def _numbers_not_names(first: list[str]) -> bool:
+    """A first line of numbers is data, except 0, 1, 2, ... or 1, 2, 3, ... (pandas writes a frame's
+    default column labels so)."""
+    if not first or not all(map(_is_number, first)):
+        return False
+    labels = [f.strip() for f in first]
+    return labels not in ([str(i) for i in range(len(labels))], [str(i + 1) for i in range(len(labels))])
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _space_separated(lines: list[str]) -> bool:
+    """Every line (at least two) has the same number (>= 2) of space-separated fields, and at least
+    half of those below the first line are numbers: a table, not one column of words."""
+    fields = [line.split() for line in lines]
+    if len(fields) < 2 or len({len(f) for f in fields}) != 1 or len(fields[0]) < 2:
+        return False
+    below = [f for row in fields[1:] for f in row]
+    return sum(_is_number(f) for f in below) >= len(below) / 2
 
 
 def _guess_encoding(matches, head: bytes) -> str | None:

@@ -17,7 +17,7 @@ import warnings
 from omegaconf import DictConfig, OmegaConf
 
 from synthgen import sizing, tracking
-from synthgen.errors import SynthgenError
+from synthgen.errors import GateFailed, SynthgenError
 from synthgen.modalities import family_targets, handler_for, modality_name, training_spec
 from synthgen.paths import RunPaths
 from synthgen.privacy import privacy_config
@@ -387,7 +387,7 @@ def evaluate(cfg: DictConfig) -> dict:
     result, passed, reason, paths = score(cfg)
     if not passed:
         why = reason.removeprefix("failed: ")
-        raise SynthgenError(
+        raise GateFailed(
             f"privacy gate failed: {why} (see {paths.evaluation / 'report.html'}; the limits are evaluate.gate.*)"
         )
     return result

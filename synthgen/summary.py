@@ -25,28 +25,40 @@ def write_headline(folder, result: dict) -> None:
 
 
 def summary_lines(cfg: DictConfig) -> list[str]:
-    from synthgen.evaluate.headline import GATE, HEADLINES
+    """Where the synthetic set and its evaluation are, the headline figures, the dashboard."""
     from synthgen.modalities import modality_name
     from synthgen.writers import OUTPUT_NOTES
 
-    paths, modality = RunPaths.from_config(cfg), modality_name(cfg)
-    lines = [OUTPUT_NOTES[modality].format(folder=paths.synthetic)]
-    metrics_file = paths.evaluation / "metrics.json"
-    if metrics_file.exists():
-        m = json.loads(metrics_file.read_text())
-        lines.append(f"evaluation: {metrics_file}  report: {paths.evaluation / 'report.html'}")
-        for h in (*HEADLINES[modality], GATE):
-            if isinstance(m.get(h.key), (int, float)):
-                ref = m.get(h.reference) if h.reference else None
-                beside = f"  (real data: {ref:.4f})" if isinstance(ref, (int, float)) else ""
-                lines.append(f"  {h.label:45s} {m[h.key]:.4f}{beside}   {h.good}")
-        levels = {1.0: "pass", 0.5: "warn", 0.0: "fail"}
-        verdicts = [f"{k.split('.', 1)[1]} {levels.get(v, v)}" for k, v in m.items() if k.startswith("verdict.")]
-        if verdicts:
-            lines.append(f"  verdicts (evaluate.verdicts limits): {', '.join(verdicts)}")
+    paths = RunPaths.from_config(cfg)
+    lines = [OUTPUT_NOTES[modality_name(cfg)].format(folder=paths.synthetic)]
+    if (paths.evaluation / "metrics.json").exists():
+        lines += figure_lines(cfg)
     else:
         lines.append("evaluation: not run yet (synthgen evaluate)")
     lines.append("MLflow dashboard: synthgen ui   (or: make ui), then open http://127.0.0.1:5000")
+    return lines
+
+
+def figure_lines(cfg: DictConfig) -> list[str]:
+    """The evaluation's files and headline figures (what `synthgen evaluate` prints; [] before it ran)."""
+    from synthgen.evaluate.headline import GATE, HEADLINES
+    from synthgen.modalities import modality_name
+
+    paths, modality = RunPaths.from_config(cfg), modality_name(cfg)
+    metrics_file = paths.evaluation / "metrics.json"
+    if not metrics_file.exists():
+        return []
+    m = json.loads(metrics_file.read_text())
+    lines = [f"evaluation: {metrics_file}  report: {paths.evaluation / 'report.html'}"]
+    for h in (*HEADLINES[modality], GATE):
+        if isinstance(m.get(h.key), (int, float)):
+            ref = m.get(h.reference) if h.reference else None
+            beside = f"  (real data: {ref:.4f})" if isinstance(ref, (int, float)) else ""
+            lines.append(f"  {h.label:45s} {m[h.key]:.4f}{beside}   {h.good}")
+    levels = {1.0: "pass", 0.5: "warn", 0.0: "fail"}
+    verdicts = [f"{k.split('.', 1)[1]} {levels.get(v, v)}" for k, v in m.items() if k.startswith("verdict.")]
+    if verdicts:
+        lines.append(f"  verdicts (evaluate.verdicts limits): {', '.join(verdicts)}")
     return lines
 
 

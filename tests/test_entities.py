@@ -71,6 +71,27 @@ def test_a_repeated_id_like_key_is_an_entity_with_its_attributes():
     assert infer_schema(t).column("customer_id").kind == "categorical" and infer_schema(t).entity is None
 
 
+def test_a_long_table_keyed_by_its_subjects_is_an_entity():
+    """statsmodels' modechoice: 210 travellers (`individual`, 1 .. 210), a row per travel mode, their
+    income and party size on every row; the key was an integer column and the rows came back with
+    1-5 rows per traveller and 0-4 chosen modes."""
+    rng = np.random.default_rng(3)
+    who = np.repeat(np.arange(1, 211), 4)
+    df = pd.DataFrame(
+        {
+            "individual": who,
+            "mode": np.tile([1, 2, 3, 4], 210),
+            "cost": rng.integers(5, 90, len(who)),
+            "hinc": rng.integers(2, 70, 210)[who - 1],
+            "psize": rng.integers(1, 6, 210)[who - 1],
+        }
+    )
+    schema = infer_schema(pa.Table.from_pandas(df, preserve_index=False), entity="auto")
+    assert schema.entity["column"] == "individual" and schema.entity["attributes"] == ["hinc", "psize"]
+    assert schema.entity["sizes"] == [[4, 210]]
+    assert (schema.entity["index"], schema.entity["index_start"]) == ("mode", 1)  # counts each traveller's rows
+
+
 def test_an_entitys_row_order_and_row_counter_are_found_in_the_file():
     """Each customer's orders are in date order and numbered 1, 2, ... in the file: the schema says
     so; shuffled rows keep neither, so none is found."""

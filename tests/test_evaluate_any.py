@@ -65,8 +65,14 @@ def test_any_csv_is_scored_with_metrics_report_and_its_own_mlflow_run(files):
 
 def test_the_gate_applies_and_bad_tables_fail_in_one_line(files, capsys):
     assert cli.main(_args(files, "copy.csv")) == 2  # the training rows themselves
-    err = capsys.readouterr().err
+    printed = capsys.readouterr()
+    err = printed.err
     assert "privacy gate failed: exact copies" in err and "the limits are evaluate.gate.*" in err
+    # the figures that failed it are printed before the reason, read from the metrics just written
+    metrics = json.loads((files / "out" / "evaluation-copy" / "metrics.json").read_text())
+    copies = metrics["privacy.exact_copies_synthetic_share"]
+    assert f"Exact copies of train rows                    {copies:.4f}" in printed.out
+    assert "Privacy gate passed                           0.0000" in printed.out
     assert "FAILED" in (files / "out" / "evaluation-copy" / "report.html").read_text(encoding="utf-8")
 
     pd.read_csv(files / "other.csv").drop(columns="income").to_csv(files / "notarget.csv", index=False)

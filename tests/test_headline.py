@@ -52,3 +52,25 @@ def test_image_summary_shows_each_figure_beside_its_real_data_reference(tmp_path
 def test_summary_before_evaluate_says_so(tmp_path):
     cfg = load_config([f"paths.out_dir={tmp_path / 'out'}"])
     assert "evaluation: not run yet (synthgen evaluate)" in summary_lines(cfg)
+
+
+def test_a_run_whose_gate_fails_prints_the_figures_before_the_reason(tmp_path, capsys):
+    """statsmodels' china_smoking (8 cities, each a row): every synthetic row copied a training row
+    and the run stopped on the gate's one line, without the figures that failed it."""
+    import pandas as pd
+
+    from synthgen import cli
+    from tests.conftest import tiny_overrides
+
+    cities = ["Beijing", "Shanghai", "Shenyang", "Nanjng", "Harbin", "Zhengzhou", "Taiyuan", "Nanchang"]
+    pd.DataFrame({"Location": cities, "country": "China"}).to_csv(  # any row of seen cities is a copy
+        tmp_path / "cities.csv", index=False
+    )
+    overrides = tiny_overrides(tmp_path, "data=file", f"data.path={tmp_path / 'cities.csv'}", "logger.log_model=false")
+    assert cli.main(["run", *overrides]) == 2
+    printed = capsys.readouterr()
+    assert "privacy gate failed: exact copies" in printed.err
+    metrics = json.loads((tmp_path / "out" / "evaluation" / "metrics.json").read_text())
+    share = metrics["privacy.exact_copies_synthetic_share"]
+    assert share > 0 and f"Exact copies of train rows                    {share:.4f}" in printed.out
+    assert "Privacy gate passed                           0.0000" in printed.out

@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from synthgen.codecs import detect
 from synthgen.encoders import TabularEncoder
 from synthgen.errors import SynthgenError
 from synthgen.io import read_table
@@ -158,6 +159,38 @@ def test_bom_and_semicolon_csv_is_read_as_its_columns(tmp_path):
     schema, _, out = round_trip(t)
     assert out.schema == t.schema
     assert schema.column("amount").codec["thousands"] == ","
+
+
+@pytest.mark.parametrize("gap", [" ", "   "])
+def test_space_separated_files_with_quoted_names_are_read_as_their_columns(tmp_path, gap):
+    """statsmodels' spector (`'OBS' 'GPA' 'TUCE'` then `1 2.66 20`) and anes96 (tabs, names in single
+    quotes) were one column of whole lines, and a column named `'popul'`, quotes included."""
+    rows = [gap.join(["'OBS'", "'GPA'", "'GRADE'"])] + [
+        gap.join([str(i), f"{2 + i / 40:.2f}", str(i % 2)]) for i in range(40)
+    ]
+    (tmp_path / "spaced.csv").write_text("\n".join(rows) + "\n")
+    t = read_table(tmp_path / "spaced.csv")
+    assert t.column_names == ["OBS", "GPA", "GRADE"] and t.num_rows == 40
+    assert t.column("GPA").type == pa.float64() and t.column("OBS").to_pylist() == list(range(40))
+    (tmp_path / "tabs.csv").write_text("'popul'\t'vote'\n" + "".join(f"{i * 10}\t{i % 2}\n" for i in range(30)))
+    assert read_table(tmp_path / "tabs.csv").column_names == ["popul", "vote"]
+
+
+def test_a_first_line_of_numbers_is_data_unless_it_counts_the_columns(tmp_path):
+    """statsmodels' E6_jmulti (`-0.00313258 0.083`, no header) lost its first row to the names."""
+    lines = [f"{i / 100 - 0.5:.5f} 0.0{i % 9 + 1}" for i in range(30)]
+    (tmp_path / "bare.txt").write_text("\n".join(lines) + "\n")
+    t = read_table(tmp_path / "bare.txt")
+    assert t.column_names == ["column_1", "column_2"] and t.num_rows == 30
+    assert t.column("column_1").to_pylist()[0] == pytest.approx(-0.5)
+    pd.DataFrame(np.arange(12).reshape(4, 3)).to_csv(tmp_path / "labels.csv", index=False)  # names 0, 1, 2
+    t = read_table(tmp_path / "labels.csv")
+    assert t.column_names == ["0", "1", "2"] and t.num_rows == 4
+
+
+def test_a_column_of_words_with_spaces_stays_one_column(tmp_path):
+    (tmp_path / "names.csv").write_text("name\n" + "".join(f"Ann Smith{i}\n" for i in range(30)))
+    assert read_table(tmp_path / "names.csv").column_names == ["name"]
 
 
 def test_latin1_csv_keeps_its_letters(tmp_path):
@@ -353,6 +386,38 @@ def test_dates_without_leading_zeros_come_back_without_them(written, fmt):
     text = pd.Series(enc.decode(tokens, np.random.default_rng(4)).column("d").to_pylist())
     assert (pd.to_datetime(text, format=fmt).dt.strftime(written) == text).all()  # the input's spelling
     assert text.str.contains(r"(?:^|\D)\d(?:\D|$)").mean() > 0.2  # single-digit days or months, unpadded
+
+
+@pytest.mark.parametrize(
+    "written,fmt",
+    [
+        ("%b-%-d-%Y", "%b-%d-%Y"),
+        ("%d.%b.%Y", "%d.%b.%Y"),
+        ("%a %b %d %Y", "%a %b %d %Y"),
+        ("%Y-%b-%d %H:%M", "%Y-%b-%d %H:%M"),
+    ],
+)
+def test_dates_in_a_format_outside_the_list_are_dates_in_their_spelling(written, fmt):
+    """statsmodels' elec_equip (`Jan-1-1995`, a month per row) matched no listed format: every value
+    was unique, so it became an identifier and came back as `Mab-1-1991`, `Aav-1-1014`."""
+    rng = np.random.default_rng(6)
+    days = pd.Timestamp("1990-01-01") + pd.to_timedelta(rng.integers(0, 5000, 300), "D")
+    t = pa.table({"d": days.strftime(written), "x": rng.normal(size=300)})
+    schema, enc, _ = round_trip(t)
+    codec = schema.column("d").codec
+    assert (schema.column("d").kind, codec["format"], codec.get("write_format", fmt)) == ("datetime", fmt, written)
+    tokens = np.stack([np.random.default_rng(3).integers(0, k, 2000) for k in enc.layout.cardinalities], axis=1)
+    text = pd.Series(enc.decode(tokens, np.random.default_rng(4)).column("d").to_pylist())
+    dates = pd.to_datetime(text, format=fmt)  # raises on another spelling
+    assert (dates.dt.strftime(written) == text).all() and dates.between(days.min(), days.max()).all()
+
+
+@pytest.mark.parametrize(
+    "values", [["A-12-2000", "B-13-2001"], ["1974Q1", "1975Q3"], ["3-4", "10-12"], ["1995", "2001"]]
+)
+def test_codes_a_date_guesser_could_misread_stay_what_they_are(values):
+    codec = detect(pa.chunked_array([pa.array(values * 50)])) or {}
+    assert codec.get("type") != "datetime"
 
 
 def test_numbers_and_dates_with_a_missing_value_word_are_typed_and_keep_the_word():
