@@ -540,3 +540,16 @@ def test_dcr_share_of_copied_train_rows_counts_every_fold():
     fresh = dcr_metrics(train, holdout, make_table(300, 2, "s"), KINDS, cols, seed=0, max_rows=1000)
     assert copies["privacy.dcr_share"] == pytest.approx(0.25 + 0.75 * fresh["privacy.dcr_share"], abs=0.04)
     assert copies["privacy.dcr_synthetic_p5"] == 0.0
+
+
+def test_a_three_row_table_is_scored_not_a_traceback():
+    """plotly's medals (3 nations: 2 train rows, 1 holdout) stopped the evaluation with scikit-learn's
+    `n_splits=5 greater than the number of samples`."""
+    train = pd.DataFrame({"nation": ["South Korea", "China"], "gold": [24, 10], "silver": [13, 15]})
+    holdout = pd.DataFrame({"nation": ["Canada"], "gold": [9], "silver": [12]})
+    kinds = {"nation": "categorical", "gold": "integer", "silver": "integer"}
+    out = evaluate_tables(train, holdout, train.copy(), kinds, EvalConfig())
+    assert out["rows.holdout"] == 1 and 0 <= out["fidelity.shape"] <= 1
+    real = pd.DataFrame({"g": [24, 10, 9]})
+    assert math.isnan(learners.detection_auc(real[:1], real[:1], {"g": "integer"}, ["g"], 5, 0, 100))
+    assert 0 <= learners.detection_auc(real, real + 1, {"g": "integer"}, ["g"], 5, 0, 100) <= 1  # 3 folds

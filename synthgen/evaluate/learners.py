@@ -66,6 +66,9 @@ def detection_auc(
     the mean of the stratified folds' out-of-fold AUCs.
     """
     n = min(len(real), len(syn), max_rows)
+    if n < 2:  # a fold needs a row of each side to score (plotly's medals: 3 rows, 1 in the holdout)
+        return float("nan")
+    folds = min(folds, n)  # stratified folds hold a row of each side each
     real, syn = subsample(real, n, seed), subsample(syn, n, seed + 1)
     (xr, xs), is_cat = features([real, syn], kinds, cols)
     x = np.vstack([xr, xs])
