@@ -49,6 +49,7 @@ ENTITY_MIN_MEAN_ROWS = 1.5  # rows per key on average: below it the key is nearl
 ATTRIBUTE_MIN_SHARE = 0.99  # share of repeated entities in which a column holds one value
 ORDER_MIN_SHARE = 0.99  # share of entities whose rows keep an order (or an index counts them)
 SIZE_QUANTILE = 0.99  # group sizes are clipped here
+MARK_MIN_SHARE = 0.99  # share of the entities with two rows or more whose marked value is on one row
 
 
 def find(table: pa.Table, kinds: dict[str, str], setting, id_like) -> dict | None:
@@ -204,6 +205,24 @@ def _sequence_shares(table: pa.Table, syn: pd.DataFrame, key: str, codes: np.nda
     return shares
 
 
+def _marks_share(table: pa.Table, syn: pd.DataFrame, key: str, codes: np.ndarray, kinds: dict) -> float | None:
+    """The lowest share, over the real entities' marks (find_marks), of synthetic entities with two
+    rows or more holding the mark on exactly one row; None where the real rows have none."""
+    numeric = ("datetime", "integer", "continuous")
+    native = {c: table.column(c) for c in table.column_names if kinds.get(c) in numeric and c != key}
+    attributes = _attributes(table, {c: kinds.get(c, "") for c in table.column_names}, key, codes)
+    seq = find_sequence(table, {"column": key, "attributes": attributes}, native, kinds)
+    shares = []
+    for m in find_marks(table, key, kinds, {*attributes, seq["index"], seq["order"]}):
+        if m["column"] in syn.columns:
+            flag = pd.DataFrame({"k": syn[key].to_numpy(), "m": (syn[m["column"]] == m["value"]).to_numpy()})
+            g = flag.groupby("k")["m"]
+            multi = (g.size() >= 2).to_numpy()
+            if multi.any():
+                shares.append(float((g.sum().to_numpy()[multi] == 1).mean()))
+    return min(shares) if shares else None
+
+
 def find_sequence(table: pa.Table, entity: dict, native: dict[str, pa.ChunkedArray], kinds: dict) -> dict:
     """How an entity's rows follow one another in the real file: {"order": a date (else number)
     column non-decreasing along each entity's rows, or None; "index": an integer column counting
@@ -233,6 +252,75 @@ def find_sequence(table: pa.Table, entity: dict, native: dict[str, pa.ChunkedArr
             out["order"] = name
             break
     return out
+
+
+def find_marks(table: pa.Table, key: str, kinds: dict, skip=()) -> list[dict]:
+    """Two-valued columns one value of which marks exactly one row of each entity: the alternative a
+    traveller chose (statsmodels' modechoice: `choice` 1 on one of each traveller's 4 rows), a current
+    or primary flag. [{"column", "value": the marking value, "other", "at": "first" | "last" where the
+    marked row is the entity's first or last in file order, else None}], each holding in at least
+    MARK_MIN_SHARE of at least MIN_ENTITIES entities with two rows or more; never a null column, the
+    key or a column in `skip` (attributes, the row counter and order)."""
+    rows, key_codes = _grouped(table.column(key))
+    if not len(key_codes):
+        return []
+    sizes = np.bincount(key_codes)
+    multi = sizes >= 2
+    if multi.sum() < MIN_ENTITIES:
+        return []
+    first = np.r_[True, key_codes[1:] != key_codes[:-1]]
+    last = np.r_[key_codes[1:] != key_codes[:-1], True]
+    out = []
+    for name in table.column_names:
+        col = table.column(name)
+        flag_kind = kinds.get(name) in ("boolean", "integer", "categorical")
+        if name == key or name in skip or not flag_kind or col.null_count:
+            continue
+        values, levels = pd.factorize(pd.Series(col.to_pandas()))
+        if len(levels) != 2:
+            continue
+        values = np.asarray(values)[rows]
+        for v in sorted((0, 1), key=lambda v: (values == v).sum()):  # the rarer value is the mark
+            marked = values == v
+            if (np.bincount(key_codes, weights=marked, minlength=len(sizes))[multi] == 1).mean() < MARK_MIN_SHARE:
+                continue
+            at = None
+            for where, edge in (("first", first), ("last", last)):
+                on_edge = np.bincount(key_codes, weights=marked & edge, minlength=len(sizes))[multi] == 1
+                at = where if on_edge.mean() >= MARK_MIN_SHARE else at
+            out.append({"column": name, "value": _plain(levels[v]), "other": _plain(levels[1 - v]), "at": at})
+            break
+    return out
+
+
+def mark_once(table: pa.Table, groups: np.ndarray, marks: list[dict], rng: np.random.Generator) -> pa.Table:
+    """A chunk of whole entities (`groups` [n], ascending, rows in sequence) with each mark (find_marks)
+    on exactly one row of each entity: its first or last row where the real entities hold it there;
+    else one of the rows the model drew it on (their other values drawn beside it), or, where it drew
+    none, one of the entity's rows, each uniformly."""
+    n = len(groups)
+    starts = np.r_[True, groups[1:] != groups[:-1]] if n else np.zeros(0, dtype=bool)
+    ends = np.r_[groups[1:] != groups[:-1], True] if n else np.zeros(0, dtype=bool)
+    for m in marks:
+        if m["column"] not in table.column_names or not n:
+            continue
+        i = table.column_names.index(m["column"])
+        if m["at"] in ("first", "last"):
+            keep = starts if m["at"] == "first" else ends
+        else:
+            drawn = (table.column(i).to_pandas() == m["value"]).to_numpy()
+            rank = rng.random(n) + np.where(drawn, 0.0, 2.0)  # the drawn rows first, then any
+            keep = np.zeros(n, dtype=bool)
+            keep[np.lexsort((rank, groups))[np.flatnonzero(starts)]] = True  # each group's lowest rank
+        values = pa.array(np.where(keep, m["value"], m["other"]).tolist())
+        typ = table.field(i).type
+        values = values.dictionary_encode().cast(typ) if pa.types.is_dictionary(typ) else values.cast(typ)
+        table = table.set_column(i, table.field(i), values)
+    return table
+
+
+def _plain(v):
+    return v.item() if isinstance(v, np.generic) else v
 
 
 def _float_values(arr: pa.ChunkedArray) -> np.ndarray | None:
@@ -385,8 +473,9 @@ def scores(train: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dic
     attributes (columns constant within the real entities) hold one value, the lowest over the
     attributes; where the real entities' rows follow a date (or number) order or carry a row
     counter (find_sequence), `fidelity.entity_order.<key>` / `fidelity.entity_counter.<key>`: the
-    share of synthetic entities keeping it. `fidelity.entity_sizes` / `_attributes` / `_order` /
-    `_counter`: the lowest (1 is ideal)."""
+    share of synthetic entities keeping it; where a flag marks one row of each real entity
+    (find_marks), `fidelity.entity_marks.<key>`: the share of synthetic entities with it on one row.
+    `fidelity.entity_sizes` / `_attributes` / `_order` / `_counter` / `_marks`: the lowest (1 is ideal)."""
     out, sizes_all, attrs_all, sequence_all = {}, [], [], {}
     keys = [c for c, k in kinds.items() if k == "identifier" and c in syn.columns and c in train.columns]
     table = pa.Table.from_pandas(train, preserve_index=False) if keys else None  # once, for every key
@@ -417,7 +506,9 @@ def scores(train: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dic
         if shares:
             out[f"fidelity.entity_attributes.{key}"] = min(shares)
             attrs_all.append(min(shares))
-        for part, share in _sequence_shares(table, syn, key, codes, kinds).items():
+        parts = _sequence_shares(table, syn, key, codes, kinds)
+        marked = _marks_share(table, syn, key, codes, kinds)
+        for part, share in {**parts, **({"marks": marked} if marked is not None else {})}.items():
             out[f"fidelity.entity_{part}.{key}"] = share
             sequence_all.setdefault(part, []).append(share)
     for part, shares in sequence_all.items():

@@ -18,6 +18,9 @@ the fixed layout rules that out). tests/test_seeding.py checks it.
     REDRAW_MODEL     (chunk, round)  torch  redrawing rows that copy a training row (writers/table.py)
     REDRAW_DECODE    (chunk, round)  numpy  decoding those redrawn rows
     REBALANCE        ()              numpy  which rows get which level of a rebalanced column
+    ENTITY_SIZES     ()              numpy  the rows of each synthetic entity (entities.py)
+    ENTITY_HEADS     (chunk,)        torch  each entity's attributes, drawn once (models/base.py)
+    ENTITY_MARKS     (chunk,)        numpy  the row of each entity that holds its flag (entities.py)
     PREVIEW          ()              torch  the image sample grid logged during training
     training
     HOLDOUT_SPLIT    ()              numpy  the held-out rows of an in-memory table or image set
@@ -69,6 +72,7 @@ REBALANCE = Purpose(5, "rebalance")
 PREVIEW = Purpose(6, "preview")
 ENTITY_SIZES = Purpose(7, "entity group sizes")
 ENTITY_HEADS = Purpose(8, "entity heads", ("chunk",))
+ENTITY_MARKS = Purpose(9, "entity marks", ("chunk",))
 HOLDOUT_SPLIT = Purpose(10, "holdout split")
 VAL_SPLIT = Purpose(11, "validation split")
 TRAIN_ORDER = Purpose(12, "training order")

@@ -48,6 +48,7 @@ TABLE = (
     Headline("fidelity.entity_attributes", "Entities keeping their attributes", "1 is ideal"),
     Headline("fidelity.entity_order", "Entities keeping their rows' date order", "1 is ideal"),
     Headline("fidelity.entity_counter", "Entities whose row counter counts their rows", "1 is ideal"),
+    Headline("fidelity.entity_marks", "Entities with their flag on one row", "1 is ideal"),
     Headline("fidelity.name_sex", "First names agreeing with the sex column", "1 is ideal", "fidelity.name_sex_real"),
     Headline("bias.flagged_groups", "Flagged groups", "0"),
     Headline("validity.total", "Validity violations", "0"),

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import torch
 
 from synthgen import seeding
-from synthgen.entities import in_sequence, settle
+from synthgen.entities import in_sequence, mark_once, settle
 from synthgen.io import file_sha256, write_json, write_parquet_atomic
 from synthgen.writers.chunks import ChunkWriter, read_chunks
 
@@ -69,11 +69,14 @@ class TableChunkWriter(ChunkWriter):
                 table = settle(table, groups, self.attributes, self.encoder.schema)
         if self.fix_values is not None:  # the exact requested values (see synthgen/conditions.py), last
             table = self.fix_values(table, start)
-        replaced = settling or self.fix_values is not None or figures.get("copies_redrawn")
-        if replaced and self.encoder.schema.composites:  # text written from the row's final values
-            table = self.encoder.recompose(table)
+        marks = (self.encoder.schema.entity or {}).get("marks") if groups is not None else None
         if groups is not None:  # each entity's rows in its real order (not where a file fixes rows), counted
             table = in_sequence(table, groups, self.encoder.schema, reorder=self.fix_values is None)
+            if marks and self.fix_values is None:  # a flag on one row of each (not over requested values)
+                table = mark_once(table, groups, marks, seeding.numpy_rng(seeding.ENTITY_MARKS, self.seed, chunk))
+        replaced = settling or self.fix_values is not None or figures.get("copies_redrawn") or marks
+        if replaced and self.encoder.schema.composites:  # text written from the row's final values
+            table = self.encoder.recompose(table)
         if figures:  # kept with the shard (SHARD_FIGURES), read back by write_manifest
             meta = {f"synthgen.{k}".encode(): str(v).encode() for k, v in figures.items()}
             table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
