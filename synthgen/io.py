@@ -69,7 +69,7 @@ def read_table(
         if suffix in (".parquet", ".pq"):
             _check_names(pq.read_schema(path).names, str(path))  # the reader fails obscurely on duplicates
             table = pq.read_table(path)
-        elif suffix in (".csv", ".tsv", ".txt"):
+        elif suffix in (".csv", ".tsv", ".txt", ".data", ".dat"):  # .data, .dat: UCI's and older tools' text tables
             dialect = sniff_csv(path, "\t" if suffix == ".tsv" else ",")
             encoding = dialect.encoding
             ropts, popts = dialect.options()
@@ -221,7 +221,8 @@ def sniff_csv(path: Path, default_delimiter: str = ",") -> CsvDialect:
     guess; the delimiter and quote character from the standard library's csv.Sniffer over whole
     lines (",", ";", tab, "|"), else runs of spaces where every line has the same number of fields
     and the fields below the first line are mostly numbers, else `default_delimiter`. A first line
-    of numbers only is data, not names (the columns are then column_1, column_2, ...)."""
+    of numbers, or one that repeats a number, is data, not names (the columns are then column_1,
+    column_2, ...)."""
     import codecs
     import csv
 
@@ -271,8 +272,14 @@ def sniff_csv(path: Path, default_delimiter: str = ",") -> CsvDialect:
 
 def _numbers_not_names(first: list[str]) -> bool:
     """A first line of numbers is data, except 0, 1, 2, ... or 1, 2, 3, ... (pandas writes a frame's
-    default column labels so)."""
-    if not first or not all(map(_is_number, first)):
+    default column labels so); so is one that repeats a number (UCI's german.data: `A11 6 A34 ... 4
+    A93 A101 4`; a header never names two columns alike)."""
+    if not first:
+        return False
+    numbers = [f.strip() for f in first if _is_number(f)]
+    if len(set(numbers)) < len(numbers):
+        return True
+    if len(numbers) < len(first):
         return False
     labels = [f.strip() for f in first]
     return labels not in ([str(i) for i in range(len(labels))], [str(i + 1) for i in range(len(labels))])
@@ -287,11 +294,14 @@ def _is_number(text: str) -> bool:
 
 
 def _space_separated(lines: list[str]) -> bool:
-    """Every line (at least two) has the same number (>= 2) of space-separated fields, and at least
-    half of those below the first line are numbers: a table, not one column of words."""
+    """Every line (at least two) has the same number (>= 2) of space-separated fields, and that is
+    three or more or at least half of those below the first line are numbers: a table, not one
+    column of names."""
     fields = [line.split() for line in lines]
     if len(fields) < 2 or len({len(f) for f in fields}) != 1 or len(fields[0]) < 2:
         return False
+    if len(fields[0]) >= 3:  # three words on every line: fields (a name or a phrase varies in length)
+        return True
     below = [f for row in fields[1:] for f in row]
     return sum(_is_number(f) for f in below) >= len(below) / 2
 

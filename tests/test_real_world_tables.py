@@ -186,6 +186,14 @@ def test_a_first_line_of_numbers_is_data_unless_it_counts_the_columns(tmp_path):
     pd.DataFrame(np.arange(12).reshape(4, 3)).to_csv(tmp_path / "labels.csv", index=False)  # names 0, 1, 2
     t = read_table(tmp_path / "labels.csv")
     assert t.column_names == ["0", "1", "2"] and t.num_rows == 4
+    # UCI's german.data: codes and numbers, no header, a number repeated in the first line
+    rows = [
+        f"A1{i % 4 + 1} {6 + i % 40} A3{i % 5} {1000 + 7 * i} {i % 4 + 1} A9{i % 4 + 1} {i % 4 + 1}" for i in range(50)
+    ]
+    (tmp_path / "german.data").write_text("\n".join(rows) + "\n")
+    t = read_table(tmp_path / "german.data")
+    assert t.num_rows == 50 and t.column_names == [f"column_{i}" for i in range(1, 8)]
+    assert t.column("column_1").to_pylist()[0] == "A11" and t.column("column_4").type == pa.int64()
 
 
 def test_a_column_of_words_with_spaces_stays_one_column(tmp_path):
