@@ -220,7 +220,7 @@ def sniff_csv(path: Path, default_delimiter: str = ",") -> CsvDialect:
     """The CsvDialect of a CSV file: a byte-order mark first, then UTF-8, then charset-normalizer's
     guess; the delimiter and quote character from the standard library's csv.Sniffer over whole
     lines (",", ";", tab, "|"), else runs of spaces where every line has the same number of fields
-    and the fields below the first line are mostly numbers, else `default_delimiter`. A first line
+    (_space_separated), else `default_delimiter`. A first line
     of numbers, or one that repeats a number, is data, not names (the columns are then column_1,
     column_2, ...)."""
     import codecs

@@ -74,9 +74,10 @@ MAX_DECIMALS = 6
 ID_MIN_ROWS = 50  # fewer valid values than this: never guess "identifier"
 ID_UNIQUE_SHARE = 0.95  # near-unique: at least this share of the valid values are distinct
 # the last word of a key's name: ids, and the subjects a study's long table repeats on each of their
-# rows (statsmodels' modechoice: `individual`, 4 rows each, one per travel mode)
-ID_NAME_WORDS = {"id", "key", "uuid", "guid", "pk", "identifier", "individual", "subject", "patient", "participant"}
-ID_NAME_WORDS |= {"respondent", "household", "person"}
+# rows (statsmodels' modechoice: `individual`, 4 rows each, one per travel mode); not `subject` or
+# `person`, which also name an e-mail's subject line and a contact's name
+ID_NAME_WORDS = {"id", "key", "uuid", "guid", "pk", "identifier", "individual", "patient", "participant"}
+ID_NAME_WORDS |= {"respondent", "household"}
 TEXT_MIN_MEAN_LEN = 40
 _INT_EXACT = 2.0**53  # floats above this are not reliably whole numbers
 
