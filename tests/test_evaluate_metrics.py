@@ -15,6 +15,7 @@ import pytest
 from synthgen.errors import SynthgenError
 from synthgen.evaluate import EvalConfig, GateConfig, check_gate, evaluate_tables, learners
 from synthgen.evaluate.bias import bias_metrics, group_table
+from synthgen.evaluate.columns import dates_read
 from synthgen.evaluate.fidelity import contingency_similarity, correlation_similarity, ks_complement, tv_complement
 from synthgen.evaluate.privacy import copy_metrics
 from synthgen.evaluate.validity import validity_metrics
@@ -553,3 +554,18 @@ def test_a_three_row_table_is_scored_not_a_traceback():
     real = pd.DataFrame({"g": [24, 10, 9]})
     assert math.isnan(learners.detection_auc(real[:1], real[:1], {"g": "integer"}, ["g"], 5, 0, 100))
     assert 0 <= learners.detection_auc(real, real + 1, {"g": "integer"}, ["g"], 5, 0, 100) <= 1  # 3 folds
+
+
+def test_day_first_text_dates_are_read_in_the_real_rows_format():
+    """lifelines' lymph_node spells dates `17-08-1984`; pandas' own guess read frames of such text
+    month first where the first values allowed it, so two identical tables could disagree."""
+    rng = np.random.default_rng(0)
+    days = pd.Series(pd.Timestamp("1984-01-01") + pd.to_timedelta(rng.integers(0, 3000, 400), "D"))
+    train = pd.DataFrame({"d": days.dt.strftime("%d-%m-%Y"), "x": rng.normal(size=400)})
+    train = train.iloc[np.argsort(-days.dt.day.to_numpy(), kind="stable")].reset_index(drop=True)  # 31-.. first
+    synthetic = train.iloc[::-1].reset_index(drop=True)  # the same rows, 01-.. first: month first fits it
+    kinds = {"d": "datetime", "x": "continuous"}
+    (read,) = dates_read([synthetic], kinds)
+    assert (read["d"].dt.strftime("%d-%m-%Y") == synthetic["d"]).all()
+    out = evaluate_tables(train, train[:100], synthetic, kinds, EvalConfig())
+    assert out["fidelity.shape"] == 1.0 and out["validity.total"] == 0  # 0.973 and 6 read apart

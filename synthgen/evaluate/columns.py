@@ -10,6 +10,7 @@ import re
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from synthgen.errors import SynthgenError
 
@@ -34,6 +35,36 @@ def subsample(df: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
     if len(df) > n:
         df = df.sample(n=n, random_state=seed)
     return df.reset_index(drop=True)
+
+
+def dates_read(frames: list[pd.DataFrame], kinds: dict[str, str]) -> list[pd.DataFrame]:
+    """The frames with each datetime column held as text read in the format of the real (first)
+    frame's values (codecs.detect), in every frame: pandas' own guess read lifelines' `17-08-1984`
+    month first, and another tool's frame may spell its dates as the input did. Columns already
+    dates, or text no one format reads, are left as they are (numbers() reads them as before)."""
+    from synthgen import codecs
+
+    out = list(frames)
+    for c, kind in kinds.items():
+        real = frames[0][c] if c in frames[0].columns else None
+        if kind != "datetime" or real is None or not _is_text(real):
+            continue
+        codec = codecs.detect(_strings(real), "datetime")
+        if not codec or codec.get("type") != "datetime" or codec.get("parse_rate", 0) < codecs.PARSE_MIN:
+            continue
+        for i, f in enumerate(out):
+            if c in f.columns and _is_text(f[c]):
+                parsed = codecs.parse(codec, _strings(f[c])).to_pandas(date_as_object=False)
+                out[i] = f.assign(**{c: parsed.to_numpy()})
+    return out
+
+
+def _is_text(s: pd.Series) -> bool:
+    return pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)
+
+
+def _strings(s: pd.Series) -> pa.ChunkedArray:
+    return pa.chunked_array([pa.array([None if pd.isna(v) else str(v) for v in s], type=pa.string())])
 
 
 def numbers(s: pd.Series, kind: str) -> np.ndarray:

@@ -16,7 +16,7 @@ import pandas as pd
 from synthgen import composites, dependencies, entities, name_sex, nesting
 from synthgen.errors import SynthgenError
 from synthgen.evaluate.bias import bias_metrics, group_table
-from synthgen.evaluate.columns import DISCRETE, NUMERIC, check_kinds, key_part, subsample
+from synthgen.evaluate.columns import DISCRETE, NUMERIC, check_kinds, dates_read, key_part, subsample
 from synthgen.evaluate.config import EvalConfig
 from synthgen.evaluate.fidelity import column_views, mean_defined, pair_scores, shape_scores
 from synthgen.evaluate.gate import check_gate
@@ -64,6 +64,7 @@ def prepare_tables(train, holdout, synthetic, kinds: dict[str, str], config: Eva
         )
     # Columns the synthetic table lacks are reported by validity.schema_mismatches, not scored.
     present = {c: k for c, k in kinds.items() if c in synthetic.columns}
+    train, holdout, synthetic = dates_read([train, holdout, synthetic], kinds)  # a no-op once read
     s = config.seed
     return Prepared(
         train=subsample(train, config.max_rows, s),
@@ -85,6 +86,8 @@ def evaluate_tables(
     """Score `synthetic` against the real `train` it imitates and the real `holdout` it never
     saw. Returns a flat {key: number} dict; see the module docstring for the key groups."""
     config = config or EvalConfig()
+    if set(kinds) <= set(train.columns):  # else prepare_tables says which column is missing
+        train, holdout, synthetic = dates_read([train, holdout, synthetic], kinds)  # text dates in the real format
     p = prepare_tables(train, holdout, synthetic, kinds, config)
     out: dict = {"rows.train": len(p.train), "rows.holdout": len(p.holdout), "rows.synthetic": len(p.synthetic)}
 
