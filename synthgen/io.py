@@ -172,14 +172,14 @@ def columns_kept_as_text(source, table: pa.Table, ropts, popts) -> dict[str, pa.
     return {c: raw.column(c) for c in padded + times}
 
 
-def csv_text_columns(path, delimiter: str) -> list[str]:
+def csv_text_columns(path, dialect: CsvDialect) -> list[str]:
     """columns_kept_as_text judged on the first MiB of a CSV file (the streamed prepare, which types
     a large file from its first block)."""
     with open(path, "rb") as f:
         head = f.read(_SNIFF_BYTES)
     if len(head) == _SNIFF_BYTES:
         head = head[: head.rfind(b"\n") + 1]  # whole lines only
-    ropts, popts = pacsv.ReadOptions(), pacsv.ParseOptions(delimiter=delimiter)
+    ropts, popts = dialect.options()
     try:
         typed = pacsv.read_csv(
             io.BytesIO(head), read_options=ropts, parse_options=popts, convert_options=csv_convert_options()

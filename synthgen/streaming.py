@@ -44,7 +44,15 @@ import pyarrow.parquet as pq
 
 from synthgen import excel
 from synthgen.errors import SynthgenError
-from synthgen.io import JSON_SUFFIXES, csv_convert_options, csv_text_columns, decoded, plain_schema, read_as_dictionary
+from synthgen.io import (
+    JSON_SUFFIXES,
+    csv_convert_options,
+    csv_text_columns,
+    decoded,
+    plain_schema,
+    read_as_dictionary,
+    sniff_csv,
+)
 
 log = logging.getLogger("synthgen")
 
@@ -166,17 +174,23 @@ def _first_line(e: Exception) -> str:
 
 
 def _file_format(fmt: str, first_file: str):
-    import pyarrow.csv as pacsv
     import pyarrow.dataset as ds
 
     if fmt == "parquet":
         return ds.ParquetFileFormat()
-    delim = "\t" if fmt == "tsv" else ","
+    dialect = sniff_csv(Path(first_file), "\t" if fmt == "tsv" else ",")  # as read_table reads a CSV
+    if dialect.spaced:
+        raise SynthgenError(
+            f"{first_file}: its columns are aligned with runs of spaces, which the streamed prepare does not "
+            f"read; save it as CSV or Parquet, or set stream.enabled=false for a file that fits in memory"
+        )
+    ropts, popts = dialect.options()
+    ropts.block_size = 64 << 20  # types from a 64 MB first block
     return ds.CsvFileFormat(
-        parse_options=pacsv.ParseOptions(delimiter=delim),
-        convert_options=csv_convert_options(csv_text_columns(first_file, delim)),  # as read_table reads a CSV
-        read_options=pacsv.ReadOptions(block_size=64 << 20),
-    )  # types from a 64 MB first block
+        parse_options=popts,
+        convert_options=csv_convert_options(csv_text_columns(first_file, dialect)),
+        read_options=ropts,
+    )
 
 
 def _sql_batches(sql: str, batch_rows: int):

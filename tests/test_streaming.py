@@ -366,3 +366,23 @@ def test_bincount_level_counts_equal_arrow_value_counts(arr):
     as_dict = lambda values, counts: dict(zip(values.to_pylist(), counts.to_pylist()))  # noqa: E731
     assert as_dict(got.column("values"), got.column("counts")) == as_dict(want.field("values"), want.field("counts"))
     assert got.num_rows == len(want)
+
+
+def test_streamed_csv_files_are_read_in_their_own_dialect(tmp_path, adult_parts):
+    """The streamed prepare read every CSV with `,` (a `;` file was one column of joined lines), as
+    read_table reads it now: delimiter and byte-order mark sniffed from the first file."""
+    folder = tmp_path / "semi"
+    folder.mkdir()
+    for f in sorted(adult_parts.glob("*.parquet")):
+        pq.read_table(f).to_pandas().to_csv(folder / f"{f.stem}.csv", sep=";", index=False, encoding="utf-8-sig")
+    cfg = load_config(overrides(tmp_path / "semi_out", f"data.path={folder}/*.csv", "stream.enabled=true"))
+    pipeline.prepare(cfg)
+    paths, info = prepared(cfg)
+    assert read_prepared(paths.train_table).column_names == pq.read_schema(adult_parts / "p0.parquet").names
+    assert info["input_rows"] == 3000
+
+    spaced = tmp_path / "spaced"
+    spaced.mkdir()
+    (spaced / "a.txt").write_text("x   y\n" + "".join(f"{i}   {i * 2}\n" for i in range(50)))
+    err = run_cli("prepare", *overrides(tmp_path / "spaced_out", f"data.path={spaced}/*.txt", "stream.enabled=true"))
+    assert_one_line_error(err, "aligned with runs of spaces")
