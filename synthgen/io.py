@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -100,10 +101,28 @@ def read_table(
             f"{path}: cannot read it ({first}); check that the file is a complete, "
             f"rectangular {suffix.lstrip('.')} file"
         ) from None
+    if suffix not in (".parquet", ".pq"):  # an export's blank separator rows (`,,,,,`) hold nothing
+        table = _without_empty_rows(table, str(path))
     if max_rows is not None and len(table) > max_rows:
         table = table.slice(0, max_rows)
     validate_table(table, str(path), training)
     return normalise_table(table)
+
+
+def _without_empty_rows(table: pa.Table, source: str) -> pa.Table:
+    """`table` without the rows every field of which is empty, saying how many (a report export's
+    blank line of delimiters above its totals row: the totals row is then the last, as it is written)."""
+    if not table.num_columns or not len(table):
+        return table
+    empty = np.logical_and.reduce(
+        [table.column(i).is_null().to_numpy(zero_copy_only=False) for i in range(table.num_columns)]
+    )
+    if not empty.any() or empty.all():
+        return table
+    import warnings
+
+    warnings.warn(f"{source}: {int(empty.sum())} row(s) with every field empty are left out", UserWarning, stacklevel=3)
+    return table.filter(pa.array(~empty))
 
 
 JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
@@ -192,20 +211,21 @@ def csv_text_columns(path, dialect: CsvDialect) -> list[str]:
 @dataclass(frozen=True)
 class CsvDialect:
     """How a CSV file is written: its encoding, delimiter and quote character, the column names
-    where its first line is data, and whether its fields are separated by runs of spaces (aligned
-    columns, as R's write.table and older statistics files write them)."""
+    where its first line is data, whether its fields are separated by runs of spaces (aligned
+    columns, as R's write.table and older statistics files write them), and the title lines above
+    its header (a report export's)."""
 
     encoding: str
     delimiter: str
     quote: str = '"'
     names: tuple[str, ...] | None = None  # None: the first line names the columns
     spaced: bool = False
+    skip: int = 0  # lines above the header (a report's title and date, blank lines)
 
     def options(self) -> tuple[pacsv.ReadOptions, pacsv.ParseOptions]:
         names = list(self.names) if self.names else None
-        return pacsv.ReadOptions(encoding=self.encoding, column_names=names), pacsv.ParseOptions(
-            delimiter=self.delimiter, quote_char=self.quote
-        )
+        ropts = pacsv.ReadOptions(encoding=self.encoding, column_names=names, skip_rows=self.skip)
+        return ropts, pacsv.ParseOptions(delimiter=self.delimiter, quote_char=self.quote)
 
     def source(self, path: Path):
         """A callable that opens the file for reading (pyarrow reads it again for kept text)."""
@@ -220,7 +240,8 @@ def sniff_csv(path: Path, default_delimiter: str = ",") -> CsvDialect:
     """The CsvDialect of a CSV file: a byte-order mark first, then UTF-8, then charset-normalizer's
     guess; the delimiter and quote character from the standard library's csv.Sniffer over whole
     lines (",", ";", tab, "|"), else runs of spaces where every line has the same number of fields
-    (_space_separated), else `default_delimiter`. A first line
+    (_space_separated), else `default_delimiter`; a report's title lines above the header are
+    skipped (_title_lines). A first line
     of numbers, or one that repeats a number, is data, not names (the columns are then column_1,
     column_2, ...)."""
     import codecs
@@ -252,9 +273,10 @@ def sniff_csv(path: Path, default_delimiter: str = ",") -> CsvDialect:
         raise SynthgenError(
             f"{path}: cannot read it as {encoding} ({type(e).__name__}); save the file as UTF-8"
         ) from None
-    lines = [line for line in text.splitlines()[:200] if line.strip()]
-    if len(head) == _SNIFF_BYTES and len(lines) > 1:
-        lines = lines[:-1]  # the last line may be cut
+    raw = text.splitlines()[:200]
+    if len(head) == _SNIFF_BYTES and len(raw) > 1:
+        raw = raw[:-1]  # the last line may be cut
+    lines = [line for line in raw if line.strip()]
     spaced = False
     try:
         found = csv.Sniffer().sniff("\n".join(lines), delimiters=",;\t|")
@@ -265,9 +287,25 @@ def sniff_csv(path: Path, default_delimiter: str = ",") -> CsvDialect:
     if spaced:
         delimiter = " "
         quote = "'" if lines and all(f[:1] == f[-1:] == "'" for f in lines[0].split()) else '"'
-    first = next(csv.reader(lines[:1], delimiter=delimiter, quotechar=quote, skipinitialspace=spaced), [])
+    skip = 0 if spaced else _title_lines(list(csv.reader(raw, delimiter=delimiter, quotechar=quote)))
+    first = next(csv.reader((lines if spaced else raw)[skip : skip + 1], delimiter=delimiter, quotechar=quote), [])
     names = tuple(f"column_{i + 1}" for i in range(len(first))) if _numbers_not_names(first) else None
-    return CsvDialect(encoding, delimiter, quote, names, spaced)
+    return CsvDialect(encoding, delimiter, quote, names, spaced, skip)
+
+
+TITLE_MAX_LINES = 20  # lines above a header that a report's title, date and blank lines take at most
+
+
+def _title_lines(rows: list[list[str]]) -> int:
+    """How many lines above the header a report export writes (its title, when it ran, blank lines):
+    the leading lines, at most TITLE_MAX_LINES, with fewer than half the filled fields of the lines
+    below them (their median over the next 50)."""
+    filled = [sum(1 for f in r if f.strip()) for r in rows]
+    for i in range(min(TITLE_MAX_LINES, len(rows) - 1) + 1):
+        below = sorted(filled[i + 1 : i + 51])
+        if not below or filled[i] >= below[len(below) // 2] / 2 and filled[i] > 0:
+            return i
+    return 0
 
 
 def _numbers_not_names(first: list[str]) -> bool:

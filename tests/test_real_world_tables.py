@@ -26,6 +26,7 @@ from synthgen.encoders import TabularEncoder
 from synthgen.errors import SynthgenError
 from synthgen.io import read_table
 from synthgen.schema import infer_schema
+from synthgen.totals_row import drop_totals_row
 from tests.conftest import tiny_overrides
 
 N = 240
@@ -199,6 +200,23 @@ def test_a_first_line_of_numbers_is_data_unless_it_counts_the_columns(tmp_path):
 def test_a_column_of_words_with_spaces_stays_one_column(tmp_path):
     (tmp_path / "names.csv").write_text("name\n" + "".join(f"Ann Smith{i}\n" for i in range(30)))
     assert read_table(tmp_path / "names.csv").column_names == ["name"]
+
+
+def test_a_report_exports_title_lines_and_blank_rows_are_not_records(tmp_path):
+    """An ERP's sales report: a title, the run's date and a blank line of commas above the header (read
+    as the names: "duplicate column names ['']"), a blank line and a totals row below the records."""
+    rows = [f"SO-{100000 + i},{i % 12 + 1:02d}/15/2024,{'East' if i % 3 else 'West'},{10 + i % 7}" for i in range(40)]
+    text = "Sales report,,,\nGenerated 2026-01-05 by ERP,,,\n,,,\nOrder ID,Order Date,Region,Qty\n"
+    text += "\n".join(rows) + f"\n,,,\nTotal,,,{sum(10 + i % 7 for i in range(40))}\n"
+    (tmp_path / "report.csv").write_text(text)
+    with pytest.warns(UserWarning, match="1 row\\(s\\) with every field empty are left out"):
+        t = read_table(tmp_path / "report.csv")
+    assert t.column_names == ["Order ID", "Order Date", "Region", "Qty"] and t.num_rows == 41
+    assert t.column("Order ID").to_pylist()[-1] == "Total"  # the last row, as totals_row reads it
+    with pytest.warns(UserWarning, match="totals row"):
+        assert drop_totals_row(t, "report.csv").num_rows == 40
+    (tmp_path / "plain.csv").write_text("a,b,c\n1,,\n2,3,\n")  # a first data row with empty fields stays data
+    assert read_table(tmp_path / "plain.csv").column("a").to_pylist() == [1, 2]
 
 
 def test_latin1_csv_keeps_its_letters(tmp_path):
