@@ -91,3 +91,20 @@ def test_an_excel_table_is_prepared_and_bad_workbooks_are_refused_in_one_line(tm
     with pytest.raises(SynthgenError) as e:
         read_table(broken)
     assert "cannot read it as an Excel workbook" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_reports_title_rows_above_the_header_are_skipped(tmp_path):
+    """A sheet as a finance export writes it: a title, the run's date and a blank row, then the header;
+    the title row was read as the names (`Quarterly sales`, `Unnamed: 1`, ...)."""
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws.append(["Quarterly sales"])
+    ws.append([datetime.datetime(2026, 1, 5)])
+    ws.append([])
+    ws.append(["region", "month", "amount"])
+    for i in range(30):
+        ws.append([["North", "South"][i % 2], datetime.datetime(2025, 1 + i % 12, 1), 100.5 + i])
+    book.save(tmp_path / "report.xlsx")
+    t = read_table(tmp_path / "report.xlsx")
+    assert t.column_names == ["region", "month", "amount"] and t.num_rows == 30
+    assert t.column("amount").type == pa.float64() and t.column("month").type == pa.date32()
