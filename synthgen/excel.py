@@ -15,7 +15,7 @@ row); each column becomes the Arrow type all its non-empty cells share:
 Formulas are read as the values Excel last computed (data_only), as a CSV export holds them; a
 workbook saved by a tool that never computed them has empty cells there. A report's title rows
 above the header (a title, the run's date, blank rows) are skipped as a CSV file's are
-(io._title_lines).
+(io.title_lines).
 """
 
 from __future__ import annotations
@@ -48,15 +48,15 @@ def read_sheet(path: Path, sheet: str | int | None = None) -> pa.Table:
         sheet = str(sheet)
     if isinstance(sheet, int) and not 0 <= sheet < len(names) or isinstance(sheet, str) and sheet not in names:
         raise SynthgenError(f"{path}: no sheet {sheet!r}; set data.sheet to one of {', '.join(map(repr, names))}")
-    from synthgen.io import CSV_NULLS, _title_lines
+    from synthgen.io import CSV_NULLS, title_lines
 
     # the missing-value spellings of a CSV (io.CSV_NULLS: "n/a", "NULL", "?"; "None" stays a level)
     frame = book.parse(sheet, dtype=object, na_values=CSV_NULLS, keep_default_na=False, header=None)
     if frame.empty:
         return pa.table({})
-    # a report's title rows above the header are skipped, as a CSV export's are (io._title_lines)
+    # a report's title rows above the header are skipped, as a CSV export's are (io.title_lines)
     rows = [["" if _empty(v) else _text(v) for v in r] for r in frame.head(200).itertuples(index=False)]
-    top = _title_lines(rows)
+    top = title_lines(rows)
     names = [f"Unnamed: {i}" if _empty(v) else _text(v) for i, v in enumerate(frame.iloc[top])]
     frame = frame.iloc[top + 1 :].reset_index(drop=True)
     frame.columns = names

@@ -241,7 +241,7 @@ def sniff_csv(path: Path, default_delimiter: str = ",") -> CsvDialect:
     guess; the delimiter and quote character from the standard library's csv.Sniffer over whole
     lines (",", ";", tab, "|"), else runs of spaces where every line has the same number of fields
     (_space_separated), else `default_delimiter`; a report's title lines above the header are
-    skipped (_title_lines). A first line
+    skipped (title_lines). A first line
     of numbers, or one that repeats a number, is data, not names (the columns are then column_1,
     column_2, ...)."""
     import codecs
@@ -287,7 +287,7 @@ def sniff_csv(path: Path, default_delimiter: str = ",") -> CsvDialect:
     if spaced:
         delimiter = " "
         quote = "'" if lines and all(f[:1] == f[-1:] == "'" for f in lines[0].split()) else '"'
-    skip = 0 if spaced else _title_lines(list(csv.reader(raw, delimiter=delimiter, quotechar=quote)))
+    skip = 0 if spaced else title_lines(list(csv.reader(raw, delimiter=delimiter, quotechar=quote)))
     first = next(csv.reader((lines if spaced else raw)[skip : skip + 1], delimiter=delimiter, quotechar=quote), [])
     names = tuple(f"column_{i + 1}" for i in range(len(first))) if _numbers_not_names(first) else None
     return CsvDialect(encoding, delimiter, quote, names, spaced, skip)
@@ -296,7 +296,7 @@ def sniff_csv(path: Path, default_delimiter: str = ",") -> CsvDialect:
 TITLE_MAX_LINES = 20  # lines above a header that a report's title, date and blank lines take at most
 
 
-def _title_lines(rows: list[list[str]]) -> int:
+def title_lines(rows: list[list[str]]) -> int:
     """How many lines above the header a report export writes (its title, when it ran, blank lines):
     the leading lines, at most TITLE_MAX_LINES, with fewer than half the filled fields of the lines
     below them (their median over the next 50)."""
