@@ -357,6 +357,9 @@ def _detect_datetime(values, counts) -> dict | None:
         if n == len(sample):
             break
     if best is None or best_n < PARSE_MIN * len(sample):
+        mixed = _two_date_formats(values, counts, best) if best in DATE_FORMATS else None
+        if mixed is not None:
+            return mixed
         best = next((f for f in _guessed_formats(sample) if _parse_dt(sample, f).notna().mean() >= PARSE_MIN), None)
         if best is None:
             return None
@@ -378,6 +381,37 @@ def _detect_datetime(values, counts) -> dict | None:
     if best in TIME_FORMATS:
         codec["time_only"] = True
     return codec
+
+
+MIX_MIN_SHARE = 0.05  # a date column's second format reads at least this share of its rows
+
+
+def _two_date_formats(values, counts, first: str) -> dict | None:
+    """A date column written in two formats (two systems' exports merged: `2024-01-05` beside
+    `01/06/2024`): `first` (the format that reads most rows) and the date format that reads most of
+    the rest, when together they read PARSE_MIN of the rows and the second at least MIX_MIN_SHARE.
+    Each value is read by the first format that reads it, and written back in one of the two by
+    their shares of the rows (format_values): {"format": first, "formats": [first, second],
+    "shares", "write_formats"}."""
+    one = _parse_dt(values, first).notna().to_numpy()
+    rest = values[~one]
+    if not len(rest):
+        return None
+    tried = [(f, _parse_dt(rest, f).notna().to_numpy()) for f in DATE_FORMATS if f != first]
+    second, two = max(tried, key=lambda t: counts[~one][t[1]].sum())
+    total, n1, n2 = counts.sum(), counts[one].sum(), counts[~one][two].sum()
+    if n1 + n2 < PARSE_MIN * total or n2 < MIX_MIN_SHARE * total:
+        return None
+    written = [_unpadded_format(first, values[one]) or first, _unpadded_format(second, rest[two]) or second]
+    return {
+        "type": "datetime",
+        "format": first,
+        "native": "date32[day]",
+        "formats": [first, second],
+        "shares": [round(float(n1 / (n1 + n2)), 6), round(float(n2 / (n1 + n2)), 6)],
+        "write_formats": written,
+        "_ok": int(n1 + n2),
+    }
 
 
 def _guessed_formats(sample, tries: int = 50) -> list[str]:
@@ -599,6 +633,10 @@ def parse(codec: dict, arr) -> pa.ChunkedArray:
         return pa.chunked_array([pa.array(_clock_counts(codec, s), type=pa.int64(), from_pandas=True)])
     if codec["type"] == "datetime":
         d = _parse_dt(s.to_numpy(), codec["format"])
+        for fmt in codec.get("formats", [])[1:]:  # a column in two formats: what the first did not read
+            rest = (d.isna() & s.notna()).to_numpy()
+            if rest.any():
+                d[rest] = _parse_dt(s.to_numpy()[rest], fmt).to_numpy()
         if pa.types.is_date(typ):
             return pa.chunked_array([pa.array(d.dt.date, type=typ, from_pandas=True)])
         return pa.chunked_array(
@@ -635,6 +673,9 @@ def format_values(codec: dict, arr, typ: pa.DataType) -> pa.Array:
         codes, distinct = pd.factorize(s)
         fmt = codec.get("write_format") or codec["format"]
         text = pd.Series(distinct.strftime(fmt), dtype="string")
+        if codec.get("formats"):  # two formats: each date in one, by their shares (the same date alike)
+            second = pd.Series(distinct.strftime(codec["write_formats"][1]), dtype="string")
+            text = text.where(_unit_hash(distinct.asi8) < codec["shares"][0], second)
         if _FRACTION_FREE.search(fmt) and len(distinct) and (distinct.microsecond != 0).any():
             fine = np.asarray(distinct.microsecond != 0)  # a fraction of a second, written as read
             text[fine] = distinct[fine].strftime(with_fraction(fmt))
@@ -654,6 +695,12 @@ def format_values(codec: dict, arr, typ: pa.DataType) -> pa.Array:
         null = np.zeros(len(v), dtype=bool)
     out = pa.array(v, type=pa.large_string(), mask=null if null.any() else None).cast(vt)
     return out.dictionary_encode().cast(typ) if pa.types.is_dictionary(typ) else out
+
+
+def _unit_hash(v: np.ndarray) -> np.ndarray:
+    """int64 values -> a number in [0, 1) each, fixed by the value (a multiplicative hash)."""
+    with np.errstate(over="ignore"):
+        return (v.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) >> np.uint64(11)).astype(np.float64) / 2.0**53
 
 
 def _format_numbers(v: np.ndarray, codec: dict) -> np.ndarray:
