@@ -287,8 +287,11 @@ def sniff_csv(path: Path, default_delimiter: str = ",") -> CsvDialect:
     if spaced:
         delimiter = " "
         quote = "'" if lines and all(f[:1] == f[-1:] == "'" for f in lines[0].split()) else '"'
-    skip = 0 if spaced else title_lines(list(csv.reader(raw, delimiter=delimiter, quotechar=quote)))
-    first = next(csv.reader((lines if spaced else raw)[skip : skip + 1], delimiter=delimiter, quotechar=quote), [])
+    try:
+        skip = 0 if spaced else title_lines(list(csv.reader(raw, delimiter=delimiter, quotechar=quote)))
+        first = next(csv.reader((lines if spaced else raw)[skip : skip + 1], delimiter=delimiter, quotechar=quote), [])
+    except csv.Error:  # a field over the csv module's size limit: the file read as written, from its first line
+        skip, first = 0, []
     names = tuple(f"column_{i + 1}" for i in range(len(first))) if _numbers_not_names(first) else None
     return CsvDialect(encoding, delimiter, quote, names, spaced, skip)
 
