@@ -101,8 +101,8 @@ def read_table(
             f"{path}: cannot read it ({first}); check that the file is a complete, "
             f"rectangular {suffix.lstrip('.')} file"
         ) from None
-    if suffix not in (".parquet", ".pq"):  # an export's blank separator rows (`,,,,,`) hold nothing
-        table = _without_empty_rows(table, str(path))
+    if training and suffix not in (".parquet", ".pq"):  # an export's blank separator rows (`,,,,,`)
+        table = _without_empty_rows(table, str(path))  # (another tool's synthetic rows are scored as they are)
     if max_rows is not None and len(table) > max_rows:
         table = table.slice(0, max_rows)
     validate_table(table, str(path), training)
