@@ -301,12 +301,20 @@ TITLE_MAX_LINES = 20  # lines above a header that a report's title, date and bla
 
 def title_lines(rows: list[list[str]]) -> int:
     """How many lines above the header a report export writes (its title, when it ran, blank lines):
-    the leading lines, at most TITLE_MAX_LINES, with fewer than half the filled fields of the lines
-    below them (their median over the next 50)."""
+    the leading lines, at most TITLE_MAX_LINES, that either fill fewer than half the fields the lines
+    below them fill (their median over the next 50) or leave unnamed a column those lines hold
+    (more than a quarter of them on a wide table): `Exported,2026-01-05,` above three columns. The
+    first column may be unnamed (pandas writes its index so: `,a,b`)."""
     filled = [sum(1 for f in r if f.strip()) for r in rows]
     for i in range(min(TITLE_MAX_LINES, len(rows) - 1) + 1):
-        below = sorted(filled[i + 1 : i + 51])
-        if not below or filled[i] >= below[len(below) // 2] / 2 and filled[i] > 0:
+        below = rows[i + 1 : i + 51]
+        if not below:
+            return i
+        typical = sorted(filled[i + 1 : i + 51])[len(below) // 2]
+        width = max(len(r) for r in below)
+        held = [j for j in range(width) if 2 * sum(1 for r in below if j < len(r) and r[j].strip()) >= len(below)]
+        unnamed = sum(1 for j in held if j > 0 and (j >= len(rows[i]) or not rows[i][j].strip()))
+        if filled[i] > 0 and 2 * filled[i] >= typical and unnamed <= len(held) // 4:
             return i
     return 0
 

@@ -217,6 +217,8 @@ def test_a_report_exports_title_lines_and_blank_rows_are_not_records(tmp_path):
         assert drop_totals_row(t, "report.csv").num_rows == 40
     (tmp_path / "plain.csv").write_text("a,b,c\n1,,\n2,3,\n")  # a first data row with empty fields stays data
     assert read_table(tmp_path / "plain.csv").column("a").to_pylist() == [1, 2]
+    (tmp_path / "index.csv").write_text(",a,b\n0,1,2\n1,3,4\n")  # pandas' index column: unnamed, a header
+    assert read_table(tmp_path / "index.csv").column_names == ["", "a", "b"]
     # a field over the csv module's 128 KiB limit among the lines read for the title (it raised csv.Error)
     (tmp_path / "long.csv").write_text("a,b\n" + "x" * 200_000 + ",1\ny,2\n")
     assert read_table(tmp_path / "long.csv").column("b").to_pylist() == [1, 2]
