@@ -224,6 +224,25 @@ def test_a_report_exports_title_lines_and_blank_rows_are_not_records(tmp_path):
     assert read_table(tmp_path / "long.csv").column("b").to_pylist() == [1, 2]
 
 
+def test_one_off_multi_line_notes_of_a_category_are_written_as_fake_text():
+    """A ticket table's `note`: 7 short notes that repeat and 100 one-off notes of two lines; the
+    one-off ones were levels like any other and came back verbatim (97 of 500 synthetic rows)."""
+    rng = np.random.default_rng(2)
+    notes = [
+        f"Customer {i} called\nabout invoice {1000 + i}" if i % 5 == 0 else f"short note {i % 7}" for i in range(500)
+    ]
+    t = pa.table({"note": notes, "status": rng.choice(["Open", "Closed"], 500)})
+    schema, enc, _ = round_trip(t)
+    assert schema.column("note").kind == "categorical"
+    tokens = np.stack([np.random.default_rng(3).integers(0, k, 3000) for k in enc.layout.cardinalities], axis=1)
+    out = pd.Series(enc.decode(tokens, np.random.default_rng(4)).column("note").to_pylist())
+    one_off = {v for v in notes if "\n" in v}
+    assert not out.isin(one_off).any()  # no real one-off note
+    assert out.str.startswith("short note").mean() > 0.02  # the repeated notes are written as they are
+    fake = out[~out.isin(set(notes))]
+    assert len(fake) > 100 and fake.str.len().between(5, 80).all()
+
+
 def test_latin1_csv_keeps_its_letters(tmp_path):
     names = ["Zoë", "Müller", "Ærø", "café", "Ñandú", "Straße"]
     rows = [f"{names[i % 6]};{i % 7};{'oui' if i % 2 else 'non'}" for i in range(60)]
