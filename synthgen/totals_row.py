@@ -6,7 +6,8 @@ times the typical amount, which stretches the numeric ranges and comes back in a
 row in n. `drop_totals_row` removes the last row, with a one-line warning naming it, when
 - a text cell of it is a totals word (TOTAL_WORDS, case and a trailing ":" ignored) and at least one
   number column's value there equals the sum of that column over the other rows, or
-- with no such word, at least two number columns do and none of its number cells disagrees.
+- with no such word, at least two number columns do and none of its number cells disagrees, or
+- a totals word is its only value (a workbook's label row whose sums were never computed).
 A sum is compared within half a unit of the column's last decimal (rounded totals) and 1e-9 of it.
 Number columns written as text ("1,234.50", "$12") are read with the schema's number codec.
 """
@@ -62,8 +63,17 @@ def drop_totals_row(table: pa.Table, source: str) -> pa.Table:
             agree += 1
         else:
             disagree += 1
-    if not ((word and agree >= 1) or (agree >= 2 and not disagree)):
+    label = word is not None and sum(v is not None for v in lasts.values()) == 1  # "Total" and nothing else
+    if not ((word and agree >= 1) or (agree >= 2 and not disagree) or label):
         return table
+    if label:
+        warnings.warn(
+            f"{source}: its last row holds '{word}' and no other value: a totals label, not a record; "
+            f"it is left out of training and evaluation",
+            UserWarning,
+            stacklevel=2,
+        )
+        return table.slice(0, len(table) - 1)
     said = f"'{word}' and " if word else ""
     warnings.warn(
         f"{source}: its last row ({said}{agree} column(s) equal to the sum of the rows above) is a totals "

@@ -75,3 +75,14 @@ def test_a_totals_row_with_formatted_numbers_is_found_through_their_codec(tmp_pa
     total.to_csv(tmp_path / "sales.csv", index=False)
     with pytest.warns(UserWarning, match=r"'Summe' and 2 column"):
         assert drop_totals_row(read_table(tmp_path / "sales.csv"), "sales.csv").num_rows == len(df)
+
+
+def test_a_totals_label_with_no_other_value_is_left_out():
+    """A workbook's last row `Total` with its sums never computed (empty cells): it stayed a record,
+    a store named `Total` with no units. A row of a real `Total` beside values is no label."""
+    df = sales()
+    t = pa.Table.from_pandas(with_last(df, region="Total"), preserve_index=False)
+    with pytest.warns(UserWarning, match="holds 'Total' and no other value"):
+        assert drop_totals_row(t, "sales.xlsx").num_rows == len(df)
+    kept = pa.Table.from_pandas(with_last(df, region="Total", units=3), preserve_index=False)
+    assert drop_totals_row(kept, "sales.xlsx").num_rows == len(df) + 1
