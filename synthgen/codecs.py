@@ -675,7 +675,10 @@ def format_values(codec: dict, arr, typ: pa.DataType) -> pa.Array:
         text = pd.Series(distinct.strftime(fmt), dtype="string")
         if codec.get("formats"):  # two formats: each date in one, by their shares (the same date alike)
             second = pd.Series(distinct.strftime(codec["write_formats"][1]), dtype="string")
-            text = text.where(_unit_hash(distinct.asi8) < codec["shares"][0], second)
+            from synthgen.streaming import splitmix64
+
+            unit = (splitmix64(distinct.asi8.astype(np.uint64)) >> np.uint64(11)) / 2.0**53  # [0, 1) per date
+            text = text.where(unit < codec["shares"][0], second)
         if _FRACTION_FREE.search(fmt) and len(distinct) and (distinct.microsecond != 0).any():
             fine = np.asarray(distinct.microsecond != 0)  # a fraction of a second, written as read
             text[fine] = distinct[fine].strftime(with_fraction(fmt))
@@ -695,12 +698,6 @@ def format_values(codec: dict, arr, typ: pa.DataType) -> pa.Array:
         null = np.zeros(len(v), dtype=bool)
     out = pa.array(v, type=pa.large_string(), mask=null if null.any() else None).cast(vt)
     return out.dictionary_encode().cast(typ) if pa.types.is_dictionary(typ) else out
-
-
-def _unit_hash(v: np.ndarray) -> np.ndarray:
-    """int64 values -> a number in [0, 1) each, fixed by the value (a multiplicative hash)."""
-    with np.errstate(over="ignore"):
-        return (v.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) >> np.uint64(11)).astype(np.float64) / 2.0**53
 
 
 def _format_numbers(v: np.ndarray, codec: dict) -> np.ndarray:

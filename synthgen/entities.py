@@ -177,17 +177,17 @@ def _attributes(table: pa.Table, kinds: dict[str, str], key: str, codes: np.ndar
     return out
 
 
-def _sequence_shares(table: pa.Table, syn: pd.DataFrame, key: str, codes: np.ndarray, kinds: dict) -> dict:
-    """The real entities' sequence (find_sequence) kept by the synthetic ones: {"order": the share of
-    synthetic entities whose rows keep the real order column's order, "counter": the share whose
-    row counter counts their rows}, each where the real rows have one."""
+def _real_sequence(table: pa.Table, key: str, attributes: list[str], kinds: dict) -> dict:
+    """find_sequence over the real rows of an evaluated table (its numeric and date columns)."""
     numeric = ("datetime", "integer", "continuous")
     native = {c: table.column(c) for c in table.column_names if kinds.get(c) in numeric and c != key}
-    entity = {
-        "column": key,
-        "attributes": _attributes(table, {c: kinds.get(c, "") for c in table.column_names}, key, codes),
-    }
-    seq = find_sequence(table, entity, native, kinds)
+    return find_sequence(table, {"column": key, "attributes": attributes}, native, kinds)
+
+
+def _sequence_shares(syn: pd.DataFrame, key: str, seq: dict) -> dict:
+    """The real entities' sequence (`seq`, find_sequence) kept by the synthetic ones: {"order": the
+    share of synthetic entities whose rows keep the real order column's order, "counter": the share
+    whose row counter counts their rows}, each where the real rows have one."""
     if not (seq["order"] or seq["index"]) or key not in syn.columns:
         return {}
     wanted = [c for c in dict.fromkeys((key, seq["order"], seq["index"])) if c and c in syn.columns]
@@ -205,15 +205,11 @@ def _sequence_shares(table: pa.Table, syn: pd.DataFrame, key: str, codes: np.nda
     return shares
 
 
-def _marks_share(table: pa.Table, syn: pd.DataFrame, key: str, codes: np.ndarray, kinds: dict) -> float | None:
+def _marks_share(table: pa.Table, syn: pd.DataFrame, entity: dict, kinds: dict) -> float | None:
     """The lowest share, over the real entities' marks (find_marks), of synthetic entities with two
     rows or more holding the mark on exactly one row; None where the real rows have none."""
-    numeric = ("datetime", "integer", "continuous")
-    native = {c: table.column(c) for c in table.column_names if kinds.get(c) in numeric and c != key}
-    attributes = _attributes(table, {c: kinds.get(c, "") for c in table.column_names}, key, codes)
-    seq = find_sequence(table, {"column": key, "attributes": attributes}, native, kinds)
-    shares = []
-    for m in find_marks(table, key, kinds, {*attributes, seq["index"], seq["order"]}):
+    key, shares = entity["column"], []
+    for m in find_marks(table, entity, kinds):
         if m["column"] in syn.columns:
             flag = pd.DataFrame({"k": syn[key].to_numpy(), "m": (syn[m["column"]] == m["value"]).to_numpy()})
             g = flag.groupby("k")["m"]
@@ -254,13 +250,15 @@ def find_sequence(table: pa.Table, entity: dict, native: dict[str, pa.ChunkedArr
     return out
 
 
-def find_marks(table: pa.Table, key: str, kinds: dict, skip=()) -> list[dict]:
+def find_marks(table: pa.Table, entity: dict, kinds: dict) -> list[dict]:
     """Two-valued columns one value of which marks exactly one row of each entity: the alternative a
     traveller chose (statsmodels' modechoice: `choice` 1 on one of each traveller's 4 rows), a current
     or primary flag. [{"column", "value": the marking value, "other", "at": "first" | "last" where the
     marked row is the entity's first or last in file order, else None}], each holding in at least
-    MARK_MIN_SHARE of at least MIN_ENTITIES entities with two rows or more; never a null column, the
-    key or a column in `skip` (attributes, the row counter and order)."""
+    MARK_MIN_SHARE of at least MIN_ENTITIES entities with two rows or more; never a null column, nor
+    the `entity`'s key, attributes, row counter ("index") or "order" (find_sequence)."""
+    key = entity["column"]
+    skip = {*entity.get("attributes", ()), entity.get("index"), entity.get("order")}
     rows, key_codes = _grouped(table.column(key))
     if not len(key_codes):
         return []
@@ -495,7 +493,8 @@ def scores(train: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dic
         out[f"fidelity.entity_sizes.{key}"] = fit
         sizes_all.append(fit)
         shares = []
-        for a in _attributes(table, {c: kinds.get(c, "") for c in table.column_names}, key, codes):
+        attributes = _attributes(table, {c: kinds.get(c, "") for c in table.column_names}, key, codes)
+        for a in attributes:
             if a not in syn.columns:
                 continue
             values, _ = pd.factorize(syn[a], use_na_sentinel=False)  # a null is a value of its own
@@ -506,8 +505,9 @@ def scores(train: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dic
         if shares:
             out[f"fidelity.entity_attributes.{key}"] = min(shares)
             attrs_all.append(min(shares))
-        parts = _sequence_shares(table, syn, key, codes, kinds)
-        marked = _marks_share(table, syn, key, codes, kinds)
+        seq = _real_sequence(table, key, attributes, kinds)  # once for the sequence and the marks
+        parts = _sequence_shares(syn, key, seq)
+        marked = _marks_share(table, syn, {"column": key, "attributes": attributes, **seq}, kinds)
         for part, share in {**parts, **({"marks": marked} if marked is not None else {})}.items():
             out[f"fidelity.entity_{part}.{key}"] = share
             sequence_all.setdefault(part, []).append(share)

@@ -264,8 +264,7 @@ def infer_schema(
     if found:  # how its rows follow one another: a date order, a row counter (written in that order)
         found.update(entities.find_sequence(table, found, native, {c.name: c.kind for c in cols}))
         # a flag on exactly one of each entity's rows (the alternative chosen, the current row)
-        taken = {*found["attributes"], found.get("index"), found.get("order")}
-        found["marks"] = entities.find_marks(table, found["column"], {c.name: c.kind for c in cols}, taken)
+        found["marks"] = entities.find_marks(table, found, {c.name: c.kind for c in cols})
     if found:  # an entity's birth date is one of its attributes: modelled, its rows' ages counted from it
         moved = [a for a in ages if a["born"] in found["attributes"] and a.get("at")]
         ages = [a for a in ages if a not in moved]

@@ -66,18 +66,14 @@ def drop_totals_row(table: pa.Table, source: str) -> pa.Table:
     label = word is not None and sum(v is not None for v in lasts.values()) == 1  # "Total" and nothing else
     if not ((word and agree >= 1) or (agree >= 2 and not disagree) or label):
         return table
-    if label:
-        warnings.warn(
-            f"{source}: its last row holds '{word}' and no other value: a totals label, not a record; "
-            f"it is left out of training and evaluation",
-            UserWarning,
-            stacklevel=2,
-        )
-        return table.slice(0, len(table) - 1)
     said = f"'{word}' and " if word else ""
+    what = (
+        f"holds '{word}' and no other value: a totals label"
+        if label
+        else f"({said}{agree} column(s) equal to the sum of the rows above) is a totals row"
+    )
     warnings.warn(
-        f"{source}: its last row ({said}{agree} column(s) equal to the sum of the rows above) is a totals "
-        f"row, not a record; it is left out of training and evaluation",
+        f"{source}: its last row {what}, not a record; it is left out of training and evaluation",
         UserWarning,
         stacklevel=2,
     )

@@ -476,11 +476,10 @@ class TabularEncoder:
         if not len(rows):
             return arr
         first, last = pii.fake_people(len(rows), rng)
-        values = np.array(
-            arr.cast(pa.string()).to_pylist() if pa.types.is_dictionary(arr.type) else arr.to_pylist(), dtype=object
-        )
-        values[rows] = pii.fake_column("text", {"lengths": spec[1]}, first, last, rng)
-        out = pa.array(values, type=pa.string())
+        mask = np.zeros(len(idx), dtype=bool)
+        mask[rows] = True
+        fake = pa.array(pii.fake_column("text", {"lengths": spec[1]}, first, last, rng), type=pa.string())
+        out = pc.replace_with_mask(arr.cast(pa.string()), pa.array(mask), fake)  # those rows only, in order
         return out.dictionary_encode().cast(arr.type) if pa.types.is_dictionary(arr.type) else out.cast(arr.type)
 
     def _to_arrow(self, col: ColumnSchema, decoded, typ: pa.DataType, natives: dict | None = None) -> pa.Array:

@@ -86,8 +86,7 @@ def evaluate_tables(
     """Score `synthetic` against the real `train` it imitates and the real `holdout` it never
     saw. Returns a flat {key: number} dict; see the module docstring for the key groups."""
     config = config or EvalConfig()
-    if set(kinds) <= set(train.columns):  # else prepare_tables says which column is missing
-        train, holdout, synthetic = dates_read([train, holdout, synthetic], kinds)  # text dates in the real format
+    train, holdout, synthetic = dates_read([train, holdout, synthetic], kinds)  # text dates in the real format
     p = prepare_tables(train, holdout, synthetic, kinds, config)
     out: dict = {"rows.train": len(p.train), "rows.holdout": len(p.holdout), "rows.synthetic": len(p.synthetic)}
 
