@@ -173,10 +173,12 @@ def _table_input(data, where: Path, name: str, what: str) -> str:
 
 
 def _data_overrides(data, holdout, target, sensitive, columns, name, input_dir: Path) -> dict:
+    from synthgen.compressed import table_stem  # tips.csv.gz -> tips
+
     out = {
         "data": "file",
         "data.path": _table_input(data, input_dir, "data", "data"),
-        "data.name": name or (Path(data).stem if isinstance(data, (str, Path)) else "dataframe"),
+        "data.name": name or (table_stem(data) if isinstance(data, (str, Path)) else "dataframe"),
         "data.target": target,
         "data.sensitive": list(sensitive or []),
     }

@@ -19,8 +19,11 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from synthgen import excel
+from synthgen import compressed, excel, stats_files
 from synthgen.errors import SynthgenError
+
+TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".data", ".dat")  # .data, .dat: UCI's and older tools' text tables
+FILE_TYPES = ".parquet, .csv (also .csv.gz, .zip, ...), .xlsx, .jsonl, .dta, .sav or .sas7bdat"
 
 
 def _supported(t: pa.DataType) -> bool:
@@ -49,9 +52,10 @@ def read_table(
     training: bool = True,
     sheet: str | int | None = None,
 ) -> pa.Table:
-    """Read a Parquet, CSV or Excel file into Arrow and validate it for training (`training=False`:
-    for other tables, e.g. condition rows, which may have one row or an all-null column). `sheet`:
-    an Excel workbook's sheet (synthgen/excel.py), its first by default.
+    """Read a Parquet, CSV, Excel, JSON, Stata, SPSS or SAS file (synthgen/stats_files.py), or a CSV or
+    JSON file compressed (synthgen/compressed.py), into Arrow and validate it for training
+    (`training=False`: for other tables, e.g. condition rows, which may have one row or an all-null
+    column). `sheet`: an Excel workbook's sheet (synthgen/excel.py), its first by default.
 
     Float NaN is read as null (pandas writes missing numbers either way), and string views as
     large strings; every other type is kept as it is in the file. `key` is the setting named when
@@ -61,16 +65,19 @@ def read_table(
     if max_rows is not None and (isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 2):
         raise SynthgenError(f"data.max_rows={max_rows!r} must be a whole number of at least 2 (or null for all rows)")
     if not path.exists():
-        raise SynthgenError(
-            f"input file not found: {path}; set {key} to an existing .parquet, .csv, .xlsx or .jsonl file"
-        )
-    suffix = path.suffix.lower()
+        raise SynthgenError(f"input file not found: {path}; set {key} to an existing {FILE_TYPES} file")
+    suffix = compressed.table_suffix(path)  # a compressed file's table: data.csv.gz is a CSV file
     encoding = None
     try:
+        if compressed.compression(path) and suffix not in (*TEXT_SUFFIXES, *JSON_SUFFIXES):
+            raise SynthgenError(
+                f"{path}: a compressed {suffix or 'file without a type'}; only CSV and JSON tables are read "
+                f"compressed: decompress it (Parquet and Excel files compress their contents themselves)"
+            )
         if suffix in (".parquet", ".pq"):
             _check_names(pq.read_schema(path).names, str(path))  # the reader fails obscurely on duplicates
             table = pq.read_table(path)
-        elif suffix in (".csv", ".tsv", ".txt", ".data", ".dat"):  # .data, .dat: UCI's and older tools' text tables
+        elif suffix in TEXT_SUFFIXES:
             dialect = sniff_csv(path, "\t" if suffix == ".tsv" else ",")
             encoding = dialect.encoding
             ropts, popts = dialect.options()
@@ -87,11 +94,13 @@ def read_table(
         elif suffix in JSON_SUFFIXES:
             table = read_json_records(path)
             _check_names(table.column_names, str(path))
+        elif suffix in stats_files.SUFFIXES:
+            table = stats_files.read_stats_file(path, max_rows)
         else:
-            raise SynthgenError(f"{path}: unsupported file type '{suffix}'; use .parquet, .csv, .xlsx or .jsonl")
+            raise SynthgenError(f"{path}: unsupported file type '{suffix}'; use a {FILE_TYPES} file")
     except SynthgenError:
         raise
-    except (pa.ArrowException, OSError, UnicodeError) as e:
+    except (pa.ArrowException, OSError, UnicodeError, *compressed.ERRORS) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         if isinstance(e, UnicodeError) or "utf8" in first.lower().replace("-", ""):
             raise SynthgenError(
@@ -101,7 +110,7 @@ def read_table(
             f"{path}: cannot read it ({first}); check that the file is a complete, "
             f"rectangular {suffix.lstrip('.')} file"
         ) from None
-    if training and suffix not in (".parquet", ".pq"):  # an export's blank separator rows (`,,,,,`)
+    if training and suffix in (*TEXT_SUFFIXES, *excel.SUFFIXES, *JSON_SUFFIXES):  # an export's blank rows (`,,,,`)
         table = _without_empty_rows(table, str(path))  # (another tool's synthetic rows are scored as they are)
     if max_rows is not None and len(table) > max_rows:
         table = table.slice(0, max_rows)
@@ -134,17 +143,19 @@ def read_json_records(path: Path) -> pa.Table:
     ("address.city"); values are typed as pyarrow's JSON reader types them (ISO timestamps included)."""
     import pyarrow.json as pajson
 
-    head = path.read_bytes()[:4096].lstrip()
+    head = compressed.read_head(path, 4096).lstrip()
     if head.startswith(b"["):  # one array of records: pandas reads it, Arrow types the columns
         import pandas as pd
 
         try:
-            frame = pd.read_json(path, orient="records", convert_dates=False, dtype=False)
+            text = io.BytesIO(compressed.read_all(path))
+            frame = pd.read_json(text, orient="records", convert_dates=False, dtype=False)
         except ValueError as e:
             raise SynthgenError(f"{path}: cannot read it as a JSON array of records ({e})") from None
         table = pa.Table.from_pandas(frame, preserve_index=False)
     else:
-        table = pajson.read_json(path)
+        with compressed.open_binary(path) as f:
+            table = pajson.read_json(f)
     while any(pa.types.is_struct(f.type) for f in table.schema):  # {"address": {"city": ...}} -> address.city
         table = table.flatten()
     return table
@@ -194,8 +205,7 @@ def columns_kept_as_text(source, table: pa.Table, ropts, popts) -> dict[str, pa.
 def csv_text_columns(path, dialect: CsvDialect) -> list[str]:
     """columns_kept_as_text judged on the first MiB of a CSV file (the streamed prepare, which types
     a large file from its first block)."""
-    with open(path, "rb") as f:
-        head = f.read(_SNIFF_BYTES)
+    head = compressed.read_head(path, _SNIFF_BYTES)
     if len(head) == _SNIFF_BYTES:
         head = head[: head.rfind(b"\n") + 1]  # whole lines only
     ropts, popts = dialect.options()
@@ -230,8 +240,8 @@ class CsvDialect:
     def source(self, path: Path):
         """A callable that opens the file for reading (pyarrow reads it again for kept text)."""
         if not self.spaced:
-            return lambda: path
-        text = path.read_bytes().decode(self.encoding)
+            return (lambda: compressed.open_binary(path)) if compressed.compression(path) else (lambda: path)
+        text = compressed.read_all(path).decode(self.encoding)
         one = "\n".join(" ".join(line.split()) for line in text.splitlines() if line.strip()).encode(self.encoding)
         return lambda: io.BytesIO(one)
 
@@ -249,8 +259,7 @@ def sniff_csv(path: Path, default_delimiter: str = ",") -> CsvDialect:
 
     from charset_normalizer import from_bytes
 
-    with open(path, "rb") as f:
-        head = f.read(_SNIFF_BYTES)
+    head = compressed.read_head(path, _SNIFF_BYTES)
     boms = [(codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")]
     encoding = next((enc for bom, enc in boms if head.startswith(bom)), None)
     if encoding is None:

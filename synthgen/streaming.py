@@ -42,7 +42,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from synthgen import excel
+from synthgen import compressed, excel, stats_files
 from synthgen.errors import SynthgenError
 from synthgen.io import (
     JSON_SUFFIXES,
@@ -101,9 +101,12 @@ def wants_streaming(cfg) -> bool:
     p = str(data.path)
     if glob.has_magic(p) or Path(p).is_dir():
         return True
-    if Path(p).suffix.lower() in (*excel.SUFFIXES, *JSON_SUFFIXES):  # read whole (synthgen/io.py)
+    if not Path(p).is_file():
         return False
-    return Path(p).is_file() and Path(p).stat().st_size > int(cfg.stream.auto_bytes)
+    whole = (*excel.SUFFIXES, *JSON_SUFFIXES, *stats_files.SUFFIXES)
+    if compressed.table_suffix(p) in whole or not compressed.streamable(p):  # read whole (synthgen/io.py)
+        return False
+    return compressed.size_hint(p) > int(cfg.stream.auto_bytes)
 
 
 @dataclass
@@ -240,16 +243,18 @@ def stream_source(cfg, key: str = "data.path", path=None) -> Source:
         files = [p]
     else:
         raise SynthgenError(f"input not found: {p}; set {key} to a .parquet/.csv file, a folder or a glob")
-    kinds = {_SUFFIX.get(Path(f).suffix.lower()) for f in files}
     if not files:
         raise SynthgenError(f"{p}: no files there; set {key} to a folder or glob of .parquet or .csv files")
-    if None in kinds or len(kinds) > 1:
-        odd = next(
-            f
-            for f in files
-            if _SUFFIX.get(Path(f).suffix.lower()) != _SUFFIX.get(Path(files[0]).suffix.lower())
-            or _SUFFIX.get(Path(f).suffix.lower()) is None
+    whole = next((f for f in files if not compressed.streamable(f)), None)
+    if whole is not None:
+        raise SynthgenError(
+            f"{whole}: a {compressed.compression(whole)} file is read whole, not streamed; decompress it "
+            f"(gzip, bz2 and zstd files stream), or set stream.enabled=false for one file that fits in memory"
         )
+    kind = {f: _SUFFIX.get(compressed.table_suffix(f)) for f in files}  # data.csv.gz is a CSV file
+    kinds = set(kind.values())
+    if None in kinds or len(kinds) > 1:
+        odd = next(f for f in files if kind[f] != kind[files[0]] or kind[f] is None)
         raise SynthgenError(f"{p}: mixes file types ({Path(odd).name}); point {key} at .parquet or .csv files only")
     return Source(p, "dataset", files, kinds.pop())
 

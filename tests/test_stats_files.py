@@ -1,0 +1,117 @@
+"""Stata, SPSS and SAS files as input (synthgen/stats_files.py), written here with pyreadstat as the
+packages write them: value labels, 32-bit floats, dates, and the packages' missing values."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pyreadstat
+import pytest
+
+from synthgen import pipeline
+from synthgen.config import load_config
+from synthgen.errors import SynthgenError
+from synthgen.io import read_table
+from synthgen.schema import infer_schema
+from tests.conftest import tiny_overrides
+
+N = 200
+
+
+def survey() -> tuple[pd.DataFrame, dict]:
+    """A survey as a statistics package holds it: coded answers with value labels, an age whose code
+    99 alone is labelled ("refused"), a 32-bit income, dates and timestamps, and missing values."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "sex": rng.choice([1.0, 2.0], N),
+            "age": np.where(rng.random(N) < 0.1, 99.0, rng.integers(18, 90, N)),
+            "income": np.round(rng.gamma(2, 900, N), 1).astype(np.float32),
+            "town": rng.choice(["Oslo", "Rome", ""], N),  # "" is how Stata and SPSS store a missing string
+            "born": [dt.date(1950, 1, 1) + dt.timedelta(days=int(d)) for d in rng.integers(0, 20000, N)],
+            "seen": [dt.datetime(2024, 1, 1, 8) + dt.timedelta(minutes=int(m)) for m in rng.integers(0, 90000, N)],
+        }
+    )
+    frame.loc[3, "sex"] = np.nan
+    labels = {"sex": {1: "male", 2: "female"}, "age": {99: "refused"}}
+    return frame, labels
+
+
+def check_survey(t: pa.Table, frame: pd.DataFrame) -> None:
+    assert t.column_names == list(frame.columns) and t.num_rows == N
+    sex = t.column("sex").to_pylist()
+    assert set(sex) == {"male", "female", None} and sex[3] is None  # every code labelled: its labels
+    assert sex.count("female") == int((frame.sex == 2).sum())
+    assert t.column("age").to_pylist() == frame.age.tolist()  # one code labelled: the numbers, 99 among them
+    assert t.schema.field("town").type == pa.string()
+    assert t.column("town").null_count == int((frame.town == "").sum()) > 0  # "" is missing
+    assert t.schema.field("born").type == pa.date32() and t.column("born").to_pylist() == frame.born.tolist()
+    assert pa.types.is_timestamp(t.schema.field("seen").type)
+    assert t.column("seen").to_pylist()[:3] == frame.seen.tolist()[:3]
+
+
+def write_stata(frame: pd.DataFrame, path, labels: dict) -> None:
+    """As Stata stores it: 32-bit floats as `float`, dates as %td, timestamps as %tc (pandas' writer)."""
+    frame = frame.assign(born=pd.to_datetime(frame.born))
+    dates = {"born": "td", "seen": "tc"}
+    frame.to_stata(path, write_index=False, convert_dates=dates, value_labels=labels, version=118)
+
+
+def test_a_stata_file_reads_with_its_labels_dates_floats_and_missing_values(tmp_path):
+    frame, labels = survey()
+    path = tmp_path / "survey.dta"
+    write_stata(frame, path, labels)
+    t = read_table(path)
+    check_survey(t, frame)
+    assert t.schema.field("income").type == pa.float32()  # stored in 32 bits: kept so
+    income = next(c for c in infer_schema(t).columns if c.name == "income")
+    assert income.decimals == 1  # 1271.8, not 1271.800048828125: its written decimals
+
+
+def test_an_spss_file_reads_with_its_labels_dates_and_missing_values(tmp_path):
+    frame, labels = survey()
+    path = tmp_path / "survey.sav"
+    pyreadstat.write_sav(frame, str(path), variable_value_labels=labels)
+    check_survey(read_table(path), frame)
+
+
+def test_a_sas_transport_file_reads_with_its_dates(tmp_path):
+    frame, _ = survey()
+    path = tmp_path / "survey.xpt"
+    pyreadstat.write_xport(frame.drop(columns=["seen"]), str(path))
+    t = read_table(path)
+    assert t.column("sex").to_pylist()[:3] == frame.sex.tolist()[:3]  # no labels in a transport file: codes
+    assert t.column("born").to_pylist() == frame.born.tolist() and t.column("town").null_count > 0
+
+
+def test_spss_user_missing_codes_read_as_nulls(tmp_path):
+    frame, labels = survey()
+    path = tmp_path / "survey.sav"
+    pyreadstat.write_sav(frame, str(path), variable_value_labels=labels, missing_ranges={"age": [99]})
+    age = read_table(path).column("age").to_pylist()
+    assert age.count(None) == int((frame.age == 99).sum()) > 0 and 99 not in age
+
+
+def test_a_stata_file_is_prepared_with_its_labels_as_categories(tmp_path):
+    frame, labels = survey()
+    path = tmp_path / "survey.dta"
+    write_stata(frame, path, labels)
+    paths = pipeline.prepare(load_config(tiny_overrides(tmp_path, "data=file", f"data.path={path}")))
+    train, holdout = pq.read_table(paths.train_table), pq.read_table(paths.holdout_table)
+    assert train.num_rows + holdout.num_rows == N
+    kinds = {c.name: c.kind for c in infer_schema(train).columns}
+    assert kinds["sex"] == "categorical" and kinds["age"] == "integer" and kinds["born"] == "datetime"
+
+
+@pytest.mark.parametrize("suffix, package", [(".dta", "Stata"), (".sav", "SPSS"), (".sas7bdat", "SAS")])
+def test_a_broken_statistics_file_is_refused_in_one_line(tmp_path, suffix, package):
+    path = tmp_path / f"broken{suffix}"
+    path.write_bytes(b"not a data file" * 20)
+    with pytest.raises(SynthgenError) as e:
+        read_table(path)
+    message = str(e.value)
+    assert f"cannot read it as a {package} file" in message and str(path) in message and "\n" not in message
