@@ -76,7 +76,8 @@ def read_table(
             )
         if suffix in (".parquet", ".pq"):
             _check_names(pq.read_schema(path).names, str(path))  # the reader fails obscurely on duplicates
-            table = pq.read_table(path)
+            table = flat_structs(pq.read_table(path))
+            _check_names(table.column_names, str(path))
         elif suffix in TEXT_SUFFIXES:
             dialect = sniff_csv(path, "\t" if suffix == ".tsv" else ",")
             encoding = dialect.encoding
@@ -156,9 +157,22 @@ def read_json_records(path: Path) -> pa.Table:
     else:
         with compressed.open_binary(path) as f:
             table = pajson.read_json(f)
-    while any(pa.types.is_struct(f.type) for f in table.schema):  # {"address": {"city": ...}} -> address.city
-        table = table.flatten()
-    return table
+    return flat_structs(table)
+
+
+def flat_structs(table):
+    """A table (or record batch) with each struct column replaced by its fields, named by their path:
+    {"address": {"city": ...}} -> address.city (JSON's nested objects, Spark's and BigQuery's Parquet
+    structs). The columns are written back flat."""
+    if not any(pa.types.is_struct(f.type) for f in table.schema):
+        return table
+    batch = isinstance(table, pa.RecordBatch)
+    out = pa.Table.from_batches([table]) if batch else table
+    while any(pa.types.is_struct(f.type) for f in out.schema):
+        out = out.flatten()
+    if not batch:
+        return out
+    return pa.RecordBatch.from_arrays([c.combine_chunks() for c in out.columns], names=out.column_names)
 
 
 _SNIFF_BYTES = 1 << 20  # encoding and delimiter are judged on the first MiB

@@ -52,3 +52,22 @@ def test_a_json_file_that_is_no_array_of_records_is_refused_in_one_line(tmp_path
     with pytest.raises(SynthgenError) as e:
         read_table(path)
     assert "cannot read it as a JSON array of records" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_parquet_structs_are_read_as_dotted_columns_whole_and_streamed(tmp_path):
+    """A Spark or BigQuery export's struct columns, as JSON's nested objects: one column per field."""
+    rows = records(300)
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    table = pa.Table.from_pylist(rows)
+    assert pa.types.is_struct(table.schema.field("address").type)
+    for i in range(3):
+        pq.write_table(table.slice(i * 100, 100), folder / f"p{i}.parquet")
+    whole = read_table(folder / "p0.parquet")
+    assert whole.column_names == ["user_id", "at", "amount", "ok", "address.city", "address.geo.lat", "note"]
+    assert whole.column("address.geo.lat").to_pylist()[:2] == [41.9, 59.9]
+    cfg = load_config(tiny_overrides(tmp_path, "data=file", f"data.path={folder}", "stream.enabled=true"))
+    paths = prepare(cfg)
+    streamed = pq.read_table(paths.train_table)
+    assert streamed.column_names == whole.column_names
+    assert streamed.num_rows + pq.read_table(paths.holdout_table).num_rows == 300
