@@ -1,5 +1,6 @@
-"""One more copy of a synthetic table as a single CSV or Excel file (`generate.export`), for the
-people who brought a spreadsheet and open the result in one.
+"""One more copy of a synthetic table as a single CSV, Excel, Stata or SPSS file (`generate.export`),
+for the people who brought a spreadsheet or a statistics package's file and open the result there
+(Stata and SPSS: synthgen/stats_export.py).
 
 The Parquet shards and their manifest stay the output (typed, hashed, what evaluate reads); the
 export is written beside the folder, `<folder>.csv` or `<folder>.xlsx`, from the shards in the
@@ -23,7 +24,7 @@ import pyarrow.parquet as pq
 
 from synthgen.errors import SynthgenError
 
-FORMATS = ("csv", "xlsx")
+FORMATS = ("csv", "xlsx", "dta", "sav")
 EXCEL_MAX_ROWS = 1_048_575  # a sheet's 1,048,576 rows, one of them the header
 
 
@@ -32,7 +33,7 @@ def check_format(fmt) -> str | None:
     if fmt in (None, "", False):
         return None
     if fmt not in FORMATS:
-        raise SynthgenError(f"generate.export={fmt!r} is not a format; use csv, xlsx or null (Parquet only)")
+        raise SynthgenError(f"generate.export={fmt!r} is not a format; use csv, xlsx, dta, sav or null (Parquet only)")
     return fmt
 
 
@@ -52,8 +53,12 @@ def export_table(folder: Path, fmt: str) -> Path:
     try:
         if fmt == "csv":
             _write_csv(shards, partial)
-        else:
+        elif fmt == "xlsx":
             _write_xlsx(shards, partial)
+        else:
+            from synthgen.stats_export import write_stats_file
+
+            write_stats_file(shards, partial, fmt)
         os.replace(partial, final)
     finally:
         partial.unlink(missing_ok=True)

@@ -11,12 +11,14 @@ What the packages store beside the numbers is kept where it says what a value is
   written (5.8, not 5.800000190734863);
 - the packages' missing values (Stata's . and .a-.z, SPSS's user-defined missing codes, SAS's .)
   and Stata's and SPSS's empty strings as nulls.
-Variable labels and display formats are not carried to the output, which is Parquet like every
-other input's.
+The output is Parquet like every other input's; a labelled column keeps its labels in its field
+metadata (VALUE_LABELS), and `generate.export=dta` or `sav` writes the table back as a Stata or
+SPSS file with them (synthgen/export.py). Variable labels and display formats are not carried.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -51,17 +53,22 @@ def read_stats_file(path: Path, max_rows: int | None = None) -> pa.Table:
         ) from None
     labels = getattr(meta, "variable_value_labels", None) or {}
     stored = getattr(meta, "readstat_variable_types", None) or {}
+    coded = {}  # column -> its value labels, where the column is read as its labels
     for name in frame.columns:
         col = frame[name]
         if name in labels:
-            frame[name] = _labelled(col, labels[name])
+            read = _labelled(col, labels[name])
+            if read is not col:
+                frame[name], coded[name] = read, labels[name]
         elif col.dtype == object and col.map(lambda v: isinstance(v, str)).any():
             frame[name] = col.mask(col == "")  # Stata and SPSS write a missing string as ""
         elif stored.get(name) == "float" and col.dtype.kind == "f":
             # stored in 32 bits (Stata's `float`): kept so, else 5.8 reads as 5.800000190734863 and its
             # decimals are lost (the schema reads a float32 column's decimals from its float32 values)
             frame[name] = col.astype("float32")
-    return pa.Table.from_pandas(frame, preserve_index=False)
+    table = pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
+    fields = [_with_value_labels(f, coded[f.name]) if f.name in coded else f for f in table.schema]
+    return table.cast(pa.schema(fields))
 
 
 def _labelled(col: pd.Series, labels: dict) -> pd.Series:
@@ -70,3 +77,20 @@ def _labelled(col: pd.Series, labels: dict) -> pd.Series:
     if not len(values) or not values.isin(list(labels)).all():
         return col
     return col.map(labels).astype(object).where(col.notna(), None)
+
+
+# The field metadata key under which a column read as its labels keeps them, [[code, label], ...]
+# in code order: the synthetic Parquet carries it (prepare, encode and the writer keep a field's
+# metadata), and generate.export=dta / sav writes the codes back with their labels (synthgen/export.py).
+VALUE_LABELS = b"synthgen.value_labels"
+
+
+def _with_value_labels(field: pa.Field, labels: dict) -> pa.Field:
+    pairs = sorted((int(c) if float(c).is_integer() else float(c), str(v)) for c, v in labels.items())
+    return field.with_metadata({**(field.metadata or {}), VALUE_LABELS: json.dumps(pairs).encode()})
+
+
+def value_labels(field: pa.Field) -> list | None:
+    """[[code, label], ...] a column was read from (VALUE_LABELS), or None."""
+    raw = (field.metadata or {}).get(VALUE_LABELS)
+    return json.loads(raw) if raw else None

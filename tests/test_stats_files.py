@@ -115,3 +115,46 @@ def test_a_broken_statistics_file_is_refused_in_one_line(tmp_path, suffix, packa
         read_table(path)
     message = str(e.value)
     assert f"cannot read it as a {package} file" in message and str(path) in message and "\n" not in message
+
+
+@pytest.mark.parametrize("fmt", ["dta", "sav"])
+def test_a_survey_comes_back_coded_and_labelled_as_it_went_in(tmp_path, fmt):
+    """Read from Stata, trained, generated with generate.export=dta / sav: the labelled column is
+    written as its codes with its labels, dates as dates, the other columns under their names."""
+    frame, labels = survey()
+    path = tmp_path / "survey.dta"
+    write_stata(frame, path, labels)
+    cfg = load_config(tiny_overrides(tmp_path, "data=file", f"data.path={path}", f"generate.export={fmt}"))
+    for stage in ("prepare", "encode", "train", "generate"):
+        paths = getattr(pipeline, stage)(cfg)
+    synthetic = pq.read_table(paths.synthetic)
+    read = pyreadstat.read_dta if fmt == "dta" else pyreadstat.read_sav
+    back, meta = read(str(paths.synthetic.with_name(f"synthetic.{fmt}")))
+    assert list(back.columns) == list(frame.columns) and len(back) == synthetic.num_rows
+    assert {int(k): v for k, v in meta.variable_value_labels["sex"].items()} == labels["sex"]
+    assert "age" not in meta.variable_value_labels  # its numbers were kept, not its labels
+    codes = {"male": 1, "female": 2, None: None}
+    want = [codes[v] for v in synthetic.column("sex").to_pylist()]
+    assert [None if v != v else int(v) for v in back.sex] == want
+    assert back.born.map(type).isin([dt.date, type(pd.NaT), float]).all()  # dates, missing ones NaN
+    assert pd.Series(back.born.dropna().tolist()).equals(pd.Series(synthetic.column("born").drop_null().to_pylist()))
+
+
+def test_names_the_packages_refuse_are_written_in_their_form_with_a_warning(tmp_path):
+    from synthgen.stats_export import package_names, write_stats_file
+
+    assert package_names(["my col", "2nd", "_x", "a" * 40, "My_col", "ok"]) == [
+        "my_col",
+        "v2nd",
+        "v_x",
+        "a" * 32,
+        "My_col_2",  # SPSS names ignore case: the second my_col is numbered
+        "ok",
+    ]
+    shard = tmp_path / "part-000000.parquet"
+    pq.write_table(pa.table({"my col": [1.5, None], "when": pa.array([dt.time(9, 30), None])}), shard)
+    with pytest.warns(UserWarning, match=r"'my col' -> my_col"):
+        write_stats_file([shard], tmp_path / "out.dta", "dta")
+    back, meta = pyreadstat.read_dta(str(tmp_path / "out.dta"))
+    assert list(back.columns) == ["my_col", "when"] and meta.column_names_to_labels["my_col"] == "my col"
+    assert back.when.tolist() == ["09:30:00", ""]  # a time of day as text (Stata's missing text is "")
