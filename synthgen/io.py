@@ -22,7 +22,8 @@ import pyarrow.parquet as pq
 from synthgen import compressed, excel, stats_files
 from synthgen.errors import SynthgenError
 
-TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".data", ".dat")  # .data, .dat: UCI's and older tools' text tables
+# .data, .dat: UCI's and older tools' text tables; .tab: tab-separated (Dataverse's downloads)
+TEXT_SUFFIXES = (".csv", ".tsv", ".tab", ".txt", ".data", ".dat")
 FILE_TYPES = ".parquet, .csv (also .csv.gz, .zip, ...), .xlsx, .jsonl, .dta, .sav or .sas7bdat"
 
 
@@ -79,7 +80,7 @@ def read_table(
             table = flat_structs(pq.read_table(path))
             _check_names(table.column_names, str(path))
         elif suffix in TEXT_SUFFIXES:
-            dialect = sniff_csv(path, "\t" if suffix == ".tsv" else ",")
+            dialect = sniff_csv(path, "\t" if suffix in (".tsv", ".tab") else ",")
             encoding = dialect.encoding
             ropts, popts = dialect.options()
             source = dialect.source(path)  # the file, or its lines with runs of spaces made one

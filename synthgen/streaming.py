@@ -223,7 +223,7 @@ def _sql_batches(sql: str, batch_rows: int):
         con.close()
 
 
-_SUFFIX = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "tsv", ".txt": "csv"}
+_SUFFIX = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".txt": "csv"}
 
 
 def stream_source(cfg, key: str = "data.path", path=None) -> Source:

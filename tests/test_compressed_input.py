@@ -157,3 +157,11 @@ def _zip(path, members: dict):
     with zipfile.ZipFile(path, "w") as z:
         for name, data in members.items():
             z.writestr(name, data)
+
+
+def test_a_gzipped_tab_file_reads_tab_separated(tmp_path):
+    """Dataverse's downloads: `.tab` files, tab-separated, whose text holds commas."""
+    text = b"city\tpop\nNew York, NY\t8336817\nLos Angeles, CA\t3979576\nChicago, IL\t2693976\n"
+    t = read_table(compress(text, tmp_path / "cities.tab.gz", ".gz"))
+    assert t.column_names == ["city", "pop"] and t.column("city").to_pylist()[0] == "New York, NY"
+    assert t.column("pop").to_pylist() == [8336817, 3979576, 2693976]
