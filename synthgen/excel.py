@@ -1,8 +1,10 @@
-"""An Excel workbook's sheet (.xlsx, .xlsm) as an Arrow table, typed as its cells are.
+"""A workbook's sheet (Excel's .xlsx, .xlsm, .xls, .xlsb; OpenDocument's .ods) as an Arrow table,
+typed as its cells are.
 
 Cells holding a CSV's missing-value spellings (io.CSV_NULLS) and blank cells are nulls.
-openpyxl reads the cells' own types (pandas.read_excel, dtype=object, keeps them and the header
-row); each column becomes the Arrow type all its non-empty cells share:
+openpyxl (.xlsx, .xlsm) or calamine (the others) reads the cells' own types (pandas.read_excel,
+dtype=object, keeps them and the header row); each column becomes the Arrow type all its non-empty
+cells share:
 
     numbers          -> int64 when every one is whole and written without a decimal, else float64
     dates            -> date32 when every one is at midnight (a date cell), else timestamp[us]
@@ -28,26 +30,32 @@ import pyarrow as pa
 
 from synthgen.errors import SynthgenError
 
-SUFFIXES = (".xlsx", ".xlsm")
+# pandas' reader per file type (engine, its module, its package): openpyxl for today's workbooks;
+# calamine (Rust) for Excel 97-2003's .xls, binary .xlsb and OpenDocument's .ods (LibreOffice's)
+OPENPYXL, CALAMINE = ("openpyxl", "openpyxl", "openpyxl"), ("calamine", "python_calamine", "python-calamine")
+ENGINES = {".xlsx": OPENPYXL, ".xlsm": OPENPYXL, ".xls": CALAMINE, ".xlsb": CALAMINE, ".ods": CALAMINE}
+SUFFIXES = tuple(ENGINES)
 
 
 def read_sheet(path: Path, sheet: str | int | None = None) -> pa.Table:
     """The sheet `sheet` (its name, or its 0-based position; None: the first) of the workbook."""
+    engine, module, package = ENGINES[path.suffix.lower()]
     try:
-        import openpyxl  # noqa: F401  (pandas' engine; a clear message where it is missing)
+        __import__(module)  # pandas' engine; a clear message where it is missing
     except ImportError:
-        raise SynthgenError(f"{path}: reading Excel files needs openpyxl; pip install openpyxl") from None
+        raise SynthgenError(f"{path}: reading {path.suffix} files needs {package}; pip install {package}") from None
     try:
-        book = pd.ExcelFile(path, engine="openpyxl")
+        book = pd.ExcelFile(path, engine=engine)
     except Exception as e:  # a corrupt or password-protected file: zipfile, KeyError, InvalidFileException
-        raise SynthgenError(f"{path}: cannot read it as an Excel workbook ({type(e).__name__}: {e})") from None
-    names = book.sheet_names
+        what = "an OpenDocument spreadsheet" if path.suffix.lower() == ".ods" else "an Excel workbook"
+        raise SynthgenError(f"{path}: cannot read it as {what} ({type(e).__name__}: {e})") from None
+    sheets, first = book.sheet_names, sheet is None
     if sheet is None:
         sheet = 0
-    if isinstance(sheet, int) and str(sheet) in names:  # a sheet named "2023" (the command line reads a number)
+    if isinstance(sheet, int) and str(sheet) in sheets:  # a sheet named "2023" (the command line reads a number)
         sheet = str(sheet)
-    if isinstance(sheet, int) and not 0 <= sheet < len(names) or isinstance(sheet, str) and sheet not in names:
-        raise SynthgenError(f"{path}: no sheet {sheet!r}; set data.sheet to one of {', '.join(map(repr, names))}")
+    if isinstance(sheet, int) and not 0 <= sheet < len(sheets) or isinstance(sheet, str) and sheet not in sheets:
+        raise SynthgenError(f"{path}: no sheet {sheet!r}; set data.sheet to one of {', '.join(map(repr, sheets))}")
     from synthgen.io import CSV_NULLS, title_lines
 
     # the missing-value spellings of a CSV (io.CSV_NULLS: "n/a", "NULL", "?"; "None" stays a level)
@@ -60,11 +68,21 @@ def read_sheet(path: Path, sheet: str | int | None = None) -> pa.Table:
     names = [f"Unnamed: {i}" if _empty(v) else _text(v) for i, v in enumerate(frame.iloc[top])]
     frame = frame.iloc[top + 1 :].reset_index(drop=True)
     frame.columns = names
+    if first and len(names) <= 1 and len(sheets) > 1:  # a FRED download's README sheet before its data
+        import warnings
+
+        others = ", ".join(map(repr, sheets[1:6])) + (", ..." if len(sheets) > 6 else "")
+        warnings.warn(
+            f"{path}: its first sheet {sheets[0]!r} holds one column; the workbook's other sheets are "
+            f"{others}: set data.sheet to read one of them",
+            UserWarning,
+            stacklevel=3,
+        )
     return pa.table({name: _column(frame[name]) for name in frame.columns})
 
 
 def _column(s: pd.Series) -> pa.Array:
-    values = [None if _empty(v) else v for v in s.tolist()]
+    values = [None if _empty(v) else _datetime(v) for v in s.tolist()]
     present = [v for v in values if v is not None]
     kinds = {_kind(v) for v in present}
     if kinds == {"bool"}:
@@ -80,6 +98,13 @@ def _column(s: pd.Series) -> pa.Array:
     if kinds == {"time"}:
         return pa.array(values, type=pa.time64("us"))
     return pa.array([None if v is None else _text(v) for v in values], type=pa.string())
+
+
+def _datetime(v):
+    """A date cell as calamine reads it from .ods (a datetime.date) as openpyxl's midnight datetime."""
+    if isinstance(v, datetime.date) and not isinstance(v, datetime.datetime):
+        return datetime.datetime.combine(v, datetime.time(0))
+    return v
 
 
 def _empty(v) -> bool:

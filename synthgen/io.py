@@ -24,7 +24,7 @@ from synthgen.errors import SynthgenError
 
 # .data, .dat: UCI's and older tools' text tables; .tab: tab-separated (Dataverse's downloads)
 TEXT_SUFFIXES = (".csv", ".tsv", ".tab", ".txt", ".data", ".dat")
-FILE_TYPES = ".parquet, .csv (also .csv.gz, .zip, ...), .xlsx, .jsonl, .dta, .sav or .sas7bdat"
+FILE_TYPES = ".parquet, .csv (also .csv.gz, .zip, ...), .xlsx, .xls, .ods, .jsonl, .dta, .sav or .sas7bdat"
 
 
 def _supported(t: pa.DataType) -> bool:

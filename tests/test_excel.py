@@ -5,6 +5,7 @@ workbook is refused in one line."""
 from __future__ import annotations
 
 import datetime
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -108,3 +109,51 @@ def test_a_reports_title_rows_above_the_header_are_skipped(tmp_path):
     t = read_table(tmp_path / "report.xlsx")
     assert t.column_names == ["region", "month", "amount"] and t.num_rows == 30
     assert t.column("amount").type == pa.float64() and t.column("month").type == pa.date32()
+
+
+FRED_XLS = Path(__file__).parent / "data" / "fred_macrodata.xls"  # tests/data/README.md
+
+
+def test_an_excel_97_download_is_read_and_its_notes_sheet_named_in_a_warning(tmp_path):
+    """A FRED download in .xls: a README sheet of notes first, then the data sheets. Read by default,
+    the notes sheet is one column and a warning names the others; data.sheet reads a data sheet with
+    its dates and numbers typed, and it prepares like an .xlsx sheet."""
+    with pytest.warns(UserWarning, match=r"first sheet 'README' holds one column.*'Monthly', 'Quarterly'"):
+        notes = read_table(FRED_XLS)
+    assert notes.num_columns == 1
+    t = read_table(FRED_XLS, sheet="Quarterly")
+    assert t.num_rows == 251 and t.column_names[:3] == ["DATE", "DPIC96", "FGCEC96"]
+    assert t.schema.field("DATE").type == pa.date32() and t.column("DATE").to_pylist()[1] == datetime.date(1947, 4, 1)
+    assert t.schema.field("GDPC96").type == pa.float64() and t.column("GDPC96").to_pylist()[0] == 1772.204
+    cfg = load_config(tiny_overrides(tmp_path, "data=file", f"data.path={FRED_XLS}", "data.sheet=Quarterly"))
+    paths = prepare(cfg)
+    assert pq.read_table(paths.train_table).num_rows + pq.read_table(paths.holdout_table).num_rows == 251
+
+
+def test_an_opendocument_sheet_reads_as_the_same_excel_sheet_does(tmp_path):
+    pytest.importorskip("odf")  # odfpy writes the .ods here (dev extra); reading needs python-calamine only
+    import pandas as pd
+
+    rows = [
+        {
+            "order_id": 1000 + i,
+            "customer": ["Ana Lima", "Bo Chen", None][i % 3],
+            "ordered": datetime.date(2023, 1, 1) + datetime.timedelta(days=3 * i),
+            "amount": round(10 + 7.25 * (i % 9), 2),
+            "paid": i % 4 != 0,
+            "score": "-" if i % 10 == 0 else 50 + i % 37,
+        }
+        for i in range(N)
+    ]
+    frame = pd.DataFrame(rows)
+    frame.to_excel(tmp_path / "orders.ods", index=False, engine="odf")
+    frame.to_excel(tmp_path / "orders.xlsx", index=False, engine="openpyxl")
+    ods, xlsx = read_table(tmp_path / "orders.ods"), read_table(tmp_path / "orders.xlsx")
+    assert ods.equals(xlsx)
+    assert ods.schema.field("ordered").type == pa.date32() and ods.schema.field("paid").type == pa.bool_()
+    assert ods.schema.field("score").type == pa.string() and ods.column("customer").null_count == N // 3
+    broken = tmp_path / "broken.ods"
+    broken.write_bytes(b"not a zip file")
+    with pytest.raises(SynthgenError) as e:
+        read_table(broken)
+    assert "cannot read it as an OpenDocument spreadsheet" in str(e.value) and "\n" not in str(e.value)
