@@ -115,7 +115,7 @@ def _zip_member(path: Path) -> str:
                 and not i.filename.startswith("__MACOSX/")
                 and not PurePosixPath(i.filename).name.startswith(".")
             ]
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, OSError):
         raise SynthgenError(f"{path}: not a readable zip archive; check that the download is complete") from None
     if len(names) != 1:
         shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
