@@ -24,7 +24,10 @@ from synthgen.errors import SynthgenError
 
 # .data, .dat: UCI's and older tools' text tables; .tab: tab-separated (Dataverse's downloads)
 TEXT_SUFFIXES = (".csv", ".tsv", ".tab", ".txt", ".data", ".dat")
-FILE_TYPES = ".parquet, .csv (also .csv.gz, .zip, ...), .xlsx, .xls, .ods, .jsonl, .dta, .sav or .sas7bdat"
+ARROW_SUFFIXES = (".feather", ".arrow", ".ipc")  # Arrow IPC files (Feather v2; pandas' and R's to_feather)
+FILE_TYPES = (
+    ".parquet, .feather, .orc, .csv (also .csv.gz, .zip, ...), .xlsx, .xls, .ods, .jsonl, .dta, .sav or .sas7bdat"
+)
 
 
 def _supported(t: pa.DataType) -> bool:
@@ -79,6 +82,9 @@ def read_table(
             _check_names(pq.read_schema(path).names, str(path))  # the reader fails obscurely on duplicates
             table = flat_structs(pq.read_table(path))
             _check_names(table.column_names, str(path))
+        elif suffix in ARROW_SUFFIXES or suffix == ".orc":
+            table = flat_structs(read_arrow_file(path, suffix))
+            _check_names(table.column_names, str(path))
         elif suffix in TEXT_SUFFIXES:
             dialect = sniff_csv(path, "\t" if suffix in (".tsv", ".tab") else ",")
             encoding = dialect.encoding
@@ -118,6 +124,21 @@ def read_table(
         table = table.slice(0, max_rows)
     validate_table(table, str(path), training)
     return normalise_table(table)
+
+
+def read_arrow_file(path: Path, suffix: str) -> pa.Table:
+    """An ORC file, or an Arrow IPC file (Feather v1 or v2, or an IPC stream saved as .arrow)."""
+    if suffix == ".orc":
+        import pyarrow.orc as orc
+
+        return orc.read_table(path)
+    import pyarrow.feather as feather
+
+    try:
+        return feather.read_table(path)
+    except pa.ArrowInvalid:  # not the file format: the stream format, which some tools save as .arrow
+        with pa.ipc.open_stream(path) as reader:
+            return reader.read_all()
 
 
 def _without_empty_rows(table: pa.Table, source: str) -> pa.Table:

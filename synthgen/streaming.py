@@ -45,6 +45,7 @@ import pyarrow.parquet as pq
 from synthgen import compressed, excel, stats_files
 from synthgen.errors import SynthgenError
 from synthgen.io import (
+    ARROW_SUFFIXES,
     JSON_SUFFIXES,
     csv_convert_options,
     csv_text_columns,
@@ -182,6 +183,10 @@ def _file_format(fmt: str, first_file: str):
 
     if fmt == "parquet":
         return ds.ParquetFileFormat()
+    if fmt == "ipc":
+        return ds.IpcFileFormat()
+    if fmt == "orc":
+        return ds.OrcFileFormat()
     dialect = sniff_csv(Path(first_file), "\t" if fmt == "tsv" else ",")  # as read_table reads a CSV
     if dialect.spaced:
         raise SynthgenError(
@@ -223,7 +228,12 @@ def _sql_batches(sql: str, batch_rows: int):
         con.close()
 
 
-_SUFFIX = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".txt": "csv"}
+_SUFFIX = {
+    **{suffix: "parquet" for suffix in (".parquet", ".pq")},
+    **{suffix: "ipc" for suffix in ARROW_SUFFIXES},
+    ".orc": "orc",
+    **{".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".txt": "csv"},
+}
 
 
 def stream_source(cfg, key: str = "data.path", path=None) -> Source:
