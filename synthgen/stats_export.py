@@ -1,8 +1,9 @@
 """The synthetic table as a Stata (.dta) or SPSS (.sav) file (`generate.export=dta` / `sav`).
 
 A column read from value-labelled codes (synthgen/stats_files.py keeps the labels in its field
-metadata) is written back as its codes with its value labels, so a survey read from Stata comes back
-coded and labelled as it went in. The rest is written as the packages store it:
+metadata) is written back as its codes with its value labels, and a number column with labels on a
+few codes (99 = "refused") gets them back too, so a survey read from Stata comes back coded and
+labelled as it went in. The rest is written as the packages store it:
 - names: each package allows letters, digits and `_` (Stata at most 32 characters, starting with a
   letter or `_`); another name is written in that form (`my col` -> `my_col`, numbered when two
   meet) with the original name as the column's variable label, and a warning lists them;
@@ -50,8 +51,8 @@ def write_stats_file(shards: list[Path], path: Path, fmt: str) -> None:
             dates[name] = kind
         pairs = value_labels(field)
         if pairs:
-            code = {label: c for c, label in pairs}
-            frame[name] = frame[name].map(code)  # labels -> codes; a null stays missing
+            if not pd.api.types.is_numeric_dtype(frame[name]):  # read as its labels: back to the codes
+                frame[name] = frame[name].map({label: c for c, label in pairs})  # a null stays missing
             labels[name] = {c: label for c, label in pairs}
     if fmt == "dta":
         for name, kind in dates.items():

@@ -12,7 +12,7 @@ What the packages store beside the numbers is kept where it says what a value is
 - the packages' missing values (Stata's . and .a-.z, SPSS's user-defined missing codes, SAS's .)
   and Stata's and SPSS's empty strings as nulls.
 The output is Parquet like every other input's; a labelled column keeps its labels in its field
-metadata (VALUE_LABELS), and `generate.export=dta` or `sav` writes the table back as a Stata or
+metadata (VALUE_LABELS, the numbers' labels too), and `generate.export=dta` or `sav` writes the table back as a Stata or
 SPSS file with them (synthgen/export.py). Variable labels and display formats are not carried.
 """
 
@@ -53,13 +53,10 @@ def read_stats_file(path: Path, max_rows: int | None = None) -> pa.Table:
         ) from None
     labels = getattr(meta, "variable_value_labels", None) or {}
     stored = getattr(meta, "readstat_variable_types", None) or {}
-    coded = {}  # column -> its value labels, where the column is read as its labels
     for name in frame.columns:
         col = frame[name]
         if name in labels:
-            read = _labelled(col, labels[name])
-            if read is not col:
-                frame[name], coded[name] = read, labels[name]
+            frame[name] = _labelled(col, labels[name])
         elif col.dtype == object and col.map(lambda v: isinstance(v, str)).any():
             frame[name] = col.mask(col == "")  # Stata and SPSS write a missing string as ""
         elif stored.get(name) == "float" and col.dtype.kind == "f":
@@ -67,7 +64,7 @@ def read_stats_file(path: Path, max_rows: int | None = None) -> pa.Table:
             # decimals are lost (the schema reads a float32 column's decimals from its float32 values)
             frame[name] = col.astype("float32")
     table = pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
-    fields = [_with_value_labels(f, coded[f.name]) if f.name in coded else f for f in table.schema]
+    fields = [_with_value_labels(f, labels[f.name]) if f.name in labels else f for f in table.schema]
     return table.cast(pa.schema(fields))
 
 
@@ -79,9 +76,10 @@ def _labelled(col: pd.Series, labels: dict) -> pd.Series:
     return col.map(labels).astype(object).where(col.notna(), None)
 
 
-# The field metadata key under which a column read as its labels keeps them, [[code, label], ...]
-# in code order: the synthetic Parquet carries it (prepare, encode and the writer keep a field's
-# metadata), and generate.export=dta / sav writes the codes back with their labels (synthgen/export.py).
+# The field metadata key under which a labelled column keeps its value labels, [[code, label], ...]
+# in code order (read as its labels or as its numbers): the synthetic Parquet carries it (prepare,
+# encode and the writer keep a field's metadata), and generate.export=dta / sav writes the column
+# back as codes with its labels (synthgen/stats_export.py).
 VALUE_LABELS = b"synthgen.value_labels"
 
 

@@ -132,7 +132,8 @@ def test_a_survey_comes_back_coded_and_labelled_as_it_went_in(tmp_path, fmt):
     back, meta = read(str(paths.synthetic.with_name(f"synthetic.{fmt}")))
     assert list(back.columns) == list(frame.columns) and len(back) == synthetic.num_rows
     assert {int(k): v for k, v in meta.variable_value_labels["sex"].items()} == labels["sex"]
-    assert "age" not in meta.variable_value_labels  # its numbers were kept, not its labels
+    assert {int(k): v for k, v in meta.variable_value_labels["age"].items()} == labels["age"]  # 99 = refused
+    assert back.age.tolist() == synthetic.column("age").to_pylist()  # its numbers, as read
     codes = {"male": 1, "female": 2, None: None}
     want = [codes[v] for v in synthetic.column("sex").to_pylist()]
     assert [None if v != v else int(v) for v in back.sex] == want
