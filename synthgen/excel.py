@@ -78,10 +78,12 @@ def read_sheet(path: Path, sheet: str | int | None = None) -> pa.Table:
             UserWarning,
             stacklevel=3,
         )
-    return pa.table({name: _column(frame[name]) for name in frame.columns})
+    return pa.table({name: cells_to_array(frame[name]) for name in frame.columns})
 
 
-def _column(s: pd.Series) -> pa.Array:
+def cells_to_array(s: pd.Series) -> pa.Array:
+    """Cells (Python values: numbers, datetimes, times, booleans, text; None or blank empty) as the Arrow
+    array of the type they share (the module docstring's table); also SQLite's values (sqlite_files.py)."""
     values = [None if _empty(v) else _datetime(v) for v in s.tolist()]
     present = [v for v in values if v is not None]
     kinds = {_kind(v) for v in present}

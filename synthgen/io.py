@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from synthgen import compressed, excel, stats_files
+from synthgen import compressed, excel, sqlite_files, stats_files
 from synthgen.errors import SynthgenError
 
 # .data, .dat: UCI's and older tools' text tables; .tab: tab-separated (Dataverse's downloads)
@@ -59,7 +59,8 @@ def read_table(
     """Read a Parquet, CSV, Excel, JSON, Stata, SPSS or SAS file (synthgen/stats_files.py), or a CSV or
     JSON file compressed (synthgen/compressed.py), into Arrow and validate it for training
     (`training=False`: for other tables, e.g. condition rows, which may have one row or an all-null
-    column). `sheet`: an Excel workbook's sheet (synthgen/excel.py), its first by default.
+    column). `sheet`: an Excel workbook's sheet (synthgen/excel.py), its first by default, or a SQLite
+    file's table (synthgen/sqlite_files.py), its only one by default.
 
     Float NaN is read as null (pandas writes missing numbers either way), and string views as
     large strings; every other type is kept as it is in the file. `key` is the setting named when
@@ -104,6 +105,9 @@ def read_table(
             _check_names(table.column_names, str(path))
         elif suffix in stats_files.SUFFIXES:
             table = stats_files.read_stats_file(path, max_rows)
+        elif suffix in sqlite_files.SUFFIXES:
+            table = sqlite_files.read_sqlite_table(path, sheet, max_rows)
+            _check_names(table.column_names, str(path))
         else:
             raise SynthgenError(f"{path}: unsupported file type '{suffix}'; use a {FILE_TYPES} file")
     except SynthgenError:

@@ -42,7 +42,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from synthgen import compressed, excel, stats_files
+from synthgen import compressed, excel, sqlite_files, stats_files
 from synthgen.errors import SynthgenError
 from synthgen.io import (
     ARROW_SUFFIXES,
@@ -105,7 +105,7 @@ def wants_streaming(cfg) -> bool:
         return True
     if not Path(p).is_file():
         return False
-    whole = (*excel.SUFFIXES, *JSON_SUFFIXES, *stats_files.SUFFIXES)
+    whole = (*excel.SUFFIXES, *JSON_SUFFIXES, *stats_files.SUFFIXES, *sqlite_files.SUFFIXES)
     if compressed.table_suffix(p) in whole or not compressed.streamable(p):  # read whole (synthgen/io.py)
         return False
     return compressed.size_hint(p) > int(cfg.stream.auto_bytes)
