@@ -9,11 +9,9 @@ import pyarrow.orc as orc
 import pyarrow.parquet as pq
 import pytest
 
-from synthgen import pipeline
-from synthgen.config import load_config
 from synthgen.errors import SynthgenError
 from synthgen.io import read_table
-from tests.test_streaming import ROOT, overrides, prepared, read_prepared
+from tests.test_streaming import ROOT, stream_prepared
 
 
 @pytest.fixture(scope="module")
@@ -48,10 +46,7 @@ def test_a_folder_of_feather_files_streams_as_its_parquet_files_do(tmp_path, adu
         for i in range(3):
             part = adult.slice(i * 1000, 1000)
             (pq.write_table if suffix == ".parquet" else feather.write_feather)(part, folder / f"p{i}{suffix}")
-        cfg = load_config(overrides(tmp_path / f"out{suffix}", f"data.path={folder}"))
-        pipeline.prepare(cfg)
-        paths, info = prepared(cfg)
-        got[suffix] = (info["input_rows"], read_prepared(paths.train_table))
+        got[suffix] = stream_prepared(tmp_path / f"out{suffix}", folder)
     assert got[".feather"][0] == got[".parquet"][0] == 3000
     assert got[".feather"][1].equals(got[".parquet"][1])
 

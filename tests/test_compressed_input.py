@@ -21,7 +21,7 @@ from synthgen.io import read_table
 from synthgen.streaming import wants_streaming
 from tests.conftest import tiny_overrides
 from tests.hardening_helpers import assert_one_line_error, run_cli
-from tests.test_streaming import adult_parts, overrides, prepared, read_prepared  # noqa: F401 (a fixture)
+from tests.test_streaming import adult_parts, overrides, stream_prepared  # noqa: F401 (a fixture)
 
 
 def european_csv(n: int = 300) -> bytes:
@@ -102,12 +102,7 @@ def test_gzipped_csv_files_stream_like_plain_ones(tmp_path, adult_parts):  # noq
         text = pq.read_table(f).to_pandas().to_csv(index=False).encode()
         (folders["plain"] / f"{f.stem}.csv").write_bytes(text)
         compress(text, folders["gz"] / f"{f.stem}.csv.gz", ".gz")
-    got = {}
-    for name, folder in folders.items():
-        cfg = load_config(overrides(tmp_path / f"{name}_out", f"data.path={folder}", "stream.enabled=true"))
-        pipeline.prepare(cfg)
-        paths, info = prepared(cfg)
-        got[name] = (info["input_rows"], read_prepared(paths.train_table))
+    got = {name: stream_prepared(tmp_path / f"{name}_out", folder) for name, folder in folders.items()}
     assert got["gz"][0] == got["plain"][0] == 3000
     assert got["gz"][1].equals(got["plain"][1])
 

@@ -61,6 +61,14 @@ def prepared(cfg):
     return paths, json.loads((paths.prepared / "stream.json").read_text())
 
 
+def stream_prepared(out, data_path) -> tuple[int, "pa.Table"]:
+    """The streamed prepare of `data_path` under `out`: (input rows, the prepared training table)."""
+    cfg = load_config(overrides(out, f"data.path={data_path}", "stream.enabled=true"))
+    pipeline.prepare(cfg)
+    paths, info = prepared(cfg)
+    return info["input_rows"], read_prepared(paths.train_table)
+
+
 def test_folder_is_split_counted_and_encoded_into_shards(tmp_path, adult_parts):
     cfg = load_config(overrides(tmp_path, f"data.path={adult_parts}", "stream.workers=2"))
     pipeline.prepare(cfg)
