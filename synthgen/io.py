@@ -74,11 +74,7 @@ def read_table(
     suffix = compressed.table_suffix(path)  # a compressed file's table: data.csv.gz is a CSV file
     encoding = None
     try:
-        if compressed.compression(path) and suffix not in (*TEXT_SUFFIXES, *JSON_SUFFIXES):
-            raise SynthgenError(
-                f"{path}: a compressed {suffix or 'file without a type'}; only CSV and JSON tables are read "
-                f"compressed: decompress it (Parquet and Excel files compress their contents themselves)"
-            )
+        compressed.check_table_type(path, suffix, (*TEXT_SUFFIXES, *JSON_SUFFIXES))
         if suffix in (".parquet", ".pq"):
             _check_names(pq.read_schema(path).names, str(path))  # the reader fails obscurely on duplicates
             table = flat_structs(pq.read_table(path))

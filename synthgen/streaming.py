@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from synthgen import compressed, excel, sqlite_files, stats_files
@@ -106,7 +107,7 @@ def wants_streaming(cfg) -> bool:
     if not Path(p).is_file():
         return False
     whole = (*excel.SUFFIXES, *JSON_SUFFIXES, *stats_files.SUFFIXES, *sqlite_files.SUFFIXES)
-    if compressed.table_suffix(p) in whole or not compressed.streamable(p):  # read whole (synthgen/io.py)
+    if compressed.table_suffix(p) in whole:  # read whole (synthgen/io.py)
         return False
     return compressed.size_hint(p) > int(cfg.stream.auto_bytes)
 
@@ -136,6 +137,9 @@ class Source:
             if self.kind == "sql":
                 yield from _sql_batches(self.spec, batch_rows)
                 return
+            if not all(compressed.dataset_readable(f) for f in self.spec):  # a zip or xz CSV: Arrow's CSV reader
+                yield from _csv_stream_batches(self.spec, self.fmt, batch_rows)
+                return
             import pyarrow.dataset as ds
 
             dataset = ds.dataset(self.spec, format=_file_format(self.fmt, self.spec[0]))
@@ -155,7 +159,7 @@ class Source:
                     yield flat_structs(batch if target is None else _marked(batch, target))
         except SynthgenError:
             raise
-        except (pa.ArrowException, OSError) as e:
+        except (pa.ArrowException, OSError, *compressed.ERRORS) as e:
             raise SynthgenError(
                 f"{self.name}: cannot read it ({_first_line(e)}); check that every file is a "
                 f"complete {self.fmt} file with the same columns and types"
@@ -187,6 +191,12 @@ def _file_format(fmt: str, first_file: str):
         return ds.IpcFileFormat()
     if fmt == "orc":
         return ds.OrcFileFormat()
+    ropts, popts, copts = _csv_options(fmt, first_file)
+    return ds.CsvFileFormat(parse_options=popts, convert_options=copts, read_options=ropts)
+
+
+def _csv_options(fmt: str, first_file: str) -> tuple:
+    """(read, parse, convert) options of the streamed CSV files, from the first file's dialect."""
     dialect = sniff_csv(Path(first_file), "\t" if fmt == "tsv" else ",")  # as read_table reads a CSV
     if dialect.spaced:
         raise SynthgenError(
@@ -195,11 +205,24 @@ def _file_format(fmt: str, first_file: str):
         )
     ropts, popts = dialect.options()
     ropts.block_size = 64 << 20  # types from a 64 MB first block
-    return ds.CsvFileFormat(
-        parse_options=popts,
-        convert_options=csv_convert_options(csv_text_columns(first_file, dialect)),
-        read_options=ropts,
-    )
+    return ropts, popts, csv_convert_options(csv_text_columns(first_file, dialect))
+
+
+def _csv_stream_batches(files: list[str], fmt: str, batch_rows: int):
+    """Record batches of CSV files that pyarrow.dataset cannot open (a zip's member, xz), read
+    through Arrow's streaming CSV reader from the decompressed bytes; every file takes the first
+    one's column types, as the dataset reader's files do."""
+    ropts, popts, copts = _csv_options(fmt, files[0])
+    schema = None
+    for f in files:
+        if schema is not None:
+            copts.column_types = schema
+        with compressed.open_binary(f) as stream:
+            reader = pacsv.open_csv(stream, read_options=ropts, parse_options=popts, convert_options=copts)
+            schema = schema or reader.schema
+            for batch in reader:
+                for start in range(0, batch.num_rows, batch_rows):
+                    yield batch.slice(start, batch_rows)
 
 
 def _sql_batches(sql: str, batch_rows: int):
@@ -234,6 +257,7 @@ _SUFFIX = {
     ".orc": "orc",
     **{".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".txt": "csv"},
 }
+_CSV_SUFFIXES = tuple(s for s, kind in _SUFFIX.items() if kind in ("csv", "tsv"))  # the ones read compressed
 
 
 def stream_source(cfg, key: str = "data.path", path=None) -> Source:
@@ -256,13 +280,9 @@ def stream_source(cfg, key: str = "data.path", path=None) -> Source:
         raise SynthgenError(f"input not found: {p}; set {key} to a .parquet/.csv file, a folder or a glob")
     if not files:
         raise SynthgenError(f"{p}: no files there; set {key} to a folder or glob of .parquet or .csv files")
-    whole = next((f for f in files if not compressed.streamable(f)), None)
-    if whole is not None:
-        raise SynthgenError(
-            f"{whole}: a {compressed.compression(whole)} file is read whole, not streamed; decompress it "
-            f"(gzip, bz2 and zstd files stream), or set stream.enabled=false for one file that fits in memory"
-        )
     kind = {f: _SUFFIX.get(compressed.table_suffix(f)) for f in files}  # data.csv.gz is a CSV file
+    for f in files:
+        compressed.check_table_type(f, compressed.table_suffix(f), _CSV_SUFFIXES)
     kinds = set(kind.values())
     if None in kinds or len(kinds) > 1:
         odd = next(f for f in files if kind[f] != kind[files[0]] or kind[f] is None)

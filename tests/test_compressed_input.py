@@ -94,7 +94,7 @@ def test_a_gzipped_csv_is_prepared_like_the_plain_file(tmp_path):
     assert amount["kind"] == "continuous" and amount["codec"]["decimal"] == ","  # "98,07" read as 98.07
 
 
-def test_gzipped_csv_files_stream_like_plain_ones(tmp_path, adult_parts):  # noqa: F811 (the fixture)
+def test_compressed_csv_files_stream_like_plain_ones(tmp_path, adult_parts):  # noqa: F811 (the fixture)
     folders = {"plain": tmp_path / "plain", "gz": tmp_path / "gz"}
     for folder in folders.values():
         folder.mkdir()
@@ -102,9 +102,15 @@ def test_gzipped_csv_files_stream_like_plain_ones(tmp_path, adult_parts):  # noq
         text = pq.read_table(f).to_pandas().to_csv(index=False).encode()
         (folders["plain"] / f"{f.stem}.csv").write_bytes(text)
         compress(text, folders["gz"] / f"{f.stem}.csv.gz", ".gz")
+    one = pq.read_table(adult_parts).to_pandas().to_csv(index=False).encode()  # the three parts as one file
+    compress(one, tmp_path / "adult.csv.zip", ".zip")
+    compress(one, tmp_path / "adult.csv.xz", ".xz")
+    (tmp_path / "adult.csv").write_bytes(one)
+    folders.update({"zip": tmp_path / "adult.csv.zip", "xz": tmp_path / "adult.csv.xz", "one": tmp_path / "adult.csv"})
     got = {name: stream_prepared(tmp_path / f"{name}_out", folder) for name, folder in folders.items()}
-    assert got["gz"][0] == got["plain"][0] == 3000
+    assert got["gz"][0] == got["plain"][0] == got["zip"][0] == got["xz"][0] == 3000
     assert got["gz"][1].equals(got["plain"][1])
+    assert got["zip"][1].equals(got["one"][1]) and got["xz"][1].equals(got["one"][1])  # Arrow's CSV stream reader
 
 
 def test_a_compressed_file_streams_by_the_size_of_its_text(tmp_path):
@@ -119,7 +125,7 @@ def test_a_compressed_file_streams_by_the_size_of_its_text(tmp_path):
         return wants_streaming(load_config(["data=file", f"data.path={path}", f"stream.auto_bytes={auto_bytes}"]))
 
     assert streams(gz, between) and not streams(gz, 10 * len(data))
-    assert not streams(zipped, 10)  # a zip is read whole however large
+    assert streams(zipped, len(data) - 1) and not streams(zipped, len(data))  # by its member's size
 
 
 @pytest.mark.parametrize(
@@ -141,10 +147,11 @@ def test_an_unreadable_archive_is_refused_in_one_line(tmp_path, name, build, wor
     assert words in str(e.value) and str(path) in str(e.value) and "\n" not in str(e.value)
 
 
-def test_a_zip_is_not_streamed_but_named_in_one_line(tmp_path):
-    path = compress(european_csv(), tmp_path / "t.csv.zip", ".zip")
+def test_a_zip_that_holds_no_csv_is_refused_in_one_line_when_streamed(tmp_path):
+    path = tmp_path / "t.parquet.zip"
+    _zip(path, {"t.parquet": b"PAR1"})
     err = run_cli("prepare", *overrides(tmp_path / "out", f"data.path={path}", "stream.enabled=true"))
-    assert_one_line_error(err, "read whole, not streamed")
+    assert_one_line_error(err, "a compressed .parquet")
     assert not (tmp_path / "out" / "prepared").exists()
 
 
