@@ -51,9 +51,13 @@ def write_stats_file(shards: list[Path], path: Path, fmt: str) -> None:
             dates[name] = kind
         pairs = value_labels(field)
         if pairs:
-            if not pd.api.types.is_numeric_dtype(frame[name]):  # read as its labels: back to the codes
-                frame[name] = frame[name].map({label: c for c, label in pairs})  # a null stays missing
-            labels[name] = {c: label for c, label in pairs}
+            text_codes = any(isinstance(c, str) for c, _ in pairs)  # SPSS labels text codes; Stata cannot
+            code = {label: c for c, label in pairs}
+            present = set(frame[name].dropna())
+            if present and present <= set(code):  # read as its labels: back to the codes (a null stays missing)
+                frame[name] = frame[name].map(code)
+            if not (text_codes and fmt == "dta"):
+                labels[name] = {c: label for c, label in pairs}
     if fmt == "dta":
         for name, kind in dates.items():
             if kind == "td":

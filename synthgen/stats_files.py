@@ -84,8 +84,15 @@ VALUE_LABELS = b"synthgen.value_labels"
 
 
 def _with_value_labels(field: pa.Field, labels: dict) -> pa.Field:
-    pairs = sorted((int(c) if float(c).is_integer() else float(c), str(v)) for c, v in labels.items())
+    pairs = sorted(((_code(c), str(v)) for c, v in labels.items()), key=lambda p: (isinstance(p[0], str), p[0]))
     return field.with_metadata({**(field.metadata or {}), VALUE_LABELS: json.dumps(pairs).encode()})
+
+
+def _code(c):
+    """A value label's code as JSON keeps it: 1.0 -> 1, 2.5 stays, SPSS's text codes ("M") as text."""
+    if isinstance(c, (int, float)) and not isinstance(c, bool):
+        return int(c) if float(c).is_integer() else float(c)
+    return str(c)
 
 
 def value_labels(field: pa.Field) -> list | None:

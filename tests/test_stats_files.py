@@ -159,3 +159,21 @@ def test_names_the_packages_refuse_are_written_in_their_form_with_a_warning(tmp_
     back, meta = pyreadstat.read_dta(str(tmp_path / "out.dta"))
     assert list(back.columns) == ["my_col", "when"] and meta.column_names_to_labels["my_col"] == "my col"
     assert back.when.tolist() == ["09:30:00", ""]  # a time of day as text (Stata's missing text is "")
+
+
+def test_spss_labels_on_text_codes_are_read_and_written_back(tmp_path):
+    """SPSS labels text codes too ("M" = "male"): read as the labels, written back as the codes."""
+    from synthgen.stats_export import write_stats_file
+
+    frame = pd.DataFrame({"sex": ["M", "F", "M", "F"] * 10, "x": np.arange(40.0)})
+    path = tmp_path / "coded.sav"
+    pyreadstat.write_sav(frame, str(path), variable_value_labels={"sex": {"M": "male", "F": "female"}})
+    t = read_table(path)
+    assert t.column("sex").to_pylist()[:2] == ["male", "female"]
+    shard = tmp_path / "part-000000.parquet"
+    pq.write_table(t, shard)
+    for fmt in ("sav", "dta"):
+        write_stats_file([shard], tmp_path / f"out.{fmt}", fmt)
+        back, meta = (pyreadstat.read_sav if fmt == "sav" else pyreadstat.read_dta)(str(tmp_path / f"out.{fmt}"))
+        assert back.sex.tolist() == frame.sex.tolist()  # the codes
+        assert meta.variable_value_labels.get("sex") == ({"M": "male", "F": "female"} if fmt == "sav" else None)
