@@ -144,21 +144,46 @@ def test_a_survey_comes_back_coded_and_labelled_as_it_went_in(tmp_path, fmt):
 def test_names_the_packages_refuse_are_written_in_their_form_with_a_warning(tmp_path):
     from synthgen.stats_export import package_names, write_stats_file
 
-    assert package_names(["my col", "2nd", "_x", "a" * 40, "My_col", "ok"]) == [
+    assert package_names(["my col", "2nd", "_x", "a" * 40, "My_col", "long", "str12", "ok"]) == [
         "my_col",
         "v2nd",
         "v_x",
         "a" * 32,
         "My_col_2",  # SPSS names ignore case: the second my_col is numbered
+        "long_",  # a Stata type name
+        "str12_",
         "ok",
     ]
     shard = tmp_path / "part-000000.parquet"
     pq.write_table(pa.table({"my col": [1.5, None], "when": pa.array([dt.time(9, 30), None])}), shard)
-    with pytest.warns(UserWarning, match=r"'my col' -> my_col"):
-        write_stats_file([shard], tmp_path / "out.dta", "dta")
-    back, meta = pyreadstat.read_dta(str(tmp_path / "out.dta"))
-    assert list(back.columns) == ["my_col", "when"] and meta.column_names_to_labels["my_col"] == "my col"
-    assert back.when.tolist() == ["09:30:00", ""]  # a time of day as text (Stata's missing text is "")
+    for fmt, read in (("dta", pyreadstat.read_dta), ("sav", pyreadstat.read_sav)):
+        with pytest.warns(UserWarning, match=r"'my col' -> my_col"):
+            write_stats_file([shard], tmp_path / f"out.{fmt}", fmt)
+        back, meta = read(str(tmp_path / f"out.{fmt}"))
+        assert list(back.columns) == ["my_col", "when"] and meta.column_names_to_labels["my_col"] == "my col"
+        assert back.when[0] == dt.time(9, 30) and back.when[1] != back.when[1]  # a time of day; missing
+
+
+def test_far_dates_long_text_and_missing_text_are_written(tmp_path):
+    """A 9999-12-31 sentinel (beyond pandas' nanosecond dates), text over Stata's 2,045-byte strings,
+    and missing text (Stata's "")."""
+    from synthgen.stats_export import write_stats_file
+
+    far, late = dt.date(9999, 12, 31), dt.datetime(9999, 12, 31, 23, 59, 59)
+    t = pa.table(
+        {
+            "until": pa.array([dt.date(2020, 1, 1), far, None]),
+            "at": pa.array([dt.datetime(2020, 1, 1, 5), late, None], pa.timestamp("us")),
+            "note": ["x" * 3000, None, "short"],
+        }
+    )
+    shard = tmp_path / "part-000000.parquet"
+    pq.write_table(t, shard)
+    for fmt, read in (("dta", pyreadstat.read_dta), ("sav", pyreadstat.read_sav)):
+        write_stats_file([shard], tmp_path / f"out.{fmt}", fmt)
+        back, _ = read(str(tmp_path / f"out.{fmt}"))
+        assert back["until"].tolist()[:2] == [dt.date(2020, 1, 1), far] and back["at"].tolist()[1] == late
+        assert len(back.note[0]) == 3000 and back.note[1] == "" and back.note[2] == "short"
 
 
 def test_spss_labels_on_text_codes_are_read_and_written_back(tmp_path):
