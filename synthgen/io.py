@@ -105,7 +105,8 @@ def read_table(
             table = sqlite_files.read_sqlite_table(path, sheet, max_rows)
             _check_names(table.column_names, str(path))
         else:
-            raise SynthgenError(f"{path}: unsupported file type '{suffix}'; use a {FILE_TYPES} file")
+            hint = UNSUPPORTED_HINTS.get(suffix, "")
+            raise SynthgenError(f"{path}: unsupported file type '{suffix}'; use a {FILE_TYPES} file{hint}")
     except SynthgenError:
         raise
     except (pa.ArrowException, OSError, UnicodeError, *compressed.ERRORS) as e:
@@ -139,6 +140,23 @@ def read_arrow_file(path: Path, suffix: str) -> pa.Table:
     except pa.ArrowInvalid:  # not the file format: the stream format, which some tools save as .arrow
         with pa.ipc.open_stream(path) as reader:
             return reader.read_all()
+
+
+# where a table in a format synthgen does not read usually comes from, the way out of it
+_FROM_R = " (from R: arrow::write_feather(df, 'table.feather') or write.csv)"
+_FROM_PANDAS = " (from pandas: df.to_parquet('table.parquet'))"
+UNSUPPORTED_HINTS = {
+    ".rds": _FROM_R,
+    ".rdata": _FROM_R,
+    ".rda": _FROM_R,
+    ".h5": _FROM_PANDAS,
+    ".hdf5": _FROM_PANDAS,
+    ".hdf": _FROM_PANDAS,
+    ".pkl": f"; a pickle can run code when it is loaded, so synthgen never loads one{_FROM_PANDAS}",
+    ".pickle": f"; a pickle can run code when it is loaded, so synthgen never loads one{_FROM_PANDAS}",
+    ".mdb": " (from Access: export the table as CSV)",
+    ".accdb": " (from Access: export the table as CSV)",
+}
 
 
 def _without_empty_rows(table: pa.Table, source: str) -> pa.Table:

@@ -57,3 +57,20 @@ def test_a_file_that_is_no_arrow_file_is_refused_in_one_line(tmp_path):
     with pytest.raises(SynthgenError) as e:
         read_table(path)
     assert "cannot read it" in str(e.value) and str(path) in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "name, words",
+    [
+        ("t.rds", "arrow::write_feather"),
+        ("t.h5", "df.to_parquet"),
+        ("t.pkl", "a pickle can run code when it is loaded, so synthgen never loads one"),
+        ("t.xyz", "unsupported file type '.xyz'; use a .parquet"),
+    ],
+)
+def test_a_file_of_another_format_is_refused_with_the_way_out(tmp_path, name, words):
+    path = tmp_path / name
+    path.write_bytes(b"\x80\x04K\x01." if name.endswith(".pkl") else b"data")  # a pickle of 1: never loaded
+    with pytest.raises(SynthgenError) as e:
+        read_table(path)
+    assert words in str(e.value) and str(path) in str(e.value) and "\n" not in str(e.value)
