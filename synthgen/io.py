@@ -66,6 +66,8 @@ def read_table(
     large strings; every other type is kept as it is in the file. `key` is the setting named when
     the file is missing.
     """
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", str(path)):  # https://, s3://, gs://: nothing is downloaded
+        raise SynthgenError(f"{key}={path} is a URL; synthgen reads local files only: download it and set {key}")
     path = Path(path)
     if max_rows is not None and (isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 2):
         raise SynthgenError(f"data.max_rows={max_rows!r} must be a whole number of at least 2 (or null for all rows)")

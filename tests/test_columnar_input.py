@@ -74,3 +74,9 @@ def test_a_file_of_another_format_is_refused_with_the_way_out(tmp_path, name, wo
     with pytest.raises(SynthgenError) as e:
         read_table(path)
     assert words in str(e.value) and str(path) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_url_is_refused_in_one_line_without_a_download():
+    with pytest.raises(SynthgenError) as e:
+        read_table("https://example.org/data/table.csv")
+    assert "data.path=https://example.org/data/table.csv is a URL; synthgen reads local files only" in str(e.value)
