@@ -11,7 +11,8 @@ it went in. The rest is written as the packages store it:
   warning lists them;
 - dates, timestamps and times of day as Stata %td / %tc / %tcHH:MM:SS and SPSS DATE / DATETIME /
   TIME, far dates too (a 9999-12-31 sentinel); a time zone is dropped (wall clock at the written
-  offset), as the Excel export does; decimals and booleans as numbers (0/1);
+  offset), as the Excel export does; decimals and booleans as numbers (0/1); whole numbers within
+  Stata's 4-byte range as integers (`long`), others as doubles;
 - text as strings of any length (Stata's strL beyond 2,045 bytes); a missing text is Stata's "".
 Stata labels numeric codes only: text codes' labels go to SPSS files alone.
 """
@@ -30,6 +31,7 @@ import pyarrow.parquet as pq
 from synthgen.stats_files import value_labels
 
 NAME_MAX = 32  # Stata's longest variable name (SPSS allows 64): one rule for both
+STATA_LONG = (-2_147_483_647, 2_147_483_620)  # Stata's 4-byte integer range (the rest codes missing values)
 # Stata's reserved names and SPSS's reserved keywords, lower-cased (both packages refuse them)
 RESERVED = {
     *("byte", "double", "float", "if", "in", "int", "long", "str", "strl", "using", "with"),
@@ -103,6 +105,10 @@ def _column(field: pa.Field, col: pa.ChunkedArray, fmt: str) -> pd.Series:
         return pd.Series(pc.cast(col, pa.float64()).to_pandas())
     if pa.types.is_date(t) or pa.types.is_time(t):  # datetime.date / datetime.time objects
         return pd.Series(col.to_pylist(), dtype=object)
+    if pa.types.is_integer(t) and not col.null_count and len(col):
+        low, high = pc.min(col).as_py(), pc.max(col).as_py()
+        if STATA_LONG[0] <= low and high <= STATA_LONG[1]:  # Stata's long, not a double (pyreadstat's int64)
+            return pd.Series(pc.cast(col, pa.int32()).to_pandas())
     if pa.types.is_null(t) or pa.types.is_string(t) or pa.types.is_large_string(t):
         values = pd.Series(pc.cast(col, pa.large_string()).to_pylist(), dtype=object)
         # Stata's missing text is "" (pyreadstat's Stata writer also loses strL values beside a None)

@@ -175,15 +175,20 @@ def test_far_dates_long_text_and_missing_text_are_written(tmp_path):
             "until": pa.array([dt.date(2020, 1, 1), far, None]),
             "at": pa.array([dt.datetime(2020, 1, 1, 5), late, None], pa.timestamp("us")),
             "note": ["x" * 3000, None, "short"],
+            "year": [1963, 1987, 2009],  # Stata: a long, not a double
+            "big": [1, 2, 2**40],  # beyond Stata's long: a double
         }
     )
     shard = tmp_path / "part-000000.parquet"
     pq.write_table(t, shard)
     for fmt, read in (("dta", pyreadstat.read_dta), ("sav", pyreadstat.read_sav)):
         write_stats_file([shard], tmp_path / f"out.{fmt}", fmt)
-        back, _ = read(str(tmp_path / f"out.{fmt}"))
+        back, meta = read(str(tmp_path / f"out.{fmt}"))
         assert back["until"].tolist()[:2] == [dt.date(2020, 1, 1), far] and back["at"].tolist()[1] == late
         assert len(back.note[0]) == 3000 and back.note[1] == "" and back.note[2] == "short"
+        assert back.year.tolist() == [1963, 1987, 2009] and back.big.tolist()[2] == 2**40
+        if fmt == "dta":
+            assert meta.readstat_variable_types["year"] == "int32" and meta.readstat_variable_types["big"] == "double"
 
 
 def test_spss_labels_on_text_codes_are_read_and_written_back(tmp_path):
