@@ -47,7 +47,6 @@ from synthgen import compressed, excel, sqlite_files, stats_files
 from synthgen.errors import SynthgenError
 from synthgen.io import (
     ARROW_SUFFIXES,
-    JSON_SUFFIXES,
     csv_convert_options,
     csv_text_columns,
     decoded,
@@ -106,7 +105,7 @@ def wants_streaming(cfg) -> bool:
         return True
     if not Path(p).is_file():
         return False
-    whole = (*excel.SUFFIXES, *JSON_SUFFIXES, *stats_files.SUFFIXES, *sqlite_files.SUFFIXES)
+    whole = (*excel.SUFFIXES, ".json", *stats_files.SUFFIXES, *sqlite_files.SUFFIXES)  # .json: maybe one array
     if compressed.table_suffix(p) in whole:  # read whole (synthgen/io.py)
         return False
     return compressed.size_hint(p) > int(cfg.stream.auto_bytes)
@@ -137,8 +136,8 @@ class Source:
             if self.kind == "sql":
                 yield from _sql_batches(self.spec, batch_rows)
                 return
-            if not all(compressed.dataset_readable(f) for f in self.spec):  # a zip or xz CSV: Arrow's CSV reader
-                yield from _csv_stream_batches(self.spec, self.fmt, batch_rows)
+            if not all(compressed.dataset_readable(f) for f in self.spec):  # a zip or xz file: Arrow's stream reader
+                yield from _text_stream_batches(self.spec, self.fmt, batch_rows)
                 return
             import pyarrow.dataset as ds
 
@@ -191,6 +190,8 @@ def _file_format(fmt: str, first_file: str):
         return ds.IpcFileFormat()
     if fmt == "orc":
         return ds.OrcFileFormat()
+    if fmt == "json":
+        return ds.JsonFileFormat()
     ropts, popts, copts = _csv_options(fmt, first_file)
     return ds.CsvFileFormat(parse_options=popts, convert_options=copts, read_options=ropts)
 
@@ -208,21 +209,28 @@ def _csv_options(fmt: str, first_file: str) -> tuple:
     return ropts, popts, csv_convert_options(csv_text_columns(first_file, dialect))
 
 
-def _csv_stream_batches(files: list[str], fmt: str, batch_rows: int):
-    """Record batches of CSV files that pyarrow.dataset cannot open (a zip's member, xz), read
-    through Arrow's streaming CSV reader from the decompressed bytes; every file takes the first
-    one's column types, as the dataset reader's files do."""
-    ropts, popts, copts = _csv_options(fmt, files[0])
+def _text_stream_batches(files: list[str], fmt: str, batch_rows: int):
+    """Record batches of CSV or JSON Lines files that pyarrow.dataset cannot open (a zip's member,
+    xz), read through Arrow's streaming reader from the decompressed bytes; every file takes the
+    first one's column types, as the dataset reader's files do."""
+    import pyarrow.json as pajson
+
+    options = None if fmt == "json" else _csv_options(fmt, files[0])
     schema = None
     for f in files:
-        if schema is not None:
-            copts.column_types = schema
         with compressed.open_binary(f) as stream:
-            reader = pacsv.open_csv(stream, read_options=ropts, parse_options=popts, convert_options=copts)
+            if fmt == "json":
+                parse = pajson.ParseOptions(explicit_schema=schema) if schema is not None else None
+                reader = pajson.open_json(stream, parse_options=parse)
+            else:
+                ropts, popts, copts = options
+                if schema is not None:
+                    copts.column_types = schema
+                reader = pacsv.open_csv(stream, read_options=ropts, parse_options=popts, convert_options=copts)
             schema = schema or reader.schema
             for batch in reader:
                 for start in range(0, batch.num_rows, batch_rows):
-                    yield batch.slice(start, batch_rows)
+                    yield flat_structs(batch.slice(start, batch_rows))
 
 
 def _sql_batches(sql: str, batch_rows: int):
@@ -256,8 +264,9 @@ _SUFFIX = {
     **{suffix: "ipc" for suffix in ARROW_SUFFIXES},
     ".orc": "orc",
     **{".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".txt": "csv"},
+    **{".jsonl": "json", ".ndjson": "json"},  # JSON Lines; a .json file may be one array, read whole
 }
-_CSV_SUFFIXES = tuple(s for s, kind in _SUFFIX.items() if kind in ("csv", "tsv"))  # the ones read compressed
+_TEXT_SUFFIXES = tuple(s for s, kind in _SUFFIX.items() if kind in ("csv", "tsv", "json"))  # read compressed
 
 
 def stream_source(cfg, key: str = "data.path", path=None) -> Source:
@@ -282,7 +291,7 @@ def stream_source(cfg, key: str = "data.path", path=None) -> Source:
         raise SynthgenError(f"{p}: no files there; set {key} to a folder or glob of .parquet or .csv files")
     kind = {f: _SUFFIX.get(compressed.table_suffix(f)) for f in files}  # data.csv.gz is a CSV file
     for f in files:
-        compressed.check_table_type(f, compressed.table_suffix(f), _CSV_SUFFIXES)
+        compressed.check_table_type(f, compressed.table_suffix(f), _TEXT_SUFFIXES)
     kinds = set(kind.values())
     if None in kinds or len(kinds) > 1:
         odd = next(f for f in files if kind[f] != kind[files[0]] or kind[f] is None)

@@ -71,3 +71,30 @@ def test_parquet_structs_are_read_as_dotted_columns_whole_and_streamed(tmp_path)
     streamed = pq.read_table(paths.train_table)
     assert streamed.column_names == whole.column_names
     assert streamed.num_rows + pq.read_table(paths.holdout_table).num_rows == 300
+
+
+def test_json_lines_stream_plain_gzipped_and_zipped(tmp_path):
+    """Folders of JSON Lines files (an API's daily exports) stream as CSV files do, nested objects
+    as dotted columns; gzip through pyarrow.dataset, a zip's member through Arrow's JSON stream reader."""
+    import gzip
+    import zipfile
+
+    from tests.test_streaming import stream_prepared
+
+    rows = records(600)
+    text = [("\n".join(json.dumps(r) for r in rows[i * 200 : (i + 1) * 200]) + "\n").encode() for i in range(3)]
+    plain, packed = tmp_path / "plain", tmp_path / "gz"
+    plain.mkdir(), packed.mkdir()
+    for i, t in enumerate(text):
+        (plain / f"day{i}.jsonl").write_bytes(t)
+        (packed / f"day{i}.jsonl.gz").write_bytes(gzip.compress(t))
+    (tmp_path / "all.jsonl").write_bytes(b"".join(text))
+    with zipfile.ZipFile(tmp_path / "all.jsonl.zip", "w") as z:
+        z.writestr("all.jsonl", b"".join(text))
+    got = {name: stream_prepared(tmp_path / f"{name}_out", tmp_path / name) for name in ("plain", "gz")}
+    got.update(
+        {name: stream_prepared(tmp_path / f"{name}_out", tmp_path / name) for name in ("all.jsonl", "all.jsonl.zip")}
+    )
+    assert {rows for rows, _ in got.values()} == {600}
+    assert got["gz"][1].equals(got["plain"][1]) and got["all.jsonl.zip"][1].equals(got["all.jsonl"][1])
+    assert "address.geo.lat" in got["plain"][1].column_names
