@@ -65,7 +65,10 @@ def read_sheet(path: Path, sheet: str | int | None = None) -> pa.Table:
     # a report's title rows above the header are skipped, as a CSV export's are (io.title_lines)
     rows = [["" if _empty(v) else _text(v) for v in r] for r in frame.head(200).itertuples(index=False)]
     top = title_lines(rows)
+    from synthgen.io import unique_names
+
     names = [f"Unnamed: {i}" if _empty(v) else _text(v) for i, v in enumerate(frame.iloc[top])]
+    names = unique_names(names, str(path))  # a header naming a column twice: named as pandas does
     frame = frame.iloc[top + 1 :].reset_index(drop=True)
     frame.columns = names
     if first and len(names) <= 1 and len(sheets) > 1:  # a FRED download's README sheet before its data

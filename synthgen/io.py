@@ -358,7 +358,32 @@ def sniff_csv(path: Path, default_delimiter: str = ",") -> CsvDialect:
     except csv.Error:  # a field over the csv module's size limit: the file read as written, from its first line
         skip, first = 0, []
     names = tuple(f"column_{i + 1}" for i in range(len(first))) if _numbers_not_names(first) else None
+    header = [f for f in first if f] if spaced else first  # runs of spaces are one separator there
+    if names is None and len(set(header)) < len(header):  # a header naming a column twice: named as pandas does
+        names, skip = tuple(unique_names(header, str(path))), skip + 1
     return CsvDialect(encoding, delimiter, quote, names, spaced, skip)
+
+
+def unique_names(names: list[str], source: str) -> list[str]:
+    """Column names made distinct as pandas' readers make them, with a warning: a second `a` is
+    `a.1`, a third `a.2` (a number the header already uses is skipped). COMPAS' two-year file names
+    decile_score and priors_count twice."""
+    taken, out, tries = set(names), [], {}
+    for name in names:
+        new = name
+        while new in out:
+            tries[name] = tries.get(name, 0) + 1
+            new = f"{name}.{tries[name]}"
+            if new in taken:
+                new = name  # the header has that name already: try the next number
+        out.append(new)
+    renamed = [new for name, new in zip(names, out) if new != name]
+    if renamed:
+        import warnings
+
+        shown = ", ".join(renamed[:5]) + (", ..." if len(renamed) > 5 else "")
+        warnings.warn(f"{source}: columns named twice are read as {shown}, as pandas reads them", UserWarning, 3)
+    return out
 
 
 TITLE_MAX_LINES = 20  # lines above a header that a report's title, date and blank lines take at most

@@ -1229,3 +1229,33 @@ def test_overrides_for_any_column_name(tmp_path):
         "a=b": {"kind": "categorical"},
         "Größe": {"kind": "integer"},
     }
+
+
+def test_a_header_naming_a_column_twice_is_read_as_pandas_reads_it(tmp_path):
+    """COMPAS' two-year file names decile_score and priors_count twice: synthgen refused it
+    ("duplicate column names"), pandas reads the repeats as decile_score.1, priors_count.1; an
+    Excel sheet's repeated header failed with a traceback. Both now read as pandas does, whole or
+    streamed, with a warning."""
+    import openpyxl
+
+    from synthgen.config import load_config
+    from synthgen.streaming import stream_source
+
+    rows = [[i, i % 7, f"c{i % 3}", i % 5, i % 7 + 1] for i in range(60)]
+    path = tmp_path / "twice.csv"
+    path.write_text("id,score,case,priors,score\n" + "".join(",".join(map(str, r)) + "\n" for r in rows))
+    want = list(pd.read_csv(path).columns)
+    assert want == ["id", "score", "case", "priors", "score.1"]
+    with pytest.warns(UserWarning, match=r"columns named twice are read as score\.1, as pandas reads them"):
+        t = read_table(path)
+    assert t.column_names == want and t.column("score.1").to_pylist()[:3] == [1, 2, 3] and t.num_rows == 60
+    with pytest.warns(UserWarning, match="named twice"):
+        streamed = next(stream_source(load_config(["data=file", f"data.path={path}"])).batches(100))
+    assert streamed.schema.names == want
+    book = openpyxl.Workbook()
+    for r in [["id", "score", "case", "priors", "score"], *rows]:
+        book.active.append(r)
+    book.save(tmp_path / "twice.xlsx")
+    with pytest.warns(UserWarning, match="named twice"):
+        sheet = read_table(tmp_path / "twice.xlsx")
+    assert sheet.column_names == want and sheet.column("score.1").to_pylist() == [r[4] for r in rows]

@@ -28,6 +28,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("synthgen")
 
 
+def _log_columns(schema: TableSchema) -> None:
+    """How each column was read (synthgen/schema_report.py), for a look before training."""
+    from synthgen.schema_report import column_lines
+
+    log.info("columns as read (data.columns.<name>.kind=... reads one otherwise):\n%s", "\n".join(column_lines(schema)))
+
+
 class TabularModality(Modality):
     name, unit = "tabular", "rows"
 
@@ -74,6 +81,7 @@ class TabularModality(Modality):
                 len(info["train_parts"]),
                 paths.prepared,
             )
+            _log_columns(TableSchema.load(paths.schema))
             return
         train, holdout, schema = self.split()
         with staged_dir(paths.prepared) as d:
@@ -81,6 +89,7 @@ class TabularModality(Modality):
             write_parquet_atomic(holdout, d / "holdout.parquet")
             schema.save(d / "schema.json")
         log.info("prepared %d train and %d holdout rows in %s", len(train), len(holdout), paths.prepared)
+        _log_columns(schema)
         if schema.entity:
             log.info("%s", describe_entity(schema.entity))
         for cv in schema.conversions:
