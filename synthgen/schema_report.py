@@ -11,9 +11,12 @@ and what `data.columns.<name>.kind=...` would change. prepare logs them; schema.
 
 from __future__ import annotations
 
+import numpy as np
+
 from synthgen.schema import ColumnSchema, TableSchema
 
 MAX_COLUMNS = 60  # a wider table's first columns; the rest are counted (schema.json lists them all)
+WIDTHS = (24, 13, 56, 6, 9)  # characters per field at most: a line within 120 (a longer name or note is cut)
 KIND_WORDS = {
     "continuous": "number",
     "integer": "whole number",
@@ -47,9 +50,10 @@ def column_lines(schema: TableSchema) -> list[str]:
     for col in schema.columns[:MAX_COLUMNS]:
         nulls = f"{col.null_share:.1%}" if col.null_share else "-"
         rows.append((col.name, _kind(col), _how(col, schema), nulls, f"{col.n_unique:,}"))
-    widths = [min(max(len(r[i]) for r in rows), 48) for i in range(5)]
+    widths = [min(max(len(r[i]) for r in rows), cap) for i, cap in enumerate(WIDTHS)]
     lines = [
-        "  " + "  ".join(f"{v[: widths[i]]:<{widths[i]}}" if i < 3 else f"{v:>{widths[i]}}" for i, v in enumerate(r))
+        "  "
+        + "  ".join(f"{_cut(v, widths[i]):<{widths[i]}}" if i < 3 else f"{v:>{widths[i]}}" for i, v in enumerate(r))
         for r in rows
     ]
     if len(schema.columns) > MAX_COLUMNS:
@@ -60,17 +64,30 @@ def column_lines(schema: TableSchema) -> list[str]:
     return lines
 
 
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "~"
+
+
 def _kind(col: ColumnSchema) -> str:
     if col.kind == "datetime":
-        if col.arrow_type.startswith("time") and not col.arrow_type.startswith("timestamp"):
-            return "time of day"
-        return "date" if col.resolution == "D" else "timestamp"
+        return "time of day" if _clock(col) else "date" if col.resolution == "D" else "timestamp"
     return KIND_WORDS.get(col.kind, col.kind)
+
+
+def _native_time(col: ColumnSchema) -> bool:
+    return col.arrow_type.startswith("time") and not col.arrow_type.startswith("timestamp")
+
+
+def _clock(col: ColumnSchema) -> bool:
+    """A time of day: an Arrow time column, or text read in a format without a day ("%H:%M")."""
+    formats = (col.codec or {}).get("formats") or [(col.codec or {}).get("format") or ""]
+    dated = any(d in f for f in formats for d in ("%Y", "%y", "%m", "%d", "%b", "%B", "%j", "%a"))
+    return col.kind == "datetime" and (_native_time(col) or (col.codec or {}).get("type") == "datetime" and not dated)
 
 
 def _how(col: ColumnSchema, schema: TableSchema) -> str:
     """What becomes of the column's values in the synthetic table."""
-    codec = col.codec or {}
+    codec = {} if _native_time(col) else (col.codec or {})  # a time64 column's codec is internal
     text = f"text like {_example(codec)}" if codec else ""
     if codec.get("null_text"):
         text += f", {codec['null_text']!r} as missing"
@@ -85,16 +102,20 @@ def _how(col: ColumnSchema, schema: TableSchema) -> str:
     if schema.entity and col.name == schema.entity.get("column"):
         return "entity key: fresh keys, rows grouped under them"
     if col.kind == "categorical":
-        return ", ".join(filter(None, [f"{len(col.categories or [])} levels", text]))
-    return text or ("as stored" if col.kind in ("datetime", "boolean") else _range(col))
+        levels = len(col.categories or [])
+        return ", ".join(filter(None, [f"{levels} level{'s' if levels != 1 else ''}", text]))
+    return ", ".join(filter(None, [text, "" if _clock(col) else _range(col)])) or "as stored"  # a time: no date
 
 
 def _range(col: ColumnSchema) -> str:
-    if col.min is None or col.max is None:
+    """ "3.07 to 48.33", "1 to 6", "2013-01-01 to 2014-12-31": the real values' span."""
+    if col.min is None or col.max is None or col.kind not in ("continuous", "integer", "datetime"):
         return ""
     places = col.decimals if col.decimals is not None else 3
 
     def show(v) -> str:
+        if col.kind == "datetime":  # local time in `resolution` units (synthgen/schema.py); the days
+            return str(np.datetime64(int(v), col.resolution or "s").astype("datetime64[D]"))
         return f"{v:,.{places}f}" if col.kind == "continuous" else f"{int(v):,}"
 
     return f"{show(col.min)} to {show(col.max)}"
