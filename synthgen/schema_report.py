@@ -11,6 +11,8 @@ and what `data.columns.<name>.kind=...` would change. prepare logs them; schema.
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 
 from synthgen.schema import ColumnSchema, TableSchema
@@ -59,8 +61,9 @@ def column_lines(schema: TableSchema) -> list[str]:
     if len(schema.columns) > MAX_COLUMNS:
         lines.append(f"  ... and {len(schema.columns) - MAX_COLUMNS} more columns (prepared/schema.json)")
     found = [f"{len(getattr(schema, key))} {words}" for key, words in RELATION_WORDS.items() if getattr(schema, key)]
-    if found:
-        lines.append("  found between columns: " + "; ".join(found) + " (schema.json)")
+    if found:  # wrapped within 120 characters
+        text = "found between columns: " + "; ".join(found) + " (schema.json)"
+        lines += textwrap.wrap(text, 118, initial_indent="  ", subsequent_indent="    ")
     return lines
 
 
