@@ -295,7 +295,10 @@ def stream_source(cfg, key: str = "data.path", path=None) -> Source:
     kinds = set(kind.values())
     if None in kinds or len(kinds) > 1:
         odd = next(f for f in files if kind[f] != kind[files[0]] or kind[f] is None)
-        raise SynthgenError(f"{p}: mixes file types ({Path(odd).name}); point {key} at .parquet or .csv files only")
+        raise SynthgenError(
+            f"{p}: mixes file types ({Path(odd).name}); point {key} at files of one type "
+            f"(.parquet, .feather, .orc, .csv or .jsonl, plain or compressed)"
+        )
     return Source(p, "dataset", files, kinds.pop())
 
 
