@@ -287,11 +287,16 @@ class CsvDialect:
     names: tuple[str, ...] | None = None  # None: the first line names the columns
     spaced: bool = False
     skip: int = 0  # lines above the header (a report's title and date, blank lines)
+    footer: tuple[str, ...] = ()  # note lines below the records ("Source: ONS"), left out (footer_lines)
 
     def options(self) -> tuple[pacsv.ReadOptions, pacsv.ParseOptions]:
         names = list(self.names) if self.names else None
         ropts = pacsv.ReadOptions(encoding=self.encoding, column_names=names, skip_rows=self.skip)
-        return ropts, pacsv.ParseOptions(delimiter=self.delimiter, quote_char=self.quote)
+        popts = pacsv.ParseOptions(delimiter=self.delimiter, quote_char=self.quote)
+        if self.footer:  # those rows alone are skipped; any other short row is still an error
+            notes = set(self.footer)
+            popts.invalid_row_handler = lambda row: "skip" if row.text.strip() in notes else "error"
+        return ropts, popts
 
     def source(self, path: Path):
         """A callable that opens the file for reading (pyarrow reads it again for kept text)."""
@@ -361,7 +366,47 @@ def sniff_csv(path: Path, default_delimiter: str = ",") -> CsvDialect:
     header = [f for f in first if f] if spaced else first  # runs of spaces are one separator there
     if names is None and len(set(header)) < len(header):  # a header naming a column twice: named as pandas does
         names, skip = tuple(unique_names(header, str(path))), skip + 1
-    return CsvDialect(encoding, delimiter, quote, names, spaced, skip)
+    footer = () if spaced else footer_lines(path, encoding, delimiter, quote, len(header))
+    return CsvDialect(encoding, delimiter, quote, names, spaced, skip, footer)
+
+
+FOOTER_MAX_LINES = 10  # note lines below a table's records at most (a source, footnotes, a copyright)
+_TAIL_BYTES = 1 << 16
+
+
+def footer_lines(path: Path, encoding: str, delimiter: str, quote: str, n_fields: int) -> tuple[str, ...]:
+    """The lines below the records that hold fewer fields than the header: a statistics office's
+    "Source: ...", "Note: ...", "* provisional" under its table (pandas reads them as records of
+    nulls; Arrow's reader stopped on them). The last non-empty lines of the file, at most
+    FOOTER_MAX_LINES, each of fewer than `n_fields` fields, with a warning naming them; none when
+    the file ends on a record (a file over 256 MB compressed is not searched)."""
+    import csv
+
+    if n_fields < 2 or (compressed.compression(path) and compressed.size_hint(path) > 256 << 20):
+        return ()
+    if compressed.compression(path):
+        tail = compressed.read_all(path)[-_TAIL_BYTES:]
+    else:
+        with open(path, "rb") as f:
+            f.seek(max(0, f.seek(0, 2) - _TAIL_BYTES))
+            tail = f.read()
+    lines = [line for line in tail.decode(encoding, errors="ignore").splitlines() if line.strip()]
+    notes = []
+    for line in reversed(lines[1:] if len(tail) == _TAIL_BYTES else lines):  # the first may be cut
+        fields = next(csv.reader([line], delimiter=delimiter, quotechar=quote), [])
+        if len(fields) >= n_fields:
+            break
+        if line.count(quote) % 2:  # the end of a quoted field over several lines: a record, not a note
+            return ()
+        notes.append(line.strip())
+        if len(notes) > FOOTER_MAX_LINES:
+            return ()
+    if notes:
+        import warnings
+
+        shown = "; ".join(repr(n[:60]) for n in reversed(notes[-3:]))
+        warnings.warn(f"{path}: {len(notes)} note line(s) below the records are left out: {shown}", UserWarning, 3)
+    return tuple(reversed(notes))
 
 
 def unique_names(names: list[str], source: str) -> list[str]:

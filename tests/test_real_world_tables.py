@@ -1259,3 +1259,34 @@ def test_a_header_naming_a_column_twice_is_read_as_pandas_reads_it(tmp_path):
     with pytest.warns(UserWarning, match="named twice"):
         sheet = read_table(tmp_path / "twice.xlsx")
     assert sheet.column_names == want and sheet.column("score.1").to_pylist() == [r[4] for r in rows]
+
+
+def test_note_lines_below_the_records_are_left_out_whole_streamed_and_gzipped(tmp_path):
+    """A statistics office's CSV ends in "Source: ..." and "Note: ..." lines: Arrow's reader stopped
+    on them ("Expected 3 columns, got 1"), pandas reads them as records of nulls. They are left
+    out with a warning; a short line among the records is still an error, and a quoted text over
+    two lines ending the file is a record."""
+    import gzip
+
+    from synthgen.config import load_config
+    from synthgen.streaming import stream_source
+
+    body = "region,year,value\n" + "".join(f"{['North', 'South'][i % 2]},{2000 + i},{i}.5\n" for i in range(40))
+    notes = "\nSource: Office for National Statistics\nNote: figures for 2039 are provisional\n"
+    (tmp_path / "stats.csv").write_text(body + notes)
+    (tmp_path / "stats.csv.gz").write_bytes(gzip.compress((body + notes).encode()))
+    for name in ("stats.csv", "stats.csv.gz"):
+        with pytest.warns(UserWarning, match=r"2 note line\(s\) below the records are left out: 'Source: Office"):
+            t = read_table(tmp_path / name)
+        assert t.num_rows == 40 and t.column("region").to_pylist()[-1] == "South"
+    with pytest.warns(UserWarning, match="note line"):
+        batch = next(stream_source(load_config(["data=file", f"data.path={tmp_path / 'stats.csv'}"])).batches(100))
+    assert batch.num_rows == 40
+    lines = body.splitlines(keepends=True)
+    (tmp_path / "broken.csv").write_text("".join(lines[:5] + ["a line of its own\n"] + lines[5:]))
+    with pytest.raises(SynthgenError, match="Expected 3 columns, got 1: a line of its own"):
+        read_table(tmp_path / "broken.csv")
+    (tmp_path / "quoted.csv").write_text('id,text\n1,plain\n2,"first line\nsecond line"\n')
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no note warning
+        assert read_table(tmp_path / "quoted.csv").column("text").to_pylist() == ["plain", "first line\nsecond line"]
