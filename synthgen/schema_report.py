@@ -46,8 +46,8 @@ RELATION_WORDS = {
 
 
 def column_lines(schema: TableSchema) -> list[str]:
-    """The console lines: a header, one aligned line per column (at most MAX_COLUMNS), then one
-    line naming the relations found between columns."""
+    """The console lines: a header, one aligned line per column (at most MAX_COLUMNS), then the
+    relations found between columns, wrapped within 120 characters."""
     rows = [("column", "read as", "how", "nulls", "distinct")]
     for col in schema.columns[:MAX_COLUMNS]:
         nulls = f"{col.null_share:.1%}" if col.null_share else "-"
@@ -61,7 +61,7 @@ def column_lines(schema: TableSchema) -> list[str]:
     if len(schema.columns) > MAX_COLUMNS:
         lines.append(f"  ... and {len(schema.columns) - MAX_COLUMNS} more columns (prepared/schema.json)")
     found = [f"{len(getattr(schema, key))} {words}" for key, words in RELATION_WORDS.items() if getattr(schema, key)]
-    if found:  # wrapped within 120 characters
+    if found:
         text = "found between columns: " + "; ".join(found) + " (schema.json)"
         lines += textwrap.wrap(text, 118, initial_indent="  ", subsequent_indent="    ")
     return lines
