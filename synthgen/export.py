@@ -65,8 +65,9 @@ def export_table(folder: Path, fmt: str) -> Path:
     return final
 
 
-def _plain(table: pa.Table) -> pa.Table:
-    """Dictionary columns as their values (the CSV writer takes no dictionaries)."""
+def plain_columns(table: pa.Table) -> pa.Table:
+    """Dictionary columns as their values, field metadata kept (the CSV, Stata and SPSS writers take no
+    dictionaries)."""
     for i, field in enumerate(table.schema):
         if pa.types.is_dictionary(field.type):
             table = table.set_column(
@@ -79,7 +80,7 @@ def _write_csv(shards: list[Path], path: Path) -> None:
     writer = None
     try:
         for shard in shards:
-            table = _plain(pq.read_table(shard))
+            table = plain_columns(pq.read_table(shard))
             if writer is None:
                 writer = pacsv.CSVWriter(str(path), table.schema)
             writer.write_table(table)

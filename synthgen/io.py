@@ -300,9 +300,12 @@ class CsvDialect:
 
     def source(self, path: Path):
         """A callable that opens the file for reading (pyarrow reads it again for kept text)."""
+        if not self.spaced and not compressed.compression(path):
+            return lambda: path
+        data = compressed.read_all(path)  # decompressed once for both reads (the table, its kept text)
         if not self.spaced:
-            return (lambda: compressed.open_binary(path)) if compressed.compression(path) else (lambda: path)
-        text = compressed.read_all(path).decode(self.encoding)
+            return lambda: pa.BufferReader(data)
+        text = data.decode(self.encoding)
         one = "\n".join(" ".join(line.split()) for line in text.splitlines() if line.strip()).encode(self.encoding)
         return lambda: io.BytesIO(one)
 
@@ -413,15 +416,16 @@ def unique_names(names: list[str], source: str) -> list[str]:
     """Column names made distinct as pandas' readers make them, with a warning: a second `a` is
     `a.1`, a third `a.2` (a number the header already uses is skipped). COMPAS' two-year file names
     decile_score and priors_count twice."""
-    taken, out, tries = set(names), [], {}
+    taken, out, used, tries = set(names), [], set(), {}
     for name in names:
         new = name
-        while new in out:
+        while new in used:
             tries[name] = tries.get(name, 0) + 1
             new = f"{name}.{tries[name]}"
             if new in taken:
                 new = name  # the header has that name already: try the next number
         out.append(new)
+        used.add(new)
     renamed = [new for name, new in zip(names, out) if new != name]
     if renamed:
         import warnings

@@ -61,12 +61,10 @@ def read_sqlite_table(path: Path, table: str | int | None = None, max_rows: int 
 def _chosen(path: Path, names: list[str], table: str | int | None) -> str:
     if not names:
         raise SynthgenError(f"{path}: the database holds no table")
-    if table is None:
-        if len(names) == 1:
-            return names[0]
-        shown = ", ".join(map(repr, names[:10])) + (", ..." if len(names) > 10 else "")
-        raise SynthgenError(f"{path}: the database holds {len(names)} tables; set data.sheet to one of {shown}")
-    if str(table) not in names:
-        shown = ", ".join(map(repr, names[:10])) + (", ..." if len(names) > 10 else "")
-        raise SynthgenError(f"{path}: no table {str(table)!r}; set data.sheet to one of {shown}")
-    return str(table)
+    if table is None and len(names) == 1:
+        return names[0]
+    if table is not None and str(table) in names:
+        return str(table)
+    shown = ", ".join(map(repr, names[:10])) + (", ..." if len(names) > 10 else "")
+    what = f"holds {len(names)} tables" if table is None else f"has no table {str(table)!r}"
+    raise SynthgenError(f"{path}: the database {what}; set data.sheet to one of {shown}")

@@ -43,7 +43,9 @@ def write_stats_file(shards: list[Path], path: Path, fmt: str) -> None:
     """Every row of the shards, in order, as a Stata (`fmt` "dta") or SPSS ("sav") file at `path`."""
     import pyreadstat
 
-    table = pa.concat_tables([pq.read_table(s) for s in shards])
+    from synthgen.export import plain_columns
+
+    table = plain_columns(pa.concat_tables([pq.read_table(s) for s in shards]))
     names = package_names(table.column_names)
     renamed = {new: old for old, new in zip(table.column_names, names) if new != old}
     if renamed:
@@ -61,7 +63,7 @@ def write_stats_file(shards: list[Path], path: Path, fmt: str) -> None:
         pairs = value_labels(field)
         if pairs:
             code = {label: c for c, label in pairs}
-            present = set(frame[name].dropna()) - {""}
+            present = set(frame[name].dropna()) - {""} if frame[name].dtype == object else set()
             if present and present <= set(code):  # read as its labels: back to the codes (a null stays missing)
                 frame[name] = frame[name].map(code)
             if not (fmt == "dta" and any(isinstance(c, str) for c in code.values())):  # Stata: numbers only
@@ -95,9 +97,7 @@ def package_names(names: list[str]) -> list[str]:
 
 def _column(field: pa.Field, col: pa.ChunkedArray, fmt: str) -> pd.Series:
     """One column in the form pyreadstat writes as the packages store it (see the module docstring)."""
-    t = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
-    if pa.types.is_dictionary(field.type):
-        col = pc.cast(col, t)
+    t = field.type
     if pa.types.is_timestamp(t):  # in its own unit: a 9999-12-31 sentinel lies beyond nanoseconds' range
         values = col.to_pandas()
         return values.dt.tz_localize(None) if isinstance(values.dtype, pd.DatetimeTZDtype) else values

@@ -289,9 +289,10 @@ def stream_source(cfg, key: str = "data.path", path=None) -> Source:
         raise SynthgenError(f"input not found: {p}; set {key} to a .parquet/.csv file, a folder or a glob")
     if not files:
         raise SynthgenError(f"{p}: no files there; set {key} to a folder or glob of .parquet or .csv files")
-    kind = {f: _SUFFIX.get(compressed.table_suffix(f)) for f in files}  # data.csv.gz is a CSV file
+    suffix = {f: compressed.table_suffix(f) for f in files}  # data.csv.gz is a CSV file
     for f in files:
-        compressed.check_table_type(f, compressed.table_suffix(f), _TEXT_SUFFIXES)
+        compressed.check_table_type(f, suffix[f], _TEXT_SUFFIXES)
+    kind = {f: _SUFFIX.get(suffix[f]) for f in files}
     kinds = set(kind.values())
     if None in kinds or len(kinds) > 1:
         odd = next(f for f in files if kind[f] != kind[files[0]] or kind[f] is None)
