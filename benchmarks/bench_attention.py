@@ -1,46 +1,78 @@
-"""The cached one-query attention of the transformers' sampling step (synthgen/models/blocks.py):
-ms per 2,048 rows at each cached length t, 1 thread, for
-  - `pieces`: blocks.cached_attention as it is (rows in pieces of ATTENTION_PIECE / t);
-  - `one piece`: the same broadcast products over all rows at once (the sampler before the pieces);
-  - `sdpa`: PyTorch's scaled_dot_product_attention on a contiguous [B, H, t, D] copy of the cache
-    (the copy not timed), the kernel a batch-major cache would use.
-Best of 5 calls after one warm-up; the figures depend on the machine's load (print `uptime` beside).
+"""The cached one-query attention of the transformers' sampling step (synthgen/models/blocks.py),
+in the KV cache's two layouts: ms for one layer over a whole sampling block, i.e. summed over the
+cached lengths t = 1..T of a row of T positions (a table's columns, an image's patches), for
+  - `broadcast`: the position-major cache, blocks.cached_attention (broadcast products over the
+    filled positions, rows in pieces of ATTENTION_PIECE / t);
+  - `matmul`: the batch-major cache, KVCache.attend's two batched matrix products over all T
+    positions, the unwritten ones masked.
+The rows of a block follow the sampler's rule (synthgen/sizing.sample_block at d_model 64, 2
+layers). Best of 5 calls after one warm-up per t, 2 threads. The crossover sets
+blocks.BATCH_MAJOR_MIN_POSITIONS; the figures move with the machine's load (the JSON records it).
 
-    python benchmarks/bench_attention.py [--rows 2048] [--heads 4] [--head-dim 16]
+    python benchmarks/bench_attention.py [--threads 2] [--out results/attention.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import time
+from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from table import best_of  # benchmarks/table.py (scripts run with this folder on sys.path)
 
 from synthgen.models import blocks
+from synthgen.sizing import sample_block
 
-LENGTHS = (2, 4, 8, 16, 32, 65, 98)  # tabular: one position per column (digits: 65); images: MNIST patches 98
+LENGTHS = (8, 11, 16, 21, 23, 24, 26, 31, 41, 65, 98)  # tabular columns (digits: 65); MNIST's 98 patches
+H, D, D_MODEL, LAYERS = 4, 16, 64, 2
+
+
+def block_ms(T: int, rows: int) -> dict:
+    """Total ms over t = 1..T of one layer's attention for `rows` rows, in each layout."""
+    g = torch.Generator().manual_seed(T)
+    totals = {}
+    for name, threshold in (("broadcast", 10**9), ("matmul", 1)):
+        blocks.BATCH_MAJOR_MIN_POSITIONS = threshold
+        cache = blocks.KVCache(1, rows, H, T, D)
+        cache.kv.copy_(torch.randn(cache.kv.shape, generator=g))
+        q = torch.randn(rows, H, D, generator=g)
+        total = 0.0
+        for t in range(1, T + 1):
+            cache.pos = t - 1
+            total += best_of(lambda: cache.attend(0, q), reps=5)
+        totals[name] = round(total * 1000, 1)
+    return totals
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--rows", type=int, default=2048)
-    ap.add_argument("--heads", type=int, default=4)
-    ap.add_argument("--head-dim", type=int, default=16)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "attention.json"))
     args = ap.parse_args()
-    torch.set_num_threads(1)
-    B, H, D = args.rows, args.heads, args.head_dim
-    print(f"ms per {B} rows, H={H}, D={D}, 1 thread")
-    print("| t | pieces | one piece | sdpa |\n|---|---|---|---|")
-    for t in LENGTHS:
-        g = torch.Generator().manual_seed(t)
-        k, v = torch.randn(2, t, B, H, D, generator=g)  # position-major, as in KVCache
-        q = torch.randn(B, H, D, generator=g)
-        kb, vb = k.permute(1, 2, 0, 3).contiguous(), v.permute(1, 2, 0, 3).contiguous()
-        pieces = best_of(lambda: blocks.cached_attention(q, k, v), reps=5) * 1000
-        one = best_of(lambda: blocks._attend(q, k, v), reps=5) * 1000
-        sdpa = best_of(lambda: F.scaled_dot_product_attention(q.unsqueeze(2), kb, vb), reps=5) * 1000
-        print(f"| {t} | {pieces:.2f} | {one:.2f} | {sdpa:.2f} |", flush=True)
+    torch.set_num_threads(args.threads)
+    chosen = blocks.BATCH_MAJOR_MIN_POSITIONS
+    rows_out = []
+    print("| positions T | rows a block | broadcast ms | matmul ms | broadcast / matmul |\n|---|---|---|---|---|")
+    for T in LENGTHS:
+        rows = sample_block(T, D_MODEL, LAYERS)
+        ms = block_ms(T, rows)
+        ratio = ms["broadcast"] / ms["matmul"]
+        rows_out.append({"positions": T, "rows": rows, **ms, "ratio": round(ratio, 2)})
+        print(f"| {T} | {rows} | {ms['broadcast']} | {ms['matmul']} | {ratio:.2f} |", flush=True)
+    blocks.BATCH_MAJOR_MIN_POSITIONS = chosen
+    result = {
+        "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "threads": args.threads,
+        "load_1min": os.getloadavg()[0],
+        "batch_major_min_positions": chosen,
+        "heads": H,
+        "head_dim": D,
+        "rows": rows_out,
+    }
+    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
 
 
 if __name__ == "__main__":

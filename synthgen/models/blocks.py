@@ -6,19 +6,38 @@ Shapes: B batch, T positions, d model width, H heads, D = d / H head width.
 from __future__ import annotations
 
 import sys
+from contextlib import nullcontext
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 
-class KVCache:
-    """Preallocated keys and values of every layer, position-major: kv [T_max, L, 2, B, H, D].
+# Cached lengths (positions a row holds: a table's columns, an image's patches) from which the
+# cache is batch-major and attends with matrix products. One layer over a sampling block, total ms
+# over t = 1..T, broadcast / matrix products, 2 threads, two runs (benchmarks/bench_attention.py;
+# the broadcast products take up to 2x longer in this machine's slow spells, the matrix products
+# do not): T = 11: 42 / 138 and 76 / 139; 21: 74 / 123 and 139 / 124; 23: 91 / 145 and 164 / 146;
+# 26: 183 / 102 and 218 / 103; 31: 296 / 130; 41: 263 / 112; 65: 320 / 124; 98: 770 / 301.
+# From 26 positions the matrix products win in both runs.
+BATCH_MAJOR_MIN_POSITIONS = 26
 
-    Writing one position of one layer is one contiguous [2, B, H, D] block, and the filled
-    positions kv[:pos] are one contiguous block, which `select` copies with one index_select.
-    `capacity` (>= B) sizes a second buffer that `select` fills and then swaps with the first, so
-    that pruning or growing the batch allocates nothing (fresh large tensors cost page faults).
+
+class KVCache:
+    """Preallocated keys and values of every layer, in one of two layouts chosen by `max_len`:
+
+    - position-major, kv [T_max, L, 2, B, H, D] (max_len < BATCH_MAJOR_MIN_POSITIONS): attention
+      by broadcast products over the filled positions (`cached_attention`), whose cost grows with
+      t x B x H x D; writing one position of one layer is one contiguous [2, B, H, D] block.
+    - batch-major, kv [L, 2, B, H, T_max, D]: attention by two batched matrix products per layer
+      over all T_max positions, the ones not yet written masked out. Their cost is mostly a fixed
+      ~0.1 us per (row, head) and step, so they win where rows are long (2.5x at 65 positions).
+      The buffers start zeroed and later hold only written keys and values (or copies of them),
+      so the masked positions are finite and weigh exactly 0.
+
+    `select` copies only the filled positions. `capacity` (>= B) sizes a second buffer that
+    `select` fills and then swaps with the first, so that pruning or growing the batch allocates
+    nothing (fresh large tensors cost page faults).
     """
 
     def __init__(
@@ -32,34 +51,70 @@ class KVCache:
         dtype=torch.float32,
         capacity: int = 0,
     ):
-        self.shape = (max_len, n_layers, 2, n_heads, head_dim)  # the batch axis goes in at 3
-        self._buf = torch.empty(self._view_size(max(batch, capacity)), device=device, dtype=dtype)
-        self._spare = torch.empty(self._view_size(capacity), device=device, dtype=dtype)
-        self.kv = self._view(self._buf, batch)  # only kv[:pos] is ever read
+        self.batch_major = max_len >= BATCH_MAJOR_MIN_POSITIONS
+        self.shape = (max_len, n_layers, 2, n_heads, head_dim)  # (T, L, 2, H, D); the batch goes in per layout
+        self._buf = self._new_buffer(max(batch, capacity), device, dtype)
+        self._spare = self._new_buffer(capacity, device, dtype)
+        self.kv = self._view(self._buf, batch)  # only the filled positions are ever read unmasked
         self.pos = 0
+        # row p: 0 at the positions 0..p a query at p attends to, -inf after them (batch-major only)
+        self._mask = torch.full((max_len, max_len), float("-inf"), device=device, dtype=dtype).triu(1)
+
+    def _new_buffer(self, batch: int, device, dtype) -> torch.Tensor:
+        make = torch.zeros if self.batch_major else torch.empty
+        return make(self._view_size(batch), device=device, dtype=dtype)
 
     def _view(self, buf: torch.Tensor, batch: int) -> torch.Tensor:
         T, L, two, H, D = self.shape
-        return buf[: self._view_size(batch)].view(T, L, two, batch, H, D)
+        shape = (L, two, batch, H, T, D) if self.batch_major else (T, L, two, batch, H, D)
+        return buf[: self._view_size(batch)].view(shape)
 
     def reset(self, batch: int) -> None:
         """Empty the cache for a new batch of `batch` rows (reusing the buffer when it fits)."""
         if self._buf.numel() < self._view_size(batch):
-            self._buf = self._buf.new_empty(self._view_size(batch))
+            self._buf = self._new_buffer(batch, self._buf.device, self._buf.dtype)
         self.kv, self.pos = self._view(self._buf, batch), 0
 
     def _view_size(self, batch: int) -> int:
         T, L, two, H, D = self.shape
         return T * L * two * batch * H * D
 
+    def _filled(self, kv: torch.Tensor) -> torch.Tensor:
+        return kv[..., : self.pos, :] if self.batch_major else kv[: self.pos]
+
     def select(self, index: torch.Tensor) -> None:
         """Keep batch entries `index` [B'] (repeats allowed), copying only the filled positions."""
         need = self._view_size(len(index))
         if self._spare.numel() < need:
-            self._spare = self._buf.new_empty(need)
+            self._spare = self._new_buffer(len(index), self._buf.device, self._buf.dtype)
         new = self._view(self._spare, len(index))
-        torch.index_select(self.kv[: self.pos], 3, index, out=new[: self.pos])
+        torch.index_select(self._filled(self.kv), 2 if self.batch_major else 3, index, out=self._filled(new))
         self._buf, self._spare, self.kv = self._spare, self._buf, new
+
+    def put(self, layer: int, kv: torch.Tensor) -> None:
+        """Store one layer's keys and values kv [B, T, 2, H, D] at positions pos .. pos + T - 1."""
+        p, T = self.pos, kv.shape[1]
+        if self.batch_major:
+            self.kv[layer, :, :, :, p : p + T] = kv.permute(2, 0, 3, 1, 4)
+        else:
+            self.kv[p : p + T, layer] = kv.permute(1, 2, 0, 3, 4)
+
+    def attend(self, layer: int, q: torch.Tensor) -> torch.Tensor:
+        """One query per row at position pos over positions 0..pos of `layer`: q [B, H, D] -> [B, H, D]."""
+        if not self.batch_major:
+            kv = self.kv[: self.pos + 1, layer]  # [t, 2, B, H, D]
+            return cached_attention(q, kv[:, 0], kv[:, 1])
+        T, _, _, H, D = self.shape
+        B = q.shape[0]
+        k, v = self.kv[layer].view(2, B * H, T, D)
+        with _autocast_off(q.device):  # float32 products, as the broadcast ones
+            s = torch.baddbmm(self._mask[self.pos], q.reshape(B * H, 1, D).to(k.dtype), k.transpose(1, 2), alpha=D**-0.5)
+            return torch.bmm(s.softmax(-1), v).view(B, H, D)  # [B*H, 1, T] x [B*H, T, D]
+
+
+def _autocast_off(device: torch.device):
+    """A context without autocast where it is on (matrix products would run in bf16), else a no-op."""
+    return torch.autocast(device.type, enabled=False) if torch.is_autocast_enabled(device.type) else nullcontext()
 
 
 # The 16-bit pieces of an int64 that hold its low 48 bits, in memory order.
@@ -142,16 +197,14 @@ class CausalSelfAttention(nn.Module):
         H, D = self.n_heads, d // self.n_heads
         qkv = self.qkv(x).view(B, T, 3, H, D)
         if cache is not None and T == 1:  # one new position attends to everything cached
-            p = cache.pos
-            kv = cache.kv[: p + 1, layer]  # [t, 2, B, H, D], t = p + 1 cached positions
-            kv[p] = qkv[:, 0, 1:].transpose(0, 1)
-            y = cached_attention(qkv[:, 0, 0], kv[:, 0], kv[:, 1])  # [B, H, D]
+            cache.put(layer, qkv[:, :, 1:])
+            y = cache.attend(layer, qkv[:, 0, 0])  # [B, H, D]
             return self.drop(self.proj(y.view(B, 1, d)))
         q, k, v = qkv.permute(2, 0, 3, 1, 4)  # [B, H, T, D] each
         if cache is not None:  # a prefill of T positions
             if cache.pos > 0:
                 raise ValueError("prefill must start from an empty cache")
-            cache.kv[:T, layer] = qkv[:, :, 1:].permute(1, 2, 0, 3, 4)  # [T, 2, B, H, D]
+            cache.put(layer, qkv[:, :, 1:])  # [B, T, 2, H, D]
         # No dropout on attention weights: it forces SDPA's slow "math" path on CPU.
         if q.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
             # float32 under CPU autocast: bf16 SDPA's forward + backward took 2.4-4.3x float32's time
