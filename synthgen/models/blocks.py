@@ -12,7 +12,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-
 # Cached lengths (positions a row holds: a table's columns, an image's patches) from which the
 # cache is batch-major and attends with matrix products. One layer over a sampling block, total ms
 # over t = 1..T, broadcast / matrix products, 2 threads, two runs (benchmarks/bench_attention.py;
@@ -108,7 +107,8 @@ class KVCache:
         B = q.shape[0]
         k, v = self.kv[layer].view(2, B * H, T, D)
         with _autocast_off(q.device):  # float32 products, as the broadcast ones
-            s = torch.baddbmm(self._mask[self.pos], q.reshape(B * H, 1, D).to(k.dtype), k.transpose(1, 2), alpha=D**-0.5)
+            q = q.reshape(B * H, 1, D).to(k.dtype)
+            s = torch.baddbmm(self._mask[self.pos], q, k.transpose(1, 2), alpha=D**-0.5)  # [B*H, 1, T]
             return torch.bmm(s.softmax(-1), v).view(B, H, D)  # [B*H, 1, T] x [B*H, T, D]
 
 
