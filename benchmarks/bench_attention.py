@@ -8,6 +8,9 @@ cached lengths t = 1..T of a row of T positions (a table's columns, an image's p
 The rows of a block follow the sampler's rule (synthgen/sizing.sample_block at d_model 64, 2
 layers). Best of 5 calls after one warm-up per t, 2 threads. The crossover sets
 blocks.BATCH_MAJOR_MIN_POSITIONS; the figures move with the machine's load (the JSON records it).
+Second, one matmul step (both products) at 8,192 rows over a cache of 24 and of 25 positions:
+PyTorch's CPU bmm leaves its plain loop for MKL's batched GEMM from 1 x 25 x 16 = 400
+(blocks.BMM_MIN_WORK, to which a batch-major cache is padded).
 
     python benchmarks/bench_attention.py [--threads 2] [--out results/attention.json]
 """
@@ -47,6 +50,15 @@ def block_ms(T: int, rows: int) -> dict:
     return totals
 
 
+def bmm_step_ms(width: int, rows: int = 8192) -> float:
+    """ms of one batch-major step's two products over `width` cached positions."""
+    g = torch.Generator().manual_seed(width)
+    k, v = torch.randn(2, rows * H, width, D, generator=g)
+    q, mask = torch.randn(rows * H, 1, D, generator=g), torch.zeros(width)
+    step = lambda: torch.bmm(torch.baddbmm(mask, q, k.transpose(1, 2)).softmax(-1), v)  # noqa: E731
+    return round(best_of(step, reps=7) * 1000, 2)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--threads", type=int, default=2)
@@ -63,6 +75,8 @@ def main() -> None:
         rows_out.append({"positions": T, "rows": rows, **ms, "ratio": round(ratio, 2)})
         print(f"| {T} | {rows} | {ms['broadcast']} | {ms['matmul']} | {ratio:.2f} |", flush=True)
     blocks.BATCH_MAJOR_MIN_POSITIONS = chosen
+    widths = {w: bmm_step_ms(w) for w in (24, 25)}
+    print(f"one matmul step at 8192 rows: 24 positions {widths[24]} ms, 25 positions {widths[25]} ms")
     result = {
         "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "threads": args.threads,
@@ -71,6 +85,7 @@ def main() -> None:
         "heads": H,
         "head_dim": D,
         "rows": rows_out,
+        "matmul_step_ms_at_8192_rows": {str(w): ms for w, ms in widths.items()},
     }
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
 

@@ -38,6 +38,8 @@ def test_select_keeps_the_indexed_rows_of_the_filled_positions(max_len):
     and never alias: each select reads the state the previous one left. Both layouts."""
     cache = KVCache(n_layers=2, batch=3, n_heads=2, max_len=max_len, head_dim=4, capacity=8)
     assert cache.batch_major == (max_len >= blocks.BATCH_MAJOR_MIN_POSITIONS)
+    # batch-major: padded to where bmm takes MKL's GEMM, 1 x T x 4 >= BMM_MIN_WORK
+    length = max(max_len, blocks.BMM_MIN_WORK // 4) if cache.batch_major else max_len
     cache.kv.copy_(torch.randn(cache.kv.shape))
     cache.pos = 4
     expect = _position_major(cache)[:4].clone()
@@ -45,13 +47,13 @@ def test_select_keeps_the_indexed_rows_of_the_filled_positions(max_len):
         index = torch.tensor(index)
         cache.select(index)
         expect = expect[:, :, :, index]
-        assert _position_major(cache).shape == (max_len, 2, 2, len(index), 2, 4)
+        assert _position_major(cache).shape == (length, 2, 2, len(index), 2, 4)
         assert torch.equal(_position_major(cache)[:4], expect)
     cache.select(torch.arange(1).repeat(20))  # beyond the capacity: a new buffer
     assert torch.equal(_position_major(cache)[:4], expect[:, :, :, [0] * 20])
     assert torch.isfinite(cache.kv).all()  # batch-major attends over every position, masked: never NaN
     cache.reset(2)
-    assert cache.pos == 0 and _position_major(cache).shape == (max_len, 2, 2, 2, 2, 4)
+    assert cache.pos == 0 and _position_major(cache).shape == (length, 2, 2, 2, 2, 4)
 
 
 @pytest.mark.parametrize("batch_major", [False, True])

@@ -14,12 +14,19 @@ from torch import nn
 
 # Cached lengths (positions a row holds: a table's columns, an image's patches) from which the
 # cache is batch-major and attends with matrix products. One layer over a sampling block, total ms
-# over t = 1..T, broadcast / matrix products, 2 threads, two runs (benchmarks/bench_attention.py;
+# over t = 1..T, broadcast / matrix products, 2 threads, three runs (benchmarks/bench_attention.py;
 # the broadcast products take up to 2x longer in this machine's slow spells, the matrix products
-# do not): T = 11: 42 / 138 and 76 / 139; 21: 74 / 123 and 139 / 124; 23: 91 / 145 and 164 / 146;
-# 26: 183 / 102 and 218 / 103; 31: 296 / 130; 41: 263 / 112; 65: 320 / 124; 98: 770 / 301.
-# From 26 positions the matrix products win in both runs.
+# much less): T = 11: 42 / 138, 76 / 139, 46 / 106; 21: 74 / 123, 139 / 124, 77 / 90; 23: 91 / 145,
+# 164 / 146, 93 / 94; 26: 183 / 102, 218 / 103, 120 / 115; 31: 296 / 130, 172 / 153; 65: 320 / 124,
+# 184 / 145; 98: 770 / 301, 437 / 354. From 26 positions the matrix products win in every run.
 BATCH_MAJOR_MIN_POSITIONS = 26
+
+# PyTorch's CPU bmm multiplies matrices in a plain loop below rows x columns x contraction = 400 and
+# through MKL's batched GEMM from there (aten's baddbmm). A one-query step is 1 x T x D, so with
+# D = 8 (d_model 32, 4 heads) a batch-major cache is padded to at least 50 positions. At 8,192 rows,
+# 4 heads of 16, a step's two products took 5.9 ms over 24 positions and 3.8 ms over 25
+# (benchmarks/bench_attention.py, 2 threads). At the default width no padding is needed (26 >= 25).
+BMM_MIN_WORK = 400
 
 
 class KVCache:
@@ -30,7 +37,7 @@ class KVCache:
       t x B x H x D; writing one position of one layer is one contiguous [2, B, H, D] block.
     - batch-major, kv [L, 2, B, H, T_max, D]: attention by two batched matrix products per layer
       over all T_max positions, the ones not yet written masked out. Their cost is mostly a fixed
-      ~0.1 us per (row, head) and step, so they win where rows are long (2.5x at 65 positions).
+      ~0.1 us per (row, head) and step, so they win where rows are long (1.3-2.6x at 65 positions).
       The buffers start zeroed and later hold only written keys and values (or copies of them),
       so the masked positions are finite and weigh exactly 0.
 
@@ -51,6 +58,8 @@ class KVCache:
         capacity: int = 0,
     ):
         self.batch_major = max_len >= BATCH_MAJOR_MIN_POSITIONS
+        if self.batch_major:  # padded to where bmm takes MKL's batched GEMM (the padding is never written)
+            max_len = max(max_len, -(-BMM_MIN_WORK // head_dim))
         self.shape = (max_len, n_layers, 2, n_heads, head_dim)  # (T, L, 2, H, D); the batch goes in per layout
         self._buf = self._new_buffer(max(batch, capacity), device, dtype)
         self._spare = self._new_buffer(capacity, device, dtype)
