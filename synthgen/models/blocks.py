@@ -65,8 +65,9 @@ class KVCache:
         self._spare = self._new_buffer(capacity, device, dtype)
         self.kv = self._view(self._buf, batch)  # only the filled positions are ever read unmasked
         self.pos = 0
-        # row p: 0 at the positions 0..p a query at p attends to, -inf after them (batch-major only)
-        self._mask = torch.full((max_len, max_len), float("-inf"), device=device, dtype=dtype).triu(1)
+        # batch-major: row p is 0 at the positions 0..p a query at p attends to, -inf after them
+        mask = torch.full((max_len, max_len), float("-inf"), device=device, dtype=dtype).triu(1)
+        self._mask = mask if self.batch_major else None
 
     def _new_buffer(self, batch: int, device, dtype) -> torch.Tensor:
         make = torch.zeros if self.batch_major else torch.empty

@@ -265,5 +265,5 @@ class TabularTransformer(TabularGenerator):
                 if not per_row:  # the trunk's batch padded to a few sizes (padded_nodes)
                     pad = padded_nodes(nodes) - nodes
                     parent, tok = (F.pad(v, (0, pad)) for v in (parent, tok))
-                cache.select(parent)  # [L, T, nodes padded, H, D]
+                cache.select(parent)  # each new node's cache rows are its parent's
             x = (self.tok_emb(tok + self.layout.offsets[c]) + self.col_in.weight[c]).unsqueeze(1)
