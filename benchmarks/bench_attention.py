@@ -4,7 +4,7 @@ cached lengths t = 1..T of a row of T positions (a table's columns, an image's p
   - `broadcast`: the position-major cache, blocks.cached_attention (broadcast products over the
     filled positions, rows in pieces of ATTENTION_PIECE / t);
   - `matmul`: the batch-major cache, KVCache.attend's two batched matrix products over all T
-    positions, the unwritten ones masked.
+    positions (at least 25: the padding below), the unwritten ones masked.
 The rows of a block follow the sampler's rule (synthgen/sizing.sample_block at d_model 64, 2
 layers). Best of 5 calls after one warm-up per t, 2 threads. The crossover sets
 blocks.BATCH_MAJOR_MIN_POSITIONS; the figures move with the machine's load (the JSON records it).
