@@ -18,6 +18,7 @@ from synthgen.config import load_config
 from synthgen.data import TokenDataModule
 from synthgen.errors import SynthgenError
 from synthgen.modalities import model_spec
+from synthgen.models import blocks
 from synthgen.models.base import Generator
 from synthgen.models.heads import Spans, rejection_sample
 
@@ -302,9 +303,12 @@ def test_transformer_orders_put_a_random_subset_first_then_the_generation_order(
         make_model("transformer", cards, "model.tabular.column_order=random")  # (Hydra wraps the ValueError)
 
 
-def test_transformer_kv_cached_sampling_equals_the_full_forward():
+@pytest.mark.parametrize("batch_major", [False, True])
+def test_transformer_kv_cached_sampling_equals_the_full_forward(batch_major, monkeypatch):
     """Greedy decoding (temperature -> 0) with the KV cache picks, at every step, the argmax of
-    the logits that the teacher-forced forward pass computes for the same prefix."""
+    the logits that the teacher-forced forward pass computes for the same prefix; in either cache
+    layout (models/blocks.py: batch-major from BATCH_MAJOR_MIN_POSITIONS columns, forced here)."""
+    monkeypatch.setattr(blocks, "BATCH_MAJOR_MIN_POSITIONS", 1 if batch_major else 10**9)
     cards = [4, 6, 3, 5]
     torch.manual_seed(0)
     model, _ = make_model("transformer", cards, "model.tabular.temperature=1e-6", "model.tabular.sample_block=7")
@@ -444,11 +448,16 @@ def test_a_large_tables_gan_samples_conditions_from_a_bounded_seeded_share_of_it
     assert 300 < len(share) < 500 and torch.equal(share, again)
 
 
-def test_the_transformer_samples_on_a_bounded_set_of_batch_sizes_and_draws_what_exact_sizes_draw(monkeypatch):
+@pytest.mark.parametrize("batch_major", [False, True])
+def test_the_transformer_samples_on_a_bounded_set_of_batch_sizes_and_draws_what_exact_sizes_draw(
+    batch_major, monkeypatch
+):
     """The prefix nodes of a sampling step are padded to padded_nodes(n) rows (oneDNN keeps a
     primitive per matrix shape: with exact counts the sampler's memory grew with every chunk); the
-    padding rows are dropped, so the draws are those of the exact counts."""
+    padding rows are dropped, so the draws are those of the exact counts. Either cache layout."""
     import synthgen.models.transformer as tr
+
+    monkeypatch.setattr(blocks, "BATCH_MAJOR_MIN_POSITIONS", 1 if batch_major else 10**9)
 
     assert [tr.padded_nodes(n) for n in (1, 15, 16, 17, 33, 1025, 2048)] == [1, 15, 16, 18, 36, 1152, 2048]
     sizes = {tr.padded_nodes(n) for n in range(1, 1 << 16)}
