@@ -37,9 +37,8 @@ def block_ms(T: int, rows: int) -> dict:
     """Total ms over t = 1..T of one layer's attention for `rows` rows, in each layout."""
     g = torch.Generator().manual_seed(T)
     totals = {}
-    for name, threshold in (("broadcast", 10**9), ("matmul", 1)):
-        blocks.BATCH_MAJOR_MIN_POSITIONS = threshold
-        cache = blocks.KVCache(1, rows, H, T, D)
+    for name, batch_major in (("broadcast", False), ("matmul", True)):
+        cache = blocks.KVCache(1, rows, H, T, D, batch_major=batch_major)
         cache.kv.copy_(torch.randn(cache.kv.shape, generator=g))
         q = torch.randn(rows, H, D, generator=g)
         total = 0.0
@@ -65,7 +64,6 @@ def main() -> None:
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "attention.json"))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    chosen = blocks.BATCH_MAJOR_MIN_POSITIONS
     rows_out = []
     print("| positions T | rows a block | broadcast ms | matmul ms | broadcast / matmul |\n|---|---|---|---|---|")
     for T in LENGTHS:
@@ -74,14 +72,13 @@ def main() -> None:
         ratio = ms["broadcast"] / ms["matmul"]
         rows_out.append({"positions": T, "rows": rows, **ms, "ratio": round(ratio, 2)})
         print(f"| {T} | {rows} | {ms['broadcast']} | {ms['matmul']} | {ratio:.2f} |", flush=True)
-    blocks.BATCH_MAJOR_MIN_POSITIONS = chosen
     widths = {w: bmm_step_ms(w) for w in (24, 25)}
     print(f"one matmul step at 8192 rows: 24 positions {widths[24]} ms, 25 positions {widths[25]} ms")
     result = {
         "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "threads": args.threads,
         "load_1min": os.getloadavg()[0],
-        "batch_major_min_positions": chosen,
+        "batch_major_min_positions": blocks.BATCH_MAJOR_MIN_POSITIONS,
         "heads": H,
         "head_dim": D,
         "rows": rows_out,

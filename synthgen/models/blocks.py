@@ -6,7 +6,6 @@ Shapes: B batch, T positions, d model width, H heads, D = d / H head width.
 from __future__ import annotations
 
 import sys
-from contextlib import nullcontext
 
 import torch
 import torch.nn.functional as F
@@ -30,7 +29,8 @@ BMM_MIN_WORK = 400
 
 
 class KVCache:
-    """Preallocated keys and values of every layer, in one of two layouts chosen by `max_len`:
+    """Preallocated keys and values of every layer, in one of two layouts chosen by `max_len` (or
+    forced by `batch_major`):
 
     - position-major, kv [T_max, L, 2, B, H, D] (max_len < BATCH_MAJOR_MIN_POSITIONS): attention
       by broadcast products over the filled positions (`cached_attention`), whose cost grows with
@@ -56,8 +56,10 @@ class KVCache:
         device=None,
         dtype=torch.float32,
         capacity: int = 0,
+        batch_major: bool | None = None,
     ):
-        self.batch_major = max_len >= BATCH_MAJOR_MIN_POSITIONS
+        # None: by the rule (BATCH_MAJOR_MIN_POSITIONS); True / False force a layout (benchmarks, tests)
+        self.batch_major = max_len >= BATCH_MAJOR_MIN_POSITIONS if batch_major is None else batch_major
         if self.batch_major:  # padded to where bmm takes MKL's batched GEMM (the padding is never written)
             max_len = max(max_len, -(-BMM_MIN_WORK // head_dim))
         self.shape = (max_len, n_layers, 2, n_heads, head_dim)  # (T, L, 2, H, D); the batch goes in per layout
@@ -66,8 +68,8 @@ class KVCache:
         self.kv = self._view(self._buf, batch)  # only the filled positions are ever read unmasked
         self.pos = 0
         # batch-major: row p is 0 at the positions 0..p a query at p attends to, -inf after them
-        mask = torch.full((max_len, max_len), float("-inf"), device=device, dtype=dtype).triu(1)
-        self._mask = mask if self.batch_major else None
+        if self.batch_major:
+            self._mask = torch.full((max_len, max_len), float("-inf"), device=device, dtype=dtype).triu(1)
 
     def _new_buffer(self, batch: int, device, dtype) -> torch.Tensor:
         make = torch.zeros if self.batch_major else torch.empty
@@ -116,15 +118,10 @@ class KVCache:
         T, _, _, H, D = self.shape
         B = q.shape[0]
         k, v = self.kv[layer].view(2, B * H, T, D)
-        with _autocast_off(q.device):  # float32 products, as the broadcast ones
+        with torch.autocast(q.device.type, enabled=False):  # float32 products, as the broadcast ones
             q = q.reshape(B * H, 1, D).to(k.dtype)
             s = torch.baddbmm(self._mask[self.pos], q, k.transpose(1, 2), alpha=D**-0.5)  # [B*H, 1, T]
             return torch.bmm(s.softmax(-1), v).view(B, H, D)  # [B*H, 1, T] x [B*H, T, D]
-
-
-def _autocast_off(device: torch.device):
-    """A context without autocast where it is on (matrix products would run in bf16), else a no-op."""
-    return torch.autocast(device.type, enabled=False) if torch.is_autocast_enabled(device.type) else nullcontext()
 
 
 # The 16-bit pieces of an int64 that hold its low 48 bits, in memory order.
