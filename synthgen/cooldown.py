@@ -97,6 +97,9 @@ class PlateauCooldown(pl.Callback):
         if self.cooling:
             self.cool_done += 1
             if self.finished:
+                flush = getattr(pl_module, "flush_train_losses", None)  # the round ends here: its losses
+                if flush is not None:
+                    flush()
                 trainer.should_stop = True
 
     def on_train_end(self, trainer, pl_module) -> None:

@@ -406,12 +406,14 @@ def score(cfg: DictConfig) -> tuple[dict, bool, str, RunPaths]:
     result, passed, reason = handler.evaluate()
     foreign = paths.synthetic_file is not None
     c, run_id = tracking.start_child_run(cfg, paths, "evaluate", nested=not foreign)
-    c.set_tag(run_id, "synthgen.synthetic", str(paths.synthetic_file if foreign else paths.synthetic))
-    tracking.log_metrics(c, run_id, result)
+    tags = {
+        "synthgen.synthetic": str(paths.synthetic_file if foreign else paths.synthetic),
+        "synthgen.gate": "passed" if passed else f"failed: {reason}",
+    }
+    tracking.log_run(c, run_id, tracking.RunLog(tags=tags, metrics=result), tracking.flat_params(cfg))
     if not foreign and paths.synthetic == paths.out / "synthetic":  # the pipeline's own set
         tracking.log_headline(c, paths, result)
     c.log_artifacts(run_id, str(paths.evaluation), "evaluation")
-    c.set_tag(run_id, "synthgen.gate", "passed" if passed else f"failed: {reason}")
     c.set_terminated(run_id, "FINISHED" if passed else "FAILED")
     log.info("evaluation of %s in %s", paths.synthetic_file if foreign else paths.synthetic, paths.evaluation)
     return result, passed, reason, paths

@@ -124,3 +124,51 @@ def test_the_transformer_cools_down_by_default_and_train_cooldown_overrides_it()
 
     assert share("model=transformer") == 0.2 and share("model=vae") is None
     assert share("model=transformer", "train.cooldown=0") is None and share("model=vae", "train.cooldown=0.5") == 0.5
+
+
+class ScriptedLosses(Scripted):
+    """Logs its training loss as synthgen's models do: the epoch's mean, once, on its last batch."""
+
+    from synthgen.models.base import Generator as _G
+
+    log_train_losses, flush_train_losses = _G.log_train_losses, _G.flush_train_losses
+
+    def __init__(self, val_losses):
+        super().__init__(val_losses)
+        self.batch_losses: list[tuple[int, float]] = []  # (epoch, loss) per step
+
+    def training_step(self, batch, batch_idx):
+        loss = super().training_step(batch, batch_idx)
+        self.batch_losses.append((self.current_epoch, float(loss.detach())))
+        self.log_train_losses(1, train_loss=loss)
+        return loss
+
+
+class EpochTrainLoss(pl.Callback):
+    def __init__(self):
+        self.logged: list[float] = []
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        self.logged.append(float(trainer.callback_metrics["train_loss"]))
+
+
+def test_a_cool_down_that_ends_within_a_round_logs_that_rounds_training_loss():
+    """The cool-down stops after 6 steps: one full round and 2 of the next round's 4 batches. That
+    last round's train_loss is the mean of its own 2 batches, not the round before's value."""
+    module, epochs = ScriptedLosses([5.0, 4.0, 3.0, 3.5, 3.6, 3.7, 3.8, 3.9]), EpochTrainLoss()
+    trainer = pl.Trainer(
+        max_epochs=8,
+        callbacks=[PlateauCooldown(2, 0.5), epochs],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
+    trainer.fit(module)
+    assert trainer.global_step == 26 and len(epochs.logged) == 7  # rounds 0-5 full, round 6 cut at 2 steps
+    for epoch, logged in enumerate(epochs.logged):
+        mine = [loss for e, loss in module.batch_losses if e == epoch]
+        assert len(mine) == (2 if epoch == 6 else BATCHES)
+        assert logged == pytest.approx(sum(mine) / len(mine))
+    assert epochs.logged[6] != pytest.approx(epochs.logged[5])

@@ -54,11 +54,20 @@ class Generator(pl.LightningModule):
         else:
             self._loss_sums.add_(values)
             self._loss_rows += batch_size
+        self._loss_names = tuple(losses)
         if trainer.is_last_batch:  # Lightning knows it: its loader prefetches one batch ahead
-            rows, means = self._loss_rows, self._loss_sums / self._loss_rows
-            self._loss_epoch = None
-            for name, mean in zip(losses, means):
-                self.log(name, mean, on_step=False, on_epoch=True, prog_bar=name == "train_loss", batch_size=rows)
+            self.flush_train_losses()
+
+    def flush_train_losses(self) -> None:
+        """Log the running epoch's loss means now, if any batch of it is not logged yet: on its last
+        batch, or when training stops within the epoch (the cool-down's end, synthgen/cooldown.py),
+        whose last round would otherwise show and record the round before's training loss."""
+        if getattr(self, "_loss_epoch", None) is None:
+            return
+        rows, means = self._loss_rows, self._loss_sums / self._loss_rows
+        self._loss_epoch = None
+        for name, mean in zip(self._loss_names, means):
+            self.log(name, mean, on_step=False, on_epoch=True, prog_bar=name == "train_loss", batch_size=rows)
 
     def predict_step(self, batch: dict, batch_idx: int = 0) -> dict:
         # batch: one chunk; "cond" [1, n, ...] from the generation dataset (batch size 1).
