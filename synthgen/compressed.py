@@ -96,6 +96,25 @@ def read_all(path) -> bytes:
         return f.read()
 
 
+TAIL_BLOCK = 1 << 20  # decompressed bytes read at a time by read_tail
+
+
+def read_tail(path, n: int) -> bytes:
+    """The last `n` decompressed bytes of `path` (all of them when the table is shorter). A plain
+    file seeks to them; a compressed one is decompressed as a stream, keeping at most n + 1 MB in
+    memory (read_all(path)[-n:] held the whole decompressed table)."""
+    path = Path(path)
+    if compression(path) is None:
+        with open(path, "rb") as f:
+            f.seek(max(0, f.seek(0, 2) - n))
+            return f.read()
+    tail = b""
+    with open_binary(path) as f:
+        while block := f.read(TAIL_BLOCK):
+            tail = (tail + block)[-n:]
+    return tail
+
+
 def dataset_readable(path) -> bool:
     """Whether pyarrow.dataset reads `path` as it is (plain, or gzip/bz2/zstd/lz4)."""
     return compression(path) not in PYTHON_CODECS

@@ -387,12 +387,7 @@ def footer_lines(path: Path, encoding: str, delimiter: str, quote: str, n_fields
 
     if n_fields < 2 or (compressed.compression(path) and compressed.size_hint(path) > 256 << 20):
         return ()
-    if compressed.compression(path):
-        tail = compressed.read_all(path)[-_TAIL_BYTES:]
-    else:
-        with open(path, "rb") as f:
-            f.seek(max(0, f.seek(0, 2) - _TAIL_BYTES))
-            tail = f.read()
+    tail = compressed.read_tail(path, _TAIL_BYTES)
     lines = [line for line in tail.decode(encoding, errors="ignore").splitlines() if line.strip()]
     notes = []
     for line in reversed(lines[1:] if len(tail) == _TAIL_BYTES else lines):  # the first may be cut

@@ -167,3 +167,18 @@ def test_a_gzipped_tab_file_reads_tab_separated(tmp_path):
     t = read_table(compress(text, tmp_path / "cities.tab.gz", ".gz"))
     assert t.column_names == ["city", "pop"] and t.column("city").to_pylist()[0] == "New York, NY"
     assert t.column("pop").to_pylist() == [8336817, 3979576, 2693976]
+
+
+@pytest.mark.parametrize("kind", ["", ".gz", ".bz2", ".zst", ".lz4", ".xz", ".zip"])
+def test_the_tail_of_a_table_is_read_in_bounded_blocks(tmp_path, kind, monkeypatch):
+    """read_tail gives the last n decompressed bytes (the whole table when shorter), streaming a
+    compressed file in blocks instead of holding it whole."""
+    data = european_csv(3000)  # ~60 kB
+    path = tmp_path / f"table.csv{kind}"
+    if kind:
+        compress(data, path, kind)
+    else:
+        path.write_bytes(data)
+    monkeypatch.setattr(compressed, "TAIL_BLOCK", 4096)  # many blocks, a tail that spans two of them
+    assert compressed.read_tail(path, 5000) == data[-5000:]
+    assert compressed.read_tail(path, 10**7) == data
