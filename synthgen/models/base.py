@@ -94,7 +94,9 @@ class TabularGenerator(Generator):
 
     def __init__(self, layout: dict, batch_size: int, lr: float):
         super().__init__()
-        self.layout = TokenLayout(tuple(layout["columns"]), tuple(layout["cardinalities"]))
+        # whole, `first` included: the exported model file keeps the columns the transformer was
+        # trained to draw first (an entity's attributes), so it samples in the order it learnt
+        self.layout = TokenLayout.from_dict(layout)
         self.batch_size, self.lr = batch_size, lr
 
     @property
