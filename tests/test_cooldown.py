@@ -44,11 +44,11 @@ class Scripted(pl.LightningModule):
         return DataLoader(TensorDataset(torch.zeros(1, 1)), batch_size=1)
 
 
-def fit(val_losses, patience=2, share=0.5, epochs=None):
-    module, cb = Scripted(val_losses), PlateauCooldown(patience, share)
+def fit(val_losses, patience=2, share=0.5, epochs=None, module=None, callbacks=()):
+    module, cb = module or Scripted(val_losses), PlateauCooldown(patience, share)
     trainer = pl.Trainer(
         max_epochs=epochs or len(val_losses),
-        callbacks=[cb],
+        callbacks=[cb, *callbacks],
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,
@@ -155,17 +155,8 @@ class EpochTrainLoss(pl.Callback):
 def test_a_cool_down_that_ends_within_a_round_logs_that_rounds_training_loss():
     """The cool-down stops after 6 steps: one full round and 2 of the next round's 4 batches. That
     last round's train_loss is the mean of its own 2 batches, not the round before's value."""
-    module, epochs = ScriptedLosses([5.0, 4.0, 3.0, 3.5, 3.6, 3.7, 3.8, 3.9]), EpochTrainLoss()
-    trainer = pl.Trainer(
-        max_epochs=8,
-        callbacks=[PlateauCooldown(2, 0.5), epochs],
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-    )
-    trainer.fit(module)
+    losses, epochs = [5.0, 4.0, 3.0, 3.5, 3.6, 3.7, 3.8, 3.9], EpochTrainLoss()
+    module, _, trainer = fit(losses, module=ScriptedLosses(losses), callbacks=[epochs])
     assert trainer.global_step == 26 and len(epochs.logged) == 7  # rounds 0-5 full, round 6 cut at 2 steps
     for epoch, logged in enumerate(epochs.logged):
         mine = [loss for e, loss in module.batch_losses if e == epoch]
