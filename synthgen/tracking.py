@@ -249,18 +249,26 @@ def log_child_run(cfg: DictConfig, paths: RunPaths, stage: str, entry: RunLog) -
 
 
 # MLflow's log_batch limits (mlflow.utils.validation): params and tags 100 each, metrics 1,000,
-# entities 1,000 a call
-BATCH_PARAMS_TAGS, BATCH_METRICS, BATCH_ENTITIES = 100, 1000, 1000
+# entities 1,000 a call, and a tracking server takes requests of at most 1 MB (BATCH_BYTES keeps
+# the keys and values of one call under it, with room for the encoding)
+BATCH_PARAMS_TAGS, BATCH_METRICS, BATCH_ENTITIES, BATCH_BYTES = 100, 1000, 1000, 500_000
 
 
 def log_batches(c, run_id: str, params=(), metrics=(), tags=()) -> None:
     """Log MLflow entities (Param, Metric, RunTag lists) in the fewest log_batch calls the limits allow."""
-    params, metrics, tags = list(params), list(metrics), list(tags)
-    while params or metrics or tags:
-        p, t = params[:BATCH_PARAMS_TAGS], tags[:BATCH_PARAMS_TAGS]
-        m = metrics[: min(BATCH_METRICS, BATCH_ENTITIES - len(p) - len(t))]
-        c.log_batch(run_id, metrics=m, params=p, tags=t)
-        params, metrics, tags = params[len(p) :], metrics[len(m) :], tags[len(t) :]
+    queues = {"params": list(params), "tags": list(tags), "metrics": list(metrics)}
+    caps = {"params": BATCH_PARAMS_TAGS, "tags": BATCH_PARAMS_TAGS, "metrics": BATCH_METRICS}
+    while any(queues.values()):
+        batch, count, size = {k: [] for k in queues}, 0, 0
+        for kind, queue in queues.items():
+            while queue and len(batch[kind]) < caps[kind] and count < BATCH_ENTITIES:
+                item = queue[0]
+                cost = len(item.key) + len(str(item.value)) + 64
+                if count and size + cost > BATCH_BYTES:
+                    break
+                batch[kind].append(queue.pop(0))
+                count, size = count + 1, size + cost
+        c.log_batch(run_id, **batch)
 
 
 def metric_entities(metrics: dict, step: int = 0) -> list:

@@ -40,3 +40,23 @@ def test_a_run_log_with_params_arrives_whole_in_the_fewest_batches(tmp_path):
     assert data.params == params
     assert {k: v for k, v in data.tags.items() if k.startswith("t")} == entry.tags
     assert data.metrics == {f"m_{i}": float(i) for i in range(1500)}  # '/' -> '_', non-numbers left out
+
+
+def test_long_values_are_split_so_no_call_exceeds_the_request_size(tmp_path, monkeypatch):
+    """A tracking server takes log_batch requests of at most 1 MB: long params and tags (a config
+    list, the sizing plan) go in as many calls as keep each under BATCH_BYTES."""
+    from mlflow.entities import Param, RunTag
+
+    cfg = load_config([f"paths.out_dir={tmp_path / 'out'}", f"paths.mlflow_dir={tmp_path / 'mlruns'}"])
+    paths = RunPaths.from_config(cfg)
+    real = tracking.client(cfg, paths)
+    run_id = real.create_run(tracking.experiment_id(real, cfg, paths)).info.run_id
+    c = CountingClient(real)
+    monkeypatch.setattr(tracking, "BATCH_BYTES", 20_000)
+    params = [Param(f"p{i}", "x" * 5000) for i in range(10)]
+    tags = [RunTag(f"t{i}", "y" * 4000) for i in range(5)]
+    tracking.log_batches(c, run_id, params=params, tags=tags)
+    # a param costs ~5,070 bytes, a tag ~4,070: three params and a tag fill a call of 20,000
+    assert c.batches == [(3, 0, 1), (3, 0, 1), (3, 0, 1), (1, 0, 2)]
+    data = real.get_run(run_id).data
+    assert len([k for k in data.params if k.startswith("p")]) == 10 and data.tags["t4"] == "y" * 4000
