@@ -430,7 +430,12 @@ def _split_of(table: str, info: dict):
     d = WORK / table
     train, holdout = pd.read_parquet(d / "train.parquet"), pd.read_parquet(d / "holdout.parquet")
     schema = infer_schema(pa.Table.from_pandas(train, preserve_index=False), entity=ENTITIES.get(table, "none"))
-    config = EvalConfig(target=info["target"], seed=SEED, identifying=schema.identifying_groups())
+    config = EvalConfig(
+        target=info["target"],
+        seed=SEED,
+        identifying=schema.identifying_groups(),
+        entity=(schema.entity or {}).get("column"),  # DCR train samples of whole entities, as the holdout
+    )
     return train, holdout, schema, config
 
 
@@ -457,7 +462,7 @@ def score(table: str, info: dict, synthetic: pd.DataFrame) -> dict:
         p = prepare_tables(train, holdout, synthetic.reset_index(drop=True), kinds, config)
         row["dcr_share_train_sized"] = row["dcr_share"]
         row["dcr_share"] = dcr_metrics(
-            p.train, p.holdout, p.synthetic, p.kinds, p.scored, config.seed, config.dcr_max_rows
+            p.train, p.holdout, p.synthetic, p.kinds, p.scored, config.seed, config.dcr_max_rows, config.entity
         )["privacy.dcr_share"]
     if "utility.roc_auc_ratio" in r:
         row.update(
@@ -483,6 +488,14 @@ def ceiling(table: str, info: dict) -> dict:
     return row
 
 
+def whole_entity_order(keys: pd.Series, perm: np.ndarray) -> np.ndarray:
+    """Row positions with each entity's rows together, entities in the order `perm` first meets them."""
+    codes = pd.factorize(keys, use_na_sentinel=False)[0]
+    first = np.full(codes.max() + 1, len(perm))
+    np.minimum.at(first, codes[perm], np.arange(len(perm)))
+    return np.argsort(first[codes], kind="stable")
+
+
 def dcr_reference(table: str, info: dict, splits: int = DCR_REFERENCE_SPLITS) -> dict:
     """The DCR share of real rows the reference never saw: a holdout-sized slice of the training rows
     scored as if synthetic against the rest (train) and the holdout, over `splits` seeded slices.
@@ -499,9 +512,13 @@ def dcr_reference(table: str, info: dict, splits: int = DCR_REFERENCE_SPLITS) ->
     shares = []
     for s in range(splits):
         perm = np.random.default_rng(SEED + s).permutation(len(train))
+        if config.entity:  # an entity table's unseen rows are whole entities, as its holdout's are
+            perm = whole_entity_order(train[config.entity], perm)
         rest, unseen = (train.iloc[i].reset_index(drop=True) for i in (perm[k:], perm[:k]))
         p = prepare_tables(rest, holdout, unseen, kinds, config)
-        m = dcr_metrics(p.train, p.holdout, p.synthetic, p.kinds, p.scored, config.seed, config.dcr_max_rows)
+        m = dcr_metrics(
+            p.train, p.holdout, p.synthetic, p.kinds, p.scored, config.seed, config.dcr_max_rows, config.entity
+        )
         shares.append(m["privacy.dcr_share"])
     return {"dcr_share": round(float(np.mean(shares)), 4), "dcr_share_sd": round(float(np.std(shares)), 4)}
 

@@ -569,3 +569,31 @@ def test_day_first_text_dates_are_read_in_the_real_rows_format():
     assert (read["d"].dt.strftime("%d-%m-%Y") == synthetic["d"]).all()
     out = evaluate_tables(train, train[:100], synthetic, kinds, EvalConfig())
     assert out["fidelity.shape"] == 1.0 and out["validity.total"] == 0  # 0.973 and 6 read apart
+
+
+def _clustered_rows(entities: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+    """1-15 rows per entity, scattered tightly around the entity's own point (a customer's orders)."""
+    parts = []
+    for e in entities:
+        n = int(rng.integers(1, 16))
+        centre = rng.normal(size=2) * 10
+        xy = centre + rng.normal(size=(n, 2)) * 0.3
+        parts.append(pd.DataFrame({"key": f"E{e}", "x": xy[:, 0], "y": xy[:, 1]}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_the_dcr_share_compares_whole_entities_with_an_entity_holdout():
+    """Real rows of entities no one saw, scored as if synthetic: against train samples of random rows
+    (spread over more entities than the holdout's) their share leans to train; against samples of
+    whole entities, as the holdout holds them, it is near 0.5."""
+    from synthgen.evaluate.privacy import dcr_metrics
+
+    rng = np.random.default_rng(0)
+    train, holdout, unseen = (_clustered_rows(np.arange(a, b), rng) for a, b in ((0, 600), (600, 750), (750, 900)))
+    kinds = {"key": "identifier", "x": "continuous", "y": "continuous"}
+
+    def share(entity):
+        return dcr_metrics(train, holdout, unseen, kinds, ["x", "y"], 0, 25_000, entity)["privacy.dcr_share"]
+
+    by_rows, by_entities = share(None), share("key")
+    assert by_rows > 0.58 and abs(by_entities - 0.5) < 0.04, (by_rows, by_entities)

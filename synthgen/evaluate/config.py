@@ -42,6 +42,9 @@ class EvalConfig:
     # From the schema: column groups that identify a person (checked for copies by the gate), and
     # what was done to each column that is not modelled (listed in the report).
     identifying: list[list[str]] = field(default_factory=list)
+    # The entity key (schema.entity's column): the holdout holds whole entities, and so do the
+    # train samples the DCR share compares it with
+    entity: str | None = None
     treatment: dict[str, str] = field(default_factory=dict)
     # {limit name: [pass limit, warn limit]} over verdicts.DEFAULTS (synthgen/evaluate/verdicts.py)
     verdicts: dict = field(default_factory=dict)

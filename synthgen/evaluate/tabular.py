@@ -103,7 +103,9 @@ def evaluate_tables(
     if config.target:
         out.update(utility(p.train, p.holdout, p.synthetic, p.kinds, p.scored, config.target, p.task, config.seed))
 
-    out.update(dcr_metrics(p.train, p.holdout, p.synthetic, p.kinds, p.scored, config.seed, config.dcr_max_rows))
+    out.update(
+        dcr_metrics(p.train, p.holdout, p.synthetic, p.kinds, p.scored, config.seed, config.dcr_max_rows, config.entity)
+    )
     out.update(membership_metrics(p.train, p.holdout, p.synthetic, p.kinds, p.scored, config.seed, config.dcr_max_rows))
     # Shares are estimated on the samples, but against the whole train table: a copy of a
     # train row left out of the sample is still a copy.

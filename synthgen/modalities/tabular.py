@@ -297,6 +297,7 @@ class TabularModality(Modality):
                 "sensitive": list(cfg.data.sensitive or []),
                 "seed": cfg.seed,
                 "identifying": schema.identifying_groups(),
+                "entity": (schema.entity or {}).get("column"),
                 "treatment": treatment(schema),
             }
         )
