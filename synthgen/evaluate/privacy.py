@@ -138,7 +138,8 @@ def dcr_metrics(
 def _whole_entities(train: pd.DataFrame, entity: str, seed: int) -> pd.DataFrame:
     """The train rows in a seeded order of entities, each entity's rows together (nulls one entity)."""
     codes = pd.factorize(train[entity], use_na_sentinel=False)[0]
-    rank = np.random.default_rng(seed).permutation(codes.max() + 1)[codes]
+    # a seeded order of the entities, drawn as the row order above is (pandas' sample)
+    rank = pd.Series(np.arange(codes.max() + 1)).sample(frac=1.0, random_state=seed).to_numpy().argsort()[codes]
     return train.iloc[np.argsort(rank, kind="stable")]
 
 
