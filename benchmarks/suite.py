@@ -488,14 +488,6 @@ def ceiling(table: str, info: dict) -> dict:
     return row
 
 
-def whole_entity_order(keys: pd.Series, perm: np.ndarray) -> np.ndarray:
-    """Row positions with each entity's rows together, entities in the order `perm` first meets them."""
-    codes = pd.factorize(keys, use_na_sentinel=False)[0]
-    first = np.full(codes.max() + 1, len(perm))
-    np.minimum.at(first, codes[perm], np.arange(len(perm)))
-    return np.argsort(first[codes], kind="stable")
-
-
 def dcr_reference(table: str, info: dict, splits: int = DCR_REFERENCE_SPLITS) -> dict:
     """The DCR share of real rows the reference never saw: a holdout-sized slice of the training rows
     scored as if synthetic against the rest (train) and the holdout, over `splits` seeded slices.
@@ -503,7 +495,7 @@ def dcr_reference(table: str, info: dict, splits: int = DCR_REFERENCE_SPLITS) ->
     The share's ideal is 0.5 only on average over splits: on one split the geometry of a few hundred
     rows moves it (penguins: 0.475, sd 0.025 over slices). A model that does not memorise lands near
     this reference, so a model's share reads against it, not against 0.5."""
-    from synthgen.evaluate.privacy import dcr_metrics
+    from synthgen.evaluate.privacy import dcr_metrics, whole_entities
     from synthgen.evaluate.tabular import prepare_tables
 
     train, holdout, schema, config = _split_of(table, info)
@@ -511,10 +503,11 @@ def dcr_reference(table: str, info: dict, splits: int = DCR_REFERENCE_SPLITS) ->
     k = min(len(holdout), len(train) // 2, config.dcr_max_rows)
     shares = []
     for s in range(splits):
-        perm = np.random.default_rng(SEED + s).permutation(len(train))
         if config.entity:  # an entity table's unseen rows are whole entities, as its holdout's are
-            perm = whole_entity_order(train[config.entity], perm)
-        rest, unseen = (train.iloc[i].reset_index(drop=True) for i in (perm[k:], perm[:k]))
+            shuffled = whole_entities(train, config.entity, SEED + s)
+        else:
+            shuffled = train.iloc[np.random.default_rng(SEED + s).permutation(len(train))]
+        rest, unseen = (part.reset_index(drop=True) for part in (shuffled.iloc[k:], shuffled.iloc[:k]))
         p = prepare_tables(rest, holdout, unseen, kinds, config)
         m = dcr_metrics(
             p.train, p.holdout, p.synthetic, p.kinds, p.scored, config.seed, config.dcr_max_rows, config.entity

@@ -4,6 +4,7 @@ groups of synthetic rows, sized like the real entities, each group keeping its a
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -406,3 +407,21 @@ def test_under_dp_every_row_gets_its_own_key(tmp_path):
         run_all(cfg)
     syn = pq.read_table(tmp_path / "out" / "synthetic").to_pandas()
     assert syn["customer_id"].is_unique and not set(syn["customer_id"]) & set(pd.read_parquet(path)["customer_id"])
+
+
+def test_the_entity_privacy_reference_scores_unseen_real_entities(entity_runs):
+    """benchmarks/entity_privacy_reference.py on a run's prepared splits: real rows of unseen
+    customers, scored by whole entities and by rows, every score on both ways."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "entity_privacy_reference.py"
+    spec = importlib.util.spec_from_file_location("entity_privacy_reference", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+
+    cfg, _, _ = entity_runs[1]["transformer"]
+    ref = bench.reference(Path(cfg.paths.out_dir), "customer_id", splits=3)
+    assert ref["holdout_entities"] == 30 and ref["unseen_entities"] == 30  # 150 customers: 30 held out
+    for way in ("entities", "rows"):
+        for score in bench.SCORES:
+            assert 0.2 < ref[way][score]["mean"] < 0.8 and ref[way][score]["sd"] >= 0, (way, score, ref[way][score])

@@ -582,6 +582,19 @@ def _clustered_rows(entities: np.ndarray, rng: np.random.Generator) -> pd.DataFr
     return pd.concat(parts, ignore_index=True)
 
 
+def test_whole_entities_keeps_each_entitys_rows_together_in_a_seeded_order():
+    from synthgen.evaluate.privacy import whole_entities
+
+    frame = pd.DataFrame({"key": ["a", "b", None, "c", "b", "a", None, "c"], "i": range(8)})
+    orders = [whole_entities(frame, "key", seed)["key"].fillna("-").tolist() for seed in (0, 0, 1, 2, 3)]
+    for keys in orders:
+        runs = [k for n, k in enumerate(keys) if n == 0 or keys[n - 1] != k]
+        assert sorted(runs) == ["-", "a", "b", "c"], keys  # each entity (nulls one) in one run
+    assert orders[0] == orders[1] and len({tuple(o) for o in orders}) > 2  # seeded, and the seed moves it
+    ordered = whole_entities(frame, "key", 0)
+    assert ordered.groupby(ordered["key"].fillna("-"), sort=False)["i"].apply(lambda i: i.is_monotonic_increasing).all()
+
+
 def test_the_dcr_share_compares_whole_entities_with_an_entity_holdout():
     """Real rows of entities no one saw, scored as if synthetic: against train samples of random rows
     (spread over more entities than the holdout's) their share leans to train; against samples of

@@ -8,8 +8,8 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from synthgen.evaluate import EvalConfig, GateConfig, check_gate
-from synthgen.evaluate.membership import delong_auc, membership_metrics
-from tests.test_evaluate_metrics import KINDS, make_table
+from synthgen.evaluate.membership import _entity_start, delong_auc, membership_metrics
+from tests.test_evaluate_metrics import KINDS, _clustered_rows, make_table
 
 SCORED = ["age", "income", "city", "member", "grade", "target"]
 
@@ -56,6 +56,26 @@ def test_partial_memorisation_lies_between(real):
     half = pd.concat([train.iloc[:700], fresh.iloc[700:]], ignore_index=True)
     r = membership_metrics(train, holdout, half, KINDS, SCORED, 0, 25_000)
     assert 0.55 < r["privacy.mia_auc"] < 0.9
+
+
+def test_an_entity_table_is_attacked_in_whole_entities():
+    """Real rows of entities no one saw, as if synthetic: with the holdout's halves cut at random,
+    each non-member's entity sits in the reference half and the density ratio tells non-members
+    apart (~0.8); with whole entities on each side it is chance."""
+    rng = np.random.default_rng(0)
+    train, holdout, unseen = (_clustered_rows(np.arange(a, b), rng) for a, b in ((0, 600), (600, 750), (750, 900)))
+    kinds = {"key": "identifier", "x": "continuous", "y": "continuous"}
+    by_rows, by_entities = (
+        membership_metrics(train, holdout, unseen, kinds, ["x", "y"], 0, 25_000, e) for e in (None, "key")
+    )
+    assert by_rows["privacy.mia_auc_density_ratio"] > 0.7
+    for name in ("distance", "density_ratio"):
+        assert abs(by_entities[f"privacy.mia_auc_{name}"] - 0.5) < 0.08, (name, by_entities)
+
+
+def test_the_non_members_end_where_an_entity_starts():
+    keys = pd.Series(["a", "a", "b", "b", "b", "c"])
+    assert [_entity_start(keys, n) for n in (1, 2, 3, 4, 5)] == [1, 2, 2, 2, 5]  # 1: "a" starts at 0, too early
 
 
 def test_too_small_a_holdout_reports_nothing(real):

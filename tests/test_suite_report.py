@@ -106,12 +106,3 @@ def test_the_ceiling_dcr_reference_scores_unseen_real_rows_not_the_holdout_itsel
     monkeypatch.setattr(suite, "WORK", tmp_path)
     ref = suite.dcr_reference("iid", {"target": "k"}, splits=4)
     assert 0.4 < ref["dcr_share"] < 0.6 and ref["dcr_share_sd"] > 0
-
-
-def test_the_dcr_reference_of_an_entity_table_takes_whole_entities():
-    """dcr_reference's unseen slice of an entity table: each entity's rows together, entities in
-    the order the seeded permutation first meets one of their rows."""
-    keys = pd.Series(["a", "b", "a", "c", "b", "a"])
-    order = suite.whole_entity_order(keys, np.array([3, 4, 0, 5, 1, 2]))  # meets c, b, a
-    assert order.tolist() == [3, 1, 4, 0, 2, 5]
-    assert [keys[i] for i in order[:3]] == ["c", "b", "b"]  # a slice of 3 rows: c whole, b whole

@@ -12,6 +12,13 @@ from the synthetic table alone, in the distance space of privacy.encode_rows:
   so a row that is merely typical (close to everything) does not look like a member.
   (The attacker is granted reference rows from the population, as in DOMIAS.)
 
+A table of entities (`entity`: a customer's every order) is sampled in whole entities: the holdout
+holds whole customers, and a reference half cut from it at random shares each non-member's
+customer, so the non-members' reference distance was small and the density-ratio attack told them
+apart from any member. On the orders table of benchmarks/entity_tables.py, real rows of customers
+no one trained on scored 0.671 as if they were synthetic (8 splits); with whole entities in each
+half (and among the members), 0.5 is chance again (benchmarks/entities.md).
+
 Reported per attack: ROC AUC and its 95 % DeLong interval. `privacy.mia_auc` is the larger of
 the two AUCs (the attack a careful adversary would pick), the one the gate reads.
 """
@@ -23,7 +30,7 @@ import pandas as pd
 from scipy.stats import norm, rankdata
 
 from synthgen.evaluate.columns import subsample
-from synthgen.evaluate.privacy import _nearest, encode_rows
+from synthgen.evaluate.privacy import _nearest, encode_rows, whole_entities
 
 _EPS = 1e-6  # added to distances before the log, so exact copies (distance 0) stay finite
 
@@ -42,6 +49,16 @@ def delong_auc(pos: np.ndarray, neg: np.ndarray, level: float = 0.95) -> tuple[f
     return float(auc), float(max(0.0, auc - z * se)), float(min(1.0, auc + z * se))
 
 
+def _entity_start(keys: pd.Series, n: int) -> int:
+    """Where the entity holding row n starts in keys (each entity's rows together); n itself when
+    it starts there or when that entity starts too early to leave 2 rows before it."""
+    codes = pd.factorize(keys, use_na_sentinel=False)[0]
+    if n >= len(codes) or codes[n] != codes[n - 1]:
+        return n
+    start = int(np.argmax(codes == codes[n]))
+    return start if start >= 2 else n
+
+
 def membership_metrics(
     train: pd.DataFrame,
     holdout: pd.DataFrame,
@@ -50,14 +67,22 @@ def membership_metrics(
     cols: list[str],
     seed: int,
     max_rows: int,
+    entity: str | None = None,
 ) -> dict[str, float]:
-    """Attack AUCs with intervals; {} when the holdout is too small to split (under 4 rows)."""
+    """Attack AUCs with intervals; {} when the holdout is too small to split (under 4 rows).
+    entity: the key column of a table of entities; its rows are then drawn in whole entities."""
     n = min(len(holdout) // 2, len(train), max_rows)
     if n < 2 or len(syn) == 0:
         return {}
-    ho = subsample(holdout, 2 * n, seed + 5).sample(frac=1.0, random_state=seed + 6)
-    nonmem, ref = ho.iloc[:n], ho.iloc[n : 2 * n]
-    mem = subsample(train, n, seed + 7)
+    if entity is not None and entity in train.columns and entity in holdout.columns:
+        ho = whole_entities(holdout, entity, seed + 6)
+        mem = whole_entities(train, entity, seed + 7).iloc[:n]
+        cut = _entity_start(ho[entity], n)  # no entity on both sides: the non-members end before it
+    else:
+        ho = subsample(holdout, 2 * n, seed + 5).sample(frac=1.0, random_state=seed + 6)
+        mem = subsample(train, n, seed + 7)
+        cut = n
+    nonmem, ref = ho.iloc[:cut], ho.iloc[cut : cut + n]
     syn = subsample(syn, max_rows, seed + 8)
     # The synthetic table is the reference of the number scaling: the attacker has nothing else.
     x_syn, x_mem, x_non, x_ref = encode_rows([syn, mem, nonmem, ref], kinds, cols)
@@ -70,7 +95,7 @@ def membership_metrics(
 
     dist_mem, ratio_mem = scores(x_mem)
     dist_non, ratio_non = scores(x_non)
-    out: dict[str, float] = {"privacy.mia_rows": float(n)}
+    out: dict[str, float] = {"privacy.mia_rows": float(len(nonmem))}
     for name, pos, neg in (("distance", dist_mem, dist_non), ("density_ratio", ratio_mem, ratio_non)):
         auc, lo, hi = delong_auc(pos, neg)
         out[f"privacy.mia_auc_{name}"] = auc

@@ -99,7 +99,7 @@ def dcr_metrics(
         # entity, would find its nearest row in a train fold more often than in the holdout
         # (benchmarks/entities.md: 0.62 for unseen real customers). Folds of whole entities, in a
         # seeded order, cluster as the holdout does.
-        shuffled = _whole_entities(train, entity, seed + 2)
+        shuffled = whole_entities(train, entity, seed + 2)
     ho = subsample(holdout, n_ref, seed + 3)
     syn = subsample(syn, max_rows, seed + 4)
     k = min(2, n_ref)
@@ -135,7 +135,7 @@ def dcr_metrics(
     return out
 
 
-def _whole_entities(train: pd.DataFrame, entity: str, seed: int) -> pd.DataFrame:
+def whole_entities(train: pd.DataFrame, entity: str, seed: int) -> pd.DataFrame:
     """The train rows in a seeded order of entities, each entity's rows together (nulls one entity)."""
     codes = pd.factorize(train[entity], use_na_sentinel=False)[0]
     # a seeded order of the entities, drawn as the row order above is (pandas' sample)

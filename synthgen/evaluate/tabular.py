@@ -106,7 +106,11 @@ def evaluate_tables(
     out.update(
         dcr_metrics(p.train, p.holdout, p.synthetic, p.kinds, p.scored, config.seed, config.dcr_max_rows, config.entity)
     )
-    out.update(membership_metrics(p.train, p.holdout, p.synthetic, p.kinds, p.scored, config.seed, config.dcr_max_rows))
+    out.update(
+        membership_metrics(
+            p.train, p.holdout, p.synthetic, p.kinds, p.scored, config.seed, config.dcr_max_rows, config.entity
+        )
+    )
     # Shares are estimated on the samples, but against the whole train table: a copy of a
     # train row left out of the sample is still a copy.
     out.update(copy_metrics(train, p.holdout, p.synthetic, p.kinds, list(p.kinds), config.identifying))
