@@ -70,6 +70,7 @@ KEYS = {
     "composites": "fidelity.composites",
     "entity_sizes": "fidelity.entity_sizes",
     "entity_attributes": "fidelity.entity_attributes",
+    "entity_shape": "fidelity.entity_shape",
     "entity_order": "fidelity.entity_order",
     "entity_counter": "fidelity.entity_counter",
 }

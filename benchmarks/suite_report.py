@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 COLS = [
     ("train s", "train_s"),
     ("sample rows/s", "sample_rows_per_s"),
@@ -38,6 +40,7 @@ EXTRA = [
     ("composed text", "composites"),
     ("rows per entity", "entity_sizes"),
     ("entity attributes", "entity_attributes"),
+    ("entity mix", "entity_shape"),
     ("entity order", "entity_order"),
     ("entity counter", "entity_counter"),
 ]
@@ -117,16 +120,34 @@ def render(results: dict, startup: dict | None = None) -> str:
         rows = {n: ({**r, "fresh_s": _fresh_seconds(n, r, startup)} if startup else r) for n, r in rows.items()}
         cols = (COLS[:1] + [("fresh s", "fresh_s")] + COLS[1:]) if startup else COLS
         cols = cols + [(c, k) for c, k in EXTRA if any(r.get(k) not in (None, 0) for r in rows.values())]
-        lines += ["| model | " + " | ".join(c for c, _ in cols) + " |", "|" + "---|" * (len(cols) + 1)]
-        for name, row in rows.items():
-            if "not_run" in row:
-                not_run.append(f"- {table} / {name}: {row['not_run']}")
-                continue
-            capped = (
-                f" (training capped at {row['max_training_minutes']:g} min)" if row.get("max_training_minutes") else ""
-            )
-            lines.append(f"| {name}{capped} | " + " | ".join(_cell(row.get(k)) for _, k in cols) + " |")
-        lines.append("")
+        defaults = {n: r for n, r in rows.items() if not is_experiment(n)}
+        experiments = {n: r for n, r in rows.items() if is_experiment(n)}
+        lines += _table(table, defaults, cols, not_run)
+        if experiments:
+            lines += [
+                "Experiments (`--tag`, with the overrides each ran with; README and benchmarks/*.md say what",
+                "each measured):",
+                "",
+                *_table(table, experiments, [*cols, ("overrides", "overrides")], not_run),
+            ]
     if not_run:
         lines += ["## Not run", "", *not_run, ""]
     return "\n".join(lines)
+
+
+def is_experiment(name: str) -> bool:
+    """A row that is not a family's defaults: a tag other than a seed's (`transformer_l1_s0`, not
+    `transformer_s1`)."""
+    family, _, tag = name.partition("_")
+    return bool(tag) and re.fullmatch(r"s\d+", tag) is None
+
+
+def _table(table: str, rows: dict, cols: list, not_run: list) -> list[str]:
+    lines = ["| model | " + " | ".join(c for c, _ in cols) + " |", "|" + "---|" * (len(cols) + 1)]
+    for name, row in rows.items():
+        if "not_run" in row:
+            not_run.append(f"- {table} / {name}: {row['not_run']}")
+            continue
+        capped = f" (training capped at {row['max_training_minutes']:g} min)" if row.get("max_training_minutes") else ""
+        lines.append(f"| {name}{capped} | " + " | ".join(_cell(row.get(k)) for _, k in cols) + " |")
+    return [*lines, ""]

@@ -397,6 +397,34 @@ def in_sequence(table: pa.Table, groups: np.ndarray, schema, reorder: bool = Tru
     return table
 
 
+def rows_column(key: str) -> str:
+    """The name of the modelled column that holds each row's entity's row count (never written)."""
+    return f"rows per {key}"
+
+
+def rows_levels(entity: dict, names: list[str]) -> list[int] | None:
+    """The row counts the rows column has a token for: the schema's clipped sizes, ascending; None
+    where a real column already has its name."""
+    if rows_column(entity["column"]) in names:
+        return None
+    return sorted(int(s) for s, _ in entity["sizes"])
+
+
+def rows_tokens(keys: pa.ChunkedArray, levels: list[int]) -> np.ndarray:
+    """int64 [n]: each row's entity's row count in `keys` (a null key: an entity of one row), as the
+    token of the largest level at or below it (counts above the clip take the top level)."""
+    codes = _codes(keys)
+    counts = np.ones(len(codes), dtype=np.int64)
+    known = codes >= 0
+    counts[known] = np.bincount(codes[known])[codes[known]]
+    return size_tokens(counts, levels)
+
+
+def size_tokens(sizes: np.ndarray, levels: list[int]) -> np.ndarray:
+    """int64 tokens of row counts `sizes`, as rows_tokens gives them."""
+    return np.maximum(np.searchsorted(np.asarray(levels), sizes, side="right") - 1, 0).astype(np.int64)
+
+
 class EntityRows:
     """Which group each output row belongs to: group sizes drawn from the real rows-per-entity
     counts with the run's seed until they cover n_rows (the last group cut to fit)."""
@@ -413,6 +441,10 @@ class EntityRows:
         last = int(np.searchsorted(ends, n_rows, side="left"))
         self.starts = np.concatenate([[0], ends[:last]])  # first row of each group, [groups]
         self.n_groups = last + 1
+
+    def sizes(self, n_rows: int) -> np.ndarray:
+        """int64 [groups]: each group's row count (the last one as cut to fit n_rows)."""
+        return np.diff(np.append(self.starts, n_rows))
 
     def groups(self, start: int, n: int) -> np.ndarray:
         """int64 [n]: the group of rows start .. start + n - 1."""
@@ -463,7 +495,9 @@ def settle(table: pa.Table, groups: np.ndarray, attributes: list[str], schema) -
     return table
 
 
-def scores(train: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict[str, float]:
+def scores(
+    train: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str], holdout: pd.DataFrame | None = None
+) -> dict[str, float]:
     """For each identifier column whose real values repeat like an entity key's:
     `fidelity.entity_sizes.<key>`, 1 - the total variation distance between the real and synthetic
     rows-per-entity counts (each clipped at the real 99th percentile), and
@@ -472,9 +506,13 @@ def scores(train: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dic
     attributes; where the real entities' rows follow a date (or number) order or carry a row
     counter (find_sequence), `fidelity.entity_order.<key>` / `fidelity.entity_counter.<key>`: the
     share of synthetic entities keeping it; where a flag marks one row of each real entity
-    (find_marks), `fidelity.entity_marks.<key>`: the share of synthetic entities with it on one row.
-    `fidelity.entity_sizes` / `_attributes` / `_order` / `_counter` / `_marks`: the lowest (1 is ideal)."""
-    out, sizes_all, attrs_all, sequence_all = {}, [], [], {}
+    (find_marks), `fidelity.entity_marks.<key>`: the share of synthetic entities with it on one row;
+    `fidelity.entity_shape.<key>`: the attributes' mean of _entity_shape, the mix of entities (a
+    fleet's plane models) rather than of rows (their flights); `fidelity.entity_shape_holdout`: the
+    real holdout's own (its entities are a sample too).
+    `fidelity.entity_sizes` / `_attributes` / `_shape` / `_order` / `_counter` / `_marks`: the lowest
+    over the keys (1 is ideal)."""
+    out, sizes_all, attrs_all, shape_all, holdout_all, sequence_all = {}, [], [], [], [], {}
     keys = [c for c, k in kinds.items() if k == "identifier" and c in syn.columns and c in train.columns]
     table = pa.Table.from_pandas(train, preserve_index=False) if keys else None  # once, for every key
     for key in keys:
@@ -505,6 +543,13 @@ def scores(train: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dic
         if shares:
             out[f"fidelity.entity_attributes.{key}"] = min(shares)
             attrs_all.append(min(shares))
+        mix = [_entity_shape(train, syn, key, a) for a in attributes if a in syn.columns]
+        if mix:
+            out[f"fidelity.entity_shape.{key}"] = float(np.mean(mix))
+            shape_all.append(float(np.mean(mix)))
+            if holdout is not None and key in holdout.columns and len(holdout):
+                own = [_entity_shape(train, holdout, key, a) for a in attributes if a in syn.columns]
+                holdout_all.append(float(np.mean(own)))
         seq = _real_sequence(table, key, attributes, kinds)  # once for the sequence and the marks
         parts = _sequence_shares(syn, key, seq)
         marked = _marks_share(table, syn, {"column": key, "attributes": attributes, **seq}, kinds)
@@ -517,4 +562,30 @@ def scores(train: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dic
         out["fidelity.entity_sizes"] = min(sizes_all)
     if attrs_all:
         out["fidelity.entity_attributes"] = min(attrs_all)
+    if shape_all:
+        out["fidelity.entity_shape"] = min(shape_all)
+    if holdout_all:
+        out["fidelity.entity_shape_holdout"] = min(holdout_all)
     return out
+
+
+def _entity_shape(train: pd.DataFrame, syn: pd.DataFrame, key: str, column: str) -> float:
+    """1 - the total variation distance between the real and the synthetic entities' values of an
+    attribute, one value per entity (its first row's): the mix of customers, not of their orders.
+    Numbers and dates in 10 bins at the real entities' deciles, a null a value of its own."""
+    real, fake = (df.groupby(key, sort=False)[column].first() for df in (train, syn))
+    if pd.api.types.is_numeric_dtype(real) or pd.api.types.is_datetime64_any_dtype(real):
+        r, f = (_as_float(v) for v in (real, fake))
+        edges = np.unique(np.nanquantile(r, np.linspace(0, 1, 11)[1:-1])) if np.isfinite(r).any() else []
+        real, fake = (pd.Series(np.where(np.isnan(v), -1, np.searchsorted(edges, v))) for v in (r, f))
+    p = real.astype(str).value_counts(normalize=True, dropna=False)
+    q = fake.astype(str).value_counts(normalize=True, dropna=False)
+    return float(1 - 0.5 * p.sub(q, fill_value=0).abs().sum())
+
+
+def _as_float(values: pd.Series) -> np.ndarray:
+    """float [n] of numbers or dates (nanoseconds), NaN where null or not a number."""
+    if values.dtype.kind == "M":
+        out = values.to_numpy(dtype="datetime64[ns]").astype(np.int64).astype(float)
+        return np.where(values.isna().to_numpy(), np.nan, out)
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)

@@ -47,6 +47,26 @@ def test_every_family_present_gets_a_row_and_a_failed_one_is_listed_as_not_run()
     assert "- penguins / tvae: over the 2400 s limit" in lines
 
 
+def test_tagged_experiments_get_a_table_of_their_own_after_the_defaults():
+    row = {"train_s": 12.5, "shape": 0.95}
+    models = {
+        "transformer": row,
+        "transformer_l1_s0": {**row, "overrides": "model.tabular.n_layers=1,seed=0"},
+        "transformer_s1": row,
+        "argn": row,
+        "transformer_unsized": row,
+    }
+    results = {"t": {"info": {}, "ceiling": {"shape": 0.9}, "models": models}}
+    lines = render(results).splitlines()
+    split = lines.index("Experiments (`--tag`, with the overrides each ran with; README and benchmarks/*.md say what")
+    first = [x.split("|")[1].strip() for x in lines[:split] if x.startswith("| ") and not x.startswith("| model")]
+    later = [x.split("|")[1].strip() for x in lines[split:] if x.startswith("| ") and not x.startswith("| model")]
+    assert first == ["ceiling (real holdout)", "transformer", "transformer_s1", "argn"]
+    assert later == ["transformer_l1_s0", "transformer_unsized"]
+    [l1] = [x for x in lines if x.startswith("| transformer_l1_s0 |")]
+    assert l1.rstrip(" |").endswith("model.tabular.n_layers=1,seed=0")
+
+
 def test_a_seed_run_refuses_the_sdv_models_which_take_no_seed_here(capsys):
     assert suite.main(["--tables", "penguins", "--families", "transformer,ctgan", "--seed", "1"]) == 2
     assert "SDV's models take no seed" in capsys.readouterr().err

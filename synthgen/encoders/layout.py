@@ -17,6 +17,9 @@ class TokenLayout:
     # columns an ordered model generates before the others: an entity's attributes, drawn once per
     # entity and fixed for its rows, so fixing them is the model's own order (synthgen/entities.py)
     first: tuple[str, ...] = ()
+    # how many of `first` lead in exactly their order (an entity's row count); the rest of `first`
+    # follow in the model's own order
+    leading: int = 0
 
     def __post_init__(self):
         object.__setattr__(self, "columns", tuple(self.columns))
@@ -29,11 +32,13 @@ class TokenLayout:
 
     def to_dict(self) -> dict:
         out = {"kind": self.kind, "columns": list(self.columns), "cardinalities": list(self.cardinalities)}
-        return {**out, "first": list(self.first)} if self.first else out
+        out = {**out, "first": list(self.first)} if self.first else out
+        return {**out, "leading": self.leading} if self.leading else out
 
     @classmethod
     def from_dict(cls, d: dict) -> "TokenLayout":
-        return cls(tuple(d["columns"]), tuple(d["cardinalities"]), d.get("kind", "tokens"), tuple(d.get("first", ())))
+        first = tuple(d.get("first", ()))
+        return cls(tuple(d["columns"]), tuple(d["cardinalities"]), d.get("kind", "tokens"), first, d.get("leading", 0))
 
     @property
     def n_columns(self) -> int:

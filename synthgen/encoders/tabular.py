@@ -44,7 +44,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from synthgen import ages, composites, name_sex, pii, sizing
+from synthgen import ages, composites, entities, name_sex, pii, sizing
 from synthgen import codecs as text_codecs
 from synthgen.conversions import convert
 from synthgen.encoders.columns import (
@@ -88,6 +88,7 @@ class TabularEncoder:
         offsets: dict | None = None,
         real_hashes: dict | None = None,
         durations: dict | None = None,
+        entity_rows: list[int] | None = None,
     ):
         self.schema = schema
         self.codecs = codecs  # modelled column -> codec, in table order
@@ -106,8 +107,17 @@ class TabularEncoder:
         self._nesting_tables = None  # schema `nestings` as decode's tables, built on first use (_nestings)
         self._notes = None  # categories' one-off notes, written as fake text (_one_off_notes), built on first use
         entity = schema.entity or {}
+        # an entity table's extra modelled column, last: each row's entity's row count, as a token per
+        # level of `entity_rows` (the schema's clipped sizes); never written (entities.rows_column)
+        self.entity_rows = list(entity_rows) if entity_rows and entity else None
+        self.rows_column = entities.rows_column(entity["column"]) if self.entity_rows else None
+        extra = ((self.rows_column, len(self.entity_rows)),) if self.entity_rows else ()
         self.layout = TokenLayout(
-            tuple(codecs), tuple(c.cardinality for c in codecs.values()), first=tuple(entity.get("attributes", ()))
+            (*codecs, *(n for n, _ in extra)),
+            (*(c.cardinality for c in codecs.values()), *(k for _, k in extra)),
+            # the row count first: a head is drawn given its entity's size (entities.py)
+            first=(*(n for n, _ in extra), *entity.get("attributes", ())),
+            leading=len(extra),
         )
         self._cards = np.array(self.layout.cardinalities, dtype=np.int64)
 
@@ -202,7 +212,8 @@ class TabularEncoder:
         real = (
             table if avoid is None else pa.concat_tables([table, avoid.select(table.column_names).cast(table.schema)])
         )
-        return cls(schema, codecs, ids, settings, offsets, _real_hashes(real, schema), durations)
+        rows = entities.rows_levels(schema.entity, schema.names) if schema.entity else None
+        return cls(schema, codecs, ids, settings, offsets, _real_hashes(real, schema), durations, rows)
 
     # ---- state ---------------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -217,6 +228,7 @@ class TabularEncoder:
             "durations": self.durations,
             "real_hashes": self.real_hashes,
             "schema": json.loads(self.schema.to_json(indent=None)),
+            **({"entity_rows": self.entity_rows} if self.entity_rows else {}),
         }
 
     def save(self, path: Path) -> None:
@@ -243,17 +255,29 @@ class TabularEncoder:
                 continue
             codec_cls = NumericCodec if col.kind in NUMERIC_KINDS else CategoryCodec
             codecs[name] = codec_cls.from_state(col, schema.model_type(name), s)
-        return cls(schema, codecs, d["identifiers"], d["settings"], offsets, d.get("real_hashes"), durations)
+        return cls(
+            schema,
+            codecs,
+            d["identifiers"],
+            d["settings"],
+            offsets,
+            d.get("real_hashes"),
+            durations,
+            d.get("entity_rows"),
+        )
 
     # ---- transform -----------------------------------------------------------------------------
     def encode(self, table: pa.Table, order: str = "C") -> np.ndarray:
         """Arrow table -> int64 tokens [n_rows, n_modelled_columns]; order "F": column-major (filled
         column by column without strided writes; what hashing by column wants)."""
-        missing = [n for n in self.codecs if n not in table.column_names]
+        key = [self.schema.entity["column"]] if self.rows_column else []
+        missing = [n for n in [*self.codecs, *key] if n not in table.column_names]
         if missing:
             raise SynthgenError(f"table lacks column(s) {missing} that the encoder was fitted on")
         native = self.schema.to_native(table)
-        out = np.empty((len(table), len(self.codecs)), dtype=np.int64, order=order)
+        out = np.empty((len(table), self.layout.n_columns), dtype=np.int64, order=order)
+        if self.rows_column:  # the last column: each row's entity's row count in this table
+            out[:, -1] = entities.rows_tokens(table.column(key[0]), self.entity_rows)
         for j, (name, codec) in enumerate(self.codecs.items()):
             if name in self.offsets:
                 base = self.schema.column(self.offsets[name]["base"])
@@ -297,7 +321,7 @@ class TabularEncoder:
         and groups give the same table.
         """
         tokens = np.asarray(tokens)
-        n, C = len(tokens), len(self.codecs)
+        n, C = len(tokens), self.layout.n_columns
         if tokens.ndim != 2 or tokens.shape[1] != C:
             raise ValueError(f"tokens must have shape [n, {C}], got {tokens.shape}")
         cols = np.ascontiguousarray(tokens.T, dtype=np.int64)  # one contiguous row per column
@@ -599,7 +623,8 @@ class TabularEncoder:
         applied lookup's dependent (written from its key's level) and each nesting's B where its
         unseen pairs are drawn again (a frequent level may move to another)."""
         nested = {b for b, _, _, every, _ in self._nestings() if every is not None}
-        return self.derived | {b for b, _, _ in self._lookups()} | nested
+        unwritten = {self.rows_column} if self.rows_column else set()
+        return self.derived | {b for b, _, _ in self._lookups()} | nested | unwritten
 
     @property
     def orders(self) -> list[dict]:

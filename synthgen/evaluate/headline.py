@@ -46,6 +46,12 @@ TABLE = (
     Headline("fidelity.composites", "Rows whose text agrees with its parts (worst)", "1 is ideal"),
     Headline("fidelity.entity_sizes", "Rows per entity (1 - TV distance)", "1 is ideal"),
     Headline("fidelity.entity_attributes", "Entities keeping their attributes", "1 is ideal"),
+    Headline(
+        "fidelity.entity_shape",
+        "Entities' attribute mix (1 - TV distance)",
+        "\u2248 holdout's",
+        "fidelity.entity_shape_holdout",
+    ),
     Headline("fidelity.entity_order", "Entities keeping their rows' date order", "1 is ideal"),
     Headline("fidelity.entity_counter", "Entities whose row counter counts their rows", "1 is ideal"),
     Headline("fidelity.entity_marks", "Entities with their flag on one row", "1 is ideal"),

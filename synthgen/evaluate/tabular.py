@@ -123,7 +123,7 @@ def evaluate_tables(
     out.update(dependencies.scores(train, synthetic, kinds))
     out.update(nesting.scores(train, synthetic, kinds, holdout))
     out.update(composites.scores(train, synthetic, kinds))
-    out.update(entities.scores(train, synthetic, kinds))
+    out.update(entities.scores(train, synthetic, kinds, holdout))
 
     groups = group_table(
         p.train, p.synthetic, p.kinds, config.sensitive, config.target, p.task, config.bias_threshold_points

@@ -176,7 +176,7 @@ class TabularModality(Modality):
     def generation(self, enc: TabularEncoder, staging: Path) -> GenerationPlan:
         import torch
 
-        from synthgen import seeding
+        from synthgen import entities, seeding
         from synthgen.conditions import RowConditions
         from synthgen.data import plan_chunks
         from synthgen.entities import EntityRows
@@ -213,13 +213,24 @@ class TabularModality(Modality):
                 [enc.layout.columns.index(a) for a in entity["attributes"] if a in enc.layout.columns], dtype=torch.long
             )
             counter = _counter_tokens(enc, entity)
+            # each group's row count as the rows column's token: heads and rows drawn given their
+            # entity's size (a busy plane's model is not an idle one's; synthgen/entities.py)
+            size_tokens = entities.size_tokens(groups.sizes(rows.n_rows), enc.entity_rows) if enc.rows_column else None
 
             def cond_for_chunk(chunk, start, n):
+                where = groups.groups(start, n)
+                sizes = {}
+                if size_tokens is not None:
+                    sizes = {
+                        "rows": torch.tensor([enc.layout.n_columns - 1], dtype=torch.long),
+                        "rows_tokens": torch.from_numpy(size_tokens[where]),
+                    }
                 return {
                     "cond": rows.tokens(start, n),
-                    "groups": torch.from_numpy(groups.groups(start, n)),
+                    "groups": torch.from_numpy(where),
                     "attributes": attributes,
                     **counter,
+                    **sizes,
                 }
         else:
 
@@ -246,7 +257,7 @@ class TabularModality(Modality):
         return CopyGuard(
             train,
             enc.encode(train),
-            enc.layout.columns,
+            list(enc.codecs),  # the written columns (an entity's rows column is not one)
             read_parquet(self.paths.holdout_table, "prepare"),
             token_columns=guarded_positions(enc),
         )

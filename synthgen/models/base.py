@@ -81,7 +81,8 @@ class Generator(pl.LightningModule):
             return {"chunk": chunk, "output": out.cpu(), "acceptance_rate": self.last_acceptance_rate}
         groups, attributes = batch["groups"][0], batch["attributes"][0]
         counter = (batch["counter"][0], batch["counter_tokens"][0]) if "counter" in batch else None
-        out, cond = self.sample_entities(cond, groups, attributes, int(batch["seed"][0]), chunk, g, counter)
+        sizes = (batch["rows"][0], batch["rows_tokens"][0]) if "rows" in batch else None
+        out, cond = self.sample_entities(cond, groups, attributes, int(batch["seed"][0]), chunk, g, counter, sizes)
         # the conditions the rows were drawn under: the copy redraw draws again under the same
         return {"chunk": chunk, "output": out.cpu(), "acceptance_rate": self.last_acceptance_rate, "cond": cond.cpu()}
 
@@ -107,23 +108,31 @@ class TabularGenerator(Generator):
     """Whether sample() draws the free columns given the fixed ones (the transformer) rather than
     meeting them by rejection: entity attributes are then conditions, else written over a free draw."""
 
-    def sample_entities(self, cond, groups, attributes, seed: int, chunk: int, generator, counter=None):
+    def sample_entities(self, cond, groups, attributes, seed: int, chunk: int, generator, counter=None, sizes=None):
         """Rows of whole entity groups (synthgen/entities.py): each group's attributes (column
-        indices `attributes` [A]) are those of its head, a free draw from the chunk's own heads
-        stream; with `counter` (column [1], token per position [K]) and exact conditions, the k-th
-        row of each group is drawn given the k-th count. -> (tokens [n, C], the conditions they
-        were drawn under [n, C])."""
+        indices `attributes` [A]) are those of its head, drawn from the chunk's own heads stream;
+        with exact conditions, `counter` (column [1], token per position [K]) draws the k-th row of
+        each group given the k-th count, and `sizes` (the rows column [1], each row's group's
+        row-count token [n]) draws heads and rows given their entity's size. -> (tokens [n, C], the
+        conditions they were drawn under [n, C])."""
         groups, attributes = groups.to(self.device), attributes.to(self.device)
-        if counter is not None and self.exact_conditions and len(groups):
+        exact = self.exact_conditions and len(groups)
+        if exact and (counter is not None or sizes is not None):
+            cond = cond.clone()
+        if counter is not None and exact:
             column, tokens = int(counter[0][0]), counter[1].to(self.device)
             first = torch.searchsorted(groups, groups)  # each row's group start (groups ascending)
             at = (torch.arange(len(groups), device=self.device) - first).clamp(max=len(tokens) - 1)
-            cond = cond.clone()
             cond[:, column] = torch.where(cond[:, column] >= 0, cond[:, column], tokens[at])
+        if sizes is not None and exact:
+            rows_col, size_tokens = int(sizes[0][0]), sizes[1].to(self.device)
+            cond[:, rows_col] = size_tokens
         if not len(groups) or not len(attributes):
             return self.sample(cond, generator), cond
         first = int(groups.min())
         free = torch.full((int(groups.max()) - first + 1, self.n_columns), -1, dtype=torch.long, device=self.device)
+        if sizes is not None and exact:  # a head drawn given its entity's size
+            free[groups - first, rows_col] = size_tokens
         heads = self.sample(free, seeding.torch_generator(seeding.ENTITY_HEADS, seed, chunk, device=self.device))
         mine = heads[groups - first][:, attributes]  # [n, A]: each row's head
         fixed = cond.clone()

@@ -83,8 +83,11 @@ class TabularTransformer(TabularGenerator):
         generation = torch.tensor(cards).argsort(stable=True) if column_order == "cardinality" else torch.arange(C)
         # an entity's attributes first (their order kept): rows drawn given them follow the model's own
         # order, not a conditioned one (flights_planes: origin's shape 0.953 conditioned, benchmarks/entities.md)
-        first = torch.tensor([c in layout.get("first", ()) for c in layout["columns"]])
+        first = torch.tensor([c in self.layout.first for c in self.layout.columns])
         generation = torch.cat([generation[first[generation]], generation[~first[generation]]])
+        # the layout's leading columns (an entity's row count) before them, in their own order
+        lead = [self.layout.columns.index(c) for c in self.layout.first[: self.layout.leading]]
+        generation = torch.tensor(lead + [c for c in generation.tolist() if c not in lead], dtype=torch.long)
         self.register_buffer("generation", generation, persistent=False)  # [C] columns in generation order
         self.register_buffer("rank", generation.argsort(), persistent=False)  # [C] each column's place in it
         # The head read per column, padded to the widest vocabulary K among the columns of at most
