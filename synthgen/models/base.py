@@ -7,6 +7,7 @@ Images (models/image_base.py): cond is int64 class labels [n].
 
 from __future__ import annotations
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 
@@ -87,6 +88,36 @@ class Generator(pl.LightningModule):
         return {"chunk": chunk, "output": out.cpu(), "acceptance_rate": self.last_acceptance_rate, "cond": cond.cpu()}
 
 
+HEAD_POOL = 4  # free heads drawn per group where heads are matched to sizes (heads_by_size)
+
+
+def heads_by_size(drawn: torch.Tensor, need: torch.Tensor) -> torch.Tensor:
+    """Indices into a pool of free heads (their drawn row-count tokens `drawn` [P]) for groups whose
+    sizes are `need` [G] (P >= G): a head of each group's own size where the pool has one, each used
+    once, the other groups paired with the unused heads in size order. Rows are drawn in proportion
+    to their entity's size, so the pool holds the small sizes' heads too rarely to match them all
+    (at 4 heads a group, flights_planes' one-leg planes); among heads of one size, the rows' and the
+    entities' mixes of attributes agree. -> int64 [G]."""
+    p, g = drawn.cpu().numpy(), need.cpu().numpy()
+    chosen, used = np.full(len(g), -1, dtype=np.int64), np.zeros(len(p), dtype=bool)
+    for v in np.unique(g):
+        gi, pi = np.flatnonzero(g == v), np.flatnonzero(p == v)
+        k = min(len(gi), len(pi))
+        chosen[gi[:k]], used[pi[:k]] = pi[:k], True
+    left = np.flatnonzero(chosen < 0)
+    if len(left):
+        spare = np.flatnonzero(~used)
+        spare = spare[np.argsort(p[spare], kind="stable")]
+        # the spare heads nearest the left groups' sizes: each left group's rank among the spare tokens
+        at = np.searchsorted(p[spare], g[left])
+        order = np.argsort(at, kind="stable")
+        steps = np.arange(len(left))
+        # strictly rising picks, each at or after its own place, with room left for the ones after it
+        picks = np.maximum.accumulate(at[order] - steps) + steps
+        chosen[left[order]] = spare[np.minimum(picks, len(spare) - len(left) + steps)]
+    return torch.from_numpy(chosen).to(drawn.device)
+
+
 class TabularGenerator(Generator):
     max_rejection_rounds: int = 50
     """Rounds of redrawing the rows that miss a fixed token before sample_by_rejection gives up with
@@ -130,10 +161,19 @@ class TabularGenerator(Generator):
         if not len(groups) or not len(attributes):
             return self.sample(cond, generator), cond
         first = int(groups.min())
-        free = torch.full((int(groups.max()) - first + 1, self.n_columns), -1, dtype=torch.long, device=self.device)
-        if sizes is not None and exact:  # a head drawn given its entity's size
-            free[groups - first, rows_col] = size_tokens
-        heads = self.sample(free, seeding.torch_generator(seeding.ENTITY_HEADS, seed, chunk, device=self.device))
+        n_groups = int(groups.max()) - first + 1
+        heads_stream = seeding.torch_generator(seeding.ENTITY_HEADS, seed, chunk, device=self.device)
+        if sizes is not None and not exact:  # free heads, each group given one drawn at its size
+            rows_col = int(sizes[0][0])
+            need = torch.zeros(n_groups, dtype=torch.long, device=self.device)
+            need[groups - first] = sizes[1].to(self.device)
+            pool = self.sample(self._free(HEAD_POOL * n_groups), heads_stream)
+            heads = pool[heads_by_size(pool[:, rows_col], need)]
+        else:
+            free = self._free(n_groups)
+            if sizes is not None:  # a head drawn given its entity's size
+                free[groups - first, rows_col] = size_tokens
+            heads = self.sample(free, heads_stream)
         mine = heads[groups - first][:, attributes]  # [n, A]: each row's head
         fixed = cond.clone()
         fixed[:, attributes] = torch.where(cond[:, attributes] >= 0, cond[:, attributes], mine)  # the user's first
@@ -142,6 +182,10 @@ class TabularGenerator(Generator):
         out = self.sample(cond, generator)
         out[:, attributes] = fixed[:, attributes]
         return out, cond
+
+    def _free(self, n: int) -> torch.Tensor:
+        """[n, C] conditions fixing nothing."""
+        return torch.full((n, self.n_columns), -1, dtype=torch.long, device=self.device)
 
     def sample_by_rejection(self, draw, cond: torch.Tensor) -> torch.Tensor:
         """Meet the fixed tokens of `cond` with heads.rejection_sample over `draw(m, target)` rows,
