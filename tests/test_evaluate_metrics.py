@@ -610,3 +610,27 @@ def test_the_dcr_share_compares_whole_entities_with_an_entity_holdout():
 
     by_rows, by_entities = share(None), share("key")
     assert by_rows > 0.58 and abs(by_entities - 0.5) < 0.04, (by_rows, by_entities)
+
+
+def test_detection_on_an_entity_table_does_not_reward_copied_attributes():
+    """Each real entity's value repeats on its 5 rows. Scored by all rows, the classifier learns the
+    real entities' own values from their other rows, so fresh values are told apart (~0.69) and a
+    generator copying real entities' values looks better (~0.49); one row per entity, both ~0.5."""
+    from synthgen.evaluate.learners import detection_auc
+
+    rng = np.random.default_rng(0)
+
+    def table(value, prefix):
+        k = np.repeat(np.arange(len(value)), 5)
+        return pd.DataFrame({"key": [f"{prefix}{i}" for i in k], "dob": value[k], "x": rng.normal(size=len(k))})
+
+    real = table(rng.uniform(0, 1e4, 300).round(), "R")
+    copier = table(real.groupby("key", sort=False)["dob"].first().to_numpy()[rng.permutation(300)], "S")
+    fresh = table(rng.uniform(0, 1e4, 300).round(), "F")
+    kinds = {"key": "identifier", "dob": "continuous", "x": "continuous"}
+
+    def auc(syn, entity):
+        return detection_auc(real, syn, kinds, ["dob", "x"], 3, 0, 25_000, entity)
+
+    assert auc(fresh, None) > 0.6 and auc(copier, None) < 0.55  # by rows: the copy wins
+    assert abs(auc(fresh, "key") - 0.5) < 0.06 and abs(auc(copier, "key") - 0.5) < 0.06

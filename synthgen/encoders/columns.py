@@ -127,6 +127,12 @@ class NumericCodec:
             return cls(col, typ, has_null, np.union1d(points, rest), np.empty(0), scale)
         return cls(col, typ, has_null, points, edges, scale, _bin_knots(rest, rest_n, edges))
 
+    def without_knots(self) -> "NumericCodec":
+        """The same bins drawn uniformly within: for a column whose repeated values are one
+        individual's (an entity's attribute on each of its rows), whose within-bin quantiles would
+        be those individuals' own values (encoders/tabular.py)."""
+        return NumericCodec(self.col, self.typ, self.has_null, self.points, self.edges, self.scale)
+
     def state(self) -> dict:
         return {
             "has_null": self.has_null,

@@ -58,16 +58,35 @@ def features(frames: list[pd.DataFrame], kinds: dict[str, str], cols: list[str])
 
 
 def detection_auc(
-    real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str], cols: list[str], folds: int, seed: int, max_rows: int
+    real: pd.DataFrame,
+    syn: pd.DataFrame,
+    kinds: dict[str, str],
+    cols: list[str],
+    folds: int,
+    seed: int,
+    max_rows: int,
+    entity: str | None = None,
 ) -> float:
     """ROC AUC of a classifier telling real from synthetic rows (0.5: indistinguishable).
 
     Equal row counts per side, so 0.5 is the ideal whatever the table sizes; the score is
     the mean of the stratified folds' out-of-fold AUCs.
+
+    entity: the key of a table of entities (a patient's visits), in both tables: one row of each
+    entity on each side, drawn at random. With all their rows, a real patient's other visits taught
+    the classifier that patient's own birth date in every fold, so real rows were told from synthetic
+    ones by values only a copy would share, and a generator that copied real birth dates scored
+    better; folds of whole entities instead turn that around (each held-out entity's bin loses its
+    own side's rows: 0.33-0.41 for visits models, below chance; benchmarks/entities.md).
     """
     n = min(len(real), len(syn), max_rows)
     if n < 2:  # a fold needs a row of each side to score (plotly's medals: 3 rows, 1 in the holdout)
         return float("nan")
+    if entity is not None and entity in real.columns and entity in syn.columns:
+        real, syn = one_row_each(real, entity, seed), one_row_each(syn, entity, seed + 1)
+        n = min(len(real), len(syn), max_rows)
+        if n < 2:
+            return float("nan")
     folds = min(folds, n)  # stratified folds hold a row of each side each
     real, syn = subsample(real, n, seed), subsample(syn, n, seed + 1)
     (xr, xs), is_cat = features([real, syn], kinds, cols)
@@ -79,6 +98,13 @@ def detection_auc(
     jobs = min(folds, cpu_count()) if len(x) >= _PARALLEL_ROWS else 1
     with _one_thread():  # loky workers get cpu_count // jobs OpenMP threads: 1 on 2 cores
         return float(np.mean(cross_val_score(clf, x, y, cv=cv, scoring="roc_auc", n_jobs=jobs)))
+
+
+def one_row_each(df: pd.DataFrame, entity: str, seed: int) -> pd.DataFrame:
+    """One row of each entity, drawn with the seed (each row with a null key its own entity)."""
+    shuffled = df.sample(frac=1.0, random_state=seed)
+    keep = ~shuffled[entity].duplicated() | shuffled[entity].isna()
+    return shuffled[keep.to_numpy()]
 
 
 def resolve_task(task: str, target_kind: str, target: pd.Series | None = None) -> str:

@@ -97,7 +97,14 @@ def evaluate_tables(
     out["fidelity.overall"] = mean_defined([out["fidelity.shape"], out["fidelity.pair_trends"]])
     out.update({f"fidelity.shape.{key_part(c)}": v for c, v in shape.items()})
     out["fidelity.detection_auc"] = detection_auc(
-        p.train, p.synthetic, p.kinds, p.scored, config.detection_folds, config.seed, config.detection_max_rows
+        p.train,
+        p.synthetic,
+        p.kinds,
+        p.scored,
+        config.detection_folds,
+        config.seed,
+        config.detection_max_rows,
+        config.entity,
     )
 
     if config.target:
