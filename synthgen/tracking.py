@@ -256,7 +256,9 @@ BATCH_PARAMS_TAGS, BATCH_METRICS, BATCH_ENTITIES, BATCH_BYTES = 100, 1000, 1000,
 
 def log_batches(c, run_id: str, params=(), metrics=(), tags=()) -> None:
     """Log MLflow entities (Param, Metric, RunTag lists) in the fewest log_batch calls the limits allow."""
-    queues = {"params": list(params), "tags": list(tags), "metrics": list(metrics)}
+    from collections import deque
+
+    queues = {"params": deque(params), "tags": deque(tags), "metrics": deque(metrics)}
     caps = {"params": BATCH_PARAMS_TAGS, "tags": BATCH_PARAMS_TAGS, "metrics": BATCH_METRICS}
     while any(queues.values()):
         batch, count, size = {k: [] for k in queues}, 0, 0
@@ -266,7 +268,7 @@ def log_batches(c, run_id: str, params=(), metrics=(), tags=()) -> None:
                 cost = len(item.key) + len(str(item.value)) + 64
                 if count and size + cost > BATCH_BYTES:
                     break
-                batch[kind].append(queue.pop(0))
+                batch[kind].append(queue.popleft())
                 count, size = count + 1, size + cost
         c.log_batch(run_id, **batch)
 
