@@ -71,6 +71,7 @@ KEYS = {
     "entity_sizes": "fidelity.entity_sizes",
     "entity_attributes": "fidelity.entity_attributes",
     "entity_shape": "fidelity.entity_shape",
+    "entity_spans": "fidelity.entity_spans",
     "entity_order": "fidelity.entity_order",
     "entity_counter": "fidelity.entity_counter",
 }

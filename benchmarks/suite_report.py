@@ -41,6 +41,7 @@ EXTRA = [
     ("rows per entity", "entity_sizes"),
     ("entity attributes", "entity_attributes"),
     ("entity mix", "entity_shape"),
+    ("entity date spans", "entity_spans"),
     ("entity order", "entity_order"),
     ("entity counter", "entity_counter"),
 ]

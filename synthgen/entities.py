@@ -420,6 +420,36 @@ def rows_tokens(keys: pa.ChunkedArray, levels: list[int]) -> np.ndarray:
     return size_tokens(counts, levels)
 
 
+def start_column(key: str, date: str) -> str:
+    """The name of the modelled column that holds each row's entity's first `date` (never written)."""
+    return f"first {date} per {key}"
+
+
+def start_source(schema, candidates: list[str]) -> str | None:
+    """The date column whose per-entity first value is modelled as an entity attribute: the one the
+    entity's rows follow (find_sequence), else the first date column among `candidates` (modelled
+    as themselves) that is not an attribute; None without one, or where its name is taken. A
+    customer's orders fall in one stretch of time; drawn each on its own, a synthetic customer's
+    orders spread over the whole year (benchmarks/entities.md)."""
+    entity = schema.entity or {}
+    if not entity:
+        return None
+    attributes = set(entity.get("attributes", ()))
+    dates = [c for c in candidates if schema.column(c).kind == "datetime" and c not in attributes]
+    order = entity.get("order")
+    pick = order if order in dates else (dates[0] if dates else None)
+    return pick if pick and start_column(entity["column"], pick) not in schema.names else None
+
+
+def first_values(keys: pa.ChunkedArray, values: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Each row's entity's smallest value (nulls skipped; a null key: the row's own value)."""
+    codes = _codes(keys)
+    series = pd.Series(values.to_pandas())
+    own = np.where(codes >= 0, codes, codes.max(initial=-1) + 1 + np.arange(len(codes)))
+    first = series.groupby(own).transform("min")
+    return pa.chunked_array([pa.Array.from_pandas(first, type=values.type)])
+
+
 def size_tokens(sizes: np.ndarray, levels: list[int]) -> np.ndarray:
     """int64 tokens of row counts `sizes`, as rows_tokens gives them."""
     return np.maximum(np.searchsorted(np.asarray(levels), sizes, side="right") - 1, 0).astype(np.int64)
@@ -509,10 +539,12 @@ def scores(
     (find_marks), `fidelity.entity_marks.<key>`: the share of synthetic entities with it on one row;
     `fidelity.entity_shape.<key>`: the attributes' mean of _entity_shape, the mix of entities (a
     fleet's plane models) rather than of rows (their flights); `fidelity.entity_shape_holdout`: the
-    real holdout's own (its entities are a sample too).
+    real holdout's own (its entities are a sample too); `fidelity.entity_spans.<key>`: the lowest
+    over the date columns (not attributes) of _entity_spans, with `fidelity.entity_spans_holdout`.
     `fidelity.entity_sizes` / `_attributes` / `_shape` / `_order` / `_counter` / `_marks`: the lowest
     over the keys (1 is ideal)."""
     out, sizes_all, attrs_all, shape_all, holdout_all, sequence_all = {}, [], [], [], [], {}
+    spans_all, spans_holdout = [], []
     keys = [c for c, k in kinds.items() if k == "identifier" and c in syn.columns and c in train.columns]
     table = pa.Table.from_pandas(train, preserve_index=False) if keys else None  # once, for every key
     for key in keys:
@@ -543,6 +575,15 @@ def scores(
         if shares:
             out[f"fidelity.entity_attributes.{key}"] = min(shares)
             attrs_all.append(min(shares))
+        dates = [c for c, k in kinds.items() if k == "datetime" and c not in attributes and c in syn.columns]
+        spans = [v for v in (_entity_spans(train, syn, key, c) for c in dates) if v is not None]
+        if spans:
+            out[f"fidelity.entity_spans.{key}"] = min(spans)
+            spans_all.append(min(spans))
+            if holdout is not None and key in holdout.columns and len(holdout):
+                own = [v for v in (_entity_spans(train, holdout, key, c) for c in dates) if v is not None]
+                if own:
+                    spans_holdout.append(min(own))
         mix = [_entity_shape(train, syn, key, a) for a in attributes if a in syn.columns]
         if mix:
             out[f"fidelity.entity_shape.{key}"] = float(np.mean(mix))
@@ -566,6 +607,10 @@ def scores(
         out["fidelity.entity_shape"] = min(shape_all)
     if holdout_all:
         out["fidelity.entity_shape_holdout"] = min(holdout_all)
+    if spans_all:
+        out["fidelity.entity_spans"] = min(spans_all)
+    if spans_holdout:
+        out["fidelity.entity_spans_holdout"] = min(spans_holdout)
     return out
 
 
@@ -573,7 +618,27 @@ def _entity_shape(train: pd.DataFrame, syn: pd.DataFrame, key: str, column: str)
     """1 - the total variation distance between the real and the synthetic entities' values of an
     attribute, one value per entity (its first row's): the mix of customers, not of their orders.
     Numbers and dates in 10 bins at the real entities' deciles, a null a value of its own."""
-    real, fake = (df.groupby(key, sort=False)[column].first() for df in (train, syn))
+    return _binned_fit(*(df.groupby(key, sort=False)[column].first() for df in (train, syn)))
+
+
+def _entity_spans(train: pd.DataFrame, syn: pd.DataFrame, key: str, column: str) -> float | None:
+    """1 - the total variation distance between the real and the synthetic entities' spans of a date
+    column (last minus first, entities of two rows or more), in 10 bins at the real spans' deciles:
+    a customer's orders within weeks, not over the year. None without such real entities."""
+
+    def spans(df):
+        t = pd.to_datetime(df[column], errors="coerce")
+        g = t.groupby(df[key].to_numpy(), sort=False)
+        span = (g.max() - g.min()).dt.total_seconds()
+        return span[(g.size() >= 2).to_numpy()]
+
+    real, fake = spans(train), spans(syn)
+    return _binned_fit(real, fake) if len(real) and len(fake) else None
+
+
+def _binned_fit(real: pd.Series, fake: pd.Series) -> float:
+    """1 - the total variation distance between two samples of one column: numbers and dates in 10
+    bins at the real sample's deciles, other values as they are, a null a value of its own."""
     if pd.api.types.is_numeric_dtype(real) or pd.api.types.is_datetime64_any_dtype(real):
         r, f = (_as_float(v) for v in (real, fake))
         edges = np.unique(np.nanquantile(r, np.linspace(0, 1, 11)[1:-1])) if np.isfinite(r).any() else []

@@ -254,12 +254,13 @@ def test_the_transformer_generates_the_attributes_first(tmp_path):
     t = pa.Table.from_pandas(orders(), preserve_index=False)
     enc = TabularEncoder.fit(t, infer_schema(t, entity="auto"), n_bins=20)
     layout = enc.layout.to_dict()
-    # the entity's row count (its own modelled column, last), then its attributes
-    assert layout["first"] == ["rows per customer_id", "tier", "country"]
-    assert layout["columns"][-1] == "rows per customer_id" and TokenLayout.from_dict(layout) == enc.layout
+    # the entity's row count and first date (modelled columns of their own, last), its attributes
+    assert layout["first"] == ["rows per customer_id", "tier", "country", "first ordered per customer_id"]
+    assert layout["columns"][-2:] == ["rows per customer_id", "first ordered per customer_id"]
+    assert TokenLayout.from_dict(layout) == enc.layout
     model = TabularTransformer(layout)
     order = [layout["columns"][c] for c in model.generation.tolist()]
-    assert order[0] == "rows per customer_id" and set(order[1:3]) == {"tier", "country"}
+    assert order[0] == "rows per customer_id" and set(order[1:3]) == {"tier", "country"}  # fewest tokens first
     export_generator(model, {"_target_": "synthgen.models.transformer.TabularTransformer"}, tmp_path / "model.ckpt")
     loaded = load_generator(tmp_path / "model.ckpt")
     assert loaded.layout == enc.layout and loaded.generation.tolist() == model.generation.tolist()
@@ -517,3 +518,46 @@ def test_heads_are_matched_to_their_groups_sizes():
     picked = heads_by_size(drawn, need)
     assert len(set(picked.tolist())) == len(need)  # each head used once
     assert drawn[picked].tolist() == [1, 2, 3, 3, 5, 2]  # its own size where there is one, else the nearest spare
+
+
+def test_an_entitys_rows_are_drawn_around_its_first_date(tmp_path):
+    """Each customer orders within 20 days of a start anywhere in two years. Drawn each on its own,
+    a synthetic customer's orders spread over the two years; given the entity's first date (an
+    attribute column the encoder adds), they keep to weeks."""
+    from synthgen.config import load_config
+    from synthgen.pipeline import encode, generate, prepare, train
+
+    rng = np.random.default_rng(2)
+    n = rng.integers(2, 9, 150)
+    who = np.repeat(np.arange(150), n)
+    start = rng.integers(0, 730, 150)[who] + rng.integers(0, 21, len(who))
+    df = pd.DataFrame(
+        {
+            "customer_id": [f"C{100 + i}" for i in who],
+            "ordered": (pd.Timestamp("2022-01-01") + pd.to_timedelta(start, "D")).strftime("%Y-%m-%d"),
+            "amount": np.round(rng.gamma(2, 20, len(who)), 2),
+        }
+    )
+    path = tmp_path / "orders.parquet"
+    df.to_parquet(path)
+    # the default network and schedule: the tiny one does not learn the dates' relation to the start
+    tiny = [o for o in tiny_overrides(tmp_path) if not o.startswith(("trainer.max_epochs", "model."))]
+    cfg = load_config([*tiny, "data=file", f"data.path={path}", "data.max_rows=null", "generate.n_rows=1500"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for stage in (prepare, encode, train, generate):
+            stage(cfg)
+    syn = pq.read_table(tmp_path / "out" / "synthetic").to_pandas()
+    t = pd.to_datetime(syn["ordered"])
+    spans = (t.groupby(syn["customer_id"]).max() - t.groupby(syn["customer_id"]).min()).dt.days
+    # real: at most 20 days; drawn each on its own, ~300 (a date bin here is ~50 days wide)
+    assert spans.median() < 60, spans.describe()
+
+
+def test_first_values_are_each_entitys_smallest():
+    from synthgen.entities import first_values
+
+    keys = pa.chunked_array([["a", "b", "a", None, "b", None]])
+    days = pa.chunked_array([pa.array([5, None, 3, 9, 7, 1], pa.int64())])
+    # a: 3; b: 7 (its null skipped); each null key its own row's value
+    assert first_values(keys, days).to_pylist() == [3, 7, 3, 9, 7, 1]

@@ -89,6 +89,7 @@ class TabularEncoder:
         real_hashes: dict | None = None,
         durations: dict | None = None,
         entity_rows: list[int] | None = None,
+        entity_start: str | None = None,
     ):
         self.schema = schema
         self.codecs = codecs  # modelled column -> codec, in table order
@@ -111,12 +112,18 @@ class TabularEncoder:
         # level of `entity_rows` (the schema's clipped sizes); never written (entities.rows_column)
         self.entity_rows = list(entity_rows) if entity_rows and entity else None
         self.rows_column = entities.rows_column(entity["column"]) if self.entity_rows else None
+        # and, with a date column, each row's entity's first date in that column's tokens: an entity
+        # attribute, so a customer's orders are drawn around one start (entities.start_column)
+        ok = entity_start in codecs and entity_start not in self.offsets and entity_start not in self.durations
+        self.entity_start = entity_start if self.entity_rows and ok else None
+        self.start_column = entities.start_column(entity["column"], entity_start) if self.entity_start else None
         extra = ((self.rows_column, len(self.entity_rows)),) if self.entity_rows else ()
+        start = ((self.start_column, codecs[entity_start].cardinality),) if self.entity_start else ()
         self.layout = TokenLayout(
-            (*codecs, *(n for n, _ in extra)),
-            (*(c.cardinality for c in codecs.values()), *(k for _, k in extra)),
+            (*codecs, *(n for n, _ in extra), *(n for n, _ in start)),
+            (*(c.cardinality for c in codecs.values()), *(k for _, k in extra), *(k for _, k in start)),
             # the row count first: a head is drawn given its entity's size (entities.py)
-            first=(*(n for n, _ in extra), *entity.get("attributes", ())),
+            first=(*(n for n, _ in extra), *entity.get("attributes", ()), *(n for n, _ in start)),
             leading=len(extra),
         )
         self._cards = np.array(self.layout.cardinalities, dtype=np.int64)
@@ -219,7 +226,8 @@ class TabularEncoder:
             table if avoid is None else pa.concat_tables([table, avoid.select(table.column_names).cast(table.schema)])
         )
         rows = entities.rows_levels(schema.entity, schema.names) if schema.entity else None
-        return cls(schema, codecs, ids, settings, offsets, _real_hashes(real, schema), durations, rows)
+        start = entities.start_source(schema, [n for n in codecs if n not in offsets and n not in durations])
+        return cls(schema, codecs, ids, settings, offsets, _real_hashes(real, schema), durations, rows, start)
 
     # ---- state ---------------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -235,6 +243,7 @@ class TabularEncoder:
             "real_hashes": self.real_hashes,
             "schema": json.loads(self.schema.to_json(indent=None)),
             **({"entity_rows": self.entity_rows} if self.entity_rows else {}),
+            **({"entity_start": self.entity_start} if self.entity_start else {}),
         }
 
     def save(self, path: Path) -> None:
@@ -270,6 +279,7 @@ class TabularEncoder:
             d.get("real_hashes"),
             durations,
             d.get("entity_rows"),
+            d.get("entity_start"),
         )
 
     # ---- transform -----------------------------------------------------------------------------
@@ -282,8 +292,13 @@ class TabularEncoder:
             raise SynthgenError(f"table lacks column(s) {missing} that the encoder was fitted on")
         native = self.schema.to_native(table)
         out = np.empty((len(table), self.layout.n_columns), dtype=np.int64, order=order)
-        if self.rows_column:  # the last column: each row's entity's row count in this table
-            out[:, -1] = entities.rows_tokens(table.column(key[0]), self.entity_rows)
+        if self.rows_column:  # each row's entity's row count in this table
+            out[:, self.layout.columns.index(self.rows_column)] = entities.rows_tokens(
+                table.column(key[0]), self.entity_rows
+            )
+        if self.start_column:  # each row's entity's first date, in its date column's tokens
+            first = entities.first_values(table.column(key[0]), native.column(self.entity_start))
+            out[:, self.layout.columns.index(self.start_column)] = self.codecs[self.entity_start].encode(first)
         for j, (name, codec) in enumerate(self.codecs.items()):
             if name in self.offsets:
                 base = self.schema.column(self.offsets[name]["base"])
@@ -629,7 +644,7 @@ class TabularEncoder:
         applied lookup's dependent (written from its key's level) and each nesting's B where its
         unseen pairs are drawn again (a frequent level may move to another)."""
         nested = {b for b, _, _, every, _ in self._nestings() if every is not None}
-        unwritten = {self.rows_column} if self.rows_column else set()
+        unwritten = {c for c in (self.rows_column, self.start_column) if c}
         return self.derived | {b for b, _, _ in self._lookups()} | nested | unwritten
 
     @property

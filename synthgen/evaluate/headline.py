@@ -52,6 +52,12 @@ TABLE = (
         "\u2248 holdout's",
         "fidelity.entity_shape_holdout",
     ),
+    Headline(
+        "fidelity.entity_spans",
+        "Entities' date spans (1 - TV distance)",
+        "\u2248 holdout's",
+        "fidelity.entity_spans_holdout",
+    ),
     Headline("fidelity.entity_order", "Entities keeping their rows' date order", "1 is ideal"),
     Headline("fidelity.entity_counter", "Entities whose row counter counts their rows", "1 is ideal"),
     Headline("fidelity.entity_marks", "Entities with their flag on one row", "1 is ideal"),

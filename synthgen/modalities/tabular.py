@@ -209,8 +209,10 @@ class TabularModality(Modality):
         info = {**rows.info, **({"privacy": {**dp, "redraw_copies": False}} if dp else {})}
         if groups is not None:
             info["entities"] = {"column": entity["column"], "groups": groups.n_groups}
+            # the head's values written on each of its rows: the attributes and the entity's first date
+            names = [*entity["attributes"], *([enc.start_column] if enc.start_column else [])]
             attributes = torch.tensor(
-                [enc.layout.columns.index(a) for a in entity["attributes"] if a in enc.layout.columns], dtype=torch.long
+                [enc.layout.columns.index(a) for a in names if a in enc.layout.columns], dtype=torch.long
             )
             counter = _counter_tokens(enc, entity)
             # each group's row count as the rows column's token: heads and rows drawn given their
@@ -222,7 +224,7 @@ class TabularModality(Modality):
                 sizes = {}
                 if size_tokens is not None:
                     sizes = {
-                        "rows": torch.tensor([enc.layout.n_columns - 1], dtype=torch.long),
+                        "rows": torch.tensor([enc.layout.columns.index(enc.rows_column)], dtype=torch.long),
                         "rows_tokens": torch.from_numpy(size_tokens[where]),
                     }
                 return {
