@@ -108,8 +108,9 @@ class TabularEncoder:
         self._nesting_tables = None  # schema `nestings` as decode's tables, built on first use (_nestings)
         self._notes = None  # categories' one-off notes, written as fake text (_one_off_notes), built on first use
         entity = schema.entity or {}
-        # an entity table's extra modelled column, last: each row's entity's row count, as a token per
-        # level of `entity_rows` (the schema's clipped sizes); never written (entities.rows_column)
+        # an entity table's extra modelled columns, after the codecs' (never written): each row's
+        # entity's row count, a token per level of `entity_rows` (the schema's clipped sizes;
+        # entities.rows_column)
         self.entity_rows = list(entity_rows) if entity_rows and entity else None
         self.rows_column = entities.rows_column(entity["column"]) if self.entity_rows else None
         # and, with a date column, each row's entity's first date in that column's tokens: an entity

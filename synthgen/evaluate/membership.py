@@ -16,8 +16,8 @@ A table of entities (`entity`: a customer's every order) is sampled in whole ent
 holds whole customers, and a reference half cut from it at random shares each non-member's
 customer, so the non-members' reference distance was small and the density-ratio attack told them
 apart from any member. On the orders table of benchmarks/entity_tables.py, real rows of customers
-no one trained on scored 0.671 as if they were synthetic (8 splits); with whole entities in each
-half (and among the members), 0.5 is chance again (benchmarks/entities.md).
+no one trained on scored 0.60 as if they were synthetic; with whole entities in each half (and
+among the members) 0.49 (benchmarks/entity_privacy_reference.py, 16 splits; benchmarks/entities.md).
 
 Reported per attack: ROC AUC and its 95 % DeLong interval. `privacy.mia_auc` is the larger of
 the two AUCs (the attack a careful adversary would pick), the one the gate reads.
