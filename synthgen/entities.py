@@ -444,10 +444,12 @@ def start_source(schema, candidates: list[str]) -> str | None:
 def first_values(keys: pa.ChunkedArray, values: pa.ChunkedArray) -> pa.ChunkedArray:
     """Each row's entity's smallest value (nulls skipped; a null key: the row's own value)."""
     codes = _codes(keys)
-    series = pd.Series(values.to_pandas())
-    own = np.where(codes >= 0, codes, codes.max(initial=-1) + 1 + np.arange(len(codes)))
-    first = series.groupby(own).transform("min")
-    return pa.chunked_array([pa.Array.from_pandas(first, type=values.type)])
+    own, null = codes.copy(), np.flatnonzero(codes < 0)
+    own[null] = codes.max(initial=-1) + 1 + np.arange(len(null))  # groups numbered 0 .. groups - 1
+    # Arrow's grouped min: any orderable type (dates, timestamps with a zone), nulls skipped
+    mins = pa.table({"g": own, "v": values}).group_by("g").aggregate([("v", "min")])
+    by_group = mins.column("v_min").take(pc.sort_indices(mins.column("g")))
+    return pa.chunked_array([by_group.combine_chunks().take(pa.array(own))])
 
 
 def size_tokens(sizes: np.ndarray, levels: list[int]) -> np.ndarray:

@@ -3,6 +3,7 @@ groups of synthetic rows, sized like the real entities, each group keeping its a
 
 from __future__ import annotations
 
+import datetime
 import warnings
 from pathlib import Path
 
@@ -561,3 +562,9 @@ def test_first_values_are_each_entitys_smallest():
     days = pa.chunked_array([pa.array([5, None, 3, 9, 7, 1], pa.int64())])
     # a: 3; b: 7 (its null skipped); each null key its own row's value
     assert first_values(keys, days).to_pylist() == [3, 7, 3, 9, 7, 1]
+    # dates with an entity of nulls only (pandas' grouped min failed on such an object column)
+    dates = pa.chunked_array([pa.array([datetime.date(2020, 1, 5), None, None, None, None, datetime.date(2021, 1, 1)])])
+    assert first_values(keys, dates).to_pylist() == [datetime.date(2020, 1, 5), None] * 2 + [
+        None,
+        datetime.date(2021, 1, 1),
+    ]
