@@ -13,6 +13,11 @@ keys (in the real keys' format, none equal to a real one) to groups of rows, whe
   of the group is drawn with them fixed (the transformer generates them first; the GAN and VAE
   take the head's values as they are written); a constant fake name, e-mail or other key is the
   group's first row's on all its rows;
+- the encoder models two more columns that are never written: each row's entity's row count
+  (`rows per <key>`), so a head is drawn at its group's size (the transformer conditions on it, the
+  GAN and VAE pick among free heads drawn at that size) and busy entities' attributes stay with
+  busy entities; and, with a date column, the entity's first date (`first <date> per <key>`), an
+  attribute, so its rows' dates cluster as a real customer's orders do (benchmarks/entities.md);
 - rows of a group are consecutive in the output, counted by the entity's row counter (the
   transformer draws the k-th row given count k) or, without one, sorted by its order column,
   where the real file has them (find_sequence: a customer's orders in date order, numbered 1, 2,
