@@ -26,6 +26,7 @@ sys.path.insert(0, str(HERE))
 
 import entity_privacy_reference  # noqa: E402
 import entity_tables  # noqa: E402
+from suite_report import cell  # noqa: E402
 
 TABLES = {"orders": "customer_id", "visits": "patient_id", "visits_in_order": "patient_id"}
 FIGURES = [
@@ -98,14 +99,6 @@ def run_table(csv: Path, key: str, work: Path, seed: int) -> dict:
     return {"seed": seed, "run_s": round(seconds, 1), **row, **copied_attributes(out, key), "out": str(out)}
 
 
-def _cell(v) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"
-    return str(v)
-
-
 def _round(v):
     return round(float(v), 4) if isinstance(v, (int, float)) else None
 
@@ -135,7 +128,7 @@ def render(results: dict) -> str:
         ]
         for r in entry["runs"]:
             cells = [r.get(label) for label, _ in FIGURES] + [r.get("copied"), r.get("copied_holdout"), r["run_s"]]
-            lines.append(f"| {r['seed']} | " + " | ".join(_cell(c) for c in cells) + " |")
+            lines.append(f"| {r['seed']} | " + " | ".join(cell(c) for c in cells) + " |")
         lines.append("")
     lines.append(f"Measured {results['measured_at']}, {results['threads']} threads, load {results['load']}.")
     return "\n".join(lines) + "\n"

@@ -47,7 +47,8 @@ EXTRA = [
 ]
 
 
-def _cell(v) -> str:
+def cell(v) -> str:
+    """A table cell: blank for None, 3 decimals below 10, else 1."""
     if v is None:
         return ""
     if isinstance(v, float):
@@ -150,5 +151,5 @@ def _table(table: str, rows: dict, cols: list, not_run: list) -> list[str]:
             not_run.append(f"- {table} / {name}: {row['not_run']}")
             continue
         capped = f" (training capped at {row['max_training_minutes']:g} min)" if row.get("max_training_minutes") else ""
-        lines.append(f"| {name}{capped} | " + " | ".join(_cell(row.get(k)) for _, k in cols) + " |")
+        lines.append(f"| {name}{capped} | " + " | ".join(cell(row.get(k)) for _, k in cols) + " |")
     return [*lines, ""]

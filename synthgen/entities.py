@@ -73,7 +73,7 @@ def find(table: pa.Table, kinds: dict[str, str], setting, id_like) -> dict | Non
                 f"data.entity={key!r} is a {kinds[key]} column; an entity key is text or whole numbers "
                 f"that repeat (set data.entity=none to turn entities off)"
             )
-        codes = _codes(table.column(key))
+        codes = key_codes(table.column(key))
         if _mean_rows(codes) < ENTITY_MIN_MEAN_ROWS:
             raise SynthgenError(
                 f"data.entity={key!r}: its values hardly repeat ({_mean_rows(codes):.2f} rows per value); "
@@ -83,7 +83,7 @@ def find(table: pa.Table, kinds: dict[str, str], setting, id_like) -> dict | Non
         candidates = (
             n for n in table.column_names if kinds[n] in ("categorical", "identifier", "integer") and id_like(n)
         )
-        found = next(((n, c) for n in candidates if _repeats(c := _codes(table.column(n)))), None)
+        found = next(((n, c) for n in candidates if _repeats(c := key_codes(table.column(n)))), None)
         if found is None:
             return None
         key, codes = found
@@ -111,7 +111,7 @@ def split_key(table: pa.Table, setting, id_like) -> str | None:
         t = table.schema.field(name).type
         t = t.value_type if pa.types.is_dictionary(t) else t
         key_type = pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_integer(t)
-        if key_type and id_like(name) and _repeats(_codes(table.column(name))):
+        if key_type and id_like(name) and _repeats(key_codes(table.column(name))):
             return name
     return None
 
@@ -123,7 +123,7 @@ def holdout_entities(table: pa.Table, key: str, share: float, seed: int) -> tupl
     unseen data for the privacy metrics, and an entity's row counter had gaps in both."""
     from synthgen.modalities import holdout_split  # its seeded stream (seeding.HOLDOUT_SPLIT), over entities
 
-    codes = _codes(table.column(key))
+    codes = key_codes(table.column(key))
     n_keys = int(codes.max(initial=-1)) + 1
     codes = np.where(codes >= 0, codes, n_keys + np.arange(len(codes)))  # keyless rows: one each
     _, codes = np.unique(codes, return_inverse=True)
@@ -143,7 +143,7 @@ def describe_entity(entity: dict) -> str:
     )
 
 
-def _codes(arr: pa.ChunkedArray) -> np.ndarray:
+def key_codes(arr: pa.ChunkedArray) -> np.ndarray:
     """int64 [rows]: the key's dictionary code per row, -1 where null."""
     codes, _ = pd.factorize(pd.Series(arr.to_pandas()), use_na_sentinel=True)
     return np.asarray(codes, dtype=np.int64)
@@ -341,7 +341,7 @@ def _float_values(arr: pa.ChunkedArray) -> np.ndarray | None:
 
 def _grouped(key_arr: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     """(rows with a key, grouped by key in file order; their key codes)."""
-    codes = _codes(key_arr)
+    codes = key_codes(key_arr)
     rows = np.flatnonzero(codes >= 0)
     rows = rows[np.argsort(codes[rows], kind="stable")]
     return rows, codes[rows]
@@ -415,10 +415,10 @@ def rows_levels(entity: dict, names: list[str]) -> list[int] | None:
     return sorted(int(s) for s, _ in entity["sizes"])
 
 
-def rows_tokens(keys: pa.ChunkedArray, levels: list[int]) -> np.ndarray:
-    """int64 [n]: each row's entity's row count in `keys` (a null key: an entity of one row), as the
-    token of the largest level at or below it (counts above the clip take the top level)."""
-    codes = _codes(keys)
+def rows_tokens(codes: np.ndarray, levels: list[int]) -> np.ndarray:
+    """int64 [n]: each row's entity's row count, from the key's codes (key_codes; -1, a null key:
+    an entity of one row), as the token of the largest level at or below it (counts above the clip
+    take the top level)."""
     counts = np.ones(len(codes), dtype=np.int64)
     known = codes >= 0
     counts[known] = np.bincount(codes[known])[codes[known]]
@@ -446,9 +446,9 @@ def start_source(schema, candidates: list[str]) -> str | None:
     return pick if pick and start_column(entity["column"], pick) not in schema.names else None
 
 
-def first_values(keys: pa.ChunkedArray, values: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Each row's entity's smallest value (nulls skipped; a null key: the row's own value)."""
-    codes = _codes(keys)
+def first_values(codes: np.ndarray, values: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Each row's entity's smallest value, from the key's codes (key_codes; nulls skipped; a null
+    key: the row's own value)."""
     own, null = codes.copy(), np.flatnonzero(codes < 0)
     own[null] = codes.max(initial=-1) + 1 + np.arange(len(null))  # groups numbered 0 .. groups - 1
     # Arrow's grouped min: any orderable type (dates, timestamps with a zone), nulls skipped
@@ -550,12 +550,11 @@ def scores(
     over the date columns (not attributes) of _entity_spans, with `fidelity.entity_spans_holdout`.
     `fidelity.entity_sizes` / `_attributes` / `_shape` / `_order` / `_counter` / `_marks`: the lowest
     over the keys (1 is ideal)."""
-    out, sizes_all, attrs_all, shape_all, holdout_all, sequence_all = {}, [], [], [], [], {}
-    spans_all, spans_holdout = [], []
+    out, lowest = {}, {}  # figure -> each key's value; `fidelity.<figure>` is their lowest
     keys = [c for c, k in kinds.items() if k == "identifier" and c in syn.columns and c in train.columns]
     table = pa.Table.from_pandas(train, preserve_index=False) if keys else None  # once, for every key
     for key in keys:
-        codes = _codes(table.column(key))
+        codes = key_codes(table.column(key))
         if not _repeats(codes):
             continue
         real_sizes = np.bincount(codes[codes >= 0])
@@ -568,7 +567,7 @@ def scores(
         syn_sizes = syn[key].value_counts(dropna=True).to_numpy()
         fit = float(1 - 0.5 * np.abs(histogram(real_sizes) - histogram(syn_sizes)).sum())
         out[f"fidelity.entity_sizes.{key}"] = fit
-        sizes_all.append(fit)
+        lowest.setdefault("entity_sizes", []).append(fit)
         shares = []
         attributes = _attributes(table, {c: kinds.get(c, "") for c in table.column_names}, key, codes)
         for a in attributes:
@@ -581,43 +580,30 @@ def scores(
                 shares.append(float((g.nunique().to_numpy()[multi] == 1).mean()))
         if shares:
             out[f"fidelity.entity_attributes.{key}"] = min(shares)
-            attrs_all.append(min(shares))
+            lowest.setdefault("entity_attributes", []).append(min(shares))
         dates = [c for c, k in kinds.items() if k == "datetime" and c not in attributes and c in syn.columns]
         spans = [v for v in (_entity_spans(train, syn, key, c) for c in dates) if v is not None]
         if spans:
             out[f"fidelity.entity_spans.{key}"] = min(spans)
-            spans_all.append(min(spans))
+            lowest.setdefault("entity_spans", []).append(min(spans))
             if holdout is not None and key in holdout.columns and len(holdout):
                 own = [v for v in (_entity_spans(train, holdout, key, c) for c in dates) if v is not None]
                 if own:
-                    spans_holdout.append(min(own))
+                    lowest.setdefault("entity_spans_holdout", []).append(min(own))
         mix = [_entity_shape(train, syn, key, a) for a in attributes if a in syn.columns]
         if mix:
             out[f"fidelity.entity_shape.{key}"] = float(np.mean(mix))
-            shape_all.append(float(np.mean(mix)))
+            lowest.setdefault("entity_shape", []).append(float(np.mean(mix)))
             if holdout is not None and key in holdout.columns and len(holdout):
                 own = [_entity_shape(train, holdout, key, a) for a in attributes if a in syn.columns]
-                holdout_all.append(float(np.mean(own)))
+                lowest.setdefault("entity_shape_holdout", []).append(float(np.mean(own)))
         seq = _real_sequence(table, key, attributes, kinds)  # once for the sequence and the marks
         parts = _sequence_shares(syn, key, seq)
         marked = _marks_share(table, syn, {"column": key, "attributes": attributes, **seq}, kinds)
         for part, share in {**parts, **({"marks": marked} if marked is not None else {})}.items():
             out[f"fidelity.entity_{part}.{key}"] = share
-            sequence_all.setdefault(part, []).append(share)
-    for part, shares in sequence_all.items():
-        out[f"fidelity.entity_{part}"] = min(shares)
-    if sizes_all:
-        out["fidelity.entity_sizes"] = min(sizes_all)
-    if attrs_all:
-        out["fidelity.entity_attributes"] = min(attrs_all)
-    if shape_all:
-        out["fidelity.entity_shape"] = min(shape_all)
-    if holdout_all:
-        out["fidelity.entity_shape_holdout"] = min(holdout_all)
-    if spans_all:
-        out["fidelity.entity_spans"] = min(spans_all)
-    if spans_holdout:
-        out["fidelity.entity_spans_holdout"] = min(spans_holdout)
+            lowest.setdefault(f"entity_{part}", []).append(share)
+    out.update({f"fidelity.{figure}": min(values) for figure, values in lowest.items()})
     return out
 
 

@@ -484,12 +484,12 @@ def test_entities_are_drawn_given_their_size(tmp_path, family):
 
 
 def test_rows_tokens_count_each_rows_entity():
-    from synthgen.entities import rows_tokens, size_tokens
+    from synthgen.entities import key_codes, rows_tokens, size_tokens
 
     keys = pa.chunked_array([["a", "b", "a", None, "c", "c", "c", "a", None]])
     levels = [1, 2, 3]  # the schema's sizes, clipped at 3
     # a: 3 rows, b: 1, c: 3, each null its own entity of one row
-    assert rows_tokens(keys, levels).tolist() == [2, 0, 2, 0, 2, 2, 2, 2, 0]
+    assert rows_tokens(key_codes(keys), levels).tolist() == [2, 0, 2, 0, 2, 2, 2, 2, 0]
     assert size_tokens(np.array([1, 2, 4, 9]), [1, 2, 5]).tolist() == [0, 1, 1, 2]  # at or below, top for more
 
 
@@ -556,15 +556,15 @@ def test_an_entitys_rows_are_drawn_around_its_first_date(tmp_path):
 
 
 def test_first_values_are_each_entitys_smallest():
-    from synthgen.entities import first_values
+    from synthgen.entities import first_values, key_codes
 
     keys = pa.chunked_array([["a", "b", "a", None, "b", None]])
     days = pa.chunked_array([pa.array([5, None, 3, 9, 7, 1], pa.int64())])
     # a: 3; b: 7 (its null skipped); each null key its own row's value
-    assert first_values(keys, days).to_pylist() == [3, 7, 3, 9, 7, 1]
+    assert first_values(key_codes(keys), days).to_pylist() == [3, 7, 3, 9, 7, 1]
     # dates with an entity of nulls only (pandas' grouped min failed on such an object column)
     dates = pa.chunked_array([pa.array([datetime.date(2020, 1, 5), None, None, None, None, datetime.date(2021, 1, 1)])])
-    assert first_values(keys, dates).to_pylist() == [datetime.date(2020, 1, 5), None] * 2 + [
+    assert first_values(key_codes(keys), dates).to_pylist() == [datetime.date(2020, 1, 5), None] * 2 + [
         None,
         datetime.date(2021, 1, 1),
     ]

@@ -293,12 +293,11 @@ class TabularEncoder:
             raise SynthgenError(f"table lacks column(s) {missing} that the encoder was fitted on")
         native = self.schema.to_native(table)
         out = np.empty((len(table), self.layout.n_columns), dtype=np.int64, order=order)
+        codes = entities.key_codes(table.column(key[0])) if key else None  # the entity of each row
         if self.rows_column:  # each row's entity's row count in this table
-            out[:, self.layout.columns.index(self.rows_column)] = entities.rows_tokens(
-                table.column(key[0]), self.entity_rows
-            )
+            out[:, self.layout.columns.index(self.rows_column)] = entities.rows_tokens(codes, self.entity_rows)
         if self.start_column:  # each row's entity's first date, in its date column's tokens
-            first = entities.first_values(table.column(key[0]), native.column(self.entity_start))
+            first = entities.first_values(codes, native.column(self.entity_start))
             out[:, self.layout.columns.index(self.start_column)] = self.codecs[self.entity_start].encode(first)
         for j, (name, codec) in enumerate(self.codecs.items()):
             if name in self.offsets:

@@ -148,6 +148,7 @@ class TabularGenerator(Generator):
         conditions they were drawn under [n, C])."""
         groups, attributes = groups.to(self.device), attributes.to(self.device)
         exact = self.exact_conditions and len(groups)
+        rows_col, size_tokens = (int(sizes[0][0]), sizes[1].to(self.device)) if sizes is not None else (None, None)
         if exact and (counter is not None or sizes is not None):
             cond = cond.clone()
         if counter is not None and exact:
@@ -156,7 +157,6 @@ class TabularGenerator(Generator):
             at = (torch.arange(len(groups), device=self.device) - first).clamp(max=len(tokens) - 1)
             cond[:, column] = torch.where(cond[:, column] >= 0, cond[:, column], tokens[at])
         if sizes is not None and exact:
-            rows_col, size_tokens = int(sizes[0][0]), sizes[1].to(self.device)
             cond[:, rows_col] = size_tokens
         if not len(groups) or not len(attributes):
             return self.sample(cond, generator), cond
@@ -164,9 +164,8 @@ class TabularGenerator(Generator):
         n_groups = int(groups.max()) - first + 1
         heads_stream = seeding.torch_generator(seeding.ENTITY_HEADS, seed, chunk, device=self.device)
         if sizes is not None and not exact:  # free heads, each group given one drawn at its size
-            rows_col = int(sizes[0][0])
             need = torch.zeros(n_groups, dtype=torch.long, device=self.device)
-            need[groups - first] = sizes[1].to(self.device)
+            need[groups - first] = size_tokens
             pool = self.sample(self._free(HEAD_POOL * n_groups), heads_stream)
             heads = pool[heads_by_size(pool[:, rows_col], need)]
         else:
