@@ -58,6 +58,7 @@ KEYS = {
     "pii_copies": "privacy.pii_copies",
     "identifier_copies": "privacy.identifier_copies",
     "date_orderings": "fidelity.date_orderings",
+    "date_ties": "fidelity.date_ties",
     "value_orderings": "fidelity.value_orderings",
     "ages": "fidelity.ages",
     "durations": "fidelity.durations",

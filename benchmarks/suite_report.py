@@ -16,7 +16,8 @@ COLS = [
     ("load", "load_average_at_start"),
 ]
 # Shown for tables where some model has them (personal data, dates): rows with a real person's data,
-# training identifiers reused, the worst real date (number) ordering kept, ages agreeing with their dates,
+# training identifiers reused, the worst real date (number) ordering kept, the worst date tie kept with
+# its flags (synthgen/evaluate/orderings.py), ages agreeing with their dates,
 # durations within their end day, day counts agreeing with their two dates, fake first names agreeing
 # with the sex column (synthgen/name_sex.py; the ceiling row: the holdout's own), totals equal to their
 # parts (synthgen/sums.py), rows keeping a column's conversion from another (synthgen/conversions.py),
@@ -28,6 +29,7 @@ EXTRA = [
     ("pii copies", "pii_copies"),
     ("id copies", "identifier_copies"),
     ("date orderings", "date_orderings"),
+    ("date ties", "date_ties"),
     ("number orderings", "value_orderings"),
     ("ages", "ages"),
     ("durations", "durations"),

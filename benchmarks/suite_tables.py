@@ -127,6 +127,31 @@ def democracy():
     )
 
 
+def lymph_node():
+    """lifelines' breast-cancer follow-up (lymph_node.csv, the German Breast Cancer Study Group's
+    patients; added 2026-12-06): dates written day first (`17-08-1984`), recurrence and death days
+    counted from the diagnosis, a follow-up without a recurrence ending on its death (censoring)
+    date; target `censdead` (died)."""
+    return (
+        _lifelines_csv("lymph_node.csv"),
+        "censdead",
+        "686 rows, day-first dates, survival times counted from them, censored follow-ups",
+    )
+
+
+def actg175():
+    """lifelines' AIDS Clinical Trials Group study 175 (ACTG175.csv, added 2026-12-06 as a user's
+    CSV arrives: R's row-number column first): 2,139 patients, an id, codes stored as 0/1 integers,
+    four treatment arms and a flag that is "any treatment but the first", a stratum and a flag it
+    determines, a CD4 count at week 96 missing for 37 % and a flag for it being there; target
+    `cens` (an AIDS-defining event or death)."""
+    return (
+        _lifelines_csv("ACTG175.csv"),
+        "cens",
+        "2,139 rows, 28 columns: integer codes, flags other columns determine, a count missing for 37 %",
+    )
+
+
 def election():
     """plotly's 2013 Montreal mayoral election by district (the CSV file plotly ships; added
     2026-12-04): 58 rows, a total that is the sum of three candidates' votes, the winner of the three."""
@@ -249,6 +274,8 @@ TABLES = {
     "stocks": stocks,
     "airports": airports,
     "senators": senators,
+    "lymph_node": lymph_node,
+    "actg175": actg175,
     "german_credit": german_credit,
     "democracy": democracy,
     "digits": digits,

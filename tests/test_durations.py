@@ -170,35 +170,77 @@ def test_the_score_sees_day_counts_that_disagree_with_their_dates():
     assert span_agreement(df, shuffled, kinds)["fidelity.span.stay.discharged"] < 0.2
 
 
-def test_a_raised_date_takes_its_day_count_with_it():
-    """lifelines' lymph_node: recurrence and death (or censoring) dates counted in days from the
-    diagnosis (rectime, survtime), the death never before the recurrence and on the same day in a
-    third of the rows. Drawn apart, the death date written from survtime was raised to the
-    recurrence, and survtime no longer counted its days (53 % of rows agreed; rectime <= survtime
-    in 63 %). The count now follows the raised date."""
-    from synthgen.evaluate.orderings import value_orderings
-
-    rng = np.random.default_rng(7)
-    n = 600
+def survival(n: int, seed: int = 7) -> pd.DataFrame:
+    """lifelines' lymph_node's shape: recurrence and death (or censoring) dates counted in days from
+    the diagnosis (rectime, survtime); a follow-up without a recurrence (censored, 35 %) records
+    the recurrence date as the last day seen, the death date's own day."""
+    rng = np.random.default_rng(seed)
     diag = pd.Timestamp("1984-01-01") + pd.to_timedelta(rng.integers(0, 1500, n), "D")
     rectime = rng.integers(30, 2500, n)
-    extra = np.where(rng.random(n) < 0.35, 0, rng.integers(1, 1200, n))
-    df = pd.DataFrame(
+    censored = rng.random(n) < 0.35
+    extra = np.where(censored, 0, rng.integers(1, 1200, n))
+    return pd.DataFrame(
         {
             "diag": diag.strftime("%Y-%m-%d"),
             "rec": (diag + pd.to_timedelta(rectime, "D")).strftime("%Y-%m-%d"),
             "death": (diag + pd.to_timedelta(rectime + extra, "D")).strftime("%Y-%m-%d"),
             "rectime": rectime,
             "survtime": rectime + extra,
+            "recurred": (~censored).astype(np.int64),
             "age": rng.integers(30, 80, n),
         }
     )
+
+
+def test_a_count_between_dates_with_a_date_between_them_is_written_from_the_dates():
+    """The death is never before the recurrence, which is never before the diagnosis: the death is
+    modelled as an offset from the recurrence (0 on the censored rows: a token the model draws
+    with the rest of the row), and survtime is written as death - diagnosis. Drawn as a count and
+    raised to the recurrence instead, the death met it only where the raise clamped it (lymph_node:
+    54 % of the rows without a recurrence had another recurrence date; 0.6 % since)."""
+    from synthgen.evaluate.orderings import value_orderings
+
+    rng = np.random.default_rng(7)
+    df = survival(600)
     t, s, enc = fit(df)
-    assert {(sp["column"], sp["derived"]) for sp in s.spans} == {("rectime", "rec"), ("survtime", "death")}
-    assert any(r["column"] == "death" and "rec" in (r["base"], *r["also"]) for r in s.relations)
+    assert {(sp["column"], sp["derived"]) for sp in s.spans} == {("rectime", "rec"), ("survtime", "survtime")}
+    assert any(r["column"] == "death" and r["base"] == "rec" for r in s.relations)
+    assert "survtime" in enc.derived
     tokens = np.stack([rng.integers(0, k, 4000) for k in enc.layout.cardinalities], axis=1)
+    death = enc.codecs["death"]
+    tie = int(death.has_null) + int(np.flatnonzero(death.points == 0)[0])  # the offset-0 token
+    tied = rng.random(4000) < 0.5
+    tokens[tied, enc.layout.columns.index("death")] = tie
     syn = enc.decode(tokens, rng).to_pandas()
-    inside = pd.to_datetime(syn["death"], format="%Y-%m-%d") < pd.to_datetime(df["death"], format="%Y-%m-%d").max()
-    assert span_agreement(df, syn[inside], s.kinds())["fidelity.spans"] == 1.0
+    assert (syn["death"][tied] == syn["rec"][tied]).all()
+    assert span_agreement(df, syn, s.kinds())["fidelity.spans"] == 1.0
+    assert syn["survtime"].max() == df["survtime"].max()  # end dates past the longest real span moved in
     assert value_orderings(df, syn, s.kinds())["fidelity.value_orderings"] == 1.0  # rectime <= survtime
     assert date_orderings(df, syn, s.kinds())["fidelity.date_orderings"] == 1.0
+    with pytest.raises(SynthgenError, match="days from 'diag' to 'death'"):
+        enc.condition_tokens({"survtime": 100})
+
+
+def test_date_ties_score_ties_drawn_apart_from_the_flag_that_decides_them():
+    """The recurrence date equals the death date exactly where no recurrence came (the censoring
+    flag): a synthetic table with the right share of ties but placed at random scores low, the
+    real table against itself 1, and a table whose dates never tie has no score."""
+    from synthgen.evaluate.orderings import date_ties
+
+    df = survival(800)
+    kinds = {"diag": "datetime", "rec": "datetime", "death": "datetime"}
+    kinds |= {"rectime": "integer", "survtime": "integer", "recurred": "integer", "age": "integer"}
+    dated = df.assign(**{c: pd.to_datetime(df[c]) for c in ("diag", "rec", "death")})
+    same = date_ties(dated, dated, kinds)
+    assert same["fidelity.date_ties"] == same["fidelity.date_tie.rec.death"] == 1.0
+    apart = dated.assign(recurred=dated["recurred"].sample(frac=1, random_state=0).to_numpy())
+    assert date_ties(dated, apart, kinds)["fidelity.date_ties"] < 0.65  # ties at random: 0.52
+    fresh = survival(800, seed=8)  # another sample of the same process: near 1
+    assert (
+        date_ties(dated, fresh.assign(**{c: pd.to_datetime(fresh[c]) for c in ("diag", "rec", "death")}), kinds)[
+            "fidelity.date_ties"
+        ]
+        > 0.93
+    )
+    untied = dated.assign(death=dated["death"] + pd.Timedelta(days=1))
+    assert "fidelity.date_ties" not in date_ties(untied, untied, kinds)

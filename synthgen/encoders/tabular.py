@@ -22,7 +22,9 @@ What the model sees, per column kind (synthgen/schema.py):
 - the birth date of an age (schema `ages`: "age" is the whole years from "dob" to a later date)
   is written from the age and that date, so the three agree in every synthetic row.
 - a day count between two date columns (schema `spans`) is kept with one of them, and the date
-  missing more often is written from the other and the count, so the three agree.
+  missing more often is written from the other and the count, so the three agree; where that date
+  is an offset from a date between the two (a recurrence between diagnosis and death), the count
+  is written from the dates instead.
 - a day count that stops at one fixed day (schema `durations`: follow-up time) gets one more
   token, "ends on that day" (count = day - start), and its other draws are capped there.
 - identifier: not modelled; fresh unique keys in the real format (never a real key).
@@ -394,6 +396,13 @@ class TabularEncoder:
                 start = self.durations[name]["start"]
                 resolve(start)
                 decoded[name] = self._duration(name, cols[j[name]], rng, *decoded[start])
+            elif name in spans and spans[name]["column"] == name:  # a derived count: N = end - start
+                sp = spans[name]
+                resolve(sp["start"])
+                resolve(sp["end"])
+                decoded[name], decoded[sp["end"]] = self._count_of_dates(
+                    sp, decoded[name], decoded[sp["start"]], decoded[sp["end"]]
+                )
             else:
                 r = rels.get(name)
                 bounds = [b for b in (r["base"], *r.get("also", [])) if b in decoded or b in self.offsets] if r else []
@@ -413,9 +422,8 @@ class TabularEncoder:
                         decoded[name] = self._at_least(name, b, *decoded[name], *decoded[b])
                 if name in spans and bounds:  # a raised date's day count follows it
                     sp = spans[name]
-                    other = sp["end"] if name == sp["start"] else sp["start"]
                     decoded[sp["column"]] = self._span_count(
-                        sp, *decoded[sp["column"]], *decoded[name], *decoded[other]
+                        sp, *decoded[sp["column"]], *decoded[sp["start"]], *decoded[sp["end"]]
                     )
 
         spans = {sp["derived"]: sp for sp in self.spans}
@@ -603,17 +611,29 @@ class TabularEncoder:
                 own = np.where(o_null, v, np.minimum(v, o_d))
         return np.where(o_null | n_null, own, written), null
 
-    def _span_count(self, sp: dict, n, n_null, d, d_null, o, o_null):
-        """A span's count N written again from its derived date D and the other date O where the
-        three are set: an ordering of D against a third date (a death never before the recurrence,
-        lifelines' lymph_node) raises D after the span wrote it, and the count must say the same
-        days (it agreed in 53 % of rows: a survival time shorter than the time to recurrence)."""
-        other = sp["end"] if sp["derived"] == sp["start"] else sp["start"]
-        days_d = _in_days(d, self.schema.column(sp["derived"]).resolution)
-        days_o = _in_days(o, self.schema.column(other).resolution)
-        count = days_d - days_o if sp["derived"] == sp["end"] else days_o - days_d
-        use = ~n_null & ~d_null & ~o_null
-        return np.where(use, count, n).astype(n.dtype, copy=False), n_null
+    def _span_count(self, sp: dict, n, n_null, start, start_null, end, end_null):
+        """A span's count N written from its two dates (end - start days) where the three are set:
+        the span's own count where the count is derived (schema.spans_and_relations), and, where a
+        date is, after an ordering against a third date raised that date (a death never before the
+        recurrence, lifelines' lymph_node: the count agreed in 53 % of rows before)."""
+        days_s = _in_days(start, self.schema.column(sp["start"]).resolution)
+        days_e = _in_days(end, self.schema.column(sp["end"]).resolution)
+        use = ~n_null & ~start_null & ~end_null
+        return np.where(use, days_e - days_s, n).astype(n.dtype, copy=False), n_null
+
+    def _count_of_dates(self, sp: dict, count: tuple, start: tuple, end: tuple) -> tuple[tuple, tuple]:
+        """A derived span count (schema.spans_and_relations) and its end date: N = end - start where
+        the three are set, at most N's real maximum, the end date moved back to start + N where N
+        was capped (two drawn offsets can add up to a longer span than any real row's). Not raised
+        to N's real minimum: a short span with the end on its middle date (a tie) is a real row's
+        shape, and raising the end would break the tie."""
+        n, n_null = self._span_count(sp, *count, *start, *end)
+        kept = np.minimum(n, self.schema.column(sp["column"]).max).astype(n.dtype, copy=False)
+        moved = kept != n
+        if moved.any():
+            written = self._span_date({**sp, "derived": sp["end"]}, *end, *start, kept, n_null)[0]
+            end = np.where(moved, written, end[0]).astype(end[0].dtype, copy=False), end[1]
+        return (kept, n_null), end
 
     def _duration(self, name: str, tok: np.ndarray, rng, start, start_null):
         """A duration N: day - start where the token says it ends on the fixed day, else its own
@@ -887,6 +907,11 @@ class TabularEncoder:
                     f"'{self.offsets[name]['base']}' (a date ordering); condition on that column"
                 )
             span = next((sp for sp in self.spans if sp["derived"] == name), None)
+            if span and name == span["column"]:
+                raise SynthgenError(
+                    f"cannot condition on '{name}': it is written as the days from '{span['start']}' "
+                    f"to '{span['end']}' (a span); condition on those columns"
+                )
             if span:
                 other = span["end"] if name == span["start"] else span["start"]
                 raise SynthgenError(

@@ -33,6 +33,12 @@ TABLE = (
     Headline("privacy.identifier_copies", "Train identifiers reused", "0"),
     Headline("privacy.pii_copies", "Rows with a real person's data", "0"),
     Headline("fidelity.date_orderings", "Date orderings kept (worst pair)", "1 is ideal"),
+    Headline(
+        "fidelity.date_ties",
+        "Date ties with their flags (worst pair)",
+        "\u2265 holdout's",
+        "fidelity.date_ties_holdout",
+    ),
     Headline("fidelity.value_orderings", "Number orderings kept (worst pair)", "1 is ideal"),
     Headline("fidelity.ages", "Ages agreeing with their dates (worst)", "1 is ideal"),
     Headline("fidelity.spans", "Day counts agreeing with their dates (worst)", "1 is ideal"),

@@ -5,6 +5,13 @@ Keys: `fidelity.date_order.<A>.<B>` (the synthetic share keeping "A <= B"; "A ==
 `fidelity.date_equal.<A>.<B>`), and `fidelity.date_orderings` (the lowest of them; 1 is ideal).
 Rows where either date is missing do not count.
 
+Date ties: for each ordered pair whose dates are equal in some but not most real rows (5-95 % of
+those with both set: a follow-up without a recurrence records the recurrence date as its last
+day), `fidelity.date_tie.<A>.<B>` is 1 - the total variation distance between the real and the
+synthetic rows' joint distribution of "A == B" and each category, flag or integer code of at most
+10 levels (the worst column; the tie alone if the table has none), and `fidelity.date_ties` the lowest. Ties drawn
+apart from the flag that decides them (the censoring) score low though their share be right.
+
 Number orderings (schema.ordered_pairs: B >= A in (nearly) every real row, and not merely because
 of the two columns' scales, e.g. a day's high and low): `fidelity.value_order.<A>.<B>`, the
 synthetic share of rows (both set) keeping "A <= B", and `fidelity.value_orderings` the lowest.
@@ -82,6 +89,50 @@ def date_orderings(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str])
     if kept:
         out["fidelity.date_orderings"] = float(min(kept))
     return out
+
+
+TIE_MIN, TIE_MAX = 0.05, 0.95  # the real tie share of a pair date_ties scores
+# the columns a tie is paired with: categories, flags and integer codes of at most this many levels
+# (more cells, and two samples of a few hundred rows differ by chance: the real holdout's own score falls)
+_TIE_MAX_LEVELS = 10
+
+
+def date_ties(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict[str, float]:
+    dates = [c for c, k in kinds.items() if k == "datetime" and c in real.columns and c in syn.columns]
+    flags = [
+        c
+        for c, k in kinds.items()
+        if k in ("categorical", "boolean", "integer")
+        and c in real.columns
+        and c in syn.columns
+        and real[c].nunique() <= _TIE_MAX_LEVELS
+    ]
+    vr = {c: numbers(real[c], "datetime") for c in dates}
+    vs = {c: numbers(syn[c], "datetime") for c in dates}
+    out = {}
+    for i, a in enumerate(dates):
+        for b in dates[i + 1 :]:
+            le, eq, k = _shares(vr[a], vr[b])
+            ge = _shares(vr[b], vr[a])[0]
+            if k < _MIN_ROWS or max(le, ge) < REAL_MIN or not TIE_MIN <= eq <= TIE_MAX:
+                continue
+            scores = [_tie_fit(real, syn, vr[a], vr[b], vs[a], vs[b], c) for c in flags or [None]]
+            if not np.isnan(scores).all():
+                out[f"fidelity.date_tie.{key_part(a)}.{key_part(b)}"] = float(np.nanmin(scores))
+    return _with_worst(out, "fidelity.date_ties")
+
+
+def _tie_fit(real, syn, ra, rb, sa, sb, flag: str | None) -> float:
+    """1 - TV distance of (a == b, the flag's level) between the real and the synthetic rows that
+    have both dates; NaN where no synthetic row has."""
+
+    def shares(df: pd.DataFrame, a: np.ndarray, b: np.ndarray) -> pd.Series:
+        both = ~np.isnan(a) & ~np.isnan(b)
+        level = df[flag].astype("string").fillna("<null>").to_numpy()[both] if flag else ""
+        return pd.DataFrame({"tie": a[both] == b[both], "level": level}).value_counts(normalize=True)
+
+    p, q = shares(real, ra, rb), shares(syn, sa, sb)
+    return float(1 - 0.5 * p.sub(q, fill_value=0).abs().sum()) if len(q) else np.nan
 
 
 def value_orderings(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict[str, float]:

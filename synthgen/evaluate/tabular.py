@@ -25,6 +25,7 @@ from synthgen.evaluate.membership import membership_metrics
 from synthgen.evaluate.orderings import (
     conversion_scores,
     date_orderings,
+    date_ties,
     day_count_scores,
     total_scores,
     value_orderings,
@@ -122,6 +123,10 @@ def evaluate_tables(
     # train row left out of the sample is still a copy.
     out.update(copy_metrics(train, p.holdout, p.synthetic, p.kinds, list(p.kinds), config.identifying))
     out.update(date_orderings(train, synthetic, kinds))
+    ties = date_ties(train, synthetic, kinds)
+    if ties:  # the holdout's own score: two samples of a few hundred rows differ by chance
+        ties["fidelity.date_ties_holdout"] = date_ties(train, holdout, kinds).get("fidelity.date_ties", math.nan)
+    out.update(ties)
     out.update(value_orderings(train, synthetic, kinds))
     out.update(day_count_scores(train, synthetic, kinds))
     out.update(name_sex.scores(train, synthetic, kinds))
