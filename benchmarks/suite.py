@@ -65,6 +65,7 @@ KEYS = {
     "spans": "fidelity.spans",
     "name_sex": "fidelity.name_sex",
     "sums": "fidelity.sums",
+    "products": "fidelity.products",
     "conversions": "fidelity.conversions",
     "dependencies": "fidelity.dependencies",
     "nestings": "fidelity.nestings",

@@ -20,7 +20,8 @@ COLS = [
 # its flags (synthgen/evaluate/orderings.py), ages agreeing with their dates,
 # durations within their end day, day counts agreeing with their two dates, fake first names agreeing
 # with the sex column (synthgen/name_sex.py; the ceiling row: the holdout's own), totals equal to their
-# parts (synthgen/sums.py), rows keeping a column's conversion from another (synthgen/conversions.py),
+# parts (synthgen/sums.py), products equal to their factors' (synthgen/products.py), rows keeping a
+# column's conversion from another (synthgen/conversions.py),
 # rows keeping a column's lookup by its key (synthgen/dependencies.py), the worst share of rows whose
 # (level, group) pair is real (synthgen/nesting.py), the worst share of rows whose text agrees with
 # the parts it is written from (synthgen/composites.py), the
@@ -36,6 +37,7 @@ EXTRA = [
     ("spans", "spans"),
     ("first names by sex", "name_sex"),
     ("totals", "sums"),
+    ("products", "products"),
     ("conversions", "conversions"),
     ("lookups", "dependencies"),
     ("nested pairs", "nestings"),

@@ -54,6 +54,20 @@ def fair():
     return df, "affairs", "6,366 rows, zero-inflated regression target (68 % zeros), codes stored as floats"
 
 
+def star98():
+    """statsmodels' California schools extract (star98, the CSV file the wheel ships; added
+    2026-12-06): 303 districts, the counts of pupils above and below the national maths median,
+    school measures and the eight interaction terms a modelling script made from them (products of
+    two and of three measures); regression target `NABOVE`."""
+    import statsmodels.api as sm
+
+    return (
+        sm.datasets.star98.load_pandas().data,
+        "NABOVE",
+        "303 rows, 22 columns, eight products of other columns, regression target",
+    )
+
+
 def anes96():
     """statsmodels' 1996 American National Election Study extract, the CSV file the wheel ships:
     `logpopul` is log(popul + 0.1) of the respondent's town population, written beside it."""
@@ -282,6 +296,7 @@ TABLES = {
     "planes": planes,
     "fair": fair,
     "anes96": anes96,
+    "star98": star98,
     "nyc_weather": nyc_weather,
     "compas": compas,
     "adult": adult,

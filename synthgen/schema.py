@@ -33,7 +33,8 @@ lists integer columns that are the whole years between two date columns (synthge
 `durations` integer columns that count the days from a date to an event or to one fixed day
 (synthgen/durations.py). `orders` lists number columns never below others (value_orders), and a
 date column's `calendar` says when every value is a month's or a year's first day. `sums` lists
-totals written as the sum of their parts (synthgen/sums.py); `conversions` number columns written as
+totals written as the sum of their parts (synthgen/sums.py) and `products` numbers written as the
+product of two others (synthgen/products.py); `conversions` number columns written as
 a monotone function of another (synthgen/conversions.py); `dependencies` columns looked up from
 a key column's level (synthgen/dependencies.py); `nestings` categorical columns whose rare levels are
 drawn among those seen with their row's level of another (synthgen/nesting.py); `composites` text
@@ -77,7 +78,14 @@ ID_UNIQUE_SHARE = 0.95  # near-unique: at least this share of the valid values a
 # rows (statsmodels' modechoice: `individual`, 4 rows each, one per travel mode); not `subject` or
 # `person`, which also name an e-mail's subject line and a contact's name
 ID_NAME_WORDS = {"id", "key", "uuid", "guid", "pk", "identifier", "individual", "patient", "participant"}
-ID_NAME_WORDS |= {"respondent", "household"}
+ID_NAME_WORDS |= {"respondent", "household", "pid", "uid"}
+# a record's number: `case_number`, `account no`, `CaseNo`, and the one-word spellings of study files
+# (ACTG175's `pidnum`, `patid`, `subjid`, `caseno`): a number word after the thing numbered
+ID_NUMBER_WORDS = ("id", "no", "nr", "num", "number")
+ID_NUMBERED_WORDS = ("case", "record", "rec", "patient", "pat", "subject", "subj", "member", "account", "acct")
+ID_NUMBERED_WORDS += ("customer", "cust", "client", "order", "invoice", "ticket", "serial", "claim", "policy")
+ID_NUMBERED_WORDS += ("employee", "emp", "user", "person", "pers", "participant", "pid", "id", "sample", "hh")
+_ONE_WORD_ID = re.compile(f"({'|'.join(ID_NUMBERED_WORDS)})({'|'.join(ID_NUMBER_WORDS)})")
 TEXT_MIN_MEAN_LEN = 40
 _INT_EXACT = 2.0**53  # floats above this are not reliably whole numbers
 
@@ -119,6 +127,8 @@ class TableSchema:
     orders: list[dict] = field(default_factory=list)  # {"column": B, "at_least": [A, ...]}: numbers (value_orders)
     name_sex: dict | None = None  # the column fake first names follow (synthgen/name_sex.py)
     sums: list[dict] = field(default_factory=list)  # {"column": T, "parts": [A, ...]}: totals (synthgen/sums.py)
+    # {"column": T, "factors": [A, B]}: T = A x B (synthgen/products.py)
+    products: list[dict] = field(default_factory=list)
     # {"column": B, "from": A, "kind": "affine" | "table", ...}: B a function of A (synthgen/conversions.py)
     conversions: list[dict] = field(default_factory=list)
     # {"column": B, "by": A, "levels": [...], "values": [...]}: B looked up from A (synthgen/dependencies.py)
@@ -274,10 +284,15 @@ def infer_schema(
     tied = {d["column"] for d in ages + spans + durations}  # integers written from dates
     conversions = value_conversions(cols, native, tied)
     converted = {cv["column"] for cv in conversions}  # written from their key: no other number rule
-    orders, sums = value_orders(cols, native, tied | converted), value_sums(cols, native, tied | converted)
+    products = value_products(cols, native, tied | converted)
+    multiplied = {p["column"] for p in products}  # written from their factors: no other number rule
+    orders = value_orders(cols, native, tied | converted | multiplied)
+    sums = value_sums(cols, native, tied | converted | multiplied)
+    totals = {sm["column"] for sm in sums}  # written after the products: not a factor (it would change)
+    products = [p for p in products if not totals & set(p["factors"])]
     # columns the decoder writes after their draw (never a lookup's key or dependent), and the day
     # counts tied to dates (drawn as themselves: a key, never a dependent)
-    rewritten = {r["column"] for r in relations + sums + durations} | {a["born"] for a in ages} | converted
+    rewritten = {r["column"] for r in relations + sums + durations + products} | {a["born"] for a in ages} | converted
     rewritten |= {s.get("derived", "") for s in spans}
     # text written from other columns of its row (synthgen/composites.py): neither a key nor a dependent
     entity_columns = {found["column"], *found.get("attributes", ())} if found else set()
@@ -307,6 +322,7 @@ def infer_schema(
         orders=orders,
         name_sex=name_sex.find(cols, table),
         sums=sums,
+        products=products,
         conversions=conversions,
         dependencies=found_dependencies,
         nestings=nesting.find(cols, table, looked_up),
@@ -547,9 +563,14 @@ def _guess_kind(name: str, t: pa.DataType, valid: pa.ChunkedArray, n_unique: int
 
 
 def id_like_name(name: str) -> bool:
-    """'id', 'customer_id', 'CustomerID', 'order-key', 'uuid' ... (the last word of the name)."""
-    words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", str(name))
-    return bool(words) and words[-1].lower() in ID_NAME_WORDS
+    """'id', 'customer_id', 'CustomerID', 'order-key', 'uuid' ... (the last word of the name), a
+    record's number ('case_number', 'CaseNo') and its one-word spellings ('pidnum', 'patid')."""
+    words = [w.lower() for w in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", str(name))]
+    if not words:
+        return False
+    last = words[-1]
+    numbered = len(words) > 1 and last in ID_NUMBER_WORDS and words[-2] in ID_NUMBERED_WORDS
+    return last in ID_NAME_WORDS or numbered or _ONE_WORD_ID.fullmatch(last) is not None
 
 
 def _decimals(v: np.ndarray, t: pa.DataType, max_decimals: int = MAX_DECIMALS) -> int | None:
@@ -882,6 +903,20 @@ def value_sums(cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray], tie
         if c.kind in ("continuous", "integer") and c.name in native and c.name not in tied and c.n_unique > 1
     ]
     return find_sums({c.name: numeric_values(native[c.name]) for c in nums}) if len(nums) >= 3 else []
+
+
+def value_products(cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray], tied: set[str]) -> list[dict]:
+    """Number columns that are the product of two others in (nearly) every real row
+    (synthgen/products.py), whose synthetic values the encoder writes as that product; columns
+    written from dates or from another column (`tied`) take no part."""
+    from synthgen.products import find_products
+
+    nums = [
+        c
+        for c in cols
+        if c.kind in ("continuous", "integer") and c.name in native and c.name not in tied and c.n_unique > 1
+    ]
+    return find_products({c.name: numeric_values(native[c.name]) for c in nums}) if len(nums) >= 3 else []
 
 
 def value_conversions(cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray], tied: set[str]) -> list[dict]:

@@ -10,6 +10,9 @@ What the model sees, per column kind (synthgen/schema.py):
   low) is raised to the largest of them where a draw falls below, on its own decimal grid.
 - a number column that is the sum of others in the real rows (schema `sums`: an election's total
   votes) is written as the sum of their synthetic values where all are set (synthgen/sums.py).
+- a number column that is the product of two others in the real rows (schema `products`: an
+  order line's amount over its quantity and price) is written as their product where both are set
+  (synthgen/products.py).
 - a number column that is a monotone function of another (schema `conversions`: a price in two
   currencies, a log transform) is written from its key's synthetic value (synthgen/conversions.py).
 - fake first names follow a sex column's levels where the real names do (schema `name_sex`).
@@ -433,6 +436,8 @@ class TabularEncoder:
         for o in self.orders:  # numbers: B = max(B, A) for each lower bound A, bounds written first
             for a in o["at_least"]:
                 decoded[o["column"]] = self._number_at_least(o["column"], a, *decoded[o["column"]], *decoded[a])
+        for pr in self.products:  # T = A x B where both are set, inner products first, after A and B are raised
+            decoded[pr["column"]] = self._product_of(pr, decoded)
         for sm in self.schema.sums:  # totals: T = A + B + ... where all parts are set, inner totals first
             if sm["column"] in decoded and all(p in decoded for p in sm["parts"]):
                 decoded[sm["column"]] = self._sum_of(sm["column"], sm["parts"], decoded)
@@ -656,6 +661,7 @@ class TabularEncoder:
         rels = {r["column"] for r in self.schema.relations if r["column"] in self.codecs}
         spans = {sp["derived"] for sp in self.spans}
         totals = {sm["column"] for sm in self.schema.sums} | {cv["column"] for cv in self.schema.conversions}
+        totals |= {pr["column"] for pr in self.products}
         return rels | ages_born | set(self.durations) | spans | {o["column"] for o in self.orders} | totals
 
     @property
@@ -666,6 +672,11 @@ class TabularEncoder:
         nested = {b for b, _, _, every, _ in self._nestings() if every is not None}
         unwritten = {c for c in (self.rows_column, self.start_column) if c}
         return self.derived | {b for b, _, _ in self._lookups()} | nested | unwritten
+
+    @property
+    def products(self) -> list[dict]:
+        """The schema's products whose column and factors are modelled."""
+        return [pr for pr in self.schema.products if all(c in self.codecs for c in (pr["column"], *pr["factors"]))]
 
     @property
     def orders(self) -> list[dict]:
@@ -824,6 +835,23 @@ class TabularEncoder:
             total = np.round(total * scale).astype(np.int64)
         return np.where(missing, v, total).astype(v.dtype), null
 
+    def _product_of(self, pr: dict, decoded: dict):
+        """The product's values (units of its codec) as its factors' product where both are set; its
+        own draw elsewhere, and its own nulls everywhere. Within its real range, as every number's
+        draw (a product of a product then reads the value written); on its grid, rounded to it."""
+        name, (a_name, b_name) = pr["column"], pr["factors"]
+        v, null = decoded[name]
+        (a, a_null), (b, b_null) = decoded[a_name], decoded[b_name]
+        product = (np.where(a_null, 0, a) / (self.codecs[a_name].scale or 1)) * (
+            np.where(b_null, 0, b) / (self.codecs[b_name].scale or 1)
+        )
+        col = self.schema.column(name)
+        product = np.clip(product, col.min, col.max)
+        scale = self.codecs[name].scale
+        if scale is not None:
+            product = np.round(product * scale).astype(np.int64)
+        return np.where(a_null | b_null, v, product).astype(v.dtype), null
+
     def _converted(self, cv: dict, v, null, a, a_null):
         """B's values (units of its codec) as the conversion of A's where A is set; its own draw
         elsewhere, and its own nulls everywhere (as the model drew them). On B's grid the value is
@@ -917,6 +945,13 @@ class TabularEncoder:
                 raise SynthgenError(
                     f"cannot condition on '{name}': it is written from '{other}' and the day count "
                     f"'{span['column']}' (a span); condition on those columns"
+                )
+            product = next((pr for pr in self.products if pr["column"] == name), None)
+            if product:
+                a, b = product["factors"]
+                raise SynthgenError(
+                    f"cannot condition on '{name}': it is written as '{a}' x '{b}' (a product); "
+                    f"condition on those columns"
                 )
             age = next((a for a in self.schema.ages if a["born"] == name and a["column"] in idx), None)
             if age:

@@ -44,6 +44,7 @@ TABLE = (
     Headline("fidelity.spans", "Day counts agreeing with their dates (worst)", "1 is ideal"),
     Headline("fidelity.durations", "Durations within their end day (worst)", "1 is ideal"),
     Headline("fidelity.sums", "Totals equal to their parts (worst)", "1 is ideal"),
+    Headline("fidelity.products", "Products equal to their factors' (worst)", "1 is ideal"),
     Headline("fidelity.conversions", "Conversions kept (worst)", "1 is ideal"),
     Headline("fidelity.dependencies", "Rows keeping their key's lookup (worst)", "1 is ideal"),
     Headline(

@@ -32,6 +32,10 @@ Totals (synthgen/sums.py): for each number column that is the sum of others in (
 row, `fidelity.sum.<column>` is the synthetic share of rows (all set) that add up, and
 `fidelity.sums` the lowest of them.
 
+Products (synthgen/products.py): for each number column that is the product of two others in (nearly)
+every real row, `fidelity.product.<column>` is the synthetic share of rows (all three set) whose
+product equals its factors', and `fidelity.products` the lowest of them.
+
 Conversions (synthgen/conversions.py): for each number column that is a monotone function of another
 in (nearly) every real row, `fidelity.conversion.<column>` is the synthetic share of rows (both set)
 that keep the real function, and `fidelity.conversions` the lowest of them.
@@ -46,6 +50,7 @@ from synthgen.ages import calendar_age, find_age_relations
 from synthgen.conversions import rows_converting
 from synthgen.durations import find_durations, find_spans
 from synthgen.evaluate.columns import key_part, numbers
+from synthgen.products import product_rows
 from synthgen.schema import RELATION_MIN_ROWS, RELATION_MIN_SHARE, ordered_pairs
 from synthgen.sums import rows_adding_up
 
@@ -245,6 +250,16 @@ def total_scores(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -
         if rows.any()
     }
     return _with_worst(out, "fidelity.sums")
+
+
+def product_scores(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict[str, float]:
+    """Products (synthgen/products.py) found in the real rows: the synthetic share of rows keeping them."""
+    out = {
+        f"fidelity.product.{key_part(t)}": float(ok[rows].mean())
+        for t, (rows, ok) in product_rows(*number_columns(real, syn, kinds)).items()
+        if rows.any()
+    }
+    return _with_worst(out, "fidelity.products")
 
 
 def conversion_scores(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict[str, float]:

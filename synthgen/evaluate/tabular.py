@@ -27,6 +27,7 @@ from synthgen.evaluate.orderings import (
     date_orderings,
     date_ties,
     day_count_scores,
+    product_scores,
     total_scores,
     value_orderings,
 )
@@ -131,6 +132,7 @@ def evaluate_tables(
     out.update(day_count_scores(train, synthetic, kinds))
     out.update(name_sex.scores(train, synthetic, kinds))
     out.update(total_scores(train, synthetic, kinds))
+    out.update(product_scores(train, synthetic, kinds))
     out.update(conversion_scores(train, synthetic, kinds))
     out.update(dependencies.scores(train, synthetic, kinds))
     out.update(nesting.scores(train, synthetic, kinds, holdout))
