@@ -68,6 +68,7 @@ KEYS = {
     "products": "fidelity.products",
     "conversions": "fidelity.conversions",
     "dependencies": "fidelity.dependencies",
+    "bands": "fidelity.bands",
     "nestings": "fidelity.nestings",
     "composites": "fidelity.composites",
     "entity_sizes": "fidelity.entity_sizes",

@@ -22,7 +22,8 @@ COLS = [
 # with the sex column (synthgen/name_sex.py; the ceiling row: the holdout's own), totals equal to their
 # parts (synthgen/sums.py), products equal to their factors' (synthgen/products.py), rows keeping a
 # column's conversion from another (synthgen/conversions.py),
-# rows keeping a column's lookup by its key (synthgen/dependencies.py), the worst share of rows whose
+# rows keeping a column's lookup by its key (synthgen/dependencies.py), rows whose band is their number's
+# (synthgen/bands.py), the worst share of rows whose
 # (level, group) pair is real (synthgen/nesting.py), the worst share of rows whose text agrees with
 # the parts it is written from (synthgen/composites.py), the
 # rows-per-entity fit, the entities keeping their attributes, their row order and counter (synthgen/entities.py).
@@ -40,6 +41,7 @@ EXTRA = [
     ("products", "products"),
     ("conversions", "conversions"),
     ("lookups", "dependencies"),
+    ("bands", "bands"),
     ("nested pairs", "nestings"),
     ("composed text", "composites"),
     ("rows per entity", "entity_sizes"),

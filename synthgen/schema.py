@@ -36,7 +36,8 @@ date column's `calendar` says when every value is a month's or a year's first da
 totals written as the sum of their parts (synthgen/sums.py) and `products` numbers written as the
 product of two others (synthgen/products.py); `conversions` number columns written as
 a monotone function of another (synthgen/conversions.py); `dependencies` columns looked up from
-a key column's level (synthgen/dependencies.py); `nestings` categorical columns whose rare levels are
+a key column's level (synthgen/dependencies.py); `bands` categories written as the interval a number
+falls in (synthgen/bands.py); `nestings` categorical columns whose rare levels are
 drawn among those seen with their row's level of another (synthgen/nesting.py); `composites` text
 columns written from other columns of their row (synthgen/composites.py). `name_sex`
 names the column (a gender, a salutation) whose levels the fake first names follow
@@ -129,6 +130,8 @@ class TableSchema:
     sums: list[dict] = field(default_factory=list)  # {"column": T, "parts": [A, ...]}: totals (synthgen/sums.py)
     # {"column": T, "factors": [A, B]}: T = A x B (synthgen/products.py)
     products: list[dict] = field(default_factory=list)
+    # {"column": B, "by": A, "levels": [...], "cuts": [...]}: B the band A falls in (synthgen/bands.py)
+    bands: list[dict] = field(default_factory=list)
     # {"column": B, "from": A, "kind": "affine" | "table", ...}: B a function of A (synthgen/conversions.py)
     conversions: list[dict] = field(default_factory=list)
     # {"column": B, "by": A, "levels": [...], "values": [...]}: B looked up from A (synthgen/dependencies.py)
@@ -311,6 +314,8 @@ def infer_schema(
     looked_up = {d["column"] for d in found_dependencies} | {d["by"] for d in found_dependencies}
     looked_up |= {c["column"] for c in composed}
     orders = [o for o in orders if o["column"] not in looked_up]
+    found_bands = value_bands(cols, table, native, rewritten | looked_up | entity_columns, entity_columns | tied)
+    looked_up |= {b["column"] for b in found_bands}  # written from their number: no nesting
     return TableSchema(
         columns=cols,
         n_rows=len(table),
@@ -325,6 +330,7 @@ def infer_schema(
         products=products,
         conversions=conversions,
         dependencies=found_dependencies,
+        bands=found_bands,
         nestings=nesting.find(cols, table, looked_up),
         composites=composed,
         entity=found,
@@ -903,6 +909,35 @@ def value_sums(cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray], tie
         if c.kind in ("continuous", "integer") and c.name in native and c.name not in tied and c.n_unique > 1
     ]
     return find_sums({c.name: numeric_values(native[c.name]) for c in nums}) if len(nums) >= 3 else []
+
+
+def value_bands(
+    cols: list[ColumnSchema], table: pa.Table, native: dict[str, pa.ChunkedArray], not_bands: set[str], not_by: set[str]
+) -> list[dict]:
+    """Category columns that are the band a number column falls in, in (nearly) every real row
+    (synthgen/bands.py), whose synthetic values the encoder writes from that number's; the numbers
+    a lookup writes from (whole numbers of at most dependencies.MAX_INTEGER_KEY_LEVELS values) are
+    left to the lookups. `not_bands`: columns another rule writes or reads as a key; `not_by`: columns
+    that cannot be the number (an entity's)."""
+    import pandas as pd
+
+    from synthgen.bands import find_bands
+
+    cats = {
+        c.name: pd.Series(table.column(c.name).to_pandas(), dtype=object)
+        for c in cols
+        if c.kind in ("categorical", "boolean") and c.categories and not c.codec and c.name not in not_bands
+    }
+    nums = {
+        c.name: numeric_values(native[c.name])
+        for c in cols
+        if c.name in native
+        and c.name not in not_by
+        and (
+            c.kind == "continuous" or (c.kind == "integer" and (c.n_unique or 0) > dependencies.MAX_INTEGER_KEY_LEVELS)
+        )
+    }
+    return find_bands(cats, nums) if cats and nums else []
 
 
 def value_products(cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray], tied: set[str]) -> list[dict]:

@@ -284,8 +284,12 @@ class NumericCodec:
             out[sel] = np.minimum(self._lo[b] + r * self._width[b], self._cap[b])
         return out, null
 
-    def to_arrow(self, values: np.ndarray, null: np.ndarray, typ: pa.DataType | None = None) -> pa.Array:
-        """Values in units (from decode) -> an Arrow array of the column's type."""
+    def to_arrow(
+        self, values: np.ndarray, null: np.ndarray, typ: pa.DataType | None = None, clip: bool = True
+    ) -> pa.Array:
+        """Values in units (from decode) -> an Arrow array of the column's type. `clip`: a continuous
+        column's values within its real range (False: a total or a product written from its parts,
+        which may pass it)."""
         typ = typ or self.typ
         c = self.col
         mask = null if null.any() else None
@@ -296,7 +300,7 @@ class NumericCodec:
             out = pa.array(values, mask=mask, type=pa.int64()).cast(vt)
         else:
             f = values.astype(np.float64) / self.scale if self.grid and self.scale != 1 else values.astype(np.float64)
-            if c.kind == "continuous":
+            if c.kind == "continuous" and clip:
                 np.clip(f, c.min, c.max, out=f)  # e.g. 0.3 vs a real minimum of 0.30000000000000004
             out = pa.array(f, mask=mask, type=pa.float64()).cast(vt)
         return out.dictionary_encode().cast(typ) if pa.types.is_dictionary(typ) else out

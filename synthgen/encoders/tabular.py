@@ -15,6 +15,8 @@ What the model sees, per column kind (synthgen/schema.py):
   (synthgen/products.py).
 - a number column that is a monotone function of another (schema `conversions`: a price in two
   currencies, a log transform) is written from its key's synthetic value (synthgen/conversions.py).
+- a category that is the band a number falls in (schema `bands`: an income bracket beside the
+  income) is written from the number's synthetic value (synthgen/bands.py).
 - fake first names follow a sex column's levels where the real names do (schema `name_sex`).
 - a column a categorical key determines (schema `dependencies`: a country's continent) is written
   from the key's level where both are set (synthgen/dependencies.py).
@@ -51,6 +53,7 @@ import pyarrow.compute as pc
 
 from synthgen import ages, composites, entities, name_sex, pii, sizing
 from synthgen import codecs as text_codecs
+from synthgen.bands import band_of
 from synthgen.conversions import convert
 from synthgen.encoders.columns import (
     CategoryCodec,
@@ -444,6 +447,8 @@ class TabularEncoder:
         for cv in self.schema.conversions:  # B = f(A) where A is set, after every rule that writes A
             if cv["column"] in decoded and cv["from"] in decoded:
                 decoded[cv["column"]] = self._converted(cv, *decoded[cv["column"]], *decoded[cv["from"]])
+        for band in self.bands:  # B the band of its number, where set, after every rule that writes the number
+            decoded[band["column"]] = self._banded(band, *decoded[band["column"]], *decoded[band["by"]])
         for name, (v, null) in list(decoded.items()):  # dates on their grid, but for its sentinels (schema.grid_of)
             col = self.schema.column(name)
             if col.grid:
@@ -549,6 +554,8 @@ class TabularEncoder:
             vt = model_typ.value_type if pa.types.is_dictionary(model_typ) else model_typ
             out = _temporal_array(values, null if null.any() else None, col.resolution, vt)
             out = out.dictionary_encode().cast(model_typ) if pa.types.is_dictionary(model_typ) else out
+        elif col.name in self._written_from_parts:  # within the parts' ranges, not its own
+            out = self.codecs[col.name].to_arrow(values, null, model_typ, clip=False)
         else:
             out = self.codecs[col.name].to_arrow(values, null, model_typ)
         if natives is not None and col.codec and col.kind == "datetime":
@@ -661,7 +668,7 @@ class TabularEncoder:
         rels = {r["column"] for r in self.schema.relations if r["column"] in self.codecs}
         spans = {sp["derived"] for sp in self.spans}
         totals = {sm["column"] for sm in self.schema.sums} | {cv["column"] for cv in self.schema.conversions}
-        totals |= {pr["column"] for pr in self.products}
+        totals |= {pr["column"] for pr in self.products} | {band["column"] for band in self.bands}
         return rels | ages_born | set(self.durations) | spans | {o["column"] for o in self.orders} | totals
 
     @property
@@ -672,6 +679,23 @@ class TabularEncoder:
         nested = {b for b, _, _, every, _ in self._nestings() if every is not None}
         unwritten = {c for c in (self.rows_column, self.start_column) if c}
         return self.derived | {b for b, _, _ in self._lookups()} | nested | unwritten
+
+    @property
+    def _written_from_parts(self) -> set[str]:
+        """Totals and products: written from their parts' values, so also past their own real range
+        (three candidates' high counts add up to more votes than any district had)."""
+        return {sm["column"] for sm in self.schema.sums} | {pr["column"] for pr in self.products}
+
+    @property
+    def bands(self) -> list[dict]:
+        """The schema's bands whose category and number are both modelled."""
+        return [
+            band
+            for band in self.schema.bands
+            if isinstance(self.codecs.get(band["column"]), CategoryCodec)
+            and isinstance(self.codecs.get(band["by"]), NumericCodec)
+            and band["by"] not in self.offsets
+        ]
 
     @property
     def products(self) -> list[dict]:
@@ -835,18 +859,24 @@ class TabularEncoder:
             total = np.round(total * scale).astype(np.int64)
         return np.where(missing, v, total).astype(v.dtype), null
 
+    def _banded(self, band: dict, v, null, a, a_null):
+        """B's values (indexes into its levels) as the band its number's value falls in where the
+        number is set; its own draw elsewhere, and its own nulls everywhere."""
+        at = {level: i for i, level in enumerate(self.schema.column(band["column"]).categories or [])}
+        codes = np.array([at.get(level, -1) for level in band["levels"]], dtype=np.int64)
+        written = codes[band_of(band, np.where(a_null, np.nan, a / (self.codecs[band["by"]].scale or 1)))]
+        return np.where(a_null | (written < 0), v, written).astype(v.dtype, copy=False), null
+
     def _product_of(self, pr: dict, decoded: dict):
         """The product's values (units of its codec) as its factors' product where both are set; its
-        own draw elsewhere, and its own nulls everywhere. Within its real range, as every number's
-        draw (a product of a product then reads the value written); on its grid, rounded to it."""
+        own draw elsewhere, and its own nulls everywhere; also past its real range (as a total). On
+        its grid, rounded to it."""
         name, (a_name, b_name) = pr["column"], pr["factors"]
         v, null = decoded[name]
         (a, a_null), (b, b_null) = decoded[a_name], decoded[b_name]
         product = (np.where(a_null, 0, a) / (self.codecs[a_name].scale or 1)) * (
             np.where(b_null, 0, b) / (self.codecs[b_name].scale or 1)
         )
-        col = self.schema.column(name)
-        product = np.clip(product, col.min, col.max)
         scale = self.codecs[name].scale
         if scale is not None:
             product = np.round(product * scale).astype(np.int64)
@@ -945,6 +975,12 @@ class TabularEncoder:
                 raise SynthgenError(
                     f"cannot condition on '{name}': it is written from '{other}' and the day count "
                     f"'{span['column']}' (a span); condition on those columns"
+                )
+            band = next((b for b in self.bands if b["column"] == name), None)
+            if band:
+                raise SynthgenError(
+                    f"cannot condition on '{name}': it is written as the band '{band['by']}' falls in; "
+                    f"condition on '{band['by']}'"
                 )
             product = next((pr for pr in self.products if pr["column"] == name), None)
             if product:

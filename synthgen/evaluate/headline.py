@@ -47,6 +47,7 @@ TABLE = (
     Headline("fidelity.products", "Products equal to their factors' (worst)", "1 is ideal"),
     Headline("fidelity.conversions", "Conversions kept (worst)", "1 is ideal"),
     Headline("fidelity.dependencies", "Rows keeping their key's lookup (worst)", "1 is ideal"),
+    Headline("fidelity.bands", "Rows whose band is their number's (worst)", "1 is ideal"),
     Headline(
         "fidelity.nestings", "Rows whose (level, group) pair is real", "\u2265 holdout's", "fidelity.nestings_holdout"
     ),

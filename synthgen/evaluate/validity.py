@@ -5,7 +5,7 @@ midnight, that are not (schema.calendar_of_days: a monthly panel keeps month sta
 the unit every real value lies on, but for its few repeated sentinels (schema.grid_of: days at
 midnight beside an open record's 9999-12-31 23:59:59), e.g. a day column's synthetic 14:03:27.
 `out_of_domain`: numbers outside the real column's range, except a total (synthgen/sums.py) that
-equals the sum of its parts."""
+equals the sum of its parts and a product (synthgen/products.py) that equals its factors'."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pandas as pd
 
 from synthgen.evaluate.columns import DISCRETE, NUMERIC, numbers
 from synthgen.evaluate.orderings import number_columns
+from synthgen.products import product_rows
 from synthgen.schema import calendar_of_days, grid_of, on_calendar, resolution_of, unit_ratio
 from synthgen.sums import rows_adding_up
 
@@ -95,7 +96,9 @@ def validity_metrics(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str
     }
     # a total (synthgen/sums.py) that equals its parts lies in its domain wherever they do, also
     # above the real maximum (three candidates' high counts add up to more votes than any district had)
-    adds_up = {t: ok for t, (_, ok) in rows_adding_up(*number_columns(real, syn, kinds)).items()}
+    columns = number_columns(real, syn, kinds)
+    adds_up = {t: ok for t, (_, ok) in rows_adding_up(*columns).items()}
+    adds_up |= {t: ok for t, (_, ok) in product_rows(*columns).items()}  # and a product, as its factors
     for col in (c for c in kinds if c in syn.columns):
         kind = kinds[col]
         if real[col].notna().all():
