@@ -1,11 +1,12 @@
-"""Two tables whose columns are written from others, as exports carry them (no package ships such a
-table with a band column): `survey.csv`, where a bracket bands the income and a category the BMI,
-and `order_lines.csv`, where an amount is the quantity times the unit price and the amount paid that
-times the share kept after a discount.
+"""Three tables whose columns are written from others, as exports carry them (no package ships such
+a table with a band column): `survey.csv`, where a bracket bands the income and a category the BMI;
+`order_lines.csv`, where an amount is the quantity times the unit price and the amount paid that
+times the share kept after a discount; `events.csv`, where a timestamp comes with its year, month,
+month name, weekday name and hour.
 
     PYTHONPATH=. python benchmarks/derived_tables.py OUT_DIR [ROWS]
 
-README "Your own data" (bands, products) reports `synthgen run data=file data.path=OUT_DIR/<file>`
+README "Your own data" (bands, products, date parts) reports `synthgen run data=file data.path=OUT_DIR/<file>`
 on them before and after those rules.
 """
 
@@ -57,6 +58,24 @@ def order_lines(n: int, rng: np.random.Generator) -> pd.DataFrame:
     )
 
 
+def events(n: int, rng: np.random.Generator) -> pd.DataFrame:
+    at = pd.Series(pd.Timestamp("2021-01-01") + pd.to_timedelta(rng.integers(0, 2 * 365 * 24 * 60, n), "min"))
+    at = at.sort_values(ignore_index=True)
+    kind = rng.choice(["login", "purchase", "support"], n, p=[0.6, 0.3, 0.1])
+    return pd.DataFrame(
+        {
+            "at": at.dt.strftime("%Y-%m-%d %H:%M"),
+            "year": at.dt.year,
+            "month": at.dt.month,
+            "month_name": at.dt.strftime("%B"),
+            "weekday": at.dt.strftime("%a"),
+            "hour": at.dt.hour,
+            "kind": kind,
+            "seconds": np.round(rng.gamma(2.0, 60.0, n) * np.where(kind == "support", 5, 1), 1),
+        }
+    )
+
+
 def main(argv: list[str]) -> int:
     out = Path(argv[0])
     n = int(argv[1]) if len(argv) > 1 else 3000
@@ -64,7 +83,8 @@ def main(argv: list[str]) -> int:
     rng = np.random.default_rng(0)
     survey(n, rng).to_csv(out / "survey.csv", index=False)
     order_lines(n, rng).to_csv(out / "order_lines.csv", index=False)
-    print(f"wrote {out / 'survey.csv'} and {out / 'order_lines.csv'} ({n} rows each)")
+    events(n, rng).to_csv(out / "events.csv", index=False)
+    print(f"wrote survey.csv, order_lines.csv and events.csv to {out} ({n} rows each)")
     return 0
 
 

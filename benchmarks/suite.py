@@ -69,6 +69,7 @@ KEYS = {
     "conversions": "fidelity.conversions",
     "dependencies": "fidelity.dependencies",
     "bands": "fidelity.bands",
+    "date_parts": "fidelity.date_parts",
     "nestings": "fidelity.nestings",
     "composites": "fidelity.composites",
     "entity_sizes": "fidelity.entity_sizes",

@@ -23,7 +23,7 @@ COLS = [
 # parts (synthgen/sums.py), products equal to their factors' (synthgen/products.py), rows keeping a
 # column's conversion from another (synthgen/conversions.py),
 # rows keeping a column's lookup by its key (synthgen/dependencies.py), rows whose band is their number's
-# (synthgen/bands.py), the worst share of rows whose
+# (synthgen/bands.py), rows whose date parts are their date's (synthgen/date_parts.py), the worst share of rows whose
 # (level, group) pair is real (synthgen/nesting.py), the worst share of rows whose text agrees with
 # the parts it is written from (synthgen/composites.py), the
 # rows-per-entity fit, the entities keeping their attributes, their row order and counter (synthgen/entities.py).
@@ -42,6 +42,7 @@ EXTRA = [
     ("conversions", "conversions"),
     ("lookups", "dependencies"),
     ("bands", "bands"),
+    ("date parts", "date_parts"),
     ("nested pairs", "nestings"),
     ("composed text", "composites"),
     ("rows per entity", "entity_sizes"),

@@ -132,6 +132,8 @@ class TableSchema:
     products: list[dict] = field(default_factory=list)
     # {"column": B, "by": A, "levels": [...], "cuts": [...]}: B the band A falls in (synthgen/bands.py)
     bands: list[dict] = field(default_factory=list)
+    # {"column": P, "from": D, "part": "month" ...}: P a part of date D (synthgen/date_parts.py)
+    date_parts: list[dict] = field(default_factory=list)
     # {"column": B, "from": A, "kind": "affine" | "table", ...}: B a function of A (synthgen/conversions.py)
     conversions: list[dict] = field(default_factory=list)
     # {"column": B, "by": A, "levels": [...], "values": [...]}: B looked up from A (synthgen/dependencies.py)
@@ -285,6 +287,9 @@ def infer_schema(
     relations, spans = spans_and_relations(dates, ints, relations, ages)
     durations = durations_of(dates, ints, ages + spans)
     tied = {d["column"] for d in ages + spans + durations}  # integers written from dates
+    in_entity = {found["column"], *found.get("attributes", ())} if found else set()
+    parts = value_date_parts(cols, table, native, tied | in_entity)
+    tied |= {p["column"] for p in parts}  # and a date's parts (a year, a month name)
     conversions = value_conversions(cols, native, tied)
     converted = {cv["column"] for cv in conversions}  # written from their key: no other number rule
     products = value_products(cols, native, tied | converted)
@@ -296,7 +301,7 @@ def infer_schema(
     # columns the decoder writes after their draw (never a lookup's key or dependent), and the day
     # counts tied to dates (drawn as themselves: a key, never a dependent)
     rewritten = {r["column"] for r in relations + sums + durations + products} | {a["born"] for a in ages} | converted
-    rewritten |= {s.get("derived", "") for s in spans}
+    rewritten |= {s.get("derived", "") for s in spans} | {p["column"] for p in parts}
     # text written from other columns of its row (synthgen/composites.py): neither a key nor a dependent
     entity_columns = {found["column"], *found.get("attributes", ())} if found else set()
     # a column named as a key stays one: fresh keys are unique, parts that repeat would not be
@@ -331,6 +336,7 @@ def infer_schema(
         conversions=conversions,
         dependencies=found_dependencies,
         bands=found_bands,
+        date_parts=parts,
         nestings=nesting.find(cols, table, looked_up),
         composites=composed,
         entity=found,
@@ -909,6 +915,32 @@ def value_sums(cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray], tie
         if c.kind in ("continuous", "integer") and c.name in native and c.name not in tied and c.n_unique > 1
     ]
     return find_sums({c.name: numeric_values(native[c.name]) for c in nums}) if len(nums) >= 3 else []
+
+
+def value_date_parts(
+    cols: list[ColumnSchema], table: pa.Table, native: dict[str, pa.ChunkedArray], skip: set[str]
+) -> list[dict]:
+    """Integer or categorical columns that are a part of a date column (its year, month, weekday ...)
+    in (nearly) every real row (synthgen/date_parts.py), whose synthetic values the encoder writes
+    from that date's; columns in `skip` (written by another rule, an entity's) take no part."""
+    import pandas as pd
+
+    from synthgen.date_parts import find_date_parts
+
+    dates = {}
+    for c in cols:
+        if c.kind == "datetime" and c.name in native and c.name not in skip and not (c.codec or {}).get("time_only"):
+            vals, null, unit = temporal_ints(native[c.name])
+            dates[c.name] = np.where(null, np.datetime64("NaT"), vals.astype(f"datetime64[{unit}]"))
+    parts = {}
+    for c in cols:
+        if c.name in skip or c.kind not in ("integer", "categorical") or (c.kind == "categorical" and c.codec):
+            continue
+        if c.kind == "integer" and c.name in native:
+            parts[c.name] = pd.Series(native[c.name].to_pandas(), dtype="float64")
+        elif c.kind == "categorical":
+            parts[c.name] = pd.Series(table.column(c.name).to_pandas(), dtype=object)
+    return find_date_parts(dates, parts) if dates and parts else []
 
 
 def value_bands(

@@ -17,6 +17,8 @@ What the model sees, per column kind (synthgen/schema.py):
   currencies, a log transform) is written from its key's synthetic value (synthgen/conversions.py).
 - a category that is the band a number falls in (schema `bands`: an income bracket beside the
   income) is written from the number's synthetic value (synthgen/bands.py).
+- a column that is a part of a date column (schema `date_parts`: its year, month, hour, weekday,
+  as a number or a name) is written from the date's synthetic value (synthgen/date_parts.py).
 - fake first names follow a sex column's levels where the real names do (schema `name_sex`).
 - a column a categorical key determines (schema `dependencies`: a country's continent) is written
   from the key's level where both are set (synthgen/dependencies.py).
@@ -55,6 +57,8 @@ from synthgen import ages, composites, entities, name_sex, pii, sizing
 from synthgen import codecs as text_codecs
 from synthgen.bands import band_of
 from synthgen.conversions import convert
+from synthgen.date_parts import NAMED as NAMED_PARTS
+from synthgen.date_parts import part_values
 from synthgen.encoders.columns import (
     CategoryCodec,
     DurationCodec,
@@ -453,6 +457,8 @@ class TabularEncoder:
             col = self.schema.column(name)
             if col.grid:
                 decoded[name] = on_grid(v, col), null
+        for dp in self.date_parts:  # a date's year, month, weekday ... from the date as written
+            decoded[dp["column"]] = self._date_part(dp, *decoded[dp["column"]], *decoded[dp["from"]])
         # resolve refers to itself through its closure cell: a reference cycle that kept every chunk's
         # decoded columns until Python's cyclic collector ran (generate grew ~12 MB a 50,000-row chunk)
         resolve = None  # empties the cell, which breaks the cycle
@@ -669,6 +675,7 @@ class TabularEncoder:
         spans = {sp["derived"] for sp in self.spans}
         totals = {sm["column"] for sm in self.schema.sums} | {cv["column"] for cv in self.schema.conversions}
         totals |= {pr["column"] for pr in self.products} | {band["column"] for band in self.bands}
+        totals |= {dp["column"] for dp in self.date_parts}
         return rels | ages_born | set(self.durations) | spans | {o["column"] for o in self.orders} | totals
 
     @property
@@ -685,6 +692,15 @@ class TabularEncoder:
         """Totals and products: written from their parts' values, so also past their own real range
         (three candidates' high counts add up to more votes than any district had)."""
         return {sm["column"] for sm in self.schema.sums} | {pr["column"] for pr in self.products}
+
+    @property
+    def date_parts(self) -> list[dict]:
+        """The schema's date parts whose part and date are both modelled."""
+        return [
+            dp
+            for dp in self.schema.date_parts
+            if isinstance(self.codecs.get(dp["column"]), (CategoryCodec, NumericCodec)) and dp["from"] in self.codecs
+        ]
 
     @property
     def bands(self) -> list[dict]:
@@ -859,6 +875,21 @@ class TabularEncoder:
             total = np.round(total * scale).astype(np.int64)
         return np.where(missing, v, total).astype(v.dtype), null
 
+    def _date_part(self, dp: dict, v, null, d, d_null):
+        """P's values (its units, or indexes into its levels) as the part of its date's value where
+        the date is set (and set there); its own draw and null elsewhere, and where a name is not one
+        of P's levels."""
+        res = self.schema.column(dp["from"]).resolution
+        part = part_values(dp["part"], np.where(d_null, np.datetime64("NaT"), d.astype(f"datetime64[{res}]")))
+        if dp["part"] in NAMED_PARTS:
+            at = {str(level).lower(): i for i, level in enumerate(self.schema.column(dp["column"]).categories or [])}
+            written = np.array([-1 if x is None else at.get(x, -1) for x in part], dtype=np.int64)
+            use = ~d_null & (written >= 0)
+        else:
+            written = np.nan_to_num(part).astype(np.int64)
+            use = ~d_null & ~np.isnan(part)
+        return np.where(use, written, v).astype(v.dtype, copy=False), null & ~use
+
     def _banded(self, band: dict, v, null, a, a_null):
         """B's values (indexes into its levels) as the band its number's value falls in where the
         number is set; its own draw elsewhere, and its own nulls everywhere."""
@@ -975,6 +1006,12 @@ class TabularEncoder:
                 raise SynthgenError(
                     f"cannot condition on '{name}': it is written from '{other}' and the day count "
                     f"'{span['column']}' (a span); condition on those columns"
+                )
+            dp = next((x for x in self.date_parts if x["column"] == name), None)
+            if dp:
+                raise SynthgenError(
+                    f"cannot condition on '{name}': it is written as the {dp['part']} of '{dp['from']}'; "
+                    f"condition on '{dp['from']}'"
                 )
             band = next((b for b in self.bands if b["column"] == name), None)
             if band:

@@ -48,6 +48,7 @@ TABLE = (
     Headline("fidelity.conversions", "Conversions kept (worst)", "1 is ideal"),
     Headline("fidelity.dependencies", "Rows keeping their key's lookup (worst)", "1 is ideal"),
     Headline("fidelity.bands", "Rows whose band is their number's (worst)", "1 is ideal"),
+    Headline("fidelity.date_parts", "Date parts agreeing with their dates (worst)", "1 is ideal"),
     Headline(
         "fidelity.nestings", "Rows whose (level, group) pair is real", "\u2265 holdout's", "fidelity.nestings_holdout"
     ),

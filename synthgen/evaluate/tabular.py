@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from synthgen import bands, composites, dependencies, entities, name_sex, nesting
+from synthgen import bands, composites, date_parts, dependencies, entities, name_sex, nesting
 from synthgen.errors import SynthgenError
 from synthgen.evaluate.bias import bias_metrics, group_table
 from synthgen.evaluate.columns import DISCRETE, NUMERIC, check_kinds, dates_read, key_part, subsample
@@ -136,6 +136,7 @@ def evaluate_tables(
     out.update(conversion_scores(train, synthetic, kinds))
     out.update(dependencies.scores(train, synthetic, kinds))
     out.update(bands.scores(train, synthetic, kinds))
+    out.update(date_parts.scores(train, synthetic, kinds))
     out.update(nesting.scores(train, synthetic, kinds, holdout))
     out.update(composites.scores(train, synthetic, kinds))
     out.update(entities.scores(train, synthetic, kinds, holdout))
