@@ -4,17 +4,13 @@ and scored; a flag that merely leans on a number, or a category independent of i
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
 
 from synthgen.bands import find_bands, scores
-from synthgen.encoders import TabularEncoder
 from synthgen.errors import SynthgenError
-from synthgen.schema import infer_schema
+from tests.rule_helpers import decoded_random_tokens, schema_and_encoder
 
 
 def survey(n: int, seed: int = 0, slips: float = 0.0) -> pd.DataFrame:
@@ -56,16 +52,10 @@ def test_bands_are_found_with_their_cuts_and_leaning_or_unrelated_columns_are_no
 
 def test_the_encoder_writes_each_band_from_its_number_and_the_score_sees_bands_drawn_apart():
     df = survey(1500)
-    t = pa.Table.from_pandas(df, preserve_index=False)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        s = infer_schema(t)
-        enc = TabularEncoder.fit(t, s, n_bins=20)
+    s, enc = schema_and_encoder(df)
     assert {(b["column"], b["by"]) for b in s.bands} == {("bracket", "income"), ("bmi_group", "bmi")}
     assert {"bracket", "bmi_group"} <= enc.derived
-    rng = np.random.default_rng(1)
-    tokens = np.stack([rng.integers(0, k, 4000) for k in enc.layout.cardinalities], axis=1)
-    syn = enc.decode(tokens, rng).to_pandas()
+    syn = decoded_random_tokens(enc, 4000, seed=1)
     kinds = s.kinds()
     assert scores(df, syn, kinds) == {
         "fidelity.band.bracket": 1.0,

@@ -4,17 +4,13 @@ ranges like one is not."""
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
 
 from synthgen.date_parts import find_date_parts, scores
-from synthgen.encoders import TabularEncoder
 from synthgen.errors import SynthgenError
-from synthgen.schema import infer_schema
+from tests.rule_helpers import decoded_random_tokens, schema_and_encoder
 
 
 def orders(n: int, seed: int = 0) -> pd.DataFrame:
@@ -54,16 +50,10 @@ def test_parts_are_found_and_a_number_in_the_same_range_is_not():
 
 def test_the_encoder_writes_each_part_from_its_date_and_the_score_sees_parts_drawn_apart():
     df = orders(1500)
-    t = pa.Table.from_pandas(df, preserve_index=False)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        s = infer_schema(t)
-        enc = TabularEncoder.fit(t, s, n_bins=20)
+    s, enc = schema_and_encoder(df)
     assert {p["column"] for p in s.date_parts} == {"year", "month", "month_name", "weekday", "hour"}
     assert not s.dependencies  # the month name is the date's, not the month number's lookup
-    rng = np.random.default_rng(1)
-    tokens = np.stack([rng.integers(0, k, 4000) for k in enc.layout.cardinalities], axis=1)
-    syn = enc.decode(tokens, rng).to_pandas()
+    syn = decoded_random_tokens(enc, 4000, seed=1)
     at = pd.to_datetime(syn["ordered"])
     set_ = at.notna()
     assert (syn["month"][set_] == at.dt.month[set_]).all() and (syn["hour"][set_] == at.dt.hour[set_]).all()

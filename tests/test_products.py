@@ -4,19 +4,15 @@ from its factors in every synthetic row, and scored."""
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
 
-from synthgen.encoders import TabularEncoder
 from synthgen.errors import SynthgenError
 from synthgen.evaluate.orderings import product_scores
 from synthgen.evaluate.validity import validity_metrics
 from synthgen.products import find_products
-from synthgen.schema import infer_schema
+from tests.rule_helpers import decoded_random_tokens, schema_and_encoder
 
 
 def order_lines(n: int, seed: int = 0) -> pd.DataFrame:
@@ -42,14 +38,6 @@ def order_lines(n: int, seed: int = 0) -> pd.DataFrame:
     return df
 
 
-def fit(df: pd.DataFrame):
-    t = pa.Table.from_pandas(df, preserve_index=False)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        s = infer_schema(t)
-        return s, TabularEncoder.fit(t, s, n_bins=20)
-
-
 def test_products_are_found_inner_first_and_unrelated_or_trivial_columns_are_not():
     df = order_lines(600)
     found = find_products({c: df[c].to_numpy(np.float64) for c in df})
@@ -66,14 +54,12 @@ def test_products_are_found_inner_first_and_unrelated_or_trivial_columns_are_not
 
 def test_the_encoder_writes_each_product_from_its_factors():
     df = order_lines(800)
-    s, enc = fit(df)
+    s, enc = schema_and_encoder(df)
     found = [(p["column"], p["factors"]) for p in s.products]
     assert found == [("amount", ["qty", "price"]), ("paid", ["amount", "keep"])]
     assert not {o["column"] for o in s.orders} & {"amount", "paid"}
     assert {"amount", "paid"} <= enc.derived
-    rng = np.random.default_rng(2)
-    tokens = np.stack([rng.integers(0, k, 5000) for k in enc.layout.cardinalities], axis=1)
-    syn = enc.decode(tokens, rng).to_pandas()
+    syn = decoded_random_tokens(enc, 5000, seed=2)
     both = syn["price"].notna() & syn["amount"].notna()  # nulls: each column's own token's
     assert both.mean() > 0.75
     assert np.allclose(syn["amount"][both], np.round(syn["qty"][both] * syn["price"][both], 2), atol=1e-9)
