@@ -287,8 +287,8 @@ def infer_schema(
     relations, spans = spans_and_relations(dates, ints, relations, ages)
     durations = durations_of(dates, ints, ages + spans)
     tied = {d["column"] for d in ages + spans + durations}  # integers written from dates
-    in_entity = {found["column"], *found.get("attributes", ())} if found else set()
-    parts = value_date_parts(cols, table, native, tied | in_entity)
+    entity_columns = {found["column"], *found.get("attributes", ())} if found else set()
+    parts = value_date_parts(cols, table, native, tied | entity_columns)
     tied |= {p["column"] for p in parts}  # and a date's parts (a year, a month name)
     conversions = value_conversions(cols, native, tied)
     converted = {cv["column"] for cv in conversions}  # written from their key: no other number rule
@@ -303,7 +303,6 @@ def infer_schema(
     rewritten = {r["column"] for r in relations + sums + durations + products} | {a["born"] for a in ages} | converted
     rewritten |= {s.get("derived", "") for s in spans} | {p["column"] for p in parts}
     # text written from other columns of its row (synthgen/composites.py): neither a key nor a dependent
-    entity_columns = {found["column"], *found.get("attributes", ())} if found else set()
     # a column named as a key stays one: fresh keys are unique, parts that repeat would not be
     keys = {c.name for c in cols if c.kind == "identifier" and id_like_name(c.name)}
     composed = composites.find(table, {c.name: c.kind for c in cols}, entity_columns | forced | keys)

@@ -883,7 +883,8 @@ class TabularEncoder:
         part = part_values(dp["part"], np.where(d_null, np.datetime64("NaT"), d.astype(f"datetime64[{res}]")))
         if dp["part"] in NAMED_PARTS:
             at = {str(level).lower(): i for i, level in enumerate(self.schema.column(dp["column"]).categories or [])}
-            written = np.array([-1 if x is None else at.get(x, -1) for x in part], dtype=np.int64)
+            names, inverse = np.unique(part.astype(str), return_inverse=True)  # a dozen names at most
+            written = np.array([at.get(x, -1) for x in names], dtype=np.int64)[inverse]  # -1: not a level
             use = ~d_null & (written >= 0)
         else:
             written = np.nan_to_num(part).astype(np.int64)
