@@ -72,7 +72,9 @@ def copied_attributes(out: Path, key: str) -> dict:
     }
 
 
-def run_table(csv: Path, key: str, work: Path, seed: int) -> dict:
+def synthgen_run(csv: Path, work: Path, seed: int) -> tuple[Path, dict, float]:
+    """`synthgen run data=file data.path=<csv>` with the defaults and `seed`, into work/<stem>_s<seed>
+    (MLflow under work/mlruns): (the run's folder, its metrics.json, seconds)."""
     import warnings
 
     from synthgen.config import load_config
@@ -94,9 +96,40 @@ def run_table(csv: Path, key: str, work: Path, seed: int) -> dict:
         warnings.simplefilter("ignore")
         run_all(cfg)
     seconds = time.perf_counter() - t0
-    metrics = json.loads((out / "evaluation" / "metrics.json").read_text())
+    return out, json.loads((out / "evaluation" / "metrics.json").read_text()), seconds
+
+
+def run_table(csv: Path, key: str, work: Path, seed: int) -> dict:
+    out, metrics, seconds = synthgen_run(csv, work, seed)
     row = {label: _round(metrics.get(k)) for label, k in FIGURES}
     return {"seed": seed, "run_s": round(seconds, 1), **row, **copied_attributes(out, key), "out": str(out)}
+
+
+def measured() -> dict:
+    """When and how a benchmark ran: UTC time, torch's threads, the 1-minute load."""
+    import os
+
+    import torch
+
+    return {
+        "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "threads": torch.get_num_threads(),
+        "load": round(os.getloadavg()[0], 2),
+    }
+
+
+def footer(results: dict) -> str:
+    return f"Measured {results['measured_at']}, {results['threads']} threads, load {results['load']}."
+
+
+def seeds_and_work(doc: str, work: Path, argv=None) -> tuple[list[int], Path]:
+    """`--seeds 0,1,2` and `--work DIR` (created), as both end-to-end benchmarks take them."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--work", type=Path, default=work)
+    args = ap.parse_args(argv)
+    args.work.mkdir(parents=True, exist_ok=True)
+    return [int(s) for s in args.seeds.split(",")], args.work
 
 
 def _round(v):
@@ -130,35 +163,22 @@ def render(results: dict) -> str:
             cells = [r.get(label) for label, _ in FIGURES] + [r.get("copied"), r.get("copied_holdout"), r["run_s"]]
             lines.append(f"| {r['seed']} | " + " | ".join(cell(c) for c in cells) + " |")
         lines.append("")
-    lines.append(f"Measured {results['measured_at']}, {results['threads']} threads, load {results['load']}.")
+    lines.append(footer(results))
     return "\n".join(lines) + "\n"
 
 
 def main(argv=None) -> int:
-    import os
-
-    import torch
-
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--seeds", default="0,1,2")
-    ap.add_argument("--work", type=Path, default=HERE / "work" / "entities")
-    args = ap.parse_args(argv)
-    args.work.mkdir(parents=True, exist_ok=True)
+    seeds, work = seeds_and_work(__doc__, HERE / "work" / "entities", argv)
     makers = {
         "orders": entity_tables.orders,
         "visits": entity_tables.visits,
         "visits_in_order": entity_tables.visits_in_order,
     }
-    results = {
-        "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "threads": torch.get_num_threads(),
-        "load": round(os.getloadavg()[0], 2),
-        "tables": {},
-    }
+    results = {**measured(), "tables": {}}
     for table, key in TABLES.items():
-        csv = args.work / f"{table}.csv"
+        csv = work / f"{table}.csv"
         makers[table]().to_csv(csv, index=False)
-        runs = [run_table(csv, key, args.work, int(s)) for s in args.seeds.split(",")]
+        runs = [run_table(csv, key, work, seed) for seed in seeds]
         reference = entity_privacy_reference.reference(Path(runs[0]["out"]), key, splits=16)
         results["tables"][table] = {"entity": key, "runs": runs, "reference": reference}
         print(table, json.dumps(runs), flush=True)
