@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from synthgen.sums import decimals
+from synthgen.schema import leans_on
+from synthgen.sums import decimals, inner_first
 
 PRODUCT_MIN_SHARE = 0.99  # as the sums: data-entry slips must not hide a product that holds elsewhere
 PRODUCT_MIN_ROWS = 20  # rows where the three are set and neither factor is 0 or 1
@@ -44,23 +45,10 @@ def find_products(values: dict[str, np.ndarray]) -> list[dict]:
     for j, t in enumerate(names):
         for a, b in candidates[j]:
             pair = [names[a], names[b]]
-            if _multiplies(values, t, pair, half) and not any(_within(found, f, t) for f in pair):
+            if _multiplies(values, t, pair, half) and not any(leans_on(found, f, t) for f in pair):
                 found[t] = pair
                 break
-    out, done = [], set()
-
-    def place(t: str) -> None:  # inner products first
-        if t in done:
-            return
-        done.add(t)
-        for f in found[t]:
-            if f in found:
-                place(f)
-        out.append({"column": t, "factors": found[t]})
-
-    for t in found:
-        place(t)
-    return out
+    return inner_first(found, "factors")
 
 
 def rounding(v: np.ndarray) -> tuple[float, float]:
@@ -115,11 +103,6 @@ def _multiplies(values: dict[str, np.ndarray], t: str, pair: list[str], half: di
     set_, ok = rows_multiplying(values[t], a, b, (half[t][0], half[pair[0]][1], half[pair[1]][1]))
     informative = set_ & ~np.isin(a, (0.0, 1.0)) & ~np.isin(b, (0.0, 1.0))
     return informative.sum() >= PRODUCT_MIN_ROWS and ok.sum() >= PRODUCT_MIN_SHARE * max(set_.sum(), 1)
-
-
-def _within(found: dict, product: str, col: str) -> bool:
-    """Whether `col` is a factor of `product`, directly or through its factors' products."""
-    return any(f == col or _within(found, f, col) for f in found.get(product, ()))
 
 
 def product_rows(real: dict[str, np.ndarray], syn: dict[str, np.ndarray]) -> dict[str, tuple[np.ndarray, np.ndarray]]:

@@ -872,11 +872,7 @@ def value_orders(cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray], t
     holds in every synthetic row where both are set, as the date orderings do. A pair that would
     close a cycle is left out; integer columns written from dates (`tied`: ages, spans, durations)
     take no part."""
-    nums = [
-        c
-        for c in cols
-        if c.kind in ("continuous", "integer") and c.name in native and c.name not in tied and c.n_unique > 1
-    ]
+    nums = _rule_numbers(cols, native, tied)
     if len(nums) < 2:
         return []
     values = {c.name: numeric_values(native[c.name]) for c in nums}
@@ -902,17 +898,23 @@ def value_orders(cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray], t
     return out
 
 
+def _rule_numbers(cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray], tied: set[str]) -> list[ColumnSchema]:
+    """The number columns a rule between numbers may take (sums, products, conversions): of two
+    values or more, not written by another rule (`tied`)."""
+    return [
+        c
+        for c in cols
+        if c.kind in ("continuous", "integer") and c.name in native and c.name not in tied and c.n_unique > 1
+    ]
+
+
 def value_sums(cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray], tied: set[str]) -> list[dict]:
     """Number columns that are the sum of others in (nearly) every real row (synthgen/sums.py),
     whose synthetic values the encoder writes as that sum; columns written from dates (`tied`)
     take no part."""
     from synthgen.sums import find_sums
 
-    nums = [
-        c
-        for c in cols
-        if c.kind in ("continuous", "integer") and c.name in native and c.name not in tied and c.n_unique > 1
-    ]
+    nums = _rule_numbers(cols, native, tied)
     return find_sums({c.name: numeric_values(native[c.name]) for c in nums}) if len(nums) >= 3 else []
 
 
@@ -977,11 +979,7 @@ def value_products(cols: list[ColumnSchema], native: dict[str, pa.ChunkedArray],
     written from dates or from another column (`tied`) take no part."""
     from synthgen.products import find_products
 
-    nums = [
-        c
-        for c in cols
-        if c.kind in ("continuous", "integer") and c.name in native and c.name not in tied and c.n_unique > 1
-    ]
+    nums = _rule_numbers(cols, native, tied)
     return find_products({c.name: numeric_values(native[c.name]) for c in nums}) if len(nums) >= 3 else []
 
 
@@ -991,11 +989,7 @@ def value_conversions(cols: list[ColumnSchema], native: dict[str, pa.ChunkedArra
     written from dates (`tied`) take no part."""
     from synthgen.conversions import find_conversions
 
-    nums = [
-        c
-        for c in cols
-        if c.kind in ("continuous", "integer") and c.name in native and c.name not in tied and c.n_unique > 1
-    ]
+    nums = _rule_numbers(cols, native, tied)
     return find_conversions({c.name: numeric_values(native[c.name]) for c in nums}) if len(nums) >= 2 else []
 
 

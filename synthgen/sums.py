@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from synthgen.schema import leans_on
+
 SUM_MIN_SHARE = 0.99  # as the orderings: data-entry slips must not hide a total that holds elsewhere
 SUM_MIN_ROWS = 20  # rows where the total and all its parts are set
 MAX_CANDIDATES = 12  # parts tried per total (their subsets: at most 4,083)
@@ -65,19 +67,25 @@ def find_sums(values: dict[str, np.ndarray]) -> list[dict]:
             continue
         search = _subsets_adding_up if len(cands) <= MAX_CANDIDATES else _largest_by_program
         for parts in search(sample, t, cands):  # the largest first
-            if _adds_up(values, t, parts) and not any(_within(found, p, t) for p in parts):
+            if _adds_up(values, t, parts) and not any(leans_on(found, p, t) for p in parts):
                 found[t] = parts
                 break
+    return inner_first(found, "parts")
+
+
+def inner_first(found: dict[str, list[str]], key: str) -> list[dict]:
+    """[{"column": T, key: found[T]}], each T after the Ts among its own parts (a subtotal before
+    its grand total, a product before the product of it): the order the decoder writes them in."""
     out, done = [], set()
 
-    def place(t: str) -> None:  # inner totals first
+    def place(t: str) -> None:
         if t in done:
             return
         done.add(t)
         for p in found[t]:
             if p in found:
                 place(p)
-        out.append({"column": t, "parts": found[t]})
+        out.append({"column": t, key: found[t]})
 
     for t in found:
         place(t)
@@ -134,12 +142,6 @@ def _adding_up(values: dict[str, np.ndarray], t: str, cands: list[str], member: 
     ok = holds(total, x @ member, tolerance(values, [t, *cands])) & informative
     n = informative.sum(axis=0)
     return (n >= SUM_MIN_ROWS) & (ok.sum(axis=0) >= SUM_MIN_SHARE * np.maximum(n, 1))
-
-
-def _within(found: dict, total: str, col: str) -> bool:
-    """Whether `col` is a part of `total`, directly or through its subtotals (no cycles: a column
-    equal to another would otherwise be each one's total)."""
-    return any(p == col or _within(found, p, col) for p in found.get(total, ()))
 
 
 def _never_above(x: np.ndarray) -> np.ndarray:

@@ -242,34 +242,30 @@ def number_columns(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str])
     return {c: numbers(real[c], kinds[c]) for c in cols}, {c: numbers(syn[c], kinds[c]) for c in cols}
 
 
-def total_scores(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict[str, float]:
-    """Totals (synthgen/sums.py) found in the real rows: the synthetic share of rows adding up."""
+def _kept(rows_by_column: dict[str, tuple[np.ndarray, np.ndarray]], key: str, worst: str) -> dict[str, float]:
+    """`fidelity.<key>.<column>`: the synthetic share keeping a rule, over the rows (rows, ok masks
+    per column) where its columns are set; `worst` the lowest."""
     out = {
-        f"fidelity.sum.{key_part(t)}": float(ok[rows].mean())
-        for t, (rows, ok) in rows_adding_up(*number_columns(real, syn, kinds)).items()
+        f"fidelity.{key}.{key_part(c)}": float(ok[rows].mean())
+        for c, (rows, ok) in rows_by_column.items()
         if rows.any()
     }
-    return _with_worst(out, "fidelity.sums")
+    return _with_worst(out, worst)
+
+
+def total_scores(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict[str, float]:
+    """Totals (synthgen/sums.py) found in the real rows: the synthetic share of rows adding up."""
+    return _kept(rows_adding_up(*number_columns(real, syn, kinds)), "sum", "fidelity.sums")
 
 
 def product_scores(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict[str, float]:
     """Products (synthgen/products.py) found in the real rows: the synthetic share of rows keeping them."""
-    out = {
-        f"fidelity.product.{key_part(t)}": float(ok[rows].mean())
-        for t, (rows, ok) in product_rows(*number_columns(real, syn, kinds)).items()
-        if rows.any()
-    }
-    return _with_worst(out, "fidelity.products")
+    return _kept(product_rows(*number_columns(real, syn, kinds)), "product", "fidelity.products")
 
 
 def conversion_scores(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict[str, float]:
     """Conversions (synthgen/conversions.py) found in the real rows: the synthetic share keeping them."""
-    out = {
-        f"fidelity.conversion.{key_part(b)}": float(ok[rows].mean())
-        for b, (rows, ok) in rows_converting(*number_columns(real, syn, kinds)).items()
-        if rows.any()
-    }
-    return _with_worst(out, "fidelity.conversions")
+    return _kept(rows_converting(*number_columns(real, syn, kinds)), "conversion", "fidelity.conversions")
 
 
 def age_agreement(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict[str, float]:
