@@ -16,7 +16,7 @@ import warnings
 
 from omegaconf import DictConfig, OmegaConf
 
-from synthgen import sizing, tracking
+from synthgen import sizing, tracking, tracking_agent
 from synthgen.errors import GateFailed, SynthgenError
 from synthgen.modalities import family_targets, handler_for, modality_name, training_spec
 from synthgen.paths import RunPaths
@@ -79,11 +79,16 @@ def encode(cfg: DictConfig) -> RunPaths:
 @_locked
 def train(cfg: DictConfig):
     """Fit the configured family with Lightning; export model.ckpt and log the run to MLflow."""
+    # Only the launcher logs to MLflow (other ranks log nothing; under torchrun every rank starts at
+    # once, and two processes creating one SQLite store race on its schema migration). Its helper
+    # process opens the store while this one imports Lightning (synthgen/tracking_agent.py).
+    agent = tracking_agent.shared() if _is_launcher() else None
     import pytorch_lightning as pl
     import torch
     from hydra.utils import instantiate
     from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 
+    from synthgen.agent_logger import AgentLogger
     from synthgen.checkpoint import export_generator
     from synthgen.cooldown import configured_share, cooldown_callback
     from synthgen.io import atomic_write_text
@@ -117,9 +122,7 @@ def train(cfg: DictConfig):
     resume = _resume_path(cfg, paths)
     if resume is None and _is_launcher():
         shutil.rmtree(paths.checkpoints, ignore_errors=True)  # a fresh run starts from nothing
-    # Only the launcher opens the MLflow store (other ranks log nothing; under torchrun every rank
-    # starts at once, and two processes creating one SQLite store race on its schema migration).
-    logger = tracking.lightning_logger(cfg, paths) if _is_launcher() else False
+    logger = AgentLogger(agent, cfg) if agent else False
     # best.ckpt: the lowest val_loss; last.ckpt: every epoch's end, for resuming (ModelCheckpoint's own
     # save_last writes last.ckpt only when it saves a new best, so resuming would repeat epochs).
     # train.cooldown (else the family's training.<modality>.cooldown): on a plateau, back to the best
@@ -193,7 +196,7 @@ def train(cfg: DictConfig):
         atomic_write_text(paths.model_dir / "losses.csv", curve.read_text())
     settings = {"max_epochs": max_epochs, "patience": patience, "val_share": val_share}
     entry = tracking.train_run_log(cfg, paths, logger.run_id, settings, rule) + _record_privacy(paths, dp)
-    tracking.finish_train_run(cfg, paths, logger.run_id, entry, handler.name)
+    agent.call("finish_train_run", cfg, logger.run_id, entry, handler.name)
     log.info("trained %s for %d epochs; model at %s", type(model).__name__, trainer.current_epoch, paths.model)
     return paths
 
@@ -291,6 +294,8 @@ def generate(cfg: DictConfig):
     from synthgen.export import check_format, export_table
 
     paths = RunPaths.from_config(cfg)
+    if _is_launcher():
+        tracking_agent.shared()  # opens MLflow while the model loads and samples (synthgen/tracking_agent.py)
     export = check_format(cfg.generate.get("export"))  # before sampling: a wrong value costs nothing
     if export and modality_name(cfg) != "tabular":
         raise SynthgenError(f"generate.export={export} writes tables; set generate.export=null for images")
@@ -305,9 +310,9 @@ def generate(cfg: DictConfig):
         "generate.files": len(manifest["files"]),
         **{f"generate.{k}": v for k, v in manifest.get("metrics", {}).items()},
     }
-    tracking.log_child_run(
+    tracking_agent.shared().call(
+        "log_child_run",
         cfg,
-        paths,
         "generate",
         handler.generation_log(manifest) + tracking.RunLog(dicts={"manifest.json": manifest}, metrics=metrics),
     )
@@ -403,18 +408,14 @@ def score(cfg: DictConfig) -> tuple[dict, bool, str, RunPaths]:
     handler = handler_for(cfg, paths)
     if paths.synthetic_file is not None and handler.name != "tabular":
         raise SynthgenError("synthetic.path scores tables; for another image set use generate.out_dir=<folder>")
+    agent = tracking_agent.shared()  # opens MLflow while the evaluation runs
     result, passed, reason = handler.evaluate()
     foreign = paths.synthetic_file is not None
-    c, run_id = tracking.start_child_run(cfg, paths, "evaluate", nested=not foreign)
     tags = {
         "synthgen.synthetic": str(paths.synthetic_file if foreign else paths.synthetic),
         "synthgen.gate": "passed" if passed else f"failed: {reason}",
     }
-    tracking.log_run(c, run_id, tracking.RunLog(tags=tags, metrics=result), tracking.flat_params(cfg))
-    if not foreign and paths.synthetic == paths.out / "synthetic":  # the pipeline's own set
-        tracking.log_headline(c, paths, result)
-    c.log_artifacts(run_id, str(paths.evaluation), "evaluation")
-    c.set_terminated(run_id, "FINISHED" if passed else "FAILED")
+    agent.call("log_evaluation", cfg, result, tags, passed, foreign)
     log.info("evaluation of %s in %s", paths.synthetic_file if foreign else paths.synthetic, paths.evaluation)
     return result, passed, reason, paths
 

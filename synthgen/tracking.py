@@ -142,13 +142,19 @@ def log_headline(c, paths: RunPaths, result: dict) -> None:
 
 
 PID_TAG, HOST_TAG = "synthgen.pid", "synthgen.host"
+OWNER_PID: int | None = None  # in MLflow's helper process (synthgen/tracking_agent.py): the process it serves
+
+
+def owner_pid() -> int:
+    """The process whose runs these are: this one, or the one a tracking helper serves."""
+    return OWNER_PID or os.getpid()
 
 
 def owner_tags() -> dict:
     """The process that owns a run: a run still RUNNING whose process is gone was killed."""
     import socket
 
-    return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+    return {PID_TAG: str(owner_pid()), HOST_TAG: socket.gethostname()}
 
 
 def _alive(pid: int) -> bool:
@@ -173,7 +179,7 @@ def mark_stale_runs(c, exp_id: str) -> list[str]:
     )
     for run in runs:
         pid = run.data.tags.get(PID_TAG, "")
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+        if pid.isdigit() and int(pid) != owner_pid() and not _alive(int(pid)):
             c.set_terminated(run.info.run_id, "KILLED")
             c.set_tag(run.info.run_id, "synthgen.note", f"marked KILLED: its process {pid} had ended")
             stale.append(run.info.run_id)
@@ -197,21 +203,52 @@ def flat_params(cfg: DictConfig) -> dict[str, str]:
     return out
 
 
-def lightning_logger(cfg: DictConfig, paths: RunPaths):
-    """Lightning's MLflow logger on our SQLite store; the train run becomes the pipeline's parent."""
-    _quiet()
-    from pytorch_lightning.loggers import MLFlowLogger
+def warm() -> None:
+    """Import MLflow's client and its SQLite store (what the first client() call would otherwise pay)."""
+    import mlflow  # noqa: F401
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore  # noqa: F401
+    from mlflow.tracking import MlflowClient  # noqa: F401
 
-    paths.mlflow_dir.mkdir(parents=True, exist_ok=True)
+
+def open_train_run(cfg: DictConfig, paths: RunPaths) -> str:
+    """The train run, started (RUNNING) on our SQLite store as Lightning's MLflow logger starts one: in
+    the experiment logger.experiment_name (created with our artifact root), with MLflow's context
+    tags (user, source, git commit); its id. Runs a killed process left RUNNING are marked KILLED
+    first. The train run becomes the pipeline's parent."""
+    from mlflow.tracking.context.registry import resolve_tags
+    from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
+
     c = client(cfg, paths)
-    mark_stale_runs(c, experiment_id(c, cfg, paths))  # create the experiment with our artifact root
-    return MLFlowLogger(
-        experiment_name=cfg.logger.experiment_name,
-        tracking_uri=tracking_uri(cfg, paths),
-        run_name=f"train-{cfg.data.name}-{_family(cfg)}",
-        tags={STAGE_TAG: "train", FAMILY_TAG: _family_key(cfg), **owner_tags()},
-        log_model=False,
-    )
+    exp = experiment_id(c, cfg, paths)
+    mark_stale_runs(c, exp)
+    tags = {
+        STAGE_TAG: "train",
+        FAMILY_TAG: _family_key(cfg),
+        **owner_tags(),
+        MLFLOW_RUN_NAME: f"train-{cfg.data.name}-{_family(cfg)}",
+    }
+    return c.create_run(exp, tags=resolve_tags(tags)).info.run_id
+
+
+def log_params(cfg: DictConfig, paths: RunPaths, run_id: str, params: dict[str, str]) -> None:
+    from mlflow.entities import Param
+
+    log_batches(client(cfg, paths), run_id, params=[Param(k, v) for k, v in params.items()])
+
+
+def log_step_metrics(cfg: DictConfig, paths: RunPaths, run_id: str, metrics: dict, step: int, at_ms: int) -> None:
+    """Metrics of one training step (keys as MLflow takes them), stamped when the owner logged them."""
+    from mlflow.entities import Metric
+
+    log_batches(client(cfg, paths), run_id, metrics=[Metric(k, float(v), at_ms, step) for k, v in metrics.items()])
+
+
+def log_image(cfg: DictConfig, paths: RunPaths, run_id: str, image, name: str) -> None:
+    client(cfg, paths).log_image(run_id, image, name)
+
+
+def terminate_run(cfg: DictConfig, paths: RunPaths, run_id: str, status: str) -> None:
+    client(cfg, paths).set_terminated(run_id, status)
 
 
 def _family_key(cfg: DictConfig) -> str:
@@ -239,6 +276,18 @@ def start_child_run(cfg: DictConfig, paths: RunPaths, stage: str, nested: bool =
     mark_stale_runs(c, exp)
     run = c.create_run(exp, run_name=f"{stage}-{cfg.data.name}-{_family(cfg)}", tags=tags)
     return c, run.info.run_id
+
+
+def log_evaluation(cfg: DictConfig, paths: RunPaths, result: dict, tags: dict, passed: bool, foreign: bool) -> None:
+    """The evaluate run: a child of the train run unless it scored a `foreign` set; the figures, the
+    config as params, the evaluation folder; the headline also on the train run when it scored the
+    pipeline's own set. FINISHED when the gate passed, else FAILED."""
+    c, run_id = start_child_run(cfg, paths, "evaluate", nested=not foreign)
+    log_run(c, run_id, RunLog(tags=tags, metrics=result), flat_params(cfg))
+    if not foreign and paths.synthetic == paths.out / "synthetic":  # the pipeline's own set
+        log_headline(c, paths, result)
+    c.log_artifacts(run_id, str(paths.evaluation), "evaluation")
+    c.set_terminated(run_id, "FINISHED" if passed else "FAILED")
 
 
 def log_child_run(cfg: DictConfig, paths: RunPaths, stage: str, entry: RunLog) -> None:

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.loggers import MLFlowLogger
 
 from synthgen import seeding
+from synthgen.agent_logger import AgentLogger
 from synthgen.errors import SynthgenError
 from synthgen.image_sources import IMAGE_MANIFEST, ImageSet, load_image_source, read_synthetic_images
 from synthgen.io import atomic_write_text, staged_dir
@@ -233,7 +233,7 @@ class SampleGridLogger(pl.Callback):
         self.enc, self.seed, self.per_class = enc, seed, per_class
 
     def _log(self, trainer, pl_module, name: str) -> None:
-        if not trainer.is_global_zero or not isinstance(trainer.logger, MLFlowLogger):
+        if not trainer.is_global_zero or not isinstance(trainer.logger, AgentLogger):
             return
         labels = torch.arange(len(self.enc.class_names)).repeat_interleave(self.per_class)
         g = seeding.torch_generator(seeding.PREVIEW, self.seed, device=pl_module.device)
@@ -242,7 +242,7 @@ class SampleGridLogger(pl.Callback):
         grid = sample_grid_png(
             images, labels.numpy(), len(self.enc.class_names), self.per_class, scale=_grid_scale(images)
         )
-        trainer.logger.experiment.log_image(trainer.logger.run_id, _png_array(grid), f"samples/{name}.png")
+        trainer.logger.log_image(_png_array(grid), f"samples/{name}.png")
 
     def on_validation_epoch_end(self, trainer, pl_module):
         if not trainer.sanity_checking:
