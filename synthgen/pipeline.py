@@ -83,6 +83,8 @@ def train(cfg: DictConfig):
     # once, and two processes creating one SQLite store race on its schema migration). Its helper
     # process opens the store while this one imports Lightning (synthgen/tracking_agent.py).
     agent = tracking_agent.shared() if _is_launcher() else None
+    if agent:
+        agent.send("prepare_model_log", cfg)
     import pytorch_lightning as pl
     import torch
     from hydra.utils import instantiate

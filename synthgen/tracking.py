@@ -210,6 +210,19 @@ def warm() -> None:
     from mlflow.tracking import MlflowClient  # noqa: F401
 
 
+def prepare_model_log(cfg: DictConfig, paths: RunPaths) -> None:
+    """Before training, where the generator will be logged as a pyfunc model (logger.log_model): build
+    the map MLflow's log_model checks the model's requirements against. It reads every installed
+    distribution (importlib.metadata.packages_distributions: 0.5-0.6 s of the 1.0-1.1 s that finishing
+    star98's train run took) and MLflow keeps it for the process, so the helper builds it beside the
+    training instead of while the training process waits. A private MLflow function: without it,
+    log_model builds the map itself."""
+    if cfg.logger.get("log_model", False):
+        from mlflow.utils import requirements_utils
+
+        getattr(requirements_utils, "_init_packages_to_modules_map", lambda: None)()
+
+
 def open_train_run(cfg: DictConfig, paths: RunPaths) -> str:
     """The train run, started (RUNNING) on our SQLite store as Lightning's MLflow logger starts one: in
     the experiment logger.experiment_name (created with our artifact root), with MLflow's context

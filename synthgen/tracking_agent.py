@@ -40,6 +40,7 @@ class Agent:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
         self.owner = os.getpid()
         self._lock = threading.Lock()
+        self._unanswered = 0  # writes sent since the last reply (a reply means all before it are done)
         self.proc = subprocess.Popen(
             # the owner's script name: MLflow's context tags (source, git commit) read sys.argv[0]
             [sys.executable, "-m", "synthgen.tracking_agent", str(self.owner), sys.argv[0] if sys.argv else ""],
@@ -55,6 +56,7 @@ class Agent:
         """Queue `op(*args)` without waiting (its error, if any, comes back with the next call)."""
         with self._lock:
             self._write(op, args, False)
+            self._unanswered += op not in WARM_UPS
 
     def call(self, op: str, *args):
         """Run `op(*args)` in the helper after everything queued before it; its value, or TrackingError."""
@@ -64,6 +66,7 @@ class Agent:
                 status, value = pickle.load(self.proc.stdout)
             except (EOFError, pickle.UnpicklingError):
                 raise TrackingError(self._ended()) from None
+            self._unanswered = 0
         if status == "error":
             raise TrackingError(value)
         return value
@@ -80,8 +83,13 @@ class Agent:
         return f"MLflow's helper process ended (exit code {code}; its message is above); run the stage again"
 
     def close(self, timeout: float = 60.0) -> None:
-        """Let the helper finish what was queued, then end it."""
+        """Let the helper finish the writes queued, then end it; with none queued (a stage that stopped
+        before logging anything), end it at once rather than wait for its imports."""
         if self.proc.poll() is not None:
+            return
+        if not self._unanswered:
+            self.proc.kill()
+            self.proc.wait()
             return
         try:
             self.proc.stdin.close()
@@ -103,10 +111,14 @@ def shared() -> Agent:
     return _shared
 
 
+WARM_UPS = ("prepare_model_log",)  # requests that write nothing: a helper left with only these may be ended
+
+
 # ---- the helper process --------------------------------------------------------------------------
 # What a request may run: functions of synthgen/tracking.py called as f(cfg, paths, *rest), `paths` being
 # the request's config's RunPaths
 OPERATIONS = (
+    "prepare_model_log",
     "open_train_run",
     "log_params",
     "log_step_metrics",

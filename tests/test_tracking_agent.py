@@ -59,6 +59,7 @@ def test_a_refused_request_is_one_line_and_the_helper_serves_the_next(tmp_path):
         assert str(err.value).startswith("MLflow: ") and "\n" not in str(err.value)
 
         good = load_config(tiny_overrides(tmp_path))
+        agent.send("prepare_model_log", good)  # what train sends first
         run_id = agent.call("open_train_run", good)
         agent.send("log_step_metrics", good, "no-such-run", {"loss": 1.0}, 0, 0)  # nobody waits for this one
         with pytest.raises(tracking_agent.TrackingError, match="no-such-run"):  # the next reply reports it
