@@ -51,7 +51,10 @@ def test_select_keeps_the_indexed_rows_of_the_filled_positions(max_len):
         assert torch.equal(_position_major(cache)[:4], expect)
     cache.select(torch.arange(1).repeat(20))  # beyond the capacity: a new buffer
     assert torch.equal(_position_major(cache)[:4], expect[:, :, :, [0] * 20])
-    assert torch.isfinite(cache.kv).all()  # batch-major attends over every position, masked: never NaN
+    if cache.batch_major:  # it attends over every position, masked: the unfilled ones must not be NaN
+        assert torch.isfinite(cache.kv).all()
+    # (position-major reads the filled positions alone; a new buffer's other positions are torch.empty's
+    # garbage, which held NaN on one CI run)
     cache.reset(2)
     assert cache.pos == 0 and _position_major(cache).shape == (length, 2, 2, 2, 2, 4)
 
