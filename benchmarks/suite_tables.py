@@ -273,6 +273,34 @@ def adult():
     return train, "income", "32,561 rows, the bundled Adult (the suite splits it like the others)"
 
 
+def randhie():
+    """statsmodels' RAND Health Insurance Experiment extract (randhie, the CSV file the wheel ships;
+    added 2026-12-06, after every default was set): 20,190 person-years, outpatient visits `mdvis`
+    (a count, 31 % zeros), the plan's coinsurance as log(coinsurance + 1) (five values) and an
+    individual-deductible flag that only two of them take, health dummies `hlthg` / `hlthf` / `hlthp`
+    (good, fair, poor; excellent when none is set: at most one of the three), and 55 % of the rows
+    exact duplicates of another (a family's years share their covariates); regression target `mdvis`."""
+    import statsmodels.api as sm
+
+    return (
+        sm.datasets.randhie.load_pandas().data,
+        "mdvis",
+        "20,190 rows, a count target, one-hot dummies with a baseline, 55 % duplicate rows",
+    )
+
+
+def kidney_transplant():
+    """lifelines' kidney transplant follow-up (Klein and Moeschberger's data set D.3, the CSV file
+    the wheel ships; added 2026-12-06, after every default was set): 863 patients, days to death or
+    censoring, age, and race x sex as three 0/1 dummies (white female when none is set: at most one
+    of the three); target `death`."""
+    return (
+        _lifelines_csv("kidney_transplant.csv"),
+        "death",
+        "863 rows, a censored survival time, one-hot dummies with a baseline",
+    )
+
+
 # Order: small tables first (what fits on a busy machine runs first).
 # tables whose entity key the suite names (data.entity; synthgen/entities.py): its name is not id-like
 ENTITIES = {"flights_planes": "tailnum"}
@@ -297,6 +325,8 @@ TABLES = {
     "fair": fair,
     "anes96": anes96,
     "star98": star98,
+    "kidney_transplant": kidney_transplant,
+    "randhie": randhie,
     "nyc_weather": nyc_weather,
     "compas": compas,
     "adult": adult,
