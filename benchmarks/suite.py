@@ -72,6 +72,7 @@ KEYS = {
     "date_parts": "fidelity.date_parts",
     "nestings": "fidelity.nestings",
     "composites": "fidelity.composites",
+    "exclusive_flags": "fidelity.exclusive_flags",
     "entity_sizes": "fidelity.entity_sizes",
     "entity_attributes": "fidelity.entity_attributes",
     "entity_shape": "fidelity.entity_shape",

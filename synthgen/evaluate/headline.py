@@ -53,6 +53,7 @@ TABLE = (
         "fidelity.nestings", "Rows whose (level, group) pair is real", "\u2265 holdout's", "fidelity.nestings_holdout"
     ),
     Headline("fidelity.composites", "Rows whose text agrees with its parts (worst)", "1 is ideal"),
+    Headline("fidelity.exclusive_flags", "Rows setting at most one of their one-hot flags (worst)", "1 is ideal"),
     Headline("fidelity.entity_sizes", "Rows per entity (1 - TV distance)", "1 is ideal"),
     Headline("fidelity.entity_attributes", "Entities keeping their attributes", "1 is ideal"),
     Headline(

@@ -15,6 +15,7 @@ import pandas as pd
 
 from synthgen import bands, composites, date_parts, dependencies, entities, name_sex, nesting
 from synthgen.errors import SynthgenError
+from synthgen.evaluate import exclusive_flags
 from synthgen.evaluate.bias import bias_metrics, group_table
 from synthgen.evaluate.columns import DISCRETE, NUMERIC, check_kinds, dates_read, key_part, subsample
 from synthgen.evaluate.config import EvalConfig
@@ -139,6 +140,7 @@ def evaluate_tables(
     out.update(date_parts.scores(train, synthetic, kinds))
     out.update(nesting.scores(train, synthetic, kinds, holdout))
     out.update(composites.scores(train, synthetic, kinds))
+    out.update(exclusive_flags.scores(train, synthetic, kinds))
     out.update(entities.scores(train, synthetic, kinds, holdout))
 
     groups = group_table(
