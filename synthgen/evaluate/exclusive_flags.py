@@ -64,9 +64,13 @@ def exclusive_groups(real: pd.DataFrame, kinds: dict[str, str]) -> list[list[str
     share = {c: float(np.nansum(flags[c])) / n for c in flags}
     kept = []
     for g in groups:
-        members = [c for c in g if n * share[c] * sum(share[m] for m in g if m != c) >= MIN_EXPECTED]
-        if len(members) >= 2:
-            kept.append(members)
+        while True:  # a member left out weakens the evidence of the others: prune until none goes
+            members = [c for c in g if n * share[c] * sum(share[m] for m in g if m != c) >= MIN_EXPECTED]
+            if members == g:
+                break
+            g = members
+        if len(g) >= 2:
+            kept.append(g)
     return kept
 
 
