@@ -26,42 +26,39 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from synthgen.evaluate.columns import key_part
+from synthgen.evaluate.columns import key_part, numbers
 
 FLAG_KINDS = ("integer", "boolean", "continuous")
 MIN_SET = 5  # real rows a flag is set in, at least
 MIN_EXPECTED = 7.0  # rows expected to set a member with another one, were it independent of them
 
 
-def _flag_values(s: pd.Series) -> np.ndarray | None:
+def _flag_values(s: pd.Series, kind: str) -> np.ndarray | None:
     """The column as float 0 / 1 / NaN, or None when its values are not exactly {0, 1}."""
-    try:
-        v = s.astype("float64").to_numpy()  # bool, int, float and nullable columns (a null -> NaN)
-    except (TypeError, ValueError):
-        return None
+    v = numbers(s, kind)
     w = v[~np.isnan(v)]
     return v if len(w) and w.min() == 0 and w.max() == 1 and bool(np.all((w == 0) | (w == 1))) else None
 
 
 def exclusive_groups(real: pd.DataFrame, kinds: dict[str, str]) -> list[list[str]]:
     """Groups of 0/1 columns no real row sets two of, most often set flag first in each."""
-    flags = {}
+    flags = {}  # column -> bool [rows]: set (a null is not set)
     for c, k in kinds.items():
         if k in FLAG_KINDS and c in real.columns:
-            v = _flag_values(real[c])
+            v = _flag_values(real[c], k)
             if v is not None and np.nansum(v) >= MIN_SET:
-                flags[c] = v
-    order = sorted(flags, key=lambda c: -np.nansum(flags[c]))
+                flags[c] = v == 1
+    share = {c: float(v.sum()) / len(real) for c, v in flags.items()}
+    order = sorted(flags, key=lambda c: -share[c])
     groups: list[list[str]] = []
     for c in order:
         for g in groups:
-            if all(not np.any((flags[c] == 1) & (flags[m] == 1)) for m in g):
+            if all(not np.any(flags[c] & flags[m]) for m in g):
                 g.append(c)
                 break
         else:
             groups.append([c])
     n = len(real)
-    share = {c: float(np.nansum(flags[c])) / n for c in flags}
     kept = []
     for g in groups:
         while True:  # a member left out weakens the evidence of the others: prune until none goes
@@ -79,7 +76,7 @@ def scores(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict
     for g in exclusive_groups(real, kinds):
         if not all(c in syn.columns for c in g):
             continue
-        v = np.column_stack([pd.to_numeric(syn[c], errors="coerce").to_numpy(dtype=float) for c in g])
+        v = np.column_stack([numbers(syn[c], kinds[c]) for c in g])
         rows = ~np.isnan(v).any(axis=1)
         if rows.any():
             out[f"fidelity.exclusive.{key_part(g[0])}"] = float(np.mean((v[rows] == 1).sum(axis=1) <= 1))
