@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from suite_targets import scoreboard
+
 COLS = [
     ("train s", "train_s"),
     ("sample rows/s", "sample_rows_per_s"),
@@ -111,6 +113,7 @@ def render(results: dict, startup: dict | None = None) -> str:
             ),
             "",
         ]
+    lines += scoreboard(results)
     not_run = []
     for table, entry in results.items():
         if "not_run" in entry:

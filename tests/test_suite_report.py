@@ -58,6 +58,7 @@ def test_tagged_experiments_get_a_table_of_their_own_after_the_defaults():
     }
     results = {"t": {"info": {}, "ceiling": {"shape": 0.9}, "models": models}}
     lines = render(results).splitlines()
+    lines = lines[lines.index("## t") :]  # the table's own section (the targets board comes first)
     split = lines.index("Experiments (`--tag`, with the overrides each ran with; README and benchmarks/*.md say what")
     first = [x.split("|")[1].strip() for x in lines[:split] if x.startswith("| ") and not x.startswith("| model")]
     later = [x.split("|")[1].strip() for x in lines[split:] if x.startswith("| ") and not x.startswith("| model")]
@@ -126,3 +127,40 @@ def test_the_ceiling_dcr_reference_scores_unseen_real_rows_not_the_holdout_itsel
     monkeypatch.setattr(suite, "WORK", tmp_path)
     ref = suite.dcr_reference("iid", {"target": "k"}, splits=4)
     assert 0.4 < ref["dcr_share"] < 0.6 and ref["dcr_share_sd"] > 0
+
+
+def test_the_targets_board_averages_the_seeds_both_families_ran_and_says_which_targets_are_met():
+    from suite_targets import table_targets
+
+    def row(**k):
+        return {"shape": 0.95, "pairs": 0.9, "tstr": 0.95, "detection": 0.6, "dcr_share": 0.51, "copies": 0.0,
+                "train_s": 10.0, "sample_rows_per_s": 30000, **k}
+
+    models = {
+        "transformer": row(shape=0.94),
+        "transformer_s1": row(shape=0.96, detection=0.5, dcr_share=0.54),
+        "transformer_s2": row(shape=0.5),  # TabularARGN has no seed 2: left out of both means
+        "transformer_l1_s1": row(shape=0.1),  # a tagged experiment: never a seed row
+        "argn": row(shape=0.951, detection=0.7, train_s=8.0),
+        "argn_s1": row(shape=0.949, detection=0.8, train_s=9.0),
+        "gan": row(shape=0.2),
+    }
+    entry = {
+        "info": {"train_rows": 800},
+        "ceiling": {"utility": "roc_auc_ratio", "dcr_share": 0.50, "copies": 0.0},
+        "models": models,
+    }
+    t = table_targets(entry)
+    assert t["seeds"] == [0, 1]
+    c = t["cells"]
+    assert c["shape"] == "0.950 / 0.950 yes"  # a tie at the decimals shown is met
+    assert c["detection AUC"] == "0.550 / 0.750 yes"
+    assert c["DCR share"] == "0.525 (0.500) no"  # above 0.52
+    assert c["train s"] == "10.0 / 8.5 no"
+    assert c["TSTR >= 0.90"] == "yes"  # a classification table under 2,000 rows
+    assert (t["met"], t["checked"]) == (7, 9)
+    # no seed in common: no row; and the report carries the board before the per-table sections
+    assert table_targets({"models": {"transformer": row(), "argn_s1": row()}}) is None
+    md = render({"t": entry})
+    assert md.index("## Targets: the transformer against TabularARGN") < md.index("## t\n")
+    assert "| t (800) | 0, 1 |" in md and "Targets met: 7 of 9." in md
