@@ -34,7 +34,8 @@ class RowConditions:
         self.condition, self.condition_file = condition, condition_file
         self.names = list(enc.layout.columns)
         self.fixed = enc.condition_tokens(condition)  # {column index: token}, every row
-        self.fixed_values = {self.names[j]: condition[self.names[j]] for j in self.fixed}
+        # the values written into each decoded row (a one-hot flag's group token writes it exactly)
+        self.fixed_values = {name: v for name, v in condition.items() if name not in enc.group_of}
         self.file_tokens, self.file_values = {}, {}  # {column index: int64 [N]}, {name: pa.Array}
         if condition_file:
             n_file = self._read_file(condition_file)
@@ -56,6 +57,12 @@ class RowConditions:
     def _read_file(self, path) -> int:
         table = read_table(path, key="generate.condition_file", training=False)
         unknown = [c for c in table.column_names if c not in self.names]
+        flags = [c for c in unknown if c in self.enc.group_of]
+        if flags:
+            raise SynthgenError(
+                f"{path}: column '{flags[0]}' is one of the one-hot flags {self.enc.group_of[flags[0]]['columns']}, "
+                f"which a condition file cannot fix yet; use generate.condition.{flags[0]}=1"
+            )
         if unknown:
             raise SynthgenError(
                 f"{path}: column(s) {unknown} are not modelled columns; condition on some of {self.names}"

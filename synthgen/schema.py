@@ -39,7 +39,8 @@ a monotone function of another (synthgen/conversions.py); `dependencies` columns
 a key column's level (synthgen/dependencies.py); `bands` categories written as the interval a number
 falls in (synthgen/bands.py); `nestings` categorical columns whose rare levels are
 drawn among those seen with their row's level of another (synthgen/nesting.py); `composites` text
-columns written from other columns of their row (synthgen/composites.py). `name_sex`
+columns written from other columns of their row (synthgen/composites.py); `exclusive` groups of 0/1
+flags of which no real row sets two, modelled as one column (synthgen/exclusive.py). `name_sex`
 names the column (a gender, a salutation) whose levels the fake first names follow
 (synthgen/name_sex.py). `entity` names a key repeated on each of an entity's rows, its attributes
 and rows-per-entity counts (synthgen/entities.py).
@@ -60,7 +61,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from synthgen import composites, dependencies, entities, name_sex, nesting
+from synthgen import composites, dependencies, entities, exclusive, name_sex, nesting
 from synthgen.errors import SynthgenError
 
 KINDS = ("continuous", "integer", "categorical", "boolean", "datetime", "identifier", "text", "pii", "empty")
@@ -144,6 +145,9 @@ class TableSchema:
     # {"column": X, "slots": [[part, date format], ...], "forms": {...}, "default": [...]}: text
     # written from its row's other columns (synthgen/composites.py)
     composites: list[dict] = field(default_factory=list)
+    # {"columns": [F1, F2, ...], "counts": [rows setting none, rows setting each]}: 0/1 flags of which
+    # at most one is set, modelled as one column (synthgen/exclusive.py)
+    exclusive: list[dict] = field(default_factory=list)
     # {"column": key, "attributes", "sizes": [[size, count], ...], "entities", "ages"} (synthgen/entities.py)
     entity: dict | None = None
 
@@ -320,6 +324,26 @@ def infer_schema(
     orders = [o for o in orders if o["column"] not in looked_up]
     found_bands = value_bands(cols, table, native, rewritten | looked_up | entity_columns, entity_columns | tied)
     looked_up |= {b["column"] for b in found_bands}  # written from their number: no nesting
+    found_nestings = nesting.find(cols, table, looked_up)
+    ruled = _columns_named(  # flags that another rule reads or writes stay columns of their own
+        relations,
+        ages,
+        durations,
+        spans,
+        orders,
+        sums,
+        products,
+        conversions,
+        found_dependencies,
+        found_bands,
+        parts,
+        found_nestings,
+        composed,
+        [found] if found else [],
+    )
+    # numbers stored as numbers (a flag written as text keeps its codec's spelling: not written here)
+    plain = {c.name: c.kind for c in cols if not c.codec and _is_number_type(table.schema.field(c.name).type)}
+    one_hot = exclusive.find(table, plain, ruled)
     return TableSchema(
         columns=cols,
         n_rows=len(table),
@@ -336,10 +360,29 @@ def infer_schema(
         dependencies=found_dependencies,
         bands=found_bands,
         date_parts=parts,
-        nestings=nesting.find(cols, table, looked_up),
+        nestings=found_nestings,
         composites=composed,
+        exclusive=one_hot,
         entity=found,
     )
+
+
+def _columns_named(*rules) -> set[str]:
+    """Every string inside the rules' entries (column names among them), at any depth."""
+    names, stack = set(), list(rules)
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            names.add(v)
+        elif isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, (list, tuple)):
+            stack.extend(v)
+    return names
+
+
+def _is_number_type(typ: pa.DataType) -> bool:
+    return pa.types.is_integer(typ) or pa.types.is_floating(typ)
 
 
 def _column_settings(name: str, ov) -> dict:

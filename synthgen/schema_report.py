@@ -42,6 +42,7 @@ RELATION_WORDS = {
     "dependencies": "columns looked up from another",
     "nestings": "categories drawn within another's level",
     "composites": "text columns written from their row",
+    "exclusive": "groups of one-hot flags modelled as one column",
 }
 
 

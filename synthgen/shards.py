@@ -62,6 +62,7 @@ def value_hashes(enc, table: pa.Table, tokens: np.ndarray | None = None) -> np.n
     for real and decoded rows, so a synthetic row that copies a real one hashes alike. `tokens`
     (the rows' tokens, when the caller has them): a category column without a rare token takes its
     level index from them (token - null slot) instead of looking every row up again."""
+    from synthgen import exclusive
     from synthgen.copies import token_hashes
     from synthgen.encoders.columns import NumericCodec, lookup
     from synthgen.schema import plain_values, temporal_ints
@@ -71,7 +72,9 @@ def value_hashes(enc, table: pa.Table, tokens: np.ndarray | None = None) -> np.n
     keys = np.empty((table.num_rows, len(enc.codecs)), dtype=np.int64, order="F")  # filled and hashed by column
     for j, (name, codec) in enumerate(enc.codecs.items()):
         col = table.column(name)
-        if name in enc.offsets or name in enc.durations:  # modelled from another date: its own instants
+        if name in enc.groups:  # a one-hot group: its code, from all its flags (synthgen/exclusive.py)
+            k, null = lookup(exclusive.codes(table, enc.groups[name]), codec.dictionary)
+        elif name in enc.offsets or name in enc.durations:  # modelled from another date: its own instants
             k, null, _ = temporal_ints(plain_values(col))
         elif isinstance(codec, NumericCodec):
             u, null = codec.units(col)
@@ -143,6 +146,7 @@ def dictionary_columns(enc) -> list[str]:
         name
         for name, codec in enc.codecs.items()
         if isinstance(codec, CategoryCodec)
+        and name not in enc.groups  # a one-hot group's column is a number column in the files
         and not enc.schema.column(name).codec
         and name not in enc.offsets
         and name not in enc.durations

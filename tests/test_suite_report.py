@@ -133,8 +133,17 @@ def test_the_targets_board_averages_the_seeds_both_families_ran_and_says_which_t
     from suite_targets import table_targets
 
     def row(**k):
-        return {"shape": 0.95, "pairs": 0.9, "tstr": 0.95, "detection": 0.6, "dcr_share": 0.51, "copies": 0.0,
-                "train_s": 10.0, "sample_rows_per_s": 30000, **k}
+        return {
+            "shape": 0.95,
+            "pairs": 0.9,
+            "tstr": 0.95,
+            "detection": 0.6,
+            "dcr_share": 0.51,
+            "copies": 0.0,
+            "train_s": 10.0,
+            "sample_rows_per_s": 30000,
+            **k,
+        }
 
     models = {
         "transformer": row(shape=0.94),

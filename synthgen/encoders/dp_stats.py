@@ -77,6 +77,8 @@ def fit_dp_encoder(
     delta_total = pcfg.total_delta(len(table))
     epsilon, delta = pcfg.epsilon * pcfg.encoder_share, delta_total * pcfg.encoder_share
     # The plain fit validates settings and learns the identifier formats; its codecs are discarded.
+    # every flag its own column: a one-hot group's counts are real rows' (synthgen/exclusive.py)
+    schema = replace(schema, exclusive=[])
     base = TabularEncoder.fit(table, schema, **settings, avoid=avoid)  # avoid: the holdout's keys too
     rng = seeding.numpy_rng(seeding.DP_ENCODER, seed)
     native = schema.to_native(table)  # codec columns (dates, numbers, yes/no written as text) parsed

@@ -53,7 +53,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from synthgen import ages, composites, entities, name_sex, pii, sizing
+from synthgen import ages, composites, entities, exclusive, name_sex, pii, sizing
 from synthgen import codecs as text_codecs
 from synthgen.bands import band_of
 from synthgen.conversions import convert
@@ -119,6 +119,10 @@ class TabularEncoder:
         self._lookup_tables = None  # schema `dependencies` as decode's lookups, built on first use (_lookups)
         self._nesting_tables = None  # schema `nestings` as decode's tables, built on first use (_nestings)
         self._notes = None  # categories' one-off notes, written as fake text (_one_off_notes), built on first use
+        # one-hot groups (synthgen/exclusive.py): the first flag's codec carries the group's column;
+        # every flag of it -> its group, for writing and conditioning
+        self.groups = {g["columns"][0]: g for g in schema.exclusive if g["columns"][0] in codecs}
+        self.group_of = {m: g for g in self.groups.values() for m in g["columns"]}
         entity = schema.entity or {}
         # an entity table's extra modelled columns, after the codecs' (never written): each row's
         # entity's row count, a token per level of `entity_rows` (the schema's clipped sizes;
@@ -183,8 +187,13 @@ class TabularEncoder:
         # values under a small table's 10 bins: its group kept in 89 % of rows)
         exact = {d["by"] for d in schema.dependencies if schema.column(d["by"]).kind == "integer"}
         attributes = set((schema.entity or {}).get("attributes", ()))
+        carriers = {g["columns"][0]: g for g in schema.exclusive}  # one-hot groups (synthgen/exclusive.py)
+        carried = {m for g in schema.exclusive for m in g["columns"][1:]}  # written from their group's column
         for col in schema.columns:
-            if col.name in composed:
+            if col.name in composed or col.name in carried:
+                continue
+            if col.name in carriers:
+                codecs[col.name] = group_codec(carriers[col.name])
                 continue
             arr = native.column(col.name)
             if col.kind == "integer" and col.name in dur and dur[col.name]["start"] in native.column_names:
@@ -272,8 +281,12 @@ class TabularEncoder:
         schema = TableSchema.load_dict(d["schema"])
         offsets, durations = d.get("offsets", {}), d.get("durations", {})
         codecs = {}
+        carriers = {g["columns"][0]: g for g in schema.exclusive}
         for name, s in d["codecs"].items():
             col = schema.column(name)
+            if name in carriers:
+                codecs[name] = group_codec(carriers[name])
+                continue
             if name in offsets:
                 codecs[name] = NumericCodec.from_state(_offset_column(col, offsets[name]), pa.int64(), s)
                 continue
@@ -300,7 +313,7 @@ class TabularEncoder:
         """Arrow table -> int64 tokens [n_rows, n_modelled_columns]; order "F": column-major (filled
         column by column without strided writes; what hashing by column wants)."""
         key = [self.schema.entity["column"]] if self.rows_column else []
-        missing = [n for n in [*self.codecs, *key] if n not in table.column_names]
+        missing = [n for n in [*self.written_columns, *key] if n not in table.column_names]
         if missing:
             raise SynthgenError(f"table lacks column(s) {missing} that the encoder was fitted on")
         native = self.schema.to_native(table)
@@ -312,7 +325,9 @@ class TabularEncoder:
             first = entities.first_values(codes, native.column(self.entity_start))
             out[:, self.layout.columns.index(self.start_column)] = self.codecs[self.entity_start].encode(first)
         for j, (name, codec) in enumerate(self.codecs.items()):
-            if name in self.offsets:
+            if name in self.groups:  # a one-hot group: its column of codes (synthgen/exclusive.py)
+                out[:, j] = codec.encode(exclusive.codes(native, self.groups[name]))
+            elif name in self.offsets:
                 base = self.schema.column(self.offsets[name]["base"])
                 off, null, _ = _offsets(base, native.column(base.name), self.schema.column(name), native.column(name))
                 null = null if codec.has_null else np.zeros(len(off), dtype=bool)
@@ -371,7 +386,12 @@ class TabularEncoder:
         j = {name: i for i, name in enumerate(self.codecs)}
         decoded = {}  # modelled column -> (values in its units, null mask)
         for name, codec in self.codecs.items():
-            if name not in self.offsets and name not in self.durations:
+            if name in self.groups:  # every flag of a one-hot group from its code (synthgen/exclusive.py)
+                idx, _ = codec.decode(cols[j[name]], rng)
+                code = np.asarray(codec.col.categories, dtype=np.int64)[idx]
+                for flag, v in exclusive.written(self.groups[name], code).items():
+                    decoded[flag] = v, np.zeros(n, dtype=bool)
+            elif name not in self.offsets and name not in self.durations:
                 decoded[name] = codec.decode(cols[j[name]], rng)
         lookups = self._lookups()
         for a in dict.fromkeys(a for _, a, _ in lookups):  # rare keys drawn to agree with their row
@@ -471,6 +491,8 @@ class TabularEncoder:
             col = self.schema.column(name)
             if name in composed:  # written below, from the row's other written values
                 arrays.append(None)
+            elif name in self.group_of:  # a one-hot flag: 0 / 1 in the column's own type
+                arrays.append(pa.array(decoded[name][0]).cast(field.type))
             elif name in decoded:
                 arrays.append(
                     self._notes_faked(name, decoded[name], self._to_arrow(col, decoded[name], field.type, natives), rng)
@@ -686,6 +708,12 @@ class TabularEncoder:
         nested = {b for b, _, _, every, _ in self._nestings() if every is not None}
         unwritten = {c for c in (self.rows_column, self.start_column) if c}
         return self.derived | {b for b, _, _ in self._lookups()} | nested | unwritten
+
+    @property
+    def written_columns(self) -> list[str]:
+        """The real columns the modelled tokens write, in table order: the codecs' columns and the
+        flags each one-hot group's column writes (an entity's rows column is not one)."""
+        return [c.name for c in self.schema.columns if c.name in self.codecs or c.name in self.group_of]
 
     @property
     def _written_from_parts(self) -> set[str]:
@@ -988,6 +1016,19 @@ class TabularEncoder:
         out = {}
         idx = {name: i for i, name in enumerate(self.codecs)}
         for name, value in condition.items():
+            group = self.group_of.get(name)
+            if group is not None:  # a one-hot flag: set means its group's code (synthgen/exclusive.py)
+                flags = group["columns"]
+                if not _is_one(value):
+                    raise SynthgenError(
+                        f"cannot condition on '{name}={value}': it is one of the one-hot flags {flags} "
+                        f"(at most one set in any real row); condition on the flag that is set, as {name}=1"
+                    )
+                j, token = idx[flags[0]], self.codecs[flags[0]].token_of(flags.index(name) + 1)
+                if out.get(j, token) != token:
+                    raise SynthgenError(f"cannot set two of the one-hot flags {flags}: no real row sets two")
+                out[j] = token
+                continue
             if name not in idx:
                 kind = self.schema.column(name).kind  # raises for an unknown column
                 raise SynthgenError(f"cannot condition on '{name}': it is a {kind} column, which is not modelled")
@@ -1044,6 +1085,28 @@ class TabularEncoder:
                     )
             out[idx[name]] = self.codecs[name].token_of(value)
         return out
+
+
+# ---- one-hot groups -------------------------------------------------------------------------------
+def group_codec(group: dict) -> CategoryCodec:
+    """A one-hot group's column (synthgen/exclusive.py) as a category of its codes, every level kept:
+    a token per flag and one for "none" where rows set none."""
+    levels, counts = exclusive.level_order(group)
+    col = ColumnSchema(
+        group["columns"][0], "categorical", "int64", 0.0, len(levels), categories=levels, frequencies=counts
+    )
+    return CategoryCodec(col, pa.int64(), False, len(levels))
+
+
+def _is_one(value) -> bool:
+    """Whether a condition's value sets a flag: 1, 1.0, True or their text."""
+    if isinstance(value, str):
+        value = value.strip().lower()
+        return value in ("1", "1.0", "true")
+    try:
+        return float(value) == 1
+    except (TypeError, ValueError):
+        return False
 
 
 # ---- dates as offsets, personal data -------------------------------------------------------------

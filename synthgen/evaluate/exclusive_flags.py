@@ -1,20 +1,12 @@
 """One-hot flags: 0/1 columns of which a real row never sets two, and the synthetic rows that keep that.
 
-Real tables code a category as dummies beside a baseline: race x sex as `black_male`, `white_male`,
-`black_female` with white female when none is set (lifelines' kidney_transplant), health as
-`hlthg`, `hlthf`, `hlthp` (statsmodels' randhie). A real row sets at most one of them; modelled as
-separate columns, a synthetic row may set two (a patient both black and white), which no analysis
-expects. No schema rule keeps such a group exclusive yet; this score shows how often it breaks.
+Real tables code a category as dummies beside a baseline (synthgen/exclusive.py); a synthetic row
+may set two of them (a patient both black and white), which no analysis expects. synthgen's schema
+keeps such a group exclusive (its `exclusive` rule); this score checks any generator's rows.
 
-Found from the real rows alone (`exclusive_groups`): flags are integer, boolean or continuous
-columns whose values are 0 and 1 (both seen), each set in at least MIN_SET rows. Two flags are
-exclusive when no real row (both set to a value) has both at 1. Groups are built greedily, the
-most often set flag first: a flag joins the first group all of whose members it is exclusive with.
-Chance alone leaves rare flags apart on a small table (two flags set on 5 % of 700 rows meet in no
-row with probability e^-1.75 = 17 %), so a member stays only if, were it independent of the
-others, some row would be expected to set it with one of them (rows x its share x the others'
-shares summed, MIN_EXPECTED or more: e^-7 < 0.001 of being apart by chance); a group keeps at
-least two members.
+Found from the real rows alone (`exclusive_groups`), as synthgen/exclusive.py finds them (its
+`groups`), over every integer, boolean or continuous column whose values are 0 and 1 (a null is not
+set; the schema's rule takes numbers without nulls only).
 
 Keys: `fidelity.exclusive.<first flag>` (the synthetic share of rows, every flag of the group set
 to a value, that set at most one of them; 1 is ideal, the real rows' 1 by construction) and
@@ -27,10 +19,9 @@ import numpy as np
 import pandas as pd
 
 from synthgen.evaluate.columns import key_part, numbers
+from synthgen.exclusive import groups
 
 FLAG_KINDS = ("integer", "boolean", "continuous")
-MIN_SET = 5  # real rows a flag is set in, at least
-MIN_EXPECTED = 7.0  # rows expected to set a member with another one, were it independent of them
 
 
 def _flag_values(s: pd.Series, kind: str) -> np.ndarray | None:
@@ -46,29 +37,9 @@ def exclusive_groups(real: pd.DataFrame, kinds: dict[str, str]) -> list[list[str
     for c, k in kinds.items():
         if k in FLAG_KINDS and c in real.columns:
             v = _flag_values(real[c], k)
-            if v is not None and np.nansum(v) >= MIN_SET:
+            if v is not None:
                 flags[c] = v == 1
-    share = {c: float(v.sum()) / len(real) for c, v in flags.items()}
-    order = sorted(flags, key=lambda c: -share[c])
-    groups: list[list[str]] = []
-    for c in order:
-        for g in groups:
-            if all(not np.any(flags[c] & flags[m]) for m in g):
-                g.append(c)
-                break
-        else:
-            groups.append([c])
-    n = len(real)
-    kept = []
-    for g in groups:
-        while True:  # a member left out weakens the evidence of the others: prune until none goes
-            members = [c for c in g if n * share[c] * sum(share[m] for m in g if m != c) >= MIN_EXPECTED]
-            if members == g:
-                break
-            g = members
-        if len(g) >= 2:
-            kept.append(g)
-    return kept
+    return groups(flags, len(real))
 
 
 def scores(real: pd.DataFrame, syn: pd.DataFrame, kinds: dict[str, str]) -> dict[str, float]:

@@ -259,7 +259,7 @@ class TabularModality(Modality):
         return CopyGuard(
             train,
             enc.encode(train),
-            list(enc.codecs),  # the written columns (an entity's rows column is not one)
+            enc.written_columns,  # the columns the tokens write (an entity's rows column is not one)
             read_parquet(self.paths.holdout_table, "prepare"),
             token_columns=guarded_positions(enc),
         )
