@@ -4,6 +4,7 @@ flags another rule uses, flags with nulls and DP's encoder keep their own column
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
@@ -145,3 +146,46 @@ def test_a_trained_model_sets_at_most_one_flag_and_conditions_on_one(trained):
     pq.write_table(pa.table({"black_male": [1, 0, 1]}), rows)
     with pytest.raises(SynthgenError, match="one of the one-hot flags .* use generate.condition.black_male=1"):
         _generate(trained, "from_file", f"generate.condition_file={rows}", "generate.n_rows=null")
+
+
+def test_a_streamed_table_keeps_its_group_in_the_shards_and_the_copy_index(tmp_path):
+    """Streamed prepare/encode (synthgen/streaming.py, shards.py): the group found on the sample is
+    one token column in the shards, its column is no dictionary column of the files, and the shard
+    copy index hashes the whole group, as the in-memory guard does."""
+    from synthgen.copies import CopyGuard
+    from synthgen.shards import ShardCopyGuard, dictionary_columns
+    from tests.test_streaming import overrides, prepared, read_prepared
+
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    t = pa.Table.from_pandas(patients(2000), preserve_index=False)
+    for i in range(2):
+        pq.write_table(t.slice(i * 1000, 1000), folder / f"p{i}.parquet")
+    cfg = load_config(overrides(tmp_path, f"data.path={folder}"))
+    pipeline.prepare(cfg)
+    pipeline.encode(cfg)
+    paths, _ = prepared(cfg)
+    enc = TabularEncoder.load(paths.encoder)
+    [group] = enc.schema.exclusive  # found on the sample: its two rarer flags may come in either order
+    assert group["columns"][0] == "white_male" and set(group["columns"]) == set(FLAGS)
+    assert "white_male" not in dictionary_columns(enc)
+    train = read_prepared(paths.train_table)
+    tokens = enc.encode(train)
+    m = json.loads((paths.out / "encoded" / "manifest.json").read_text())
+    shards = np.concatenate([np.load(paths.out / "encoded" / s["path"]) for s in m["shards"]])
+    np.testing.assert_array_equal(shards.astype(np.int64), tokens)
+    # a row that differs from a training row only in which flag is set is no copy of it
+    moved = train.slice(0, 300).to_pandas()
+    code = moved[FLAGS].to_numpy().argmax(axis=1) + moved[FLAGS].to_numpy().max(axis=1)  # 0 none, 1..3
+    moved[FLAGS] = 0
+    for i, c in enumerate(FLAGS):
+        moved.loc[code % 4 == i, c] = 1  # each row's flag moved to the next (none -> white_male)
+    moved = pa.Table.from_pandas(
+        moved.astype({c: train.schema.field(c).type.to_pandas_dtype() for c in FLAGS}), preserve_index=False
+    ).cast(train.schema)
+    both = pa.concat_tables([train.slice(0, 300), moved])
+    both_tokens = enc.encode(both)
+    ours = ShardCopyGuard(paths, enc).copies(both_tokens, both)
+    theirs = CopyGuard(train, tokens, enc.written_columns).copies(both_tokens, both)
+    assert set(ours.tolist()) == set(range(300))  # the moved rows copy no training row
+    np.testing.assert_array_equal(ours, theirs)
