@@ -173,3 +173,20 @@ def test_the_targets_board_averages_the_seeds_both_families_ran_and_says_which_t
     md = render({"t": entry})
     assert md.index("## Targets: the transformer against TabularARGN") < md.index("## t\n")
     assert "| t (800) | 0, 1 |" in md and "Targets met: 7 of 9." in md
+
+
+def test_fixed_costs_appends_rounds_only_to_an_entry_of_the_same_commits():
+    from fixed_costs import table_entry
+
+    def run(fit):
+        return {"train_s": fit + 7.0, "fit_s": fit, "outside_fit_s": 7.0}
+
+    commits = {"current": "abc", "base": "def"}
+    first = table_entry({"current": [run(10.0)], "base": [run(12.0)]}, commits, "t0", 1.0, None)
+    assert first["current"]["median_fit_s"] == 10.0 and first["appended_at"] == []
+    both = table_entry({"current": [run(14.0), run(20.0)], "base": [run(12.0)]}, commits, "t1", 1.5, first)
+    assert [r["fit_s"] for r in both["current"]["runs"]] == [10.0, 14.0, 20.0]
+    assert both["current"]["median_fit_s"] == 14.0 and both["base"]["median_train_s"] == 19.0
+    assert (both["measured_at"], both["appended_at"], both["load"]) == ("t0", ["t1"], 1.0)
+    with pytest.raises(SystemExit, match="--append: the stored entry was measured at commits"):
+        table_entry({"current": [run(1.0)]}, {"current": "abc"}, "t2", 1.0, both)  # no base this time
