@@ -92,10 +92,11 @@ def codes(table: pa.Table, group: dict) -> pa.ChunkedArray:
 
 
 def level_order(group: dict) -> tuple[list[int], list[int]]:
-    """The group column's levels (codes, most rows first, levels no row has left out) and their
-    rows: the categories and frequencies of its CategoryCodec."""
+    """The group column's levels (codes, most rows first) and their rows: the categories and
+    frequencies of its CategoryCodec. "None" is a level even where the rows the schema was found on
+    (a streamed table's sample) all set a flag, so any row of the table encodes."""
     counts = group["counts"]
-    order = sorted((c for c in range(len(counts)) if counts[c] > 0), key=lambda c: (-counts[c], c))
+    order = sorted(range(len(counts)), key=lambda c: (-counts[c], c))
     return order, [counts[c] for c in order]
 
 

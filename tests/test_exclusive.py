@@ -189,3 +189,13 @@ def test_a_streamed_table_keeps_its_group_in_the_shards_and_the_copy_index(tmp_p
     theirs = CopyGuard(train, tokens, enc.written_columns).copies(both_tokens, both)
     assert set(ours.tolist()) == set(range(300))  # the moved rows copy no training row
     np.testing.assert_array_equal(ours, theirs)
+
+
+def test_a_group_whose_rows_all_set_a_flag_still_encodes_a_row_that_sets_none():
+    df = patients()
+    df = df[df[FLAGS].sum(axis=1) == 1].reset_index(drop=True)  # no baseline row in the real rows
+    s, enc = schema_and_encoder(df)
+    assert s.exclusive[0]["counts"][0] == 0
+    rows = pa.Table.from_pandas(df.head(3).assign(**{c: 0 for c in FLAGS}), preserve_index=False)
+    back = enc.decode(enc.encode(rows.cast(pa.Table.from_pandas(df).schema)), np.random.default_rng(0))
+    assert back.select(FLAGS).to_pandas().sum().sum() == 0
