@@ -83,6 +83,11 @@ class RowConditions:
 
     def _plan_rebalance(self, spec: dict, seed: int) -> None:
         name = spec["column"]
+        if name in self.enc.group_of:
+            raise SynthgenError(
+                f"cannot rebalance '{name}': it is one of the one-hot flags {self.enc.group_of[name]['columns']}, "
+                f"modelled as one column; fix one with generate.condition.{name}=1 instead"
+            )
         if name not in self.names:
             kind = self.enc.schema.column(name).kind  # one-line error for an unknown column
             raise SynthgenError(f"cannot rebalance '{name}': it is a {kind} column, which is not modelled")

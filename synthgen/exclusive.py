@@ -10,8 +10,9 @@ the group's first flag carries the token, the others have none), and the decoder
 of the group from it, so at most one is set in every synthetic row; the evaluation reports the
 synthetic share of rows that keep that (`fidelity.exclusive.<first flag>`, evaluate/exclusive_flags.py).
 
-Found from the real rows alone (`groups`): flags are integer or continuous columns without nulls
-whose values are 0 and 1 (both seen), each set in at least MIN_SET rows. Two flags are exclusive
+Found from the real rows alone (`groups`): flags are integer, continuous or Arrow boolean columns
+(pandas' `get_dummies` writes booleans) without nulls whose values are 0 and 1 (both seen), each set
+in at least MIN_SET rows. Two flags are exclusive
 when no real row has both at 1. Groups are built greedily, the most often set flag first: a flag
 joins the first group all of whose members it is exclusive with. Chance alone leaves rare flags
 apart on a small table (two flags set on 5 % of 700 rows meet in no row with probability e^-1.75 =
@@ -56,10 +57,11 @@ def groups(flags: dict[str, np.ndarray], n_rows: int) -> list[list[str]]:
 
 
 def flag_values(arr: pa.ChunkedArray) -> np.ndarray | None:
-    """A number column as bool [rows] (set), or None unless it holds no nulls and exactly 0 and 1."""
+    """A number or boolean column as bool [rows] (set), or None unless it holds no nulls and both 0
+    and 1 (False and True)."""
     if arr.null_count:
         return None
-    v = arr.to_numpy().astype(np.float64, copy=False)
+    v = arr.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
     if not len(v) or v.min() != 0 or v.max() != 1 or not bool(np.all((v == 0) | (v == 1))):
         return None
     return v == 1
@@ -67,10 +69,10 @@ def flag_values(arr: pa.ChunkedArray) -> np.ndarray | None:
 
 def find(table: pa.Table, kinds: dict[str, str], excluded: set[str]) -> list[dict]:
     """The schema's groups: {"columns": [flag, ...] (most often set first), "counts": [rows setting
-    none, rows setting each flag]} over integer / continuous columns not in `excluded`."""
+    none, rows setting each flag]} over integer / continuous / boolean columns not in `excluded`."""
     flags = {}
     for name, kind in kinds.items():
-        if kind in ("integer", "continuous") and name not in excluded:
+        if kind in ("integer", "continuous", "boolean") and name not in excluded:
             v = flag_values(table.column(name))
             if v is not None:
                 flags[name] = v

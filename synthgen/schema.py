@@ -325,6 +325,7 @@ def infer_schema(
     found_bands = value_bands(cols, table, native, rewritten | looked_up | entity_columns, entity_columns | tied)
     looked_up |= {b["column"] for b in found_bands}  # written from their number: no nesting
     found_nestings = nesting.find(cols, table, looked_up)
+    sexes = name_sex.find(cols, table)
     ruled = _columns_named(  # flags that another rule reads or writes stay columns of their own
         relations,
         ages,
@@ -340,9 +341,10 @@ def infer_schema(
         found_nestings,
         composed,
         [found] if found else [],
+        [sexes] if sexes else [],
     )
-    # numbers stored as numbers (a flag written as text keeps its codec's spelling: not written here)
-    plain = {c.name: c.kind for c in cols if not c.codec and _is_number_type(table.schema.field(c.name).type)}
+    # numbers and booleans stored as such (a flag written as text keeps its codec's spelling: not here)
+    plain = {c.name: c.kind for c in cols if not c.codec and _is_flag_type(table.schema.field(c.name).type)}
     one_hot = exclusive.find(table, plain, ruled)
     return TableSchema(
         columns=cols,
@@ -353,7 +355,7 @@ def infer_schema(
         durations=durations,
         spans=spans,
         orders=orders,
-        name_sex=name_sex.find(cols, table),
+        name_sex=sexes,
         sums=sums,
         products=products,
         conversions=conversions,
@@ -381,8 +383,8 @@ def _columns_named(*rules) -> set[str]:
     return names
 
 
-def _is_number_type(typ: pa.DataType) -> bool:
-    return pa.types.is_integer(typ) or pa.types.is_floating(typ)
+def _is_flag_type(typ: pa.DataType) -> bool:
+    return pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_boolean(typ)
 
 
 def _column_settings(name: str, ov) -> dict:

@@ -199,3 +199,28 @@ def test_a_group_whose_rows_all_set_a_flag_still_encodes_a_row_that_sets_none():
     rows = pa.Table.from_pandas(df.head(3).assign(**{c: 0 for c in FLAGS}), preserve_index=False)
     back = enc.decode(enc.encode(rows.cast(pa.Table.from_pandas(df).schema)), np.random.default_rng(0))
     assert back.select(FLAGS).to_pandas().sum().sum() == 0
+
+
+def test_pandas_get_dummies_booleans_are_a_group_too():
+    """pd.get_dummies writes bool columns, one set in every row (no baseline): they round-trip as
+    booleans and no decoded row sets two."""
+    rng = np.random.default_rng(4)
+    colour = rng.choice(["red", "green", "blue"], 900, p=[0.5, 0.3, 0.2])
+    df = pd.concat([pd.DataFrame({"size": rng.integers(1, 40, 900)}), pd.get_dummies(colour, prefix="c")], axis=1)
+    s, enc = schema_and_encoder(df)
+    assert s.exclusive == [
+        {
+            "columns": ["c_red", "c_green", "c_blue"],
+            "counts": [0, *(int(df[c].sum()) for c in ("c_red", "c_green", "c_blue"))],
+        }
+    ]
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    back = enc.decode(enc.encode(table), np.random.default_rng(0))
+    assert back.select(["c_red", "c_green", "c_blue"]).equals(table.select(["c_red", "c_green", "c_blue"]))
+    syn = decoded_random_tokens(enc, 3000, seed=5)
+    assert (syn[["c_red", "c_green", "c_blue"]].sum(axis=1) <= 1).all()
+
+
+def test_rebalancing_a_flag_is_a_one_line_error(trained):
+    with pytest.raises(SynthgenError, match="cannot rebalance 'black_male': it is one of the one-hot flags"):
+        _generate(trained, "rebalanced", "generate.rebalance.column=black_male")
