@@ -86,7 +86,7 @@ def find(table: pa.Table, kinds: dict[str, str], excluded: set[str]) -> list[dic
 def codes(table: pa.Table, group: dict) -> pa.ChunkedArray:
     """The group's column: each row's code (NONE, or 1 + the position of its set flag), int64. A row
     setting two flags (rows the schema was not found on) takes the first of them."""
-    code = np.zeros(len(table), dtype=np.int64)
+    code = np.full(len(table), NONE, dtype=np.int64)
     for i, name in reversed(list(enumerate(group["columns"]))):
         v = table.column(name).to_numpy(zero_copy_only=False)
         code = np.where(np.asarray(v == 1), i + 1, code)

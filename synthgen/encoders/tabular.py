@@ -121,7 +121,7 @@ class TabularEncoder:
         self._notes = None  # categories' one-off notes, written as fake text (_one_off_notes), built on first use
         # one-hot groups (synthgen/exclusive.py): the first flag's codec carries the group's column;
         # every flag of it -> its group, for writing and conditioning
-        self.groups = {g["columns"][0]: g for g in schema.exclusive if g["columns"][0] in codecs}
+        self.groups = {c: g for c, g in carriers(schema).items() if c in codecs}
         self.group_of = {m: g for g in self.groups.values() for m in g["columns"]}
         entity = schema.entity or {}
         # an entity table's extra modelled columns, after the codecs' (never written): each row's
@@ -187,13 +187,13 @@ class TabularEncoder:
         # values under a small table's 10 bins: its group kept in 89 % of rows)
         exact = {d["by"] for d in schema.dependencies if schema.column(d["by"]).kind == "integer"}
         attributes = set((schema.entity or {}).get("attributes", ()))
-        carriers = {g["columns"][0]: g for g in schema.exclusive}  # one-hot groups (synthgen/exclusive.py)
+        groups = carriers(schema)  # one-hot groups (synthgen/exclusive.py)
         carried = {m for g in schema.exclusive for m in g["columns"][1:]}  # written from their group's column
         for col in schema.columns:
             if col.name in composed or col.name in carried:
                 continue
-            if col.name in carriers:
-                codecs[col.name] = group_codec(carriers[col.name])
+            if col.name in groups:
+                codecs[col.name] = group_codec(groups[col.name])
                 continue
             arr = native.column(col.name)
             if col.kind == "integer" and col.name in dur and dur[col.name]["start"] in native.column_names:
@@ -281,11 +281,11 @@ class TabularEncoder:
         schema = TableSchema.load_dict(d["schema"])
         offsets, durations = d.get("offsets", {}), d.get("durations", {})
         codecs = {}
-        carriers = {g["columns"][0]: g for g in schema.exclusive}
+        groups = carriers(schema)
         for name, s in d["codecs"].items():
             col = schema.column(name)
-            if name in carriers:
-                codecs[name] = group_codec(carriers[name])
+            if name in groups:
+                codecs[name] = group_codec(groups[name])
                 continue
             if name in offsets:
                 codecs[name] = NumericCodec.from_state(_offset_column(col, offsets[name]), pa.int64(), s)
@@ -1088,6 +1088,11 @@ class TabularEncoder:
 
 
 # ---- one-hot groups -------------------------------------------------------------------------------
+def carriers(schema: TableSchema) -> dict[str, dict]:
+    """The schema's one-hot groups by the flag whose codec carries each (its first, most often set)."""
+    return {g["columns"][0]: g for g in schema.exclusive}
+
+
 def group_codec(group: dict) -> CategoryCodec:
     """A one-hot group's column (synthgen/exclusive.py) as a category of its codes, every level kept:
     a token per flag and one for "none" where rows set none."""
