@@ -27,6 +27,7 @@ import warnings
 from pathlib import Path
 
 import mlflow.pyfunc
+import pandas as pd
 
 DEFAULTS = {"n_rows": 100, "seed": 0, "conditions": ""}
 ARTIFACT_PATH = "generator"
@@ -49,8 +50,9 @@ class SynthgenModel(mlflow.pyfunc.PythonModel):
         self.config_text = Path(a["config"]).read_text(encoding="utf-8")
         OmegaConf.create(self.config_text)  # fails here, at load, if unreadable
 
-    def predict(self, context, model_input, params=None):
-        import pandas as pd
+    # model_input typed as a DataFrame: MLflow then neither wraps predict nor warns, at every import of
+    # this module, that a predict without type hints gets no data validation (the signature below does it)
+    def predict(self, context, model_input: pd.DataFrame, params=None):
         import pyarrow.parquet as pq
         from omegaconf import OmegaConf
 
