@@ -192,15 +192,31 @@ def train(cfg: DictConfig):
     best = callbacks[0].best_model_path
     if best and os.path.exists(best) and not annealed:
         model.load_state_dict(torch.load(best, map_location="cpu", weights_only=True)["state_dict"])
+    calibration = _calibrate(model, dm, cfg.seed, pcfg.enabled)
     export_generator(model, spec, paths.model)
     curve = paths.checkpoints / "losses.csv"
     if curve.exists():
         atomic_write_text(paths.model_dir / "losses.csv", curve.read_text())
-    settings = {"max_epochs": max_epochs, "patience": patience, "val_share": val_share}
+    settings = {"max_epochs": max_epochs, "patience": patience, "val_share": val_share, **calibration}
     entry = tracking.train_run_log(cfg, paths, logger.run_id, settings, rule) + _record_privacy(paths, dp)
     agent.call("finish_train_run", cfg, logger.run_id, entry, handler.name)
     log.info("trained %s for %d epochs; model at %s", type(model).__name__, trainer.current_epoch, paths.model)
     return paths
+
+
+def _calibrate(model, dm, seed: int, private: bool) -> dict:
+    """Refit a tabular transformer's head bias on its training rows (model.tabular.calibrate,
+    synthgen/models/calibration.py): {"calibration_max_shift": the largest shift of a logit}, or {}
+    where the model does not calibrate. Never under privacy.epsilon: it reads the real rows outside
+    DP-SGD, which would spend privacy the accountant does not count."""
+    if private or not getattr(model, "calibrate", False):
+        return {}
+    from synthgen.models.calibration import calibration_rows
+
+    shift = model.calibrate_head_bias(calibration_rows(dm, len(model.head.bias), seed))
+    largest = round(float(shift.abs().max()), 4) if len(shift) else 0.0
+    log.info("refitted the head bias per column on the training rows: largest shift %.3f", largest)
+    return {"calibration_max_shift": largest}
 
 
 def _dp_noise_for(pcfg, enc):

@@ -33,6 +33,7 @@ the fixed layout rules that out). tests/test_seeding.py checks it.
     DP_RANK_BATCHES  (rank,)         torch  a DDP rank's Poisson draws over its share of the rows
     DP_NOISE         ()              torch  the DP optimiser's gradient noise
     GAN_INDEX_ROWS   (rank,)         torch  the rows a large table's GAN samples conditions from
+    CALIBRATION_ROWS ()              torch  the training rows the transformer's head bias is refitted on
     monitoring: seed FIXED, so a figure compares across epochs and runs
     VAL_NOISE        (batch,)        torch  the VAEs' noise for val_loss, per validation batch
     VAL_SAMPLE       ()              torch  the GANs' generated rows or images for val_loss
@@ -83,6 +84,7 @@ DP_BATCHES = Purpose(16, "dp batches")
 DP_NOISE = Purpose(17, "dp noise")
 DP_RANK_BATCHES = Purpose(18, "dp batches of a rank", ("rank",))
 GAN_INDEX_ROWS = Purpose(19, "gan index rows", ("rank",))
+CALIBRATION_ROWS = Purpose(22, "calibration rows")
 VAL_NOISE = Purpose(20, "validation noise", ("batch",))
 VAL_SAMPLE = Purpose(21, "validation sample")
 EVAL_SUBSET = Purpose(30, "evaluation subset")

@@ -230,7 +230,6 @@ def test_the_generator_is_a_registered_pyfunc_model(fitted, tmp_path):
     assert pq.read_table(tmp_path / "cli/registry/models_synthgen-dataframe_1/synthetic").to_pandas().equals(rows)
 
 
-
 def test_the_pyfunc_model_class_imports_without_mlflows_type_hint_warning():
     # MLflow checks a PythonModel's predict when the class is defined, which the helper process does on
     # every train run: an untyped model_input printed a yellow "Add type hints" warning in every run's log
@@ -239,6 +238,7 @@ def test_the_pyfunc_model_class_imports_without_mlflows_type_hint_warning():
         [sys.executable, "-c", "import synthgen.mlflow_model"], env=env, capture_output=True, text=True, check=True
     )
     assert "type hint" not in done.stderr.lower(), done.stderr
+
 
 @pytest.mark.slow
 def test_mlflow_models_serve_answers_invocations(fitted):

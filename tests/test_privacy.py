@@ -330,6 +330,7 @@ def test_a_dp_run_is_logged_to_mlflow(dp_run):
     train = client.search_runs([exp.experiment_id], "tags.`synthgen.stage` = 'train'")[0]
     assert train.data.metrics["privacy.dp_epsilon_spent"] <= 3.0
     assert train.data.tags["synthgen.dp_accountant"] == "prv"
+    assert "synthgen.calibration_max_shift" not in train.data.tags  # no real rows read outside DP-SGD
     ev = client.search_runs([exp.experiment_id], "tags.`synthgen.stage` = 'evaluate'")[0]
     assert "privacy.dp_noise_multiplier" in ev.data.metrics and "privacy.mia_auc" in ev.data.metrics
 

@@ -65,12 +65,14 @@ class TabularTransformer(TabularGenerator):
         warmup_steps: int = 100,
         column_order: str = "cardinality",
         train_precision: str = "native",
+        calibrate: bool = True,
     ):
         super().__init__(layout, batch_size, lr)
         self.save_hyperparameters()
         C, V = self.n_columns, sum(self.layout.cardinalities)
         self.random_order_share, self.temperature, self.weight_decay = random_order_share, temperature, weight_decay
         self.sample_block, self.warmup_steps = sample_block, warmup_steps
+        self.calibrate = bool(calibrate)  # pipeline.train refits the head bias after training (calibrate_head_bias)
         self.register_buffer("offsets", torch.tensor(self.layout.offsets, dtype=torch.long), persistent=False)
         if str(train_precision) not in PRECISIONS:  # the values generate.precision takes
             raise ValueError(
@@ -141,6 +143,29 @@ class TabularTransformer(TabularGenerator):
         """Hidden states [..., d] -> logits over column c's vocabulary [..., k_c]."""
         o, k = self.layout.offsets[c], self.layout.cardinalities[c]
         return F.linear(h, self.head.weight[o : o + k], self.head.bias[o : o + k])
+
+    @torch.no_grad()
+    def calibrate_head_bias(self, tokens: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+        """Refit each column's head bias on training rows tokens [n, C] (synthgen/models/calibration.py):
+        the rows teacher-forced in the generation order, in eval mode and float32; the shift [V] is added
+        to head.bias and returned."""
+        from synthgen.models.calibration import bias_shift
+
+        was_training = self.training
+        self.eval()
+        x = tokens.to(self.device)
+        logits = [[] for _ in range(self.n_columns)]
+        for s in range(0, len(x), chunk):
+            h = self(x[s : s + chunk], self.generation.expand(len(x[s : s + chunk]), -1))  # [b, C, d]
+            for c, out in enumerate(logits):
+                out.append(self.column_logits(h[:, c], c))
+        shift = torch.zeros_like(self.head.bias)
+        for c, out in enumerate(logits):
+            o, k = self.layout.offsets[c], self.layout.cardinalities[c]
+            shift[o : o + k] = bias_shift(torch.cat(out), x[:, c]).to(shift.dtype)
+        self.head.bias.add_(shift)
+        self.train(was_training)
+        return shift
 
     def training_autocast(self):
         """bfloat16 autocast for the trunk's matrix products in training and validation, or a no-op.
