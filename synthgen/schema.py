@@ -13,9 +13,9 @@ Kinds, and how `infer_schema` guesses them (`data.columns.<name>.kind=...` overr
 - pii: personal data (synthgen/pii.py): full/first/last names, e-mails, phones, addresses found by
   column names and values; generated per row from Faker's lists, never modelled nor copied.
 - identifier: near-unique keys (>= 95% distinct among >= 50 values): strings up to 40
-  characters, or whole numbers that are dense (sequential-like) or sit in an id-named column
-  ("id", "customer_id", "OrderKey", ...), and record numbers by name ("case_number") even when
-  they repeat. Generated afresh, never modelled.
+  characters, or whole numbers that are dense (sequential-like, unless the column is named for a
+  time unit: "year", "week") or sit in an id-named column ("id", "customer_id", "OrderKey", ...),
+  and record numbers by name ("case_number") even when they repeat. Generated afresh, never modelled.
 - integer: integer types, float columns whose values are all whole (pandas' int-with-NaN), and
   formatted number strings ("1,234", "$12", "45%") whose values are whole.
 - continuous: other numbers; `decimals` is the fewest decimals that reproduce every value
@@ -83,6 +83,7 @@ ID_NAME_WORDS = {"id", "key", "uuid", "guid", "pk", "identifier", "individual", 
 ID_NAME_WORDS |= {"respondent", "household", "pid", "uid"}
 # a record's number: `case_number`, `account no`, `CaseNo`, and the one-word spellings of study files
 # (ACTG175's `pidnum`, `patid`, `subjid`, `caseno`): a number word after the thing numbered
+TIME_UNIT_WORDS = {"year", "yr", "quarter", "qtr", "month", "week", "wk", "day", "hour", "period", "season"}
 ID_NUMBER_WORDS = ("id", "no", "nr", "num", "number")
 ID_NUMBERED_WORDS = ("case", "record", "rec", "patient", "pat", "subject", "subj", "member", "account", "acct")
 ID_NUMBERED_WORDS += ("customer", "cust", "client", "order", "invoice", "ticket", "serial", "claim", "policy")
@@ -599,7 +600,8 @@ def _guess_kind(name: str, t: pa.DataType, valid: pa.ChunkedArray, n_unique: int
         if near_unique:
             mm = pc.min_max(valid)
             span = float(mm["max"].as_py()) - float(mm["min"].as_py()) + 1
-            if id_like_name(name) or span <= 4 * n_unique:  # an id-named column, or dense keys
+            dense = span <= 4 * n_unique and not time_unit_name(name)  # years 1871 .. 1970 are no keys
+            if id_like_name(name) or dense:  # an id-named column, or dense keys
                 return "identifier"
         if n >= ID_MIN_ROWS and n_unique >= 0.5 * n and id_like_name(name):
             return "identifier"  # a person_id on two rows each is still an id
@@ -616,6 +618,15 @@ def _guess_kind(name: str, t: pa.DataType, valid: pa.ChunkedArray, n_unique: int
     raise SynthgenError(
         f"column '{name}' has unsupported type {t}; convert it to numbers, strings, booleans or timestamps"
     )
+
+
+def time_unit_name(name: str) -> bool:
+    """'year', 'YEAR', 'fiscal_year', 'Week', 'month_no' ...: a column counting time units, whose
+    distinct whole numbers in a dense run (a yearly series, one row a year: statsmodels' nile and
+    sunspots, lifelines' nh4 weeks) are a time axis to model, not row keys to draw afresh past the
+    real range."""
+    words = [w.lower() for w in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", str(name))]
+    return bool(set(words) & TIME_UNIT_WORDS) and not id_like_name(name)
 
 
 def id_like_name(name: str) -> bool:

@@ -58,6 +58,15 @@ def test_near_unique_keys_are_identifiers():
     assert set(k.values()) == {"identifier"}
 
 
+def test_a_dense_run_of_time_units_is_a_time_axis_not_keys():
+    """statsmodels' nile (year 1871 .. 1970, one row a year) and lifelines' nh4 (Week): read as dense
+    keys, the synthetic rows carried years 1971 .. 2050, past the real range."""
+    years = np.arange(1871, 1871 + N)
+    k = kinds_of(year=years, YEAR=years, Week=years - 1800, fiscal_year=years, month_no=years, row=years)
+    assert k == {c: "integer" for c in ("year", "YEAR", "Week", "fiscal_year", "month_no")} | {"row": "identifier"}
+    assert kinds_of(year_id=years)["year_id"] == "identifier"  # an id-named column stays a key
+
+
 def test_record_numbers_are_identifiers_by_name_and_words_that_end_alike_are_not():
     """lifelines' ACTG175 names its patient numbers `pidnum` (10056 .. 990077, one per patient):
     modelled as a number, 38 % of the synthetic rows carried a real patient's number."""
