@@ -28,13 +28,13 @@ def test_bias_shift_is_scipys_optimum_of_the_same_objective():
     counts = np.bincount(tokens, minlength=6).astype(float)
     ref = minimize(_objective, np.zeros(6), args=(logits, counts), jac=True, method="L-BFGS-B", tol=1e-14).x
     d = bias_shift(torch.tensor(logits), torch.tensor(tokens)).numpy()
-    np.testing.assert_allclose(d, ref, atol=1e-5)
+    np.testing.assert_allclose(d, ref, atol=1e-4)
     # the wide columns' steps (the Hessian's diagonal) reach the same optimum
     wide = bias_shift(torch.tensor(logits), torch.tensor(tokens), full_hessian_max=0).numpy()
-    np.testing.assert_allclose(wide, ref, atol=1e-5)
+    np.testing.assert_allclose(wide, ref, atol=1e-4)
     # the optimum: predicted counts meet the real ones but for the prior's pull
     predicted = torch.tensor(logits + d).softmax(-1).sum(0).numpy()
-    np.testing.assert_allclose(predicted, counts - PRIOR_ROWS * d, atol=1e-4)
+    np.testing.assert_allclose(predicted, counts - PRIOR_ROWS * d, atol=1e-2)
     assert -2 < d[5] < 0  # a token no row holds goes down, by a bounded amount
 
 
@@ -44,7 +44,7 @@ def test_a_token_few_rows_hold_moves_less_than_one_many_rows_hold():
     logits = torch.log(torch.tensor([0.1, 0.001, 0.899])).expand(n, 3)
     tokens = torch.tensor([0] * 400 + [1] * 4 + [2] * (n - 404))
     d = bias_shift(logits, tokens)
-    assert torch.allclose(d, bias_shift(logits, tokens, full_hessian_max=0), atol=1e-5)  # both kinds of step
+    assert torch.allclose(d, bias_shift(logits, tokens, full_hessian_max=0), atol=1e-4)  # both kinds of step
     # against the common token: the data decide for the first (its share 0.1 -> 0.2, the common
     # token's 0.899 -> 0.798), the prior for the second
     assert float(d[0] - d[2]) == pytest.approx(np.log(0.2 / 0.1 * 0.899 / 0.798), abs=0.04)  # less the prior's pull
@@ -80,17 +80,19 @@ def test_calibrating_a_transformer_moves_its_predicted_shares_to_the_rows_and_on
 
 
 class _Rows:
-    """A datamodule's training set as TokenDataModule holds it."""
+    """A datamodule's training and validation sets as TokenDataModule holds them (the last tenth)."""
 
     def __init__(self, tokens):
-        self.train_set = torch.utils.data.TensorDataset(tokens)
+        cut = len(tokens) * 9 // 10
+        self.train_set = torch.utils.data.TensorDataset(tokens[:cut])
+        self.val_set = torch.utils.data.TensorDataset(tokens[cut:])
 
 
 def test_calibration_rows_are_all_rows_or_a_seeded_subset_within_the_logit_budget():
     tokens = torch.arange(50_000).unsqueeze(1)
-    assert calibration_rows(_Rows(tokens[:300]), 40, seed=0).shape == (300, 1)
+    assert torch.equal(calibration_rows(_Rows(tokens[:300]), 40, seed=0), tokens[:300])  # validation rows too
     rows = calibration_rows(_Rows(tokens), 40, seed=0)
-    assert len(rows) == 32_768 and torch.equal(rows, calibration_rows(_Rows(tokens), 40, seed=0))
+    assert len(rows) == 8_192 and torch.equal(rows, calibration_rows(_Rows(tokens), 40, seed=0))
     assert not torch.equal(rows, calibration_rows(_Rows(tokens), 40, seed=1))
     assert len(rows.unique()) == len(rows)  # rows without repeats
     assert len(calibration_rows(_Rows(tokens), 20_000, seed=0)) == (1 << 26) // 20_000  # a wide vocabulary

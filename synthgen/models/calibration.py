@@ -31,9 +31,10 @@ import torch
 PRIOR_ROWS = 20.0  # the prior's precision, in rows (see the docstring)
 MAX_STEPS = 200
 FULL_HESSIAN_MAX = 1024  # tokens up to which a Newton step solves with the full [k, k] Hessian
-TOLERANCE = 1e-6  # stop when no token's shift moves by more than this
+TOLERANCE = 1e-5  # stop when no token's shift moves by more than this (nats)
 LOGIT_BUDGET = 1 << 26  # floats of teacher-forced logits held at once (256 MB): rows x vocabulary
-MAX_ROWS = 32_768  # rows the shift is fitted on, at most (a random subset of larger tables)
+MAX_ROWS = 8_192  # rows the shift is fitted on, at most (a random subset of larger tables): a
+# token held by 5 % of them gets its shift within ~0.05 nats
 
 
 def bias_shift(
@@ -72,14 +73,16 @@ def bias_shift(
 
 
 def calibration_rows(datamodule, vocabulary: int, seed: int) -> torch.Tensor:
-    """The training rows [n, C] the shift is fitted on: the datamodule's training rows (in memory),
-    or the first of its training batches (a streamed table), at most MAX_ROWS rows and
-    LOGIT_BUDGET / vocabulary rows (every column's logits are held at once); a larger in-memory
-    table gives a random subset, seeded by the run's seed."""
+    """The rows [n, C] the shift is fitted on: the datamodule's training and validation rows (in
+    memory; the validation rows chose no weights here, and the shares of all the rows are the
+    target: on penguins' 275 rows, leaving its 41 validation rows out moved shifts by up to 0.08),
+    or the first of its training batches (a streamed table); at most MAX_ROWS rows and LOGIT_BUDGET
+    / vocabulary rows (every column's logits are held at once), a larger in-memory table giving a
+    random subset seeded by the run's seed."""
     from synthgen import seeding
 
     cap = max(1, min(MAX_ROWS, LOGIT_BUDGET // max(1, vocabulary)))
-    train_set = getattr(datamodule, "train_set", None)
+    train_set, val_set = getattr(datamodule, "train_set", None), getattr(datamodule, "val_set", None)
     if train_set is None or not hasattr(train_set, "tensors"):  # streamed shards: batches in their order
         batches, n = [], 0
         for (batch,) in datamodule.train_dataloader():
@@ -89,6 +92,8 @@ def calibration_rows(datamodule, vocabulary: int, seed: int) -> torch.Tensor:
                 break
         return torch.cat(batches)[:cap]
     tokens = train_set.tensors[0]
+    if val_set is not None and hasattr(val_set, "tensors"):
+        tokens = torch.cat([tokens, val_set.tensors[0]])
     if len(tokens) <= cap:
         return tokens
     g = seeding.torch_generator(seeding.CALIBRATION_ROWS, seed)
