@@ -92,7 +92,7 @@ def test_calibration_rows_are_all_rows_or_a_seeded_subset_within_the_logit_budge
     tokens = torch.arange(50_000).unsqueeze(1)
     assert torch.equal(calibration_rows(_Rows(tokens[:300]), 40, seed=0), tokens[:300])  # validation rows too
     rows = calibration_rows(_Rows(tokens), 40, seed=0)
-    assert len(rows) == 8_192 and torch.equal(rows, calibration_rows(_Rows(tokens), 40, seed=0))
+    assert len(rows) == 32_768 and torch.equal(rows, calibration_rows(_Rows(tokens), 40, seed=0))
     assert not torch.equal(rows, calibration_rows(_Rows(tokens), 40, seed=1))
     assert len(rows.unique()) == len(rows)  # rows without repeats
     assert len(calibration_rows(_Rows(tokens), 20_000, seed=0)) == (1 << 26) // 20_000  # a wide vocabulary

@@ -33,8 +33,9 @@ MAX_STEPS = 200
 FULL_HESSIAN_MAX = 1024  # tokens up to which a Newton step solves with the full [k, k] Hessian
 TOLERANCE = 1e-5  # stop when no token's shift moves by more than this (nats)
 LOGIT_BUDGET = 1 << 26  # floats of teacher-forced logits held at once (256 MB): rows x vocabulary
-MAX_ROWS = 8_192  # rows the shift is fitted on, at most (a random subset of larger tables): a
-# token held by 5 % of them gets its shift within ~0.05 nats
+MAX_ROWS = 32_768  # rows the shift is fitted on, at most (a seeded subset of larger tables). On Adult
+# (26,049 rows) a subset of 8,192 made it worse (shape 0.9937 -> 0.9926): its shares' noise outweighed
+# the network's own lean, which all the rows corrected (0.9953)
 
 
 def bias_shift(
