@@ -1,15 +1,15 @@
 """The transformer's head bias refitted on its training rows, the network frozen (`model.tabular.calibrate`).
 
-After training, the transformer's eval-mode predictions, teacher-forced in its generation order
-over its own training rows, need not add up to each column's token counts, although a softmax
-layer with a free bias fitted by maximum likelihood would make them equal (the log-likelihood's
-gradient in the bias is the counts minus the predicted counts). Dropout (0.25-0.3 on small tables)
-trains the network on noisy activations that eval mode removes, weight decay pulls the bias toward
-0, early stopping and the cool-down end before it converges, and half the rows train in random
-orders. On small tables the predictions lean to the common tokens: kidney_transplant (690 rows),
-seed 0, predicted the most common level of its race x sex column for 0.068 more of the rows than
-hold it, and sampled it in 0.578 of the rows against 0.504 real (benchmarks/sizing.md, "The head's
-bias refitted").
+After training, the transformer's eval-mode predictions, teacher-forced in its generation order over
+its own training rows, need not add up to each column's token counts, although a softmax layer with
+a free bias fitted by maximum likelihood would make them equal (the log-likelihood's gradient in the
+bias is the counts minus the predicted counts). Dropout (0.25-0.3 on small tables) trains the
+network on noisy activations that eval mode removes, weight decay pulls the bias toward 0, early
+stopping and the cool-down end before it converges, and half the rows train in random orders (the
+likely causes, not measured apart). On small tables the predictions lean to the common tokens:
+kidney_transplant (690 rows), seed 0, predicted the most common level of its race x sex column for
+0.068 more of the rows than hold it, and sampled it in 0.578 of the rows against 0.504 real
+(benchmarks/sizing.md, "The head's bias refitted").
 
 `bias_shift` finds, for one column, the shift d of its logits that maximises the log-likelihood of
 the rows' tokens under a Gaussian prior on d:
@@ -21,21 +21,22 @@ real ones, except that a token held by few rows moves little (without the prior 
 holds would go to -inf and one held by a single row the network rates at 1e-4 would be lifted in
 every context). PRIOR_ROWS is the encoder's rows per categorical level (synthgen/sizing.py
 ROWS_PER_LEVEL): a token earns its own shift from about that many rows. The objective is concave
-(a log-sum-exp plus a quadratic), so damped Newton steps find its optimum.
+(linear, less a log-sum-exp, less a quadratic), so damped Newton steps find its optimum.
 """
 
 from __future__ import annotations
 
 import torch
 
-PRIOR_ROWS = 20.0  # the prior's precision, in rows (see the docstring)
+from synthgen.sizing import ROWS_PER_LEVEL
+
+PRIOR_ROWS = float(ROWS_PER_LEVEL)  # the prior's precision, in rows (see the docstring)
 MAX_STEPS = 200
 FULL_HESSIAN_MAX = 1024  # tokens up to which a Newton step solves with the full [k, k] Hessian
 TOLERANCE = 1e-5  # stop when no token's shift moves by more than this (nats)
 LOGIT_BUDGET = 1 << 26  # floats of teacher-forced logits held at once (256 MB): rows x vocabulary
-MAX_ROWS = 32_768  # rows the shift is fitted on, at most (a seeded subset of larger tables). On Adult
-# (26,049 rows) a subset of 8,192 made it worse (shape 0.9937 -> 0.9926): its shares' noise outweighed
-# the network's own lean, which all the rows corrected (0.9953)
+MAX_ROWS = 32_768  # rows the shift is fitted on, at most (a seeded subset of larger tables); fewer made
+# Adult worse (benchmarks/sizing.md, "The head's bias refitted")
 
 
 def bias_shift(
