@@ -81,9 +81,10 @@ ID_UNIQUE_SHARE = 0.95  # near-unique: at least this share of the valid values a
 # `person`, which also name an e-mail's subject line and a contact's name
 ID_NAME_WORDS = {"id", "key", "uuid", "guid", "pk", "identifier", "individual", "patient", "participant"}
 ID_NAME_WORDS |= {"respondent", "household", "pid", "uid"}
+# a column counting time units (`year`, `Week`): a dense run of its whole numbers is no row key
+TIME_UNIT_WORDS = {"year", "yr", "quarter", "qtr", "month", "week", "wk", "day", "hour", "period", "season"}
 # a record's number: `case_number`, `account no`, `CaseNo`, and the one-word spellings of study files
 # (ACTG175's `pidnum`, `patid`, `subjid`, `caseno`): a number word after the thing numbered
-TIME_UNIT_WORDS = {"year", "yr", "quarter", "qtr", "month", "week", "wk", "day", "hour", "period", "season"}
 ID_NUMBER_WORDS = ("id", "no", "nr", "num", "number")
 ID_NUMBERED_WORDS = ("case", "record", "rec", "patient", "pat", "subject", "subj", "member", "account", "acct")
 ID_NUMBERED_WORDS += ("customer", "cust", "client", "order", "invoice", "ticket", "serial", "claim", "policy")
@@ -625,14 +626,18 @@ def time_unit_name(name: str) -> bool:
     distinct whole numbers in a dense run (a yearly series, one row a year: statsmodels' nile and
     sunspots, lifelines' nh4 weeks) are a time axis to model, not row keys to draw afresh past the
     real range."""
-    words = [w.lower() for w in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", str(name))]
-    return bool(set(words) & TIME_UNIT_WORDS) and not id_like_name(name)
+    return bool(set(_name_words(name)) & TIME_UNIT_WORDS) and not id_like_name(name)
+
+
+def _name_words(name: str) -> list[str]:
+    """A column name's words, lower-cased: 'CustomerID' -> customer, id; 'fiscal_year' -> fiscal, year."""
+    return [w.lower() for w in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", str(name))]
 
 
 def id_like_name(name: str) -> bool:
     """'id', 'customer_id', 'CustomerID', 'order-key', 'uuid' ... (the last word of the name), a
     record's number ('case_number', 'CaseNo') and its one-word spellings ('pidnum', 'patid')."""
-    words = [w.lower() for w in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", str(name))]
+    words = _name_words(name)
     if not words:
         return False
     last = words[-1]
